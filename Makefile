@@ -1,0 +1,50 @@
+# Arena: `make run` and `make test` are all a newcomer needs.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+NODES  ?= 1
+
+.PHONY: run test install redis-server lint typecheck check clean help
+
+help:
+	@echo "make run    set up .venv, make sure redis-server exists, start Arena (private Redis unless REDIS_URL is set)"
+	@echo "make test   set up, then lint, type-check and run the test suite against real redis-server processes"
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Arena needs Python 3.11 or newer")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+# Debian's redis-server package when it is missing (as root), else one clear line.
+redis-server:
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's redis-server package"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; \
+	  else \
+	    echo "redis-server is missing: run 'sudo apt-get install redis-server' (Debian/Ubuntu), then try again." >&2; \
+	    exit 1; \
+	  fi; \
+	}
+
+run: install redis-server
+	$(BIN)/python -m server
+
+lint: install
+	$(BIN)/ruff check server client_sim loadtest tests
+	$(BIN)/ruff format --check server client_sim loadtest tests
+
+typecheck: install
+	$(BIN)/mypy
+
+check: lint typecheck
+
+test: install redis-server check
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,1 @@
+"""Arena client and bots."""

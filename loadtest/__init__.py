@@ -1,0 +1,1 @@
+"""Locust users for Arena."""

@@ -1,0 +1,1 @@
+"""Arena: a real-time multiplayer game backend on aiohttp and Redis."""

@@ -1,0 +1,61 @@
+"""``python -m server`` / ``arena-server``: settings, then (maybe) a private Redis, then the app."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from aiohttp import web
+
+from server.app import create_app
+from server.embedded_redis import RedisProcess
+from server.settings import Settings
+
+log = logging.getLogger("server")
+
+
+def _event_loop() -> asyncio.AbstractEventLoop:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - platforms without uvloop
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    settings = Settings.from_args(argv)
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    with contextlib.ExitStack() as stack:
+        if not settings.redis_url:
+            data_dir = Path(settings.data_dir) / "redis"
+            try:
+                redis = stack.enter_context(RedisProcess(data_dir))
+            except RuntimeError as exc:
+                print(f"arena: {exc}", file=sys.stderr)
+                return 1
+            log.info("started a private redis-server at %s (data in %s)", redis.url, data_dir)
+            settings = dataclasses.replace(settings, redis_url=redis.url)
+        app = create_app(settings)
+        log.info("Arena listening on http://%s:%d", settings.host, settings.port)
+        web.run_app(
+            app,
+            host=settings.host,
+            port=settings.port,
+            shutdown_timeout=settings.shutdown_grace_s,
+            print=None,
+            access_log=None,
+            loop=_event_loop(),
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

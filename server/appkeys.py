@@ -1,0 +1,17 @@
+"""Typed keys for what the application holds; ``app.create_app`` fills them."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from redis.asyncio import Redis
+
+from server.connection import SocketRegistry
+from server.hub import Hub
+from server.services import Services
+from server.settings import Settings
+
+SETTINGS = web.AppKey("settings", Settings)
+REDIS = web.AppKey("redis", Redis)
+SERVICES = web.AppKey("services", Services)
+REGISTRY = web.AppKey("registry", SocketRegistry)
+HUB = web.AppKey("hub", Hub)

@@ -1,0 +1,70 @@
+"""The one error tree, and the one place it meets wire codes and HTTP statuses.
+
+::
+
+    ArenaError                      INTERNAL       500
+    ├── BadRequest                  BAD_REQUEST    400
+    ├── Unauthorized                UNAUTHORIZED   401
+    ├── NotFound                    NOT_FOUND      404
+    ├── UnknownOp                   UNKNOWN_OP     400
+    ├── BadFrame                    BAD_FRAME      400
+    ├── RateLimited                 RATE_LIMITED   429  (carries retry_after_ms)
+    └── Unavailable                 UNAVAILABLE    503  (Redis down or too slow)
+
+Services raise these; ``ws`` and ``http_api`` turn them into replies with
+``to_wire``. Anything else that escapes a handler is logged and sent as INTERNAL.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from server.protocol import ErrorCode
+
+
+class ArenaError(Exception):
+    code: ClassVar[ErrorCode] = ErrorCode.INTERNAL
+    http_status: ClassVar[int] = 500
+
+    def __init__(self, message: str, *, retry_after_ms: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retry_after_ms = retry_after_ms
+
+
+class BadRequest(ArenaError):
+    code = ErrorCode.BAD_REQUEST
+    http_status = 400
+
+
+class Unauthorized(ArenaError):
+    code = ErrorCode.UNAUTHORIZED
+    http_status = 401
+
+
+class NotFound(ArenaError):
+    code = ErrorCode.NOT_FOUND
+    http_status = 404
+
+
+class UnknownOp(ArenaError):
+    code = ErrorCode.UNKNOWN_OP
+    http_status = 400
+
+
+class BadFrame(ArenaError):
+    code = ErrorCode.BAD_FRAME
+    http_status = 400
+
+
+class RateLimited(ArenaError):
+    code = ErrorCode.RATE_LIMITED
+    http_status = 429
+
+    def __init__(self, message: str, *, retry_after_ms: int) -> None:
+        super().__init__(message, retry_after_ms=retry_after_ms)
+
+
+class Unavailable(ArenaError):
+    code = ErrorCode.UNAVAILABLE
+    http_status = 503

@@ -1,0 +1,19 @@
+"""One small function per op: validate the fields, call one service, shape the result.
+
+``HANDLERS`` is the dispatch table the socket loop reads; handlers never touch
+Redis or build key names.
+"""
+
+from __future__ import annotations
+
+from server.handlers.base import Handler, OpContext, Request
+from server.handlers.system import SYSTEM_HANDLERS
+from server.protocol import Op
+
+HANDLERS: dict[str, Handler] = {
+    **SYSTEM_HANDLERS,
+}
+
+assert set(HANDLERS) == {str(op) for op in Op}, "every Op needs a handler, and only those"
+
+__all__ = ["HANDLERS", "Handler", "OpContext", "Request"]

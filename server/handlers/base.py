@@ -1,0 +1,70 @@
+"""What every handler receives: the request's fields, checked on access, and its context."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from server.errors import BadRequest
+from server.protocol import Message
+from server.services import Services
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class OpContext:
+    """Who is asking, and the services they may use."""
+
+    services: Services
+    player_id: str
+    session_hash: str
+
+
+class Request:
+    """A request's fields with typed accessors that raise BAD_REQUEST naming the field."""
+
+    __slots__ = ("fields",)
+
+    def __init__(self, fields: Message) -> None:
+        self.fields = fields
+
+    def _get(self, name: str, kind: type[T], kind_name: str, default: Any) -> T:
+        value = self.fields.get(name, default)
+        if value is _REQUIRED:
+            raise BadRequest(f"{name}: required")
+        # bool is an int in Python; on the wire it is not a number.
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise BadRequest(f"{name}: must be {kind_name}")
+        return value
+
+    def string(self, name: str, *, min_len: int = 0, max_len: int, default: Any = None) -> str:
+        value = self._get(name, str, "a string", _REQUIRED if default is None else default)
+        if not min_len <= len(value) <= max_len:
+            raise BadRequest(f"{name}: must be {min_len} to {max_len} characters")
+        return value
+
+    def integer(
+        self, name: str, *, min_value: int, max_value: int, default: int | None = None
+    ) -> int:
+        value = self._get(name, int, "an integer", _REQUIRED if default is None else default)
+        if not min_value <= value <= max_value:
+            raise BadRequest(f"{name}: must be between {min_value} and {max_value}")
+        return value
+
+    def boolean(self, name: str, *, default: bool | None = None) -> bool:
+        return self._get(name, bool, "a boolean", _REQUIRED if default is None else default)
+
+    def string_list(self, name: str, *, max_items: int, max_len: int) -> list[str]:
+        value = self._get(name, list, "a list of strings", _REQUIRED)
+        if len(value) > max_items:
+            raise BadRequest(f"{name}: at most {max_items} items")
+        if not all(isinstance(item, str) and len(item) <= max_len for item in value):
+            raise BadRequest(f"{name}: must be strings of at most {max_len} characters")
+        return list(value)
+
+
+_REQUIRED: Any = object()
+
+Handler = Callable[[OpContext, Request], Awaitable[Message | None]]

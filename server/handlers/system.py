@@ -1,0 +1,29 @@
+"""ping, session.get, presence.get."""
+
+from __future__ import annotations
+
+import time
+
+from server.handlers.base import Handler, OpContext, Request
+from server.protocol import Message, Op
+
+
+async def ping(ctx: OpContext, req: Request) -> Message:
+    return {"server_time_ms": int(time.time() * 1000)}
+
+
+async def session_get(ctx: OpContext, req: Request) -> Message:
+    return await ctx.services.sessions.describe(ctx.session_hash)
+
+
+async def presence_get(ctx: OpContext, req: Request) -> Message:
+    player_ids = req.string_list("player_ids", max_items=100, max_len=64)
+    online, players = await ctx.services.presence.lookup(player_ids)
+    return {"online": online, "players": players}
+
+
+SYSTEM_HANDLERS: dict[str, Handler] = {
+    Op.PING: ping,
+    Op.SESSION_GET: session_get,
+    Op.PRESENCE_GET: presence_get,
+}

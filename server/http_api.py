@@ -1,0 +1,119 @@
+"""REST routes: guest login, the session, presence, health. JSON in, JSON out."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from server.appkeys import REDIS, SERVICES, SETTINGS
+from server.errors import ArenaError, BadRequest
+from server.protocol import ErrorCode
+from server.storage.connection import redis_answers
+from server.ws import bearer_token
+
+log = logging.getLogger(__name__)
+
+
+def error_body(code: str, message: str, retry_after_ms: int | None = None) -> dict[str, Any]:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if retry_after_ms is not None:
+        error["retry_after_ms"] = retry_after_ms
+    return {"error": error}
+
+
+@web.middleware
+async def error_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Every HTTP failure leaves as ``{"error": {"code", "message"}}`` with a fitting status."""
+    try:
+        return await handler(request)
+    except ArenaError as exc:
+        headers = {}
+        if exc.retry_after_ms is not None:
+            headers["Retry-After"] = str(max(1, -(-exc.retry_after_ms // 1000)))
+        return web.json_response(
+            error_body(exc.code, exc.message, exc.retry_after_ms),
+            status=exc.http_status,
+            headers=headers,
+        )
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = {
+            404: ErrorCode.NOT_FOUND,
+            405: ErrorCode.BAD_REQUEST,
+            413: ErrorCode.BAD_REQUEST,
+        }.get(exc.status, ErrorCode.BAD_REQUEST)
+        return web.json_response(error_body(code, exc.reason), status=exc.status)
+    except Exception:
+        log.exception("HTTP %s %s failed", request.method, request.path)
+        return web.json_response(error_body(ErrorCode.INTERNAL, "internal error"), status=500)
+
+
+async def read_json_object(request: web.Request) -> dict[str, Any]:
+    try:
+        body = await request.json(loads=json.loads)
+    except web.HTTPRequestEntityTooLarge:
+        raise BadRequest("body too large") from None
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest("body must be a JSON object") from None
+    if not isinstance(body, dict):
+        raise BadRequest("body must be a JSON object")
+    return body
+
+
+async def guest_login(request: web.Request) -> web.Response:
+    body = await read_json_object(request)
+    login = await request.app[SERVICES].sessions.guest_login(
+        body.get("device_id"), body.get("name"), client_ip=request.remote or "unknown"
+    )
+    return web.json_response(
+        {
+            "token": login.token,
+            "player_id": login.player_id,
+            "name": login.name,
+            "expires_in": login.expires_in_s,
+        }
+    )
+
+
+async def get_session(request: web.Request) -> web.Response:
+    sessions = request.app[SERVICES].sessions
+    session = await sessions.authenticate(bearer_token(request))
+    return web.json_response(await sessions.describe(session.token_hash))
+
+
+async def delete_session(request: web.Request) -> web.Response:
+    sessions = request.app[SERVICES].sessions
+    session = await sessions.authenticate(bearer_token(request))
+    await sessions.revoke(session)
+    return web.json_response({"revoked": True})
+
+
+async def presence(request: web.Request) -> web.Response:
+    return web.json_response({"online": await request.app[SERVICES].presence.online_count()})
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "alive"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    timeout = min(1.0, request.app[SETTINGS].redis_timeout_s)
+    if await redis_answers(request.app[REDIS], timeout):
+        return web.json_response({"status": "ready"})
+    return web.json_response(error_body(ErrorCode.UNAVAILABLE, "Redis does not answer"), status=503)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/v1/auth/guest", guest_login)
+    app.router.add_get("/v1/session", get_session)
+    app.router.add_delete("/v1/session", delete_session)
+    app.router.add_get("/v1/presence", presence)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)

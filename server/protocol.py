@@ -1,0 +1,150 @@
+"""Arena's wire format, and nothing else: no aiohttp, no Redis.
+
+A binary WebSocket frame carries a msgpack map, a text frame a JSON object with
+the same schema. ``client_sim`` and ``loadtest`` import this module so that the
+server and its clients share one set of names and codes (docs/protocol.md is
+the same contract, written for people).
+
+Envelopes::
+
+    request  {"op": str, "rid": int, ...fields}      rid optional (fire-and-forget)
+    success  {"rid": int, "ok": true, ...result}
+    failure  {"rid": int, "ok": false, "error": {"code", "message", "retry_after_ms"?}}
+    push     {"ev": str, ...fields}
+"""
+
+from __future__ import annotations
+
+import json
+from enum import IntEnum, StrEnum
+from typing import Any
+
+import msgpack
+
+Message = dict[str, Any]
+
+
+class Format(StrEnum):
+    """How a frame is encoded; a client picks it per request by the frame type it sends."""
+
+    MSGPACK = "msgpack"  # binary frames
+    JSON = "json"  # text frames
+
+
+class Op(StrEnum):
+    """Every request a client may send."""
+
+    PING = "ping"
+    SESSION_GET = "session.get"
+    PRESENCE_GET = "presence.get"
+
+
+class Push(StrEnum):
+    """Every event the server sends unasked."""
+
+    SESSION_REPLACED = "session.replaced"
+    SERVER_SHUTDOWN = "server.shutdown"
+
+
+class ErrorCode(StrEnum):
+    """Stable codes in ``error.code``; clients branch on these, never on messages."""
+
+    BAD_FRAME = "BAD_FRAME"
+    BAD_REQUEST = "BAD_REQUEST"
+    UNKNOWN_OP = "UNKNOWN_OP"
+    UNAUTHORIZED = "UNAUTHORIZED"
+    NOT_FOUND = "NOT_FOUND"
+    RATE_LIMITED = "RATE_LIMITED"
+    UNAVAILABLE = "UNAVAILABLE"
+    INTERNAL = "INTERNAL"
+
+
+class CloseCode(IntEnum):
+    """WebSocket close codes the server uses."""
+
+    NORMAL = 1000
+    GOING_AWAY = 1001  # server shutting down
+    MESSAGE_TOO_BIG = 1009  # frame over the size limit
+    INTERNAL_ERROR = 1011
+    SESSION_REPLACED = 4001  # the same player opened another socket
+    SESSION_REVOKED = 4002  # DELETE /v1/session
+    SESSION_EXPIRED = 4003  # the session key is gone (expired or revoked elsewhere)
+    SLOW_CONSUMER = 4008  # the socket's outbox overflowed
+
+
+class FrameError(ValueError):
+    """A frame that cannot be decoded into a message map."""
+
+
+# Integers larger than this do not survive a JSON round trip through a JS client.
+JSON_SAFE_INT = 2**53 - 1
+
+
+def decode(data: bytes | str, fmt: Format) -> Message:
+    """Decode one frame into a message map, or raise FrameError."""
+    try:
+        if fmt is Format.MSGPACK:
+            if not isinstance(data, bytes | bytearray):
+                raise FrameError("binary frame expected")
+            # msgpack caps container sizes by the buffer's length, so a small frame
+            # cannot declare a huge map.
+            obj = msgpack.unpackb(data, raw=False, strict_map_key=True, use_list=True)
+        else:
+            obj = json.loads(data)
+    except FrameError:
+        raise
+    except Exception as exc:  # msgpack and json raise a zoo of types
+        raise FrameError(f"undecodable {fmt} frame: {type(exc).__name__}") from None
+    if not isinstance(obj, dict):
+        raise FrameError(f"a frame must be a map, got {type(obj).__name__}")
+    return obj
+
+
+def encode(message: Message, fmt: Format) -> bytes | str:
+    """Encode a message; msgpack gives bytes (binary frame), JSON gives str (text frame)."""
+    if fmt is Format.MSGPACK:
+        return msgpack.packb(message, use_bin_type=True)  # type: ignore[no-any-return]
+    return json.dumps(message, separators=(",", ":"), ensure_ascii=False)
+
+
+class Frame:
+    """One outgoing message, encoded at most once per format however many sockets get it."""
+
+    __slots__ = ("_json", "_msgpack", "message")
+
+    def __init__(self, message: Message) -> None:
+        self.message = message
+        self._msgpack: bytes | None = None
+        self._json: str | None = None
+
+    def encoded(self, fmt: Format) -> bytes | str:
+        if fmt is Format.MSGPACK:
+            if self._msgpack is None:
+                self._msgpack = msgpack.packb(self.message, use_bin_type=True)
+            return self._msgpack
+        if self._json is None:
+            self._json = json.dumps(self.message, separators=(",", ":"), ensure_ascii=False)
+        return self._json
+
+
+def ok(rid: int | None, result: Message | None = None) -> Message:
+    reply: Message = {"rid": rid, "ok": True}
+    if result:
+        reply.update(result)
+    return reply
+
+
+def failure(
+    rid: int | None, code: ErrorCode, message: str, retry_after_ms: int | None = None
+) -> Message:
+    error: Message = {"code": str(code), "message": message}
+    if retry_after_ms is not None:
+        error["retry_after_ms"] = retry_after_ms
+    reply: Message = {"ok": False, "error": error}
+    if rid is not None:
+        reply = {"rid": rid, **reply}
+    return reply
+
+
+def push(event: Push | str, **fields: Any) -> Message:
+    return {"ev": str(event), **fields}

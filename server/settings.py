@@ -1,0 +1,188 @@
+"""Every setting Arena reads, in one typed, frozen object.
+
+Each field names its environment variable and its help text; the command line
+flags (``python -m server --help``) and the README's settings table are both
+derived from this one list, so they cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def _setting(default: Any, env: str, help: str) -> Any:
+    return field(default=default, metadata={"env": env, "help": help})
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    redis_url: str = _setting(
+        "",
+        "REDIS_URL",
+        "Redis to use, e.g. redis://127.0.0.1:6379/0. Empty: start a private redis-server "
+        "(data in var/redis/, AOF on) and stop it on exit.",
+    )
+    host: str = _setting("127.0.0.1", "ARENA_HOST", "Address the server listens on.")
+    port: int = _setting(8080, "ARENA_PORT", "Port the server listens on.")
+    node_id: str = _setting(
+        "", "ARENA_NODE_ID", "Name of this server process in Redis. Empty: a random one."
+    )
+    session_ttl_s: int = _setting(
+        3600,
+        "ARENA_SESSION_TTL",
+        "Seconds a session lives without activity (the expiry slides on activity).",
+    )
+    session_touch_interval_s: float = _setting(
+        10.0,
+        "ARENA_SESSION_TOUCH_INTERVAL",
+        "At most one expiry refresh per session per this many seconds of activity.",
+    )
+    presence_interval_s: float = _setting(
+        5.0, "ARENA_PRESENCE_INTERVAL", "Seconds between a node's presence heartbeats."
+    )
+    presence_ttl_s: float = _setting(
+        15.0,
+        "ARENA_PRESENCE_TTL",
+        "Seconds a player stays counted online after their node's last heartbeat "
+        "(the bound after a node dies).",
+    )
+    max_frame_bytes: int = _setting(
+        64 * 1024,
+        "ARENA_MAX_FRAME_BYTES",
+        "Largest WebSocket frame accepted; a larger one closes the socket with 1009.",
+    )
+    outbox_frames: int = _setting(
+        1024,
+        "ARENA_OUTBOX_FRAMES",
+        "Frames queued for one socket before it counts as a slow reader and is closed (4008).",
+    )
+    msg_rate_burst: int = _setting(
+        200, "ARENA_MSG_RATE_BURST", "Messages a socket may send in a burst."
+    )
+    msg_rate_per_s: float = _setting(
+        100.0, "ARENA_MSG_RATE", "Messages per second a socket may send after its burst."
+    )
+    heartbeat_s: float = _setting(
+        20.0,
+        "ARENA_WS_HEARTBEAT",
+        "Seconds between WebSocket pings; a peer that misses a pong is dropped.",
+    )
+    shutdown_grace_s: float = _setting(
+        5.0,
+        "ARENA_SHUTDOWN_GRACE",
+        "Seconds a stopping server waits for in-flight work after telling clients.",
+    )
+    redis_pool_size: int = _setting(
+        64,
+        "ARENA_REDIS_POOL",
+        "Redis connections per process; a request waits for a free one rather than failing.",
+    )
+    redis_timeout_s: float = _setting(
+        5.0,
+        "ARENA_REDIS_TIMEOUT",
+        "Seconds a Redis command (or a wait for a pooled connection) may take.",
+    )
+    guest_auth_burst: int = _setting(
+        300, "ARENA_GUEST_AUTH_BURST", "Guest logins one client IP may make in a burst."
+    )
+    guest_auth_per_s: float = _setting(
+        30.0, "ARENA_GUEST_AUTH_RATE", "Guest logins per second per client IP after the burst."
+    )
+    log_level: str = _setting("INFO", "ARENA_LOG_LEVEL", "Logging level.")
+    data_dir: str = _setting(
+        "var", "ARENA_DATA_DIR", "Folder for the private Redis's data when REDIS_URL is empty."
+    )
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Read every setting from ``env`` (default ``os.environ``); ``overrides`` win."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            raw = env.get(f.metadata["env"])
+            if raw is not None and raw != "":
+                values[f.name] = _convert(f, raw)
+        values.update(overrides)
+        return cls(**values).validated()
+
+    @classmethod
+    def from_args(
+        cls, argv: Sequence[str] | None, env: Mapping[str, str] | None = None
+    ) -> Settings:
+        """Environment first, then command line flags on top."""
+        parser = cls.argument_parser()
+        args = parser.parse_args(argv)
+        flags = {k: v for k, v in vars(args).items() if v is not None}
+        try:
+            return cls.from_env(env, **flags)
+        except ValueError as exc:
+            parser.error(str(exc))
+
+    @classmethod
+    def argument_parser(cls) -> argparse.ArgumentParser:
+        parser = argparse.ArgumentParser(
+            prog="python -m server",
+            description="Arena game server. Each flag overrides its environment variable.",
+        )
+        for f in dataclasses.fields(cls):
+            kind = _kind(f)
+            parser.add_argument(
+                "--" + f.name.replace("_", "-"),
+                type=kind,
+                default=None,
+                metavar=f.metadata["env"],
+                help=f"{f.metadata['help']} (default: {f.default!r})",
+            )
+        return parser
+
+    def validated(self) -> Settings:
+        positive = [
+            "session_ttl_s",
+            "session_touch_interval_s",
+            "presence_interval_s",
+            "presence_ttl_s",
+            "max_frame_bytes",
+            "outbox_frames",
+            "msg_rate_burst",
+            "msg_rate_per_s",
+            "redis_pool_size",
+            "redis_timeout_s",
+            "guest_auth_burst",
+            "guest_auth_per_s",
+        ]
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive")
+        if self.presence_ttl_s <= self.presence_interval_s:
+            raise ValueError("presence_ttl_s must be longer than presence_interval_s")
+        if not 0 <= self.port <= 65535:
+            raise ValueError("port must be 0..65535")
+        return self
+
+
+def _kind(f: dataclasses.Field[Any]) -> type:
+    return {"int": int, "float": float, "str": str}[str(f.type)]
+
+
+def _convert(f: dataclasses.Field[Any], raw: str) -> Any:
+    kind = _kind(f)
+    try:
+        return kind(raw)
+    except ValueError:
+        raise ValueError(f"{f.metadata['env']}={raw!r} is not a valid {kind.__name__}") from None
+
+
+def settings_table() -> str:
+    """The README's settings table, as Markdown."""
+    rows = ["| Environment | Flag | Default | Meaning |", "|---|---|---|---|"]
+    for f in dataclasses.fields(Settings):
+        flag = "--" + f.name.replace("_", "-")
+        rows.append(
+            f"| `{f.metadata['env']}` | `{flag}` | `{f.default!r}` | {f.metadata['help']} |"
+        )
+    return "\n".join(rows)

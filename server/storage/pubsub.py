@@ -1,0 +1,91 @@
+"""Node-to-node messages over Redis pub/sub: one subscriber connection per process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
+
+from server.storage.connection import REDIS_DOWN, translate_redis_errors
+
+log = logging.getLogger(__name__)
+
+OnMessage = Callable[[str, bytes], Awaitable[None] | None]
+
+
+class Publisher:
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+
+    @translate_redis_errors
+    async def publish(self, channel: str, payload: bytes) -> int:
+        return int(await self._redis.publish(channel, payload))
+
+
+class Subscriber:
+    """Owns the process's one pub/sub connection and keeps it subscribed through outages.
+
+    ``run`` delivers every message to ``on_message``; when Redis drops, it waits
+    with backoff and resubscribes to every channel it had, by itself.
+    """
+
+    def __init__(self, redis: Redis, on_message: OnMessage) -> None:
+        self._redis = redis
+        self._on_message = on_message
+        self._channels: set[str] = set()
+        self._pubsub: PubSub | None = None
+        self._changed = asyncio.Event()
+        self.connected = asyncio.Event()
+
+    async def subscribe(self, channel: str) -> None:
+        self._channels.add(channel)
+        if self._pubsub is not None and self.connected.is_set():
+            # If Redis is away, the reconnect in run() subscribes to it.
+            with contextlib.suppress(*REDIS_DOWN):
+                await self._pubsub.subscribe(channel)
+        self._changed.set()
+
+    async def unsubscribe(self, channel: str) -> None:
+        self._channels.discard(channel)
+        if self._pubsub is not None and self.connected.is_set():
+            with contextlib.suppress(*REDIS_DOWN):
+                await self._pubsub.unsubscribe(channel)
+
+    async def run(self) -> None:
+        backoff = 0.05
+        while True:
+            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+            self._pubsub = pubsub
+            try:
+                if self._channels:
+                    await pubsub.subscribe(*self._channels)
+                else:
+                    await self._changed.wait()
+                    self._changed.clear()
+                    continue
+                self.connected.set()
+                backoff = 0.05
+                await self._pump(pubsub)
+            except REDIS_DOWN as exc:
+                log.warning("pub/sub connection lost (%s); reconnecting", type(exc).__name__)
+                self.connected.clear()
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 1.0)
+            finally:
+                self.connected.clear()
+                self._pubsub = None
+                await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    async def _pump(self, pubsub: PubSub) -> None:
+        while True:
+            message = await pubsub.get_message(timeout=1.0)
+            if message is None or message["type"] != "message":
+                continue
+            channel = message["channel"].decode()
+            result = self._on_message(channel, message["data"])
+            if result is not None:
+                await result

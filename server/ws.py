@@ -1,0 +1,150 @@
+"""The only WebSocket code: auth before the upgrade, the read loop, dispatch, error replies."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from aiohttp import WSMsgType, web
+
+from server.appkeys import SERVICES
+from server.connection import Connection, FloodGate, SocketRegistry
+from server.errors import ArenaError, BadRequest, RateLimited, UnknownOp
+from server.handlers import HANDLERS, OpContext, Request
+from server.protocol import (
+    CloseCode,
+    ErrorCode,
+    Format,
+    FrameError,
+    Message,
+    decode,
+    failure,
+    ok,
+)
+from server.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def bearer_token(request: web.Request) -> str | None:
+    """``Authorization: Bearer TOKEN``, else ``?token=`` (browsers cannot set socket headers)."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return request.query.get("token") or None
+
+
+class SocketEndpoint:
+    """``GET /v1/ws``: one instance per app, one ``handle`` call per socket."""
+
+    def __init__(self, settings: Settings, registry: SocketRegistry) -> None:
+        self._settings = settings
+        self._registry = registry
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        services = request.app[SERVICES]
+        # Refused with 401 before the upgrade (the error middleware renders it).
+        session = await services.sessions.authenticate(bearer_token(request))
+
+        ws = web.WebSocketResponse(
+            max_msg_size=self._settings.max_frame_bytes,
+            heartbeat=self._settings.heartbeat_s,
+            autoping=True,
+        )
+        await ws.prepare(request)
+        conn = Connection(
+            ws,
+            player_id=session.player_id,
+            session_hash=session.token_hash,
+            outbox_limit=self._settings.outbox_frames,
+            flood_gate=FloodGate(self._settings.msg_rate_burst, self._settings.msg_rate_per_s),
+        )
+        conn.start()
+        self._registry.add(conn)
+        log.info("socket %s opened for player %s", conn.conn_id, conn.player_id)
+        try:
+            await services.presence.socket_opened(conn.player_id, conn.conn_id)
+            await self._read_loop(conn, OpContext(services, session.player_id, session.token_hash))
+        except ArenaError as exc:  # Redis gone while opening: tell the client why, then close
+            conn.reply(failure(None, exc.code, exc.message, exc.retry_after_ms), Format.MSGPACK)
+            conn.close(CloseCode.INTERNAL_ERROR, exc.code)
+        finally:
+            self._registry.remove(conn)
+            conn.close(CloseCode.NORMAL)
+            await conn.wait_closed(within_s=1.0)
+            await conn.stop()
+            try:
+                await services.presence.socket_closed(conn.player_id, conn.conn_id)
+            except ArenaError:
+                log.warning("could not release socket %s: Redis unavailable", conn.conn_id)
+            log.info(
+                "socket %s closed for player %s (code %s)",
+                conn.conn_id,
+                conn.player_id,
+                ws.close_code,
+            )
+        return ws
+
+    async def _read_loop(self, conn: Connection, ctx: OpContext) -> None:
+        ws = conn.ws
+        while not conn.closing:
+            msg = await ws.receive()
+            if msg.type is WSMsgType.BINARY:
+                fmt = Format.MSGPACK
+            elif msg.type is WSMsgType.TEXT:
+                fmt = Format.JSON
+            else:
+                # CLOSE, CLOSING, CLOSED or ERROR (aiohttp already closed an oversized
+                # frame with 1009): the socket is done.
+                return
+            conn.push_format = fmt
+            await self._dispatch(conn, ctx, msg.data, fmt)
+            await self._keep_session_alive(conn, ctx)
+
+    async def _dispatch(
+        self, conn: Connection, ctx: OpContext, data: bytes | str, fmt: Format
+    ) -> None:
+        rid = None
+        try:
+            try:
+                message = decode(data, fmt)
+            except FrameError as exc:
+                conn.reply(failure(None, ErrorCode.BAD_FRAME, str(exc)), fmt)
+                return
+            rid = message.get("rid")
+            wait_ms = conn.flood_gate.admit()
+            if wait_ms:
+                raise RateLimited("too many messages on this socket", retry_after_ms=wait_ms)
+            result = await self._call(ctx, message, rid)
+            if rid is not None:
+                conn.reply(ok(rid, result), fmt)
+        except ArenaError as exc:
+            conn.reply(failure(rid, exc.code, exc.message, exc.retry_after_ms), fmt)
+        except Exception:
+            log.exception("op failed on socket %s", conn.conn_id)
+            conn.reply(failure(rid, ErrorCode.INTERNAL, "internal error"), fmt)
+
+    async def _call(self, ctx: OpContext, message: Message, rid: object) -> Message | None:
+        if rid is not None and (not isinstance(rid, int) or isinstance(rid, bool)):
+            raise BadRequest("rid: must be an integer")
+        op = message.get("op")
+        if not isinstance(op, str):
+            raise BadRequest("op: required, a string")
+        handler = HANDLERS.get(op)
+        if handler is None:
+            raise UnknownOp(f"unknown op {op[:64]!r}")
+        return await handler(ctx, Request(message))
+
+    async def _keep_session_alive(self, conn: Connection, ctx: OpContext) -> None:
+        """Slide the session's expiry on activity, at most once per touch interval."""
+        now = time.monotonic()
+        if now - conn.session_touched < self._settings.session_touch_interval_s:
+            return
+        conn.session_touched = now
+        try:
+            alive = await ctx.services.sessions.refresh([conn.session_hash])
+        except ArenaError:
+            return  # Redis is away; the next message tries again
+        if not alive[0]:
+            conn.close(CloseCode.SESSION_EXPIRED, "session expired")
