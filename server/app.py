@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import logging
 import secrets
 import time
@@ -19,6 +20,7 @@ from aiohttp import web
 
 from server import http_api
 from server.appkeys import HUB, REDIS, REGISTRY, SERVICES, SETTINGS
+from server.background import every, stop
 from server.connection import SocketRegistry
 from server.errors import ArenaError
 from server.hub import Hub
@@ -106,40 +108,35 @@ async def _hub(app: web.Application) -> AsyncIterator[None]:
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(subscriber.connected.wait(), app[SETTINGS].redis_timeout_s)
     yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    await stop(task, subscriber.stopping)
 
 
 async def _presence_heartbeat(app: web.Application) -> AsyncIterator[None]:
-    task = asyncio.create_task(_heartbeat_loop(app), name="presence-heartbeat")
-    yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    async with every(
+        app[SETTINGS].presence_interval_s, functools.partial(_heartbeat, app), name="presence"
+    ):
+        yield
     with contextlib.suppress(ArenaError):
         await app[SERVICES].presence.node_stopping()
 
 
-async def _heartbeat_loop(app: web.Application) -> None:
+async def _heartbeat(app: web.Application) -> None:
     """Stamp this node's players as online, and keep idle sockets' sessions alive."""
     settings, registry, services = app[SETTINGS], app[REGISTRY], app[SERVICES]
     # An idle but connected player is still playing: refresh their session well before it ends.
     idle_refresh_s = settings.session_ttl_s / 3
-    while True:
-        try:
-            await services.presence.heartbeat(registry.player_ids())
-            now = time.monotonic()
-            stale = [c for c in registry if now - c.session_touched >= idle_refresh_s]
-            if stale:
-                alive = await services.sessions.refresh([c.session_hash for c in stale])
-                for conn, ok in zip(stale, alive, strict=True):
-                    conn.session_touched = now
-                    if not ok:
-                        conn.close(CloseCode.SESSION_EXPIRED, "session expired")
-        except ArenaError as exc:
-            log.warning("presence heartbeat skipped: %s", exc.message)
-        await asyncio.sleep(settings.presence_interval_s)
+    try:
+        await services.presence.heartbeat(registry.player_ids())
+        now = time.monotonic()
+        stale = [c for c in registry if now - c.session_touched >= idle_refresh_s]
+        if stale:
+            alive = await services.sessions.refresh([c.session_hash for c in stale])
+            for conn, ok in zip(stale, alive, strict=True):
+                conn.session_touched = now
+                if not ok:
+                    conn.close(CloseCode.SESSION_EXPIRED, "session expired")
+    except ArenaError as exc:
+        log.warning("presence heartbeat skipped: %s", exc.message)
 
 
 async def _tell_sockets_and_close(app: web.Application) -> None:

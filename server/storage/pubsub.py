@@ -40,6 +40,7 @@ class Subscriber:
         self._pubsub: PubSub | None = None
         self._changed = asyncio.Event()
         self.connected = asyncio.Event()
+        self.stopping = asyncio.Event()
 
     async def subscribe(self, channel: str) -> None:
         self._channels.add(channel)
@@ -57,14 +58,15 @@ class Subscriber:
 
     async def run(self) -> None:
         backoff = 0.05
-        while True:
+        while not self.stopping.is_set():
             pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
             self._pubsub = pubsub
             try:
                 if self._channels:
                     await pubsub.subscribe(*self._channels)
                 else:
-                    await self._changed.wait()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._changed.wait(), 1.0)
                     self._changed.clear()
                     continue
                 self.connected.set()
@@ -81,7 +83,7 @@ class Subscriber:
                 await pubsub.aclose()  # type: ignore[no-untyped-call]
 
     async def _pump(self, pubsub: PubSub) -> None:
-        while True:
+        while not self.stopping.is_set():
             message = await pubsub.get_message(timeout=1.0)
             if message is None or message["type"] != "message":
                 continue

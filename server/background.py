@@ -1,0 +1,39 @@
+"""Background loops that stop when told to.
+
+redis-py can swallow a task's cancellation when it lands inside a command (it
+tidies up the connection and carries on), so cancelling alone may leave a loop
+running forever. Every loop here also watches a ``stopping`` event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+
+@contextlib.asynccontextmanager
+async def every(
+    interval_s: float, tick: Callable[[], Awaitable[None]], *, name: str
+) -> AsyncIterator[None]:
+    """Run ``tick`` now and then every ``interval_s`` until the block exits."""
+    stopping = asyncio.Event()
+
+    async def loop() -> None:
+        while not stopping.is_set():
+            await tick()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), interval_s)
+
+    task = asyncio.create_task(loop(), name=name)
+    try:
+        yield
+    finally:
+        await stop(task, stopping)
+
+
+async def stop(task: asyncio.Task[None], stopping: asyncio.Event) -> None:
+    stopping.set()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

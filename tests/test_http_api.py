@@ -1,0 +1,191 @@
+"""What a game client lives through over HTTP: logging in, its session, health."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+import redis as redis_sync
+
+from server.embedded_redis import free_port
+from tests.conftest import StartArena
+from tests.helpers import connect, http_json, login, new_device
+
+
+async def test_guest_login_returns_an_opaque_token_and_a_stable_player(arena: str) -> None:
+    device = new_device()
+    status, first = await http_json(
+        "POST", arena + "/v1/auth/guest", json={"device_id": device, "name": "  alice  "}
+    )
+    assert status == 200
+    assert first["name"] == "alice"  # trimmed
+    assert first["expires_in"] == 3600
+    token = str(first["token"])
+    assert len(token) >= 22  # at least 128 bits, url-safe base64
+    _, again = await http_json(
+        "POST", arena + "/v1/auth/guest", json={"device_id": device, "name": "alice2"}
+    )
+    assert again["player_id"] == first["player_id"]
+    assert again["token"] != token
+    _, other = await http_json(
+        "POST", arena + "/v1/auth/guest", json={"device_id": new_device(), "name": "bob"}
+    )
+    assert other["player_id"] != first["player_id"]
+
+
+async def test_redis_holds_neither_tokens_nor_device_ids(
+    arena: str, redis_client: redis_sync.Redis
+) -> None:
+    device = new_device()
+    player = await login(arena, device_id=device)
+    dump = b" ".join(redis_client.keys("*"))
+    for key in redis_client.keys("*"):
+        if redis_client.type(key) == b"string":
+            dump += b" " + (redis_client.get(key) or b"")
+        elif redis_client.type(key) == b"hash":
+            dump += b" " + b" ".join(redis_client.hgetall(key).values())
+    assert player.token.encode() not in dump
+    assert device.encode() not in dump
+
+
+async def test_bad_logins_are_refused_with_bad_request(arena: str) -> None:
+    bad_bodies: list[object] = [
+        {"device_id": "short", "name": "alice"},
+        {"device_id": "x" * 129, "name": "alice"},
+        {"device_id": 12345678, "name": "alice"},
+        {"device_id": "device\n0001", "name": "alice"},
+        {"device_id": new_device(), "name": ""},
+        {"device_id": new_device(), "name": "   "},
+        {"device_id": new_device(), "name": "a" * 25},
+        {"device_id": new_device(), "name": "bad\x00name"},
+        {"device_id": new_device()},
+        ["not", "an", "object"],
+    ]
+    for body in bad_bodies:
+        status, reply = await http_json("POST", arena + "/v1/auth/guest", json=body)
+        assert status == 400, body
+        assert reply["error"]["code"] == "BAD_REQUEST", body  # type: ignore[index]
+        assert reply["error"]["message"], body  # type: ignore[index]
+
+
+async def test_undecodable_body_is_a_bad_request(arena: str) -> None:
+    async with aiohttp.ClientSession() as http, http.post(
+        arena + "/v1/auth/guest", data=b"{not json", headers={"content-type": "application/json"}
+    ) as resp:
+        assert resp.status == 400
+        assert (await resp.json())["error"]["code"] == "BAD_REQUEST"
+
+
+async def test_session_is_read_back_with_its_token(arena: str) -> None:
+    player = await login(arena, "carol")
+    status, session = await http_json("GET", arena + "/v1/session", token=player.token)
+    assert status == 200
+    assert session["player_id"] == player.player_id
+    assert session["name"] == "carol"
+    assert 0 < int(session["expires_in"]) <= 3600  # type: ignore[call-overload]
+
+
+async def test_unknown_or_missing_tokens_are_unauthorized(arena: str) -> None:
+    for token in (None, "not-a-token", "x" * 1000):
+        status, reply = await http_json("GET", arena + "/v1/session", token=token)
+        assert status == 401
+        assert reply["error"]["code"] == "UNAUTHORIZED"  # type: ignore[index]
+
+
+async def test_an_unused_session_expires_after_its_ttl(start_arena: StartArena) -> None:
+    arena = await start_arena(session_ttl_s=1)
+    player = await login(arena)
+    assert (await http_json("GET", arena + "/v1/session", token=player.token))[0] == 200
+    # Using the session slides its expiry; leaving it alone for a TTL ends it.
+    await asyncio.sleep(1.2)
+    status, reply = await http_json("GET", arena + "/v1/session", token=player.token)
+    assert status == 401
+    assert reply["error"]["code"] == "UNAUTHORIZED"  # type: ignore[index]
+
+
+async def test_activity_slides_the_session_expiry(
+    start_arena: StartArena, redis_client: redis_sync.Redis
+) -> None:
+    arena = await start_arena(session_ttl_s=60, session_touch_interval_s=0.01)
+    player, client = await connect(arena)
+    async with client:
+        key = redis_client.keys("arena:session:*")[0]
+        redis_client.expire(key, 5)
+        await asyncio.sleep(0.02)
+        await client.request("ping")  # activity past the touch interval refreshes the TTL
+        await client.request("ping")
+        assert redis_client.ttl(key) > 50
+
+
+async def test_revoking_a_session_closes_its_live_socket(arena: str) -> None:
+    player, client = await connect(arena)
+    async with client:
+        await client.request("ping")
+        status, _ = await http_json("DELETE", arena + "/v1/session", token=player.token)
+        assert status == 200
+        assert await client.wait_closed() == 4002
+    status, reply = await http_json("GET", arena + "/v1/session", token=player.token)
+    assert status == 401
+
+
+async def test_revoking_one_session_spares_the_players_other_session(arena: str) -> None:
+    device = new_device()
+    first = await login(arena, device_id=device)
+    second = await login(arena, device_id=device)
+    from client_sim.client import ArenaClient
+
+    async with await ArenaClient.connect(arena, second.token) as client:
+        await client.request("ping")
+        assert (await http_json("DELETE", arena + "/v1/session", token=first.token))[0] == 200
+        # The socket on the other session is untouched and still answers.
+        assert "server_time_ms" in await client.request("ping")
+        assert client.close_code is None
+
+
+async def test_guest_logins_are_rate_limited_per_address(start_arena: StartArena) -> None:
+    arena = await start_arena(guest_auth_burst=3, guest_auth_per_s=5.0)
+    for _ in range(3):
+        await login(arena)
+    status, reply = await http_json(
+        "POST", arena + "/v1/auth/guest", json={"device_id": new_device(), "name": "x"}
+    )
+    assert status == 429
+    error = reply["error"]
+    assert error["code"] == "RATE_LIMITED"  # type: ignore[index]
+    retry_after_ms = int(error["retry_after_ms"])  # type: ignore[index]
+    assert 0 < retry_after_ms <= 200
+    await asyncio.sleep(retry_after_ms / 1000)
+    await login(arena)  # waiting as told is enough
+
+
+async def test_health_and_readiness(arena: str) -> None:
+    assert (await http_json("GET", arena + "/healthz"))[0] == 200
+    status, body = await http_json("GET", arena + "/readyz")
+    assert (status, body) == (200, {"status": "ready"})
+
+
+async def test_not_ready_when_redis_does_not_answer(start_arena: StartArena) -> None:
+    arena = await start_arena(redis_url=f"redis://127.0.0.1:{free_port()}/0", redis_timeout_s=0.5)
+    assert (await http_json("GET", arena + "/healthz"))[0] == 200
+    status, body = await http_json("GET", arena + "/readyz")
+    assert status == 503
+    assert body["error"]["code"] == "UNAVAILABLE"  # type: ignore[index]
+    status, body = await http_json(
+        "POST", arena + "/v1/auth/guest", json={"device_id": new_device(), "name": "x"}
+    )
+    assert status == 503
+    assert body["error"]["code"] == "UNAVAILABLE"  # type: ignore[index]
+
+
+async def test_unknown_routes_answer_with_the_error_shape(arena: str) -> None:
+    status, body = await http_json("GET", arena + "/v1/nothing-here")
+    assert status == 404
+    assert body["error"]["code"] == "NOT_FOUND"  # type: ignore[index]
+
+
+async def test_online_count_over_http(arena: str) -> None:
+    assert (await http_json("GET", arena + "/v1/presence"))[1] == {"online": 0}
+    _, client = await connect(arena)
+    async with client:
+        await client.request("ping")
+        assert (await http_json("GET", arena + "/v1/presence"))[1] == {"online": 1}
