@@ -89,7 +89,11 @@ class ArenaClient:
     """One socket to Arena: requests matched to replies by ``rid``, pushes queued."""
 
     def __init__(
-        self, http: aiohttp.ClientSession, ws: aiohttp.ClientWebSocketResponse, fmt: Format, own: bool
+        self,
+        http: aiohttp.ClientSession,
+        ws: aiohttp.ClientWebSocketResponse,
+        fmt: Format,
+        own: bool,
     ) -> None:
         self._http = http
         self._own_http = own

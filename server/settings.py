@@ -127,6 +127,7 @@ class Settings:
     def argument_parser(cls) -> argparse.ArgumentParser:
         parser = argparse.ArgumentParser(
             prog="python -m server",
+            allow_abbrev=False,
             description="Arena game server. Each flag overrides its environment variable.",
         )
         for f in dataclasses.fields(cls):

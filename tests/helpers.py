@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import aiohttp
 
@@ -19,12 +20,16 @@ async def login(base_url: str, name: str = "alice", device_id: str | None = None
     return await guest_login(base_url, device_id or new_device(), name)
 
 
-async def connect(base_url: str, name: str = "alice", **kwargs: object) -> tuple[Login, ArenaClient]:
+async def connect(
+    base_url: str, name: str = "alice", **kwargs: object
+) -> tuple[Login, ArenaClient]:
     player = await login(base_url, name)
     return player, await ArenaClient.connect(base_url, player.token, **kwargs)  # type: ignore[arg-type]
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], *, within_s: float, every_s: float = 0.05) -> None:
+async def eventually(
+    check: Callable[[], Awaitable[bool]], *, within_s: float, every_s: float = 0.05
+) -> None:
     """Wait until ``check`` holds, failing after ``within_s``: for state that changes by itself."""
     deadline = asyncio.get_running_loop().time() + within_s
     while not await check():
@@ -35,9 +40,10 @@ async def eventually(check: Callable[[], Awaitable[bool]], *, within_s: float, e
 
 async def http_json(
     method: str, url: str, *, token: str | None = None, json: object = None
-) -> tuple[int, dict[str, object]]:
+) -> tuple[int, dict[str, Any]]:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    async with aiohttp.ClientSession() as http, http.request(
-        method, url, headers=headers, json=json
-    ) as resp:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.request(method, url, headers=headers, json=json) as resp,
+    ):
         return resp.status, await resp.json()

@@ -34,9 +34,10 @@ async def test_missing_unknown_or_revoked_tokens_get_401_before_the_upgrade(aren
 
 async def test_token_in_the_query_string_opens_the_socket(arena: str) -> None:
     player = await login(arena)
-    async with aiohttp.ClientSession() as http, http.ws_connect(
-        f"{arena}/v1/ws?token={player.token}"
-    ) as ws:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.ws_connect(f"{arena}/v1/ws?token={player.token}") as ws,
+    ):
         await ws.send_str(json.dumps({"op": "ping", "rid": 7}))
         reply = json.loads(await ws.receive_str(timeout=5))
         assert reply["rid"] == 7
@@ -191,7 +192,7 @@ async def test_server_shutdown_tells_every_socket_then_closes_1001(
     )
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()
-    base = "http://127.0.0.1:%d" % runner.addresses[0][1]
+    base = f"http://127.0.0.1:{runner.addresses[0][1]}"
     clients = [(await connect(base, f"p{i}"))[1] for i in range(3)]
     for client in clients:
         await client.request("ping")

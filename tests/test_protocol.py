@@ -1,0 +1,48 @@
+"""The wire format on its own: decoding, encoding once, the envelope builders."""
+
+from __future__ import annotations
+
+import json
+
+import msgpack
+import pytest
+
+from server.protocol import Format, Frame, FrameError, decode, failure, ok, push
+
+
+def test_both_encodings_decode_to_the_same_message() -> None:
+    message = {"op": "ping", "rid": 3, "name": "zoë"}
+    assert decode(msgpack.packb(message), Format.MSGPACK) == message
+    assert decode(json.dumps(message), Format.JSON) == message
+
+
+@pytest.mark.parametrize(
+    ("data", "fmt"),
+    [
+        (b"\xc1", Format.MSGPACK),
+        (msgpack.packb([1, 2]), Format.MSGPACK),
+        (msgpack.packb({1: "int key"}), Format.MSGPACK),
+        ("[1, 2]", Format.JSON),
+        ("{bad", Format.JSON),
+        ("text", Format.MSGPACK),
+    ],
+)
+def test_undecodable_or_non_map_frames_raise_frame_error(data: bytes | str, fmt: Format) -> None:
+    with pytest.raises(FrameError):
+        decode(data, fmt)
+
+
+def test_a_frame_is_encoded_once_per_format() -> None:
+    frame = Frame(push("chat.message", text="hi"))
+    first = frame.encoded(Format.MSGPACK)
+    assert frame.encoded(Format.MSGPACK) is first
+    assert json.loads(frame.encoded(Format.JSON)) == {"ev": "chat.message", "text": "hi"}
+
+
+def test_envelopes() -> None:
+    assert ok(4, {"x": 1}) == {"rid": 4, "ok": True, "x": 1}
+    assert failure(None, "BAD_FRAME", "nope") == {  # type: ignore[arg-type]
+        "ok": False,
+        "error": {"code": "BAD_FRAME", "message": "nope"},
+    }
+    assert failure(5, "RATE_LIMITED", "slow", retry_after_ms=20)["error"]["retry_after_ms"] == 20  # type: ignore[arg-type]

@@ -1,0 +1,50 @@
+"""Settings come from the environment, flags override them, and bad values are refused."""
+
+from __future__ import annotations
+
+import pytest
+
+from server.settings import Settings, settings_table
+
+
+def test_defaults_match_the_documented_ones() -> None:
+    settings = Settings.from_env({})
+    assert (settings.host, settings.port) == ("127.0.0.1", 8080)
+    assert settings.session_ttl_s == 3600
+    assert settings.max_frame_bytes == 64 * 1024
+    assert (settings.msg_rate_burst, settings.msg_rate_per_s) == (200, 100.0)
+    assert settings.redis_url == ""
+
+
+def test_environment_then_flags() -> None:
+    env = {"ARENA_PORT": "9000", "REDIS_URL": "redis://example:1/0", "ARENA_SESSION_TTL": "60"}
+    assert Settings.from_env(env).port == 9000
+    settings = Settings.from_args(["--port", "9100", "--msg-rate-per-s", "5.5"], env)
+    assert settings.port == 9100
+    assert settings.msg_rate_per_s == 5.5
+    assert settings.redis_url == "redis://example:1/0"
+    assert settings.session_ttl_s == 60
+
+
+def test_bad_values_are_refused_with_the_variable_named() -> None:
+    with pytest.raises(ValueError, match="ARENA_PORT"):
+        Settings.from_env({"ARENA_PORT": "eighty"})
+    with pytest.raises(ValueError, match="session_ttl_s"):
+        Settings.from_env({"ARENA_SESSION_TTL": "0"})
+    with pytest.raises(ValueError, match="presence_ttl_s"):
+        Settings.from_env({"ARENA_PRESENCE_TTL": "1", "ARENA_PRESENCE_INTERVAL": "2"})
+
+
+def test_bad_flags_exit_with_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        Settings.from_args(["--port", "-5"], {})
+    assert "port" in capsys.readouterr().err
+
+
+def test_help_explains_every_setting(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        Settings.from_args(["--help"], {})
+    out = capsys.readouterr().out
+    for env in ("REDIS_URL", "ARENA_PORT", "ARENA_SESSION_TTL", "ARENA_MAX_FRAME_BYTES"):
+        assert env in out
+    assert "ARENA_PORT" in settings_table()
