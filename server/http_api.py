@@ -57,9 +57,8 @@ async def error_middleware(
 
 async def read_json_object(request: web.Request) -> dict[str, Any]:
     try:
+        # Over client_max_size, aiohttp raises 413; the middleware gives it our error shape.
         body = await request.json(loads=json.loads)
-    except web.HTTPRequestEntityTooLarge:
-        raise BadRequest("body too large") from None
     except (ValueError, UnicodeDecodeError):
         raise BadRequest("body must be a JSON object") from None
     if not isinstance(body, dict):

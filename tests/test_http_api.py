@@ -195,3 +195,25 @@ async def test_online_count_over_http(arena: str) -> None:
     async with client:
         await client.request("ping")
         assert (await http_json("GET", arena + "/v1/presence"))[1] == {"online": 1}
+
+
+async def test_a_burst_larger_than_the_redis_pool_waits_instead_of_failing(
+    start_arena: StartArena,
+) -> None:
+    arena = await start_arena(redis_pool_size=2)
+    async with aiohttp.ClientSession() as http:
+
+        async def one_login(i: int) -> int:
+            body = {"device_id": f"pool-device-{i:04d}", "name": f"p{i}"}
+            async with http.post(arena + "/v1/auth/guest", json=body) as resp:
+                return resp.status
+
+        statuses = await asyncio.gather(*(one_login(i) for i in range(200)))
+    assert statuses == [200] * 200
+
+
+async def test_an_oversized_body_is_refused_with_413(arena: str) -> None:
+    body = {"device_id": new_device(), "name": "x" * 70_000}
+    status, reply = await http_json("POST", arena + "/v1/auth/guest", json=body)
+    assert status == 413
+    assert reply["error"]["code"] == "BAD_REQUEST"

@@ -15,7 +15,7 @@ from server.app import create_app
 from server.embedded_redis import RedisProcess
 from server.protocol import Format
 from tests.conftest import StartArena, settings_for_test
-from tests.helpers import connect, login
+from tests.helpers import connect, eventually, login
 
 
 async def raw_socket(
@@ -202,3 +202,29 @@ async def test_server_shutdown_tells_every_socket_then_closes_1001(
         assert push["reconnect"] is True
         assert await client.wait_closed() == 1001
         await client.close()
+
+
+async def test_a_peer_that_stops_answering_pings_is_dropped(start_arena: StartArena) -> None:
+    arena = await start_arena(heartbeat_s=0.2)
+    _, watcher = await connect(arena, "watcher")
+    dead = await login(arena, "dead")
+    async with watcher, aiohttp.ClientSession() as http:
+        # autoping=False: this client never answers the server's pings, like a vanished phone.
+        ws = await http.ws_connect(
+            arena + "/v1/ws", headers={"Authorization": f"Bearer {dead.token}"}, autoping=False
+        )
+        await ws.send_bytes(msgpack.packb({"op": "ping", "rid": 1}))
+        async with asyncio.timeout(5):
+            while (await ws.receive()).type not in (
+                aiohttp.WSMsgType.CLOSE,
+                aiohttp.WSMsgType.CLOSED,
+                aiohttp.WSMsgType.ERROR,
+            ):
+                pass  # the ping reply, then the server's pings, then the end
+
+        async def only_watcher_online() -> bool:
+            reply = await watcher.request("presence.get", player_ids=[dead.player_id])
+            return bool(reply["players"][dead.player_id] is False and reply["online"] == 1)
+
+        await eventually(only_watcher_online, within_s=2)
+        await ws.close()
