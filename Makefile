@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 NODES  ?= 1
 
-.PHONY: run test install redis-server lint typecheck check clean help
+.PHONY: run test install redis-server lint typecheck check clean help settings-table
 
 help:
 	@echo "make run    set up .venv, make sure redis-server exists, start Arena (private Redis unless REDIS_URL is set)"
@@ -45,6 +45,9 @@ check: lint typecheck
 
 test: install redis-server check
 	$(BIN)/python -m pytest
+
+settings-table: install
+	$(BIN)/python -c 'import pathlib, server.settings as s; p = pathlib.Path("README.md"); p.write_text(s.rewrite_readme_table(p.read_text()))'
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

@@ -106,6 +106,7 @@ class ArenaClient:
         self.errors: asyncio.Queue[Message] = asyncio.Queue()
         self.close_code: int | None = None
         self._closed = asyncio.Event()
+        self._arrival = asyncio.Event()  # set on each push and on close
         self._reader = asyncio.create_task(self._read_loop())
 
     @classmethod
@@ -169,19 +170,15 @@ class ArenaClient:
         """The next push (of ``event``, skipping others); TimeoutError after ``timeout``."""
         async with asyncio.timeout(timeout):
             while True:
-                get = asyncio.ensure_future(self.pushes.get())
-                closed = asyncio.ensure_future(self._closed.wait())
-                done, _ = await asyncio.wait({get, closed}, return_when=asyncio.FIRST_COMPLETED)
-                if get in done:
-                    closed.cancel()
-                    push = get.result()
+                if not self.pushes.empty():
+                    push = self.pushes.get_nowait()
                     if event is None or push.get("ev") == event:
                         return push
                     continue
-                get.cancel()
-                if not self.pushes.empty():
-                    continue
-                raise ConnectionClosed(self.close_code)
+                if self._closed.is_set():
+                    raise ConnectionClosed(self.close_code)
+                await self._arrival.wait()
+                self._arrival.clear()
 
     async def wait_closed(self, timeout: float = 5.0) -> int | None:
         """Wait for the server to close the socket; returns the close code."""
@@ -205,6 +202,7 @@ class ArenaClient:
         finally:
             self.close_code = self.ws.close_code
             self._closed.set()
+            self._arrival.set()
             for future in self._waiting.values():
                 if not future.done():
                     future.set_exception(ConnectionClosed(self.close_code))
@@ -212,6 +210,7 @@ class ArenaClient:
     def _route(self, message: Message) -> None:
         if "ev" in message:
             self.pushes.put_nowait(message)
+            self._arrival.set()
             return
         rid = message.get("rid")
         future = self._waiting.get(rid) if isinstance(rid, int) else None

@@ -1,8 +1,8 @@
 """The composition root: settings in, a ready aiohttp application out.
 
-Long-lived resources (the Redis pool, the pub/sub subscriber, the presence
-heartbeat) live in cleanup contexts, in the order they depend on each other,
-and are torn down in reverse.
+Long-lived resources (the Redis pool, the services, the pub/sub hub, the
+node's upkeep loop) live in cleanup contexts, in the order they depend on each
+other, and are torn down in reverse.
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ import functools
 import logging
 import secrets
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
+from redis.asyncio import Redis
 
 from server import http_api
 from server.appkeys import HUB, REDIS, REGISTRY, SERVICES, SETTINGS
@@ -26,23 +27,36 @@ from server.errors import ArenaError
 from server.hub import Hub
 from server.protocol import CloseCode, Frame, Push, push
 from server.services import Services
+from server.services.cache import CacheStats, ReadThroughCache
+from server.services.health import HealthService
+from server.services.leaderboards import Clock, LeaderboardService
 from server.services.presence import PresenceService
+from server.services.profiles import ProfileService
+from server.services.ratelimits import RateLimiter
 from server.services.sessions import SessionService
 from server.settings import Settings
-from server.storage.connection import open_redis
+from server.storage.cache import CacheStore
+from server.storage.connection import open_redis, redis_answers
+from server.storage.leaderboards import LeaderboardStore
+from server.storage.players import PlayerStore
 from server.storage.presence import PresenceStore
 from server.storage.pubsub import Publisher, Subscriber
 from server.storage.ratelimit import RateLimitStore
 from server.storage.scripts import Scripts
 from server.storage.sessions import SessionStore
+from server.storage.socket_commands import SocketCommandBus
+from server.upkeep import Upkeep
 from server.ws import SocketEndpoint
 
 log = logging.getLogger(__name__)
 
+CleanupContext = Callable[[web.Application], AsyncIterator[None]]
 
-def create_app(settings: Settings) -> web.Application:
+
+def create_app(settings: Settings, *, clock: Clock = time.time) -> web.Application:
+    """The whole server. ``clock`` is injectable so tests can roll board periods over."""
     if not settings.node_id:
-        settings = _with_node_id(settings)
+        settings = dataclasses.replace(settings, node_id=secrets.token_hex(4))
     app = web.Application(
         client_max_size=settings.max_frame_bytes,
         middlewares=[http_api.error_middleware],
@@ -50,9 +64,8 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app[REGISTRY] = SocketRegistry()
     app.cleanup_ctx.append(_redis)
-    app.cleanup_ctx.append(_services)
-    app.cleanup_ctx.append(_hub)
-    app.cleanup_ctx.append(_presence_heartbeat)
+    app.cleanup_ctx.append(_services(clock))
+    app.cleanup_ctx.append(_hub_and_upkeep)
     app.on_shutdown.append(_tell_sockets_and_close)
 
     http_api.add_routes(app)
@@ -60,8 +73,45 @@ def create_app(settings: Settings) -> web.Application:
     return app
 
 
-def _with_node_id(settings: Settings) -> Settings:
-    return dataclasses.replace(settings, node_id=secrets.token_hex(4))
+def build_services(settings: Settings, redis: Redis, clock: Clock) -> Services:
+    """Every store and service, wired once."""
+    scripts = Scripts.load(redis)
+    rate_limiter = RateLimiter(RateLimitStore(redis, scripts), settings.rate_limit_table())
+    cache_store = CacheStore(redis, scripts)
+    profile_cache = ReadThroughCache("profile", cache_store, ttl_s=settings.profile_cache_ttl_s)
+    top_cache = ReadThroughCache("lb_top", cache_store, ttl_s=settings.lb_cache_ttl_s)
+    presence = PresenceService(
+        PresenceStore(redis, scripts),
+        SocketCommandBus(Publisher(redis)),
+        node_id=settings.node_id,
+        presence_ttl_s=settings.presence_ttl_s,
+    )
+    profiles = ProfileService(PlayerStore(redis), profile_cache)
+    leaderboards = LeaderboardService(
+        LeaderboardStore(redis, scripts),
+        profiles,
+        rate_limiter,
+        top_cache,
+        settings.board_specs(),
+        clock=clock,
+    )
+    profiles.rename_listeners.append(leaderboards.player_renamed)
+    sessions = SessionService(
+        SessionStore(redis),
+        rate_limiter,
+        presence,
+        profiles,
+        ttl_s=settings.session_ttl_s,
+        touch_interval_s=settings.session_touch_interval_s,
+    )
+    return Services(
+        sessions=sessions,
+        presence=presence,
+        profiles=profiles,
+        leaderboards=leaderboards,
+        cache_stats=CacheStats(cache_store, [profile_cache, top_cache]),
+        health=HealthService(functools.partial(redis_answers, redis)),
+    )
 
 
 async def _redis(app: web.Application) -> AsyncIterator[None]:
@@ -74,76 +124,40 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
     await redis.aclose()
 
 
-async def _services(app: web.Application) -> AsyncIterator[None]:
-    settings = app[SETTINGS]
-    redis = app[REDIS]
-    scripts = Scripts.load(redis)
-    presence = PresenceService(
-        PresenceStore(redis, scripts),
-        Publisher(redis),
-        node_id=settings.node_id,
-        presence_ttl_s=settings.presence_ttl_s,
-        session_ttl_s=settings.session_ttl_s,
-    )
-    sessions = SessionService(
-        SessionStore(redis),
-        RateLimitStore(redis, scripts),
-        presence,
-        ttl_s=settings.session_ttl_s,
-        guest_auth_burst=settings.guest_auth_burst,
-        guest_auth_per_s=settings.guest_auth_per_s,
-    )
-    app[SERVICES] = Services(sessions=sessions, presence=presence)
-    yield
+def _services(clock: Clock) -> CleanupContext:
+    async def services(app: web.Application) -> AsyncIterator[None]:
+        app[SERVICES] = build_services(app[SETTINGS], app[REDIS], clock)
+        yield
+        with contextlib.suppress(ArenaError):
+            await app[SERVICES].cache_stats.flush()
+
+    return services
 
 
-async def _hub(app: web.Application) -> AsyncIterator[None]:
-    hub = Hub(app[REGISTRY], app[SERVICES].presence.command_channel)
-    subscriber = Subscriber(app[REDIS], hub.on_message)
-    hub.subscriber = subscriber
+async def _hub_and_upkeep(app: web.Application) -> AsyncIterator[None]:
+    settings, services = app[SETTINGS], app[SERVICES]
+    upkeep = Upkeep(services, app[REGISTRY], session_ttl_s=settings.session_ttl_s)
+    channel = services.presence.command_channel
+    hub = Hub(app[REGISTRY], channel)
+    subscriber = Subscriber(app[REDIS], hub.on_message, on_connected=upkeep.resubscribed)
+    services.health.commands_connected = subscriber.connected.is_set
     app[HUB] = hub
-    await subscriber.subscribe(app[SERVICES].presence.command_channel)
+    await subscriber.subscribe(channel)
     task = asyncio.create_task(subscriber.run(), name="hub")
     # Serve only once commands for this node can reach it (a replaced socket must close).
     with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(subscriber.connected.wait(), app[SETTINGS].redis_timeout_s)
-    yield
-    await stop(task, subscriber.stopping)
-
-
-async def _presence_heartbeat(app: web.Application) -> AsyncIterator[None]:
-    async with every(
-        app[SETTINGS].presence_interval_s, functools.partial(_heartbeat, app), name="presence"
-    ):
+        await asyncio.wait_for(subscriber.connected.wait(), settings.redis_timeout_s)
+    async with every(settings.presence_interval_s, upkeep.tick, name="upkeep"):
         yield
+    await stop(task, subscriber.stopping)
     with contextlib.suppress(ArenaError):
-        await app[SERVICES].presence.node_stopping()
-
-
-async def _heartbeat(app: web.Application) -> None:
-    """Stamp this node's players as online, and keep idle sockets' sessions alive."""
-    settings, registry, services = app[SETTINGS], app[REGISTRY], app[SERVICES]
-    # An idle but connected player is still playing: refresh their session well before it ends.
-    idle_refresh_s = settings.session_ttl_s / 3
-    try:
-        await services.presence.heartbeat(registry.player_ids())
-        now = time.monotonic()
-        stale = [c for c in registry if now - c.session_touched >= idle_refresh_s]
-        if stale:
-            alive = await services.sessions.refresh([c.session_hash for c in stale])
-            for conn, ok in zip(stale, alive, strict=True):
-                conn.session_touched = now
-                if not ok:
-                    conn.close(CloseCode.SESSION_EXPIRED, "session expired")
-    except ArenaError as exc:
-        log.warning("presence heartbeat skipped: %s", exc.message)
+        await services.presence.node_stopping()
 
 
 async def _tell_sockets_and_close(app: web.Application) -> None:
     """On SIGTERM/SIGINT: every socket gets ``server.shutdown``, then close code 1001."""
-    registry = app[REGISTRY]
     frame = Frame(push(Push.SERVER_SHUTDOWN, reconnect=True))
-    conns = list(registry)
+    conns = app[REGISTRY].all()
     for conn in conns:
         conn.push(frame)
         conn.close(CloseCode.GOING_AWAY, "server shutting down")

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+
+log = logging.getLogger(__name__)
 
 
 @contextlib.asynccontextmanager
@@ -21,7 +24,11 @@ async def every(
 
     async def loop() -> None:
         while not stopping.is_set():
-            await tick()
+            try:
+                await tick()
+            except Exception:
+                # One failed round must not end the loop for the life of the process.
+                log.exception("background loop %s failed a round", name)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), interval_s)
 

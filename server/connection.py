@@ -14,7 +14,6 @@ import logging
 import secrets
 import time
 from collections import deque
-from collections.abc import Iterator
 
 from aiohttp import web
 
@@ -131,9 +130,16 @@ class Connection:
 
     async def wait_closed(self, within_s: float) -> None:
         """Wait up to ``within_s`` for the writer to flush and close the socket."""
-        if self._writer is not None:
-            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
-                await asyncio.wait_for(asyncio.shield(self._writer), within_s)
+        writer = self._writer
+        if writer is None or writer.done():
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(writer), within_s)
+        except TimeoutError:
+            pass
+        except asyncio.CancelledError:
+            if not writer.cancelled():
+                raise  # we were cancelled ourselves: let it through
 
 
 class SocketRegistry:
@@ -158,8 +164,9 @@ class SocketRegistry:
     def for_player(self, player_id: str) -> Connection | None:
         return self._by_player.get(player_id)
 
-    def __iter__(self) -> Iterator[Connection]:
-        return iter(list(self._by_conn.values()))
+    def all(self) -> list[Connection]:
+        """A snapshot: safe to iterate while sockets come and go."""
+        return list(self._by_conn.values())
 
     def __len__(self) -> int:
         return len(self._by_conn)

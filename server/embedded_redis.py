@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import logging
-import os
 import shutil
 import signal
 import socket
@@ -82,6 +81,9 @@ class RedisProcess:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             preexec_fn=_die_with_parent if self.die_with_parent else None,
+            # Its own session: a Ctrl-C at the terminal reaches the server, which then
+            # closes its sockets and stops Redis last, not Redis first.
+            start_new_session=True,
         )
         self._wait_ready(timeout_s)
         return self
@@ -126,11 +128,3 @@ class RedisProcess:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        return False
-    return True

@@ -5,7 +5,10 @@
     ArenaError                      INTERNAL       500
     ├── BadRequest                  BAD_REQUEST    400
     ├── Unauthorized                UNAUTHORIZED   401
+    ├── Forbidden                   FORBIDDEN      403
     ├── NotFound                    NOT_FOUND      404
+    ├── UnknownBoard                UNKNOWN_BOARD  404
+    ├── NotRanked                   NOT_RANKED     404
     ├── UnknownOp                   UNKNOWN_OP     400
     ├── BadFrame                    BAD_FRAME      400
     ├── RateLimited                 RATE_LIMITED   429  (carries retry_after_ms)
@@ -42,8 +45,23 @@ class Unauthorized(ArenaError):
     http_status = 401
 
 
+class Forbidden(ArenaError):
+    code = ErrorCode.FORBIDDEN
+    http_status = 403
+
+
 class NotFound(ArenaError):
     code = ErrorCode.NOT_FOUND
+    http_status = 404
+
+
+class UnknownBoard(ArenaError):
+    code = ErrorCode.UNKNOWN_BOARD
+    http_status = 404
+
+
+class NotRanked(ArenaError):
+    code = ErrorCode.NOT_RANKED
     http_status = 404
 
 

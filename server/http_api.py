@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -9,10 +10,10 @@ from typing import Any
 
 from aiohttp import web
 
-from server.appkeys import REDIS, SERVICES, SETTINGS
-from server.errors import ArenaError, BadRequest
-from server.protocol import ErrorCode
-from server.storage.connection import redis_answers
+from server.appkeys import SERVICES, SETTINGS
+from server.errors import ArenaError, BadRequest, Forbidden, Unauthorized
+from server.protocol import ErrorCode, Format
+from server.services.leaderboards import OFFSET_MAX, TOP_LIMIT_MAX
 from server.ws import bearer_token
 
 log = logging.getLogger(__name__)
@@ -104,9 +105,78 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def readyz(request: web.Request) -> web.Response:
     timeout = min(1.0, request.app[SETTINGS].redis_timeout_s)
-    if await redis_answers(request.app[REDIS], timeout):
+    reason = await request.app[SERVICES].health.not_ready_because(timeout)
+    if reason is None:
         return web.json_response({"status": "ready"})
-    return web.json_response(error_body(ErrorCode.UNAVAILABLE, "Redis does not answer"), status=503)
+    return web.json_response(error_body(ErrorCode.UNAVAILABLE, reason), status=503)
+
+
+def query_int(request: web.Request, name: str, *, default: int, low: int, high: int) -> int:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadRequest(f"{name}: must be an integer") from None
+    if not low <= value <= high:
+        raise BadRequest(f"{name}: must be between {low} and {high}")
+    return value
+
+
+def require_server_key(request: web.Request) -> None:
+    """Trusted game servers send ``Authorization: Bearer ARENA_SERVER_KEY``."""
+    expected = request.app[SETTINGS].server_key
+    if not expected:
+        raise Unauthorized("server routes are off: ARENA_SERVER_KEY is not set")
+    given = bearer_token(request)
+    if given is None:
+        raise Unauthorized("a server key is required")
+    if not hmac.compare_digest(given.encode(), expected.encode()):
+        raise Forbidden("wrong server key")
+
+
+async def submit_score(request: web.Request) -> web.Response:
+    require_server_key(request)
+    body = await read_json_object(request)
+    player_id = body.get("player_id")
+    if not isinstance(player_id, str) or not 1 <= len(player_id) <= 64:
+        raise BadRequest("player_id: must be a string of 1 to 64 characters")
+    result = await request.app[SERVICES].leaderboards.record(
+        player_id,
+        request.match_info["board"],
+        body.get("score"),  # type: ignore[arg-type]
+    )
+    return web.json_response(
+        {"score": result.score, "rank": result.rank, "improved": result.improved}
+    )
+
+
+async def board_top(request: web.Request) -> web.Response:
+    page = await request.app[SERVICES].leaderboards.top_page(
+        request.match_info["board"],
+        limit=query_int(request, "limit", default=10, low=1, high=TOP_LIMIT_MAX),
+        offset=query_int(request, "offset", default=0, low=0, high=OFFSET_MAX),
+        period=request.query.get("period") or None,
+        fmt=Format.JSON,
+    )
+    # The cached page is spliced in as stored: no decode, no re-encode.
+    return web.Response(
+        body=b'{"entries":' + page + b"}", content_type="application/json", charset="utf-8"
+    )
+
+
+async def board_player(request: web.Request) -> web.Response:
+    entry = await request.app[SERVICES].leaderboards.rank(
+        request.match_info["board"],
+        request.match_info["player_id"],
+        period=request.query.get("period") or None,
+    )
+    return web.json_response(entry.as_wire())
+
+
+async def stats(request: web.Request) -> web.Response:
+    return web.json_response({"caches": await request.app[SERVICES].cache_stats.totals()})
 
 
 def add_routes(app: web.Application) -> None:
@@ -114,5 +184,9 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/v1/session", get_session)
     app.router.add_delete("/v1/session", delete_session)
     app.router.add_get("/v1/presence", presence)
+    app.router.add_post("/v1/leaderboards/{board}/scores", submit_score)
+    app.router.add_get("/v1/leaderboards/{board}/top", board_top)
+    app.router.add_get("/v1/leaderboards/{board}/players/{player_id}", board_player)
+    app.router.add_get("/v1/stats", stats)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)

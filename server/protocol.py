@@ -37,6 +37,10 @@ class Op(StrEnum):
     PING = "ping"
     SESSION_GET = "session.get"
     PRESENCE_GET = "presence.get"
+    LB_SUBMIT = "lb.submit"
+    LB_TOP = "lb.top"
+    LB_RANK = "lb.rank"
+    LB_AROUND = "lb.around"
 
 
 class Push(StrEnum):
@@ -53,7 +57,10 @@ class ErrorCode(StrEnum):
     BAD_REQUEST = "BAD_REQUEST"
     UNKNOWN_OP = "UNKNOWN_OP"
     UNAUTHORIZED = "UNAUTHORIZED"
+    FORBIDDEN = "FORBIDDEN"
     NOT_FOUND = "NOT_FOUND"
+    UNKNOWN_BOARD = "UNKNOWN_BOARD"
+    NOT_RANKED = "NOT_RANKED"
     RATE_LIMITED = "RATE_LIMITED"
     UNAVAILABLE = "UNAVAILABLE"
     INTERNAL = "INTERNAL"
@@ -100,11 +107,43 @@ def decode(data: bytes | str, fmt: Format) -> Message:
     return obj
 
 
+class Preencoded:
+    """A value already encoded in one format (a cached page), placed into a message as is."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data  # msgpack bytes, or UTF-8 JSON text
+
+
+def encode_value(value: Any, fmt: Format) -> bytes | str:
+    if fmt is Format.MSGPACK:
+        return msgpack.packb(value, use_bin_type=True)  # type: ignore[no-any-return]
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
 def encode(message: Message, fmt: Format) -> bytes | str:
     """Encode a message; msgpack gives bytes (binary frame), JSON gives str (text frame)."""
+    if not any(type(v) is Preencoded for v in message.values()):
+        return encode_value(message, fmt)
+    # Splice pre-encoded values in without decoding them: top-level values only.
     if fmt is Format.MSGPACK:
-        return msgpack.packb(message, use_bin_type=True)  # type: ignore[no-any-return]
-    return json.dumps(message, separators=(",", ":"), ensure_ascii=False)
+        parts = [_MAP_HEADER.pack_map_header(len(message))]
+        for key, value in message.items():
+            parts.append(msgpack.packb(key))
+            parts.append(value.data if type(value) is Preencoded else msgpack.packb(value))
+        return b"".join(parts)
+    fields = []
+    for key, value in message.items():
+        if type(value) is Preencoded:
+            raw = value.data.decode()
+        else:
+            raw = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+        fields.append(f"{json.dumps(key)}:{raw}")
+    return "{" + ",".join(fields) + "}"
+
+
+_MAP_HEADER = msgpack.Packer()
 
 
 class Frame:

@@ -14,6 +14,22 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from server.boards import BoardSpec, parse_boards
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    """A burst, then a steady rate (GCRA)."""
+
+    burst: int
+    per_s: float
+
+
+DEFAULT_RATE_LIMITS = {
+    "auth.guest": RateLimit(300, 30.0),  # per client IP
+    "lb.submit": RateLimit(20, 10.0),
+}
+
 
 def _setting(default: Any, env: str, help: str) -> Any:
     return field(default=default, metadata={"env": env, "help": help})
@@ -87,11 +103,28 @@ class Settings:
         "ARENA_REDIS_TIMEOUT",
         "Seconds a Redis command (or a wait for a pooled connection) may take.",
     )
-    guest_auth_burst: int = _setting(
-        300, "ARENA_GUEST_AUTH_BURST", "Guest logins one client IP may make in a burst."
+    rate_limits: str = _setting(
+        "",
+        "ARENA_RATE_LIMITS",
+        "Per-action rate limits over the defaults, as action=burst/per_second, comma-separated "
+        "(e.g. lb.submit=20/10,auth.guest=300/30). See docs/protocol.md for the actions.",
     )
-    guest_auth_per_s: float = _setting(
-        30.0, "ARENA_GUEST_AUTH_RATE", "Guest logins per second per client IP after the burst."
+    boards: str = _setting(
+        "",
+        "ARENA_BOARDS",
+        "Leaderboards: a JSON list, or @path to a JSON file (format in docs/protocol.md). "
+        "Empty: global (desc, best, alltime) and daily (desc, best, daily).",
+    )
+    lb_cache_ttl_s: float = _setting(
+        1.0, "ARENA_LB_CACHE_TTL", "Seconds a cached leaderboard top page is served."
+    )
+    profile_cache_ttl_s: float = _setting(
+        60.0, "ARENA_PROFILE_CACHE_TTL", "Seconds a cached player profile is served."
+    )
+    server_key: str = _setting(
+        "",
+        "ARENA_SERVER_KEY",
+        "Key trusted game servers send as Authorization: Bearer KEY. Empty: server routes off.",
     )
     log_level: str = _setting("INFO", "ARENA_LOG_LEVEL", "Logging level.")
     data_dir: str = _setting(
@@ -153,17 +186,45 @@ class Settings:
             "msg_rate_per_s",
             "redis_pool_size",
             "redis_timeout_s",
-            "guest_auth_burst",
-            "guest_auth_per_s",
+            "lb_cache_ttl_s",
+            "profile_cache_ttl_s",
+            "heartbeat_s",
+            "shutdown_grace_s",
         ]
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
         if self.presence_ttl_s <= self.presence_interval_s:
             raise ValueError("presence_ttl_s must be longer than presence_interval_s")
+        if self.redis_pool_size < 2:
+            raise ValueError("redis_pool_size must be at least 2 (pub/sub holds one connection)")
+        if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ValueError("log_level must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
         if not 0 <= self.port <= 65535:
             raise ValueError("port must be 0..65535")
+        self.rate_limit_table()
+        self.board_specs()
         return self
+
+    def rate_limit_table(self) -> dict[str, RateLimit]:
+        """The defaults with ``ARENA_RATE_LIMITS`` on top."""
+        table = dict(DEFAULT_RATE_LIMITS)
+        for item in filter(None, (part.strip() for part in self.rate_limits.split(","))):
+            action, _, spec = item.partition("=")
+            burst, _, per_s = spec.partition("/")
+            try:
+                limit = RateLimit(int(burst), float(per_s))
+            except ValueError:
+                raise ValueError(
+                    f"ARENA_RATE_LIMITS: {item!r} is not action=burst/per_second"
+                ) from None
+            if limit.burst < 1 or limit.per_s <= 0:
+                raise ValueError(f"ARENA_RATE_LIMITS: {item!r} must be positive")
+            table[action.strip()] = limit
+        return table
+
+    def board_specs(self) -> tuple[BoardSpec, ...]:
+        return parse_boards(self.boards)
 
 
 def _kind(f: dataclasses.Field[Any]) -> type:
@@ -183,7 +244,15 @@ def settings_table() -> str:
     rows = ["| Environment | Flag | Default | Meaning |", "|---|---|---|---|"]
     for f in dataclasses.fields(Settings):
         flag = "--" + f.name.replace("_", "-")
-        rows.append(
-            f"| `{f.metadata['env']}` | `{flag}` | `{f.default!r}` | {f.metadata['help']} |"
-        )
+        default = f"`{f.default}`" if f.default != "" else "(empty)"
+        rows.append(f"| `{f.metadata['env']}` | `{flag}` | {default} | {f.metadata['help']} |")
     return "\n".join(rows)
+
+
+def rewrite_readme_table(readme: str) -> str:
+    """The README with its settings table replaced by the current one."""
+    start, end = "<!-- settings:start", "<!-- settings:end -->"
+    head, _, rest = readme.partition(start)
+    marker_line, _, rest = rest.partition("\n")
+    _, _, tail = rest.partition(end)
+    return f"{head}{start}{marker_line}\n{settings_table()}\n{end}{tail}"

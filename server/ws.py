@@ -107,16 +107,19 @@ class SocketEndpoint:
     ) -> None:
         rid = None
         try:
+            # Every frame counts, garbage included, before any work is done on it.
+            wait_ms = conn.flood_gate.admit()
             try:
                 message = decode(data, fmt)
             except FrameError as exc:
-                conn.reply(failure(None, ErrorCode.BAD_FRAME, str(exc)), fmt)
-                return
-            rid = message.get("rid")
-            wait_ms = conn.flood_gate.admit()
+                if not wait_ms:
+                    conn.reply(failure(None, ErrorCode.BAD_FRAME, str(exc)), fmt)
+                    return
+            else:
+                rid = message.get("rid")
             if wait_ms:
                 raise RateLimited("too many messages on this socket", retry_after_ms=wait_ms)
-            result = await self._call(ctx, message, rid)
+            result = await self._call(ctx, message, rid, fmt)
             if rid is not None:
                 conn.reply(ok(rid, result), fmt)
         except ArenaError as exc:
@@ -125,7 +128,9 @@ class SocketEndpoint:
             log.exception("op failed on socket %s", conn.conn_id)
             conn.reply(failure(rid, ErrorCode.INTERNAL, "internal error"), fmt)
 
-    async def _call(self, ctx: OpContext, message: Message, rid: object) -> Message | None:
+    async def _call(
+        self, ctx: OpContext, message: Message, rid: object, fmt: Format
+    ) -> Message | None:
         if rid is not None and (not isinstance(rid, int) or isinstance(rid, bool)):
             raise BadRequest("rid: must be an integer")
         op = message.get("op")
@@ -134,7 +139,7 @@ class SocketEndpoint:
         handler = HANDLERS.get(op)
         if handler is None:
             raise UnknownOp(f"unknown op {op[:64]!r}")
-        return await handler(ctx, Request(message))
+        return await handler(ctx, Request(message, fmt))
 
     async def _keep_session_alive(self, conn: Connection, ctx: OpContext) -> None:
         """Slide the session's expiry on activity, at most once per touch interval."""

@@ -103,14 +103,25 @@ async def test_an_unused_session_expires_after_its_ttl(start_arena: StartArena) 
     arena = await start_arena(session_ttl_s=1)
     player = await login(arena)
     assert (await http_json("GET", arena + "/v1/session", token=player.token))[0] == 200
-    # Using the session slides its expiry; leaving it alone for a TTL ends it.
+    # Leaving the session alone for a TTL ends it.
     await asyncio.sleep(1.2)
     status, reply = await http_json("GET", arena + "/v1/session", token=player.token)
     assert status == 401
     assert reply["error"]["code"] == "UNAUTHORIZED"
 
 
-async def test_activity_slides_the_session_expiry(
+async def test_http_use_slides_the_session_expiry(
+    start_arena: StartArena, redis_client: redis_sync.Redis
+) -> None:
+    arena = await start_arena(session_ttl_s=60, session_touch_interval_s=1)
+    player = await login(arena)
+    key = redis_client.keys("arena:session:*")[0]
+    redis_client.expire(key, 5)
+    assert (await http_json("GET", arena + "/v1/session", token=player.token))[0] == 200
+    assert redis_client.ttl(key) > 50
+
+
+async def test_socket_activity_slides_the_session_expiry(
     start_arena: StartArena, redis_client: redis_sync.Redis
 ) -> None:
     arena = await start_arena(session_ttl_s=60, session_touch_interval_s=0.01)
@@ -149,7 +160,7 @@ async def test_revoking_one_session_spares_the_players_other_session(arena: str)
 
 
 async def test_guest_logins_are_rate_limited_per_address(start_arena: StartArena) -> None:
-    arena = await start_arena(guest_auth_burst=3, guest_auth_per_s=5.0)
+    arena = await start_arena(rate_limits="auth.guest=3/2")
     for _ in range(3):
         await login(arena)
     status, reply = await http_json(
@@ -159,7 +170,7 @@ async def test_guest_logins_are_rate_limited_per_address(start_arena: StartArena
     error = reply["error"]
     assert error["code"] == "RATE_LIMITED"
     retry_after_ms = int(error["retry_after_ms"])
-    assert 0 < retry_after_ms <= 200
+    assert 0 < retry_after_ms <= 501
     await asyncio.sleep(retry_after_ms / 1000)
     await login(arena)  # waiting as told is enough
 

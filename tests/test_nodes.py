@@ -66,18 +66,31 @@ async def test_players_of_a_killed_node_leave_the_online_count_within_the_bound(
         await client.request("ping")
     assert await online(survivor.url) == 4
     doomed.signal(signal.SIGKILL)
-    doomed.wait(5)
-    loop = asyncio.get_running_loop()
-    killed_at = loop.time()
 
     async def only_survivors_count() -> bool:
         return await online(survivor.url) == 1
 
-    # The documented bound is ARENA_PRESENCE_TTL (1.5 s here); allow scheduling slack.
-    await eventually(only_survivors_count, within_s=1.5 + 1.5)
-    assert loop.time() - killed_at <= 3.0
+    # The documented bound is ARENA_PRESENCE_TTL (1.5 s here), plus a little for the asking.
+    await eventually(only_survivors_count, within_s=1.5 + 0.5)
+    await asyncio.to_thread(doomed.wait, 5)
     for client in clients:
         await client.close()
+
+
+async def test_logs_never_show_tokens_or_device_ids(spawn_node: SpawnNode) -> None:
+    node = spawn_node(ARENA_LOG_LEVEL="DEBUG")
+    device = "secret-device-" + "7" * 10
+    player = await login(node.url, "frank", device_id=device)
+    async with await ArenaClient.connect(node.url, player.token) as client:
+        await client.request("ping")
+        await client.request("session.get")
+    assert (await http_json("DELETE", node.url + "/v1/session", token=player.token))[0] == 200
+    node.signal(signal.SIGTERM)
+    await asyncio.to_thread(node.wait, 10)
+    log = node.log()
+    assert player.player_id in log  # the log does speak of the player...
+    assert player.token not in log  # ...but never of their credentials
+    assert device not in log
 
 
 async def test_sigterm_tells_clients_and_exits_cleanly(spawn_node: SpawnNode) -> None:

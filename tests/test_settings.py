@@ -31,6 +31,12 @@ def test_bad_values_are_refused_with_the_variable_named() -> None:
         Settings.from_env({"ARENA_PORT": "eighty"})
     with pytest.raises(ValueError, match="session_ttl_s"):
         Settings.from_env({"ARENA_SESSION_TTL": "0"})
+    with pytest.raises(ValueError, match="redis_pool_size"):
+        Settings.from_env({"ARENA_REDIS_POOL": "1"})
+    with pytest.raises(ValueError, match="log_level"):
+        Settings.from_env({"ARENA_LOG_LEVEL": "LOUD"})
+    with pytest.raises(ValueError, match="ARENA_RATE_LIMITS"):
+        Settings.from_env({"ARENA_RATE_LIMITS": "lb.submit=lots"})
     with pytest.raises(ValueError, match="presence_ttl_s"):
         Settings.from_env({"ARENA_PRESENCE_TTL": "1", "ARENA_PRESENCE_INTERVAL": "2"})
 

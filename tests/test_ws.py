@@ -8,6 +8,7 @@ import json
 import aiohttp
 import msgpack
 import pytest
+import redis as redis_sync
 from aiohttp import web
 
 from client_sim.client import ArenaClient, ArenaError
@@ -144,7 +145,7 @@ async def test_an_oversized_frame_closes_the_socket_with_1009(start_arena: Start
 async def test_a_flood_of_messages_is_rate_limited_with_a_true_retry_after(
     start_arena: StartArena,
 ) -> None:
-    arena = await start_arena(msg_rate_burst=5, msg_rate_per_s=20.0)
+    arena = await start_arena(msg_rate_burst=5, msg_rate_per_s=2.0)
     _, client = await connect(arena)
     async with client:
         for _ in range(5):
@@ -153,9 +154,20 @@ async def test_a_flood_of_messages_is_rate_limited_with_a_true_retry_after(
             await client.request("ping")
         assert limited.value.code == "RATE_LIMITED"
         assert limited.value.retry_after_ms is not None
-        assert 0 < limited.value.retry_after_ms <= 100
+        assert 0 < limited.value.retry_after_ms <= 501
         await asyncio.sleep(limited.value.retry_after_ms / 1000)
         assert "server_time_ms" in await client.request("ping")
+
+
+async def test_garbage_frames_count_against_the_message_rate(start_arena: StartArena) -> None:
+    arena = await start_arena(msg_rate_burst=3, msg_rate_per_s=0.5)
+    player = await login(arena)
+    async with aiohttp.ClientSession() as http, await raw_socket(http, arena, player.token) as ws:
+        codes = []
+        for _ in range(5):
+            await ws.send_bytes(b"\xc1garbage")
+            codes.append(msgpack.unpackb((await ws.receive(timeout=5)).data)["error"]["code"])
+        assert codes == ["BAD_FRAME"] * 3 + ["RATE_LIMITED"] * 2
 
 
 async def test_one_socket_per_player_the_newer_replaces_the_older(arena: str) -> None:
@@ -164,6 +176,46 @@ async def test_one_socket_per_player_the_newer_replaces_the_older(arena: str) ->
     await first.request("ping")
     async with await ArenaClient.connect(arena, player.token) as second:
         assert (await first.next_push("session.replaced"))["ev"] == "session.replaced"
+        assert await first.wait_closed() == 4001
+        assert "server_time_ms" in await second.request("ping")
+    await first.close()
+
+
+async def test_pushes_are_binary_before_any_request(arena: str) -> None:
+    player = await login(arena)
+    async with aiohttp.ClientSession() as http:
+        first = await raw_socket(http, arena, player.token)
+        second = await raw_socket(http, arena, player.token)
+        push = await first.receive(timeout=5)
+        assert push.type is aiohttp.WSMsgType.BINARY
+        assert msgpack.unpackb(push.data) == {"ev": "session.replaced"}
+        await second.close()
+        await first.close()
+
+
+async def test_a_socket_whose_session_is_gone_is_closed_4003(
+    start_arena: StartArena, redis_client: redis_sync.Redis
+) -> None:
+    arena = await start_arena(session_touch_interval_s=0.05)
+    _, client = await connect(arena)
+    async with client:
+        await client.request("ping")
+        for key in redis_client.keys("arena:session:*"):
+            redis_client.delete(key)  # as if it expired
+        await asyncio.sleep(0.06)  # past the touch interval, so the next message refreshes
+        await client.request("ping")
+        assert await client.wait_closed() == 4003
+
+
+async def test_a_socket_older_than_the_presence_ttl_is_still_the_players_one(
+    start_arena: StartArena,
+) -> None:
+    arena = await start_arena(presence_interval_s=0.1, presence_ttl_s=0.4)
+    player = await login(arena)
+    first = await ArenaClient.connect(arena, player.token)
+    await first.request("ping")
+    await asyncio.sleep(0.8)  # twice the TTL: only the node's heartbeats keep the claim
+    async with await ArenaClient.connect(arena, player.token) as second:
         assert await first.wait_closed() == 4001
         assert "server_time_ms" in await second.request("ping")
     await first.close()

@@ -7,11 +7,13 @@ Redis or build key names.
 from __future__ import annotations
 
 from server.handlers.base import Handler, OpContext, Request
+from server.handlers.leaderboards import LEADERBOARD_HANDLERS
 from server.handlers.system import SYSTEM_HANDLERS
 from server.protocol import Op
 
 HANDLERS: dict[str, Handler] = {
     **SYSTEM_HANDLERS,
+    **LEADERBOARD_HANDLERS,
 }
 
 assert set(HANDLERS) == {str(op) for op in Op}, "every Op needs a handler, and only those"

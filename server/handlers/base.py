@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from server.errors import BadRequest
-from server.protocol import Message
+from server.protocol import Format, Message
 from server.services import Services
 
 T = TypeVar("T")
@@ -25,10 +25,11 @@ class OpContext:
 class Request:
     """A request's fields with typed accessors that raise BAD_REQUEST naming the field."""
 
-    __slots__ = ("fields",)
+    __slots__ = ("fields", "format")
 
-    def __init__(self, fields: Message) -> None:
+    def __init__(self, fields: Message, fmt: Format) -> None:
         self.fields = fields
+        self.format = fmt  # the frame's encoding, which its reply will use
 
     def _get(self, name: str, kind: type[T], kind_name: str, default: Any) -> T:
         value = self.fields.get(name, default)
@@ -38,6 +39,11 @@ class Request:
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             raise BadRequest(f"{name}: must be {kind_name}")
         return value
+
+    def optional_string(self, name: str, *, max_len: int) -> str | None:
+        if self.fields.get(name) is None:
+            return None
+        return self.string(name, min_len=1, max_len=max_len)
 
     def string(self, name: str, *, min_len: int = 0, max_len: int, default: Any = None) -> str:
         value = self._get(name, str, "a string", _REQUIRED if default is None else default)

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from server.services.cache import CacheStats
+from server.services.health import HealthService
+from server.services.leaderboards import LeaderboardService
 from server.services.presence import PresenceService
+from server.services.profiles import ProfileService
 from server.services.sessions import SessionService
 
 
@@ -12,3 +16,7 @@ from server.services.sessions import SessionService
 class Services:
     sessions: SessionService
     presence: PresenceService
+    profiles: ProfileService
+    leaderboards: LeaderboardService
+    cache_stats: CacheStats
+    health: HealthService

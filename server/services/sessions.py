@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import secrets
 import time
 from dataclasses import dataclass
 
-from server.errors import BadRequest, RateLimited, Unauthorized
-from server.protocol import CloseCode
+from server.errors import BadRequest, Unauthorized
 from server.services.presence import PresenceService
-from server.storage.ratelimit import RateLimitStore
+from server.services.profiles import ProfileService
+from server.services.ratelimits import RateLimiter
 from server.storage.sessions import SessionStore
+from server.storage.socket_commands import SocketEnd
 
 DEVICE_ID_MIN, DEVICE_ID_MAX = 8, 128
 NAME_MIN, NAME_MAX = 1, 24
@@ -67,19 +69,19 @@ class SessionService:
     def __init__(
         self,
         store: SessionStore,
-        rate_limits: RateLimitStore,
+        rate_limiter: RateLimiter,
         presence: PresenceService,
+        profiles: ProfileService,
         *,
         ttl_s: int,
-        guest_auth_burst: int,
-        guest_auth_per_s: float,
+        touch_interval_s: float,
     ) -> None:
         self._store = store
-        self._rate_limits = rate_limits
+        self._rate_limiter = rate_limiter
         self._presence = presence
+        self._profiles = profiles
         self._ttl_s = ttl_s
-        self._guest_auth_burst = guest_auth_burst
-        self._guest_auth_per_s = guest_auth_per_s
+        self._touch_interval_s = touch_interval_s
 
     @property
     def ttl_s(self) -> int:
@@ -92,24 +94,15 @@ class SessionService:
         becomes the player's current name.
         """
         # Count the attempt before looking at anything, so probing costs the same as logging in.
-        verdict = await self._rate_limits.hit(
-            "auth.guest",
-            client_ip,
-            burst=self._guest_auth_burst,
-            per_s=self._guest_auth_per_s,
-        )
-        if not verdict.allowed:
-            raise RateLimited(
-                "too many logins from this address", retry_after_ms=verdict.retry_after_ms
-            )
+        await self._rate_limiter.check("auth.guest", client_ip)
         device_id = validate_device_id(device_id)
         name = validate_name(name)
         device_hash = hashlib.sha256(b"device:" + device_id.encode()).hexdigest()
-        player_id = await self._store.player_for_device(device_hash, secrets.token_hex(8))
+        player_id = await self._profiles.player_for_device(device_hash, secrets.token_hex(8))
+        await self._profiles.set_name(player_id, name)
         token = secrets.token_urlsafe(TOKEN_BYTES)
-        await self._store.save_login(
+        await self._store.open_session(
             player_id=player_id,
-            name=name,
             token_hash=token_hash(token),
             now_ms=int(time.time() * 1000),
             ttl_s=self._ttl_s,
@@ -126,6 +119,10 @@ class SessionService:
         stored = await self._store.read_session(hashed)
         if stored is None:
             raise Unauthorized("unknown or expired session")
+        if stored.ttl_ms < (self._ttl_s - self._touch_interval_s) * 1000:
+            # Use slides the expiry, at most once per touch interval per session.
+            await self._store.touch_sessions([hashed], self._ttl_s)
+            stored = dataclasses.replace(stored, ttl_ms=self._ttl_s * 1000)
         return Session(
             player_id=stored.player_id,
             token_hash=hashed,
@@ -144,7 +141,7 @@ class SessionService:
             raise Unauthorized("unknown or expired session")
         return {
             "player_id": stored.player_id,
-            "name": await self._store.player_name(stored.player_id),
+            "name": (await self._profiles.get(stored.player_id)).name,
             "created_ms": stored.created_ms,
             "expires_in": max(1, stored.ttl_ms // 1000),
         }
@@ -152,9 +149,6 @@ class SessionService:
     async def revoke(self, session: Session) -> None:
         """End the session now and close the live socket running it, on whichever node."""
         await self._store.delete_session(session.token_hash)
-        await self._presence.close_socket(
-            session.player_id,
-            close_code=CloseCode.SESSION_REVOKED,
-            push=None,
-            only_session=session.token_hash,
+        await self._presence.end_socket(
+            session.player_id, SocketEnd.REVOKED, only_session=session.token_hash
         )

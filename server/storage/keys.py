@@ -26,13 +26,16 @@ def session(token_hash: str) -> str:
 
 
 def live_socket(player_id: str) -> str:
-    """String: which node and connection hold the player's one live socket."""
-    return f"{PREFIX}:live:{player_id}"
+    """String: which node and connection hold the player's one live socket ("node conn").
+
+    Tagged like ``presence()`` so one script can release a socket and its presence.
+    """
+    return f"{PREFIX}:{{presence}}:live:{player_id}"
 
 
 def presence() -> str:
     """Sorted set: player id -> the ms timestamp until which they count as online."""
-    return f"{PREFIX}:presence"
+    return f"{PREFIX}:{{presence}}:online"
 
 
 def nodes() -> str:
@@ -48,3 +51,46 @@ def rate_limit(action: str, subject: str) -> str:
 def node_channel(node_id: str) -> str:
     """Channel: commands for the sockets one node holds (close, replace)."""
     return f"{PREFIX}:node:{node_id}"
+
+
+def cache_entry(cache: str, item: str) -> str:
+    """String: a cached value (fresh copy, short TTL). Its stale copy and lock share its tag."""
+    return f"{PREFIX}:cache:{{{cache}:{item}}}:fresh"
+
+
+def cache_stale(cache: str, item: str) -> str:
+    """String: the previous copy, served while one reader rebuilds."""
+    return f"{PREFIX}:cache:{{{cache}:{item}}}:stale"
+
+
+def cache_lock(cache: str, item: str) -> str:
+    """String: who is rebuilding the entry (token, with a TTL)."""
+    return f"{PREFIX}:cache:{{{cache}:{item}}}:lock"
+
+
+def cache_stats(cache: str) -> str:
+    """Hash: counters (hits, misses, stale, waits) summed over all nodes."""
+    return f"{PREFIX}:stats:cache:{cache}"
+
+
+def board_scores(board_id: str, period_id: str) -> str:
+    """Sorted set: arrival-prefixed player id -> score, for one board in one period.
+
+    The four keys of a board period share a hash tag, so one script can touch them all.
+    """
+    return f"{PREFIX}:lb:{{{board_id}:{period_id}}}:scores"
+
+
+def board_members(board_id: str, period_id: str) -> str:
+    """Hash: player id -> the player's member in the scores set."""
+    return f"{PREFIX}:lb:{{{board_id}:{period_id}}}:members"
+
+
+def board_names(board_id: str, period_id: str) -> str:
+    """Hash: player id -> display name, so a page reads names in the same round trip."""
+    return f"{PREFIX}:lb:{{{board_id}:{period_id}}}:names"
+
+
+def board_arrivals(board_id: str, period_id: str) -> str:
+    """String: counter of score changes, the tie-break order."""
+    return f"{PREFIX}:lb:{{{board_id}:{period_id}}}:arrivals"

@@ -7,6 +7,9 @@ from redis.asyncio import Redis
 from server.storage import keys
 from server.storage.connection import text, translate_redis_errors
 from server.storage.scripts import Scripts
+from server.storage.socket_commands import SocketRef
+
+HEARTBEAT_CHUNK = 1000  # keys per script call, so one call never blocks Redis for long
 
 
 class PresenceStore:
@@ -16,44 +19,55 @@ class PresenceStore:
 
     @translate_redis_errors
     async def claim_live_socket(
-        self, player_id: str, socket_ref: str, online_until_ms: int, ttl_s: int
-    ) -> str | None:
-        """Make ``socket_ref`` the player's live socket and count them online.
+        self, player_id: str, ref: SocketRef, *, until_ms: int
+    ) -> SocketRef | None:
+        """Make ``ref`` the player's live socket and count them online until ``until_ms``.
 
-        Returns the socket it displaced, if any, so the caller can close it.
+        Returns the socket it displaced, if any, so the caller can end it.
         """
         async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.set(keys.live_socket(player_id), socket_ref, ex=ttl_s, get=True)
-            pipe.zadd(keys.presence(), {player_id: online_until_ms})
+            pipe.set(keys.live_socket(player_id), ref.encode(), pxat=until_ms, get=True)
+            pipe.zadd(keys.presence(), {player_id: until_ms})
             previous, _ = await pipe.execute()
-        return None if previous is None else text(previous)
+        return None if previous is None else SocketRef.decode(text(previous))
 
     @translate_redis_errors
-    async def release_live_socket(self, player_id: str, socket_ref: str) -> bool:
+    async def release_live_socket(self, player_id: str, ref: SocketRef) -> bool:
         """Forget the live socket and mark the player offline, unless a newer socket holds them."""
         released = await self._scripts.release_live_socket(
-            keys=[keys.live_socket(player_id)], args=[socket_ref]
+            keys=[keys.live_socket(player_id), keys.presence()], args=[ref.encode(), player_id]
         )
-        if released:
-            # A socket claimed between the script and this ZREM is re-counted by
-            # its node's next heartbeat; the gap is at most one presence interval.
-            await self._redis.zrem(keys.presence(), player_id)
         return bool(released)
 
     @translate_redis_errors
-    async def live_socket(self, player_id: str) -> str | None:
-        ref = await self._redis.get(keys.live_socket(player_id))
-        return None if ref is None else text(ref)
+    async def live_socket(self, player_id: str) -> SocketRef | None:
+        raw = await self._redis.get(keys.live_socket(player_id))
+        return None if raw is None else SocketRef.decode(text(raw))
+
+    @translate_redis_errors
+    async def live_sockets(self, player_ids: list[str]) -> list[SocketRef | None]:
+        if not player_ids:
+            return []
+        raws = await self._redis.mget([keys.live_socket(p) for p in player_ids])
+        return [None if raw is None else SocketRef.decode(text(raw)) for raw in raws]
 
     @translate_redis_errors
     async def heartbeat(
-        self, node_id: str, player_ids: list[str], now_ms: int, until_ms: int
+        self, node_id: str, sockets: dict[str, SocketRef], now_ms: int, until_ms: int
     ) -> None:
-        """Keep this node and its players counted for another TTL; drop the expired."""
+        """Keep this node, its players and their claims counted until ``until_ms``."""
+        ttl_ms = until_ms - now_ms
+        players = list(sockets)
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.zadd(keys.nodes(), {node_id: until_ms})
-            if player_ids:
-                pipe.zadd(keys.presence(), dict.fromkeys(player_ids, until_ms))
+            for start in range(0, len(players), HEARTBEAT_CHUNK):
+                chunk = players[start : start + HEARTBEAT_CHUNK]
+                await self._scripts.refresh_live_sockets(
+                    keys=[keys.live_socket(p) for p in chunk],
+                    args=[ttl_ms, *(sockets[p].encode() for p in chunk)],
+                    client=pipe,
+                )
+                pipe.zadd(keys.presence(), dict.fromkeys(chunk, until_ms))
             pipe.zremrangebyscore(keys.presence(), "-inf", now_ms)
             pipe.zremrangebyscore(keys.nodes(), "-inf", now_ms)
             await pipe.execute()

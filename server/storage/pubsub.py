@@ -33,9 +33,16 @@ class Subscriber:
     with backoff and resubscribes to every channel it had, by itself.
     """
 
-    def __init__(self, redis: Redis, on_message: OnMessage) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        on_message: OnMessage,
+        on_connected: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         self._redis = redis
         self._on_message = on_message
+        # Runs after every (re)subscribe: what was published meanwhile is lost.
+        self._on_connected = on_connected
         self._channels: set[str] = set()
         self._pubsub: PubSub | None = None
         self._changed = asyncio.Event()
@@ -71,12 +78,19 @@ class Subscriber:
                     continue
                 self.connected.set()
                 backoff = 0.05
+                if self._on_connected is not None:
+                    await self._on_connected()
                 await self._pump(pubsub)
             except REDIS_DOWN as exc:
                 log.warning("pub/sub connection lost (%s); reconnecting", type(exc).__name__)
                 self.connected.clear()
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 1.0)
+            except Exception:
+                # A bug must not leave the node deaf to other nodes: log, back off, go on.
+                log.exception("pub/sub loop failed; restarting it")
+                self.connected.clear()
+                await asyncio.sleep(1.0)
             finally:
                 self.connected.clear()
                 self._pubsub = None

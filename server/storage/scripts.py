@@ -6,6 +6,7 @@ EVAL and reloads when Redis has forgotten them, e.g. after a restart).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from importlib import resources
 
@@ -19,12 +20,19 @@ def _source(name: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Scripts:
+    """One field per file in lua/, named after it."""
+
     rate_limit: AsyncScript
     release_live_socket: AsyncScript
+    refresh_live_sockets: AsyncScript
+    cache_lookup: AsyncScript
+    cache_fill: AsyncScript
+    lb_submit: AsyncScript
+    lb_page: AsyncScript
+    lb_rename: AsyncScript
 
     @classmethod
     def load(cls, redis: Redis) -> Scripts:
         return cls(
-            rate_limit=redis.register_script(_source("rate_limit")),
-            release_live_socket=redis.register_script(_source("release_live_socket")),
+            **{f.name: redis.register_script(_source(f.name)) for f in dataclasses.fields(cls)}
         )

@@ -1,4 +1,4 @@
-"""Players, their device logins and their sessions, in Redis."""
+"""Sessions: one hash per token (hashed), with a sliding TTL."""
 
 from __future__ import annotations
 
@@ -22,29 +22,11 @@ class SessionStore:
         self._redis = redis
 
     @translate_redis_errors
-    async def player_for_device(self, device_hash: str, new_player_id: str) -> str:
-        """The player id bound to a device, binding ``new_player_id`` if there is none yet.
-
-        ``SET NX GET`` is one atomic step, so two first logins racing from the
-        same device still end with one player.
-        """
-        previous = await self._redis.set(keys.device(device_hash), new_player_id, nx=True, get=True)
-        return new_player_id if previous is None else text(previous)  # type: ignore[arg-type]
-
-    @translate_redis_errors
-    async def save_login(
-        self,
-        *,
-        player_id: str,
-        name: str,
-        token_hash: str,
-        now_ms: int,
-        ttl_s: int,
+    async def open_session(
+        self, *, player_id: str, token_hash: str, now_ms: int, ttl_s: int
     ) -> None:
-        """Record the player's current name and open a session, in one round trip."""
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.hsetnx(keys.player(player_id), "created_ms", now_ms)
-            pipe.hset(keys.player(player_id), "name", name)
+        # MULTI/EXEC: a session must never exist without its expiry.
+        async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hset(
                 keys.session(token_hash),
                 mapping={"player_id": player_id, "created_ms": now_ms},
@@ -61,11 +43,6 @@ class SessionStore:
         if player_id is None or ttl_ms < 0:
             return None
         return StoredSession(text(player_id), int(created_ms or 0), int(ttl_ms))
-
-    @translate_redis_errors
-    async def player_name(self, player_id: str) -> str:
-        name = await self._redis.hget(keys.player(player_id), "name")
-        return "" if name is None else text(name)
 
     @translate_redis_errors
     async def touch_sessions(self, token_hashes: list[str], ttl_s: int) -> list[bool]:

@@ -1,0 +1,129 @@
+"""Cache-aside reads through Redis, for hot pages and objects.
+
+``ReadThroughCache.get(item, build)`` serves a cached value while it is fresh
+(``ttl``). When it is not, exactly one reader across all nodes rebuilds it
+(a short Redis lock); the others take the previous copy if there is one, or
+wait briefly for the rebuild. Within one process, concurrent readers of the same
+item share one lookup. Values are bytes, so a cached page can be sent as stored.
+
+Counters (hits, misses = rebuilds, stale, waits) are kept per process and added
+to Redis totals by ``flush``, so the stats cost no round trip on the read path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections import Counter
+from collections.abc import Awaitable, Callable
+
+from server.storage.cache import CacheStore
+
+Build = Callable[[], Awaitable[bytes]]
+
+FIELDS = ("hits", "misses", "stale", "waits")
+
+
+class ReadThroughCache:
+    def __init__(
+        self,
+        name: str,
+        store: CacheStore,
+        *,
+        ttl_s: float,
+        stale_ttl_s: float | None = None,
+        wait_s: float | None = None,
+    ) -> None:
+        self.name = name
+        self._store = store
+        self._ttl_ms = max(1, int(ttl_s * 1000))
+        # Long enough that a busy page always has a previous copy to serve.
+        self._stale_ttl_ms = int((stale_ttl_s or max(30.0, ttl_s * 10)) * 1000)
+        self._lock_ttl_ms = 2000
+        self._wait_s = wait_s if wait_s is not None else min(0.5, max(0.05, ttl_s))
+        self._inflight: dict[str, asyncio.Future[bytes]] = {}
+        self.counts: Counter[str] = Counter()
+
+    async def get(self, item: str, build: Build) -> bytes:
+        pending = self._inflight.get(item)
+        if pending is not None:
+            self.counts["waits"] += 1
+            return await asyncio.shield(pending)
+        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self._inflight[item] = future
+        try:
+            value = await self._get(item, build)
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved here, so an unwaited future does not warn
+            raise
+        else:
+            future.set_result(value)
+            return value
+        finally:
+            del self._inflight[item]
+
+    async def _get(self, item: str, build: Build) -> bytes:
+        token = secrets.token_hex(8)
+        found = await self._store.lookup(self.name, item, token, self._lock_ttl_ms)
+        if found.status == "hit" and found.value is not None:
+            self.counts["hits"] += 1
+            return found.value
+        if found.status == "stale" and found.value is not None:
+            self.counts["stale"] += 1
+            return found.value
+        if found.status == "wait":
+            self.counts["waits"] += 1
+            value = await self._wait_for_rebuild(item)
+            if value is not None:
+                return value
+            # The rebuilder is slow or gone: serve a fresh build, and store it.
+        self.counts["misses"] += 1
+        value = await build()
+        await self._store.fill(
+            self.name,
+            item,
+            value,
+            ttl_ms=self._ttl_ms,
+            stale_ttl_ms=self._stale_ttl_ms,
+            token=token,
+        )
+        return value
+
+    async def _wait_for_rebuild(self, item: str) -> bytes | None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._wait_s
+        while loop.time() < deadline:
+            await asyncio.sleep(0.005)
+            value = await self._store.fresh(self.name, item)
+            if value is not None:
+                return value
+        return None
+
+    async def invalidate(self, item: str) -> None:
+        await self._store.invalidate(self.name, item)
+
+
+class CacheStats:
+    """Every cache's counters: flushed to Redis now and then, read back as cluster totals."""
+
+    def __init__(self, store: CacheStore, caches: list[ReadThroughCache]) -> None:
+        self._store = store
+        self._caches = caches
+
+    async def flush(self) -> None:
+        deltas = {c.name: {f: c.counts[f] for f in FIELDS} for c in self._caches}
+        for cache in self._caches:
+            cache.counts.clear()
+        try:
+            await self._store.add_counts(deltas)
+        except BaseException:
+            for cache in self._caches:  # keep the counts for the next flush
+                cache.counts.update(deltas[cache.name])
+            raise
+
+    async def totals(self) -> dict[str, dict[str, int]]:
+        """All nodes' counts (this node's flushed first)."""
+        await self.flush()
+        totals = await self._store.counts([c.name for c in self._caches])
+        return {name: {f: counts.get(f, 0) for f in FIELDS} for name, counts in totals.items()}

@@ -1,0 +1,135 @@
+"""Leaderboards: the board rules (operators, order, periods, ties) and cached top pages."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+
+from server.boards import SCORE_MAX, SCORE_MIN, BoardPeriod, BoardSpec, current, resolve
+from server.errors import BadRequest, NotRanked, UnknownBoard
+from server.protocol import Format, encode_value
+from server.services.cache import ReadThroughCache
+from server.services.profiles import ProfileService
+from server.services.ratelimits import RateLimiter
+from server.storage.leaderboards import Entry, LeaderboardStore, Submitted
+
+Clock = Callable[[], float]
+
+TOP_LIMIT_MAX = 100
+AROUND_RADIUS_MAX = 50
+OFFSET_MAX = 1_000_000
+
+
+def validate_score(score: object) -> int:
+    """An integer in [SCORE_MIN, SCORE_MAX]; booleans, floats and strings are refused."""
+    if not isinstance(score, int) or isinstance(score, bool):
+        raise BadRequest("score: must be an integer")
+    if not SCORE_MIN <= score <= SCORE_MAX:
+        raise BadRequest(f"score: must be between {SCORE_MIN} and {SCORE_MAX}")
+    return score
+
+
+class LeaderboardService:
+    def __init__(
+        self,
+        store: LeaderboardStore,
+        profiles: ProfileService,
+        rate_limiter: RateLimiter,
+        top_cache: ReadThroughCache,
+        boards: Sequence[BoardSpec],
+        *,
+        clock: Clock = time.time,
+    ) -> None:
+        self._store = store
+        self._profiles = profiles
+        self._rate_limiter = rate_limiter
+        self._top_cache = top_cache
+        self._boards = {board.id: board for board in boards}
+        self._clock = clock
+
+    @property
+    def boards(self) -> list[BoardSpec]:
+        return list(self._boards.values())
+
+    def _board(self, board_id: str) -> BoardSpec:
+        board = self._boards.get(board_id)
+        if board is None:
+            raise UnknownBoard(f"no board {board_id[:32]!r}")
+        return board
+
+    def _period(self, board_id: str, period: str | None) -> BoardPeriod:
+        try:
+            return resolve(self._board(board_id), period, self._clock())
+        except ValueError as exc:
+            raise BadRequest(f"period: {exc}") from None
+
+    async def submit(self, player_id: str, board_id: str, score: int) -> Submitted:
+        """A player's own submit: rate-limited per player (every attempt counts)."""
+        await self._rate_limiter.check("lb.submit", player_id)
+        return await self.record(player_id, board_id, score)
+
+    async def record(self, player_id: str, board_id: str, score: int) -> Submitted:
+        """Apply a score under the board's operator; trusted callers skip the rate limit."""
+        board = self._board(board_id)
+        score = validate_score(score)
+        profile = await self._profiles.get(player_id)
+        at = current(board, self._clock())
+        result = await self._store.submit(
+            board.id,
+            at.period_id,
+            player_id=player_id,
+            score=score,
+            order=board.order,
+            operator=board.operator,
+            name=profile.name,
+            expire_at_ms=at.expire_at_ms,
+            score_max=SCORE_MAX,
+        )
+        if result is None:
+            raise BadRequest(f"score: the total would leave {SCORE_MIN}..{SCORE_MAX}")
+        return result
+
+    async def top_page(
+        self, board_id: str, *, offset: int, limit: int, period: str | None, fmt: Format
+    ) -> bytes:
+        """The encoded ``entries`` list of a top page, through the cache (at most TTL old)."""
+        at = self._period(board_id, period)
+        item = f"{at.board.id}:{at.period_id}:{offset}:{limit}:{fmt}"
+
+        async def build() -> bytes:
+            entries = await self._top(at, offset=offset, limit=limit)
+            encoded = encode_value([e.as_wire() for e in entries], fmt)
+            return encoded if isinstance(encoded, bytes) else encoded.encode()
+
+        return await self._top_cache.get(item, build)
+
+    async def _top(self, at: BoardPeriod, *, offset: int, limit: int) -> list[Entry]:
+        return await self._store.top(
+            at.board.id, at.period_id, at.board.order, offset=offset, limit=limit
+        )
+
+    async def rank(self, board_id: str, player_id: str, *, period: str | None) -> Entry:
+        at = self._period(board_id, period)
+        entry = await self._store.rank(
+            at.board.id, at.period_id, at.board.order, player_id=player_id
+        )
+        if entry is None:
+            raise NotRanked(f"{player_id[:64]!r} has no score on {board_id!r} for {at.period_id}")
+        return entry
+
+    async def around(
+        self, board_id: str, player_id: str, *, radius: int, period: str | None
+    ) -> list[Entry]:
+        at = self._period(board_id, period)
+        entries = await self._store.around(
+            at.board.id, at.period_id, at.board.order, player_id=player_id, radius=radius
+        )
+        if entries is None:
+            raise NotRanked(f"{player_id[:64]!r} has no score on {board_id!r} for {at.period_id}")
+        return entries
+
+    async def player_renamed(self, player_id: str, name: str) -> None:
+        """Show the new name on every board's current period (past periods keep the old one)."""
+        now = self._clock()
+        periods = [current(board, now) for board in self._boards.values()]
+        await self._store.rename([(p.board.id, p.period_id) for p in periods], player_id, name)

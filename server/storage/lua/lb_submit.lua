@@ -1,0 +1,72 @@
+-- Apply a score to a board under its operator, atomically, keeping first-come order on ties.
+-- Ties: Redis orders equal scores by member, so a member is a 12-hex-digit arrival
+-- number followed by the player id; the number grows for 'asc' boards and shrinks
+-- for 'desc' ones (read in reverse), so whoever reached a score first ranks first.
+-- KEYS[1]  scores   (zset: member -> score)
+-- KEYS[2]  members  (hash: player_id -> member)
+-- KEYS[3]  names    (hash: player_id -> display name)
+-- KEYS[4]  arrivals (string: counter)
+-- ARGV[1]  player_id
+-- ARGV[2]  score (integer; for 'incr' the amount to add)
+-- ARGV[3]  order: 'desc' | 'asc'
+-- ARGV[4]  operator: 'best' | 'latest' | 'incr'
+-- ARGV[5]  the player's display name
+-- ARGV[6]  expire-at in ms since the epoch (0: never)
+-- ARGV[7]  the largest absolute score that may be stored
+-- Returns  {1, stored_score, rank (1-based), improved (0|1)}, or {0} when the result is out of range
+local player = ARGV[1]
+local score = tonumber(ARGV[2])
+local desc = ARGV[3] == 'desc'
+local op = ARGV[4]
+
+local old_member = redis.call('HGET', KEYS[2], player)
+local old_score = nil
+if old_member then
+  old_score = tonumber(redis.call('ZSCORE', KEYS[1], old_member))
+end
+
+local new_score = score
+if op == 'incr' and old_score then
+  new_score = old_score + score
+end
+if math.abs(new_score) > tonumber(ARGV[7]) then
+  return {0}
+end
+
+local function better(a, b)
+  if desc then return a > b end
+  return a < b
+end
+
+local changed, improved = false, 0
+if old_score == nil then
+  changed, improved = true, 1
+elseif op == 'best' then
+  if better(new_score, old_score) then changed, improved = true, 1 end
+elseif new_score ~= old_score then
+  changed = true
+  if better(new_score, old_score) then improved = 1 end
+end
+
+local member = old_member
+if changed then
+  local arrival = redis.call('INCR', KEYS[4])
+  if desc then arrival = 281474976710655 - arrival end -- 2^48 - 1
+  member = string.format('%012x', arrival) .. player
+  if old_member then redis.call('ZREM', KEYS[1], old_member) end
+  redis.call('ZADD', KEYS[1], new_score, member)
+  redis.call('HSET', KEYS[2], player, member)
+else
+  new_score = old_score
+end
+redis.call('HSET', KEYS[3], player, ARGV[5])
+
+local expire_at = tonumber(ARGV[6])
+if expire_at > 0 and redis.call('PTTL', KEYS[1]) == -1 then
+  for i = 1, 4 do redis.call('PEXPIREAT', KEYS[i], expire_at) end
+end
+
+local rank
+if desc then rank = redis.call('ZREVRANK', KEYS[1], member)
+else rank = redis.call('ZRANK', KEYS[1], member) end
+return {1, new_score, rank + 1, improved}
