@@ -6,6 +6,7 @@ No fakes: a missing redis-server fails the run loudly (it never skips).
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -49,9 +50,11 @@ async def start_arena(
     """Start Arena in this process on a free port; returns its base URL. Stopped after."""
     runners: list[web.AppRunner] = []
 
-    async def start(**overrides: Any) -> str:
+    async def start(*, clock: Callable[[], float] = time.time, **overrides: Any) -> str:
         settings = settings_for_test(**{"redis_url": redis_server.url, **overrides})
-        runner = web.AppRunner(create_app(settings), shutdown_timeout=settings.shutdown_grace_s)
+        runner = web.AppRunner(
+            create_app(settings, clock=clock), shutdown_timeout=settings.shutdown_grace_s
+        )
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", 0).start()
         runners.append(runner)
