@@ -145,7 +145,7 @@ async def submit_score(request: web.Request) -> web.Response:
     result = await request.app[SERVICES].leaderboards.record(
         player_id,
         request.match_info["board"],
-        body.get("score"),  # type: ignore[arg-type]
+        body.get("score"),
     )
     return web.json_response(
         {"score": result.score, "rank": result.rank, "improved": result.improved}

@@ -65,7 +65,9 @@ class SocketEndpoint:
         log.info("socket %s opened for player %s", conn.conn_id, conn.player_id)
         try:
             await services.presence.socket_opened(conn.player_id, conn.conn_id)
-            await self._read_loop(conn, OpContext(services, session.player_id, session.token_hash))
+            profile = await services.profiles.get(session.player_id)
+            ctx = OpContext(services, session.player_id, session.token_hash, profile.name)
+            await self._read_loop(conn, ctx)
         except ArenaError as exc:  # Redis gone while opening: tell the client why, then close
             conn.reply(failure(None, exc.code, exc.message, exc.retry_after_ms), Format.MSGPACK)
             conn.close(CloseCode.INTERNAL_ERROR, exc.code)

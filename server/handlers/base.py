@@ -20,6 +20,8 @@ class OpContext:
     services: Services
     player_id: str
     session_hash: str
+    # The name at connect time. A rename needs a new login, whose socket replaces this one.
+    player_name: str
 
 
 class Request:

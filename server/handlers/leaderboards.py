@@ -19,7 +19,7 @@ def _board(req: Request) -> str:
 async def lb_submit(ctx: OpContext, req: Request) -> Message:
     board = _board(req)
     score = req.integer("score", min_value=SCORE_MIN, max_value=SCORE_MAX)
-    result = await ctx.services.leaderboards.submit(ctx.player_id, board, score)
+    result = await ctx.services.leaderboards.submit(ctx.player_id, ctx.player_name, board, score)
     return {"score": result.score, "rank": result.rank, "improved": result.improved}
 
 

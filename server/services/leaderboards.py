@@ -63,16 +63,22 @@ class LeaderboardService:
         except ValueError as exc:
             raise BadRequest(f"period: {exc}") from None
 
-    async def submit(self, player_id: str, board_id: str, score: int) -> Submitted:
+    async def submit(self, player_id: str, name: str, board_id: str, score: int) -> Submitted:
         """A player's own submit: rate-limited per player (every attempt counts)."""
         await self._rate_limiter.check("lb.submit", player_id)
-        return await self.record(player_id, board_id, score)
+        return await self._record(player_id, name, board_id, score)
 
-    async def record(self, player_id: str, board_id: str, score: int) -> Submitted:
-        """Apply a score under the board's operator; trusted callers skip the rate limit."""
-        board = self._board(board_id)
+    async def record(self, player_id: str, board_id: str, score: object) -> Submitted:
+        """A trusted game server's submit: no rate limit; the player must exist."""
+        self._board(board_id)
         score = validate_score(score)
         profile = await self._profiles.get(player_id)
+        return await self._record(player_id, profile.name, board_id, score)
+
+    async def _record(self, player_id: str, name: str, board_id: str, score: int) -> Submitted:
+        """Apply a score under the board's operator, in one script."""
+        board = self._board(board_id)
+        score = validate_score(score)
         at = current(board, self._clock())
         result = await self._store.submit(
             board.id,
@@ -81,7 +87,7 @@ class LeaderboardService:
             score=score,
             order=board.order,
             operator=board.operator,
-            name=profile.name,
+            name=name,
             expire_at_ms=at.expire_at_ms,
             score_max=SCORE_MAX,
         )
