@@ -17,10 +17,9 @@ import time
 from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
-from redis.asyncio import Redis
 
 from server import http_api
-from server.appkeys import HUB, REDIS, REGISTRY, SERVICES, SETTINGS
+from server.appkeys import HUB, MUX, REDIS, REGISTRY, SERVICES, SETTINGS
 from server.background import every, stop
 from server.connection import SocketRegistry
 from server.errors import ArenaError
@@ -36,8 +35,9 @@ from server.services.ratelimits import RateLimiter
 from server.services.sessions import SessionService
 from server.settings import Settings
 from server.storage.cache import CacheStore
-from server.storage.connection import open_redis, redis_answers
+from server.storage.connection import open_mux, open_redis, redis_answers
 from server.storage.leaderboards import LeaderboardStore
+from server.storage.mux import RedisMux
 from server.storage.players import PlayerStore
 from server.storage.presence import PresenceStore
 from server.storage.pubsub import Publisher, Subscriber
@@ -73,22 +73,22 @@ def create_app(settings: Settings, *, clock: Clock = time.time) -> web.Applicati
     return app
 
 
-def build_services(settings: Settings, redis: Redis, clock: Clock) -> Services:
+def build_services(settings: Settings, mux: RedisMux, clock: Clock) -> Services:
     """Every store and service, wired once."""
-    scripts = Scripts.load(redis)
-    rate_limiter = RateLimiter(RateLimitStore(redis, scripts), settings.rate_limit_table())
-    cache_store = CacheStore(redis, scripts)
+    scripts = Scripts.load(mux)
+    rate_limiter = RateLimiter(RateLimitStore(scripts), settings.rate_limit_table())
+    cache_store = CacheStore(mux, scripts)
     profile_cache = ReadThroughCache("profile", cache_store, ttl_s=settings.profile_cache_ttl_s)
     top_cache = ReadThroughCache("lb_top", cache_store, ttl_s=settings.lb_cache_ttl_s)
     presence = PresenceService(
-        PresenceStore(redis, scripts),
-        SocketCommandBus(Publisher(redis)),
+        PresenceStore(mux, scripts),
+        SocketCommandBus(Publisher(mux)),
         node_id=settings.node_id,
         presence_ttl_s=settings.presence_ttl_s,
     )
-    profiles = ProfileService(PlayerStore(redis), profile_cache)
+    profiles = ProfileService(PlayerStore(mux), profile_cache)
     leaderboards = LeaderboardService(
-        LeaderboardStore(redis, scripts),
+        LeaderboardStore(scripts),
         profiles,
         rate_limiter,
         top_cache,
@@ -97,7 +97,7 @@ def build_services(settings: Settings, redis: Redis, clock: Clock) -> Services:
     )
     profiles.rename_listeners.append(leaderboards.player_renamed)
     sessions = SessionService(
-        SessionStore(redis),
+        SessionStore(mux),
         rate_limiter,
         presence,
         profiles,
@@ -110,7 +110,7 @@ def build_services(settings: Settings, redis: Redis, clock: Clock) -> Services:
         profiles=profiles,
         leaderboards=leaderboards,
         cache_stats=CacheStats(cache_store, [profile_cache, top_cache]),
-        health=HealthService(functools.partial(redis_answers, redis)),
+        health=HealthService(functools.partial(redis_answers, mux)),
     )
 
 
@@ -120,13 +120,15 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
         settings.redis_url, pool_size=settings.redis_pool_size, timeout_s=settings.redis_timeout_s
     )
     app[REDIS] = redis
+    app[MUX] = mux = open_mux(settings.redis_url, timeout_s=settings.redis_timeout_s)
     yield
+    await mux.aclose()
     await redis.aclose()
 
 
 def _services(clock: Clock) -> CleanupContext:
     async def services(app: web.Application) -> AsyncIterator[None]:
-        app[SERVICES] = build_services(app[SETTINGS], app[REDIS], clock)
+        app[SERVICES] = build_services(app[SETTINGS], app[MUX], clock)
         yield
         with contextlib.suppress(ArenaError):
             await app[SERVICES].cache_stats.flush()

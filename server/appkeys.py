@@ -9,9 +9,11 @@ from server.connection import SocketRegistry
 from server.hub import Hub
 from server.services import Services
 from server.settings import Settings
+from server.storage.mux import RedisMux
 
 SETTINGS = web.AppKey("settings", Settings)
-REDIS = web.AppKey("redis", Redis)
+REDIS = web.AppKey("redis", Redis)  # redis-py: pub/sub and other dedicated connections
+MUX = web.AppKey("mux", RedisMux)  # the pipelined client every command goes through
 SERVICES = web.AppKey("services", Services)
 REGISTRY = web.AppKey("registry", SocketRegistry)
 HUB = web.AppKey("hub", Hub)

@@ -1,9 +1,15 @@
-"""One socket's outbox and writer, and the registry of the sockets this node holds.
+"""Each socket's bounded outbox, the node's frame flusher, and the registry of local sockets.
 
-Only the socket's handler task reads from it; anything may send to it, by
-putting ready-encoded bytes in its outbox, which never blocks. A writer task
-drains the outbox. When a reader falls behind by more than ``outbox_limit``
-frames, the socket is closed (4008) rather than let it slow anyone else.
+Only a socket's handler task reads from it. Anything may send to it, and
+sending never blocks: the ready-made WebSocket frame (header and payload, the
+same bytes for every recipient) is queued on the connection, and once per
+event-loop turn the ``Flusher`` writes each connection's queue to its transport
+in one ``write``. No task per socket, no task switch per frame, one system
+call per socket per turn however many frames it got.
+
+Backpressure: bytes the kernel has not taken yet wait in the transport's
+buffer. A socket whose buffer grows past ``outbox_bytes`` has stopped reading;
+it is closed with 4008 instead of slowing anyone else or growing without bound.
 """
 
 from __future__ import annotations
@@ -13,11 +19,10 @@ import contextlib
 import logging
 import secrets
 import time
-from collections import deque
 
 from aiohttp import web
 
-from server.protocol import CloseCode, Format, Frame, Message, encode
+from server.protocol import CloseCode, Format, Frame, Message, encode, ws_frame
 
 log = logging.getLogger(__name__)
 
@@ -44,17 +49,39 @@ class FloodGate:
         return max(1, int((1.0 - self._tokens) / self._per_s * 1000) + 1)
 
 
+class Flusher:
+    """Writes every connection that got frames this event-loop turn, once, at the turn's end."""
+
+    def __init__(self) -> None:
+        self._dirty: dict[Connection, None] = {}  # insertion-ordered set
+        self._scheduled = False
+
+    def mark(self, conn: Connection) -> None:
+        self._dirty[conn] = None
+        if not self._scheduled:
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._scheduled = False
+        dirty, self._dirty = self._dirty, {}
+        for conn in dirty:
+            conn.flush()
+
+
 class Connection:
     """A player's socket on this node."""
 
     def __init__(
         self,
         ws: web.WebSocketResponse,
+        transport: asyncio.Transport,
         *,
         player_id: str,
         session_hash: str,
-        outbox_limit: int,
+        outbox_bytes: int,
         flood_gate: FloodGate,
+        flusher: Flusher,
     ) -> None:
         self.conn_id = secrets.token_hex(6)
         self.ws = ws
@@ -63,83 +90,69 @@ class Connection:
         self.flood_gate = flood_gate
         self.push_format = Format.MSGPACK  # pushes follow the client's last request
         self.session_touched = time.monotonic()
-        self._outbox: deque[bytes | str] = deque()
-        self._outbox_limit = outbox_limit
-        self._wakeup = asyncio.Event()
+        self._transport = transport
+        self._flusher = flusher
+        self._outbox: list[bytes] = []
+        self._outbox_bytes = outbox_bytes
         self._close_code: int | None = None
-        self._close_reason = b""
-        self._writer: asyncio.Task[None] | None = None
+        self._close_reason = ""
+        self._closer: asyncio.Task[None] | None = None
 
     @property
     def closing(self) -> bool:
         return self._close_code is not None
 
-    def start(self) -> None:
-        self._writer = asyncio.create_task(self._write_loop(), name=f"ws-writer-{self.conn_id}")
-
     def reply(self, message: Message, fmt: Format) -> None:
-        self._enqueue(encode(message, fmt))
+        self._enqueue(ws_frame(encode(message, fmt)))
 
     def push(self, frame: Frame) -> None:
-        self._enqueue(frame.encoded(self.push_format))
+        self._enqueue(frame.wire(self.push_format))
+
+    def _enqueue(self, data: bytes) -> None:
+        if self._close_code is not None:
+            return
+        if self._transport.get_write_buffer_size() > self._outbox_bytes:
+            log.info("slow reader: closing socket %s of %s", self.conn_id, self.player_id)
+            self._outbox.clear()
+            self.close(CloseCode.SLOW_CONSUMER, "slow consumer")
+            return
+        self._outbox.append(data)
+        self._flusher.mark(self)
+
+    def flush(self) -> None:
+        """Write what is queued in one go; then, if asked to, start the closing handshake."""
+        if self._outbox:
+            data = b"".join(self._outbox) if len(self._outbox) > 1 else self._outbox[0]
+            self._outbox.clear()
+            if not self._transport.is_closing():
+                self._transport.write(data)
+        if self._close_code is not None and self._closer is None:
+            self._closer = asyncio.create_task(self._close(), name=f"ws-close-{self.conn_id}")
 
     def close(self, code: int, reason: str = "") -> None:
         """Send what is queued, then close with ``code``. Safe to call from any task, twice."""
         if self._close_code is not None:
             return
         self._close_code = code
-        self._close_reason = reason.encode()[:120]
-        self._wakeup.set()
+        self._close_reason = reason[:120]
+        self._flusher.mark(self)
 
-    def _enqueue(self, data: bytes | str) -> None:
-        if self._close_code is not None:
-            return
-        if len(self._outbox) >= self._outbox_limit:
-            log.info("slow reader: closing socket %s of %s", self.conn_id, self.player_id)
-            self._outbox.clear()
-            self.close(CloseCode.SLOW_CONSUMER, "slow consumer")
-            return
-        self._outbox.append(data)
-        self._wakeup.set()
-
-    async def _write_loop(self) -> None:
-        ws = self.ws
+    async def _close(self) -> None:
+        assert self._close_code is not None
         try:
-            while True:
-                await self._wakeup.wait()
-                self._wakeup.clear()
-                while self._outbox:
-                    data = self._outbox.popleft()
-                    if isinstance(data, bytes):
-                        await ws.send_bytes(data)
-                    else:
-                        await ws.send_str(data)
-                if self._close_code is not None:
-                    await ws.close(code=self._close_code, message=self._close_reason)
-                    return
+            await self.ws.close(code=self._close_code, message=self._close_reason.encode())
         except (ConnectionError, RuntimeError) as exc:
-            # The peer went away mid-write; the read loop sees the close and cleans up.
-            log.debug("writer for %s stopped: %s", self.conn_id, exc)
-
-    async def stop(self) -> None:
-        """Stop the writer (the socket is already closed or closing)."""
-        if self._writer is not None and not self._writer.done():
-            self._writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._writer
+            log.debug("closing %s: %s", self.conn_id, exc)
 
     async def wait_closed(self, within_s: float) -> None:
-        """Wait up to ``within_s`` for the writer to flush and close the socket."""
-        writer = self._writer
-        if writer is None or writer.done():
+        """Wait up to ``within_s`` for the closing handshake this connection started."""
+        if self._closer is None:
+            self.flush()  # a close() whose flush has not run yet
+        closer = self._closer
+        if closer is None or closer.done():
             return
-        try:
-            await asyncio.wait_for(asyncio.shield(writer), within_s)
-        except TimeoutError:
-            pass
-        except asyncio.CancelledError:
-            if not writer.cancelled():
-                raise  # we were cancelled ourselves: let it through
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(closer), within_s)
 
 
 class SocketRegistry:
@@ -148,6 +161,7 @@ class SocketRegistry:
     def __init__(self) -> None:
         self._by_conn: dict[str, Connection] = {}
         self._by_player: dict[str, Connection] = {}
+        self.flusher = Flusher()
 
     def add(self, conn: Connection) -> None:
         self._by_conn[conn.conn_id] = conn

@@ -16,6 +16,7 @@ Envelopes::
 from __future__ import annotations
 
 import json
+import struct
 from enum import IntEnum, StrEnum
 from typing import Any
 
@@ -146,24 +147,38 @@ def encode(message: Message, fmt: Format) -> bytes | str:
 _MAP_HEADER = msgpack.Packer()
 
 
-class Frame:
-    """One outgoing message, encoded at most once per format however many sockets get it."""
+def ws_frame(payload: bytes | str) -> bytes:
+    """A whole WebSocket frame as a server sends it (unmasked, unfragmented, uncompressed):
+    text for str (JSON), binary for bytes (msgpack)."""
+    if isinstance(payload, str):
+        first, data = 0x81, payload.encode()
+    else:
+        first, data = 0x82, payload
+    size = len(data)
+    if size < 126:
+        return bytes((first, size)) + data
+    if size < 65536:
+        return struct.pack("!BBH", first, 126, size) + data
+    return struct.pack("!BBQ", first, 127, size) + data
 
-    __slots__ = ("_json", "_msgpack", "message")
+
+class Frame:
+    """One outgoing message, framed at most once per format however many sockets get it.
+
+    Server frames carry no mask, so the very same bytes go to every recipient.
+    """
+
+    __slots__ = ("_wire", "message")
 
     def __init__(self, message: Message) -> None:
         self.message = message
-        self._msgpack: bytes | None = None
-        self._json: str | None = None
+        self._wire: dict[Format, bytes] = {}
 
-    def encoded(self, fmt: Format) -> bytes | str:
-        if fmt is Format.MSGPACK:
-            if self._msgpack is None:
-                self._msgpack = msgpack.packb(self.message, use_bin_type=True)
-            return self._msgpack
-        if self._json is None:
-            self._json = json.dumps(self.message, separators=(",", ":"), ensure_ascii=False)
-        return self._json
+    def wire(self, fmt: Format) -> bytes:
+        data = self._wire.get(fmt)
+        if data is None:
+            data = self._wire[fmt] = ws_frame(encode(self.message, fmt))
+        return data
 
 
 def ok(rid: int | None, result: Message | None = None) -> Message:

@@ -72,10 +72,11 @@ class Settings:
         "ARENA_MAX_FRAME_BYTES",
         "Largest WebSocket frame accepted; a larger one closes the socket with 1009.",
     )
-    outbox_frames: int = _setting(
-        1024,
-        "ARENA_OUTBOX_FRAMES",
-        "Frames queued for one socket before it counts as a slow reader and is closed (4008).",
+    outbox_bytes: int = _setting(
+        256 * 1024,
+        "ARENA_OUTBOX_BYTES",
+        "Bytes waiting to be sent to one socket before it counts as a slow reader and is "
+        "closed (4008).",
     )
     msg_rate_burst: int = _setting(
         200, "ARENA_MSG_RATE_BURST", "Messages a socket may send in a burst."
@@ -181,7 +182,7 @@ class Settings:
             "presence_interval_s",
             "presence_ttl_s",
             "max_frame_bytes",
-            "outbox_frames",
+            "outbox_bytes",
             "msg_rate_burst",
             "msg_rate_per_s",
             "redis_pool_size",

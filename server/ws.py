@@ -51,16 +51,22 @@ class SocketEndpoint:
             max_msg_size=self._settings.max_frame_bytes,
             heartbeat=self._settings.heartbeat_s,
             autoping=True,
+            # Game frames are small and many: deflate would cost more CPU than it saves.
+            compress=False,
         )
         await ws.prepare(request)
+        transport = request.transport
+        if transport is None:  # the peer left during the upgrade
+            return ws
         conn = Connection(
             ws,
+            transport,
             player_id=session.player_id,
             session_hash=session.token_hash,
-            outbox_limit=self._settings.outbox_frames,
+            outbox_bytes=self._settings.outbox_bytes,
             flood_gate=FloodGate(self._settings.msg_rate_burst, self._settings.msg_rate_per_s),
+            flusher=self._registry.flusher,
         )
-        conn.start()
         self._registry.add(conn)
         log.info("socket %s opened for player %s", conn.conn_id, conn.player_id)
         try:
@@ -74,8 +80,9 @@ class SocketEndpoint:
         finally:
             self._registry.remove(conn)
             conn.close(CloseCode.NORMAL)
-            await conn.wait_closed(within_s=1.0)
-            await conn.stop()
+            # Give the closing handshake time to get through what is still buffered,
+            # so the client can read its close code; then aiohttp drops the connection.
+            await conn.wait_closed(within_s=self._settings.shutdown_grace_s)
             try:
                 await services.presence.socket_closed(conn.player_id, conn.conn_id)
             except ArenaError:

@@ -7,7 +7,7 @@ import json
 import msgpack
 import pytest
 
-from server.protocol import Format, Frame, FrameError, decode, failure, ok, push
+from server.protocol import Format, Frame, FrameError, decode, failure, ok, push, ws_frame
 
 
 def test_both_encodings_decode_to_the_same_message() -> None:
@@ -32,11 +32,30 @@ def test_undecodable_or_non_map_frames_raise_frame_error(data: bytes | str, fmt:
         decode(data, fmt)
 
 
-def test_a_frame_is_encoded_once_per_format() -> None:
+def test_a_frame_is_framed_once_per_format() -> None:
     frame = Frame(push("chat.message", text="hi"))
-    first = frame.encoded(Format.MSGPACK)
-    assert frame.encoded(Format.MSGPACK) is first
-    assert json.loads(frame.encoded(Format.JSON)) == {"ev": "chat.message", "text": "hi"}
+    first = frame.wire(Format.MSGPACK)
+    assert frame.wire(Format.MSGPACK) is first
+    assert first[0] == 0x82  # FIN + binary
+    assert msgpack.unpackb(first[2:]) == {"ev": "chat.message", "text": "hi"}
+    text = frame.wire(Format.JSON)
+    assert text[0] == 0x81  # FIN + text
+    assert json.loads(text[2:]) == {"ev": "chat.message", "text": "hi"}
+
+
+@pytest.mark.parametrize("size", [0, 125, 126, 65535, 65536])
+def test_ws_frames_use_the_right_length_encoding(size: int) -> None:
+    frame = ws_frame(b"x" * size)
+    if size < 126:
+        header = frame[1]
+    elif size < 65536:
+        assert frame[1] == 126
+        header = int.from_bytes(frame[2:4])
+    else:
+        assert frame[1] == 127
+        header = int.from_bytes(frame[2:10])
+    assert header == size
+    assert frame.endswith(b"x" * size)
 
 
 def test_envelopes() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 
 import aiohttp
@@ -280,3 +281,33 @@ async def test_a_peer_that_stops_answering_pings_is_dropped(start_arena: StartAr
 
         await eventually(only_watcher_online, within_s=2)
         await ws.close()
+
+
+async def test_a_reader_that_stops_reading_is_cut_off_and_others_carry_on(
+    start_arena: StartArena,
+) -> None:
+    arena = await start_arena(
+        outbox_bytes=64 * 1024, msg_rate_burst=100_000, msg_rate_per_s=100_000.0
+    )
+    stalled = await login(arena, "stalled")
+    _, healthy = await connect(arena, "healthy")
+    # Every reply lists 100 long ids: about 7 KB each.
+    request = msgpack.packb(
+        {"op": "presence.get", "rid": 1, "player_ids": [f"{i:064d}" for i in range(100)]}
+    )
+    async with healthy, aiohttp.ClientSession() as http:
+        ws = await raw_socket(http, arena, stalled.token)
+        # The client reads nothing while it asks for far more than the socket buffers hold
+        # (3000 replies, about 20 MB). Once the server has cut it off it stops reading too,
+        # and the client's sends stall: that is when this client starts reading.
+        with contextlib.suppress(TimeoutError):
+            for _ in range(3000):
+                await asyncio.wait_for(ws.send_bytes(request), 2)
+        # Meanwhile, another player is served as usual.
+        assert "server_time_ms" in await healthy.request("ping")
+        async with asyncio.timeout(30):
+            while (msg := await ws.receive()).type is aiohttp.WSMsgType.BINARY:
+                pass
+        assert msg.type is aiohttp.WSMsgType.CLOSE
+        assert ws.close_code == 4008
+        assert "server_time_ms" in await healthy.request("ping")

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from redis.asyncio import Redis
-
 from server.storage import keys
-from server.storage.connection import text, translate_redis_errors
+from server.storage.connection import pairs, text, translate_redis_errors
+from server.storage.mux import RedisMux
 from server.storage.scripts import Scripts
 
 
@@ -20,8 +19,8 @@ class Lookup:
 
 
 class CacheStore:
-    def __init__(self, redis: Redis, scripts: Scripts) -> None:
-        self._redis = redis
+    def __init__(self, mux: RedisMux, scripts: Scripts) -> None:
+        self._mux = mux
         self._scripts = scripts
 
     @translate_redis_errors
@@ -51,30 +50,29 @@ class CacheStore:
 
     @translate_redis_errors
     async def fresh(self, cache: str, item: str) -> bytes | None:
-        value = await self._redis.get(keys.cache_entry(cache, item))
-        return value if isinstance(value, bytes) or value is None else value.encode()
+        value: bytes | None = await self._mux.execute("GET", keys.cache_entry(cache, item))
+        return value
 
     @translate_redis_errors
     async def invalidate(self, cache: str, item: str) -> None:
-        await self._redis.delete(keys.cache_entry(cache, item), keys.cache_stale(cache, item))
+        await self._mux.execute("DEL", keys.cache_entry(cache, item), keys.cache_stale(cache, item))
 
     @translate_redis_errors
     async def add_counts(self, counts: dict[str, dict[str, int]]) -> None:
         """Add each cache's counter deltas to the totals shared by every node."""
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for cache, fields in counts.items():
-                for field, delta in fields.items():
-                    if delta:
-                        pipe.hincrby(keys.cache_stats(cache), field, delta)
-            await pipe.execute()
+        commands = [
+            ("HINCRBY", keys.cache_stats(cache), field, delta)
+            for cache, fields in counts.items()
+            for field, delta in fields.items()
+            if delta
+        ]
+        if commands:
+            await self._mux.pipeline(*commands)
 
     @translate_redis_errors
     async def counts(self, caches: list[str]) -> dict[str, dict[str, int]]:
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for cache in caches:
-                pipe.hgetall(keys.cache_stats(cache))
-            replies = await pipe.execute()
+        replies = await self._mux.pipeline(*(("HGETALL", keys.cache_stats(c)) for c in caches))
         return {
-            cache: {text(k): int(v) for k, v in reply.items()}
+            cache: {k: int(v) for k, v in pairs(reply).items()}
             for cache, reply in zip(caches, replies, strict=True)
         }

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
-
-from redis.asyncio import Redis
 
 from server.storage import keys
 from server.storage.connection import text, translate_redis_errors
@@ -61,8 +60,7 @@ def _entries(reply: Sequence[Any]) -> list[Entry]:
 
 
 class LeaderboardStore:
-    def __init__(self, redis: Redis, scripts: Scripts) -> None:
-        self._redis = redis
+    def __init__(self, scripts: Scripts) -> None:
         self._scripts = scripts
 
     @translate_redis_errors
@@ -118,11 +116,11 @@ class LeaderboardStore:
     @translate_redis_errors
     async def rename(self, boards: list[tuple[str, str]], player_id: str, name: str) -> None:
         """Show a new name on each of these board periods the player is on, in one round trip."""
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for board_id, period_id in boards:
-                await self._scripts.lb_rename(
-                    keys=[keys.board_names(board_id, period_id)],
-                    args=[player_id, name],
-                    client=pipe,
+        await asyncio.gather(
+            *(
+                self._scripts.lb_rename(
+                    keys=[keys.board_names(board_id, period_id)], args=[player_id, name]
                 )
-            await pipe.execute()
+                for board_id, period_id in boards
+            )
+        )

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from redis.asyncio import Redis
-
 from server.storage import keys
-from server.storage.connection import text, translate_redis_errors
+from server.storage.connection import pairs, text, translate_redis_errors
+from server.storage.mux import RedisMux
 
 
 class PlayerStore:
-    def __init__(self, redis: Redis) -> None:
-        self._redis = redis
+    def __init__(self, mux: RedisMux) -> None:
+        self._mux = mux
 
     @translate_redis_errors
     async def player_for_device(self, device_hash: str, new_player_id: str) -> str:
@@ -19,22 +18,23 @@ class PlayerStore:
         ``SET NX GET`` is one atomic step, so two first logins racing from the
         same device still end with one player.
         """
-        previous = await self._redis.set(keys.device(device_hash), new_player_id, nx=True, get=True)
-        return new_player_id if previous is None else text(previous)  # type: ignore[arg-type]
+        previous = await self._mux.execute(
+            "SET", keys.device(device_hash), new_player_id, "NX", "GET"
+        )
+        return new_player_id if previous is None else text(previous)
 
     @translate_redis_errors
     async def set_name(self, player_id: str, name: str, now_ms: int) -> str | None:
         """Set the player's name (making the profile if new); returns the previous name."""
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.hsetnx(keys.player(player_id), "created_ms", now_ms)
-            pipe.hget(keys.player(player_id), "name")
-            pipe.hset(keys.player(player_id), "name", name)
-            _, previous, _ = await pipe.execute()
+        key = keys.player(player_id)
+        _, previous, _ = await self._mux.pipeline(
+            ("HSETNX", key, "created_ms", now_ms),
+            ("HGET", key, "name"),
+            ("HSET", key, "name", name),
+        )
         return None if previous is None else text(previous)
 
     @translate_redis_errors
     async def profile(self, player_id: str) -> dict[str, str] | None:
-        fields = await self._redis.hgetall(keys.player(player_id))
-        if not fields:
-            return None
-        return {text(k): text(v) for k, v in fields.items()}
+        fields = pairs(await self._mux.execute("HGETALL", keys.player(player_id)))
+        return fields or None

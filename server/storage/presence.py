@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from redis.asyncio import Redis
+import asyncio
 
 from server.storage import keys
 from server.storage.connection import text, translate_redis_errors
+from server.storage.mux import RedisMux
 from server.storage.scripts import Scripts
 from server.storage.socket_commands import SocketRef
 
@@ -13,8 +14,8 @@ HEARTBEAT_CHUNK = 1000  # keys per script call, so one call never blocks Redis f
 
 
 class PresenceStore:
-    def __init__(self, redis: Redis, scripts: Scripts) -> None:
-        self._redis = redis
+    def __init__(self, mux: RedisMux, scripts: Scripts) -> None:
+        self._mux = mux
         self._scripts = scripts
 
     @translate_redis_errors
@@ -25,10 +26,10 @@ class PresenceStore:
 
         Returns the socket it displaced, if any, so the caller can end it.
         """
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.set(keys.live_socket(player_id), ref.encode(), pxat=until_ms, get=True)
-            pipe.zadd(keys.presence(), {player_id: until_ms})
-            previous, _ = await pipe.execute()
+        previous, _ = await self._mux.pipeline(
+            ("SET", keys.live_socket(player_id), ref.encode(), "PXAT", until_ms, "GET"),
+            ("ZADD", keys.presence(), until_ms, player_id),
+        )
         return None if previous is None else SocketRef.decode(text(previous))
 
     @translate_redis_errors
@@ -41,14 +42,14 @@ class PresenceStore:
 
     @translate_redis_errors
     async def live_socket(self, player_id: str) -> SocketRef | None:
-        raw = await self._redis.get(keys.live_socket(player_id))
+        raw = await self._mux.execute("GET", keys.live_socket(player_id))
         return None if raw is None else SocketRef.decode(text(raw))
 
     @translate_redis_errors
     async def live_sockets(self, player_ids: list[str]) -> list[SocketRef | None]:
         if not player_ids:
             return []
-        raws = await self._redis.mget([keys.live_socket(p) for p in player_ids])
+        raws = await self._mux.execute("MGET", *(keys.live_socket(p) for p in player_ids))
         return [None if raw is None else SocketRef.decode(text(raw)) for raw in raws]
 
     @translate_redis_errors
@@ -58,39 +59,47 @@ class PresenceStore:
         """Keep this node, its players and their claims counted until ``until_ms``."""
         ttl_ms = until_ms - now_ms
         players = list(sockets)
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.zadd(keys.nodes(), {node_id: until_ms})
-            for start in range(0, len(players), HEARTBEAT_CHUNK):
-                chunk = players[start : start + HEARTBEAT_CHUNK]
-                await self._scripts.refresh_live_sockets(
+        chunks = [players[i : i + HEARTBEAT_CHUNK] for i in range(0, len(players), HEARTBEAT_CHUNK)]
+        # Issued together, these leave in one write (the client pipelines by itself).
+        await asyncio.gather(
+            self._mux.execute("ZADD", keys.nodes(), until_ms, node_id),
+            *(
+                self._scripts.refresh_live_sockets(
                     keys=[keys.live_socket(p) for p in chunk],
                     args=[ttl_ms, *(sockets[p].encode() for p in chunk)],
-                    client=pipe,
                 )
-                pipe.zadd(keys.presence(), dict.fromkeys(chunk, until_ms))
-            pipe.zremrangebyscore(keys.presence(), "-inf", now_ms)
-            pipe.zremrangebyscore(keys.nodes(), "-inf", now_ms)
-            await pipe.execute()
+                for chunk in chunks
+            ),
+            *(
+                self._mux.execute(
+                    "ZADD", keys.presence(), *(x for p in chunk for x in (until_ms, p))
+                )
+                for chunk in chunks
+            ),
+        )
+        await self._mux.pipeline(
+            ("ZREMRANGEBYSCORE", keys.presence(), "-inf", now_ms),
+            ("ZREMRANGEBYSCORE", keys.nodes(), "-inf", now_ms),
+        )
 
     @translate_redis_errors
     async def leave_node(self, node_id: str) -> None:
-        await self._redis.zrem(keys.nodes(), node_id)
+        await self._mux.execute("ZREM", keys.nodes(), node_id)
 
     @translate_redis_errors
     async def online_count(self, now_ms: int) -> int:
-        return int(await self._redis.zcount(keys.presence(), f"({now_ms}", "+inf"))
+        return int(await self._mux.execute("ZCOUNT", keys.presence(), f"({now_ms}", "+inf"))
 
     @translate_redis_errors
     async def online(self, player_ids: list[str], now_ms: int) -> tuple[int, list[bool]]:
         """The online count and each given player's status, in one round trip."""
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.zcount(keys.presence(), f"({now_ms}", "+inf")
-            if player_ids:
-                pipe.zmscore(keys.presence(), player_ids)
-            results = await pipe.execute()
+        commands: list[tuple[str | int, ...]] = [("ZCOUNT", keys.presence(), f"({now_ms}", "+inf")]
+        if player_ids:
+            commands.append(("ZMSCORE", keys.presence(), *player_ids))
+        results = await self._mux.pipeline(*commands)
         scores = results[1] if player_ids else []
-        return int(results[0]), [score is not None and score > now_ms for score in scores]
+        return int(results[0]), [s is not None and float(s) > now_ms for s in scores]
 
     @translate_redis_errors
     async def nodes_alive(self, now_ms: int) -> int:
-        return int(await self._redis.zcount(keys.nodes(), f"({now_ms}", "+inf"))
+        return int(await self._mux.execute("ZCOUNT", keys.nodes(), f"({now_ms}", "+inf"))

@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 
 from server.storage.connection import REDIS_DOWN, translate_redis_errors
+from server.storage.mux import RedisMux
 
 log = logging.getLogger(__name__)
 
@@ -18,12 +19,12 @@ OnMessage = Callable[[str, bytes], Awaitable[None] | None]
 
 
 class Publisher:
-    def __init__(self, redis: Redis) -> None:
-        self._redis = redis
+    def __init__(self, mux: RedisMux) -> None:
+        self._mux = mux
 
     @translate_redis_errors
     async def publish(self, channel: str, payload: bytes) -> int:
-        return int(await self._redis.publish(channel, payload))
+        return int(await self._mux.execute("PUBLISH", channel, payload))
 
 
 class Subscriber:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from redis.asyncio import Redis
-
 from server.storage import keys
 from server.storage.connection import translate_redis_errors
 from server.storage.scripts import Scripts
@@ -18,8 +16,7 @@ class Verdict:
 
 
 class RateLimitStore:
-    def __init__(self, redis: Redis, scripts: Scripts) -> None:
-        self._redis = redis
+    def __init__(self, scripts: Scripts) -> None:
         self._scripts = scripts
 
     @translate_redis_errors

@@ -1,7 +1,7 @@
 """Lua scripts, one file each under lua/, each headed by its KEYS/ARGV contract.
 
-They are read once at start-up and run by SHA (redis-py's Script falls back to
-EVAL and reloads when Redis has forgotten them, e.g. after a restart).
+They are read once at start-up and run by SHA on the pipelined client (which
+loads a script again when Redis has forgotten it, e.g. after a restart).
 """
 
 from __future__ import annotations
@@ -9,30 +9,46 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from importlib import resources
+from typing import Any
 
-from redis.asyncio import Redis
-from redis.commands.core import AsyncScript
+from server.storage.mux import Arg, RedisMux
 
 
-def _source(name: str) -> str:
+def source(name: str) -> str:
     return resources.files("server.storage").joinpath("lua", f"{name}.lua").read_text("utf-8")
+
+
+class Script:
+    """One Lua script: ``await script(keys=[...], args=[...])``.
+
+    Calls made together (``asyncio.gather``) leave in one write anyway, so a
+    script is never put in an explicit pipeline, where NOSCRIPT could not be retried.
+    """
+
+    __slots__ = ("_mux", "name", "sha")
+
+    def __init__(self, mux: RedisMux, name: str) -> None:
+        self._mux = mux
+        self.name = name
+        self.sha = mux.register_script(source(name))
+
+    async def __call__(self, *, keys: list[str], args: list[Arg]) -> Any:
+        return await self._mux.evalsha(self.sha, keys, args)
 
 
 @dataclass(frozen=True, slots=True)
 class Scripts:
     """One field per file in lua/, named after it."""
 
-    rate_limit: AsyncScript
-    release_live_socket: AsyncScript
-    refresh_live_sockets: AsyncScript
-    cache_lookup: AsyncScript
-    cache_fill: AsyncScript
-    lb_submit: AsyncScript
-    lb_page: AsyncScript
-    lb_rename: AsyncScript
+    rate_limit: Script
+    release_live_socket: Script
+    refresh_live_sockets: Script
+    cache_lookup: Script
+    cache_fill: Script
+    lb_submit: Script
+    lb_page: Script
+    lb_rename: Script
 
     @classmethod
-    def load(cls, redis: Redis) -> Scripts:
-        return cls(
-            **{f.name: redis.register_script(_source(f.name)) for f in dataclasses.fields(cls)}
-        )
+    def load(cls, mux: RedisMux) -> Scripts:
+        return cls(**{f.name: Script(mux, f.name) for f in dataclasses.fields(cls)})

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
-
-from redis.asyncio import Redis
 
 from server.storage import keys
 from server.storage.connection import text, translate_redis_errors
+from server.storage.mux import RedisMux
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,28 +18,26 @@ class StoredSession:
 
 
 class SessionStore:
-    def __init__(self, redis: Redis) -> None:
-        self._redis = redis
+    def __init__(self, mux: RedisMux) -> None:
+        self._mux = mux
 
     @translate_redis_errors
     async def open_session(
         self, *, player_id: str, token_hash: str, now_ms: int, ttl_s: int
     ) -> None:
+        key = keys.session(token_hash)
         # MULTI/EXEC: a session must never exist without its expiry.
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hset(
-                keys.session(token_hash),
-                mapping={"player_id": player_id, "created_ms": now_ms},
-            )
-            pipe.expire(keys.session(token_hash), ttl_s)
-            await pipe.execute()
+        await self._mux.transaction(
+            ("HSET", key, "player_id", player_id, "created_ms", now_ms),
+            ("EXPIRE", key, ttl_s),
+        )
 
     @translate_redis_errors
     async def read_session(self, token_hash: str) -> StoredSession | None:
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.hmget(keys.session(token_hash), "player_id", "created_ms")
-            pipe.pttl(keys.session(token_hash))
-            (player_id, created_ms), ttl_ms = await pipe.execute()
+        key = keys.session(token_hash)
+        (player_id, created_ms), ttl_ms = await self._mux.pipeline(
+            ("HMGET", key, "player_id", "created_ms"), ("PTTL", key)
+        )
         if player_id is None or ttl_ms < 0:
             return None
         return StoredSession(text(player_id), int(created_ms or 0), int(ttl_ms))
@@ -47,13 +45,11 @@ class SessionStore:
     @translate_redis_errors
     async def touch_sessions(self, token_hashes: list[str], ttl_s: int) -> list[bool]:
         """Slide each session's expiry; False where the session is already gone."""
-        if not token_hashes:
-            return []
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for token_hash in token_hashes:
-                pipe.expire(keys.session(token_hash), ttl_s, xx=False)
-            return [bool(alive) for alive in await pipe.execute()]
+        replies = await asyncio.gather(
+            *(self._mux.execute("EXPIRE", keys.session(h), ttl_s) for h in token_hashes)
+        )
+        return [bool(alive) for alive in replies]
 
     @translate_redis_errors
     async def delete_session(self, token_hash: str) -> bool:
-        return bool(await self._redis.delete(keys.session(token_hash)))
+        return bool(await self._mux.execute("DEL", keys.session(token_hash)))

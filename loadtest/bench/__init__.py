@@ -1,0 +1,1 @@
+"""`make bench`: every benchmark beside its baseline, measured in one run."""

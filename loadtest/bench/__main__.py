@@ -1,0 +1,66 @@
+"""``make bench`` / ``python -m loadtest.bench``: run the benchmarks, print and record one table.
+
+Each benchmark measures Arena beside a baseline taken in the same run on the
+same machine, and the results replace the generated part of docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from loadtest.bench import leaderboards
+from loadtest.bench.common import machine
+
+BEGIN = "<!-- bench:start (make bench rewrites from here) -->"
+END = "<!-- bench:end -->"
+
+
+def record(doc: Path, body: str) -> None:
+    text = doc.read_text() if doc.exists() else f"# Benchmarks\n\n{BEGIN}\n{END}\n"
+    head, _, rest = text.partition(BEGIN)
+    _, _, tail = rest.partition(END)
+    doc.write_text(f"{head}{BEGIN}\n{body}\n{END}{tail}")
+
+
+async def main_async(args: argparse.Namespace) -> str:
+    sections = []
+    with tempfile.TemporaryDirectory(prefix="arena-bench-") as tmp:
+        workdir = Path(tmp)
+        if "leaderboards" in args.only:
+            sections.append(
+                await leaderboards.run(
+                    workdir, players=args.players, duration_s=args.duration, samples=args.samples
+                )
+            )
+    command = "make bench" if not args.command else args.command
+    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    header = f"Measured {now} with `{command}` on {machine()}.\n"
+    return header + "\n" + "\n".join(sections)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m loadtest.bench", description=__doc__)
+    parser.add_argument("--only", nargs="+", default=["leaderboards"], choices=["leaderboards"])
+    parser.add_argument("--players", type=int, default=1_000_000)
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per load phase")
+    parser.add_argument("--samples", type=int, default=2000, help="latency samples per op")
+    parser.add_argument("--out", type=Path, default=Path("docs/benchmarks.md"))
+    parser.add_argument("--no-record", action="store_true", help="print only")
+    parser.add_argument("--command", default="", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    body = asyncio.run(main_async(args))
+    print(body)
+    if not args.no_record:
+        record(args.out, body)
+        print(f"recorded in {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

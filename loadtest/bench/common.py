@@ -1,0 +1,108 @@
+"""What every benchmark needs: a private Redis, pinned server processes, the machine's facts."""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from server.embedded_redis import RedisProcess, free_port
+
+SERVER_CORE = "0"
+LOAD_CORE = "1"  # the load generator and Redis share the other core
+
+
+def pinned(core: str, argv: list[str]) -> list[str]:
+    """Pin a command to a core where taskset exists and there are two cores to split."""
+    if shutil.which("taskset") and (os.cpu_count() or 1) >= 2:
+        return ["taskset", "-c", core, *argv]
+    return argv
+
+
+def pin_self(core: str) -> None:
+    if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) >= 2:
+        os.sched_setaffinity(0, {int(core)})
+
+
+def start_redis(data_dir: Path) -> RedisProcess:
+    redis = RedisProcess(data_dir, appendonly=False).start()
+    assert redis.process is not None
+    if shutil.which("taskset") and (os.cpu_count() or 1) >= 2:
+        subprocess.run(["taskset", "-pc", LOAD_CORE, str(redis.process.pid)], check=True,
+                       stdout=subprocess.DEVNULL)  # fmt: skip
+    return redis
+
+
+@dataclass
+class ServerProcess:
+    redis_url: str
+    env: dict[str, str] = field(default_factory=dict)
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, log_path: Path) -> ServerProcess:
+        env = {
+            **os.environ,
+            "REDIS_URL": self.redis_url,
+            "ARENA_PORT": str(self.port),
+            "ARENA_LOG_LEVEL": "WARNING",
+            **self.env,
+        }
+        with log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                pinned(SERVER_CORE, [sys.executable, "-m", "server"]),
+                env=env, stdout=log, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(self.url + "/readyz", timeout=1) as resp:
+                    if resp.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"server did not start; see {log_path}")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        found = re.search(r"model name\s*:\s*(.+)", Path("/proc/cpuinfo").read_text())
+        cpu = found.group(1).strip() if found else cpu
+    except OSError:
+        pass
+    redis_version = subprocess.run(
+        ["redis-server", "--version"], capture_output=True, text=True, check=False
+    ).stdout.split()[2:3]
+    return (
+        f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"redis-server {''.join(redis_version).removeprefix('v=')}, {platform.system()} "
+        f"{platform.release()}"
+    )
