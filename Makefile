@@ -4,11 +4,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 NODES  ?= 1
 
-.PHONY: run test install redis-server lint typecheck check clean help settings-table
+.PHONY: run test bench install redis-server lint typecheck check clean help settings-table
 
 help:
 	@echo "make run    set up .venv, make sure redis-server exists, start Arena (private Redis unless REDIS_URL is set)"
 	@echo "make test   set up, then lint, type-check and run the test suite against real redis-server processes"
+	@echo "make bench  run the benchmarks and record them in docs/benchmarks.md"
 
 install: $(VENV)/.installed
 
@@ -33,6 +34,10 @@ redis-server:
 
 run: install redis-server
 	$(BIN)/python -m server
+
+# Every benchmark beside its baseline, measured in one run; rewrites docs/benchmarks.md.
+bench: install redis-server
+	$(BIN)/python -m loadtest.bench
 
 lint: install
 	$(BIN)/ruff check server client_sim loadtest tests

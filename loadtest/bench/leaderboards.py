@@ -29,7 +29,7 @@ from server.storage.scripts import Scripts
 
 BOARD = "global"
 FILL_BATCH = 2000
-SOCKETS, WINDOW = 32, 8
+SOCKETS, WINDOW = 256, 2
 
 
 async def fill_board(redis_url: str, players: int) -> float:
