@@ -161,8 +161,13 @@ class RedisMux:
             )
         if ep.db:
             hello.append(("SELECT", ep.db))
-        for command in hello:
-            await self._send(command)
+        try:
+            for command in hello:
+                await self._send(command)
+        except BaseException:
+            # A refused AUTH must not leave an unauthenticated connection behind.
+            self._lost(MuxConnectionError("Redis refused the connection's set-up"))
+            raise
 
     def _lost(self, exc: Exception) -> None:
         transport, self._transport = self._transport, None

@@ -1,0 +1,51 @@
+"""Redis going away and coming back, as a connected player lives through it."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from client_sim.client import ArenaError
+from server.embedded_redis import RedisProcess
+from tests.conftest import StartArena
+from tests.helpers import connect, eventually, http_json
+
+
+async def test_requests_fail_fast_while_redis_is_down_and_work_again_after(
+    start_arena: StartArena, tmp_path: Path
+) -> None:
+    redis = RedisProcess(tmp_path / "redis", appendonly=True).start()  # AOF: data survives
+    try:
+        arena = await start_arena(redis_url=redis.url, redis_timeout_s=1.0)
+        _, client = await connect(arena, "alice")
+        async with client:
+            await client.request("lb.submit", board="global", score=7)
+            redis.stop()
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            with pytest.raises(ArenaError) as down:
+                await client.request("lb.submit", board="global", score=8)
+            assert down.value.code == "UNAVAILABLE"
+            assert loop.time() - started < 1.5
+            assert "server_time_ms" in await client.request("ping")  # the socket stays open
+            assert (await http_json("GET", arena + "/readyz"))[0] == 503
+            await asyncio.to_thread(redis.start)
+
+            async def submits_again() -> bool:
+                try:
+                    await client.request("lb.submit", board="global", score=9)
+                except ArenaError:
+                    return False
+                return True
+
+            await eventually(submits_again, within_s=3)
+            assert await client.request("lb.rank", board="global") == {"rank": 1, "score": 9}
+
+            async def ready() -> bool:
+                return (await http_json("GET", arena + "/readyz"))[0] == 200
+
+            await eventually(ready, within_s=3)  # pub/sub resubscribed too
+    finally:
+        redis.stop()
