@@ -198,7 +198,11 @@ def resolve(board: BoardSpec, requested: str | None, now_s: float) -> BoardPerio
             start = _parse_period_id(board.period, requested)
         except ValueError as exc:
             raise ValueError(str(exc)) from None
-        if _start_of(board.period, start) != start or start > this_start:
+        if (
+            _start_of(board.period, start) != start
+            or _period_id(board.period, start) != requested  # e.g. a week 53 that is not
+            or start > this_start
+        ):
             raise ValueError(f"period {requested!r} is not a {board.period} period up to now")
     end = _next_start(board.period, start)
     for _ in range(board.retention):

@@ -82,6 +82,7 @@ class Connection:
         outbox_bytes: int,
         flood_gate: FloodGate,
         flusher: Flusher,
+        close_timeout_s: float = 5.0,
     ) -> None:
         self.conn_id = secrets.token_hex(6)
         self.ws = ws
@@ -97,6 +98,7 @@ class Connection:
         self._close_code: int | None = None
         self._close_reason = ""
         self._closer: asyncio.Task[None] | None = None
+        self._close_timeout_s = close_timeout_s
 
     @property
     def closing(self) -> bool:
@@ -138,9 +140,14 @@ class Connection:
         self._flusher.mark(self)
 
     async def _close(self) -> None:
+        """The closing handshake, bounded: a peer that reads nothing cannot hold it open."""
         assert self._close_code is not None
         try:
-            await self.ws.close(code=self._close_code, message=self._close_reason.encode())
+            async with asyncio.timeout(self._close_timeout_s):
+                await self.ws.close(code=self._close_code, message=self._close_reason.encode())
+        except TimeoutError:
+            log.info("socket %s did not finish closing; dropping it", self.conn_id)
+            self._transport.abort()
         except (ConnectionError, RuntimeError) as exc:
             log.debug("closing %s: %s", self.conn_id, exc)
 

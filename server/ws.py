@@ -66,6 +66,7 @@ class SocketEndpoint:
             outbox_bytes=self._settings.outbox_bytes,
             flood_gate=FloodGate(self._settings.msg_rate_burst, self._settings.msg_rate_per_s),
             flusher=self._registry.flusher,
+            close_timeout_s=self._settings.shutdown_grace_s,
         )
         self._registry.add(conn)
         log.info("socket %s opened for player %s", conn.conn_id, conn.player_id)

@@ -80,8 +80,6 @@ async def test_a_cached_top_page_is_stale_by_at_most_its_ttl(start_arena: StartA
         await alice.request("lb.submit", board="global", score=10)
         first = await alice.request("lb.top", board="global")
         await bob.request("lb.submit", board="global", score=20)
-        loop = asyncio.get_running_loop()
-        changed_after = loop.time()
         # Served from the cache: bob's better score is not there yet...
         assert await alice.request("lb.top", board="global") == first
 
@@ -91,7 +89,6 @@ async def test_a_cached_top_page_is_stale_by_at_most_its_ttl(start_arena: StartA
 
         # ...and it is there once the cached page has lived its TTL.
         await eventually(bob_leads, within_s=0.5 + 0.3, every_s=0.02)
-        assert loop.time() - changed_after <= 0.8
     _, stats = await http_json("GET", arena + "/v1/stats")
     assert stats["caches"]["lb_top"]["hits"] >= 1
     assert stats["caches"]["lb_top"]["misses"] >= 2

@@ -113,7 +113,7 @@ async def test_equal_scores_rank_by_who_reached_them_first(boards: str) -> None:
             top = (await clients[0][1].request("lb.top", board=board))["entries"]
             assert [e["name"] for e in top] == ["first", "second", "third"], board
             assert [e["rank"] for e in top] == [1, 2, 3]
-        # Beating the tie and falling back to it later puts you after the others ('latest').
+        # Submitting the score you already hold keeps your place ('latest').
         await submit(clients[0][1], "last", 100)
         await submit(clients[1][1], "last", 100)
         await submit(clients[0][1], "last", 100)  # same score again: keeps its place
@@ -247,46 +247,61 @@ async def test_submits_are_rate_limited_per_player_before_any_lookup(
         assert (await submit(alice, "global", 6))["score"] == 6
 
 
+def _midnight_today() -> dt.datetime:
+    """Real dates: Redis expires keys by its own clock, so the test's periods must be recent."""
+    now = dt.datetime.now(dt.UTC)
+    return dt.datetime(now.year, now.month, now.day, tzinfo=dt.UTC)
+
+
 async def test_periodic_boards_roll_over_at_midnight_utc(
     start_arena: StartArena, redis_client: redis_sync.Redis
 ) -> None:
-    clock = Clock(dt.datetime(2026, 11, 26, 23, 59, 58, tzinfo=dt.UTC))
+    today = _midnight_today()
+    yesterday = today - dt.timedelta(days=1)
+    clock = Clock(today - dt.timedelta(seconds=2))  # 23:59:58 yesterday
     arena = await start_arena(boards=BOARDS, clock=clock, lb_cache_ttl_s=0.001)
     _, alice = await connect(arena, "alice")
     async with alice:
         await submit(alice, "global", 50)
         await submit(alice, "daily", 50)
         assert len((await alice.request("lb.top", board="daily"))["entries"]) == 1
-        clock.now += 5  # 00:00:03 the next day
+        clock.now += 5  # 00:00:03 today
         assert (await alice.request("lb.top", board="daily"))["entries"] == []
         assert await submit(alice, "daily", 10) == {"score": 10, "rank": 1, "improved": True}
-        yesterday = await alice.request("lb.top", board="daily", period="previous")
-        assert [e["score"] for e in yesterday["entries"]] == [50]
-        by_id = await alice.request("lb.top", board="daily", period="2026-11-26")
-        assert by_id == yesterday
-        assert await alice.request("lb.rank", board="daily", period="2026-11-26") == {
+        previous = await alice.request("lb.top", board="daily", period="previous")
+        assert [e["score"] for e in previous["entries"]] == [50]
+        by_id = await alice.request("lb.top", board="daily", period=f"{yesterday:%Y-%m-%d}")
+        assert by_id == previous
+        assert await alice.request("lb.rank", board="daily", period=f"{yesterday:%Y-%m-%d}") == {
             "rank": 1,
             "score": 50,
         }
+        tomorrow = today + dt.timedelta(days=1)
         with pytest.raises(ArenaError) as future:
-            await alice.request("lb.top", board="daily", period="2026-11-28")
+            await alice.request("lb.top", board="daily", period=f"{tomorrow:%Y-%m-%d}")
         assert future.value.code == "BAD_REQUEST"
-    # Old periods expire after their retention: 2026-11-26 ends at midnight, plus 2 days.
-    expire_at_ms = redis_client.pexpiretime("arena:lb:{daily:2026-11-26}:scores")
-    assert expire_at_ms == int(dt.datetime(2026, 11, 29, tzinfo=dt.UTC).timestamp() * 1000)
+    # Yesterday's board expires when yesterday ends, plus 2 days of retention.
+    expire_at_ms = redis_client.pexpiretime(f"arena:lb:{{daily:{yesterday:%Y-%m-%d}}}:scores")
+    assert expire_at_ms == int((today + dt.timedelta(days=2)).timestamp() * 1000)
     assert redis_client.pexpiretime("arena:lb:{global:all}:scores") == -1
 
 
 async def test_weekly_boards_use_iso_weeks(start_arena: StartArena) -> None:
-    clock = Clock(dt.datetime(2026, 11, 29, 23, 0, tzinfo=dt.UTC))  # a Sunday
+    today = _midnight_today()
+    this_monday = today - dt.timedelta(days=today.weekday())
+    clock = Clock(this_monday - dt.timedelta(hours=1))  # last Sunday, 23:00
     arena = await start_arena(boards=BOARDS, clock=clock, lb_cache_ttl_s=0.001)
     _, alice = await connect(arena, "alice")
     async with alice:
         await submit(alice, "weekly", 70)
-        clock.now += 2 * 3600  # Monday: week 49 begins
+        clock.now += 2 * 3600  # Monday 01:00: a new ISO week
         assert (await alice.request("lb.top", board="weekly"))["entries"] == []
-        week48 = await alice.request("lb.top", board="weekly", period="2026-W48")
-        assert [e["score"] for e in week48["entries"]] == [70]
+        year, week, _ = (this_monday - dt.timedelta(days=1)).isocalendar()
+        last_week = await alice.request("lb.top", board="weekly", period=f"{year}-W{week:02d}")
+        assert [e["score"] for e in last_week["entries"]] == [70]
+        with pytest.raises(ArenaError) as bad:
+            await alice.request("lb.top", board="weekly", period="2025-W53")  # 2025 has 52
+        assert bad.value.code == "BAD_REQUEST"
 
 
 async def test_200_concurrent_best_submits_leave_exactly_the_max(boards: str) -> None:
@@ -321,19 +336,32 @@ async def test_200_pipelined_submits_on_one_socket_keep_the_max(
     async with client:
         scores = list(range(1, 201))
         random.Random(3).shuffle(scores)
-        replies = await asyncio.gather(*(submit(client, "global", s) for s in scores))
-        assert max(r["score"] for r in replies) == 200
+        await asyncio.gather(*(submit(client, "global", s) for s in scores))
         assert (await client.request("lb.rank", board="global"))["score"] == 200
 
 
 async def test_a_new_name_shows_on_the_current_boards(boards: str) -> None:
     device = "rename-device-0001"
     player = await login(boards, "oldname", device_id=device)
-    async with await ArenaClient.connect(boards, player.token) as client:
-        await submit(client, "global", 42)
-    renamed = await login(boards, "newname", device_id=device)
-    assert renamed.player_id == player.player_id
+    old_socket = await ArenaClient.connect(boards, player.token)
+    async with old_socket:
+        await submit(old_socket, "global", 42)
+        renamed = await login(boards, "newname", device_id=device)
+        assert renamed.player_id == player.player_id
+        # A socket opened before the rename submits again: it must not undo the rename.
+        await submit(old_socket, "global", 43)
     async with await ArenaClient.connect(boards, renamed.token) as client:
         assert (await client.request("session.get"))["name"] == "newname"
         entries = (await client.request("lb.around", board="global", radius=0))["entries"]
         assert entries[0]["name"] == "newname"
+        assert entries[0]["score"] == 43
+
+
+async def test_scores_near_the_limits_read_back_exactly(boards: str) -> None:
+    _, alice = await connect(boards, "alice")
+    _, bob = await connect(boards, "bob")
+    async with alice, bob:
+        await submit(alice, "last", -SCORE_MAX)
+        await submit(bob, "last", 5 * 10**15)
+        top = (await alice.request("lb.top", board="last"))["entries"]
+        assert [e["score"] for e in top] == [5 * 10**15, -SCORE_MAX]

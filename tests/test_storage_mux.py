@@ -29,6 +29,11 @@ async def test_replies_come_back_to_the_right_callers(own_redis: RedisProcess) -
             await mux.execute("NOT-A-COMMAND")
         assert await mux.execute("PING") == b"PONG"  # an error reply leaves it in step
         assert await mux.transaction(("SET", "k", "1"), ("INCR", "k")) == [b"OK", 2]
+        with pytest.raises(CommandError, match="WRONGTYPE"):  # an error inside EXEC raises
+            await mux.transaction(("LPUSH", "k", "x"), ("INCR", "k"))
+        with pytest.raises(TypeError):  # a bad argument queues nothing...
+            await mux.transaction(("SET", "a", "1"), ("EXPIRE", "a", None))  # type: ignore[arg-type]
+        assert await mux.execute("GET", "a") is None  # ...so no MULTI is left open
     finally:
         await mux.aclose()
 
@@ -60,15 +65,17 @@ async def test_passwords_and_databases_from_the_url(tmp_path: Path) -> None:
     with redis:
         mux = RedisMux(f"redis://:s3cret@127.0.0.1:{redis.port}/3")
         try:
-            await mux.execute("SET", "where", "db3")
+            # Commands sent while the connection is still being set up wait for SELECT.
+            await asyncio.gather(*(mux.execute("SET", f"where{i}", "db3") for i in range(200)))
+            assert await mux.execute("DBSIZE") == 200
             assert b" db=3 " in await mux.execute("CLIENT", "INFO")
             other = RedisMux(f"redis://:s3cret@127.0.0.1:{redis.port}/0")
-            assert await other.execute("GET", "where") is None
+            assert await other.execute("DBSIZE") == 0
             await other.aclose()
         finally:
             await mux.aclose()
         wrong = RedisMux(f"redis://:nope@127.0.0.1:{redis.port}/0")
         for _ in range(2):  # and it stays refused: no half-set-up connection is reused
-            with pytest.raises(CommandError):
+            with pytest.raises(MuxConnectionError, match="set-up"):
                 await wrong.execute("PING")
         await wrong.aclose()

@@ -301,13 +301,43 @@ async def test_a_reader_that_stops_reading_is_cut_off_and_others_carry_on(
         # (3000 replies, about 20 MB). Once the server has cut it off it stops reading too,
         # and the client's sends stall: that is when this client starts reading.
         with contextlib.suppress(TimeoutError):
-            for _ in range(3000):
+            for sent in range(3000):
                 await asyncio.wait_for(ws.send_bytes(request), 2)
-        # Meanwhile, another player is served as usual.
-        assert "server_time_ms" in await healthy.request("ping")
+                if sent % 500 == 0:  # meanwhile, another player is served as usual
+                    assert "server_time_ms" in await healthy.request("ping")
         async with asyncio.timeout(30):
             while (msg := await ws.receive()).type is aiohttp.WSMsgType.BINARY:
                 pass
         assert msg.type is aiohttp.WSMsgType.CLOSE
         assert ws.close_code == 4008
         assert "server_time_ms" in await healthy.request("ping")
+
+
+async def test_a_peer_that_never_reads_again_is_dropped_within_the_grace(
+    start_arena: StartArena,
+) -> None:
+    arena = await start_arena(
+        outbox_bytes=64 * 1024,
+        msg_rate_burst=100_000,
+        msg_rate_per_s=100_000.0,
+        shutdown_grace_s=1.0,
+    )
+    stalled = await login(arena, "stalled")
+    _, watcher = await connect(arena, "watcher")
+    request = msgpack.packb(
+        {"op": "presence.get", "rid": 1, "player_ids": [f"{i:064d}" for i in range(100)]}
+    )
+    async with watcher, aiohttp.ClientSession() as http:
+        ws = await raw_socket(http, arena, stalled.token)
+        # The sends stall once the server stops reading, or fail once it drops the peer.
+        with contextlib.suppress(TimeoutError, ConnectionError):
+            for _ in range(3000):
+                await asyncio.wait_for(ws.send_bytes(request), 2)
+
+        async def stalled_is_gone() -> bool:
+            reply = await watcher.request("presence.get", player_ids=[stalled.player_id])
+            return bool(reply["players"][stalled.player_id] is False)
+
+        # It never reads its close frame either: the server drops it after the grace.
+        await eventually(stalled_is_gone, within_s=1.0 + 2.0)
+        await ws.close()

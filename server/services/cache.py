@@ -5,6 +5,7 @@
 (a short Redis lock); the others take the previous copy if there is one, or
 wait briefly for the rebuild. Within one process, concurrent readers of the same
 item share one lookup. Values are bytes, so a cached page can be sent as stored.
+A value is never older than ``ttl`` plus the rebuild lock's TTL (1 s).
 
 Counters (hits, misses = rebuilds, stale, waits) are kept per process and added
 to Redis totals by ``flush``, so the stats cost no round trip on the read path.
@@ -13,10 +14,12 @@ to Redis totals by ``flush``, so the stats cost no round trip on the read path.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 from collections import Counter
 from collections.abc import Awaitable, Callable
 
+from server.errors import ArenaError, Unavailable
 from server.storage.cache import CacheStore
 
 Build = Callable[[], Awaitable[bytes]]
@@ -25,21 +28,24 @@ FIELDS = ("hits", "misses", "stale", "waits")
 
 
 class ReadThroughCache:
+    # A rebuild lock outlives any sane rebuild; a rebuilder that dies frees it by expiry.
+    LOCK_TTL_MS = 1000
+
     def __init__(
         self,
         name: str,
         store: CacheStore,
         *,
         ttl_s: float,
-        stale_ttl_s: float | None = None,
         wait_s: float | None = None,
     ) -> None:
         self.name = name
         self._store = store
         self._ttl_ms = max(1, int(ttl_s * 1000))
-        # Long enough that a busy page always has a previous copy to serve.
-        self._stale_ttl_ms = int((stale_ttl_s or max(30.0, ttl_s * 10)) * 1000)
-        self._lock_ttl_ms = 2000
+        # The previous copy is served only while someone holds the rebuild lock, so it
+        # need not outlive the fresh copy by more than the lock: a page is never older
+        # than TTL + LOCK_TTL.
+        self._stale_ttl_ms = self._ttl_ms + self.LOCK_TTL_MS
         self._wait_s = wait_s if wait_s is not None else min(0.5, max(0.05, ttl_s))
         self._inflight: dict[str, asyncio.Future[bytes]] = {}
         self.counts: Counter[str] = Counter()
@@ -54,18 +60,21 @@ class ReadThroughCache:
         try:
             value = await self._get(item, build)
         except BaseException as exc:
-            future.set_exception(exc)
+            # Local followers get an error of their own, never our cancellation.
+            failure = exc if isinstance(exc, Exception) else Unavailable("cache read interrupted")
+            future.set_exception(failure)
             future.exception()  # retrieved here, so an unwaited future does not warn
             raise
         else:
             future.set_result(value)
             return value
         finally:
-            del self._inflight[item]
+            if self._inflight.get(item) is future:
+                del self._inflight[item]
 
     async def _get(self, item: str, build: Build) -> bytes:
         token = secrets.token_hex(8)
-        found = await self._store.lookup(self.name, item, token, self._lock_ttl_ms)
+        found = await self._store.lookup(self.name, item, token, self.LOCK_TTL_MS)
         if found.status == "hit" and found.value is not None:
             self.counts["hits"] += 1
             return found.value
@@ -77,9 +86,18 @@ class ReadThroughCache:
             value = await self._wait_for_rebuild(item)
             if value is not None:
                 return value
-            # The rebuilder is slow or gone: serve a fresh build, and store it.
+            # The rebuilder is slow or gone: serve our own build, but do not store it
+            # (we hold no lock, and an invalidation may have come meanwhile).
+            self.counts["misses"] += 1
+            return await build()
         self.counts["misses"] += 1
-        value = await build()
+        try:
+            value = await build()
+        except BaseException:
+            with contextlib.suppress(ArenaError):
+                await self._store.unlock(self.name, item, token)
+            raise
+        # Stored only if we still hold the lock: an invalidation deletes it.
         await self._store.fill(
             self.name,
             item,
@@ -101,6 +119,8 @@ class ReadThroughCache:
         return None
 
     async def invalidate(self, item: str) -> None:
+        """Forget the item everywhere, including a rebuild under way here or on any node."""
+        self._inflight.pop(item, None)
         await self._store.invalidate(self.name, item)
 
 

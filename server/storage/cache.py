@@ -49,13 +49,23 @@ class CacheStore:
         )
 
     @translate_redis_errors
+    async def unlock(self, cache: str, item: str, token: str) -> None:
+        await self._scripts.cache_unlock(keys=[keys.cache_lock(cache, item)], args=[token])
+
+    @translate_redis_errors
     async def fresh(self, cache: str, item: str) -> bytes | None:
         value: bytes | None = await self._mux.execute("GET", keys.cache_entry(cache, item))
         return value
 
     @translate_redis_errors
     async def invalidate(self, cache: str, item: str) -> None:
-        await self._mux.execute("DEL", keys.cache_entry(cache, item), keys.cache_stale(cache, item))
+        """Drop both copies and any rebuild under way (its result may predate the change)."""
+        await self._mux.execute(
+            "DEL",
+            keys.cache_entry(cache, item),
+            keys.cache_stale(cache, item),
+            keys.cache_lock(cache, item),
+        )
 
     @translate_redis_errors
     async def add_counts(self, counts: dict[str, dict[str, int]]) -> None:

@@ -44,9 +44,15 @@ def _board_keys(board_id: str, period_id: str) -> list[str]:
 
 
 def _score(raw: bytes | str | int) -> int:
-    # Redis prints a double's integral value without an exponent below 1e17, and
-    # scores stay under 2**53, so this is exact.
-    return raw if isinstance(raw, int) else int(text(raw))
+    """A score as Redis prints it. Scores are integers below 2**53, so the double Redis
+    holds is exact; some Redis versions print large ones with an exponent (5e+15)."""
+    if isinstance(raw, int):
+        return raw
+    value = text(raw)
+    try:
+        return int(value)
+    except ValueError:
+        return int(float(value))
 
 
 def _entries(reply: Sequence[Any]) -> list[Entry]:

@@ -90,7 +90,7 @@ class _Protocol(asyncio.Protocol):
                 return
             if not pending:
                 log.error("reply with no command waiting for it; dropping the connection")
-                self._mux._lost(MuxConnectionError("protocol out of step"))
+                self._mux._lost(MuxConnectionError("protocol out of step"), self)
                 return
             future, _ = pending.popleft()
             if not future.done():
@@ -100,7 +100,7 @@ class _Protocol(asyncio.Protocol):
                     future.set_result(reply)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._mux._lost(MuxConnectionError(f"connection to Redis lost: {exc or 'closed'}"))
+        self._mux._lost(MuxConnectionError(f"connection to Redis lost: {exc or 'closed'}"), self)
 
 
 class RedisMux:
@@ -108,7 +108,8 @@ class RedisMux:
         self._endpoint = Endpoint.from_url(url)
         self._timeout_s = timeout_s
         self._connect_timeout_s = connect_timeout_s
-        self._transport: asyncio.Transport | None = None
+        self._transport: asyncio.Transport | None = None  # set once ready for commands
+        self._protocol: _Protocol | None = None  # the current connection's, even while setting up
         self._connecting: asyncio.Future[None] | None = None
         self._pending: collections.deque[tuple[asyncio.Future[Any], float]] = collections.deque()
         self._outbox: list[bytes] = []
@@ -147,13 +148,13 @@ class RedisMux:
         loop = asyncio.get_running_loop()
         ep = self._endpoint
         try:
-            transport, _ = await asyncio.wait_for(
+            transport, protocol = await asyncio.wait_for(
                 loop.create_connection(lambda: _Protocol(self), ep.host, ep.port),
                 self._connect_timeout_s,
             )
         except (OSError, TimeoutError) as exc:
             raise MuxConnectionError(f"cannot reach Redis at {ep.host}:{ep.port}: {exc}") from exc
-        self._transport = transport
+        self._protocol = protocol
         hello: list[tuple[Arg, ...]] = []
         if ep.password is not None:
             hello.append(
@@ -161,22 +162,43 @@ class RedisMux:
             )
         if ep.db:
             hello.append(("SELECT", ep.db))
-        try:
-            for command in hello:
-                await self._send(command)
-        except BaseException:
-            # A refused AUTH must not leave an unauthenticated connection behind.
-            self._lost(MuxConnectionError("Redis refused the connection's set-up"))
-            raise
+        if hello:
+            # Nobody else can send yet (the transport is not published), so these
+            # replies are the first to come back; other callers wait for the set-up.
+            futures = [loop.create_future() for _ in hello]
+            self._pending.extend((future, time.monotonic()) for future in futures)
+            transport.write(b"".join(pack(command) for command in hello))
+            try:
+                await asyncio.wait_for(asyncio.gather(*futures), self._connect_timeout_s)
+            except (CommandError, TimeoutError, MuxConnectionError) as exc:
+                self._protocol = None
+                transport.abort()
+                self._fail_pending(MuxConnectionError(f"Redis refused the set-up: {exc}"))
+                raise MuxConnectionError(f"Redis refused the connection's set-up: {exc}") from exc
+        if self._protocol is not protocol:  # it dropped while being set up
+            raise MuxConnectionError("connection to Redis lost while connecting")
+        self._transport = transport
 
-    def _lost(self, exc: Exception) -> None:
-        transport, self._transport = self._transport, None
-        if transport is not None:
-            transport.abort()
+    def _fail_pending(self, exc: Exception) -> None:
         pending, self._pending = self._pending, collections.deque()
         for future, _ in pending:
             if not future.done():
                 future.set_exception(exc)
+                future.exception()  # seen here; a caller that waits still gets it
+
+    def _lost(self, exc: Exception, protocol: _Protocol | None = None) -> None:
+        """The connection is gone (or must go): fail what is in flight.
+
+        ``protocol`` names the connection that reported it; a report from an
+        older, already-replaced connection is ignored.
+        """
+        if protocol is not None and protocol is not self._protocol:
+            return
+        self._protocol = None
+        transport, self._transport = self._transport, None
+        if transport is not None:
+            transport.abort()
+        self._fail_pending(exc)
         self._outbox.clear()
 
     async def aclose(self) -> None:
@@ -196,25 +218,37 @@ class RedisMux:
     async def pipeline(self, *commands: tuple[Arg, ...]) -> list[Any]:
         """Run commands back to back (nothing else interleaves); all their replies.
 
-        An error reply fails the whole call, after every reply has arrived.
+        An error reply raises its CommandError once every reply has arrived.
         """
         if self._transport is None:
             await self._ensure_connected()
-        futures = [self._send(command) for command in commands]
-        return list(await asyncio.gather(*futures))
+        # Pack everything first: a bad argument must not leave half a batch queued.
+        packed = [pack(command) for command in commands]
+        futures = [self._send_packed(data) for data in packed]
+        replies = await asyncio.gather(*futures, return_exceptions=True)
+        for reply in replies:
+            if isinstance(reply, BaseException):
+                raise reply
+        return list(replies)
 
     async def transaction(self, *commands: tuple[Arg, ...]) -> list[Any]:
-        """MULTI ... EXEC: all of ``commands`` or none; their replies."""
+        """MULTI ... EXEC: all of ``commands`` or none; their replies (an error reply raises)."""
         replies = await self.pipeline(("MULTI",), *commands, ("EXEC",))
         result = replies[-1]
         if result is None:
             raise MuxConnectionError("transaction aborted")
+        for reply in result:
+            if isinstance(reply, CommandError):
+                raise reply
         return list(result)
 
     def _send(self, args: tuple[Arg, ...]) -> asyncio.Future[Any]:
+        return self._send_packed(pack(args))
+
+    def _send_packed(self, data: bytes) -> asyncio.Future[Any]:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
-        self._outbox.append(pack(args))
+        self._outbox.append(data)
         self._pending.append((future, time.monotonic()))
         if not self._flush_scheduled:
             self._flush_scheduled = True

@@ -45,6 +45,7 @@ class Scripts:
     refresh_live_sockets: Script
     cache_lookup: Script
     cache_fill: Script
+    cache_unlock: Script
     lb_submit: Script
     lb_page: Script
     lb_rename: Script

@@ -1,4 +1,5 @@
--- Store a rebuilt value (fresh and stale copies) and free the rebuild lock if we still hold it.
+-- Store a rebuilt value (fresh and stale copies), but only while we still hold the rebuild
+-- lock: an invalidation since we started rebuilding deleted the lock, and our value may be old.
 -- KEYS[1]  the fresh copy
 -- KEYS[2]  the stale copy
 -- KEYS[3]  the rebuild lock
@@ -6,10 +7,11 @@
 -- ARGV[2]  fresh TTL in ms
 -- ARGV[3]  stale TTL in ms
 -- ARGV[4]  our lock token
--- Returns  1
+-- Returns  1 when stored, 0 when the lock was lost (nothing stored)
+if redis.call('GET', KEYS[3]) ~= ARGV[4] then
+  return 0
+end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[3])
-if redis.call('GET', KEYS[3]) == ARGV[4] then
-  redis.call('DEL', KEYS[3])
-end
+redis.call('DEL', KEYS[3])
 return 1

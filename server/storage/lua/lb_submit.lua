@@ -10,7 +10,7 @@
 -- ARGV[2]  score (integer; for 'incr' the amount to add)
 -- ARGV[3]  order: 'desc' | 'asc'
 -- ARGV[4]  operator: 'best' | 'latest' | 'incr'
--- ARGV[5]  the player's display name
+-- ARGV[5]  the player's display name (stored if the board period does not know them yet)
 -- ARGV[6]  expire-at in ms since the epoch (0: never)
 -- ARGV[7]  the largest absolute score that may be stored
 -- Returns  {1, stored_score, rank (1-based), improved (0|1)}, or {0} when the result is out of range
@@ -59,14 +59,21 @@ if changed then
 else
   new_score = old_score
 end
-redis.call('HSET', KEYS[3], player, ARGV[5])
-
-local expire_at = tonumber(ARGV[6])
-if expire_at > 0 and redis.call('PTTL', KEYS[1]) == -1 then
-  for i = 1, 4 do redis.call('PEXPIREAT', KEYS[i], expire_at) end
-end
+-- The name shown is set when the player first appears on this board period; later
+-- changes arrive through lb_rename (a socket opened before a rename must not undo it).
+redis.call('HSETNX', KEYS[3], player, ARGV[5])
 
 local rank
 if desc then rank = redis.call('ZREVRANK', KEYS[1], member)
 else rank = redis.call('ZRANK', KEYS[1], member) end
+
+-- Expire the period's keys after its retention; never with a time already past (a node
+-- whose clock runs behind Redis's at a period boundary would delete the board).
+local expire_at = tonumber(ARGV[6])
+if expire_at > 0 and redis.call('PTTL', KEYS[1]) == -1 then
+  local t = redis.call('TIME')
+  if expire_at > tonumber(t[1]) * 1000 + 1000 then
+    for i = 1, 4 do redis.call('PEXPIREAT', KEYS[i], expire_at) end
+  end
+end
 return {1, new_score, rank + 1, improved}

@@ -1,0 +1,87 @@
+"""The read-through cache on a real Redis: rebuilds, invalidation racing a rebuild, failures."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+import redis as redis_sync
+
+from server.embedded_redis import RedisProcess
+from server.services.cache import ReadThroughCache
+from server.storage.cache import CacheStore
+from server.storage.mux import RedisMux
+from server.storage.scripts import Scripts
+
+
+@pytest.fixture
+async def store(
+    redis_server: RedisProcess, redis_client: redis_sync.Redis
+) -> AsyncIterator[CacheStore]:
+    mux = RedisMux(redis_server.url)
+    yield CacheStore(mux, Scripts.load(mux))
+    await mux.aclose()
+
+
+async def test_an_invalidation_during_a_rebuild_wins(store: CacheStore) -> None:
+    node_a = ReadThroughCache("profile", store, ttl_s=60)
+    node_b = ReadThroughCache("profile", store, ttl_s=60)  # another node, same Redis
+    truth = {"name": b"old"}
+    read_started = asyncio.Event()
+    release = asyncio.Event()
+
+    async def slow_build() -> bytes:
+        value = truth["name"]  # reads the source...
+        read_started.set()
+        await release.wait()  # ...and is slow to store it
+        return value
+
+    rebuild = asyncio.create_task(node_a.get("p1", slow_build))
+    await read_started.wait()
+    truth["name"] = b"new"  # the name changes and is invalidated mid-rebuild
+    await node_b.invalidate("p1")
+    release.set()
+    assert await rebuild == b"old"  # that reader saw the old value, as it read it...
+
+    async def build() -> bytes:
+        return truth["name"]
+
+    assert await node_b.get("p1", build) == b"new"  # ...but it was not stored for others
+    assert await node_a.get("p1", build) == b"new"
+
+
+async def test_a_failed_rebuild_frees_the_lock_at_once(
+    store: CacheStore, redis_client: redis_sync.Redis
+) -> None:
+    cache = ReadThroughCache("lb_top", store, ttl_s=60)
+
+    async def broken() -> bytes:
+        raise RuntimeError("source down")
+
+    with pytest.raises(RuntimeError):
+        await cache.get("page", broken)
+    assert redis_client.keys("*lock*") == []
+
+    async def works() -> bytes:
+        return b"page"
+
+    assert await cache.get("page", works) == b"page"
+    assert cache.counts["misses"] == 2
+    assert cache.counts["waits"] == 0  # the second reader did not wait for a dead lock
+
+
+async def test_local_readers_share_one_lookup(store: CacheStore) -> None:
+    cache = ReadThroughCache("lb_top", store, ttl_s=60)
+    builds = 0
+
+    async def build() -> bytes:
+        nonlocal builds
+        builds += 1
+        await asyncio.sleep(0.01)
+        return b"v"
+
+    assert await asyncio.gather(*(cache.get("x", build) for _ in range(50))) == [b"v"] * 50
+    assert builds == 1
+    assert cache.counts["misses"] == 1
+    assert cache.counts["waits"] == 49
