@@ -12,6 +12,7 @@
     ├── UnknownOp                   UNKNOWN_OP     400
     ├── BadFrame                    BAD_FRAME      400
     ├── RateLimited                 RATE_LIMITED   429  (carries retry_after_ms)
+    ├── LockTimeout                 LOCK_TIMEOUT   503  (carries retry_after_ms)
     └── Unavailable                 UNAVAILABLE    503  (Redis down or too slow)
 
 Services raise these; ``ws`` and ``http_api`` turn them into replies with
@@ -78,6 +79,16 @@ class BadFrame(ArenaError):
 class RateLimited(ArenaError):
     code = ErrorCode.RATE_LIMITED
     http_status = 429
+
+    def __init__(self, message: str, *, retry_after_ms: int) -> None:
+        super().__init__(message, retry_after_ms=retry_after_ms)
+
+
+class LockTimeout(ArenaError):
+    """A contended resource stayed locked past the wait; retrying shortly helps."""
+
+    code = ErrorCode.LOCK_TIMEOUT
+    http_status = 503
 
     def __init__(self, message: str, *, retry_after_ms: int) -> None:
         super().__init__(message, retry_after_ms=retry_after_ms)

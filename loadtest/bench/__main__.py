@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from loadtest.bench import leaderboards
+from loadtest.bench import leaderboards, locks
 from loadtest.bench.common import machine
 
 BEGIN = "<!-- bench:start (make bench rewrites from here) -->"
@@ -38,6 +38,8 @@ async def main_async(args: argparse.Namespace) -> str:
                     workdir, players=args.players, duration_s=args.duration, samples=args.samples
                 )
             )
+        if "locks" in args.only:
+            sections.append(await locks.run(workdir, duration_s=min(args.duration, 5.0)))
     command = "make bench" if not args.command else args.command
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     header = f"Measured {now} with `{command}` on {machine()}.\n"
@@ -46,7 +48,12 @@ async def main_async(args: argparse.Namespace) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m loadtest.bench", description=__doc__)
-    parser.add_argument("--only", nargs="+", default=["leaderboards"], choices=["leaderboards"])
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        default=["leaderboards", "locks"],
+        choices=["leaderboards", "locks"],
+    )
     parser.add_argument("--players", type=int, default=1_000_000)
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per load phase")
     parser.add_argument("--samples", type=int, default=2000, help="latency samples per op")

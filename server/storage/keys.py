@@ -94,3 +94,17 @@ def board_names(board_id: str, period_id: str) -> str:
 def board_arrivals(board_id: str, period_id: str) -> str:
     """String: counter of score changes, the tie-break order."""
     return f"{PREFIX}:lb:{{{board_id}:{period_id}}}:arrivals"
+
+
+def lock(resource: str) -> str:
+    """String: who holds the lock on a resource (a random token, with a TTL).
+
+    ``resource`` is a hash tag such as ``lobby:ab12``: the lock, its fence counter and
+    the state it guards share it, so one script can check the fence and write.
+    """
+    return f"{PREFIX}:{{{resource}}}:lock"
+
+
+def lock_fence(resource: str) -> str:
+    """String: the resource's fencing counter; every acquire takes the next number."""
+    return f"{PREFIX}:{{{resource}}}:fence"

@@ -49,6 +49,10 @@ class Scripts:
     lb_submit: Script
     lb_page: Script
     lb_rename: Script
+    lock_acquire: Script
+    lock_release: Script
+    lock_extend: Script
+    fenced_write: Script
 
     @classmethod
     def load(cls, mux: RedisMux) -> Scripts:
