@@ -96,6 +96,7 @@ def build_services(settings: Settings, mux: RedisMux, clock: Clock) -> Services:
         clock=clock,
     )
     profiles.rename_listeners.append(leaderboards.player_renamed)
+    profiles.rename_listeners.append(presence.player_renamed)
     sessions = SessionService(
         SessionStore(mux),
         rate_limiter,

@@ -22,6 +22,7 @@ import time
 
 from aiohttp import web
 
+from server.handlers.base import Identity
 from server.protocol import CloseCode, Format, Frame, Message, encode, ws_frame
 
 log = logging.getLogger(__name__)
@@ -77,7 +78,7 @@ class Connection:
         ws: web.WebSocketResponse,
         transport: asyncio.Transport,
         *,
-        player_id: str,
+        identity: Identity,
         session_hash: str,
         outbox_bytes: int,
         flood_gate: FloodGate,
@@ -86,7 +87,8 @@ class Connection:
     ) -> None:
         self.conn_id = secrets.token_hex(6)
         self.ws = ws
-        self.player_id = player_id
+        self.identity = identity
+        self.player_id = identity.player_id
         self.session_hash = session_hash
         self.flood_gate = flood_gate
         self.push_format = Format.MSGPACK  # pushes follow the client's last request
@@ -103,6 +105,11 @@ class Connection:
     @property
     def closing(self) -> bool:
         return self._close_code is not None
+
+    @property
+    def close_code(self) -> int | None:
+        """The code this server closed (or is closing) the socket with."""
+        return self._close_code
 
     def reply(self, message: Message, fmt: Format) -> None:
         self._enqueue(ws_frame(encode(message, fmt)))

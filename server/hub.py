@@ -52,4 +52,7 @@ class Hub:
             return
         if command.only_session is not None and command.only_session != conn.session_hash:
             return
-        end_socket(self._registry, command.conn_id, command.end)
+        if command.new_name is not None:
+            conn.identity.name = command.new_name
+        if command.end is not None:
+            end_socket(self._registry, command.conn_id, command.end)

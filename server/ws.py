@@ -10,7 +10,7 @@ from aiohttp import WSMsgType, web
 from server.appkeys import SERVICES
 from server.connection import Connection, FloodGate, SocketRegistry
 from server.errors import ArenaError, BadRequest, RateLimited, UnknownOp
-from server.handlers import HANDLERS, OpContext, Request
+from server.handlers import HANDLERS, Identity, OpContext, Request
 from server.protocol import (
     CloseCode,
     ErrorCode,
@@ -61,7 +61,7 @@ class SocketEndpoint:
         conn = Connection(
             ws,
             transport,
-            player_id=session.player_id,
+            identity=Identity(session.player_id, ""),
             session_hash=session.token_hash,
             outbox_bytes=self._settings.outbox_bytes,
             flood_gate=FloodGate(self._settings.msg_rate_burst, self._settings.msg_rate_per_s),
@@ -73,7 +73,8 @@ class SocketEndpoint:
         try:
             await services.presence.socket_opened(conn.player_id, conn.conn_id)
             profile = await services.profiles.get(session.player_id)
-            ctx = OpContext(services, session.player_id, session.token_hash, profile.name)
+            conn.identity.name = profile.name
+            ctx = OpContext(services, conn.identity, session.token_hash)
             await self._read_loop(conn, ctx)
         except ArenaError as exc:  # Redis gone while opening: tell the client why, then close
             conn.reply(failure(None, exc.code, exc.message, exc.retry_after_ms), Format.MSGPACK)
@@ -92,7 +93,7 @@ class SocketEndpoint:
                 "socket %s closed for player %s (code %s)",
                 conn.conn_id,
                 conn.player_id,
-                ws.close_code,
+                conn.close_code,
             )
         return ws
 

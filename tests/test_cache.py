@@ -85,3 +85,38 @@ async def test_local_readers_share_one_lookup(store: CacheStore) -> None:
     assert builds == 1
     assert cache.counts["misses"] == 1
     assert cache.counts["waits"] == 49
+
+
+async def test_a_previous_copy_is_served_only_while_young(store: CacheStore) -> None:
+    node_a = ReadThroughCache("lb_top", store, ttl_s=0.05)
+    node_b = ReadThroughCache("lb_top", store, ttl_s=0.05)
+    release = asyncio.Event()
+    rebuilding = asyncio.Event()
+
+    async def value(v: bytes) -> bytes:
+        return v
+
+    async def slow(v: bytes) -> bytes:
+        rebuilding.set()
+        await release.wait()
+        return v
+
+    assert await node_a.get("page", lambda: value(b"v1")) == b"v1"
+    await asyncio.sleep(0.1)  # the fresh copy expired; the previous one is 0.1 s old
+    rebuild = asyncio.create_task(node_a.get("page", lambda: slow(b"v2")))
+    await rebuilding.wait()
+    assert await node_b.get("page", lambda: value(b"unused")) == b"v1"  # young: served
+    assert node_b.counts["stale"] == 1
+    release.set()
+    assert await rebuild == b"v2"
+
+    await asyncio.sleep(1.2)  # now the previous copy (v2) is older than TTL + 1 s
+    release.clear()
+    rebuilding.clear()
+    rebuild = asyncio.create_task(node_a.get("page", lambda: slow(b"v3")))
+    await rebuilding.wait()
+    # Too old to serve: node B waits briefly for the rebuild, then builds its own.
+    assert await node_b.get("page", lambda: value(b"v3-own")) == b"v3-own"
+    assert node_b.counts["stale"] == 1
+    release.set()
+    await rebuild

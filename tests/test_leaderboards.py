@@ -348,8 +348,22 @@ async def test_a_new_name_shows_on_the_current_boards(boards: str) -> None:
         await submit(old_socket, "global", 42)
         renamed = await login(boards, "newname", device_id=device)
         assert renamed.player_id == player.player_id
-        # A socket opened before the rename submits again: it must not undo the rename.
+        # A socket opened before the rename submits again: it must not undo the rename,
+        # neither where the player was (global) nor where they first appear now (daily).
         await submit(old_socket, "global", 43)
+
+        # The new name reaches the old socket through its node's command channel. Commands
+        # arrive in order, so once a later command (replacing another player's socket on
+        # the same node) has arrived, so has the rename.
+        marker = await login(boards, "marker")
+        first = await ArenaClient.connect(boards, marker.token)
+        await first.request("ping")
+        async with await ArenaClient.connect(boards, marker.token):
+            assert await first.wait_closed() == 4001
+        await first.close()
+        await submit(old_socket, "daily", 5)
+        daily = (await old_socket.request("lb.top", board="daily"))["entries"]
+        assert daily[0]["name"] == "newname"
     async with await ArenaClient.connect(boards, renamed.token) as client:
         assert (await client.request("session.get"))["name"] == "newname"
         entries = (await client.request("lb.around", board="global", radius=0))["entries"]

@@ -43,13 +43,19 @@ async def test_only_one_holder_at_a_time(locks: Locks) -> None:
     assert most_inside == 1
 
 
-async def test_fencing_numbers_only_grow(locks: Locks) -> None:
+async def test_fencing_numbers_only_grow_even_when_the_counter_is_lost(
+    locks: Locks, redis_client: redis_sync.Redis
+) -> None:
     fences = []
     for _ in range(3):
         async with locks.hold("lobby:test", ttl_ms=1000, wait_s=1) as lease:
             fences.append(lease.fence)
+    redis_client.delete("arena:{lobby:test}:fence")  # evicted, flushed, expired...
+    async with locks.hold("lobby:test", ttl_ms=1000, wait_s=1) as lease:
+        fences.append(lease.fence)
     assert fences == sorted(fences)
-    assert len(set(fences)) == 3
+    assert len(set(fences)) == 4
+    assert redis_client.pttl("arena:{lobby:test}:fence") > 0  # the counter does not leak
 
 
 async def test_a_vanished_holder_frees_the_lock_at_its_ttl(locks: Locks) -> None:
@@ -90,3 +96,18 @@ async def test_a_stale_holders_write_with_an_old_fence_is_refused(
     assert await locks.write_fenced(paused, STATE, {"members": "mallory"}) is False
     assert redis_client.hget(STATE, "members") == b"alice,bob"
     assert int(redis_client.hget(STATE, "fence") or 0) == current.fence
+
+
+async def test_a_stale_holder_is_refused_even_before_the_new_holder_writes(
+    locks: Locks, redis_client: redis_sync.Redis
+) -> None:
+    paused = await locks.acquire("lobby:test", ttl_ms=50, wait_s=0)
+    assert await locks.write_fenced(paused, STATE, {"members": "alice"}) is True
+    await asyncio.sleep(0.06)
+    current = await locks.acquire("lobby:test", ttl_ms=5000, wait_s=0)  # has not written
+    assert await locks.write_fenced(paused, STATE, {"members": "mallory"}) is False
+    assert redis_client.hget(STATE, "members") == b"alice"
+    redis_client.delete(STATE)  # the state is gone (say, the lobby closed)...
+    assert await locks.write_fenced(paused, STATE, {"members": "ghost"}) is False
+    assert redis_client.exists(STATE) == 0  # ...and a stale holder cannot bring it back
+    assert await locks.write_fenced(current, STATE, {"members": "alice,bob"}) is True

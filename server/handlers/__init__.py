@@ -6,7 +6,7 @@ Redis or build key names.
 
 from __future__ import annotations
 
-from server.handlers.base import Handler, OpContext, Request
+from server.handlers.base import Handler, Identity, OpContext, Request
 from server.handlers.leaderboards import LEADERBOARD_HANDLERS
 from server.handlers.system import SYSTEM_HANDLERS
 from server.protocol import Op
@@ -18,4 +18,4 @@ HANDLERS: dict[str, Handler] = {
 
 assert set(HANDLERS) == {str(op) for op in Op}, "every Op needs a handler, and only those"
 
-__all__ = ["HANDLERS", "Handler", "OpContext", "Request"]
+__all__ = ["HANDLERS", "Handler", "Identity", "OpContext", "Request"]

@@ -13,15 +13,29 @@ from server.services import Services
 T = TypeVar("T")
 
 
+@dataclass(slots=True)
+class Identity:
+    """Who holds a socket. The name is kept current: a rename reaches the live socket."""
+
+    player_id: str
+    name: str
+
+
 @dataclass(frozen=True, slots=True)
 class OpContext:
     """Who is asking, and the services they may use."""
 
     services: Services
-    player_id: str
+    identity: Identity
     session_hash: str
-    # The name at connect time. A rename needs a new login, whose socket replaces this one.
-    player_name: str
+
+    @property
+    def player_id(self) -> str:
+        return self.identity.player_id
+
+    @property
+    def player_name(self) -> str:
+        return self.identity.name
 
 
 class Request:

@@ -42,10 +42,11 @@ class ReadThroughCache:
         self.name = name
         self._store = store
         self._ttl_ms = max(1, int(ttl_s * 1000))
-        # The previous copy is served only while someone holds the rebuild lock, so it
-        # need not outlive the fresh copy by more than the lock: a page is never older
-        # than TTL + LOCK_TTL.
-        self._stale_ttl_ms = self._ttl_ms + self.LOCK_TTL_MS
+        # The previous copy is kept long, so a busy item always has one to serve while
+        # someone rebuilds it; but it is served only while it is at most TTL + LOCK_TTL
+        # old (its build time is stored with it), so no reader gets anything older.
+        self._stale_ttl_ms = max(30_000, 10 * self._ttl_ms)
+        self._max_stale_ms = self._ttl_ms + self.LOCK_TTL_MS
         self._wait_s = wait_s if wait_s is not None else min(0.5, max(0.05, ttl_s))
         self._inflight: dict[str, asyncio.Future[bytes]] = {}
         self.counts: Counter[str] = Counter()
@@ -74,7 +75,9 @@ class ReadThroughCache:
 
     async def _get(self, item: str, build: Build) -> bytes:
         token = secrets.token_hex(8)
-        found = await self._store.lookup(self.name, item, token, self.LOCK_TTL_MS)
+        found = await self._store.lookup(
+            self.name, item, token, self.LOCK_TTL_MS, self._max_stale_ms
+        )
         if found.status == "hit" and found.value is not None:
             self.counts["hits"] += 1
             return found.value

@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 
 from server.storage.presence import PresenceStore
-from server.storage.socket_commands import SocketCommandBus, SocketEnd, SocketRef
+from server.storage.socket_commands import SocketCommand, SocketCommandBus, SocketEnd, SocketRef
 
 
 def _now_ms() -> int:
@@ -46,7 +46,7 @@ class PresenceService:
             player_id, mine, until_ms=_now_ms() + self._presence_ttl_ms
         )
         if previous is not None and previous != mine:
-            await self._commands.send(previous, SocketEnd.REPLACED)
+            await self._commands.send(previous, SocketCommand(previous.conn_id, SocketEnd.REPLACED))
 
     async def socket_closed(self, player_id: str, conn_id: str) -> None:
         await self._store.release_live_socket(player_id, SocketRef(self.node_id, conn_id))
@@ -55,7 +55,13 @@ class PresenceService:
         """End the player's live socket, on whichever node, if it runs ``only_session``."""
         ref = await self._store.live_socket(player_id)
         if ref is not None:
-            await self._commands.send(ref, end, only_session=only_session)
+            await self._commands.send(ref, SocketCommand(ref.conn_id, end, only_session))
+
+    async def player_renamed(self, player_id: str, name: str) -> None:
+        """Tell the player's live socket, on whichever node, its player's new name."""
+        ref = await self._store.live_socket(player_id)
+        if ref is not None:
+            await self._commands.send(ref, SocketCommand(ref.conn_id, new_name=name))
 
     async def sockets_displaced(self, sockets: dict[str, str]) -> list[str]:
         """Of this node's sockets (conn_id -> player_id), those no longer their player's live one.

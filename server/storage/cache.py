@@ -24,14 +24,16 @@ class CacheStore:
         self._scripts = scripts
 
     @translate_redis_errors
-    async def lookup(self, cache: str, item: str, token: str, lock_ttl_ms: int) -> Lookup:
+    async def lookup(
+        self, cache: str, item: str, token: str, lock_ttl_ms: int, max_stale_ms: int
+    ) -> Lookup:
         reply = await self._scripts.cache_lookup(
             keys=[
                 keys.cache_entry(cache, item),
                 keys.cache_stale(cache, item),
                 keys.cache_lock(cache, item),
             ],
-            args=[token, lock_ttl_ms],
+            args=[token, lock_ttl_ms, max_stale_ms],
         )
         return Lookup(text(reply[0]), reply[1] if len(reply) > 1 else None)
 

@@ -8,9 +8,9 @@
   backoff until ``wait_s``; then ``LockTimeout`` (LOCK_TIMEOUT, with retry_after_ms).
 - Release and extend compare the token in Lua: nobody releases or extends a lock
   it does not hold. A holder that dies leaves the lock to expire at its TTL.
-- Fencing: every acquire takes the next number of the resource's counter. State
-  written under the lock carries it, and ``write_fenced`` refuses a write whose
-  number is older than the last one written (a holder that paused past its TTL).
+- Fencing: every acquire takes a number above every number handed out before for
+  that resource. State written under the lock carries it, and ``write_fenced``
+  refuses a write from any holder but the newest (one that paused past its TTL).
 
 A ``Lease`` belongs to the task that took it: share the lock name, never the lease.
 """
@@ -30,6 +30,10 @@ from server.storage.connection import translate_redis_errors
 from server.storage.mux import Arg
 from server.storage.scripts import Scripts
 
+# The fencing counter outlives any pause a holder could survive; a lost counter restarts
+# above Redis's clock in microseconds, so numbers still only grow.
+FENCE_TTL_MS = 24 * 3600 * 1000
+
 
 @dataclass(frozen=True, slots=True)
 class Lease:
@@ -48,7 +52,8 @@ class Locks:
         """One attempt: the lease, or None and the ms until the current holder's TTL ends."""
         token = secrets.token_hex(16)
         taken, value = await self._scripts.lock_acquire(
-            keys=[keys.lock(resource), keys.lock_fence(resource)], args=[token, ttl_ms]
+            keys=[keys.lock(resource), keys.lock_fence(resource)],
+            args=[token, ttl_ms, FENCE_TTL_MS],
         )
         if taken:
             return Lease(resource, token, int(value), ttl_ms), 0
@@ -102,4 +107,6 @@ class Locks:
         args: list[Arg] = [lease.fence]
         for field, value in fields.items():
             args += [field, value]
-        return bool(await self._scripts.fenced_write(keys=[key], args=args))
+        return bool(
+            await self._scripts.fenced_write(keys=[key, keys.lock_fence(lease.resource)], args=args)
+        )

@@ -99,6 +99,10 @@ class _Protocol(asyncio.Protocol):
                 else:
                     future.set_result(reply)
 
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # Known from the first moment, so a loss during set-up is recognised as this one's.
+        self._mux._protocol = self
+
     def connection_lost(self, exc: Exception | None) -> None:
         self._mux._lost(MuxConnectionError(f"connection to Redis lost: {exc or 'closed'}"), self)
 
@@ -154,7 +158,9 @@ class RedisMux:
             )
         except (OSError, TimeoutError) as exc:
             raise MuxConnectionError(f"cannot reach Redis at {ep.host}:{ep.port}: {exc}") from exc
-        self._protocol = protocol
+        if self._protocol is not protocol:  # it dropped before we got here
+            transport.abort()
+            raise MuxConnectionError("connection to Redis lost while connecting")
         hello: list[tuple[Arg, ...]] = []
         if ep.password is not None:
             hello.append(
@@ -175,7 +181,9 @@ class RedisMux:
                 transport.abort()
                 self._fail_pending(MuxConnectionError(f"Redis refused the set-up: {exc}"))
                 raise MuxConnectionError(f"Redis refused the connection's set-up: {exc}") from exc
-        if self._protocol is not protocol:  # it dropped while being set up
+        if self._protocol is not protocol or self._closed:  # dropped, or closed meanwhile
+            self._protocol = None
+            transport.abort()
             raise MuxConnectionError("connection to Redis lost while connecting")
         self._transport = transport
 
@@ -264,7 +272,7 @@ class RedisMux:
         data = b"".join(self._outbox)
         self._outbox.clear()
         if self._transport is None:
-            self._lost(MuxConnectionError("connection to Redis lost"))
+            # Lost between queueing and flushing: _lost already failed those callers.
             return
         self._transport.write(data)
 

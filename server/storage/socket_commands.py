@@ -39,19 +39,24 @@ class SocketRef:
 
 @dataclass(frozen=True, slots=True)
 class SocketCommand:
-    """End one socket. ``only_session``: only if it runs this session (token hash)."""
+    """An order for one socket: end it, or tell it the player's new name.
+
+    ``only_session``: only if the socket runs this session (token hash).
+    """
 
     conn_id: str
-    end: SocketEnd
+    end: SocketEnd | None = None
     only_session: str | None = None
+    new_name: str | None = None
 
     def encode(self) -> bytes:
-        return msgpack.packb([self.conn_id, str(self.end), self.only_session])  # type: ignore[no-any-return]
+        end = None if self.end is None else str(self.end)
+        return msgpack.packb([self.conn_id, end, self.only_session, self.new_name])  # type: ignore[no-any-return]
 
     @classmethod
     def decode(cls, payload: bytes) -> SocketCommand:
-        conn_id, end, only_session = msgpack.unpackb(payload)
-        return cls(str(conn_id), SocketEnd(end), only_session)
+        conn_id, end, only_session, new_name = msgpack.unpackb(payload)
+        return cls(str(conn_id), None if end is None else SocketEnd(end), only_session, new_name)
 
 
 class SocketCommandBus:
@@ -62,8 +67,5 @@ class SocketCommandBus:
     def channel(node_id: str) -> str:
         return keys.node_channel(node_id)
 
-    async def send(
-        self, ref: SocketRef, end: SocketEnd, *, only_session: str | None = None
-    ) -> None:
-        command = SocketCommand(ref.conn_id, end, only_session)
+    async def send(self, ref: SocketRef, command: SocketCommand) -> None:
         await self._publisher.publish(keys.node_channel(ref.node_id), command.encode())

@@ -67,13 +67,13 @@ local rank
 if desc then rank = redis.call('ZREVRANK', KEYS[1], member)
 else rank = redis.call('ZRANK', KEYS[1], member) end
 
--- Expire the period's keys after its retention; never with a time already past (a node
--- whose clock runs behind Redis's at a period boundary would delete the board).
+-- Expire the period's keys after its retention. Never at a time already past (a node whose
+-- clock runs behind Redis's at a period boundary would delete the board mid-script), and
+-- never not at all: such a write still expires, a minute from now.
 local expire_at = tonumber(ARGV[6])
 if expire_at > 0 and redis.call('PTTL', KEYS[1]) == -1 then
   local t = redis.call('TIME')
-  if expire_at > tonumber(t[1]) * 1000 + 1000 then
-    for i = 1, 4 do redis.call('PEXPIREAT', KEYS[i], expire_at) end
-  end
+  expire_at = math.max(expire_at, tonumber(t[1]) * 1000 + 60000)
+  for i = 1, 4 do redis.call('PEXPIREAT', KEYS[i], string.format('%d', expire_at)) end
 end
 return {1, new_score, rank + 1, improved}
