@@ -2,19 +2,30 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-NODES  ?= 1
 
 .PHONY: run test bench install redis-server lint typecheck check clean help settings-table
 
 help:
-	@echo "make run    set up .venv, make sure redis-server exists, start Arena (private Redis unless REDIS_URL is set)"
-	@echo "make test   set up, then lint, type-check and run the test suite against real redis-server processes"
-	@echo "make bench  run the benchmarks and record them in docs/benchmarks.md"
+	@echo "make run             set up .venv, make sure redis-server exists, start Arena (private Redis unless REDIS_URL is set)"
+	@echo "make test            set up, then lint, type-check and run the test suite against real redis-server processes"
+	@echo "make bench           run the benchmarks (a 1M-player board: ~1 min, ~400 MB) and rewrite docs/benchmarks.md"
+	@echo "make lint            ruff; make typecheck: mypy --strict"
+	@echo "make settings-table  rewrite the README's settings table from server/settings.py"
+	@echo "make clean           remove .venv and var/ (var/ holds the private Redis's data)"
 
 install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Arena needs Python 3.11 or newer")'
+	@$(PYTHON) -c 'import ensurepip' 2>/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's python3-venv package"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null; \
+	  else \
+	    echo "Python's venv module is missing: run 'sudo apt-get install python3-venv', then try again." >&2; \
+	    exit 1; \
+	  fi; \
+	}
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'

@@ -40,8 +40,8 @@ class Settings:
     redis_url: str = _setting(
         "",
         "REDIS_URL",
-        "Redis to use, e.g. redis://127.0.0.1:6379/0. Empty: start a private redis-server "
-        "(data in var/redis/, AOF on) and stop it on exit.",
+        "Redis to use, e.g. redis://:password@127.0.0.1:6379/0. Empty: start a private "
+        "redis-server (data in ARENA_DATA_DIR/redis, AOF on) and stop it on exit.",
     )
     host: str = _setting("127.0.0.1", "ARENA_HOST", "Address the server listens on.")
     port: int = _setting(8080, "ARENA_PORT", "Port the server listens on.")
@@ -92,17 +92,19 @@ class Settings:
     shutdown_grace_s: float = _setting(
         5.0,
         "ARENA_SHUTDOWN_GRACE",
-        "Seconds a stopping server waits for in-flight work after telling clients.",
+        "Seconds a stopping server gives its sockets to close after telling them (and each "
+        "closing socket to finish its handshake); a stop takes at most about twice this.",
     )
     redis_pool_size: int = _setting(
         64,
         "ARENA_REDIS_POOL",
-        "Redis connections per process; a request waits for a free one rather than failing.",
+        "redis-py connections per process, for pub/sub (commands share one pipelined "
+        "connection); a caller waits for a free one rather than failing.",
     )
     redis_timeout_s: float = _setting(
         5.0,
         "ARENA_REDIS_TIMEOUT",
-        "Seconds a Redis command (or a wait for a pooled connection) may take.",
+        "Seconds a Redis command may take before it fails with UNAVAILABLE.",
     )
     rate_limits: str = _setting(
         "",
@@ -166,12 +168,13 @@ class Settings:
         )
         for f in dataclasses.fields(cls):
             kind = _kind(f)
+            default = f.default if f.default != "" else "empty"
             parser.add_argument(
                 "--" + f.name.replace("_", "-"),
                 type=kind,
                 default=None,
-                metavar=f.metadata["env"],
-                help=f"{f.metadata['help']} (default: {f.default!r})",
+                metavar=_metavar(f.name, kind),
+                help=f"{f.metadata['help']} [env {f.metadata['env']}; default: {default}]",
             )
         return parser
 
@@ -226,6 +229,16 @@ class Settings:
 
     def board_specs(self) -> tuple[BoardSpec, ...]:
         return parse_boards(self.boards)
+
+
+def _metavar(name: str, kind: type) -> str:
+    if kind is str:
+        return "TEXT"
+    if name.endswith("_per_s"):
+        return "RATE"
+    if name.endswith("_s"):
+        return "SECONDS"
+    return "N"
 
 
 def _kind(f: dataclasses.Field[Any]) -> type:

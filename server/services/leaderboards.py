@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 
-from server.boards import SCORE_MAX, SCORE_MIN, BoardPeriod, BoardSpec, current, resolve
+from server.boards import SCORE_MAX, SCORE_MIN, BoardPeriod, BoardSpec, Period, current, resolve
 from server.errors import BadRequest, NotRanked, UnknownBoard
 from server.protocol import Format, encode_value
 from server.services.cache import ReadThroughCache
@@ -18,6 +18,12 @@ Clock = Callable[[], float]
 TOP_LIMIT_MAX = 100
 AROUND_RADIUS_MAX = 50
 OFFSET_MAX = 1_000_000
+
+
+def _where(at: BoardPeriod) -> str:
+    if at.board.period is Period.ALLTIME:
+        return f"board {at.board.id!r}"
+    return f"board {at.board.id!r} for {at.period_id}"
 
 
 def validate_score(score: object) -> int:
@@ -120,7 +126,7 @@ class LeaderboardService:
             at.board.id, at.period_id, at.board.order, player_id=player_id
         )
         if entry is None:
-            raise NotRanked(f"{player_id[:64]!r} has no score on {board_id!r} for {at.period_id}")
+            raise NotRanked(f"{player_id[:64]!r} has no score on {_where(at)}")
         return entry
 
     async def around(
@@ -131,7 +137,7 @@ class LeaderboardService:
             at.board.id, at.period_id, at.board.order, player_id=player_id, radius=radius
         )
         if entries is None:
-            raise NotRanked(f"{player_id[:64]!r} has no score on {board_id!r} for {at.period_id}")
+            raise NotRanked(f"{player_id[:64]!r} has no score on {_where(at)}")
         return entries
 
     async def player_renamed(self, player_id: str, name: str) -> None:
