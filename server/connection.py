@@ -170,27 +170,20 @@ class Connection:
 
 
 class SocketRegistry:
-    """The sockets this node holds, by connection id and by player."""
+    """The sockets this node holds, by connection id."""
 
     def __init__(self) -> None:
         self._by_conn: dict[str, Connection] = {}
-        self._by_player: dict[str, Connection] = {}
         self.flusher = Flusher()
 
     def add(self, conn: Connection) -> None:
         self._by_conn[conn.conn_id] = conn
-        self._by_player[conn.player_id] = conn
 
     def remove(self, conn: Connection) -> None:
         self._by_conn.pop(conn.conn_id, None)
-        if self._by_player.get(conn.player_id) is conn:
-            del self._by_player[conn.player_id]
 
     def get(self, conn_id: str) -> Connection | None:
         return self._by_conn.get(conn_id)
-
-    def for_player(self, player_id: str) -> Connection | None:
-        return self._by_player.get(player_id)
 
     def all(self) -> list[Connection]:
         """A snapshot: safe to iterate while sockets come and go."""
@@ -198,6 +191,3 @@ class SocketRegistry:
 
     def __len__(self) -> int:
         return len(self._by_conn)
-
-    def player_ids(self) -> list[str]:
-        return list(self._by_player)

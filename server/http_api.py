@@ -176,7 +176,14 @@ async def board_player(request: web.Request) -> web.Response:
 
 
 async def stats(request: web.Request) -> web.Response:
-    return web.json_response({"caches": await request.app[SERVICES].cache_stats.totals()})
+    services = request.app[SERVICES]
+    return web.json_response(
+        {
+            "online": await services.presence.online_count(),
+            "nodes": await services.presence.nodes_alive(),
+            "caches": await services.cache_stats.totals(),
+        }
+    )
 
 
 def add_routes(app: web.Application) -> None:

@@ -65,6 +65,7 @@ async def test_players_of_a_killed_node_leave_the_online_count_within_the_bound(
     for client in clients:
         await client.request("ping")
     assert await online(survivor.url) == 4
+    assert (await http_json("GET", survivor.url + "/v1/stats"))[1]["nodes"] == 2
     doomed.signal(signal.SIGKILL)
 
     async def only_survivors_count() -> bool:
@@ -72,6 +73,8 @@ async def test_players_of_a_killed_node_leave_the_online_count_within_the_bound(
 
     # The documented bound is ARENA_PRESENCE_TTL (1.5 s here), plus a little for the asking.
     await eventually(only_survivors_count, within_s=1.5 + 0.5)
+    _, stats = await http_json("GET", survivor.url + "/v1/stats")
+    assert (stats["online"], stats["nodes"]) == (1, 1)  # the dead node left the count too
     await asyncio.to_thread(doomed.wait, 5)
     for client in clients:
         await client.close()
