@@ -143,6 +143,7 @@ async def _hub_and_upkeep(app: web.Application) -> AsyncIterator[None]:
     channel = services.presence.command_channel
     hub = Hub(app[REGISTRY], channel)
     subscriber = Subscriber(app[REDIS], hub.on_message, on_connected=upkeep.resubscribed)
+    hub.subscriber = subscriber
     services.health.commands_connected = subscriber.connected.is_set
     app[HUB] = hub
     await subscriber.subscribe(channel)

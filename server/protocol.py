@@ -166,19 +166,35 @@ def ws_frame(payload: bytes | str) -> bytes:
 class Frame:
     """One outgoing message, framed at most once per format however many sockets get it.
 
-    Server frames carry no mask, so the very same bytes go to every recipient.
+    Server frames carry no mask, so the very same bytes go to every recipient. A frame
+    that arrives already msgpack-encoded (from another node) is decoded only if some
+    recipient wants JSON.
     """
 
-    __slots__ = ("_wire", "message")
+    __slots__ = ("_message", "_msgpack", "_wire")
 
-    def __init__(self, message: Message) -> None:
-        self.message = message
+    def __init__(self, message: Message | None = None, *, packed: bytes | None = None) -> None:
+        if (message is None) == (packed is None):
+            raise ValueError("a Frame needs a message or its msgpack bytes, not both")
+        self._message = message
+        self._msgpack = packed
         self._wire: dict[Format, bytes] = {}
+
+    @property
+    def message(self) -> Message:
+        if self._message is None:
+            assert self._msgpack is not None
+            self._message = decode(self._msgpack, Format.MSGPACK)
+        return self._message
 
     def wire(self, fmt: Format) -> bytes:
         data = self._wire.get(fmt)
         if data is None:
-            data = self._wire[fmt] = ws_frame(encode(self.message, fmt))
+            if fmt is Format.MSGPACK and self._msgpack is not None:
+                payload: bytes | str = self._msgpack
+            else:
+                payload = encode(self.message, fmt)
+            data = self._wire[fmt] = ws_frame(payload)
         return data
 
 

@@ -7,7 +7,7 @@ import time
 
 from aiohttp import WSMsgType, web
 
-from server.appkeys import SERVICES
+from server.appkeys import HUB, SERVICES
 from server.connection import Connection, FloodGate, SocketRegistry
 from server.errors import ArenaError, BadRequest, RateLimited, UnknownOp
 from server.handlers import HANDLERS, Identity, OpContext, Request
@@ -81,6 +81,7 @@ class SocketEndpoint:
             conn.close(CloseCode.INTERNAL_ERROR, exc.code)
         finally:
             self._registry.remove(conn)
+            await request.app[HUB].forget(conn)
             conn.close(CloseCode.NORMAL)
             # Give the closing handshake time to get through what is still buffered,
             # so the client can read its close code; then aiohttp drops the connection.
