@@ -29,6 +29,7 @@ from server.services import Services
 from server.services.cache import CacheStats, ReadThroughCache
 from server.services.health import HealthService
 from server.services.leaderboards import Clock, LeaderboardService
+from server.services.lobbies import LobbyService
 from server.services.presence import PresenceService
 from server.services.profiles import ProfileService
 from server.services.ratelimits import RateLimiter
@@ -37,6 +38,8 @@ from server.settings import Settings
 from server.storage.cache import CacheStore
 from server.storage.connection import open_mux, open_redis, redis_answers
 from server.storage.leaderboards import LeaderboardStore
+from server.storage.lobbies import LobbyStore
+from server.storage.locks import Locks
 from server.storage.mux import RedisMux
 from server.storage.players import PlayerStore
 from server.storage.presence import PresenceStore
@@ -105,11 +108,19 @@ def build_services(settings: Settings, mux: RedisMux, clock: Clock) -> Services:
         ttl_s=settings.session_ttl_s,
         touch_interval_s=settings.session_touch_interval_s,
     )
+    lobbies = LobbyService(
+        LobbyStore(mux, scripts, Locks(scripts)),
+        rate_limiter,
+        presence,
+        grace_s=settings.lobby_grace_s,
+        quickjoin_capacity=settings.lobby_capacity,
+    )
     return Services(
         sessions=sessions,
         presence=presence,
         profiles=profiles,
         leaderboards=leaderboards,
+        lobbies=lobbies,
         cache_stats=CacheStats(cache_store, [profile_cache, top_cache]),
         health=HealthService(functools.partial(redis_answers, mux)),
     )

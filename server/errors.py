@@ -13,6 +13,10 @@
     ├── BadFrame                    BAD_FRAME      400
     ├── RateLimited                 RATE_LIMITED   429  (carries retry_after_ms)
     ├── LockTimeout                 LOCK_TIMEOUT   503  (carries retry_after_ms)
+    ├── LobbyNotFound               LOBBY_NOT_FOUND 404
+    ├── LobbyFull                   LOBBY_FULL     409
+    ├── AlreadyInLobby              ALREADY_IN_LOBBY 409
+    ├── NotInLobby                  NOT_IN_LOBBY   409
     └── Unavailable                 UNAVAILABLE    503  (Redis down or too slow)
 
 Services raise these; ``ws`` and ``http_api`` turn them into replies with
@@ -92,6 +96,26 @@ class LockTimeout(ArenaError):
 
     def __init__(self, message: str, *, retry_after_ms: int) -> None:
         super().__init__(message, retry_after_ms=retry_after_ms)
+
+
+class LobbyNotFound(ArenaError):
+    code = ErrorCode.LOBBY_NOT_FOUND
+    http_status = 404
+
+
+class LobbyFull(ArenaError):
+    code = ErrorCode.LOBBY_FULL
+    http_status = 409
+
+
+class AlreadyInLobby(ArenaError):
+    code = ErrorCode.ALREADY_IN_LOBBY
+    http_status = 409
+
+
+class NotInLobby(ArenaError):
+    code = ErrorCode.NOT_IN_LOBBY
+    http_status = 409
 
 
 class Unavailable(ArenaError):

@@ -42,6 +42,13 @@ class Op(StrEnum):
     LB_TOP = "lb.top"
     LB_RANK = "lb.rank"
     LB_AROUND = "lb.around"
+    LOBBY_CREATE = "lobby.create"
+    LOBBY_LIST = "lobby.list"
+    LOBBY_GET = "lobby.get"
+    LOBBY_JOIN = "lobby.join"
+    LOBBY_LEAVE = "lobby.leave"
+    LOBBY_READY = "lobby.ready"
+    LOBBY_QUICKJOIN = "lobby.quickjoin"
 
 
 class Push(StrEnum):
@@ -49,6 +56,8 @@ class Push(StrEnum):
 
     SESSION_REPLACED = "session.replaced"
     SERVER_SHUTDOWN = "server.shutdown"
+    LOBBY_UPDATED = "lobby.updated"
+    MATCH_STARTED = "match.started"
 
 
 class ErrorCode(StrEnum):
@@ -64,6 +73,10 @@ class ErrorCode(StrEnum):
     NOT_RANKED = "NOT_RANKED"
     RATE_LIMITED = "RATE_LIMITED"
     LOCK_TIMEOUT = "LOCK_TIMEOUT"
+    LOBBY_NOT_FOUND = "LOBBY_NOT_FOUND"
+    LOBBY_FULL = "LOBBY_FULL"
+    ALREADY_IN_LOBBY = "ALREADY_IN_LOBBY"
+    NOT_IN_LOBBY = "NOT_IN_LOBBY"
     UNAVAILABLE = "UNAVAILABLE"
     INTERNAL = "INTERNAL"
 

@@ -28,6 +28,9 @@ class RateLimit:
 DEFAULT_RATE_LIMITS = {
     "auth.guest": RateLimit(300, 30.0),  # per client IP
     "lb.submit": RateLimit(20, 10.0),
+    "lobby.create": RateLimit(5, 1.0),
+    "lobby.join": RateLimit(10, 2.0),
+    "lobby.quickjoin": RateLimit(10, 2.0),
 }
 
 
@@ -123,6 +126,14 @@ class Settings:
     )
     profile_cache_ttl_s: float = _setting(
         60.0, "ARENA_PROFILE_CACHE_TTL", "Seconds a cached player profile is served."
+    )
+    lobby_grace_s: float = _setting(
+        15.0,
+        "ARENA_LOBBY_GRACE",
+        "Seconds a player whose socket dropped keeps their lobby seat for a reconnect.",
+    )
+    lobby_capacity: int = _setting(
+        8, "ARENA_LOBBY_CAPACITY", "Capacity of the lobbies lobby.quickjoin creates."
     )
     server_key: str = _setting(
         "",

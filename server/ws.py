@@ -72,6 +72,8 @@ class SocketEndpoint:
         log.info("socket %s opened for player %s", conn.conn_id, conn.player_id)
         try:
             await services.presence.socket_opened(conn.player_id, conn.conn_id)
+            await request.app[HUB].listen(services.presence.player_channel(conn.player_id), conn)
+            await services.lobbies.player_connected(conn.player_id)
             profile = await services.profiles.get(session.player_id)
             conn.identity.name = profile.name
             ctx = OpContext(services, conn.identity, session.token_hash)
@@ -87,7 +89,8 @@ class SocketEndpoint:
             # so the client can read its close code; then aiohttp drops the connection.
             await conn.wait_closed(within_s=self._settings.shutdown_grace_s)
             try:
-                await services.presence.socket_closed(conn.player_id, conn.conn_id)
+                if await services.presence.socket_closed(conn.player_id, conn.conn_id):
+                    await services.lobbies.player_disconnected(conn.player_id)
             except ArenaError:
                 log.warning("could not release socket %s: Redis unavailable", conn.conn_id)
             log.info(

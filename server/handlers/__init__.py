@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from server.handlers.base import Handler, Identity, OpContext, Request
 from server.handlers.leaderboards import LEADERBOARD_HANDLERS
+from server.handlers.lobbies import LOBBY_HANDLERS
 from server.handlers.system import SYSTEM_HANDLERS
 from server.protocol import Op
 
 HANDLERS: dict[str, Handler] = {
     **SYSTEM_HANDLERS,
     **LEADERBOARD_HANDLERS,
+    **LOBBY_HANDLERS,
 }
 
 assert set(HANDLERS) == {str(op) for op in Op}, "every Op needs a handler, and only those"

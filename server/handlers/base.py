@@ -75,6 +75,9 @@ class Request:
             raise BadRequest(f"{name}: must be between {min_value} and {max_value}")
         return value
 
+    def flag(self, name: str, *, default: bool | None = None) -> bool:
+        return self._get(name, bool, "true or false", _REQUIRED if default is None else default)
+
     def string_list(self, name: str, *, max_items: int, max_len: int) -> list[str]:
         value = self._get(name, list, "a list of strings", _REQUIRED)
         if len(value) > max_items:

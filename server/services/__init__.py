@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from server.services.cache import CacheStats
 from server.services.health import HealthService
 from server.services.leaderboards import LeaderboardService
+from server.services.lobbies import LobbyService
 from server.services.presence import PresenceService
 from server.services.profiles import ProfileService
 from server.services.sessions import SessionService
@@ -18,5 +19,6 @@ class Services:
     presence: PresenceService
     profiles: ProfileService
     leaderboards: LeaderboardService
+    lobbies: LobbyService
     cache_stats: CacheStats
     health: HealthService

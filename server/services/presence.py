@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 
+from server.storage import keys
 from server.storage.presence import PresenceStore
 from server.storage.socket_commands import SocketCommand, SocketCommandBus, SocketEnd, SocketRef
 
@@ -48,8 +49,13 @@ class PresenceService:
         if previous is not None and previous != mine:
             await self._commands.send(previous, SocketCommand(previous.conn_id, SocketEnd.REPLACED))
 
-    async def socket_closed(self, player_id: str, conn_id: str) -> None:
-        await self._store.release_live_socket(player_id, SocketRef(self.node_id, conn_id))
+    async def socket_closed(self, player_id: str, conn_id: str) -> bool:
+        """True when this was the player's live socket (not one already replaced)."""
+        return await self._store.release_live_socket(player_id, SocketRef(self.node_id, conn_id))
+
+    def player_channel(self, player_id: str) -> str:
+        """The channel a player's pushes travel on, to whichever node holds their socket."""
+        return keys.player_channel(player_id)
 
     async def end_socket(self, player_id: str, end: SocketEnd, *, only_session: str) -> None:
         """End the player's live socket, on whichever node, if it runs ``only_session``."""

@@ -108,3 +108,38 @@ def lock(resource: str) -> str:
 def lock_fence(resource: str) -> str:
     """String: the resource's fencing counter; every acquire takes the next number."""
     return f"{PREFIX}:{{{resource}}}:fence"
+
+
+def player_channel(player_id: str) -> str:
+    """Channel: pushes for one player (lobby updates, notifications), on any node."""
+    return f"{PREFIX}:to:{player_id}"
+
+
+def lobby(lobby_id: str) -> str:
+    """Hash: a lobby's state (fields and members), fenced by its lock (resource lobby:ID)."""
+    return f"{PREFIX}:{{lobby:{lobby_id}}}:state"
+
+
+def lobby_resource(lobby_id: str) -> str:
+    """The lock resource (and hash tag) of a lobby."""
+    return f"lobby:{lobby_id}"
+
+
+def player_lobby(player_id: str) -> str:
+    """String: the lobby a player sits in; SET NX makes 'never in two lobbies' atomic."""
+    return f"{PREFIX}:{{player:{player_id}}}:lobby"
+
+
+def open_lobbies(mode: str | None) -> str:
+    """Sorted set: open public lobbies with free seats (of a mode, or all) -> member count."""
+    return f"{PREFIX}:lobbies:open" if mode is None else f"{PREFIX}:lobbies:open:{mode}"
+
+
+def mode_resource(mode: str) -> str:
+    """The lock resource that serialises quick-join's lobby creation for one mode."""
+    return f"mode:{mode}"
+
+
+def lobby_away() -> str:
+    """Sorted set: "player_id lobby_id" -> when their seat frees if they do not come back."""
+    return f"{PREFIX}:lobbies:away"

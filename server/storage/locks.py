@@ -81,7 +81,9 @@ class Locks:
     @translate_redis_errors
     async def release(self, lease: Lease) -> bool:
         return bool(
-            await self._scripts.lock_release(keys=[keys.lock(lease.resource)], args=[lease.token])
+            await self._scripts.delete_if_equal(
+                keys=[keys.lock(lease.resource)], args=[lease.token]
+            )
         )
 
     @translate_redis_errors

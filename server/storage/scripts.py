@@ -50,7 +50,7 @@ class Scripts:
     lb_page: Script
     lb_rename: Script
     lock_acquire: Script
-    lock_release: Script
+    delete_if_equal: Script
     lock_extend: Script
     fenced_write: Script
 

@@ -1,0 +1,182 @@
+"""Lobbies in Redis: one fenced hash per lobby, a seat key per player, open-lobby indexes."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgpack
+
+from server.storage import keys
+from server.storage.connection import text, translate_redis_errors
+from server.storage.locks import Lease, Locks
+from server.storage.mux import RedisMux
+from server.storage.scripts import Scripts
+
+# A closed lobby's hash stays this long, so late readers get a clear "not found".
+CLOSED_TTL_S = 60
+
+
+@dataclass(slots=True)
+class Member:
+    player_id: str
+    name: str
+    ready: bool = False
+
+
+@dataclass(slots=True)
+class LobbyRecord:
+    lobby_id: str
+    mode: str
+    name: str
+    capacity: int
+    private: bool
+    owner: str
+    status: str  # open | started | closed
+    members: list[Member] = field(default_factory=list)
+    match_id: str = ""
+
+    def fields(self) -> dict[str, Any]:
+        return {
+            "lobby_id": self.lobby_id,
+            "mode": self.mode,
+            "name": self.name,
+            "capacity": self.capacity,
+            "private": int(self.private),
+            "owner": self.owner,
+            "status": self.status,
+            "match_id": self.match_id,
+            "members": msgpack.packb([[m.player_id, m.name, int(m.ready)] for m in self.members]),
+        }
+
+    @classmethod
+    def parse(cls, raw: list[bytes]) -> LobbyRecord | None:
+        if not raw:
+            return None
+        flat = {text(raw[i]): raw[i + 1] for i in range(0, len(raw), 2)}
+        members = [Member(p, n, bool(r)) for p, n, r in msgpack.unpackb(flat["members"])]
+        return cls(
+            lobby_id=text(flat["lobby_id"]),
+            mode=text(flat["mode"]),
+            name=text(flat["name"]),
+            capacity=int(flat["capacity"]),
+            private=flat["private"] == b"1",
+            owner=text(flat["owner"]),
+            status=text(flat["status"]),
+            members=members,
+            match_id=text(flat.get("match_id", b"")),
+        )
+
+
+class LobbyStore:
+    def __init__(self, mux: RedisMux, scripts: Scripts, locks: Locks) -> None:
+        self._mux = mux
+        self._scripts = scripts
+        self.locks = locks
+
+    @translate_redis_errors
+    async def read(self, lobby_id: str) -> LobbyRecord | None:
+        return LobbyRecord.parse(await self._mux.execute("HGETALL", keys.lobby(lobby_id)))
+
+    @translate_redis_errors
+    async def read_many(self, lobby_ids: list[str]) -> list[LobbyRecord | None]:
+        raws = await asyncio.gather(
+            *(self._mux.execute("HGETALL", keys.lobby(i)) for i in lobby_ids)
+        )
+        return [LobbyRecord.parse(raw) for raw in raws]
+
+    async def write(self, lease: Lease, lobby: LobbyRecord) -> bool:
+        """Write the lobby under its lock; False when a newer lock holder exists."""
+        written = await self.locks.write_fenced(lease, keys.lobby(lobby.lobby_id), lobby.fields())
+        if written and lobby.status != "open":
+            await self._expire(lobby.lobby_id)
+        return written
+
+    @translate_redis_errors
+    async def _expire(self, lobby_id: str) -> None:
+        await self._mux.execute("EXPIRE", keys.lobby(lobby_id), CLOSED_TTL_S)
+
+    # --- seats: one lobby per player ------------------------------------------------
+
+    @translate_redis_errors
+    async def take_seat(self, player_id: str, lobby_id: str) -> str | None:
+        """Seat the player in ``lobby_id`` unless they sit elsewhere; returns where they sit
+        if it is not here (``SET NX GET``: two joins racing on two nodes cannot both win)."""
+        held = await self._mux.execute("SET", keys.player_lobby(player_id), lobby_id, "NX", "GET")
+        if held is None or text(held) == lobby_id:
+            return None
+        return text(held)
+
+    @translate_redis_errors
+    async def free_seats(self, lobby_id: str, player_ids: list[str]) -> None:
+        await asyncio.gather(
+            *(
+                self._scripts.delete_if_equal(keys=[keys.player_lobby(p)], args=[lobby_id])
+                for p in player_ids
+            )
+        )
+
+    @translate_redis_errors
+    async def seat_of(self, player_id: str) -> str | None:
+        held = await self._mux.execute("GET", keys.player_lobby(player_id))
+        return None if held is None else text(held)
+
+    # --- the open-lobby indexes -----------------------------------------------------
+
+    @translate_redis_errors
+    async def index(self, lobby: LobbyRecord) -> None:
+        """List the lobby (fullest first) while it is open, public and has a free seat."""
+        listed = lobby.status == "open" and not lobby.private
+        listed = listed and len(lobby.members) < lobby.capacity
+        commands: list[tuple[Any, ...]] = []
+        for key in (keys.open_lobbies(lobby.mode), keys.open_lobbies(None)):
+            if listed:
+                commands.append(("ZADD", key, len(lobby.members), lobby.lobby_id))
+            else:
+                commands.append(("ZREM", key, lobby.lobby_id))
+        await self._mux.pipeline(*commands)
+
+    @translate_redis_errors
+    async def unindex(self, mode: str, lobby_id: str) -> None:
+        await self._mux.pipeline(
+            ("ZREM", keys.open_lobbies(mode), lobby_id),
+            ("ZREM", keys.open_lobbies(None), lobby_id),
+        )
+
+    @translate_redis_errors
+    async def fullest(self, mode: str | None, limit: int) -> list[str]:
+        ids = await self._mux.execute("ZREVRANGE", keys.open_lobbies(mode), 0, limit - 1)
+        return [text(i) for i in ids]
+
+    # --- seats of players who dropped -----------------------------------------------
+
+    @translate_redis_errors
+    async def mark_away(self, player_id: str, lobby_id: str, until_ms: int) -> None:
+        await self._mux.execute("ZADD", keys.lobby_away(), until_ms, f"{player_id} {lobby_id}")
+
+    @translate_redis_errors
+    async def back(self, player_id: str, lobby_id: str) -> None:
+        await self._mux.execute("ZREM", keys.lobby_away(), f"{player_id} {lobby_id}")
+
+    @translate_redis_errors
+    async def claim_due(self, now_ms: int, limit: int = 100) -> list[tuple[str, str]]:
+        """Seats whose grace ran out; each is claimed (removed) by exactly one caller."""
+        due = await self._mux.execute(
+            "ZRANGEBYSCORE", keys.lobby_away(), "-inf", now_ms, "LIMIT", 0, limit
+        )
+        if not due:
+            return []
+        removed = await asyncio.gather(
+            *(self._mux.execute("ZREM", keys.lobby_away(), entry) for entry in due)
+        )
+        claimed = []
+        for entry, won in zip(due, removed, strict=True):
+            if won:
+                player_id, _, lobby_id = text(entry).partition(" ")
+                claimed.append((player_id, lobby_id))
+        return claimed
+
+    @translate_redis_errors
+    async def publish(self, channels: list[str], payload: bytes) -> None:
+        await asyncio.gather(*(self._mux.execute("PUBLISH", c, payload) for c in channels))

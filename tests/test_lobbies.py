@@ -1,0 +1,165 @@
+"""Lobbies as players live them on one node: create, list, join, leave, ready, grace."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from client_sim.client import ArenaClient, ArenaError
+from tests.conftest import StartArena
+from tests.helpers import connect, eventually, login
+
+
+async def players(arena: str, *names: str) -> list[ArenaClient]:
+    return [(await connect(arena, name))[1] for name in names]
+
+
+def member_names(lobby: dict[str, Any]) -> list[str]:
+    return [m["name"] for m in lobby["members"]]
+
+
+async def test_create_join_and_everyone_hears_of_it(arena: str) -> None:
+    alice, bob = await players(arena, "alice", "bob")
+    async with alice, bob:
+        lobby = (await alice.request("lobby.create", mode="duel", capacity=2))["lobby"]
+        assert lobby["owner"] == lobby["members"][0]["player_id"]
+        assert (lobby["name"], lobby["private"], lobby["capacity"]) == ("alice's lobby", False, 2)
+        joined = (await bob.request("lobby.join", lobby_id=lobby["lobby_id"]))["lobby"]
+        assert member_names(joined) == ["alice", "bob"]
+
+        async def alice_hears_bob() -> bool:
+            push = await alice.next_push("lobby.updated")
+            return member_names(push["lobby"]) == ["alice", "bob"]
+
+        await eventually(alice_hears_bob, within_s=2)
+        got = (await bob.request("lobby.get", lobby_id=lobby["lobby_id"]))["lobby"]
+        assert got == joined
+
+
+async def test_lobby_errors(arena: str) -> None:
+    alice, bob, carol = await players(arena, "alice", "bob", "carol")
+    async with alice, bob, carol:
+        lobby_id = (await alice.request("lobby.create", mode="duel", capacity=2))["lobby"][
+            "lobby_id"
+        ]
+        cases: list[tuple[str, dict[str, Any], str]] = [
+            ("lobby.join", {"lobby_id": "0" * 12}, "LOBBY_NOT_FOUND"),
+            ("lobby.join", {"lobby_id": "not-an-id"}, "LOBBY_NOT_FOUND"),
+            ("lobby.get", {"lobby_id": "0" * 12}, "LOBBY_NOT_FOUND"),
+            ("lobby.leave", {}, "NOT_IN_LOBBY"),
+            ("lobby.ready", {"ready": True}, "NOT_IN_LOBBY"),
+            ("lobby.create", {"mode": "duel", "capacity": 1}, "BAD_REQUEST"),
+            ("lobby.create", {"mode": "duel", "capacity": 65}, "BAD_REQUEST"),
+            ("lobby.create", {"mode": "Bad Mode", "capacity": 2}, "BAD_REQUEST"),
+            ("lobby.ready", {"ready": "yes"}, "BAD_REQUEST"),
+        ]
+        for op, fields, code in cases:
+            with pytest.raises(ArenaError) as refused:
+                await carol.request(op, **fields)
+            assert refused.value.code == code, (op, fields)
+        await bob.request("lobby.join", lobby_id=lobby_id)
+        with pytest.raises(ArenaError) as full:
+            await carol.request("lobby.join", lobby_id=lobby_id)
+        assert full.value.code == "LOBBY_FULL"
+        with pytest.raises(ArenaError) as twice:
+            await alice.request("lobby.create", mode="duel", capacity=2)
+        assert twice.value.code == "ALREADY_IN_LOBBY"
+        other = (await carol.request("lobby.create", mode="duel", capacity=2))["lobby"]
+        with pytest.raises(ArenaError) as elsewhere:
+            await bob.request("lobby.join", lobby_id=other["lobby_id"])
+        assert elsewhere.value.code == "ALREADY_IN_LOBBY"
+
+
+async def test_owner_leaving_hands_over_and_the_last_one_out_closes_it(arena: str) -> None:
+    alice, bob = await players(arena, "alice", "bob")
+    async with alice, bob:
+        lobby = (await alice.request("lobby.create", mode="duel", capacity=4))["lobby"]
+        bob_id = (await bob.request("lobby.join", lobby_id=lobby["lobby_id"]))["lobby"]["members"][
+            1
+        ]["player_id"]
+        await alice.request("lobby.leave")
+        after = (await bob.request("lobby.get", lobby_id=lobby["lobby_id"]))["lobby"]
+        assert after["owner"] == bob_id
+        assert member_names(after) == ["bob"]
+        await bob.request("lobby.leave")
+        with pytest.raises(ArenaError) as gone:
+            await bob.request("lobby.get", lobby_id=lobby["lobby_id"])
+        assert gone.value.code == "LOBBY_NOT_FOUND"
+        # Both are free to sit elsewhere now.
+        await alice.request("lobby.create", mode="duel", capacity=2)
+
+
+async def test_list_shows_open_public_lobbies_fullest_first(arena: str) -> None:
+    a, b, c, d, e = await players(arena, "a", "b", "c", "d", "e")
+    async with a, b, c, d, e:
+        small = (await a.request("lobby.create", mode="ffa", capacity=8))["lobby"]
+        busy = (await b.request("lobby.create", mode="ffa", capacity=8))["lobby"]
+        await c.request("lobby.join", lobby_id=busy["lobby_id"])
+        await d.request("lobby.create", mode="ffa", capacity=8, private=True)
+        await e.request("lobby.create", mode="other", capacity=8)
+        listed = (await a.request("lobby.list", mode="ffa"))["lobbies"]
+        assert [lobby["lobby_id"] for lobby in listed] == [busy["lobby_id"], small["lobby_id"]]
+        everything = (await a.request("lobby.list"))["lobbies"]
+        assert len(everything) == 3  # every mode, still no private one
+
+
+async def test_all_ready_starts_one_match_and_closes_the_lobby(arena: str) -> None:
+    alice, bob = await players(arena, "alice", "bob")
+    async with alice, bob:
+        lobby_id = (await alice.request("lobby.create", mode="duel", capacity=2))["lobby"][
+            "lobby_id"
+        ]
+        await bob.request("lobby.join", lobby_id=lobby_id)
+        assert (await alice.request("lobby.ready", ready=True))["match_id"] is None
+        started = await bob.request("lobby.ready", ready=True)
+        match_id = started["match_id"]
+        for client in (alice, bob):
+            push = await client.next_push("match.started")
+            assert push["match_id"] == match_id
+            assert len(push["players"]) == 2
+        with pytest.raises(ArenaError) as closed:
+            await alice.request("lobby.get", lobby_id=lobby_id)
+        assert closed.value.code == "LOBBY_NOT_FOUND"
+        await alice.request("lobby.quickjoin", mode="duel")  # free to play again
+
+
+async def test_a_reconnect_within_the_grace_keeps_the_seat_and_after_it_frees(
+    start_arena: StartArena,
+) -> None:
+    arena = await start_arena(lobby_grace_s=0.6, presence_interval_s=0.1, presence_ttl_s=0.5)
+    alice, bob = await players(arena, "alice", "bob")
+    carol = await login(arena, "carol")
+    async with alice, bob:
+        lobby_id = (await alice.request("lobby.create", mode="duel", capacity=4))["lobby"][
+            "lobby_id"
+        ]
+        carol_socket = await ArenaClient.connect(arena, carol.token)
+        await carol_socket.request("lobby.join", lobby_id=lobby_id)
+        await carol_socket.close()  # drops...
+        carol_socket = await ArenaClient.connect(arena, carol.token)  # ...and comes back
+        await asyncio.sleep(0.9)  # past the grace: the seat was kept because she came back
+        got = (await bob.request("lobby.join", lobby_id=lobby_id))["lobby"]
+        assert member_names(got) == ["alice", "carol", "bob"]
+        await carol_socket.close()  # drops for good
+
+        async def seat_freed_and_told() -> bool:
+            push = await alice.next_push("lobby.updated")
+            return member_names(push["lobby"]) == ["alice", "bob"]
+
+        await eventually(seat_freed_and_told, within_s=3)
+
+
+async def test_joins_are_rate_limited_before_any_lookup(start_arena: StartArena) -> None:
+    arena = await start_arena(rate_limits="lobby.join=3/1")
+    (alice,) = await players(arena, "alice")
+    async with alice:
+        for _ in range(3):
+            with pytest.raises(ArenaError) as probe:
+                await alice.request("lobby.join", lobby_id="0" * 12)
+            assert probe.value.code == "LOBBY_NOT_FOUND"
+        with pytest.raises(ArenaError) as limited:
+            await alice.request("lobby.join", lobby_id="0" * 12)
+        assert limited.value.code == "RATE_LIMITED"
+        assert 0 < (limited.value.retry_after_ms or 0) <= 1001
