@@ -39,7 +39,7 @@ from server.storage.cache import CacheStore
 from server.storage.connection import open_mux, open_redis, redis_answers
 from server.storage.leaderboards import LeaderboardStore
 from server.storage.lobbies import LobbyStore
-from server.storage.locks import Locks
+from server.storage.locks import Locks, NoLocks
 from server.storage.mux import RedisMux
 from server.storage.players import PlayerStore
 from server.storage.presence import PresenceStore
@@ -109,7 +109,7 @@ def build_services(settings: Settings, mux: RedisMux, clock: Clock) -> Services:
         touch_interval_s=settings.session_touch_interval_s,
     )
     lobbies = LobbyService(
-        LobbyStore(mux, scripts, Locks(scripts)),
+        LobbyStore(mux, scripts, Locks(scripts) if settings.lobby_locks else NoLocks(scripts, mux)),
         rate_limiter,
         presence,
         grace_s=settings.lobby_grace_s,

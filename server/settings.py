@@ -135,6 +135,12 @@ class Settings:
     lobby_capacity: int = _setting(
         8, "ARENA_LOBBY_CAPACITY", "Capacity of the lobbies lobby.quickjoin creates."
     )
+    lobby_locks: int = _setting(
+        1,
+        "ARENA_LOBBY_LOCKS",
+        "1: lobby changes take the lobby's lock. 0 only to benchmark the lock's cost: "
+        "lobbies can then overfill.",
+    )
     server_key: str = _setting(
         "",
         "ARENA_SERVER_KEY",
