@@ -31,6 +31,9 @@ DEFAULT_RATE_LIMITS = {
     "lobby.create": RateLimit(5, 1.0),
     "lobby.join": RateLimit(10, 2.0),
     "lobby.quickjoin": RateLimit(10, 2.0),
+    # Set now so studios can tune them; chat and matches come with the matches release.
+    "chat.send": RateLimit(10, 2.0),
+    "match.send": RateLimit(60, 30.0),
 }
 
 

@@ -153,8 +153,8 @@ async def test_a_reconnect_within_the_grace_keeps_the_seat_and_after_it_frees(
 
 async def test_joins_are_rate_limited_before_any_lookup(start_arena: StartArena) -> None:
     arena = await start_arena(rate_limits="lobby.join=3/1")
-    (alice,) = await players(arena, "alice")
-    async with alice:
+    alice, bob = await players(arena, "alice", "bob")
+    async with alice, bob:
         for _ in range(3):
             with pytest.raises(ArenaError) as probe:
                 await alice.request("lobby.join", lobby_id="0" * 12)
@@ -163,3 +163,10 @@ async def test_joins_are_rate_limited_before_any_lookup(start_arena: StartArena)
             await alice.request("lobby.join", lobby_id="0" * 12)
         assert limited.value.code == "RATE_LIMITED"
         assert 0 < (limited.value.retry_after_ms or 0) <= 1001
+        with pytest.raises(ArenaError) as not_slowed:  # alice's flood does not slow bob
+            await bob.request("lobby.join", lobby_id="0" * 12)
+        assert not_slowed.value.code == "LOBBY_NOT_FOUND"
+        await asyncio.sleep((limited.value.retry_after_ms or 0) / 1000)
+        with pytest.raises(ArenaError) as after_waiting:  # waiting as told is enough
+            await alice.request("lobby.join", lobby_id="0" * 12)
+        assert after_waiting.value.code == "LOBBY_NOT_FOUND"
