@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 import pytest
+import redis as redis_sync
 
 from client_sim.client import ArenaClient, ArenaError
 from tests.conftest import StartArena
@@ -170,3 +171,15 @@ async def test_joins_are_rate_limited_before_any_lookup(start_arena: StartArena)
         with pytest.raises(ArenaError) as after_waiting:  # waiting as told is enough
             await alice.request("lobby.join", lobby_id="0" * 12)
         assert after_waiting.value.code == "LOBBY_NOT_FOUND"
+
+
+async def test_a_seat_left_behind_by_a_crash_does_not_lock_the_player_out(
+    arena: str, redis_client: redis_sync.Redis
+) -> None:
+    alice_login = await login(arena, "alice")
+    # A node died between taking alice's seat and writing the lobby: the seat points
+    # at a lobby that does not have her (here: one that does not exist at all).
+    redis_client.set(f"arena:{{player:{alice_login.player_id}}}:lobby", "0123456789ab")
+    async with await ArenaClient.connect(arena, alice_login.token) as alice:
+        lobby = (await alice.request("lobby.create", mode="duel", capacity=2))["lobby"]
+        assert member_names(lobby) == ["alice"]

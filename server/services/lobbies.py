@@ -143,9 +143,7 @@ class LobbyService:
             status="open",
             members=[Member(player_id, player_name)],
         )
-        elsewhere = await self._store.take_seat(player_id, lobby.lobby_id)
-        if elsewhere is not None:
-            raise AlreadyInLobby(f"already in lobby {elsewhere}")
+        await self._take_seat(player_id, lobby.lobby_id)
         try:
             async with self._store.locks.hold(
                 keys.lobby_resource(lobby.lobby_id), ttl_ms=LOCK_TTL_MS, wait_s=LOCK_WAIT_S
@@ -175,9 +173,7 @@ class LobbyService:
                 return lobby  # back in a seat they kept (a reconnect): nothing changes
             if len(lobby.members) >= lobby.capacity:
                 raise LobbyFull("the lobby is full")
-            elsewhere = await self._store.take_seat(player_id, lobby_id)
-            if elsewhere is not None:
-                raise AlreadyInLobby(f"already in lobby {elsewhere}")
+            await self._take_seat(player_id, lobby_id)
             lobby.members.append(Member(player_id, player_name))
             if not await self._store.write(lease, lobby):
                 await self._store.free_seats(lobby_id, [player_id])
@@ -185,6 +181,25 @@ class LobbyService:
         await self._store.index(lobby)
         await self._tell(lobby)
         return lobby
+
+    async def _take_seat(self, player_id: str, lobby_id: str) -> None:
+        """Seat the player, or AlreadyInLobby. A seat that points at a lobby the player is
+        not really in (a node died between taking a seat and writing the lobby, or
+        before freeing the seats of a started match) is given back first."""
+        elsewhere = await self._store.take_seat(player_id, lobby_id)
+        if elsewhere is None:
+            return
+        other = await self._store.read(elsewhere)
+        really_there = (
+            other is not None
+            and other.status == "open"
+            and any(m.player_id == player_id for m in other.members)
+        )
+        if really_there:
+            raise AlreadyInLobby(f"already in lobby {elsewhere}")
+        await self._store.free_seats(elsewhere, [player_id])
+        if await self._store.take_seat(player_id, lobby_id) is not None:
+            raise AlreadyInLobby("already in another lobby")
 
     async def quickjoin(self, player_id: str, player_name: str, mode: str) -> LobbyRecord:
         """Join the fullest open lobby of the mode, or create one."""
