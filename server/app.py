@@ -113,6 +113,7 @@ def build_services(settings: Settings, mux: RedisMux, clock: Clock) -> Services:
         rate_limiter,
         presence,
         grace_s=settings.lobby_grace_s,
+        renew_interval_s=settings.presence_interval_s,
         quickjoin_capacity=settings.lobby_capacity,
     )
     return Services(

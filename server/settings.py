@@ -31,6 +31,9 @@ DEFAULT_RATE_LIMITS = {
     "lobby.create": RateLimit(5, 1.0),
     "lobby.join": RateLimit(10, 2.0),
     "lobby.quickjoin": RateLimit(10, 2.0),
+    "lobby.get": RateLimit(20, 5.0),
+    "lobby.ready": RateLimit(10, 2.0),
+    "lobby.leave": RateLimit(10, 2.0),
     # Set now so studios can tune them; chat and matches come with the matches release.
     "chat.send": RateLimit(10, 2.0),
     "match.send": RateLimit(60, 30.0),
@@ -220,6 +223,12 @@ class Settings:
                 raise ValueError(f"{name} must be positive")
         if self.presence_ttl_s <= self.presence_interval_s:
             raise ValueError("presence_ttl_s must be longer than presence_interval_s")
+        if not 2 <= self.lobby_capacity <= 64:
+            raise ValueError("lobby_capacity must be 2..64")
+        if self.lobby_grace_s <= 0:
+            raise ValueError("lobby_grace_s must be positive")
+        if self.lobby_locks not in (0, 1):
+            raise ValueError("lobby_locks must be 1 (or 0, for benchmarks only)")
         if self.redis_pool_size < 2:
             raise ValueError("redis_pool_size must be at least 2 (pub/sub holds one connection)")
         if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):

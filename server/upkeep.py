@@ -35,7 +35,8 @@ class Upkeep:
         try:
             await self._services.presence.heartbeat(self._sockets())
             await self._refresh_idle_sessions()
-            await self._services.lobbies.free_expired_seats()
+            await self._services.lobbies.renew_seats(list(set(self._sockets().values())))
+            await self._services.lobbies.free_lapsed_seats()
             await self._services.cache_stats.flush()
         except ArenaError as exc:
             log.warning("upkeep skipped: %s", exc.message)

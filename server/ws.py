@@ -73,7 +73,7 @@ class SocketEndpoint:
         try:
             await services.presence.socket_opened(conn.player_id, conn.conn_id)
             await request.app[HUB].listen(services.presence.player_channel(conn.player_id), conn)
-            await services.lobbies.player_connected(conn.player_id)
+            await services.lobbies.renew_seats([conn.player_id])  # back within the grace
             profile = await services.profiles.get(session.player_id)
             conn.identity.name = profile.name
             ctx = OpContext(services, conn.identity, session.token_hash)
@@ -89,8 +89,8 @@ class SocketEndpoint:
             # so the client can read its close code; then aiohttp drops the connection.
             await conn.wait_closed(within_s=self._settings.shutdown_grace_s)
             try:
-                if await services.presence.socket_closed(conn.player_id, conn.conn_id):
-                    await services.lobbies.player_disconnected(conn.player_id)
+                # The seat lease is no longer renewed from here: it lapses after the grace.
+                await services.presence.socket_closed(conn.player_id, conn.conn_id)
             except ArenaError:
                 log.warning("could not release socket %s: Redis unavailable", conn.conn_id)
             log.info(

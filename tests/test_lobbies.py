@@ -183,3 +183,39 @@ async def test_a_seat_left_behind_by_a_crash_does_not_lock_the_player_out(
     async with await ArenaClient.connect(arena, alice_login.token) as alice:
         lobby = (await alice.request("lobby.create", mode="duel", capacity=2))["lobby"]
         assert member_names(lobby) == ["alice"]
+
+
+async def test_when_the_one_not_ready_leaves_the_rest_start(arena: str) -> None:
+    alice, bob, carol = await players(arena, "alice", "bob", "carol")
+    async with alice, bob, carol:
+        lobby_id = (await alice.request("lobby.create", mode="trio", capacity=3))["lobby"][
+            "lobby_id"
+        ]
+        await bob.request("lobby.join", lobby_id=lobby_id)
+        await carol.request("lobby.join", lobby_id=lobby_id)
+        await alice.request("lobby.ready", ready=True)
+        await bob.request("lobby.ready", ready=True)
+        await carol.request("lobby.leave")
+        started = await alice.next_push("match.started")
+        assert (await bob.next_push("match.started"))["match_id"] == started["match_id"]
+        assert len(started["players"]) == 2
+
+
+async def test_ready_from_a_stale_seat_is_refused_and_frees_it(
+    arena: str, redis_client: redis_sync.Redis
+) -> None:
+    alice, bob = await players(arena, "alice", "bob")
+    bob_login = await login(arena, "bob2")
+    async with alice, bob:
+        lobby_id = (await alice.request("lobby.create", mode="duel", capacity=2))["lobby"][
+            "lobby_id"
+        ]
+        # A seat pointing at alice's lobby, which bob2 never got into (a crashed node).
+        redis_client.set(f"arena:{{player:{bob_login.player_id}}}:lobby", lobby_id)
+        async with await ArenaClient.connect(arena, bob_login.token) as ghost:
+            with pytest.raises(ArenaError) as refused:
+                await ghost.request("lobby.ready", ready=True)
+            assert refused.value.code == "NOT_IN_LOBBY"
+            lobby = (await alice.request("lobby.get", lobby_id=lobby_id))["lobby"]
+            assert member_names(lobby) == ["alice"]  # the ghost's ready started nothing
+            await ghost.request("lobby.join", lobby_id=lobby_id)  # and the seat was freed

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 from collections import Counter
 
 import msgpack
@@ -10,7 +11,7 @@ import redis as redis_sync
 
 from client_sim.client import ArenaClient, ArenaError
 from tests.conftest import SpawnNode
-from tests.helpers import login
+from tests.helpers import eventually, login
 from tests.nodes import NodeProcess
 
 
@@ -105,3 +106,29 @@ async def test_the_last_two_ready_at_once_on_two_nodes_start_one_match(
         for client in (a, b, c):
             assert (await client.next_push("match.started"))["match_id"] == started[0]
             await client.close()
+
+
+async def test_a_killed_nodes_players_lose_their_seats_after_the_grace(
+    spawn_node: SpawnNode,
+) -> None:
+    fast = {
+        "ARENA_PRESENCE_INTERVAL": "0.2",
+        "ARENA_PRESENCE_TTL": "1",
+        "ARENA_LOBBY_GRACE": "0.5",
+    }
+    doomed, survivor = spawn_node(**fast), spawn_node(**fast)
+    (alice,) = await crowd([survivor], 1, "host")
+    (carol,) = await crowd([doomed], 1, "guest")
+    lobby_id = (await alice.request("lobby.create", mode="duel", capacity=4))["lobby"]["lobby_id"]
+    await carol.request("lobby.join", lobby_id=lobby_id)
+    doomed.signal(signal.SIGKILL)  # no socket close, no goodbye: only the leases lapse
+
+    async def carol_is_gone() -> bool:
+        lobby = (await alice.request("lobby.get", lobby_id=lobby_id))["lobby"]
+        return len(lobby["members"]) == 1
+
+    # The lease lapses after the grace plus one renewal interval; the presence TTL (1 s)
+    # must also pass before the survivor believes carol is offline.
+    await eventually(carol_is_gone, within_s=0.5 + 0.2 + 1.0 + 2.0, every_s=0.25)
+    await alice.close()
+    await carol.close()

@@ -1,8 +1,8 @@
 """A lean load generator: many sockets, a window of requests in flight on each.
 
 Benchmarks need a generator cheaper than the server it loads, or they measure
-themselves. Requests are msgpack frames built once per socket with a rolling
-score; replies are counted, not decoded, except to spot failures.
+themselves. Requests are msgpack frames; replies (frames that begin with "rid")
+are counted, not decoded, except to spot failures; pushes are skipped.
 """
 
 from __future__ import annotations
@@ -61,6 +61,8 @@ async def flood(
                 msg = await ws.receive()
                 if msg.type is not aiohttp.WSMsgType.BINARY:
                     break
+                if msg.data[1:5] != b"\xa3rid":  # a push, not a reply: not ours to count
+                    continue
                 in_flight -= 1
                 answered += 1
                 if b"\xa2ok\xc2" in msg.data:  # "ok": false

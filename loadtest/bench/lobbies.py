@@ -12,14 +12,14 @@ from loadtest.bench.common import LOAD_CORE, ServerProcess, pin_self, start_redi
 from loadtest.bench.flood import flood
 
 SOCKETS = 128
-LOBBIES = 16  # capacity 64 each: eight players a lobby never fill one
+LOBBIES = SOCKETS  # one lobby per joiner: this measures a join's cost, not queueing for one lobby
 
 
-async def _lobbies(url: str) -> list[str]:
+async def _lobbies(url: str, run: str) -> list[str]:
     ids = []
     async with aiohttp.ClientSession() as http:
         for i in range(LOBBIES):
-            login = await guest_login(url, f"bench-host-{i:04d}", f"host{i}", http=http)
+            login = await guest_login(url, f"bench-host-{run}-{i:04d}", f"host{i}", http=http)
             async with await ArenaClient.connect(url, login.token, http=http) as host:
                 lobby = await host.request("lobby.create", mode="bench", capacity=64)
                 ids.append(lobby["lobby"]["lobby_id"])
@@ -30,21 +30,27 @@ async def _joins_per_s(workdir: Path, redis_url: str, duration_s: float, *, lock
     server = ServerProcess(
         redis_url,
         env={
-            "ARENA_RATE_LIMITS": "lobby.join=1000000000/1000000000,auth.guest=1000000/1000000",
+            "ARENA_RATE_LIMITS": (
+                "lobby.join=1000000000/1000000000,lobby.leave=1000000000/1000000000,"
+                "auth.guest=1000000/1000000"
+            ),
             "ARENA_MSG_RATE": "1000000",
             "ARENA_MSG_RATE_BURST": "1000000",
             "ARENA_LOBBY_LOCKS": "1" if locks else "0",
         },
     ).start(workdir / f"server-lobbies-{locks}.log")
     try:
-        lobby_ids = await _lobbies(server.url)
-        seats = {}
+        lobby_ids = await _lobbies(server.url, "locked" if locks else "bare")
+        lobby_of: dict[int, str] = {}
 
         def request(rng: random.Random, rid: int) -> dict[str, object]:
-            # Each socket alternates: join a lobby, leave it, join, ...
+            # Each socket has a lobby of its own (its host waits in it) and alternates:
+            # join it, leave it, join it...
+            if id(rng) not in lobby_of:
+                lobby_of[id(rng)] = lobby_ids[len(lobby_of)]
+            lobby_id = lobby_of[id(rng)]
             if rid % 2:
-                seats[id(rng)] = lobby_ids[rng.randrange(LOBBIES)]
-                return {"op": "lobby.join", "lobby_id": seats[id(rng)]}
+                return {"op": "lobby.join", "lobby_id": lobby_id}
             return {"op": "lobby.leave"}
 
         rate, _ = await flood(
@@ -73,7 +79,7 @@ async def run(workdir: Path, *, duration_s: float) -> str:
 | measure | joins/s |
 |---|---|
 | `lobby.join` through the server, lock + fenced write + rate limit \
-({SOCKETS} sockets, each joining and leaving in turn) | **{locked:,.0f}** |
+({SOCKETS} sockets, each joining and leaving a lobby of its own in turn) | **{locked:,.0f}** |
 | the same joins with the lobby lock bypassed (`ARENA_LOBBY_LOCKS=0`) | {bare:,.0f} |
 | joins with the lock, as a share of joins without it | {locked / bare:.0%} |
 """

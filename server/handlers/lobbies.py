@@ -30,7 +30,9 @@ async def lobby_list(ctx: OpContext, req: Request) -> Message:
 
 
 async def lobby_get(ctx: OpContext, req: Request) -> Message:
-    lobby = await ctx.services.lobbies.get(req.string("lobby_id", min_len=1, max_len=32))
+    lobby = await ctx.services.lobbies.get(
+        ctx.player_id, req.string("lobby_id", min_len=1, max_len=32)
+    )
     return {"lobby": lobby_wire(lobby)}
 
 

@@ -10,21 +10,28 @@
   last "ready" at the same moment cannot both start it.
 - Every member gets ``lobby.updated`` on every change, on whichever node they are
   (published to each member's player channel).
-- A player whose socket drops keeps the seat for a grace period; after it, any
-  node's upkeep frees the seat and tells the others.
+- A seat is a lease: while the player is connected, their node renews it every
+  presence interval. A dropped socket or a dead node stops the renewals, and the
+  seat frees a grace period later (any node's upkeep does it), unless the player
+  came back, on any node, in time.
+- Everything a change implies (the index of open lobbies, the pushes) happens
+  before the lock is released, so pushes leave in the order the changes happened.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
 import time
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import msgpack
 
 from server.errors import (
     AlreadyInLobby,
+    ArenaError,
     BadRequest,
     LobbyFull,
     LobbyNotFound,
@@ -36,6 +43,9 @@ from server.services.presence import PresenceService
 from server.services.ratelimits import RateLimiter
 from server.storage import keys
 from server.storage.lobbies import LobbyRecord, LobbyStore, Member
+from server.storage.locks import Lease
+
+log = logging.getLogger(__name__)
 
 MODE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 LOBBY_ID = re.compile(r"^[0-9a-f]{12}$")
@@ -45,6 +55,13 @@ LOCK_TTL_MS = 2000
 # Hundreds of players may queue for one popular lobby; each turn holds it a millisecond or two.
 LOCK_WAIT_S = 3.0
 QUICKJOIN_CANDIDATES = 10
+# Inside quick-join's mode lock, a busy candidate is skipped quickly: the mode lock's TTL
+# must outlast every candidate tried (10 x 0.2 s) plus creating a lobby.
+CANDIDATE_WAIT_S = 0.2
+MODE_LOCK_TTL_MS = 8000
+# Freeing lapsed seats waits only briefly per lobby; a busy one is retried next round.
+UPKEEP_WAIT_S = 0.3
+UPKEEP_RETRY_MS = 5000
 
 
 def lobby_wire(lobby: LobbyRecord) -> dict[str, Any]:
@@ -82,17 +99,21 @@ class LobbyService:
         presence: PresenceService,
         *,
         grace_s: float,
+        renew_interval_s: float,
         quickjoin_capacity: int,
     ) -> None:
         self._store = store
         self._rate_limiter = rate_limiter
         self._presence = presence
-        self._grace_ms = int(grace_s * 1000)
+        # A lease outlives one missed renewal, so a connected player never loses a seat.
+        self._lease_ms = int((grace_s + renew_interval_s) * 1000)
         self._quickjoin_capacity = quickjoin_capacity
 
     # --- reads ----------------------------------------------------------------------
 
-    async def get(self, lobby_id: str) -> LobbyRecord:
+    async def get(self, player_id: str, lobby_id: str) -> LobbyRecord:
+        # Counted before the lookup, like a join: ids (of private lobbies too) cost to probe.
+        await self._rate_limiter.check("lobby.get", player_id)
         lobby = await self._store.read(validate_lobby_id(lobby_id))
         if lobby is None or lobby.status != "open":
             raise LobbyNotFound("no such lobby")
@@ -103,15 +124,13 @@ class LobbyService:
         if mode is not None:
             validate_mode(mode)
         ids = await self._store.fullest(mode, limit * 2)
-        lobbies = await self._store.read_many(ids)
-        found = [
-            lobby
-            for lobby in lobbies
-            if lobby is not None
-            and lobby.status == "open"
-            and not lobby.private
-            and len(lobby.members) < lobby.capacity
-        ]
+        found = []
+        for lobby_id, lobby in zip(ids, await self._store.read_many(ids), strict=True):
+            if lobby is None or lobby.status != "open":
+                await self._store.unindex(lobby_id, mode)  # a stale entry: tidy it
+                continue
+            if not lobby.private and len(lobby.members) < lobby.capacity:
+                found.append(lobby)
         return found[:limit]
 
     # --- changes --------------------------------------------------------------------
@@ -143,31 +162,24 @@ class LobbyService:
             status="open",
             members=[Member(player_id, player_name)],
         )
-        await self._take_seat(player_id, lobby.lobby_id)
-        try:
-            async with self._store.locks.hold(
-                keys.lobby_resource(lobby.lobby_id), ttl_ms=LOCK_TTL_MS, wait_s=LOCK_WAIT_S
-            ) as lease:
-                if not await self._store.write(lease, lobby):
-                    raise LockTimeout("lobby changed hands; try again", retry_after_ms=50)
-        except BaseException:
-            await self._store.free_seats(lobby.lobby_id, [player_id])
-            raise
-        await self._store.index(lobby)
-        await self._tell(lobby)
+        async with self._lock(lobby.lobby_id, LOCK_WAIT_S) as lease:
+            await self._take_seat(player_id, lobby.lobby_id)
+            await self._write_or_give_back(lease, lobby, player_id)
+            await self._changed(lobby)
         return lobby
 
     async def join(self, player_id: str, player_name: str, lobby_id: str) -> LobbyRecord:
         # Counted before any lookup: probing for lobby ids costs the same as joining.
         await self._rate_limiter.check("lobby.join", player_id)
-        return await self._join(player_id, player_name, validate_lobby_id(lobby_id))
+        return await self._join(player_id, player_name, validate_lobby_id(lobby_id), LOCK_WAIT_S)
 
-    async def _join(self, player_id: str, player_name: str, lobby_id: str) -> LobbyRecord:
-        async with self._store.locks.hold(
-            keys.lobby_resource(lobby_id), ttl_ms=LOCK_TTL_MS, wait_s=LOCK_WAIT_S
-        ) as lease:
+    async def _join(
+        self, player_id: str, player_name: str, lobby_id: str, wait_s: float
+    ) -> LobbyRecord:
+        async with self._lock(lobby_id, wait_s) as lease:
             lobby = await self._store.read(lobby_id)
             if lobby is None or lobby.status != "open":
+                await self._store.unindex(lobby_id, None if lobby is None else lobby.mode)
                 raise LobbyNotFound("no such lobby")
             if any(m.player_id == player_id for m in lobby.members):
                 return lobby  # back in a seat they kept (a reconnect): nothing changes
@@ -175,45 +187,23 @@ class LobbyService:
                 raise LobbyFull("the lobby is full")
             await self._take_seat(player_id, lobby_id)
             lobby.members.append(Member(player_id, player_name))
-            if not await self._store.write(lease, lobby):
-                await self._store.free_seats(lobby_id, [player_id])
-                raise LockTimeout("lobby changed hands; try again", retry_after_ms=50)
-        await self._store.index(lobby)
-        await self._tell(lobby)
+            await self._write_or_give_back(lease, lobby, player_id)
+            await self._changed(lobby)
         return lobby
-
-    async def _take_seat(self, player_id: str, lobby_id: str) -> None:
-        """Seat the player, or AlreadyInLobby. A seat that points at a lobby the player is
-        not really in (a node died between taking a seat and writing the lobby, or
-        before freeing the seats of a started match) is given back first."""
-        elsewhere = await self._store.take_seat(player_id, lobby_id)
-        if elsewhere is None:
-            return
-        other = await self._store.read(elsewhere)
-        really_there = (
-            other is not None
-            and other.status == "open"
-            and any(m.player_id == player_id for m in other.members)
-        )
-        if really_there:
-            raise AlreadyInLobby(f"already in lobby {elsewhere}")
-        await self._store.free_seats(elsewhere, [player_id])
-        if await self._store.take_seat(player_id, lobby_id) is not None:
-            raise AlreadyInLobby("already in another lobby")
 
     async def quickjoin(self, player_id: str, player_name: str, mode: str) -> LobbyRecord:
         """Join the fullest open lobby of the mode, or create one."""
         await self._rate_limiter.check("lobby.quickjoin", player_id)
         mode = validate_mode(mode)
-        lobby = await self._try_candidates(player_id, player_name, mode)
+        lobby = await self._try_candidates(player_id, player_name, mode, LOCK_WAIT_S)
         if lobby is not None:
             return lobby
         # None open: create one, but only one at a time per mode, so a crowd pressing
         # Quick Join on an empty mode fills one lobby instead of making a hundred.
         async with self._store.locks.hold(
-            keys.mode_resource(mode), ttl_ms=LOCK_TTL_MS, wait_s=LOCK_WAIT_S
+            keys.mode_resource(mode), ttl_ms=MODE_LOCK_TTL_MS, wait_s=LOCK_WAIT_S
         ):
-            lobby = await self._try_candidates(player_id, player_name, mode)
+            lobby = await self._try_candidates(player_id, player_name, mode, CANDIDATE_WAIT_S)
             if lobby is not None:
                 return lobby
             return await self.create(
@@ -227,108 +217,169 @@ class LobbyService:
             )
 
     async def _try_candidates(
-        self, player_id: str, player_name: str, mode: str
+        self, player_id: str, player_name: str, mode: str, wait_s: float
     ) -> LobbyRecord | None:
         for lobby_id in await self._store.fullest(mode, QUICKJOIN_CANDIDATES):
             try:
-                return await self._join(player_id, player_name, lobby_id)
-            except (LobbyFull, LobbyNotFound, LockTimeout):
+                return await self._join(player_id, player_name, lobby_id, wait_s)
+            except LobbyNotFound:
+                await self._store.unindex(lobby_id, mode)
+            except (LobbyFull, LockTimeout):
                 continue
         return None
 
     async def leave(self, player_id: str) -> None:
+        await self._rate_limiter.check("lobby.leave", player_id)
         lobby_id = await self._store.seat_of(player_id)
         if lobby_id is None:
             raise NotInLobby("not in a lobby")
-        await self._leave(player_id, lobby_id)
+        await self._leave(player_id, lobby_id, LOCK_WAIT_S)
 
-    async def _leave(self, player_id: str, lobby_id: str) -> None:
-        async with self._store.locks.hold(
-            keys.lobby_resource(lobby_id), ttl_ms=LOCK_TTL_MS, wait_s=LOCK_WAIT_S
-        ) as lease:
+    async def _leave(self, player_id: str, lobby_id: str, wait_s: float) -> None:
+        async with self._lock(lobby_id, wait_s) as lease:
             lobby = await self._store.read(lobby_id)
-            if lobby is None or not any(m.player_id == player_id for m in lobby.members):
-                await self._store.free_seats(lobby_id, [player_id])
+            here = lobby is not None and any(m.player_id == player_id for m in lobby.members)
+            if lobby is None or lobby.status != "open" or not here:
+                # Gone, started, or a seat that was never really taken: only free the seat.
+                await self._free_seats(lobby_id, [player_id])
                 return
             lobby.members = [m for m in lobby.members if m.player_id != player_id]
             if not lobby.members:
                 lobby.status = "closed"  # the last one out closes it
             elif lobby.owner == player_id:
                 lobby.owner = lobby.members[0].player_id  # the longest-seated takes over
+            self._start_if_all_ready(lobby)  # those left may all be ready
             if not await self._store.write(lease, lobby):
                 raise LockTimeout("lobby changed hands; try again", retry_after_ms=50)
-        await self._store.free_seats(lobby_id, [player_id])
-        await self._store.index(lobby)
-        if lobby.members:
-            await self._tell(lobby)
+            await self._free_seats(lobby_id, [player_id])
+            await self._changed(lobby)
 
     async def ready(self, player_id: str, ready: bool) -> LobbyRecord:
+        await self._rate_limiter.check("lobby.ready", player_id)
         lobby_id = await self._store.seat_of(player_id)
         if lobby_id is None:
             raise NotInLobby("not in a lobby")
-        async with self._store.locks.hold(
-            keys.lobby_resource(lobby_id), ttl_ms=LOCK_TTL_MS, wait_s=LOCK_WAIT_S
-        ) as lease:
+        async with self._lock(lobby_id, LOCK_WAIT_S) as lease:
             lobby = await self._store.read(lobby_id)
-            if lobby is None or lobby.status != "open":
+            here = lobby is not None and any(m.player_id == player_id for m in lobby.members)
+            if lobby is not None and here and lobby.status == "started":
+                # A retry after a failure half-way through the start: finish it again.
+                await self._changed(lobby)
+                return lobby
+            if lobby is None or lobby.status != "open" or not here:
+                await self._free_seats(lobby_id, [player_id])  # a stale seat
                 raise NotInLobby("not in an open lobby")
             for member in lobby.members:
                 if member.player_id == player_id:
                     member.ready = ready
-            starts = len(lobby.members) >= 2 and all(m.ready for m in lobby.members)
-            if starts:
-                # Under the lock, open -> started happens once, however many nodes race.
-                lobby.status = "started"
-                lobby.match_id = secrets.token_hex(8)
+            self._start_if_all_ready(lobby)
             if not await self._store.write(lease, lobby):
                 raise LockTimeout("lobby changed hands; try again", retry_after_ms=50)
-        if not starts:
-            await self._tell(lobby)
-            return lobby
-        await self._store.unindex(lobby.mode, lobby.lobby_id)
-        await self._store.free_seats(lobby.lobby_id, [m.player_id for m in lobby.members])
-        await self._tell(lobby)
-        await self._store.publish(
-            [keys.player_channel(m.player_id) for m in lobby.members],
-            msgpack.packb(
-                push(
-                    Push.MATCH_STARTED,
-                    match_id=lobby.match_id,
-                    lobby_id=lobby.lobby_id,
-                    mode=lobby.mode,
-                    players=[m.player_id for m in lobby.members],
-                )
-            ),
-        )
+            await self._changed(lobby)
         return lobby
 
-    # --- dropped sockets --------------------------------------------------------------
+    # --- seat leases ------------------------------------------------------------------
 
-    async def player_disconnected(self, player_id: str) -> None:
-        """Keep the seat for the grace period."""
-        lobby_id = await self._store.seat_of(player_id)
-        if lobby_id is not None:
-            await self._store.mark_away(
-                player_id, lobby_id, int(time.time() * 1000) + self._grace_ms
+    async def renew_seats(self, player_ids: list[str]) -> None:
+        """A node's heartbeat: its connected players keep their seats."""
+        await self._store.renew_seats(player_ids, _now_ms() + self._lease_ms)
+
+    async def free_lapsed_seats(self) -> None:
+        """Free the seats whose leases ran out (the player dropped or their node died).
+        Any node may run this; each seat is claimed by one, and retried if that fails."""
+        now = _now_ms()
+        for player_id in await self._store.lapsed(now):
+            if not await self._store.claim_lapsed(player_id, now, now + UPKEEP_RETRY_MS):
+                continue
+            try:
+                _, online = await self._presence.lookup([player_id])
+                if online[player_id]:
+                    await self._store.lease_seat(player_id, now + self._lease_ms)
+                    continue  # back on some node just now: its heartbeat takes over
+                lobby_id = await self._store.seat_of(player_id)
+                if lobby_id is None:
+                    await self._store.drop_lease([player_id])
+                    continue
+                await self._leave(player_id, lobby_id, UPKEEP_WAIT_S)
+            except ArenaError as exc:
+                log.info("seat of %s not freed yet (%s); retrying later", player_id, exc.code)
+
+    # --- the steps every change shares -------------------------------------------------
+
+    def _lock(self, lobby_id: str, wait_s: float) -> AbstractAsyncContextManager[Lease]:
+        return self._store.locks.hold(
+            keys.lobby_resource(lobby_id), ttl_ms=LOCK_TTL_MS, wait_s=wait_s
+        )
+
+    async def _take_seat(self, player_id: str, lobby_id: str) -> None:
+        """Seat the player, or AlreadyInLobby. A seat that points at a lobby the player is
+        not really in (a node died between taking a seat and writing the lobby, or
+        before freeing the seats of a started match) is given back first."""
+        elsewhere = await self._store.take_seat(player_id, lobby_id)
+        if elsewhere is None:
+            await self._store.lease_seat(player_id, _now_ms() + self._lease_ms)
+            return
+        other = await self._store.read(elsewhere)
+        really_there = (
+            other is not None
+            and other.status == "open"
+            and any(m.player_id == player_id for m in other.members)
+        )
+        if really_there:
+            raise AlreadyInLobby(f"already in lobby {elsewhere}")
+        await self._store.free_seats(elsewhere, [player_id])
+        if await self._store.take_seat(player_id, lobby_id) is not None:
+            raise AlreadyInLobby("already in another lobby")
+        await self._store.lease_seat(player_id, _now_ms() + self._lease_ms)
+
+    async def _write_or_give_back(self, lease: Lease, lobby: LobbyRecord, player_id: str) -> None:
+        """Write the lobby with the player seated in it, or give the seat back."""
+        try:
+            written = await self._store.write(lease, lobby)
+        except BaseException:
+            await self._free_seats(lobby.lobby_id, [player_id])
+            raise
+        if not written:
+            await self._free_seats(lobby.lobby_id, [player_id])
+            raise LockTimeout("lobby changed hands; try again", retry_after_ms=50)
+
+    @staticmethod
+    def _start_if_all_ready(lobby: LobbyRecord) -> None:
+        # Under the lock, open -> started happens once, however many nodes race.
+        if len(lobby.members) >= 2 and all(m.ready for m in lobby.members):
+            lobby.status = "started"
+            lobby.match_id = secrets.token_hex(8)
+
+    async def _free_seats(self, lobby_id: str, player_ids: list[str]) -> None:
+        await self._store.free_seats(lobby_id, player_ids)
+        await self._store.drop_lease(player_ids)
+
+    async def _changed(self, lobby: LobbyRecord) -> None:
+        """What follows any change, still under the lock so that it happens in order: the
+        open-lobby index, and the pushes (a start frees every seat and tells everyone)."""
+        await self._store.index(lobby)
+        members = [m.player_id for m in lobby.members]
+        channels = [keys.player_channel(p) for p in members]
+        if lobby.status == "started":
+            await self._free_seats(lobby.lobby_id, members)
+        if members:
+            await self._store.publish(
+                channels, msgpack.packb(push(Push.LOBBY_UPDATED, lobby=lobby_wire(lobby)))
+            )
+        if lobby.status == "started":
+            await self._store.publish(
+                channels,
+                msgpack.packb(
+                    push(
+                        Push.MATCH_STARTED,
+                        match_id=lobby.match_id,
+                        lobby_id=lobby.lobby_id,
+                        mode=lobby.mode,
+                        players=members,
+                    )
+                ),
             )
 
-    async def player_connected(self, player_id: str) -> None:
-        lobby_id = await self._store.seat_of(player_id)
-        if lobby_id is not None:
-            await self._store.back(player_id, lobby_id)
 
-    async def free_expired_seats(self) -> None:
-        """Free the seats of players whose grace ran out. Any node may run this: each
-        seat is claimed by one. A player who came back took their entry out already."""
-        for player_id, lobby_id in await self._store.claim_due(int(time.time() * 1000)):
-            # A reconnect can land between a drop's release and its away mark; a player
-            # with a live socket again keeps the seat.
-            _, online = await self._presence.lookup([player_id])
-            if not online[player_id]:
-                await self._leave(player_id, lobby_id)
-
-    async def _tell(self, lobby: LobbyRecord) -> None:
-        payload = msgpack.packb(push(Push.LOBBY_UPDATED, lobby=lobby_wire(lobby)))
-        await self._store.publish(
-            [keys.player_channel(m.player_id) for m in lobby.members], payload
-        )
+def _now_ms() -> int:
+    return int(time.time() * 1000)

@@ -140,6 +140,6 @@ def mode_resource(mode: str) -> str:
     return f"mode:{mode}"
 
 
-def lobby_away() -> str:
-    """Sorted set: "player_id lobby_id" -> when their seat frees if they do not come back."""
-    return f"{PREFIX}:lobbies:away"
+def seat_leases() -> str:
+    """Sorted set: seated player -> when their seat frees unless their node renews it."""
+    return f"{PREFIX}:lobbies:seat-leases"

@@ -138,44 +138,55 @@ class LobbyStore:
         await self._mux.pipeline(*commands)
 
     @translate_redis_errors
-    async def unindex(self, mode: str, lobby_id: str) -> None:
-        await self._mux.pipeline(
-            ("ZREM", keys.open_lobbies(mode), lobby_id),
-            ("ZREM", keys.open_lobbies(None), lobby_id),
-        )
+    async def unindex(self, lobby_id: str, mode: str | None) -> None:
+        """Drop a stale lobby id from the all-modes index and, when known, its mode's."""
+        commands: list[tuple[Any, ...]] = [("ZREM", keys.open_lobbies(None), lobby_id)]
+        if mode is not None:
+            commands.append(("ZREM", keys.open_lobbies(mode), lobby_id))
+        await self._mux.pipeline(*commands)
 
     @translate_redis_errors
     async def fullest(self, mode: str | None, limit: int) -> list[str]:
         ids = await self._mux.execute("ZREVRANGE", keys.open_lobbies(mode), 0, limit - 1)
         return [text(i) for i in ids]
 
-    # --- seats of players who dropped -----------------------------------------------
+    # --- seat leases: a seat lasts while its player's node keeps renewing it -----------
 
     @translate_redis_errors
-    async def mark_away(self, player_id: str, lobby_id: str, until_ms: int) -> None:
-        await self._mux.execute("ZADD", keys.lobby_away(), until_ms, f"{player_id} {lobby_id}")
+    async def lease_seat(self, player_id: str, until_ms: int) -> None:
+        await self._mux.execute("ZADD", keys.seat_leases(), until_ms, player_id)
 
     @translate_redis_errors
-    async def back(self, player_id: str, lobby_id: str) -> None:
-        await self._mux.execute("ZREM", keys.lobby_away(), f"{player_id} {lobby_id}")
+    async def renew_seats(self, player_ids: list[str], until_ms: int) -> None:
+        """Renew the leases of these players that hold one (XX: nobody else gains one)."""
+        for start in range(0, len(player_ids), 1000):
+            chunk = player_ids[start : start + 1000]
+            await self._mux.execute(
+                "ZADD", keys.seat_leases(), "XX", *(x for p in chunk for x in (until_ms, p))
+            )
 
     @translate_redis_errors
-    async def claim_due(self, now_ms: int, limit: int = 100) -> list[tuple[str, str]]:
-        """Seats whose grace ran out; each is claimed (removed) by exactly one caller."""
+    async def drop_lease(self, player_ids: list[str]) -> None:
+        if player_ids:
+            await self._mux.execute("ZREM", keys.seat_leases(), *player_ids)
+
+    @translate_redis_errors
+    async def lapsed(self, now_ms: int, limit: int = 100) -> list[str]:
+        """Players whose seat lease ran out (their node stopped renewing it)."""
         due = await self._mux.execute(
-            "ZRANGEBYSCORE", keys.lobby_away(), "-inf", now_ms, "LIMIT", 0, limit
+            "ZRANGEBYSCORE", keys.seat_leases(), "-inf", now_ms, "LIMIT", 0, limit
         )
-        if not due:
-            return []
-        removed = await asyncio.gather(
-            *(self._mux.execute("ZREM", keys.lobby_away(), entry) for entry in due)
+        return [text(p) for p in due]
+
+    @translate_redis_errors
+    async def claim_lapsed(self, player_id: str, now_ms: int, retry_at_ms: int) -> bool:
+        """Take on freeing one lapsed seat: pushes the lease to ``retry_at_ms`` so no other
+        node frees it meanwhile, and so it is tried again if this attempt fails.
+        False when another node claimed it first (or the player renewed it)."""
+        claimed = await self._scripts.claim_lapsed(
+            keys=[keys.seat_leases()], args=[player_id, now_ms, retry_at_ms]
         )
-        claimed = []
-        for entry, won in zip(due, removed, strict=True):
-            if won:
-                player_id, _, lobby_id = text(entry).partition(" ")
-                claimed.append((player_id, lobby_id))
-        return claimed
+        return bool(claimed)
 
     @translate_redis_errors
     async def publish(self, channels: list[str], payload: bytes) -> None:

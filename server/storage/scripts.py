@@ -51,6 +51,7 @@ class Scripts:
     lb_rename: Script
     lock_acquire: Script
     delete_if_equal: Script
+    claim_lapsed: Script
     lock_extend: Script
     fenced_write: Script
 
