@@ -13,35 +13,32 @@ help:
 	@echo "make settings-table  rewrite the README's settings table from server/settings.py"
 	@echo "make clean           remove .venv and var/ (var/ holds the private Redis's data)"
 
+# $(call need,CHECK,PACKAGE): when CHECK fails, install Debian's PACKAGE (as root, with
+# apt-get) or stop with one line naming what to install.
+define need
+	@$(1) >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's $(2) package"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(2) >/dev/null; \
+	  else \
+	    echo "$(2) is missing: run 'sudo apt-get install $(2)', then try again." >&2; \
+	    exit 1; \
+	  fi; \
+	}
+endef
+
 install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Arena needs Python 3.11 or newer")'
-	@$(PYTHON) -c 'import ensurepip' 2>/dev/null || { \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing Debian's python3-venv package"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null; \
-	  else \
-	    echo "Python's venv module is missing: run 'sudo apt-get install python3-venv', then try again." >&2; \
-	    exit 1; \
-	  fi; \
-	}
+	$(call need,$(PYTHON) -c 'import ensurepip',python3-venv)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
 	@touch $@
 
-# Debian's redis-server package when it is missing (as root), else one clear line.
 redis-server:
-	@command -v redis-server >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing Debian's redis-server package"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; \
-	  else \
-	    echo "redis-server is missing: run 'sudo apt-get install redis-server' (Debian/Ubuntu), then try again." >&2; \
-	    exit 1; \
-	  fi; \
-	}
+	$(call need,command -v redis-server,redis-server)
 
 run: install redis-server
 	$(BIN)/python -m server
