@@ -62,6 +62,7 @@ MODE_LOCK_TTL_MS = 8000
 # Freeing lapsed seats waits only briefly per lobby; a busy one is retried next round.
 UPKEEP_WAIT_S = 0.3
 UPKEEP_RETRY_MS = 5000
+UPKEEP_BUDGET_S = 1.0
 
 
 def lobby_wire(lobby: LobbyRecord) -> dict[str, Any]:
@@ -288,7 +289,11 @@ class LobbyService:
         """Free the seats whose leases ran out (the player dropped or their node died).
         Any node may run this; each seat is claimed by one, and retried if that fails."""
         now = _now_ms()
+        # Bounded per round: this shares the node's upkeep with the presence heartbeat.
+        stop_at = time.monotonic() + UPKEEP_BUDGET_S
         for player_id in await self._store.lapsed(now):
+            if time.monotonic() > stop_at:
+                break  # the rest wait for the next round (their leases stay lapsed)
             if not await self._store.claim_lapsed(player_id, now, now + UPKEEP_RETRY_MS):
                 continue
             try:
