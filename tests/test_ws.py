@@ -171,14 +171,19 @@ async def test_garbage_frames_count_against_the_message_rate(start_arena: StartA
         assert codes == ["BAD_FRAME"] * 3 + ["RATE_LIMITED"] * 2
 
 
+async def assert_replaced(older: ArenaClient, newer: ArenaClient) -> None:
+    """The older socket hears session.replaced and closes 4001; the newer one serves."""
+    assert (await older.next_push("session.replaced"))["ev"] == "session.replaced"
+    assert await older.wait_closed() == 4001
+    assert "server_time_ms" in await newer.request("ping")
+
+
 async def test_one_socket_per_player_the_newer_replaces_the_older(arena: str) -> None:
     player = await login(arena)
     first = await ArenaClient.connect(arena, player.token)
     await first.request("ping")
     async with await ArenaClient.connect(arena, player.token) as second:
-        assert (await first.next_push("session.replaced"))["ev"] == "session.replaced"
-        assert await first.wait_closed() == 4001
-        assert "server_time_ms" in await second.request("ping")
+        await assert_replaced(first, second)
     await first.close()
 
 
@@ -217,8 +222,7 @@ async def test_a_socket_older_than_the_presence_ttl_is_still_the_players_one(
     await first.request("ping")
     await asyncio.sleep(0.8)  # twice the TTL: only the node's heartbeats keep the claim
     async with await ArenaClient.connect(arena, player.token) as second:
-        assert await first.wait_closed() == 4001
-        assert "server_time_ms" in await second.request("ping")
+        await assert_replaced(first, second)
     await first.close()
 
 
