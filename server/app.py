@@ -17,6 +17,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
+from redis.asyncio import Redis
 
 from server import http_api
 from server.appkeys import HUB, MUX, REDIS, REGISTRY, SERVICES, SETTINGS
@@ -26,29 +27,38 @@ from server.errors import ArenaError
 from server.hub import Hub
 from server.protocol import CloseCode, Frame, Push, push
 from server.services import Services
+from server.services.activity import ActivityFeed
 from server.services.cache import CacheStats, ReadThroughCache
+from server.services.chat import ChatService
 from server.services.health import HealthService
 from server.services.leaderboards import Clock, LeaderboardService
 from server.services.lobbies import LobbyService
+from server.services.matches import MatchService
+from server.services.notifications import NotificationService
 from server.services.presence import PresenceService
 from server.services.profiles import ProfileService
 from server.services.ratelimits import RateLimiter
+from server.services.results import ResultService
 from server.services.sessions import SessionService
 from server.settings import Settings
 from server.storage.cache import CacheStore
 from server.storage.connection import open_mux, open_redis, redis_answers
+from server.storage.feeds import ActivityStore, ChatStore, Feeds, NoteStore
 from server.storage.leaderboards import LeaderboardStore
 from server.storage.lobbies import LobbyStore
 from server.storage.locks import Locks, NoLocks
+from server.storage.matches import MatchStore
 from server.storage.mux import RedisMux
 from server.storage.players import PlayerStore
 from server.storage.presence import PresenceStore
 from server.storage.pubsub import Publisher, Subscriber
+from server.storage.queue import TaskQueue
 from server.storage.ratelimit import RateLimitStore
 from server.storage.scripts import Scripts
 from server.storage.sessions import SessionStore
 from server.storage.socket_commands import SocketCommandBus
 from server.upkeep import Upkeep
+from server.worker import ResultWorker, run_workers
 from server.ws import SocketEndpoint
 
 log = logging.getLogger(__name__)
@@ -69,6 +79,7 @@ def create_app(settings: Settings, *, clock: Clock = time.time) -> web.Applicati
     app.cleanup_ctx.append(_redis)
     app.cleanup_ctx.append(_services(clock))
     app.cleanup_ctx.append(_hub_and_upkeep)
+    app.cleanup_ctx.append(_result_workers)
     app.on_shutdown.append(_tell_sockets_and_close)
 
     http_api.add_routes(app)
@@ -76,9 +87,10 @@ def create_app(settings: Settings, *, clock: Clock = time.time) -> web.Applicati
     return app
 
 
-def build_services(settings: Settings, mux: RedisMux, clock: Clock) -> Services:
-    """Every store and service, wired once."""
+def build_services(settings: Settings, mux: RedisMux, clock: Clock, redis: Redis) -> Services:
+    """Every store and service, wired once (the server and ``server.worker`` share it)."""
     scripts = Scripts.load(mux)
+    feeds = Feeds(mux, scripts)
     rate_limiter = RateLimiter(RateLimitStore(scripts), settings.rate_limit_table())
     cache_store = CacheStore(mux, scripts)
     profile_cache = ReadThroughCache("profile", cache_store, ttl_s=settings.profile_cache_ttl_s)
@@ -108,20 +120,58 @@ def build_services(settings: Settings, mux: RedisMux, clock: Clock) -> Services:
         ttl_s=settings.session_ttl_s,
         touch_interval_s=settings.session_touch_interval_s,
     )
+    results_queue = TaskQueue(
+        "results",
+        mux,
+        redis,
+        scripts,
+        timeout_s=settings.job_timeout_s,
+        max_tries=settings.job_tries,
+    )
+    matches = MatchService(
+        MatchStore(mux, scripts, feeds, feed_keep=settings.match_feed_max),
+        presence,
+        rate_limiter,
+        results_queue,
+        clock=clock,
+    )
     lobbies = LobbyService(
         LobbyStore(mux, scripts, Locks(scripts) if settings.lobby_locks else NoLocks(scripts, mux)),
         rate_limiter,
         presence,
+        matches,
         grace_s=settings.lobby_grace_s,
         renew_interval_s=settings.presence_interval_s,
         quickjoin_capacity=settings.lobby_capacity,
     )
+    notifications = NotificationService(NoteStore(feeds), clock=clock)
+    activity = ActivityFeed(ActivityStore(mux), clock=clock)
     return Services(
         sessions=sessions,
         presence=presence,
         profiles=profiles,
         leaderboards=leaderboards,
         lobbies=lobbies,
+        matches=matches,
+        chat=ChatService(
+            ChatStore(feeds),
+            rate_limiter,
+            lobbies,
+            matches,
+            public_rooms=settings.public_rooms(),
+            clock=clock,
+        ),
+        notifications=notifications,
+        activity=activity,
+        results=ResultService(
+            matches,
+            leaderboards,
+            profiles,
+            notifications,
+            activity,
+            boards_by_mode=settings.result_board_table(),
+        ),
+        results_queue=results_queue,
         cache_stats=CacheStats(cache_store, [profile_cache, top_cache]),
         health=HealthService(functools.partial(redis_answers, mux)),
     )
@@ -141,7 +191,7 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
 
 def _services(clock: Clock) -> CleanupContext:
     async def services(app: web.Application) -> AsyncIterator[None]:
-        app[SERVICES] = build_services(app[SETTINGS], app[MUX], clock)
+        app[SERVICES] = build_services(app[SETTINGS], app[MUX], clock, app[REDIS])
         yield
         with contextlib.suppress(ArenaError):
             await app[SERVICES].cache_stats.flush()
@@ -154,8 +204,14 @@ async def _hub_and_upkeep(app: web.Application) -> AsyncIterator[None]:
     upkeep = Upkeep(services, app[REGISTRY], session_ttl_s=settings.session_ttl_s)
     channel = services.presence.command_channel
     hub = Hub(app[REGISTRY], channel)
-    subscriber = Subscriber(app[REDIS], hub.on_message, on_connected=upkeep.resubscribed)
+
+    async def connected() -> None:
+        hub.refill()  # first: match taps hold live events until they caught up
+        await upkeep.resubscribed()
+
+    subscriber = Subscriber(app[REDIS], hub.on_message, on_connected=connected)
     hub.subscriber = subscriber
+    hub.match_feeds = services.matches
     services.health.commands_connected = subscriber.connected.is_set
     app[HUB] = hub
     await subscriber.subscribe(channel)
@@ -166,8 +222,25 @@ async def _hub_and_upkeep(app: web.Application) -> AsyncIterator[None]:
     async with every(settings.presence_interval_s, upkeep.tick, name="upkeep"):
         yield
     await stop(task, subscriber.stopping)
+    await hub.aclose()
     with contextlib.suppress(ArenaError):
         await services.presence.node_stopping()
+
+
+async def _result_workers(app: web.Application) -> AsyncIterator[None]:
+    """``ARENA_WORKERS`` result workers inside the server, so one process is a whole game."""
+    settings, services = app[SETTINGS], app[SERVICES]
+    workers = [
+        ResultWorker(services.results_queue, services.results, name=f"{settings.node_id}-{i}")
+        for i in range(settings.workers)
+    ]
+    if not workers:
+        yield
+        return
+    stopping = asyncio.Event()
+    task = asyncio.create_task(run_workers(workers, stopping), name="result-workers")
+    yield
+    await stop(task, stopping)
 
 
 async def _tell_sockets_and_close(app: web.Application) -> None:

@@ -17,6 +17,10 @@
     ├── LobbyFull                   LOBBY_FULL     409
     ├── AlreadyInLobby              ALREADY_IN_LOBBY 409
     ├── NotInLobby                  NOT_IN_LOBBY   409
+    ├── NotInMatch                  NOT_IN_MATCH   403  (also: no such match)
+    ├── MatchEnded                  MATCH_ENDED    409
+    ├── FeedTrimmed                 FEED_TRIMMED   410
+    ├── NotInRoom                   NOT_IN_ROOM    403
     └── Unavailable                 UNAVAILABLE    503  (Redis down or too slow)
 
 Services raise these; ``ws`` and ``http_api`` turn them into replies with
@@ -116,6 +120,29 @@ class AlreadyInLobby(ArenaError):
 class NotInLobby(ArenaError):
     code = ErrorCode.NOT_IN_LOBBY
     http_status = 409
+
+
+class NotInMatch(ArenaError):
+    """Not a player of the match, or no such match: the two are not told apart, so match
+    ids cannot be probed."""
+
+    code = ErrorCode.NOT_IN_MATCH
+    http_status = 403
+
+
+class MatchEnded(ArenaError):
+    code = ErrorCode.MATCH_ENDED
+    http_status = 409
+
+
+class FeedTrimmed(ArenaError):
+    code = ErrorCode.FEED_TRIMMED
+    http_status = 410
+
+
+class NotInRoom(ArenaError):
+    code = ErrorCode.NOT_IN_ROOM
+    http_status = 403
 
 
 class Unavailable(ArenaError):

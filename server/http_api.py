@@ -175,13 +175,27 @@ async def board_player(request: web.Request) -> web.Response:
     return web.json_response(entry.as_wire())
 
 
+async def match_result(request: web.Request) -> web.Response:
+    """A trusted game server reports a match's result (the first accepted one ends it)."""
+    require_server_key(request)
+    body = await read_json_object(request)
+    match = await request.app[SERVICES].matches.report_result(
+        request.match_info["match_id"], body.get("scores"), reported_by=None
+    )
+    return web.json_response({"match_id": match.match_id, "state": match.state})
+
+
 async def stats(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
+    results = await services.results_queue.counts()
     return web.json_response(
         {
             "online": await services.presence.online_count(),
             "nodes": await services.presence.nodes_alive(),
             "caches": await services.cache_stats.totals(),
+            "queues": {
+                "results": {"ready": results.ready, "taken": results.taken, "dead": results.dead}
+            },
         }
     )
 
@@ -194,6 +208,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/v1/leaderboards/{board}/scores", submit_score)
     app.router.add_get("/v1/leaderboards/{board}/top", board_top)
     app.router.add_get("/v1/leaderboards/{board}/players/{player_id}", board_player)
+    app.router.add_post("/v1/matches/{match_id}/result", match_result)
     app.router.add_get("/v1/stats", stats)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)

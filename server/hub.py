@@ -10,14 +10,29 @@ Two kinds of channel arrive here:
   counted), so Redis sends each node only what its players need. A push comes
   msgpack-encoded; it is framed once per format and the same bytes are queued
   on every listening socket.
+
+A match's channel is backed by its feed (``MatchTap``): events carry feed ids,
+and the feed and the channel have the same order (one script appends and
+publishes). So a node that starts following a match, or that lost its Redis
+connection, reads from the feed what it may have missed since the last id it
+delivered, holding back live events meanwhile, and delivers each event once, in
+order. Clients see no gap from a node's outage; only their own drop needs
+``match.feed``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import msgpack
 
 from server.connection import Connection, SocketRegistry
+from server.errors import ArenaError
 from server.protocol import CloseCode, Frame, Push, push
+from server.storage.feeds import FeedEntry
 from server.storage.pubsub import Subscriber
 from server.storage.socket_commands import SocketCommand, SocketEnd
 
@@ -41,23 +56,60 @@ def end_socket(registry: SocketRegistry, conn_id: str, end: SocketEnd) -> None:
     conn.close(code, str(end))
 
 
+class MatchFeeds(Protocol):
+    """What the hub needs from the match service to catch a match's channel up."""
+
+    def channel(self, match_id: str) -> str: ...
+
+    async def events_after(self, match_id: str, after: str) -> list[FeedEntry]: ...
+
+    async def feed_tail(self, match_id: str) -> str: ...
+
+
+def _feed_order(entry_id: str) -> tuple[int, int]:
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+FILL_RETRY_S = 0.2
+FILL_PAGE = 500  # events_after returns at most this many at a time
+
+
+@dataclass(slots=True)
+class MatchTap:
+    """This node's view of one match channel: what it delivered last, and whether it is
+    catching up from the feed (live events wait in ``held`` meanwhile)."""
+
+    match_id: str
+    channel: str
+    last: tuple[int, int]
+    filling: bool = True
+    held: list[tuple[str, bytes, dict[str, Any]]] = field(default_factory=list)
+
+
 class Hub:
     def __init__(self, registry: SocketRegistry, command_channel: str) -> None:
         self._registry = registry
         self._command_channel = command_channel
         self.subscriber: Subscriber | None = None  # set by the composition root
+        self.match_feeds: MatchFeeds | None = None  # set by the composition root
         self._listeners: dict[str, dict[str, Connection]] = {}  # channel -> conn_id -> conn
         self._channels_of: dict[str, set[str]] = {}  # conn_id -> channels
+        self._taps: dict[str, MatchTap] = {}  # match channel -> tap
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def listen(self, channel: str, conn: Connection) -> None:
         """Deliver the channel's pushes to ``conn``; subscribes on the first local listener."""
         listeners = self._listeners.get(channel)
+        first = listeners is None
         if listeners is None:
             listeners = self._listeners[channel] = {}
-            assert self.subscriber is not None
-            await self.subscriber.subscribe(channel)
+        # Registered before any await, so a socket closing meanwhile is forgotten cleanly.
         listeners[conn.conn_id] = conn
         self._channels_of.setdefault(conn.conn_id, set()).add(channel)
+        if first:
+            assert self.subscriber is not None
+            await self.subscriber.subscribe(channel)
 
     async def unlisten(self, channel: str, conn: Connection) -> None:
         """Stop delivering to ``conn``; unsubscribes when no local listener is left."""
@@ -68,6 +120,7 @@ class Hub:
         listeners.pop(conn.conn_id, None)
         if not listeners:
             del self._listeners[channel]
+            self._taps.pop(channel, None)
             assert self.subscriber is not None
             await self.subscriber.unsubscribe(channel)
 
@@ -80,9 +133,111 @@ class Hub:
         """How many local sockets listen to ``channel``."""
         return len(self._listeners.get(channel, ()))
 
+    def following(self, conn: Connection) -> set[str]:
+        """The channels ``conn`` listens to."""
+        return set(self._channels_of.get(conn.conn_id, ()))
+
+    # --- matches ------------------------------------------------------------------
+
+    async def follow_match(self, conn: Connection, match_id: str, *, from_start: bool) -> None:
+        """Deliver the match's events to ``conn``.
+
+        ``from_start``: from the match's first event (the match is starting); else
+        from now (a socket opening mid-match: its client catches up with match.feed).
+        """
+        assert self.match_feeds is not None
+        channel = self.match_feeds.channel(match_id)
+        if channel not in self._taps:
+            after = "0-0" if from_start else await self.match_feeds.feed_tail(match_id)
+            if channel not in self._taps:  # another socket may have made it meanwhile
+                tap = self._taps[channel] = MatchTap(match_id, channel, _feed_order(after))
+                self._spawn(self._fill(tap))
+        if self._registry.get(conn.conn_id) is not conn:  # the socket closed meanwhile
+            if not self._listeners.get(channel):
+                self._taps.pop(channel, None)
+            return
+        await self.listen(channel, conn)
+
+    def refill(self) -> None:
+        """The pub/sub connection came back: every match tap catches up from its feed."""
+        for tap in self._taps.values():
+            if not tap.filling:
+                tap.filling = True
+                self._spawn(self._fill(tap))
+
+    async def _fill(self, tap: MatchTap) -> None:
+        """Read from the feed what came after the tap's last event, once Redis confirmed the
+        subscription (so nothing falls between the two), then release the held events."""
+        assert self.subscriber is not None
+        assert self.match_feeds is not None
+        while self._taps.get(tap.channel) is tap and tap.filling:
+            try:
+                await asyncio.wait_for(self.subscriber.until_subscribed(tap.channel), 5.0)
+                while True:
+                    after = f"{tap.last[0]}-{tap.last[1]}"
+                    entries = await self.match_feeds.events_after(tap.match_id, after)
+                    for entry in entries:
+                        self._deliver(tap, entry.id, entry.push, None)
+                    if len(entries) < FILL_PAGE:
+                        break
+            except (TimeoutError, ArenaError) as exc:
+                log.info("catching up match %s: %s; retrying", tap.match_id, exc)
+                await asyncio.sleep(FILL_RETRY_S)
+                continue
+            tap.filling = False
+            held, tap.held = tap.held, []
+            for entry_id, payload, message in held:
+                self._deliver(tap, entry_id, payload, message)
+
+    def _on_match_event(self, tap: MatchTap, payload: bytes) -> None:
+        try:
+            message = msgpack.unpackb(payload)
+            entry_id = str(message["id"])
+        except Exception:
+            log.warning("dropping an undecodable event on %s", tap.channel)
+            return
+        if tap.filling:
+            tap.held.append((entry_id, payload, message))
+        else:
+            self._deliver(tap, entry_id, payload, message)
+
+    def _deliver(
+        self, tap: MatchTap, entry_id: str, payload: bytes, message: dict[str, Any] | None
+    ) -> None:
+        order = _feed_order(entry_id)
+        if order <= tap.last:
+            return  # delivered already (the feed and the channel overlap)
+        tap.last = order
+        frame = Frame(message, packed=payload)
+        for conn in list(self._listeners.get(tap.channel, {}).values()):
+            conn.push(frame)
+        if frame.message.get("ev") == Push.MATCH_ENDED:
+            self._spawn(self._drop(tap.channel))
+
+    async def _drop(self, channel: str) -> None:
+        """A match ended: its sockets stop following it."""
+        for conn in list(self._listeners.get(channel, {}).values()):
+            await self.unlisten(channel, conn)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def aclose(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    # --- delivery -----------------------------------------------------------------
+
     async def on_message(self, channel: str, payload: bytes) -> None:
         if channel == self._command_channel:
             self._apply(payload)
+            return
+        tap = self._taps.get(channel)
+        if tap is not None:
+            self._on_match_event(tap, payload)
             return
         listeners = self._listeners.get(channel)
         if not listeners:
@@ -104,5 +259,7 @@ class Hub:
             return
         if command.new_name is not None:
             conn.identity.name = command.new_name
+        if command.follow_match is not None:
+            self._spawn(self.follow_match(conn, command.follow_match, from_start=True))
         if command.end is not None:
             end_socket(self._registry, command.conn_id, command.end)

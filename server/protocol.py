@@ -49,6 +49,17 @@ class Op(StrEnum):
     LOBBY_LEAVE = "lobby.leave"
     LOBBY_READY = "lobby.ready"
     LOBBY_QUICKJOIN = "lobby.quickjoin"
+    MATCH_SEND = "match.send"
+    MATCH_FEED = "match.feed"
+    MATCH_LEAVE = "match.leave"
+    MATCH_RESULT = "match.result"
+    FEED_GLOBAL = "feed.global"
+    CHAT_JOIN = "chat.join"
+    CHAT_LEAVE = "chat.leave"
+    CHAT_SEND = "chat.send"
+    CHAT_HISTORY = "chat.history"
+    NOTIFY_LIST = "notify.list"
+    NOTIFY_ACK = "notify.ack"
 
 
 class Push(StrEnum):
@@ -58,6 +69,11 @@ class Push(StrEnum):
     SERVER_SHUTDOWN = "server.shutdown"
     LOBBY_UPDATED = "lobby.updated"
     MATCH_STARTED = "match.started"
+    MATCH_EVENT = "match.event"
+    MATCH_LEFT = "match.left"
+    MATCH_ENDED = "match.ended"
+    CHAT_MESSAGE = "chat.message"
+    NOTIFY = "notify"
 
 
 class ErrorCode(StrEnum):
@@ -77,6 +93,10 @@ class ErrorCode(StrEnum):
     LOBBY_FULL = "LOBBY_FULL"
     ALREADY_IN_LOBBY = "ALREADY_IN_LOBBY"
     NOT_IN_LOBBY = "NOT_IN_LOBBY"
+    NOT_IN_MATCH = "NOT_IN_MATCH"
+    MATCH_ENDED = "MATCH_ENDED"
+    FEED_TRIMMED = "FEED_TRIMMED"
+    NOT_IN_ROOM = "NOT_IN_ROOM"
     UNAVAILABLE = "UNAVAILABLE"
     INTERNAL = "INTERNAL"
 
@@ -187,8 +207,9 @@ class Frame:
     __slots__ = ("_message", "_msgpack", "_wire")
 
     def __init__(self, message: Message | None = None, *, packed: bytes | None = None) -> None:
-        if (message is None) == (packed is None):
-            raise ValueError("a Frame needs a message or its msgpack bytes, not both")
+        # Both may be given when the caller already decoded the bytes (the same message).
+        if message is None and packed is None:
+            raise ValueError("a Frame needs a message or its msgpack bytes")
         self._message = message
         self._msgpack = packed
         self._wire: dict[Format, bytes] = {}
@@ -209,6 +230,27 @@ class Frame:
                 payload = encode(self.message, fmt)
             data = self._wire[fmt] = ws_frame(payload)
         return data
+
+
+def packed_head(event: Push, fields: Message) -> bytes:
+    """A push in msgpack, all but its trailing ``id`` field: what a feed stores.
+
+    The feed id is known only once Redis appends the entry, so the script that
+    appends it finishes the map (``with_id``, or the same bytes built in Lua).
+    """
+    parts = [_MAP_HEADER.pack_map_header(len(fields) + 2), _pack("ev"), _pack(str(event))]
+    for key, value in fields.items():
+        parts += (_pack(key), _pack(value))
+    return b"".join(parts)
+
+
+def with_id(head: bytes, entry_id: str) -> bytes:
+    """The whole push: ``head`` and its ``id`` (as the Lua scripts append it)."""
+    return head + b"\xa2id" + _pack(entry_id)
+
+
+def _pack(value: Any) -> bytes:
+    return msgpack.packb(value, use_bin_type=True)  # type: ignore[no-any-return]
 
 
 def ok(rid: int | None, result: Message | None = None) -> Message:

@@ -10,11 +10,14 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from server.boards import BoardSpec, parse_boards
+
+PUBLIC_ROOM = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,9 +37,11 @@ DEFAULT_RATE_LIMITS = {
     "lobby.get": RateLimit(20, 5.0),
     "lobby.ready": RateLimit(10, 2.0),
     "lobby.leave": RateLimit(10, 2.0),
-    # Set now so studios can tune them; chat and matches come with the matches release.
     "chat.send": RateLimit(10, 2.0),
+    "chat.join": RateLimit(20, 2.0),
+    # A fast action game sends 20 to 30 events a second per player, with short bursts.
     "match.send": RateLimit(60, 30.0),
+    "match.result": RateLimit(5, 1.0),
 }
 
 
@@ -147,6 +152,35 @@ class Settings:
         "1: lobby changes take the lobby's lock. 0 only to benchmark the lock's cost: "
         "lobbies can then overfill.",
     )
+    match_feed_max: int = _setting(
+        1000,
+        "ARENA_MATCH_FEED_MAX",
+        "Events a match's feed keeps for catching up; older ones are trimmed (FEED_TRIMMED).",
+    )
+    result_boards: str = _setting(
+        "*=global,daily",
+        "ARENA_RESULT_BOARDS",
+        "Which leaderboards a match result feeds, per mode: mode=board,board;... "
+        "(* is every other mode).",
+    )
+    workers: int = _setting(
+        1,
+        "ARENA_WORKERS",
+        "Result workers run inside the server process (0: none; run python -m server.worker).",
+    )
+    job_timeout_s: float = _setting(
+        30.0,
+        "ARENA_JOB_TIMEOUT",
+        "Seconds a taken result job may stay unacknowledged before it is taken back and redone.",
+    )
+    job_tries: int = _setting(
+        5, "ARENA_JOB_TRIES", "Tries before a failing result job goes to the dead letters."
+    )
+    chat_rooms: str = _setting(
+        "general",
+        "ARENA_CHAT_ROOMS",
+        "Public chat rooms, comma-separated (lobby and match rooms always exist).",
+    )
     server_key: str = _setting(
         "",
         "ARENA_SERVER_KEY",
@@ -217,6 +251,9 @@ class Settings:
             "profile_cache_ttl_s",
             "heartbeat_s",
             "shutdown_grace_s",
+            "match_feed_max",
+            "job_timeout_s",
+            "job_tries",
         ]
         for name in positive:
             if getattr(self, name) <= 0:
@@ -235,8 +272,15 @@ class Settings:
             raise ValueError("log_level must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
         if not 0 <= self.port <= 65535:
             raise ValueError("port must be 0..65535")
+        if self.workers < 0:
+            raise ValueError("workers must be 0 or more")
         self.rate_limit_table()
-        self.board_specs()
+        boards = {board.id for board in self.board_specs()}
+        for mode, names in self.result_board_table().items():
+            unknown = [name for name in names if name not in boards]
+            if unknown:
+                raise ValueError(f"ARENA_RESULT_BOARDS: {mode}: no board {unknown[0]!r}")
+        self.public_rooms()
         return self
 
     def rate_limit_table(self) -> dict[str, RateLimit]:
@@ -258,6 +302,23 @@ class Settings:
 
     def board_specs(self) -> tuple[BoardSpec, ...]:
         return parse_boards(self.boards)
+
+    def result_board_table(self) -> dict[str, tuple[str, ...]]:
+        """Mode -> the boards its results feed; ``*`` for every mode not named."""
+        table: dict[str, tuple[str, ...]] = {}
+        for item in filter(None, (part.strip() for part in self.result_boards.split(";"))):
+            mode, sep, names = item.partition("=")
+            if not sep or not mode.strip():
+                raise ValueError(f"ARENA_RESULT_BOARDS: {item!r} is not mode=board,board")
+            table[mode.strip()] = tuple(n.strip() for n in names.split(",") if n.strip())
+        return table
+
+    def public_rooms(self) -> frozenset[str]:
+        rooms = frozenset(r.strip() for r in self.chat_rooms.split(",") if r.strip())
+        for room in rooms:
+            if not PUBLIC_ROOM.match(room):
+                raise ValueError(f"ARENA_CHAT_ROOMS: {room!r}: use 1 to 32 of a-z, 0-9, _ and -")
+        return rooms
 
 
 def _metavar(name: str, kind: type) -> str:

@@ -11,16 +11,19 @@ from server.appkeys import HUB, SERVICES
 from server.connection import Connection, FloodGate, SocketRegistry
 from server.errors import ArenaError, BadRequest, RateLimited, UnknownOp
 from server.handlers import HANDLERS, Identity, OpContext, Request
+from server.hub import Hub
 from server.protocol import (
     CloseCode,
     ErrorCode,
     Format,
+    Frame,
     FrameError,
     Message,
     decode,
     failure,
     ok,
 )
+from server.services import Services
 from server.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -33,6 +36,26 @@ def bearer_token(request: web.Request) -> str | None:
     if scheme.lower() == "bearer" and value.strip():
         return value.strip()
     return request.query.get("token") or None
+
+
+class HubChannels:
+    """One socket's subscriptions through the node's hub (``OpContext.channels``)."""
+
+    def __init__(self, hub: Hub, conn: Connection) -> None:
+        self._hub = hub
+        self._conn = conn
+        self._joined: set[str] = set()
+
+    async def join(self, channel: str) -> None:
+        self._joined.add(channel)
+        await self._hub.listen(channel, self._conn)
+
+    async def leave(self, channel: str) -> None:
+        self._joined.discard(channel)
+        await self._hub.unlisten(channel, self._conn)
+
+    def joined(self) -> set[str]:
+        return set(self._joined)
 
 
 class SocketEndpoint:
@@ -70,13 +93,15 @@ class SocketEndpoint:
         )
         self._registry.add(conn)
         log.info("socket %s opened for player %s", conn.conn_id, conn.player_id)
+        hub = request.app[HUB]
         try:
             await services.presence.socket_opened(conn.player_id, conn.conn_id)
-            await request.app[HUB].listen(services.presence.player_channel(conn.player_id), conn)
+            await hub.listen(services.presence.player_channel(conn.player_id), conn)
             await services.lobbies.renew_seats([conn.player_id])  # back within the grace
             profile = await services.profiles.get(session.player_id)
             conn.identity.name = profile.name
-            ctx = OpContext(services, conn.identity, session.token_hash)
+            await self._rejoin(conn, hub, services)
+            ctx = OpContext(services, conn.identity, session.token_hash, HubChannels(hub, conn))
             await self._read_loop(conn, ctx)
         except ArenaError as exc:  # Redis gone while opening: tell the client why, then close
             conn.reply(failure(None, exc.code, exc.message, exc.retry_after_ms), Format.MSGPACK)
@@ -100,6 +125,15 @@ class SocketEndpoint:
                 conn.close_code,
             )
         return ws
+
+    async def _rejoin(self, conn: Connection, hub: Hub, services: Services) -> None:
+        """A player back mid-match follows it again (from now: the client catches up with
+        match.feed), and gets the notifications they have not acknowledged."""
+        match_id = await services.matches.current_match(conn.player_id)
+        if match_id is not None:
+            await hub.follow_match(conn, match_id, from_start=False)
+        for note in await services.notifications.pending(conn.player_id):
+            conn.push(Frame(packed=note.push))
 
     async def _read_loop(self, conn: Connection, ctx: OpContext) -> None:
         ws = conn.ws

@@ -47,3 +47,27 @@ async def http_json(
         http.request(method, url, headers=headers, json=json) as resp,
     ):
         return resp.status, await resp.json()
+
+
+async def start_match(
+    node_urls: list[str], count: int, *, mode: str = "arena"
+) -> tuple[str, list[ArenaClient], list[Login]]:
+    """``count`` players, spread over the nodes in turn, play through a lobby into a match.
+
+    Returns once every player got ``match.started``: the match id, the sockets, the logins.
+    """
+    players = [await login(node_urls[i % len(node_urls)], f"p{i}") for i in range(count)]
+    clients = [
+        await ArenaClient.connect(node_urls[i % len(node_urls)], p.token)
+        for i, p in enumerate(players)
+    ]
+    owner = clients[0]
+    lobby = (await owner.request("lobby.create", mode=mode, capacity=count))["lobby"]
+    for client in clients[1:]:
+        await client.request("lobby.join", lobby_id=lobby["lobby_id"])
+    for client in clients:
+        await client.request("lobby.ready", ready=True)
+    started = [await client.next_push("match.started") for client in clients]
+    match_ids = {push["match_id"] for push in started}
+    assert len(match_ids) == 1
+    return match_ids.pop(), clients, players

@@ -6,9 +6,11 @@ Redis or build key names.
 
 from __future__ import annotations
 
-from server.handlers.base import Handler, Identity, OpContext, Request
+from server.handlers.base import Handler, Identity, OpContext, Request, SocketChannels
 from server.handlers.leaderboards import LEADERBOARD_HANDLERS
 from server.handlers.lobbies import LOBBY_HANDLERS
+from server.handlers.matches import MATCH_HANDLERS
+from server.handlers.social import SOCIAL_HANDLERS
 from server.handlers.system import SYSTEM_HANDLERS
 from server.protocol import Op
 
@@ -16,8 +18,10 @@ HANDLERS: dict[str, Handler] = {
     **SYSTEM_HANDLERS,
     **LEADERBOARD_HANDLERS,
     **LOBBY_HANDLERS,
+    **MATCH_HANDLERS,
+    **SOCIAL_HANDLERS,
 }
 
 assert set(HANDLERS) == {str(op) for op in Op}, "every Op needs a handler, and only those"
 
-__all__ = ["HANDLERS", "Handler", "Identity", "OpContext", "Request"]
+__all__ = ["HANDLERS", "Handler", "Identity", "OpContext", "Request", "SocketChannels"]

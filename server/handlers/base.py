@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
+
+import msgpack
 
 from server.errors import BadRequest
-from server.protocol import Format, Message
+from server.protocol import Format, Message, Preencoded
 from server.services import Services
+from server.storage.feeds import FeedEntry
 
 T = TypeVar("T")
 
@@ -21,13 +24,27 @@ class Identity:
     name: str
 
 
+class SocketChannels(Protocol):
+    """The asking socket's subscriptions, kept by the transport."""
+
+    async def join(self, channel: str) -> None:
+        """Deliver the channel's pushes to this socket (a chat room)."""
+
+    async def leave(self, channel: str) -> None:
+        """Stop delivering the channel (a chat room, or a match the player left)."""
+
+    def joined(self) -> set[str]:
+        """The channels joined with ``join`` and not left."""
+
+
 @dataclass(frozen=True, slots=True)
 class OpContext:
-    """Who is asking, and the services they may use."""
+    """Who is asking, the services they may use, and their socket's subscriptions."""
 
     services: Services
     identity: Identity
     session_hash: str
+    channels: SocketChannels
 
     @property
     def player_id(self) -> str:
@@ -88,5 +105,14 @@ class Request:
 
 
 _REQUIRED: Any = object()
+
+
+def feed_entries(entries: list[FeedEntry], fmt: Format) -> Any:
+    """Feed entries as a reply field: the stored push bytes as they are for msgpack."""
+    if fmt is Format.MSGPACK:
+        header = msgpack.Packer().pack_array_header(len(entries))
+        return Preencoded(header + b"".join(entry.push for entry in entries))
+    return [msgpack.unpackb(entry.push) for entry in entries]
+
 
 Handler = Callable[[OpContext, Request], Awaitable[Message | None]]

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from server.services.activity import ActivityFeed
 from server.services.cache import CacheStats
+from server.services.chat import ChatService
 from server.services.health import HealthService
 from server.services.leaderboards import LeaderboardService
 from server.services.lobbies import LobbyService
+from server.services.matches import MatchService
+from server.services.notifications import NotificationService
 from server.services.presence import PresenceService
 from server.services.profiles import ProfileService
+from server.services.results import ResultService
 from server.services.sessions import SessionService
+from server.storage.queue import TaskQueue
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,5 +26,11 @@ class Services:
     profiles: ProfileService
     leaderboards: LeaderboardService
     lobbies: LobbyService
+    matches: MatchService
+    chat: ChatService
+    notifications: NotificationService
+    activity: ActivityFeed
+    results: ResultService
+    results_queue: TaskQueue
     cache_stats: CacheStats
     health: HealthService

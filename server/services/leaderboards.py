@@ -81,11 +81,21 @@ class LeaderboardService:
         profile = await self._profiles.get(player_id)
         return await self._record(player_id, profile.name, board_id, score)
 
-    async def _record(self, player_id: str, name: str, board_id: str, score: int) -> Submitted:
+    async def record_once(
+        self, player_id: str, name: str, board_id: str, score: int, *, once: str
+    ) -> Submitted:
+        """A match result's score: applied at most once per ``once`` id (a redone job
+        changes nothing and gets the standing as it is)."""
+        return await self._record(player_id, name, board_id, score, once=once)
+
+    async def _record(
+        self, player_id: str, name: str, board_id: str, score: int, *, once: str | None = None
+    ) -> Submitted:
         """Apply a score under the board's operator, in one script."""
         board = self._board(board_id)
         score = validate_score(score)
-        at = current(board, self._clock())
+        now = self._clock()
+        at = current(board, now)
         result = await self._store.submit(
             board.id,
             at.period_id,
@@ -96,6 +106,8 @@ class LeaderboardService:
             name=name,
             expire_at_ms=at.expire_at_ms,
             score_max=SCORE_MAX,
+            once=once,
+            now_ms=int(now * 1000),
         )
         if result is None:
             raise BadRequest(f"score: the total would leave {SCORE_MIN}..{SCORE_MAX}")

@@ -39,6 +39,7 @@ from server.errors import (
     NotInLobby,
 )
 from server.protocol import Push, push
+from server.services.matches import MatchService
 from server.services.presence import PresenceService
 from server.services.ratelimits import RateLimiter
 from server.storage import keys
@@ -98,6 +99,7 @@ class LobbyService:
         store: LobbyStore,
         rate_limiter: RateLimiter,
         presence: PresenceService,
+        matches: MatchService,
         *,
         grace_s: float,
         renew_interval_s: float,
@@ -106,6 +108,7 @@ class LobbyService:
         self._store = store
         self._rate_limiter = rate_limiter
         self._presence = presence
+        self._matches = matches
         # A lease outlives one missed renewal, so a connected player never loses a seat.
         self._lease_ms = int((grace_s + renew_interval_s) * 1000)
         self._quickjoin_capacity = quickjoin_capacity
@@ -119,6 +122,17 @@ class LobbyService:
         if lobby is None or lobby.status != "open":
             raise LobbyNotFound("no such lobby")
         return lobby
+
+    async def is_member(self, lobby_id: str, player_id: str) -> bool:
+        """Whether the player sits in the lobby (open, or started with them in it)."""
+        if not LOBBY_ID.match(lobby_id):
+            return False
+        lobby = await self._store.read(lobby_id)
+        return (
+            lobby is not None
+            and lobby.status != "closed"
+            and any(m.player_id == player_id for m in lobby.members)
+        )
 
     async def list_open(self, mode: str | None, limit: int) -> list[LobbyRecord]:
         """Open public lobbies with free seats, fullest first."""
@@ -367,6 +381,8 @@ class LobbyService:
         channels = [keys.player_channel(p) for p in members]
         if lobby.status == "started":
             await self._free_seats(lobby.lobby_id, members)
+            # Before the pushes: each player's socket follows the match before they can send.
+            await self._matches.start(lobby.match_id, lobby.lobby_id, lobby.mode, members)
         if members:
             await self._store.publish(
                 channels, msgpack.packb(push(Push.LOBBY_UPDATED, lobby=lobby_wire(lobby)))

@@ -10,6 +10,7 @@ out of the online count within ``presence_ttl`` seconds.
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from server.storage import keys
@@ -68,6 +69,17 @@ class PresenceService:
         ref = await self._store.live_socket(player_id)
         if ref is not None:
             await self._commands.send(ref, SocketCommand(ref.conn_id, new_name=name))
+
+    async def follow_match(self, player_ids: list[str], match_id: str) -> None:
+        """Have each player's live socket, on whichever node, follow the match's events."""
+        refs = await self._store.live_sockets(player_ids)
+        await asyncio.gather(
+            *(
+                self._commands.send(ref, SocketCommand(ref.conn_id, follow_match=match_id))
+                for ref in refs
+                if ref is not None
+            )
+        )
 
     async def sockets_displaced(self, sockets: dict[str, str]) -> list[str]:
         """Of this node's sockets (conn_id -> player_id), those no longer their player's live one.

@@ -20,6 +20,10 @@ class RateLimiter:
         self._store = store
         self._limits = dict(limits)
 
+    def limit(self, action: str) -> RateLimit:
+        """The limit of an action that is checked inside another script (a match send)."""
+        return self._limits[action]
+
     async def check(self, action: str, subject: str) -> None:
         """Count one attempt at ``action`` by ``subject``; raise RateLimited when over."""
         limit = self._limits.get(action)

@@ -143,3 +143,80 @@ def mode_resource(mode: str) -> str:
 def seat_leases() -> str:
     """Sorted set: seated player -> when their seat frees unless their node renews it."""
     return f"{PREFIX}:lobbies:seat-leases"
+
+
+def match(match_id: str) -> str:
+    """Hash: a match (mode, lobby, roster, state, times, its result once ended)."""
+    return f"{PREFIX}:{{match:{match_id}}}:state"
+
+
+def match_players(match_id: str) -> str:
+    """Set: the players who may still send to the match (the roster minus who left)."""
+    return f"{PREFIX}:{{match:{match_id}}}:players"
+
+
+def match_feed(match_id: str) -> str:
+    """Stream, capped by length: every event of the match, in order; the id is the feed id."""
+    return f"{PREFIX}:{{match:{match_id}}}:feed"
+
+
+def match_channel(match_id: str) -> str:
+    """Channel: the match's events, published in the same script that appends them."""
+    return f"{PREFIX}:{{match:{match_id}}}:events"
+
+
+def match_send_rate(match_id: str, player_id: str) -> str:
+    """String: GCRA state of one player's sends in one match (tagged with the match, so the
+    send script checks it in the same call)."""
+    return f"{PREFIX}:{{match:{match_id}}}:rate:{player_id}"
+
+
+def player_match(player_id: str) -> str:
+    """String: the running match a player is in, so a new socket follows it."""
+    return f"{PREFIX}:{{player:{player_id}}}:match"
+
+
+def player_notes(player_id: str) -> str:
+    """Stream, capped: a player's notifications until they acknowledge them."""
+    return f"{PREFIX}:{{player:{player_id}}}:notes"
+
+
+def chat_log(room: str) -> str:
+    """Stream, capped: a chat room's recent messages."""
+    return f"{PREFIX}:{{chat:{room}}}:log"
+
+
+def chat_channel(room: str) -> str:
+    """Channel: a chat room's messages."""
+    return f"{PREFIX}:{{chat:{room}}}:messages"
+
+
+def activity_feed() -> str:
+    """List, capped (LPUSH + LTRIM): recent activity across the game, newest first."""
+    return f"{PREFIX}:feed:global"
+
+
+def queue_ready(queue: str) -> str:
+    """List: jobs waiting; pushed on the left, taken from the right (oldest first)."""
+    return f"{PREFIX}:queue:{{{queue}}}:ready"
+
+
+def queue_taken(queue: str) -> str:
+    """List: jobs a worker has taken (BLMOVE from ready) and not yet acknowledged."""
+    return f"{PREFIX}:queue:{{{queue}}}:taken"
+
+
+def queue_leases(queue: str) -> str:
+    """Hash: taken job -> ms timestamp after which it is taken back (the visibility timeout)."""
+    return f"{PREFIX}:queue:{{{queue}}}:leases"
+
+
+def queue_dead(queue: str) -> str:
+    """List: jobs that failed too many times (the dead letters), newest first."""
+    return f"{PREFIX}:queue:{{{queue}}}:dead"
+
+
+def board_applied(board_id: str, period_id: str) -> str:
+    """Sorted set: ids of results already applied to this board period -> when (ms), so a
+    result redone after a worker died counts once."""
+    return f"{PREFIX}:lb:{{{board_id}:{period_id}}}:applied"

@@ -9,6 +9,7 @@ from typing import Any
 
 from server.storage import keys
 from server.storage.connection import text, translate_redis_errors
+from server.storage.mux import Arg
 from server.storage.scripts import Scripts
 
 
@@ -82,12 +83,20 @@ class LeaderboardStore:
         name: str,
         expire_at_ms: int,
         score_max: int,
+        once: str | None = None,
+        now_ms: int = 0,
     ) -> Submitted | None:
-        """Apply the operator atomically; None when the result would leave the score range."""
-        reply = await self._scripts.lb_submit(
-            keys=[*_board_keys(board_id, period_id), keys.board_arrivals(board_id, period_id)],
-            args=[player_id, score, order, operator, name, expire_at_ms, score_max],
-        )
+        """Apply the operator atomically; None when the result would leave the score range.
+
+        With ``once``, a score with the same once-id is applied at most once per board
+        period (a redone match result); a repeat returns the standing unchanged.
+        """
+        board_keys = [*_board_keys(board_id, period_id), keys.board_arrivals(board_id, period_id)]
+        args: list[Arg] = [player_id, score, order, operator, name, expire_at_ms, score_max]
+        if once is not None:
+            board_keys.append(keys.board_applied(board_id, period_id))
+            args += [once, now_ms]
+        reply = await self._scripts.lb_submit(keys=board_keys, args=args)
         if reply[0] == 0:
             return None
         return Submitted(score=int(reply[1]), rank=int(reply[2]), improved=bool(reply[3]))

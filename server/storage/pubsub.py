@@ -45,6 +45,9 @@ class Subscriber:
         # Runs after every (re)subscribe: what was published meanwhile is lost.
         self._on_connected = on_connected
         self._channels: set[str] = set()
+        # Channels Redis has confirmed on the current connection, and who waits for that.
+        self._confirmed: set[str] = set()
+        self._confirm_waiters: dict[str, list[asyncio.Future[None]]] = {}
         self._pubsub: PubSub | None = None
         self._changed = asyncio.Event()
         self.connected = asyncio.Event()
@@ -58,8 +61,33 @@ class Subscriber:
                 await self._pubsub.subscribe(channel)
         self._changed.set()
 
+    async def until_subscribed(self, channel: str) -> None:
+        """Return once Redis has confirmed the subscription on the current connection: from
+        then on, everything published on the channel reaches ``on_message``."""
+        if channel in self._confirmed:
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._confirm_waiters.setdefault(channel, []).append(waiter)
+        try:
+            await waiter
+        finally:
+            waiters = self._confirm_waiters.get(channel, [])
+            if waiter in waiters:
+                waiters.remove(waiter)
+            if not waiters:
+                self._confirm_waiters.pop(channel, None)
+
+    def _confirm(self, channel: str) -> None:
+        if channel not in self._channels:
+            return  # unsubscribed meanwhile
+        self._confirmed.add(channel)
+        for waiter in self._confirm_waiters.pop(channel, []):
+            if not waiter.done():
+                waiter.set_result(None)
+
     async def unsubscribe(self, channel: str) -> None:
         self._channels.discard(channel)
+        self._confirmed.discard(channel)
         if self._pubsub is not None and self.connected.is_set():
             with contextlib.suppress(*REDIS_DOWN):
                 await self._pubsub.unsubscribe(channel)
@@ -67,7 +95,8 @@ class Subscriber:
     async def run(self) -> None:
         backoff = 0.05
         while not self.stopping.is_set():
-            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+            # Subscribe confirmations are read too: until_subscribed waits for them.
+            pubsub = self._redis.pubsub(ignore_subscribe_messages=False)
             self._pubsub = pubsub
             try:
                 if self._channels:
@@ -94,13 +123,19 @@ class Subscriber:
                 await asyncio.sleep(1.0)
             finally:
                 self.connected.clear()
+                self._confirmed.clear()
                 self._pubsub = None
                 await pubsub.aclose()  # type: ignore[no-untyped-call]
 
     async def _pump(self, pubsub: PubSub) -> None:
         while not self.stopping.is_set():
             message = await pubsub.get_message(timeout=1.0)
-            if message is None or message["type"] != "message":
+            if message is None:
+                continue
+            if message["type"] == "subscribe":
+                self._confirm(message["channel"].decode())
+                continue
+            if message["type"] != "message":
                 continue
             channel = message["channel"].decode()
             result = self._on_message(channel, message["data"])

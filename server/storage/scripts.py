@@ -54,6 +54,12 @@ class Scripts:
     claim_lapsed: Script
     lock_extend: Script
     fenced_write: Script
+    feed_append: Script
+    feed_read: Script
+    match_send: Script
+    match_end: Script
+    match_leave: Script
+    queue_reclaim: Script
 
     @classmethod
     def load(cls, mux: RedisMux) -> Scripts:

@@ -39,7 +39,8 @@ class SocketRef:
 
 @dataclass(frozen=True, slots=True)
 class SocketCommand:
-    """An order for one socket: end it, or tell it the player's new name.
+    """An order for one socket: end it, tell it the player's new name, or have it follow
+    a match's events from the match's first one.
 
     ``only_session``: only if the socket runs this session (token hash).
     """
@@ -48,15 +49,24 @@ class SocketCommand:
     end: SocketEnd | None = None
     only_session: str | None = None
     new_name: str | None = None
+    follow_match: str | None = None
 
     def encode(self) -> bytes:
         end = None if self.end is None else str(self.end)
-        return msgpack.packb([self.conn_id, end, self.only_session, self.new_name])  # type: ignore[no-any-return]
+        return msgpack.packb(  # type: ignore[no-any-return]
+            [self.conn_id, end, self.only_session, self.new_name, self.follow_match]
+        )
 
     @classmethod
     def decode(cls, payload: bytes) -> SocketCommand:
-        conn_id, end, only_session, new_name = msgpack.unpackb(payload)
-        return cls(str(conn_id), None if end is None else SocketEnd(end), only_session, new_name)
+        conn_id, end, only_session, new_name, follow_match = msgpack.unpackb(payload)
+        return cls(
+            str(conn_id),
+            None if end is None else SocketEnd(end),
+            only_session,
+            new_name,
+            follow_match,
+        )
 
 
 class SocketCommandBus:

@@ -1,0 +1,51 @@
+"""match.send, match.feed, match.leave, match.result."""
+
+from __future__ import annotations
+
+from server.handlers.base import Handler, OpContext, Request, feed_entries
+from server.protocol import Message, Op
+from server.services.matches import FEED_LIMIT_MAX
+
+
+async def match_send(ctx: OpContext, req: Request) -> Message:
+    entry_id = await ctx.services.matches.send(
+        ctx.player_id,
+        req.string("match_id", min_len=1, max_len=32),
+        req.string("type", min_len=1, max_len=32),
+        req.fields.get("data"),
+    )
+    return {"id": entry_id}
+
+
+async def match_feed(ctx: OpContext, req: Request) -> Message:
+    entries = await ctx.services.matches.feed(
+        ctx.player_id,
+        req.string("match_id", min_len=1, max_len=32),
+        req.optional_string("after", max_len=41),
+        req.integer("limit", min_value=1, max_value=FEED_LIMIT_MAX, default=100),
+    )
+    return {"events": feed_entries(entries, req.format)}
+
+
+async def match_leave(ctx: OpContext, req: Request) -> Message:
+    match_id = req.string("match_id", min_len=1, max_len=32)
+    await ctx.services.matches.leave(ctx.player_id, match_id)
+    await ctx.channels.leave(ctx.services.matches.channel(match_id))
+    return {}
+
+
+async def match_result(ctx: OpContext, req: Request) -> Message:
+    match = await ctx.services.matches.report_result(
+        req.string("match_id", min_len=1, max_len=32),
+        req.fields.get("scores"),
+        reported_by=ctx.player_id,
+    )
+    return {"match_id": match.match_id, "state": match.state}
+
+
+MATCH_HANDLERS: dict[str, Handler] = {
+    Op.MATCH_SEND: match_send,
+    Op.MATCH_FEED: match_feed,
+    Op.MATCH_LEAVE: match_leave,
+    Op.MATCH_RESULT: match_result,
+}

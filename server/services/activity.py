@@ -1,0 +1,27 @@
+"""The global activity feed: recent match results and new personal bests, newest first."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import msgpack
+
+from server.storage.feeds import ActivityStore
+
+LIMIT_MAX = 100
+
+
+class ActivityFeed:
+    def __init__(self, store: ActivityStore, *, clock: Callable[[], float] = time.time) -> None:
+        self._store = store
+        self._clock = clock
+
+    async def post(self, items: list[dict[str, Any]]) -> None:
+        """Add entries, each ``{"kind": ..., ...}``; the time is stamped here."""
+        now = int(self._clock() * 1000)
+        await self._store.post([msgpack.packb({**item, "ts": now}) for item in items])
+
+    async def recent(self, limit: int) -> list[dict[str, Any]]:
+        return [msgpack.unpackb(raw) for raw in await self._store.recent(min(limit, LIMIT_MAX))]

@@ -1,0 +1,91 @@
+"""Chat rooms: public rooms named by settings, and a room per lobby and per match that
+only its members may join, read or write.
+
+Room names: a public room's own name, ``lobby:<lobby_id>`` or ``match:<match_id>``.
+Messages go to a capped feed per room and, in the same script, to the room's
+channel; ``chat.message`` reaches every socket that joined the room, on any node.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+
+from server.errors import BadRequest, NotInRoom
+from server.protocol import Push, packed_head
+from server.services.lobbies import LobbyService
+from server.services.matches import MatchService
+from server.services.ratelimits import RateLimiter
+from server.storage.feeds import ChatStore, FeedEntry
+
+ROOM = re.compile(r"^(?:lobby:[0-9a-f]{12}|match:[0-9a-f]{16}|[a-z0-9][a-z0-9_-]{0,31})$")
+TEXT_MAX = 500
+HISTORY_MAX = 100
+# Control characters could forge lines in a client's chat log; newlines and tabs are fine.
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+class ChatService:
+    def __init__(
+        self,
+        store: ChatStore,
+        rate_limiter: RateLimiter,
+        lobbies: LobbyService,
+        matches: MatchService,
+        *,
+        public_rooms: frozenset[str],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._rate_limiter = rate_limiter
+        self._lobbies = lobbies
+        self._matches = matches
+        self._public = public_rooms
+        self._clock = clock
+
+    async def _check_member(self, player_id: str, room: str) -> None:
+        if not ROOM.match(room):
+            raise BadRequest("room: a public room's name, lobby:<lobby_id> or match:<match_id>")
+        kind, _, ident = room.partition(":")
+        if kind == "lobby" and ident:
+            allowed = await self._lobbies.is_member(ident, player_id)
+        elif kind == "match" and ident:
+            allowed = await self._matches.may_read(ident, player_id)
+        else:
+            allowed = room in self._public
+        if not allowed:
+            raise NotInRoom(f"no room {room!r} for you: not a member, or no such room")
+
+    async def join(self, player_id: str, room: str) -> str:
+        """Check the player may be in the room; the channel its messages travel on."""
+        await self._rate_limiter.check("chat.join", player_id)
+        await self._check_member(player_id, room)
+        return self._store.channel(room)
+
+    def channel(self, room: str) -> str:
+        return self._store.channel(room)
+
+    async def send(self, player_id: str, name: str, room: str, text: str) -> str:
+        await self._rate_limiter.check("chat.send", player_id)
+        if not text.strip():
+            raise BadRequest("text: must not be blank")
+        if CONTROL.search(text):
+            raise BadRequest("text: control characters are not allowed")
+        await self._check_member(player_id, room)
+        head = packed_head(
+            Push.CHAT_MESSAGE,
+            {
+                "room": room,
+                "from": player_id,
+                "name": name,
+                "text": text,
+                "ts": int(self._clock() * 1000),
+            },
+        )
+        return await self._store.post(room, head)
+
+    async def history(self, player_id: str, room: str, limit: int) -> list[FeedEntry]:
+        """The room's latest messages, oldest first."""
+        await self._check_member(player_id, room)
+        return await self._store.history(room, min(limit, HISTORY_MAX))

@@ -1,0 +1,213 @@
+"""Matches: started by a lobby, played through a feed of events, ended by one result.
+
+- A match has an id, a mode, its roster, a state (running, ended) and a start time.
+- ``send``: a player's event is checked (a player of a running match, within the
+  rate), appended to the match's feed and published to the match's channel in one
+  script, so every node's subscribers get events in feed order.
+- ``feed``: what came after a feed id, for a client catching up after a drop.
+- ``report_result``: the first accepted result ends the match (``match.ended`` to
+  everyone) and goes to the results queue, which applies it to the leaderboards.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+
+import msgpack
+
+from server.boards import SCORE_MAX, SCORE_MIN
+from server.errors import BadRequest, FeedTrimmed, MatchEnded, NotFound, NotInMatch
+from server.protocol import Push, packed_head
+from server.services.presence import PresenceService
+from server.services.ratelimits import RateLimiter
+from server.storage.feeds import FeedEntry
+from server.storage.matches import MatchRecord, MatchStore
+from server.storage.queue import TaskQueue
+
+MATCH_ID = re.compile(r"^[0-9a-f]{16}$")
+EVENT_TYPE = re.compile(r"^[A-Za-z0-9_.:-]{1,32}$")
+FEED_ID = re.compile(r"^[0-9]{1,20}-[0-9]{1,20}$")
+DATA_MAX_BYTES = 4096
+FEED_LIMIT_MAX = 500
+SCORES_MAX = 64
+RESULT_JOB = "match.result"
+
+
+def validate_match_id(match_id: str) -> str:
+    if not MATCH_ID.match(match_id):
+        raise NotInMatch("not a player of this match")
+    return match_id
+
+
+def validate_scores(scores: object, roster: list[str]) -> dict[str, int]:
+    if not isinstance(scores, dict) or not 1 <= len(scores) <= SCORES_MAX:
+        raise BadRequest(f"scores: a map of player_id to score, 1 to {SCORES_MAX} entries")
+    for player_id, score in scores.items():
+        if player_id not in roster:
+            raise BadRequest(f"scores: {str(player_id)[:32]!r} is not a player of this match")
+        if not isinstance(score, int) or isinstance(score, bool):
+            raise BadRequest("scores: every score must be an integer")
+        if not SCORE_MIN <= score <= SCORE_MAX:
+            raise BadRequest(f"scores: must be between {SCORE_MIN} and {SCORE_MAX}")
+    return dict(scores)
+
+
+class MatchService:
+    def __init__(
+        self,
+        store: MatchStore,
+        presence: PresenceService,
+        rate_limiter: RateLimiter,
+        results: TaskQueue,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._presence = presence
+        self._rate_limiter = rate_limiter
+        self._results = results
+        self._clock = clock
+
+    def _now_ms(self) -> int:
+        return int(self._clock() * 1000)
+
+    def channel(self, match_id: str) -> str:
+        """The channel a match's events travel on."""
+        return self._store.channel(match_id)
+
+    # --- starting -----------------------------------------------------------------
+
+    async def start(self, match_id: str, lobby_id: str, mode: str, players: list[str]) -> None:
+        """Store the match and have each player's socket follow it from its first event.
+
+        Idempotent: a lobby that retries its start sends the follow orders again, which
+        a socket already following ignores. Sent before ``match.started`` on the player
+        channels, so a socket follows the match before its player can send to it.
+        """
+        await self._store.create(
+            MatchRecord(
+                match_id=match_id,
+                lobby_id=lobby_id,
+                mode=mode,
+                roster=list(players),
+                state="running",
+                started_ms=self._now_ms(),
+            )
+        )
+        await self._presence.follow_match(players, match_id)
+
+    # --- playing ------------------------------------------------------------------
+
+    async def send(self, player_id: str, match_id: str, event_type: str, data: Any) -> str:
+        """A player's event to everyone in the match, the sender included; its feed id."""
+        validate_match_id(match_id)
+        if not EVENT_TYPE.match(event_type):
+            raise BadRequest("type: 1 to 32 of A-Z, a-z, 0-9 and _ . : -")
+        try:
+            encoded = msgpack.packb(data, use_bin_type=True)
+        except (TypeError, ValueError, OverflowError):
+            raise BadRequest("data: cannot be encoded") from None
+        if len(encoded) > DATA_MAX_BYTES:
+            raise BadRequest(f"data: at most {DATA_MAX_BYTES} bytes encoded (msgpack)")
+        head = packed_head(
+            Push.MATCH_EVENT,
+            {
+                "match_id": match_id,
+                "from": player_id,
+                "type": event_type,
+                "data": data,
+                "ts": self._now_ms(),
+            },
+        )
+        return await self._store.send(
+            match_id, player_id, head, self._rate_limiter.limit("match.send")
+        )
+
+    async def feed(
+        self, player_id: str, match_id: str, after: str | None, limit: int
+    ) -> list[FeedEntry]:
+        """The match's events after ``after`` (from the oldest kept when None)."""
+        validate_match_id(match_id)
+        if after is not None and not FEED_ID.match(after):
+            raise BadRequest("after: a feed id, like 1700000000000-0")
+        if not await self._store.may_read(match_id, player_id):
+            raise NotInMatch("not a player of this match")
+        return await self._store.feed_after(match_id, after, min(limit, FEED_LIMIT_MAX))
+
+    async def leave(self, player_id: str, match_id: str) -> None:
+        validate_match_id(match_id)
+        head = packed_head(
+            Push.MATCH_LEFT, {"match_id": match_id, "player_id": player_id, "ts": self._now_ms()}
+        )
+        if await self._store.leave(match_id, player_id, head) is None:
+            raise NotInMatch("not a player of this match")
+        await self._store.forget_current([player_id], match_id)
+
+    async def current_match(self, player_id: str) -> str | None:
+        """The running match the player is in, if any (a new socket follows it)."""
+        return await self._store.current_of(player_id)
+
+    # --- ending -------------------------------------------------------------------
+
+    async def report_result(
+        self, match_id: str, scores: object, *, reported_by: str | None
+    ) -> MatchRecord:
+        """End the match with ``scores``: the first accepted result wins.
+
+        ``reported_by`` is the player who sent it, or None for a trusted game server.
+        The result job is queued before the match ends, so a node dying in between
+        loses nothing: the worker retries a job whose match is still running.
+        """
+        if reported_by is not None:
+            await self._rate_limiter.check("match.result", reported_by)
+        if not MATCH_ID.match(match_id):
+            raise (
+                NotFound("no such match")
+                if reported_by is None
+                else NotInMatch("not a player of this match")
+            )
+        match = await self._store.read(match_id)
+        if match is None:
+            if reported_by is None:
+                raise NotFound("no such match")
+            raise NotInMatch("not a player of this match")
+        if reported_by is not None and reported_by not in match.roster:
+            raise NotInMatch("not a player of this match")
+        if match.state != "running":
+            raise MatchEnded("the match has ended; its first result stands")
+        valid = validate_scores(scores, match.roster)
+        await self._results.enqueue(RESULT_JOB, {"match_id": match_id})
+        now = self._now_ms()
+        by = reported_by or "server"
+        head = packed_head(
+            Push.MATCH_ENDED, {"match_id": match_id, "scores": valid, "by": by, "ts": now}
+        )
+        if await self._store.end(match_id, head, valid, by, now) is None:
+            raise MatchEnded("the match has ended; its first result stands")
+        await self._store.forget_current(match.roster, match_id)
+        return await self._store.read(match_id) or match
+
+    # --- for the results worker and the hub -----------------------------------------
+
+    async def read(self, match_id: str) -> MatchRecord | None:
+        return await self._store.read(match_id)
+
+    async def mark_applied(self, match_id: str) -> None:
+        await self._store.mark_applied(match_id)
+
+    async def may_read(self, match_id: str, player_id: str) -> bool:
+        return bool(MATCH_ID.match(match_id)) and await self._store.may_read(match_id, player_id)
+
+    async def events_after(self, match_id: str, after: str) -> list[FeedEntry]:
+        """Up to FEED_LIMIT_MAX events after ``after`` (from the oldest kept if some of
+        those were trimmed)."""
+        try:
+            return await self._store.feed_after(match_id, after, FEED_LIMIT_MAX)
+        except FeedTrimmed:
+            return await self._store.feed_after(match_id, None, FEED_LIMIT_MAX)
+
+    async def feed_tail(self, match_id: str) -> str:
+        return await self._store.feed_tail(match_id)

@@ -1,0 +1,105 @@
+"""Applying a match's result: leaderboards (exactly once), the activity feed, each
+player's new standing.
+
+Called by the results worker for each queued job. A job may run more than once
+(its worker died before acknowledging it): every board update carries the id
+``match:player`` and the board script applies an id once, so the leaderboards
+count a result once however often the job runs. The activity entry and the
+notifications are at least once: a rerun after a crash between them and the
+final mark may repeat them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from server.services.activity import ActivityFeed
+from server.services.leaderboards import LeaderboardService
+from server.services.matches import MatchService
+from server.services.notifications import NotificationService
+from server.services.profiles import ProfileService
+
+log = logging.getLogger(__name__)
+
+
+class ResultNotReady(Exception):
+    """The match has not ended yet (its end is in flight): try the job again shortly."""
+
+
+class ResultService:
+    def __init__(
+        self,
+        matches: MatchService,
+        leaderboards: LeaderboardService,
+        profiles: ProfileService,
+        notifications: NotificationService,
+        activity: ActivityFeed,
+        *,
+        boards_by_mode: Mapping[str, tuple[str, ...]],
+    ) -> None:
+        self._matches = matches
+        self._leaderboards = leaderboards
+        self._profiles = profiles
+        self._notifications = notifications
+        self._activity = activity
+        self._boards_by_mode = dict(boards_by_mode)
+
+    def boards_for(self, mode: str) -> tuple[str, ...]:
+        return self._boards_by_mode.get(mode, self._boards_by_mode.get("*", ()))
+
+    async def apply(self, match_id: str) -> None:
+        match = await self._matches.read(match_id)
+        if match is None:
+            log.warning("result of match %s: the match is gone; nothing to apply", match_id)
+            return
+        if match.state == "running":
+            raise ResultNotReady(match_id)
+        if match.applied or not match.result:
+            return
+        boards = self.boards_for(match.mode)
+        names: dict[str, str] = {}
+        standings: dict[str, dict[str, Any]] = {}
+        activity: list[dict[str, Any]] = []
+        for player_id, score in match.result.items():
+            names[player_id] = (await self._profiles.get(player_id)).name
+            standings[player_id] = {}
+            for board_id in boards:
+                done = await self._leaderboards.record_once(
+                    player_id, names[player_id], board_id, score, once=f"{match_id}:{player_id}"
+                )
+                standings[player_id][board_id] = {
+                    "rank": done.rank,
+                    "score": done.score,
+                    "improved": done.improved,
+                }
+                if done.improved and board_id == boards[0]:
+                    activity.append(
+                        {
+                            "kind": "personal_best",
+                            "player_id": player_id,
+                            "name": names[player_id],
+                            "board": board_id,
+                            "score": done.score,
+                            "rank": done.rank,
+                        }
+                    )
+        activity.insert(
+            0,
+            {
+                "kind": "match.result",
+                "match_id": match_id,
+                "mode": match.mode,
+                "scores": dict(match.result),
+                "names": names,
+            },
+        )
+        await self._activity.post(activity)
+        for player_id, score in match.result.items():
+            await self._notifications.notify(
+                player_id,
+                "match.result",
+                {"match_id": match_id, "score": score, "boards": standings[player_id]},
+            )
+        await self._matches.mark_applied(match_id)

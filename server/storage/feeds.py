@@ -1,0 +1,146 @@
+"""Feeds: capped Redis streams whose entries are pushes, appended and published in one step.
+
+An entry holds one field, ``p``: the push in msgpack without its trailing ``id``
+(``protocol.packed_head``). Appending it (Lua) publishes the finished push, id
+included, so subscribers see the feed's order; reading it back finishes each
+entry the same way, so a reply can carry the very bytes that were pushed.
+
+Three feeds use this: a match's events, a chat room's messages, and a player's
+notifications. The global activity feed is a plain capped list.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from server.errors import FeedTrimmed
+from server.protocol import with_id
+from server.storage import keys
+from server.storage.connection import text, translate_redis_errors
+from server.storage.mux import RedisMux
+from server.storage.scripts import Scripts
+
+CHAT_KEEP = 200
+CHAT_TTL_S = 7 * 86400
+NOTES_KEEP = 100
+NOTES_TTL_S = 30 * 86400
+ACTIVITY_KEEP = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class FeedEntry:
+    id: str
+    push: bytes  # the whole push, msgpack, id included
+
+
+def _entries(raw: list[Any]) -> list[FeedEntry]:
+    """XRANGE's reply: [[id, [field, value, ...]], ...], finished into whole pushes."""
+    entries = []
+    for entry_id, fields in raw:
+        entry = text(entry_id)
+        head = next(fields[i + 1] for i in range(0, len(fields), 2) if fields[i] == b"p")
+        entries.append(FeedEntry(entry, with_id(head, entry)))
+    return entries
+
+
+class Feeds:
+    """The generic operations on a feed; the stores below name the keys."""
+
+    def __init__(self, mux: RedisMux, scripts: Scripts) -> None:
+        self._mux = mux
+        self._scripts = scripts
+
+    @translate_redis_errors
+    async def append(self, feed: str, channel: str, head: bytes, *, keep: int, ttl_s: int) -> str:
+        return text(await self._scripts.feed_append(keys=[feed], args=[channel, head, keep, ttl_s]))
+
+    @translate_redis_errors
+    async def after(self, feed: str, after: str, limit: int) -> list[FeedEntry]:
+        """Entries after ``after``, oldest first; FeedTrimmed when some were trimmed away."""
+        trimmed, raw = await self._scripts.feed_read(keys=[feed], args=[after, limit])
+        if trimmed:
+            raise FeedTrimmed(
+                f"events after {after} were trimmed from the feed; read it from the start"
+            )
+        return _entries(raw)
+
+    @translate_redis_errors
+    async def oldest(self, feed: str, limit: int) -> list[FeedEntry]:
+        """The oldest ``limit`` entries still kept."""
+        return _entries(await self._mux.execute("XRANGE", feed, "-", "+", "COUNT", limit))
+
+    @translate_redis_errors
+    async def latest(self, feed: str, limit: int) -> list[FeedEntry]:
+        """The newest ``limit`` entries, oldest first."""
+        raw = await self._mux.execute("XREVRANGE", feed, "+", "-", "COUNT", limit)
+        return _entries(list(reversed(raw)))
+
+    @translate_redis_errors
+    async def tail(self, feed: str) -> str:
+        """The newest entry's id, or '0-0' for an empty feed."""
+        raw = await self._mux.execute("XREVRANGE", feed, "+", "-", "COUNT", 1)
+        return text(raw[0][0]) if raw else "0-0"
+
+    @translate_redis_errors
+    async def drop_through(self, feed: str, entry_id: str) -> None:
+        """Remove every entry up to and including ``entry_id``."""
+        ms, _, seq = entry_id.partition("-")
+        await self._mux.execute("XTRIM", feed, "MINID", f"{ms}-{int(seq) + 1}")
+
+
+class ChatStore:
+    def __init__(self, feeds: Feeds) -> None:
+        self._feeds = feeds
+
+    def channel(self, room: str) -> str:
+        return keys.chat_channel(room)
+
+    async def post(self, room: str, head: bytes) -> str:
+        return await self._feeds.append(
+            keys.chat_log(room), keys.chat_channel(room), head, keep=CHAT_KEEP, ttl_s=CHAT_TTL_S
+        )
+
+    async def history(self, room: str, limit: int) -> list[FeedEntry]:
+        return await self._feeds.latest(keys.chat_log(room), limit)
+
+
+class NoteStore:
+    """A player's notifications: kept until acknowledged, pushed on their player channel."""
+
+    def __init__(self, feeds: Feeds) -> None:
+        self._feeds = feeds
+
+    async def add(self, player_id: str, head: bytes) -> str:
+        return await self._feeds.append(
+            keys.player_notes(player_id),
+            keys.player_channel(player_id),
+            head,
+            keep=NOTES_KEEP,
+            ttl_s=NOTES_TTL_S,
+        )
+
+    async def pending(self, player_id: str, limit: int = NOTES_KEEP) -> list[FeedEntry]:
+        return await self._feeds.oldest(keys.player_notes(player_id), limit)
+
+    async def ack_through(self, player_id: str, note_id: str) -> None:
+        await self._feeds.drop_through(keys.player_notes(player_id), note_id)
+
+
+class ActivityStore:
+    """The global activity feed: encoded entries in a capped list, newest first."""
+
+    def __init__(self, mux: RedisMux) -> None:
+        self._mux = mux
+
+    @translate_redis_errors
+    async def post(self, entries: list[bytes]) -> None:
+        if entries:
+            await self._mux.pipeline(
+                ("LPUSH", keys.activity_feed(), *entries),
+                ("LTRIM", keys.activity_feed(), 0, ACTIVITY_KEEP - 1),
+            )
+
+    @translate_redis_errors
+    async def recent(self, limit: int) -> list[bytes]:
+        return list(await self._mux.execute("LRANGE", keys.activity_feed(), 0, limit - 1))

@@ -1,0 +1,17 @@
+-- Append a push to a capped feed (a stream) and publish it, in one step: the entry's
+-- id becomes the push's id, and subscribers receive pushes in feed order.
+-- KEYS[1]  feed (stream)
+-- ARGV[1]  channel to publish on ('' for none)
+-- ARGV[2]  the push in msgpack, all but its trailing id field (protocol.packed_head)
+-- ARGV[3]  how many entries the feed keeps (older ones are trimmed)
+-- ARGV[4]  seconds the feed lives after this append (0: leave its expiry alone)
+-- Returns  the entry id
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[3], '*', 'p', ARGV[2])
+if ARGV[1] ~= '' then
+  -- msgpack: the key "id" (fixstr) then the id as a str (fixstr, or str8 past 31 bytes).
+  local len = string.len(id)
+  local prefix = len < 32 and string.char(160 + len) or ('\217' .. string.char(len))
+  redis.call('PUBLISH', ARGV[1], ARGV[2] .. '\162id' .. prefix .. id)
+end
+if tonumber(ARGV[4]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[4]) end
+return id

@@ -1,0 +1,22 @@
+-- End a running match with its result, once: the first result wins, later ones are refused.
+-- The end is appended to the feed and published like any event.
+-- KEYS[1]  match state (hash)
+-- KEYS[2]  feed (stream)
+-- ARGV[1]  channel
+-- ARGV[2]  the match.ended push in msgpack, all but its trailing id field
+-- ARGV[3]  how many entries the feed keeps
+-- ARGV[4]  the result (scores, msgpack)
+-- ARGV[5]  who reported it (a player id, or 'server')
+-- ARGV[6]  ended at, ms
+-- ARGV[7]  seconds the match's keys live from now on
+-- Returns  the feed id of the end, or false when the match is not running (or unknown)
+if redis.call('HGET', KEYS[1], 'state') ~= 'running' then return false end
+redis.call('HSET', KEYS[1], 'state', 'ended', 'result', ARGV[4], 'ended_by', ARGV[5],
+  'ended_ms', ARGV[6])
+local id = redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[3], '*', 'p', ARGV[2])
+local len = string.len(id)
+local prefix = len < 32 and string.char(160 + len) or ('\217' .. string.char(len))
+redis.call('PUBLISH', ARGV[1], ARGV[2] .. '\162id' .. prefix .. id)
+redis.call('EXPIRE', KEYS[1], ARGV[7])
+redis.call('EXPIRE', KEYS[2], ARGV[7])
+return id

@@ -1,0 +1,194 @@
+"""Matches in Redis: a hash per match, the set of players who may send, the feed, and
+each player's pointer to the running match they are in. All of a match's keys share
+its hash tag, so one script checks, appends and publishes."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+import msgpack
+
+from server.errors import MatchEnded, NotInMatch, RateLimited
+from server.settings import RateLimit
+from server.storage import keys
+from server.storage.connection import text, translate_redis_errors
+from server.storage.feeds import FeedEntry, Feeds
+from server.storage.mux import RedisMux
+from server.storage.scripts import Scripts
+
+# A match's keys outlive any sensible match; once it ends they stay a while for late readers.
+MATCH_TTL_S = 24 * 3600
+ENDED_TTL_S = 3600
+
+
+@dataclass(frozen=True, slots=True)
+class MatchRecord:
+    match_id: str
+    lobby_id: str
+    mode: str
+    roster: list[str]  # everyone who started it, in lobby order
+    state: str  # running | ended
+    started_ms: int
+    ended_ms: int = 0
+    result: dict[str, int] | None = None
+    applied: bool = False  # the result reached the leaderboards
+
+    def fields(self) -> dict[str, Any]:
+        return {
+            "match_id": self.match_id,
+            "lobby_id": self.lobby_id,
+            "mode": self.mode,
+            "roster": ",".join(self.roster),
+            "state": self.state,
+            "started_ms": self.started_ms,
+        }
+
+    @classmethod
+    def parse(cls, raw: list[bytes]) -> MatchRecord | None:
+        if not raw:
+            return None
+        flat = {text(raw[i]): raw[i + 1] for i in range(0, len(raw), 2)}
+        result = flat.get("result")
+        return cls(
+            match_id=text(flat["match_id"]),
+            lobby_id=text(flat["lobby_id"]),
+            mode=text(flat["mode"]),
+            roster=text(flat["roster"]).split(","),
+            state=text(flat["state"]),
+            started_ms=int(flat["started_ms"]),
+            ended_ms=int(flat.get("ended_ms", 0)),
+            result=None if result is None else dict(msgpack.unpackb(result)),
+            applied=flat.get("applied") == b"1",
+        )
+
+
+class MatchStore:
+    def __init__(self, mux: RedisMux, scripts: Scripts, feeds: Feeds, *, feed_keep: int) -> None:
+        self._mux = mux
+        self._scripts = scripts
+        self._feeds = feeds
+        self._keep = feed_keep
+
+    def channel(self, match_id: str) -> str:
+        return keys.match_channel(match_id)
+
+    @translate_redis_errors
+    async def create(self, match: MatchRecord) -> bool:
+        """Store a new running match; False when it exists already (a retried start)."""
+        state = keys.match(match.match_id)
+        if not await self._mux.execute("HSETNX", state, "match_id", match.match_id):
+            return False
+        players = keys.match_players(match.match_id)
+        await self._mux.transaction(
+            ("HSET", state, *(x for kv in match.fields().items() for x in kv)),
+            ("SADD", players, *match.roster),
+            ("EXPIRE", state, MATCH_TTL_S),
+            ("EXPIRE", players, MATCH_TTL_S),
+        )
+        await self._mux.pipeline(
+            *(
+                ("SET", keys.player_match(p), match.match_id, "EX", MATCH_TTL_S)
+                for p in match.roster
+            )
+        )
+        return True
+
+    @translate_redis_errors
+    async def read(self, match_id: str) -> MatchRecord | None:
+        return MatchRecord.parse(await self._mux.execute("HGETALL", keys.match(match_id)))
+
+    @translate_redis_errors
+    async def may_read(self, match_id: str, player_id: str) -> bool:
+        """Whether the player is on the match's roster (those who left may still read)."""
+        roster = await self._mux.execute("HGET", keys.match(match_id), "roster")
+        return roster is not None and player_id in text(roster).split(",")
+
+    @translate_redis_errors
+    async def is_playing(self, match_id: str, player_id: str) -> bool:
+        return bool(await self._mux.execute("SISMEMBER", keys.match_players(match_id), player_id))
+
+    @translate_redis_errors
+    async def current_of(self, player_id: str) -> str | None:
+        raw = await self._mux.execute("GET", keys.player_match(player_id))
+        return None if raw is None else text(raw)
+
+    @translate_redis_errors
+    async def forget_current(self, player_ids: list[str], match_id: str) -> None:
+        """Clear the players' pointers if they still point at this match."""
+        await asyncio.gather(
+            *(
+                self._scripts.delete_if_equal(keys=[keys.player_match(p)], args=[match_id])
+                for p in player_ids
+            )
+        )
+
+    @translate_redis_errors
+    async def send(self, match_id: str, player_id: str, head: bytes, limit: RateLimit) -> str:
+        """Append a player's event and publish it; the feed id."""
+        reply = await self._scripts.match_send(
+            keys=[
+                keys.match(match_id),
+                keys.match_players(match_id),
+                keys.match_feed(match_id),
+                keys.match_send_rate(match_id, player_id),
+            ],
+            args=[
+                player_id,
+                1000.0 / limit.per_s,
+                limit.burst,
+                keys.match_channel(match_id),
+                head,
+                self._keep,
+            ],
+        )
+        if reply[0] == 1:
+            return text(reply[1])
+        code = text(reply[1])
+        if code == "MATCH_ENDED":
+            raise MatchEnded("the match has ended")
+        if code == "RATE_LIMITED":
+            raise RateLimited("too many match events", retry_after_ms=int(reply[2]))
+        raise NotInMatch("not a player of this match")
+
+    @translate_redis_errors
+    async def end(
+        self, match_id: str, head: bytes, scores: dict[str, int], reported_by: str, now_ms: int
+    ) -> str | None:
+        """End a running match with its result; the feed id, or None if it was not running."""
+        reply = await self._scripts.match_end(
+            keys=[keys.match(match_id), keys.match_feed(match_id)],
+            args=[
+                keys.match_channel(match_id),
+                head,
+                self._keep,
+                msgpack.packb(scores),
+                reported_by,
+                now_ms,
+                ENDED_TTL_S,
+            ],
+        )
+        return None if reply is None else text(reply)
+
+    @translate_redis_errors
+    async def leave(self, match_id: str, player_id: str, head: bytes) -> str | None:
+        """Take the player off the match; the feed id ('' if it had ended), None if not in it."""
+        reply = await self._scripts.match_leave(
+            keys=[keys.match(match_id), keys.match_players(match_id), keys.match_feed(match_id)],
+            args=[player_id, keys.match_channel(match_id), head, self._keep],
+        )
+        return None if reply is None else text(reply)
+
+    @translate_redis_errors
+    async def mark_applied(self, match_id: str) -> None:
+        await self._mux.execute("HSET", keys.match(match_id), "applied", 1)
+
+    async def feed_after(self, match_id: str, after: str | None, limit: int) -> list[FeedEntry]:
+        feed = keys.match_feed(match_id)
+        if after is None:
+            return await self._feeds.oldest(feed, limit)
+        return await self._feeds.after(feed, after, limit)
+
+    async def feed_tail(self, match_id: str) -> str:
+        return await self._feeds.tail(keys.match_feed(match_id))
