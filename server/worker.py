@@ -71,7 +71,6 @@ class ResultWorker:
         await self._queue.ack(job)
         self.done += 1
 
-
     async def _apply(self, match_id: str) -> None:
         # The job is queued just before the match ends (so that a node dying between the
         # two loses nothing): a worker that is quick may find it still running. The end
