@@ -205,10 +205,14 @@ class Settings:
 
     @classmethod
     def from_args(
-        cls, argv: Sequence[str] | None, env: Mapping[str, str] | None = None
+        cls,
+        argv: Sequence[str] | None,
+        env: Mapping[str, str] | None = None,
+        *,
+        prog: str = "python -m server",
     ) -> Settings:
         """Environment first, then command line flags on top."""
-        parser = cls.argument_parser()
+        parser = cls.argument_parser(prog)
         args = parser.parse_args(argv)
         flags = {k: v for k, v in vars(args).items() if v is not None}
         try:
@@ -217,9 +221,9 @@ class Settings:
             parser.error(str(exc))
 
     @classmethod
-    def argument_parser(cls) -> argparse.ArgumentParser:
+    def argument_parser(cls, prog: str = "python -m server") -> argparse.ArgumentParser:
         parser = argparse.ArgumentParser(
-            prog="python -m server",
+            prog=prog,
             allow_abbrev=False,
             description="Arena game server. Each flag overrides its environment variable.",
         )

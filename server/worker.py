@@ -93,7 +93,7 @@ async def _serve(argv: Sequence[str] | None) -> int:
     from server.settings import Settings
     from server.storage.connection import open_mux, open_redis
 
-    settings = Settings.from_args(argv)
+    settings = Settings.from_args(argv, prog="python -m server.worker")
     logging.basicConfig(
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -54,3 +54,24 @@ def test_help_explains_every_setting(capsys: pytest.CaptureFixture[str]) -> None
     for env in ("REDIS_URL", "ARENA_PORT", "ARENA_SESSION_TTL", "ARENA_MAX_FRAME_BYTES"):
         assert env in out
     assert "ARENA_PORT" in settings_table()
+
+
+def test_match_and_chat_settings() -> None:
+    settings = Settings.from_env({})
+    assert settings.result_board_table() == {"*": ("global", "daily")}
+    assert settings.public_rooms() == frozenset({"general"})
+    custom = Settings.from_env(
+        {"ARENA_RESULT_BOARDS": "*=global; duel=daily", "ARENA_CHAT_ROOMS": "general, trade"}
+    )
+    assert custom.result_board_table() == {"*": ("global",), "duel": ("daily",)}
+    assert custom.public_rooms() == frozenset({"general", "trade"})
+    with pytest.raises(ValueError, match=r"ARENA_RESULT_BOARDS.*'weekly'"):
+        Settings.from_env({"ARENA_RESULT_BOARDS": "*=weekly"})
+    with pytest.raises(ValueError, match="ARENA_RESULT_BOARDS"):
+        Settings.from_env({"ARENA_RESULT_BOARDS": "global,daily"})
+    with pytest.raises(ValueError, match="ARENA_CHAT_ROOMS"):
+        Settings.from_env({"ARENA_CHAT_ROOMS": "Lobby Chat"})
+    with pytest.raises(ValueError, match="job_tries"):
+        Settings.from_env({"ARENA_JOB_TRIES": "0"})
+    with pytest.raises(ValueError, match="workers"):
+        Settings.from_env({"ARENA_WORKERS": "-1"})
