@@ -50,11 +50,12 @@ async def test_lobby_and_match_rooms_are_for_their_members(arena: str) -> None:
         await clients[1].request("chat.send", room=f"match:{match_id}", text="nice shot")
         assert (await player.next_push("chat.message"))["text"] == "nice shot"
         for room in (f"lobby:{lobby_id}", f"match:{match_id}", "no-such-room"):
-            for op, fields in [
+            attempts: list[tuple[str, dict[str, Any]]] = [
                 ("chat.join", {}),
                 ("chat.send", {"text": "hi"}),
                 ("chat.history", {}),
-            ]:
+            ]
+            for op, fields in attempts:
                 with pytest.raises(ArenaError) as refused:
                     await outsider.request(op, room=room, **fields)
                 assert refused.value.code == "NOT_IN_ROOM", (op, room)
