@@ -235,12 +235,14 @@ class Frame:
 def packed_head(event: Push, fields: Message) -> bytes:
     """A push in msgpack, all but its trailing ``id`` field: what a feed stores.
 
+    A ``Preencoded`` value (msgpack bytes) is placed as it is.
+
     The feed id is known only once Redis appends the entry, so the script that
     appends it finishes the map (``with_id``, or the same bytes built in Lua).
     """
     parts = [_MAP_HEADER.pack_map_header(len(fields) + 2), _pack("ev"), _pack(str(event))]
     for key, value in fields.items():
-        parts += (_pack(key), _pack(value))
+        parts += (_pack(key), value.data if type(value) is Preencoded else _pack(value))
     return b"".join(parts)
 
 

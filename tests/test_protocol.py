@@ -7,7 +7,20 @@ import json
 import msgpack
 import pytest
 
-from server.protocol import Format, Frame, FrameError, decode, failure, ok, push, ws_frame
+from server.protocol import (
+    Format,
+    Frame,
+    FrameError,
+    Preencoded,
+    Push,
+    decode,
+    failure,
+    ok,
+    packed_head,
+    push,
+    with_id,
+    ws_frame,
+)
 
 
 def test_both_encodings_decode_to_the_same_message() -> None:
@@ -65,3 +78,14 @@ def test_envelopes() -> None:
         "error": {"code": "BAD_FRAME", "message": "nope"},
     }
     assert failure(5, "RATE_LIMITED", "slow", retry_after_ms=20)["error"]["retry_after_ms"] == 20  # type: ignore[arg-type]
+
+
+def test_a_feed_entry_is_a_push_finished_by_its_id() -> None:
+    head = packed_head(Push.MATCH_EVENT, {"from": "p1", "data": Preencoded(msgpack.packb([1, 2]))})
+    whole = with_id(head, "1795705963132-7")
+    assert msgpack.unpackb(whole) == {
+        "ev": "match.event",
+        "from": "p1",
+        "data": [1, 2],
+        "id": "1795705963132-7",
+    }

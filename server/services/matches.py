@@ -20,7 +20,7 @@ import msgpack
 
 from server.boards import SCORE_MAX, SCORE_MIN
 from server.errors import BadRequest, FeedTrimmed, MatchEnded, NotFound, NotInMatch
-from server.protocol import Push, packed_head
+from server.protocol import Preencoded, Push, packed_head
 from server.services.presence import PresenceService
 from server.services.ratelimits import RateLimiter
 from server.storage.feeds import FeedEntry
@@ -118,7 +118,7 @@ class MatchService:
                 "match_id": match_id,
                 "from": player_id,
                 "type": event_type,
-                "data": data,
+                "data": Preencoded(encoded),  # encoded once, for the size check and the push
                 "ts": self._now_ms(),
             },
         )
