@@ -58,7 +58,7 @@ from server.storage.scripts import Scripts
 from server.storage.sessions import SessionStore
 from server.storage.socket_commands import SocketCommandBus
 from server.upkeep import Upkeep
-from server.worker import ResultWorker, run_workers
+from server.worker import ResultWorker, run_workers, take_wait
 from server.ws import SocketEndpoint
 
 log = logging.getLogger(__name__)
@@ -169,6 +169,7 @@ def build_services(settings: Settings, mux: RedisMux, clock: Clock, redis: Redis
             profiles,
             notifications,
             activity,
+            results_queue,
             boards_by_mode=settings.result_board_table(),
         ),
         results_queue=results_queue,
@@ -231,7 +232,12 @@ async def _result_workers(app: web.Application) -> AsyncIterator[None]:
     """``ARENA_WORKERS`` result workers inside the server, so one process is a whole game."""
     settings, services = app[SETTINGS], app[SERVICES]
     workers = [
-        ResultWorker(services.results_queue, services.results, name=f"{settings.node_id}-{i}")
+        ResultWorker(
+            services.results_queue,
+            services.results,
+            name=f"{settings.node_id}-{i}",
+            take_wait_s=take_wait(settings),
+        )
         for i in range(settings.workers)
     ]
     if not workers:
@@ -240,7 +246,8 @@ async def _result_workers(app: web.Application) -> AsyncIterator[None]:
     stopping = asyncio.Event()
     task = asyncio.create_task(run_workers(workers, stopping), name="result-workers")
     yield
-    await stop(task, stopping)
+    # A job cut off half-way would be redone only after ARENA_JOB_TIMEOUT: let it finish.
+    await stop(task, stopping, grace_s=settings.shutdown_grace_s)
 
 
 async def _tell_sockets_and_close(app: web.Application) -> None:

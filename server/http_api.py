@@ -187,7 +187,7 @@ async def match_result(request: web.Request) -> web.Response:
 
 async def stats(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
-    results = await services.results_queue.counts()
+    results = await services.results.queue_counts()
     return web.json_response(
         {
             "online": await services.presence.online_count(),

@@ -31,8 +31,7 @@ import msgpack
 
 from server.connection import Connection, SocketRegistry
 from server.errors import ArenaError
-from server.protocol import CloseCode, Frame, Push, push
-from server.storage.feeds import FeedEntry
+from server.protocol import CloseCode, FeedEntry, Frame, Push, push
 from server.storage.pubsub import Subscriber
 from server.storage.socket_commands import SocketCommand, SocketEnd
 
@@ -56,6 +55,15 @@ def end_socket(registry: SocketRegistry, conn_id: str, end: SocketEnd) -> None:
     conn.close(code, str(end))
 
 
+def _push_all(frame: Frame, listeners: dict[str, Connection]) -> None:
+    """Queue the frame on every listener; a frame one format cannot carry fails alone."""
+    for conn in list(listeners.values()):
+        try:
+            conn.push(frame)
+        except Exception:
+            log.exception("could not push a frame to socket %s", conn.conn_id)
+
+
 class MatchFeeds(Protocol):
     """What the hub needs from the match service to catch a match's channel up."""
 
@@ -73,6 +81,7 @@ def _feed_order(entry_id: str) -> tuple[int, int]:
 
 FILL_RETRY_S = 0.2
 FILL_PAGE = 500  # events_after returns at most this many at a time
+HELD_MAX = 5000  # live events held while a tap catches up, at most
 
 
 @dataclass(slots=True)
@@ -84,6 +93,7 @@ class MatchTap:
     channel: str
     last: tuple[int, int]
     filling: bool = True
+    again: bool = False  # the fill must read the feed once more before it is done
     held: list[tuple[str, bytes, dict[str, Any]]] = field(default_factory=list)
 
 
@@ -161,7 +171,9 @@ class Hub:
     def refill(self) -> None:
         """The pub/sub connection came back: every match tap catches up from its feed."""
         for tap in self._taps.values():
-            if not tap.filling:
+            if tap.filling:
+                tap.again = True  # a read already made may predate the outage: read again
+            else:
                 tap.filling = True
                 self._spawn(self._fill(tap))
 
@@ -171,6 +183,7 @@ class Hub:
         assert self.subscriber is not None
         assert self.match_feeds is not None
         while self._taps.get(tap.channel) is tap and tap.filling:
+            tap.again = False
             try:
                 await asyncio.wait_for(self.subscriber.until_subscribed(tap.channel), 5.0)
                 while True:
@@ -184,6 +197,13 @@ class Hub:
                 log.info("catching up match %s: %s; retrying", tap.match_id, exc)
                 await asyncio.sleep(FILL_RETRY_S)
                 continue
+            except Exception:
+                # A bug must not leave the tap holding events for ever: log, retry.
+                log.exception("catching up match %s failed; retrying", tap.match_id)
+                await asyncio.sleep(1.0)
+                continue
+            if tap.again:
+                continue  # the connection dropped meanwhile, or held events were let go
             tap.filling = False
             held, tap.held = tap.held, []
             for entry_id, payload, message in held:
@@ -197,6 +217,10 @@ class Hub:
             log.warning("dropping an undecodable event on %s", tap.channel)
             return
         if tap.filling:
+            if len(tap.held) >= HELD_MAX:
+                # They are in the feed too: let them go, and have the fill read again.
+                tap.held.clear()
+                tap.again = True
             tap.held.append((entry_id, payload, message))
         else:
             self._deliver(tap, entry_id, payload, message)
@@ -209,8 +233,7 @@ class Hub:
             return  # delivered already (the feed and the channel overlap)
         tap.last = order
         frame = Frame(message, packed=payload)
-        for conn in list(self._listeners.get(tap.channel, {}).values()):
-            conn.push(frame)
+        _push_all(frame, self._listeners.get(tap.channel, {}))
         if frame.message.get("ev") == Push.MATCH_ENDED:
             self._spawn(self._drop(tap.channel))
 
@@ -242,9 +265,7 @@ class Hub:
         listeners = self._listeners.get(channel)
         if not listeners:
             return
-        frame = Frame(packed=payload)
-        for conn in list(listeners.values()):
-            conn.push(frame)
+        _push_all(Frame(packed=payload), listeners)
 
     def _apply(self, payload: bytes) -> None:
         try:

@@ -16,7 +16,9 @@ Envelopes::
 from __future__ import annotations
 
 import json
+import math
 import struct
+from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 from typing import Any
 
@@ -230,6 +232,51 @@ class Frame:
                 payload = encode(self.message, fmt)
             data = self._wire[fmt] = ws_frame(payload)
         return data
+
+
+FEED_ID_MAX = 2**64 - 1
+DEPTH_MAX = 32
+
+
+def json_safe(value: Any, depth: int = 0) -> bool:
+    """Whether a value means the same to msgpack and JSON clients: null, booleans, finite
+    numbers (integers within JSON_SAFE_INT), strings, lists, and maps with string keys,
+    nested at most DEPTH_MAX deep. Binary and extension values are not."""
+    if value is None or isinstance(value, bool | str):
+        return True
+    if isinstance(value, int):
+        return -JSON_SAFE_INT <= value <= JSON_SAFE_INT
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if depth >= DEPTH_MAX:
+        return False
+    if isinstance(value, list):
+        return all(json_safe(item, depth + 1) for item in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and json_safe(v, depth + 1) for k, v in value.items())
+    return False
+
+
+def is_feed_id(text: str) -> bool:
+    """A feed id as Redis streams make them: ``<ms>-<seq>``, each part below 2**64."""
+    ms, sep, seq = text.partition("-")
+    return (
+        bool(sep)
+        and ms.isascii()
+        and ms.isdigit()
+        and seq.isascii()
+        and seq.isdigit()
+        and int(ms) <= FEED_ID_MAX
+        and int(seq) <= FEED_ID_MAX
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class FeedEntry:
+    """One entry of a feed (a match's events, a room's messages, a player's notes)."""
+
+    id: str
+    push: bytes  # the whole push in msgpack, id included: the very bytes that were pushed
 
 
 def packed_head(event: Push, fields: Message) -> bytes:

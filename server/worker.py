@@ -23,20 +23,29 @@ from collections.abc import Sequence
 from server.errors import ArenaError
 from server.services.matches import RESULT_JOB
 from server.services.results import ResultNotReady, ResultService
+from server.settings import Settings
 from server.storage.queue import Job, TaskQueue
 
 log = logging.getLogger(__name__)
 
-TAKE_WAIT_S = 1.0  # how long one blocking take waits; also how fast a worker stops
+TAKE_WAIT_S = 1.0  # how long one blocking take waits at most; also how fast a worker stops
 RECLAIM_EVERY_S = 1.0
 NOT_READY_DELAY_S = 0.5
 
 
+def take_wait(settings: Settings) -> float:
+    """A blocking take must end well before the Redis client's own timeout would fire."""
+    return min(TAKE_WAIT_S, settings.redis_timeout_s / 2)
+
+
 class ResultWorker:
-    def __init__(self, queue: TaskQueue, results: ResultService, *, name: str) -> None:
+    def __init__(
+        self, queue: TaskQueue, results: ResultService, *, name: str, take_wait_s: float
+    ) -> None:
         self._queue = queue
         self._results = results
         self.name = name
+        self._take_wait_s = take_wait_s
         self.done = 0
 
     async def run(self, stopping: asyncio.Event) -> None:
@@ -48,19 +57,24 @@ class ResultWorker:
                     back, dead = await self._queue.reclaim()
                     if back or dead:
                         log.warning("took back %d jobs (%d to the dead letters)", back, dead)
-                job = await self._queue.take(TAKE_WAIT_S)
+                job = await self._queue.take(self._take_wait_s)
                 if job is not None:
                     await self._handle(job)
             except ArenaError as exc:
                 log.warning("worker %s: %s; retrying", self.name, exc.message)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stopping.wait(), 0.5)
+            except Exception:
+                # A bug (or a job that cannot be read) must not end the worker for good.
+                log.exception("worker %s failed a round; going on", self.name)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stopping.wait(), 1.0)
 
     async def _handle(self, job: Job) -> None:
         try:
             if job.kind != RESULT_JOB:
                 raise ValueError(f"unknown job kind {job.kind!r}")
-            await self._apply(str(job.args["match_id"]))
+            await self._apply(str(job.args["match_id"]), job.id)
         except ResultNotReady:
             await self._queue.retry_later(job, NOT_READY_DELAY_S)
             return
@@ -71,17 +85,17 @@ class ResultWorker:
         await self._queue.ack(job)
         self.done += 1
 
-    async def _apply(self, match_id: str) -> None:
+    async def _apply(self, match_id: str, job_id: str) -> None:
         # The job is queued just before the match ends (so that a node dying between the
         # two loses nothing): a worker that is quick may find it still running. The end
         # lands within milliseconds; give it that before counting a failed try.
         for pause_s in (0.005, 0.02, 0.1, 0.3):
             try:
-                await self._results.apply(match_id)
+                await self._results.apply(match_id, job_id)
                 return
             except ResultNotReady:
                 await asyncio.sleep(pause_s)
-        await self._results.apply(match_id)
+        await self._results.apply(match_id, job_id)
 
 
 async def run_workers(workers: list[ResultWorker], stopping: asyncio.Event) -> None:
@@ -90,7 +104,6 @@ async def run_workers(workers: list[ResultWorker], stopping: asyncio.Event) -> N
 
 async def _serve(argv: Sequence[str] | None) -> int:
     from server.app import build_services  # the composition root, shared with the server
-    from server.settings import Settings
     from server.storage.connection import open_mux, open_redis
 
     settings = Settings.from_args(argv, prog="python -m server.worker")
@@ -108,7 +121,13 @@ async def _serve(argv: Sequence[str] | None) -> int:
     services = build_services(settings, mux, time.time, redis)
     count = max(1, settings.workers)
     workers = [
-        ResultWorker(services.results_queue, services.results, name=f"w{i}") for i in range(count)
+        ResultWorker(
+            services.results_queue,
+            services.results,
+            name=f"w{i}",
+            take_wait_s=take_wait(settings),
+        )
+        for i in range(count)
     ]
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()

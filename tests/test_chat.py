@@ -15,9 +15,10 @@ async def test_players_on_two_nodes_chat_in_a_public_room(spawn_node: SpawnNode)
     a, b = spawn_node(), spawn_node()
     alice_login, alice = await connect(a.url, "alice")
     _, bob = await connect(b.url, "bob")
-    async with alice, bob:
-        await alice.request("chat.join", room="general")
-        await bob.request("chat.join", room="general")
+    _, carol = await connect(a.url, "carol")  # on alice's node
+    async with alice, bob, carol:
+        for client in (alice, bob, carol):
+            await client.request("chat.join", room="general")
         sent = await bob.request("chat.send", room="general", text="gg, rematch?")
         for client in (alice, bob):
             message = await client.next_push("chat.message")
@@ -27,12 +28,14 @@ async def test_players_on_two_nodes_chat_in_a_public_room(spawn_node: SpawnNode)
                 "bob",
                 "gg, rematch?",
             )
+        await carol.next_push("chat.message")
         await alice.request("chat.leave", room="general")
         await bob.request("chat.send", room="general", text="anyone?")
-        assert (await bob.next_push("chat.message"))["text"] == "anyone?"
+        # Carol, on alice's node, got it: had alice still been in the room, so would she.
+        assert (await carol.next_push("chat.message"))["text"] == "anyone?"
+        assert alice.pushes.empty()
         history = (await alice.request("chat.history", room="general", limit=10))["messages"]
         assert [m["text"] for m in history] == ["gg, rematch?", "anyone?"]  # oldest first
-        assert alice.pushes.empty()  # left: the second message was not pushed to alice
         assert history[0]["from"] != alice_login.player_id
 
 

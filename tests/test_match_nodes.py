@@ -8,10 +8,12 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+import redis as redis_sync
+
 from client_sim.client import ArenaClient
 from server.embedded_redis import RedisProcess
 from tests.conftest import SpawnNode
-from tests.helpers import eventually, start_match
+from tests.helpers import eventually, http_json, start_match
 
 EVENTS_EACH = 50
 
@@ -143,3 +145,63 @@ async def test_events_flow_again_after_redis_restarts_mid_match(
         for client in clients:
             await client.close()
         redis.stop()
+
+
+async def test_a_node_that_loses_its_pub_sub_connection_catches_its_players_up(
+    spawn_node: SpawnNode, redis_client: redis_sync.Redis
+) -> None:
+    a, b = spawn_node(), spawn_node()
+    match_id, clients, _ = await start_match([a.url, b.url], 4)
+    sender = clients[0]
+    try:
+        await sender.request("match.send", match_id=match_id, type="move", data=-1)
+        for client in clients:
+            assert (await client.next_push("match.event"))["data"] == -1
+        # Every node's pub/sub connection is cut; events go on at once, before the nodes
+        # have resubscribed: what they miss on the channel, they read from the feed.
+        assert redis_client.client_kill_filter(_type="pubsub") >= 2
+        for seq in range(30):
+            await sender.send("match.send", match_id=match_id, type="move", data=seq)
+        for client in clients:
+            got = [(await client.next_push("match.event", timeout=10))["data"] for _ in range(30)]
+            assert got == list(range(30))
+    finally:
+        for client in clients:
+            await client.close()
+
+
+async def test_two_results_at_once_end_the_match_once_and_notify_once(
+    spawn_node: SpawnNode,
+) -> None:
+    a, b = spawn_node(), spawn_node()  # a result worker in each
+    match_id, clients, players = await start_match([a.url, b.url], 2)
+    try:
+        outcomes = await asyncio.gather(
+            *(
+                client.request(
+                    "match.result",
+                    match_id=match_id,
+                    scores={p.player_id: 10 * i for i, p in enumerate(players)},
+                )
+                for client in clients
+            ),
+            return_exceptions=True,
+        )
+        codes = sorted(getattr(o, "code", "ok") for o in outcomes)
+        assert codes == ["MATCH_ENDED", "ok"]  # the first accepted result wins
+        for client in clients:
+            await client.next_push("notify", timeout=10)
+
+        async def queue_done() -> bool:
+            _, stats = await http_json("GET", a.url + "/v1/stats")
+            return bool(stats["queues"]["results"] == {"ready": 0, "taken": 0, "dead": 0})
+
+        await eventually(queue_done, within_s=10)
+        for client in clients:
+            notes = (await client.request("notify.list"))["notes"]
+            assert len(notes) == 1
+        activity = (await clients[0].request("feed.global", limit=100))["entries"]
+        assert [e["kind"] for e in activity].count("match.result") == 1
+    finally:
+        for client in clients:
+            await client.close()

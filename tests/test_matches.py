@@ -109,6 +109,19 @@ async def test_outsiders_and_bad_events_get_clear_errors(arena: str) -> None:
                 await client.request(op, **fields)
             assert refused.value.code == code, (op, fields, refused.value)
             assert refused.value.message
+        # Only what JSON players can read too: no binary, no huge integers, no deep nesting.
+        deep: Any = "x"
+        for _ in range(40):
+            deep = [deep]
+        for data in (b"\x00bytes", 2**60, float("nan"), deep, {"k": b"v"}):
+            with pytest.raises(ArenaError) as refused:
+                await player.request("match.send", match_id=match_id, type="m", data=data)
+            assert refused.value.code == "BAD_REQUEST", data
+        # Feed ids Redis would choke on are refused like any bad field.
+        for after in ("99999999999999999999-0", "1-18446744073709551616", "-1", "1-"):
+            with pytest.raises(ArenaError) as refused:
+                await player.request("match.feed", match_id=match_id, after=after)
+            assert refused.value.code == "BAD_REQUEST", after
         # Just under the limit is fine: 4096 bytes encoded (a str8 header is 2 bytes).
         await player.request("match.send", match_id=match_id, type="m", data="x" * 4093)
         # A fire-and-forget failure comes back without a rid.

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import redis as redis_sync
 
-from client_sim.client import ArenaClient
+from client_sim.client import ArenaClient, ArenaError
 from server.embedded_redis import RedisProcess
-from tests.conftest import SpawnNode
+from tests.conftest import SpawnNode, StartArena
 from tests.helpers import eventually, http_json, start_match
 
 # An 'incr' board adds every result: a result counted twice would show.
@@ -97,11 +97,14 @@ async def test_a_worker_killed_between_take_and_ack_the_job_is_redone_and_counte
     assert (await clients[0].request("lb.rank", board="total"))["score"] == 7
     assert redis_client.llen(TAKEN) == 0
 
-    # Redone once more on purpose (a worker that applied it and died before its ack):
-    # the board still counts the result once.
-    redis_client.lpush(READY, json.dumps({"id": "again", "kind": "match.result",
-                                          "args": {"match_id": match_id}, "tries": 0}))  # fmt: skip
-    redis_client.hdel(f"arena:{{match:{match_id}}}:state", "applied")
+    # The same job redone once more (as after a worker that applied it and died before
+    # its ack): the board still counts the result once.
+    state = f"arena:{{match:{match_id}}}:state"
+    raw = redis_client.hget(state, "claimed_by")
+    job_id = raw.decode() if isinstance(raw, bytes) else str(raw)
+    redis_client.lpush(READY, json.dumps({"id": job_id, "kind": "match.result",
+                                          "args": {"match_id": match_id}, "tries": 1}))  # fmt: skip
+    redis_client.hdel(state, "applied")
     await clients[1].next_push("notify", timeout=15)
     assert (await clients[0].request("lb.rank", board="total"))["score"] == 7
     assert (await clients[1].request("lb.rank", board="total"))["score"] == 3
@@ -151,3 +154,34 @@ async def test_a_player_offline_when_notified_gets_it_on_the_next_connect(
         await again.request("ping")  # pending notes come before any reply: there are none
         assert again.pushes.empty()
     await winner.close()
+
+
+async def test_a_result_counts_on_the_day_its_match_ended_even_when_redone_the_next_day(
+    start_arena: StartArena, redis_client: redis_sync.Redis
+) -> None:
+    day = json.dumps([{"id": "day", "order": "desc", "operator": "incr", "period": "daily"}])
+    now = [1795737599.0]  # 2026-11-26 23:59:59 UTC
+
+    arena = await start_arena(clock=lambda: now[0], boards=day, result_boards="*=day")
+    match_id, clients, players = await start_match([arena], 2)
+    scores = {players[0].player_id: 5, players[1].player_id: 2}
+    await clients[0].request("match.result", match_id=match_id, scores=scores)
+    await clients[0].next_push("notify")
+    assert (await clients[0].request("lb.rank", board="day"))["score"] == 5
+
+    now[0] += 2  # past midnight; the job is redone (its worker died before the ack)
+    state = f"arena:{{match:{match_id}}}:state"
+    raw = redis_client.hget(state, "claimed_by")
+    job_id = raw.decode() if isinstance(raw, bytes) else str(raw)
+    redis_client.lpush(READY, json.dumps({"id": job_id, "kind": "match.result",
+                                          "args": {"match_id": match_id}, "tries": 1}))  # fmt: skip
+    redis_client.hdel(state, "applied")
+    again = await clients[0].next_push("notify")
+    assert again["data"]["boards"]["day"]["score"] == 5  # the standing on the match's day
+    yesterday = await clients[0].request("lb.rank", board="day", period="2026-11-26")
+    assert yesterday["score"] == 5  # counted once, on the day the match ended
+    with pytest.raises(ArenaError) as today:
+        await clients[0].request("lb.rank", board="day")
+    assert today.value.code == "NOT_RANKED"
+    for client in clients:
+        await client.close()

@@ -9,9 +9,8 @@ from typing import Any, Protocol, TypeVar
 import msgpack
 
 from server.errors import BadRequest
-from server.protocol import Format, Message, Preencoded
+from server.protocol import FeedEntry, Format, Message, Preencoded
 from server.services import Services
-from server.storage.feeds import FeedEntry
 
 T = TypeVar("T")
 

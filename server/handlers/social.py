@@ -7,7 +7,7 @@ from server.handlers.base import Handler, OpContext, Request, feed_entries
 from server.protocol import Message, Op
 from server.services.activity import LIMIT_MAX as ACTIVITY_LIMIT_MAX
 from server.services.chat import HISTORY_MAX, ROOM, TEXT_MAX
-from server.storage.feeds import NOTES_KEEP
+from server.services.notifications import LIST_MAX as NOTES_LIST_MAX
 
 ROOMS_PER_SOCKET = 16
 ROOM_MAX_LEN = 48
@@ -56,7 +56,7 @@ async def feed_global(ctx: OpContext, req: Request) -> Message:
 
 
 async def notify_list(ctx: OpContext, req: Request) -> Message:
-    limit = req.integer("limit", min_value=1, max_value=NOTES_KEEP, default=NOTES_KEEP)
+    limit = req.integer("limit", min_value=1, max_value=NOTES_LIST_MAX, default=NOTES_LIST_MAX)
     entries = await ctx.services.notifications.pending(ctx.player_id, limit)
     return {"notes": feed_entries(entries, req.format)}
 

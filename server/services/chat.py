@@ -13,11 +13,11 @@ import time
 from collections.abc import Callable
 
 from server.errors import BadRequest, NotInRoom
-from server.protocol import Push, packed_head
+from server.protocol import FeedEntry, Push, packed_head
 from server.services.lobbies import LobbyService
 from server.services.matches import MatchService
 from server.services.ratelimits import RateLimiter
-from server.storage.feeds import ChatStore, FeedEntry
+from server.storage.feeds import ChatStore
 
 ROOM = re.compile(r"^(?:lobby:[0-9a-f]{12}|match:[0-9a-f]{16}|[a-z0-9][a-z0-9_-]{0,31})$")
 TEXT_MAX = 500

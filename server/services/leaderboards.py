@@ -82,20 +82,28 @@ class LeaderboardService:
         return await self._record(player_id, profile.name, board_id, score)
 
     async def record_once(
-        self, player_id: str, name: str, board_id: str, score: int, *, once: str
+        self, player_id: str, name: str, board_id: str, score: int, *, once: str, at_s: float
     ) -> Submitted:
-        """A match result's score: applied at most once per ``once`` id (a redone job
-        changes nothing and gets the standing as it is)."""
-        return await self._record(player_id, name, board_id, score, once=once)
+        """A match result's score, on the board period current at ``at_s`` (when the match
+        ended, however late the job runs): applied at most once per ``once`` id (a redone
+        job changes nothing and gets the standing as it is)."""
+        return await self._record(player_id, name, board_id, score, once=once, at_s=at_s)
 
     async def _record(
-        self, player_id: str, name: str, board_id: str, score: int, *, once: str | None = None
+        self,
+        player_id: str,
+        name: str,
+        board_id: str,
+        score: int,
+        *,
+        once: str | None = None,
+        at_s: float | None = None,
     ) -> Submitted:
         """Apply a score under the board's operator, in one script."""
         board = self._board(board_id)
         score = validate_score(score)
         now = self._clock()
-        at = current(board, now)
+        at = current(board, now if at_s is None else at_s)
         result = await self._store.submit(
             board.id,
             at.period_id,

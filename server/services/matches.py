@@ -20,16 +20,14 @@ import msgpack
 
 from server.boards import SCORE_MAX, SCORE_MIN
 from server.errors import BadRequest, FeedTrimmed, MatchEnded, NotFound, NotInMatch
-from server.protocol import Preencoded, Push, packed_head
+from server.protocol import FeedEntry, Preencoded, Push, is_feed_id, json_safe, packed_head
 from server.services.presence import PresenceService
 from server.services.ratelimits import RateLimiter
-from server.storage.feeds import FeedEntry
 from server.storage.matches import MatchRecord, MatchStore
 from server.storage.queue import TaskQueue
 
 MATCH_ID = re.compile(r"^[0-9a-f]{16}$")
 EVENT_TYPE = re.compile(r"^[A-Za-z0-9_.:-]{1,32}$")
-FEED_ID = re.compile(r"^[0-9]{1,20}-[0-9]{1,20}$")
 DATA_MAX_BYTES = 4096
 FEED_LIMIT_MAX = 500
 SCORES_MAX = 64
@@ -106,10 +104,13 @@ class MatchService:
         validate_match_id(match_id)
         if not EVENT_TYPE.match(event_type):
             raise BadRequest("type: 1 to 32 of A-Z, a-z, 0-9 and _ . : -")
-        try:
-            encoded = msgpack.packb(data, use_bin_type=True)
-        except (TypeError, ValueError, OverflowError):
-            raise BadRequest("data: cannot be encoded") from None
+        if not json_safe(data):
+            # Every player gets it, in msgpack or JSON: only what both can carry.
+            raise BadRequest(
+                "data: null, booleans, numbers (integers within ±(2^53-1)), strings, lists "
+                "and maps with string keys, nested at most 32 deep"
+            )
+        encoded = msgpack.packb(data, use_bin_type=True)
         if len(encoded) > DATA_MAX_BYTES:
             raise BadRequest(f"data: at most {DATA_MAX_BYTES} bytes encoded (msgpack)")
         head = packed_head(
@@ -131,7 +132,7 @@ class MatchService:
     ) -> list[FeedEntry]:
         """The match's events after ``after`` (from the oldest kept when None)."""
         validate_match_id(match_id)
-        if after is not None and not FEED_ID.match(after):
+        if after is not None and not is_feed_id(after):
             raise BadRequest("after: a feed id, like 1700000000000-0")
         if not await self._store.may_read(match_id, player_id):
             raise NotInMatch("not a player of this match")
@@ -148,7 +149,12 @@ class MatchService:
 
     async def current_match(self, player_id: str) -> str | None:
         """The running match the player is in, if any (a new socket follows it)."""
-        return await self._store.current_of(player_id)
+        match_id = await self._store.current_of(player_id)
+        if match_id is None:
+            return None
+        match = await self._store.read(match_id)
+        # The pointer outlives the match when clearing it failed after the end.
+        return match_id if match is not None and match.state == "running" else None
 
     # --- ending -------------------------------------------------------------------
 
@@ -197,6 +203,9 @@ class MatchService:
 
     async def mark_applied(self, match_id: str) -> None:
         await self._store.mark_applied(match_id)
+
+    async def claim_result(self, match_id: str, job_id: str) -> str | None:
+        return await self._store.claim_result(match_id, job_id)
 
     async def may_read(self, match_id: str, player_id: str) -> bool:
         return bool(MATCH_ID.match(match_id)) and await self._store.may_read(match_id, player_id)

@@ -16,11 +16,13 @@ from collections.abc import Callable
 from typing import Any
 
 from server.errors import BadRequest
-from server.protocol import Push, packed_head
-from server.storage.feeds import NOTES_KEEP, FeedEntry, NoteStore
+from server.protocol import FeedEntry, Push, is_feed_id, packed_head
+from server.storage.feeds import NOTES_KEEP, NoteStore
 
 KIND = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,31}$")
-NOTE_ID = re.compile(r"^[0-9]{1,20}-[0-9]{1,20}$")
+
+
+LIST_MAX = NOTES_KEEP  # every kept note fits one notify.list
 
 
 class NotificationService:
@@ -43,6 +45,6 @@ class NotificationService:
 
     async def ack(self, player_id: str, note_id: str) -> None:
         """Acknowledge every notification up to and including ``note_id``."""
-        if not NOTE_ID.match(note_id):
+        if not is_feed_id(note_id):
             raise BadRequest("id: a notification id, like 1700000000000-0")
         await self._store.ack_through(player_id, note_id)

@@ -20,6 +20,7 @@ from server.services.leaderboards import LeaderboardService
 from server.services.matches import MatchService
 from server.services.notifications import NotificationService
 from server.services.profiles import ProfileService
+from server.storage.queue import QueueCounts, TaskQueue
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ class ResultService:
         profiles: ProfileService,
         notifications: NotificationService,
         activity: ActivityFeed,
+        queue: TaskQueue,
         *,
         boards_by_mode: Mapping[str, tuple[str, ...]],
     ) -> None:
@@ -44,12 +46,18 @@ class ResultService:
         self._profiles = profiles
         self._notifications = notifications
         self._activity = activity
+        self._queue = queue
         self._boards_by_mode = dict(boards_by_mode)
+
+    async def queue_counts(self) -> QueueCounts:
+        """Jobs waiting, being worked on, and dead."""
+        return await self._queue.counts()
 
     def boards_for(self, mode: str) -> tuple[str, ...]:
         return self._boards_by_mode.get(mode, self._boards_by_mode.get("*", ()))
 
-    async def apply(self, match_id: str) -> None:
+    async def apply(self, match_id: str, job_id: str) -> None:
+        """Apply the match's accepted result (job ``job_id`` carries it)."""
         match = await self._matches.read(match_id)
         if match is None:
             log.warning("result of match %s: the match is gone; nothing to apply", match_id)
@@ -57,6 +65,10 @@ class ResultService:
         if match.state == "running":
             raise ResultNotReady(match_id)
         if match.applied or not match.result:
+            return
+        # Two players reporting at once queue two jobs: one applies it, the other is done.
+        # (The claim is the job's, so the same job redone after a crash carries on.)
+        if await self._matches.claim_result(match_id, job_id) != job_id:
             return
         boards = self.boards_for(match.mode)
         names: dict[str, str] = {}
@@ -67,7 +79,12 @@ class ResultService:
             standings[player_id] = {}
             for board_id in boards:
                 done = await self._leaderboards.record_once(
-                    player_id, names[player_id], board_id, score, once=f"{match_id}:{player_id}"
+                    player_id,
+                    names[player_id],
+                    board_id,
+                    score,
+                    once=f"{match_id}:{player_id}",
+                    at_s=match.ended_ms / 1000,
                 )
                 standings[player_id][board_id] = {
                     "rank": done.rank,

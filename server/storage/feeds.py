@@ -11,11 +11,10 @@ notifications. The global activity feed is a plain capped list.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from server.errors import FeedTrimmed
-from server.protocol import with_id
+from server.protocol import FEED_ID_MAX, FeedEntry, with_id
 from server.storage import keys
 from server.storage.connection import text, translate_redis_errors
 from server.storage.mux import RedisMux
@@ -26,12 +25,6 @@ CHAT_TTL_S = 7 * 86400
 NOTES_KEEP = 100
 NOTES_TTL_S = 30 * 86400
 ACTIVITY_KEEP = 1000
-
-
-@dataclass(frozen=True, slots=True)
-class FeedEntry:
-    id: str
-    push: bytes  # the whole push, msgpack, id included
 
 
 def _entries(raw: list[Any]) -> list[FeedEntry]:
@@ -85,8 +78,16 @@ class Feeds:
     @translate_redis_errors
     async def drop_through(self, feed: str, entry_id: str) -> None:
         """Remove every entry up to and including ``entry_id``."""
-        ms, _, seq = entry_id.partition("-")
-        await self._mux.execute("XTRIM", feed, "MINID", f"{ms}-{int(seq) + 1}")
+        ms_text, _, seq_text = entry_id.partition("-")
+        ms, seq = int(ms_text), int(seq_text)
+        if seq < FEED_ID_MAX:
+            next_id = f"{ms}-{seq + 1}"
+        elif ms < FEED_ID_MAX:
+            next_id = f"{ms + 1}-0"
+        else:
+            await self._mux.execute("XTRIM", feed, "MAXLEN", 0)  # the largest id there is
+            return
+        await self._mux.execute("XTRIM", feed, "MINID", next_id)
 
 
 class ChatStore:

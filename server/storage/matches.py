@@ -11,16 +11,20 @@ from typing import Any
 import msgpack
 
 from server.errors import MatchEnded, NotInMatch, RateLimited
+from server.protocol import FeedEntry
 from server.settings import RateLimit
 from server.storage import keys
 from server.storage.connection import text, translate_redis_errors
-from server.storage.feeds import FeedEntry, Feeds
+from server.storage.feeds import Feeds
 from server.storage.mux import RedisMux
 from server.storage.scripts import Scripts
 
-# A match's keys outlive any sensible match; once it ends they stay a while for late readers.
+# A match's keys outlive any sensible match. Once it ends, its state stays as long as a
+# result may wait for the workers (as long as the boards remember applied results), and
+# its feed an hour for late readers.
 MATCH_TTL_S = 24 * 3600
-ENDED_TTL_S = 3600
+ENDED_STATE_TTL_S = 7 * 86400
+ENDED_FEED_TTL_S = 3600
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,16 +81,17 @@ class MatchStore:
     @translate_redis_errors
     async def create(self, match: MatchRecord) -> bool:
         """Store a new running match; False when it exists already (a retried start)."""
-        state = keys.match(match.match_id)
-        if not await self._mux.execute("HSETNX", state, "match_id", match.match_id):
-            return False
-        players = keys.match_players(match.match_id)
-        await self._mux.transaction(
-            ("HSET", state, *(x for kv in match.fields().items() for x in kv)),
-            ("SADD", players, *match.roster),
-            ("EXPIRE", state, MATCH_TTL_S),
-            ("EXPIRE", players, MATCH_TTL_S),
+        created = await self._scripts.match_create(
+            keys=[keys.match(match.match_id), keys.match_players(match.match_id)],
+            args=[
+                MATCH_TTL_S,
+                len(match.roster),
+                *match.roster,
+                *(x for kv in match.fields().items() for x in kv),
+            ],
         )
+        if not created:
+            return False
         await self._mux.pipeline(
             *(
                 ("SET", keys.player_match(p), match.match_id, "EX", MATCH_TTL_S)
@@ -166,7 +171,8 @@ class MatchStore:
                 msgpack.packb(scores),
                 reported_by,
                 now_ms,
-                ENDED_TTL_S,
+                ENDED_STATE_TTL_S,
+                ENDED_FEED_TTL_S,
             ],
         )
         return None if reply is None else text(reply)
@@ -181,8 +187,18 @@ class MatchStore:
         return None if reply is None else text(reply)
 
     @translate_redis_errors
+    async def claim_result(self, match_id: str, job_id: str) -> str | None:
+        """Claim applying the result for a job; the job holding the claim (None: no match)."""
+        holder = await self._scripts.hash_set_existing(
+            keys=[keys.match(match_id)], args=["claimed_by", job_id, "nx"]
+        )
+        return None if holder is None else text(holder)
+
+    @translate_redis_errors
     async def mark_applied(self, match_id: str) -> None:
-        await self._mux.execute("HSET", keys.match(match_id), "applied", 1)
+        await self._scripts.hash_set_existing(
+            keys=[keys.match(match_id)], args=["applied", 1, "set"]
+        )
 
     async def feed_after(self, match_id: str, after: str | None, limit: int) -> list[FeedEntry]:
         feed = keys.match_feed(match_id)

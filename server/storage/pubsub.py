@@ -47,6 +47,9 @@ class Subscriber:
         self._channels: set[str] = set()
         # Channels Redis has confirmed on the current connection, and who waits for that.
         self._confirmed: set[str] = set()
+        # SUBSCRIBEs sent on the current connection and not confirmed yet, per channel: a
+        # late confirmation of an earlier SUBSCRIBE must not vouch for a newer one.
+        self._unconfirmed: dict[str, int] = {}
         self._confirm_waiters: dict[str, list[asyncio.Future[None]]] = {}
         self._pubsub: PubSub | None = None
         self._changed = asyncio.Event()
@@ -57,9 +60,14 @@ class Subscriber:
         self._channels.add(channel)
         if self._pubsub is not None and self.connected.is_set():
             # If Redis is away, the reconnect in run() subscribes to it.
-            with contextlib.suppress(*REDIS_DOWN):
-                await self._pubsub.subscribe(channel)
+            await self._send_subscribe(self._pubsub, [channel])
         self._changed.set()
+
+    async def _send_subscribe(self, pubsub: PubSub, channels: list[str]) -> None:
+        for channel in channels:
+            self._unconfirmed[channel] = self._unconfirmed.get(channel, 0) + 1
+        with contextlib.suppress(*REDIS_DOWN):
+            await pubsub.subscribe(*channels)
 
     async def until_subscribed(self, channel: str) -> None:
         """Return once Redis has confirmed the subscription on the current connection: from
@@ -78,6 +86,11 @@ class Subscriber:
                 self._confirm_waiters.pop(channel, None)
 
     def _confirm(self, channel: str) -> None:
+        left = self._unconfirmed.get(channel, 1) - 1
+        if left > 0:
+            self._unconfirmed[channel] = left
+            return  # a newer SUBSCRIBE is still on its way
+        self._unconfirmed.pop(channel, None)
         if channel not in self._channels:
             return  # unsubscribed meanwhile
         self._confirmed.add(channel)
@@ -100,13 +113,18 @@ class Subscriber:
             self._pubsub = pubsub
             try:
                 if self._channels:
-                    await pubsub.subscribe(*self._channels)
+                    subscribed = set(self._channels)
+                    self._unconfirmed = dict.fromkeys(subscribed, 1)
+                    await pubsub.subscribe(*subscribed)
                 else:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._changed.wait(), 1.0)
                     self._changed.clear()
                     continue
                 self.connected.set()
+                # Channels added while that SUBSCRIBE was on its way were not sent: now.
+                if missing := self._channels - subscribed:
+                    await self._send_subscribe(pubsub, sorted(missing))
                 backoff = 0.05
                 if self._on_connected is not None:
                     await self._on_connected()
@@ -124,6 +142,7 @@ class Subscriber:
             finally:
                 self.connected.clear()
                 self._confirmed.clear()
+                self._unconfirmed.clear()
                 self._pubsub = None
                 await pubsub.aclose()  # type: ignore[no-untyped-call]
 

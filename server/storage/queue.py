@@ -103,6 +103,8 @@ class TaskQueue:
     @translate_redis_errors
     async def retry_later(self, job: Job, delay_s: float) -> None:
         """A failed try: the job is taken back (one more try counted) after ``delay_s``."""
+        if await self._mux.execute("LPOS", self._taken, job.raw) is None:
+            return  # taken back already (this try outlived the timeout): no stray lease
         await self._mux.execute("HSET", self._leases, job.raw, _now_ms() + int(delay_s * 1000))
 
     @translate_redis_errors

@@ -60,6 +60,8 @@ class Scripts:
     match_end: Script
     match_leave: Script
     queue_reclaim: Script
+    hash_set_existing: Script
+    match_create: Script
 
     @classmethod
     def load(cls, mux: RedisMux) -> Scripts:

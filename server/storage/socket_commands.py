@@ -59,7 +59,9 @@ class SocketCommand:
 
     @classmethod
     def decode(cls, payload: bytes) -> SocketCommand:
-        conn_id, end, only_session, new_name, follow_match = msgpack.unpackb(payload)
+        # Older nodes send four fields: a rolling upgrade must not drop their commands.
+        fields = [*msgpack.unpackb(payload), None][:5]
+        conn_id, end, only_session, new_name, follow_match = fields
         return cls(
             str(conn_id),
             None if end is None else SocketEnd(end),

@@ -8,7 +8,8 @@
 -- ARGV[4]  the result (scores, msgpack)
 -- ARGV[5]  who reported it (a player id, or 'server')
 -- ARGV[6]  ended at, ms
--- ARGV[7]  seconds the match's keys live from now on
+-- ARGV[7]  seconds the match's state lives from now on (the results worker needs it)
+-- ARGV[8]  seconds the match's feed lives from now on (late readers)
 -- Returns  the feed id of the end, or false when the match is not running (or unknown)
 if redis.call('HGET', KEYS[1], 'state') ~= 'running' then return false end
 redis.call('HSET', KEYS[1], 'state', 'ended', 'result', ARGV[4], 'ended_by', ARGV[5],
@@ -18,5 +19,5 @@ local len = string.len(id)
 local prefix = len < 32 and string.char(160 + len) or ('\217' .. string.char(len))
 redis.call('PUBLISH', ARGV[1], ARGV[2] .. '\162id' .. prefix .. id)
 redis.call('EXPIRE', KEYS[1], ARGV[7])
-redis.call('EXPIRE', KEYS[2], ARGV[7])
+redis.call('EXPIRE', KEYS[2], ARGV[8])
 return id

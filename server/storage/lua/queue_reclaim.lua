@@ -21,12 +21,16 @@ for _, job in ipairs(jobs) do
   elseif tonumber(lease) < now then
     redis.call('LREM', KEYS[2], 1, job)
     redis.call('HDEL', KEYS[3], job)
-    local decoded = cjson.decode(job)
-    decoded['tries'] = (decoded['tries'] or 0) + 1
-    if decoded['tries'] >= tonumber(ARGV[3]) then
+    local ok, decoded = pcall(cjson.decode, job)
+    if not ok or type(decoded) ~= 'table' then
+      redis.call('LPUSH', KEYS[4], job) -- unreadable: a person has to look at it
+      dead = dead + 1
+    elseif (decoded['tries'] or 0) + 1 >= tonumber(ARGV[3]) then
+      decoded['tries'] = (decoded['tries'] or 0) + 1
       redis.call('LPUSH', KEYS[4], cjson.encode(decoded))
       dead = dead + 1
     else
+      decoded['tries'] = (decoded['tries'] or 0) + 1
       redis.call('LPUSH', KEYS[1], cjson.encode(decoded))
       back = back + 1
     end
