@@ -1,0 +1,134 @@
+"""The room relay benchmark's ceiling: a bare aiohttp relay, no Redis, rooms in a dict.
+
+``python -m loadtest.bench.bare_relay --port N`` serves ``GET /ws?room=R&player=P``.
+A socket joins its room and is told so (``{"ev": "joined"}``); each binary frame it
+sends afterwards (a ``match.send``, msgpack) becomes a ``match.event`` push shaped
+like Arena's, encoded once and sent to every socket of the room, the sender
+included. Nothing is checked, stored or rate limited: this is what any relay has
+to do at the least (read a frame, decode it, encode one push, write it N times).
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import msgpack
+import uvloop
+from aiohttp import WSMsgType, web
+
+from loadtest.bench.common import SERVER_CORE, pinned
+from server.embedded_redis import free_port
+
+ROOMS = web.AppKey("rooms", dict[str, list[web.WebSocketResponse]])
+
+
+async def relay(request: web.Request) -> web.WebSocketResponse:
+    room_id = request.query["room"]
+    player = request.query["player"]
+    ws = web.WebSocketResponse(compress=False, max_msg_size=64 * 1024)
+    await ws.prepare(request)
+    room = request.app[ROOMS].setdefault(room_id, [])
+    room.append(ws)
+    await ws.send_bytes(msgpack.packb({"ev": "joined", "room": room_id}))
+    sent = 0
+    try:
+        async for msg in ws:
+            if msg.type is not WSMsgType.BINARY:
+                continue
+            event = msgpack.unpackb(msg.data)
+            ms = int(time.time() * 1000)
+            sent += 1
+            push = msgpack.packb(
+                {
+                    "ev": "match.event",
+                    "match_id": room_id,
+                    "from": player,
+                    "type": event["type"],
+                    "data": event["data"],
+                    "ts": ms,
+                    "id": f"{ms}-{sent}",
+                }
+            )
+            for peer in room:
+                if not peer.closed:
+                    await peer.send_bytes(push)  # returns at once unless the peer's buffer is full
+    finally:
+        room.remove(ws)
+        if not room:
+            request.app[ROOMS].pop(room_id, None)
+    return ws
+
+
+async def readyz(_: web.Request) -> web.Response:
+    return web.Response(text="ok")
+
+
+def create_app() -> web.Application:
+    app = web.Application()
+    app[ROOMS] = {}
+    app.router.add_get("/ws", relay)
+    app.router.add_get("/readyz", readyz)
+    return app
+
+
+@dataclass
+class BareRelayProcess:
+    """The relay in a process of its own, pinned to the server's core (as Arena is)."""
+
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, log_path: Path) -> BareRelayProcess:
+        argv = [sys.executable, "-m", "loadtest.bench.bare_relay", "--port", str(self.port)]
+        with log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                pinned(SERVER_CORE, argv), stdout=log, stderr=subprocess.STDOUT
+            )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(self.url + "/readyz", timeout=1) as resp:
+                    if resp.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"bare relay did not start; see {log_path}")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m loadtest.bench.bare_relay")
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args(argv)
+    web.run_app(
+        create_app(),
+        host="127.0.0.1",
+        port=args.port,
+        print=None,
+        access_log=None,
+        loop=uvloop.new_event_loop(),
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
