@@ -58,7 +58,7 @@ from server.storage.scripts import Scripts
 from server.storage.sessions import SessionStore
 from server.storage.socket_commands import SocketCommandBus
 from server.upkeep import Upkeep
-from server.worker import ResultWorker, run_workers, take_wait
+from server.worker import ResultWorker, finish_jobs, run_workers, take_wait
 from server.ws import SocketEndpoint
 
 log = logging.getLogger(__name__)
@@ -210,7 +210,12 @@ async def _hub_and_upkeep(app: web.Application) -> AsyncIterator[None]:
         hub.refill()  # first: match taps hold live events until they caught up
         await upkeep.resubscribed()
 
-    subscriber = Subscriber(app[REDIS], hub.on_message, on_connected=connected)
+    subscriber = Subscriber(
+        settings.redis_url,
+        hub.on_message,
+        on_connected=connected,
+        timeout_s=settings.redis_timeout_s,
+    )
     hub.subscriber = subscriber
     hub.match_feeds = services.matches
     services.health.commands_connected = subscriber.connected.is_set
@@ -246,8 +251,9 @@ async def _result_workers(app: web.Application) -> AsyncIterator[None]:
     stopping = asyncio.Event()
     task = asyncio.create_task(run_workers(workers, stopping), name="result-workers")
     yield
-    # A job cut off half-way would be redone only after ARENA_JOB_TIMEOUT: let it finish.
-    await stop(task, stopping, grace_s=settings.shutdown_grace_s)
+    stopping.set()
+    await finish_jobs(workers, settings.shutdown_grace_s)
+    await stop(task, stopping)
 
 
 async def _tell_sockets_and_close(app: web.Application) -> None:

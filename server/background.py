@@ -39,12 +39,8 @@ async def every(
         await stop(task, stopping)
 
 
-async def stop(task: asyncio.Task[None], stopping: asyncio.Event, grace_s: float = 0.0) -> None:
-    """Tell the loop to stop; after ``grace_s`` (to finish what it is doing), cancel it."""
+async def stop(task: asyncio.Task[None], stopping: asyncio.Event) -> None:
     stopping.set()
-    if grace_s > 0:
-        with contextlib.suppress(TimeoutError, asyncio.CancelledError):
-            await asyncio.wait_for(asyncio.shield(task), grace_s)
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task

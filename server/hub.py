@@ -254,7 +254,7 @@ class Hub:
 
     # --- delivery -----------------------------------------------------------------
 
-    async def on_message(self, channel: str, payload: bytes) -> None:
+    def on_message(self, channel: str, payload: bytes) -> None:
         if channel == self._command_channel:
             self._apply(payload)
             return

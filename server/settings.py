@@ -112,8 +112,8 @@ class Settings:
     redis_pool_size: int = _setting(
         64,
         "ARENA_REDIS_POOL",
-        "redis-py connections per process, for pub/sub (commands share one pipelined "
-        "connection); a caller waits for a free one rather than failing.",
+        "redis-py connections per process, for the result workers' blocking takes (commands "
+        "share one pipelined connection, pub/sub has its own); a caller waits for a free one.",
     )
     redis_timeout_s: float = _setting(
         5.0,
@@ -270,8 +270,10 @@ class Settings:
             raise ValueError("lobby_grace_s must be positive")
         if self.lobby_locks not in (0, 1):
             raise ValueError("lobby_locks must be 1 (or 0, for benchmarks only)")
-        if self.redis_pool_size < 2:
-            raise ValueError("redis_pool_size must be at least 2 (pub/sub holds one connection)")
+        if self.redis_pool_size < max(2, self.workers):
+            raise ValueError(
+                "redis_pool_size must be at least 2 and ARENA_WORKERS (each holds one connection)"
+            )
         if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
             raise ValueError("log_level must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
         if not 0 <= self.port <= 65535:

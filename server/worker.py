@@ -47,6 +47,8 @@ class ResultWorker:
         self.name = name
         self._take_wait_s = take_wait_s
         self.done = 0
+        self.idle = asyncio.Event()  # set while not in the middle of a job
+        self.idle.set()
 
     async def run(self, stopping: asyncio.Event) -> None:
         next_reclaim = 0.0
@@ -59,7 +61,11 @@ class ResultWorker:
                         log.warning("took back %d jobs (%d to the dead letters)", back, dead)
                 job = await self._queue.take(self._take_wait_s)
                 if job is not None:
-                    await self._handle(job)
+                    self.idle.clear()
+                    try:
+                        await self._handle(job)
+                    finally:
+                        self.idle.set()
             except ArenaError as exc:
                 log.warning("worker %s: %s; retrying", self.name, exc.message)
                 with contextlib.suppress(TimeoutError):
@@ -100,6 +106,13 @@ class ResultWorker:
 
 async def run_workers(workers: list[ResultWorker], stopping: asyncio.Event) -> None:
     await asyncio.gather(*(worker.run(stopping) for worker in workers))
+
+
+async def finish_jobs(workers: list[ResultWorker], grace_s: float) -> None:
+    """Wait (up to ``grace_s``) for the jobs in hand: one cut off half-way would be redone
+    only after ARENA_JOB_TIMEOUT. A worker waiting for a job has nothing to finish."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(asyncio.gather(*(w.idle.wait() for w in workers)), grace_s)
 
 
 async def _serve(argv: Sequence[str] | None) -> int:

@@ -1,8 +1,8 @@
 """Opening Redis, and turning its failures into Arena's ``Unavailable``.
 
-Two clients per process: the pipelined ``RedisMux`` for every command and
-script, and a small redis-py pool for what holds a connection of its own
-(pub/sub now; blocking pops later).
+Three kinds of connection per process: the pipelined ``RedisMux`` for every
+command and script, the pub/sub subscriber's own (pubsub.py), and a small
+redis-py pool for blocking commands (the results workers' BLMOVE).
 """
 
 from __future__ import annotations
