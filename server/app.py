@@ -208,6 +208,9 @@ async def _hub_and_upkeep(app: web.Application) -> AsyncIterator[None]:
 
     async def connected() -> None:
         hub.refill()  # first: match taps hold live events until they caught up
+        # Catch up on socket commands only once new ones are sure to arrive.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(subscriber.until_subscribed(channel), settings.redis_timeout_s)
         await upkeep.resubscribed()
 
     subscriber = Subscriber(
@@ -224,7 +227,7 @@ async def _hub_and_upkeep(app: web.Application) -> AsyncIterator[None]:
     task = asyncio.create_task(subscriber.run(), name="hub")
     # Serve only once commands for this node can reach it (a replaced socket must close).
     with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(subscriber.connected.wait(), settings.redis_timeout_s)
+        await asyncio.wait_for(subscriber.until_subscribed(channel), settings.redis_timeout_s)
     async with every(settings.presence_interval_s, upkeep.tick, name="upkeep"):
         yield
     await stop(task, subscriber.stopping)

@@ -59,13 +59,14 @@ class ResultWorker:
                     back, dead = await self._queue.reclaim()
                     if back or dead:
                         log.warning("took back %d jobs (%d to the dead letters)", back, dead)
-                job = await self._queue.take(self._take_wait_s)
-                if job is not None:
-                    self.idle.clear()
-                    try:
+                # Busy from the take on: a job Redis moved to 'taken' is in hand already.
+                self.idle.clear()
+                try:
+                    job = await self._queue.take(self._take_wait_s)
+                    if job is not None:
                         await self._handle(job)
-                    finally:
-                        self.idle.set()
+                finally:
+                    self.idle.set()
             except ArenaError as exc:
                 log.warning("worker %s: %s; retrying", self.name, exc.message)
                 with contextlib.suppress(TimeoutError):
@@ -109,8 +110,8 @@ async def run_workers(workers: list[ResultWorker], stopping: asyncio.Event) -> N
 
 
 async def finish_jobs(workers: list[ResultWorker], grace_s: float) -> None:
-    """Wait (up to ``grace_s``) for the jobs in hand: one cut off half-way would be redone
-    only after ARENA_JOB_TIMEOUT. A worker waiting for a job has nothing to finish."""
+    """Wait (up to ``grace_s``) for the jobs in hand, and for blocking takes to end (at most
+    a take's wait): a job cut off half-way would be redone only after ARENA_JOB_TIMEOUT."""
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(asyncio.gather(*(w.idle.wait() for w in workers)), grace_s)
 

@@ -40,7 +40,9 @@ def redis_client(redis_server: RedisProcess) -> Iterator[redis_sync.Redis]:
 
 
 def settings_for_test(**overrides: Any) -> Settings:
-    return Settings.from_env({}, **{"port": 0, **overrides})
+    # No result worker unless a test asks for one: a stopping worker waits for its
+    # blocking take to end (up to a second), which every test would pay.
+    return Settings.from_env({}, **{"port": 0, "workers": 0, **overrides})
 
 
 @pytest.fixture

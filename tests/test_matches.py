@@ -195,8 +195,9 @@ async def test_a_player_who_leaves_is_gone_from_the_match(arena: str) -> None:
 
 
 async def test_the_first_result_ends_the_match_and_reaches_the_boards_once(
-    arena: str, redis_client: redis_sync.Redis
+    start_arena: StartArena, redis_client: redis_sync.Redis
 ) -> None:
+    arena = await start_arena(workers=1)  # a results worker inside the server, as by default
     match_id, clients, players = await start_match([arena], 2)
     alice, bob = clients
     scores = {players[0].player_id: 30, players[1].player_id: 10}

@@ -162,7 +162,7 @@ async def test_a_result_counts_on_the_day_its_match_ended_even_when_redone_the_n
     day = json.dumps([{"id": "day", "order": "desc", "operator": "incr", "period": "daily"}])
     now = [1795737599.0]  # 2026-11-26 23:59:59 UTC
 
-    arena = await start_arena(clock=lambda: now[0], boards=day, result_boards="*=day")
+    arena = await start_arena(clock=lambda: now[0], boards=day, result_boards="*=day", workers=1)
     match_id, clients, players = await start_match([arena], 2)
     scores = {players[0].player_id: 5, players[1].player_id: 2}
     await clients[0].request("match.result", match_id=match_id, scores=scores)

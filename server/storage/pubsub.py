@@ -144,6 +144,13 @@ class Subscriber:
     # --- what arrives ---------------------------------------------------------------
 
     def _received(self, reply: object) -> None:
+        if isinstance(reply, CommandError):
+            # A refused SUBSCRIBE (no channel rights, a client limit) would leave us deaf
+            # while looking connected: drop the connection and let the backoff retry.
+            log.error("Redis refused a pub/sub command: %s; reconnecting", reply)
+            if self._transport is not None:
+                self._transport.abort()
+            return
         self._last_heard = time.monotonic()
         if not isinstance(reply, list) or len(reply) < 2:
             return
@@ -169,13 +176,13 @@ class Subscriber:
                 continue
             try:
                 protocol = await self._connect()
-            except (OSError, TimeoutError, CommandError) as exc:
+            except Exception as exc:  # unreachable, refused, or a bug: never stop retrying
                 log.warning("pub/sub cannot reach Redis (%s); retrying", exc)
                 await self._pause(backoff)
                 backoff = min(backoff * 2, 1.0)
                 continue
+            connected_at = time.monotonic()
             try:
-                backoff = 0.05
                 subscribed = set(self._channels)
                 self._unconfirmed = {}
                 self._send_subscribe(sorted(subscribed))
@@ -198,6 +205,10 @@ class Subscriber:
                 if self._transport is not None:
                     self._transport.abort()
                 self._transport = None
+            # A connection that drops at once (Redis at its client limit, a proxy with no
+            # Redis behind it) must not make us reconnect in a tight loop.
+            backoff = 0.05 if time.monotonic() - connected_at > 1.0 else min(backoff * 2, 1.0)
+            await self._pause(backoff)
 
     async def _connect(self) -> _PubSubProtocol:
         loop = asyncio.get_running_loop()

@@ -1,0 +1,60 @@
+"""The node's pub/sub connection on its own: confirmations, passwords, a flapping peer."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import redis as redis_sync
+
+from server.embedded_redis import RedisProcess, free_port
+from server.storage.pubsub import Subscriber
+
+
+async def test_messages_arrive_once_the_subscription_is_confirmed_even_with_a_password(
+    tmp_path: Path,
+) -> None:
+    with RedisProcess(tmp_path, appendonly=False, extra_args=["--requirepass", "s3cret"]) as redis:
+        got: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
+        subscriber = Subscriber(
+            f"redis://:s3cret@127.0.0.1:{redis.port}/3", lambda c, p: got.put_nowait((c, p))
+        )
+        await subscriber.subscribe("arena:test:a")
+        task = asyncio.create_task(subscriber.run())
+        try:
+            await asyncio.wait_for(subscriber.until_subscribed("arena:test:a"), 5)
+            publisher = redis_sync.Redis(port=redis.port, password="s3cret", db=0)
+            assert publisher.publish("arena:test:a", b"one") == 1  # any db: channels are global
+            await subscriber.subscribe("arena:test:b")
+            await asyncio.wait_for(subscriber.until_subscribed("arena:test:b"), 5)
+            publisher.publish("arena:test:b", b"two")
+            assert await asyncio.wait_for(got.get(), 5) == ("arena:test:a", b"one")
+            assert await asyncio.wait_for(got.get(), 5) == ("arena:test:b", b"two")
+            publisher.close()
+        finally:
+            subscriber.stopping.set()
+            task.cancel()
+
+
+async def test_a_peer_that_hangs_up_at_once_is_retried_with_backoff() -> None:
+    accepted = 0
+
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal accepted
+        accepted += 1
+        writer.close()
+
+    port = free_port()
+    server = await asyncio.start_server(hang_up, "127.0.0.1", port)
+    subscriber = Subscriber(f"redis://127.0.0.1:{port}/0", lambda c, p: None)
+    await subscriber.subscribe("arena:test:a")
+    task = asyncio.create_task(subscriber.run())
+    try:
+        await asyncio.sleep(1.0)  # watching what a second of failures costs
+        # Backoff doubles from 50 ms up to 1 s: a handful of attempts, not thousands.
+        assert 2 <= accepted <= 8
+    finally:
+        subscriber.stopping.set()
+        task.cancel()
+        server.close()
+        await server.wait_closed()
