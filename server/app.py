@@ -58,7 +58,7 @@ from server.storage.scripts import Scripts
 from server.storage.sessions import SessionStore
 from server.storage.socket_commands import SocketCommandBus
 from server.upkeep import Upkeep
-from server.worker import ResultWorker, finish_jobs, run_workers, take_wait
+from server.worker import finish_jobs, make_workers, run_workers
 from server.ws import SocketEndpoint
 
 log = logging.getLogger(__name__)
@@ -239,15 +239,7 @@ async def _hub_and_upkeep(app: web.Application) -> AsyncIterator[None]:
 async def _result_workers(app: web.Application) -> AsyncIterator[None]:
     """``ARENA_WORKERS`` result workers inside the server, so one process is a whole game."""
     settings, services = app[SETTINGS], app[SERVICES]
-    workers = [
-        ResultWorker(
-            services.results_queue,
-            services.results,
-            name=f"{settings.node_id}-{i}",
-            take_wait_s=take_wait(settings),
-        )
-        for i in range(settings.workers)
-    ]
+    workers = make_workers(services, settings, settings.workers, f"{settings.node_id}-")
     if not workers:
         yield
         return

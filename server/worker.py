@@ -21,6 +21,7 @@ import time
 from collections.abc import Sequence
 
 from server.errors import ArenaError
+from server.services import Services
 from server.services.matches import RESULT_JOB
 from server.services.results import ResultNotReady, ResultService
 from server.settings import Settings
@@ -105,6 +106,20 @@ class ResultWorker:
         await self._results.apply(match_id, job_id)
 
 
+def make_workers(
+    services: Services, settings: Settings, count: int, prefix: str
+) -> list[ResultWorker]:
+    return [
+        ResultWorker(
+            services.results_queue,
+            services.results,
+            name=f"{prefix}{i}",
+            take_wait_s=take_wait(settings),
+        )
+        for i in range(count)
+    ]
+
+
 async def run_workers(workers: list[ResultWorker], stopping: asyncio.Event) -> None:
     await asyncio.gather(*(worker.run(stopping) for worker in workers))
 
@@ -134,15 +149,7 @@ async def _serve(argv: Sequence[str] | None) -> int:
     mux = open_mux(settings.redis_url, timeout_s=settings.redis_timeout_s)
     services = build_services(settings, mux, time.time, redis)
     count = max(1, settings.workers)
-    workers = [
-        ResultWorker(
-            services.results_queue,
-            services.results,
-            name=f"w{i}",
-            take_wait_s=take_wait(settings),
-        )
-        for i in range(count)
-    ]
+    workers = make_workers(services, settings, count, "w")
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

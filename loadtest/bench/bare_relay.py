@@ -11,11 +11,9 @@ to do at the least (read a frame, decode it, encode one push, write it N times).
 from __future__ import annotations
 
 import argparse
-import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +22,7 @@ import msgpack
 import uvloop
 from aiohttp import WSMsgType, web
 
-from loadtest.bench.common import SERVER_CORE, pinned
+from loadtest.bench.common import SERVER_CORE, pinned, stop_process, wait_ready
 from server.embedded_redis import free_port
 
 ROOMS = web.AppKey("rooms", dict[str, list[web.WebSocketResponse]])
@@ -96,23 +94,11 @@ class BareRelayProcess:
             self.process = subprocess.Popen(
                 pinned(SERVER_CORE, argv), stdout=log, stderr=subprocess.STDOUT
             )
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(self.url + "/readyz", timeout=1) as resp:
-                    if resp.status == 200:
-                        return self
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError(f"bare relay did not start; see {log_path}")
+        wait_ready(self.url, f"bare relay did not start; see {log_path}")
+        return self
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+        stop_process(self.process)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
