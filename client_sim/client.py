@@ -1,9 +1,22 @@
 """A small async client for Arena's protocol, usable as is by a Python game or tool.
 
     login = await guest_login("http://127.0.0.1:8080", "device-0001", "alice")
-    async with await ArenaClient.connect("http://127.0.0.1:8080", login.token) as client:
+    async with await ArenaClient.connect(BASE_URL, login.token, reconnect=True) as client:
+        client.on("match.event", lambda push: print(push["data"]))
         print(await client.request("ping"))
-        push = await client.next_push("session.replaced")
+        async for push in client.events("match.started"):
+            ...
+
+- ``request(op, **fields)`` returns the result, or raises ``ArenaError`` carrying
+  the error's ``code`` and ``retry_after_ms``; ``send`` is fire-and-forget.
+- Pushes: ``on(event, callback)``, ``events(*names)`` (an async iterator), or
+  ``next_push(event)``.
+- ``reconnect=True``: a dropped socket (network, a node stopping, a slow-reader
+  cut) comes back with backoff on the same session; the matches the client
+  follows are caught up from their feeds (``match.feed`` after the last id it
+  saw), so the pushes it hands on have nothing missing or doubled; chat rooms
+  are joined again. Requests waiting when the socket dropped fail with
+  ``ConnectionClosed``; new ones wait for the reconnect.
 
 It imports only ``server.protocol`` from the server, so it can be copied out.
 """
@@ -12,33 +25,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import itertools
+import random
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
 import aiohttp
 
+from client_sim.login import ArenaError, Login, guest_login, ws_url
 from server.protocol import Format, FrameError, Message, decode, encode
 
+__all__ = ["ArenaClient", "ArenaError", "Backoff", "ConnectionClosed", "Login", "guest_login"]
 
-class ArenaError(Exception):
-    """An error reply: ``code`` is stable, ``message`` is for people."""
+# Close codes after which coming back on the same session makes no sense.
+FINAL_CLOSE_CODES = frozenset({1009, 4001, 4002, 4003})
+MATCH_PUSHES = frozenset({"match.event", "match.left", "match.ended"})
+FEED_PAGE = 500
 
-    def __init__(self, code: str, message: str, retry_after_ms: int | None = None) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
-        self.retry_after_ms = retry_after_ms
-
-    @classmethod
-    def from_reply(cls, reply: Message) -> ArenaError:
-        error = reply.get("error") or {}
-        return cls(
-            str(error.get("code", "UNKNOWN")),
-            str(error.get("message", "")),
-            error.get("retry_after_ms"),
-        )
+PushCallback = Callable[[Message], Any]
 
 
 class ConnectionClosed(Exception):
@@ -47,46 +54,31 @@ class ConnectionClosed(Exception):
         self.code = code
 
 
+def feed_order(entry_id: str) -> tuple[int, int]:
+    """Feed ids (``<ms>-<n>``) compare as two integers."""
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
 @dataclass(frozen=True, slots=True)
-class Login:
-    token: str
-    player_id: str
-    name: str
-    expires_in: int
+class Backoff:
+    """Waits between reconnect attempts: doubling from ``first_s`` up to ``max_s``, jittered."""
 
+    first_s: float = 0.1
+    max_s: float = 5.0
+    give_up_after_s: float = 60.0
 
-async def guest_login(
-    base_url: str,
-    device_id: str,
-    name: str,
-    *,
-    http: aiohttp.ClientSession | None = None,
-) -> Login:
-    """``POST /v1/auth/guest``; raises ArenaError with the server's code on refusal."""
-    own = http is None
-    http = http or aiohttp.ClientSession()
-    try:
-        async with http.post(
-            base_url.rstrip("/") + "/v1/auth/guest", json={"device_id": device_id, "name": name}
-        ) as resp:
-            body = await resp.json()
-            if resp.status != 200:
-                raise ArenaError.from_reply(body)
-            return Login(body["token"], body["player_id"], body["name"], body["expires_in"])
-    finally:
-        if own:
-            await http.close()
-
-
-def ws_url(base_url: str) -> str:
-    base = base_url.rstrip("/")
-    if base.startswith("http"):
-        base = "ws" + base[len("http") :]
-    return base + "/v1/ws"
+    def delays(self) -> itertools.chain[float]:
+        delay = self.first_s
+        steps = []
+        while delay < self.max_s:
+            steps.append(delay)
+            delay *= 2
+        return itertools.chain(steps, itertools.repeat(self.max_s))
 
 
 class ArenaClient:
-    """One socket to Arena: requests matched to replies by ``rid``, pushes queued."""
+    """One player's socket to Arena: requests matched to replies by ``rid``, pushes queued."""
 
     def __init__(
         self,
@@ -94,20 +86,38 @@ class ArenaClient:
         ws: aiohttp.ClientWebSocketResponse,
         fmt: Format,
         own: bool,
+        *,
+        base_url: str = "",
+        token: str = "",
+        reconnect: Backoff | None = None,
     ) -> None:
         self._http = http
         self._own_http = own
         self.ws = ws
         self.format = fmt
+        self._base_url = base_url
+        self._token = token
+        self._backoff = reconnect
         self._rids = itertools.count(1)
         self._waiting: dict[int, asyncio.Future[Message]] = {}
         self.pushes: asyncio.Queue[Message] = asyncio.Queue()
         # Failures of fire-and-forget requests (no rid) land here.
         self.errors: asyncio.Queue[Message] = asyncio.Queue()
         self.close_code: int | None = None
+        self.reconnects = 0
+        self._callbacks: dict[str, list[PushCallback]] = {}
+        self._callback_tasks: set[asyncio.Future[Any]] = set()
+        self._closing = False
         self._closed = asyncio.Event()
+        self._open = asyncio.Event()
+        self._open.set()
         self._arrival = asyncio.Event()  # set on each push and on close
-        self._reader = asyncio.create_task(self._read_loop())
+        # Matches followed: match id -> the last feed id handed on (None: none yet).
+        self.following: dict[str, str | None] = {}
+        self._held: dict[str, list[Message]] | None = None  # live pushes held while catching up
+        self.rooms: set[str] = set()
+        self._restoring: asyncio.Task[None] | None = None
+        self._runner = asyncio.create_task(self._run())
 
     @classmethod
     async def connect(
@@ -117,18 +127,26 @@ class ArenaClient:
         *,
         fmt: Format = Format.MSGPACK,
         http: aiohttp.ClientSession | None = None,
+        reconnect: bool | Backoff = False,
     ) -> ArenaClient:
         own = http is None
         http = http or aiohttp.ClientSession()
         try:
-            ws = await http.ws_connect(
-                ws_url(base_url), headers={"Authorization": f"Bearer {token}"}, max_msg_size=0
-            )
+            ws = await cls._open_socket(http, base_url, token)
         except BaseException:
             if own:
                 await http.close()
             raise
-        return cls(http, ws, fmt, own)
+        backoff = Backoff() if reconnect is True else (reconnect or None)
+        return cls(http, ws, fmt, own, base_url=base_url, token=token, reconnect=backoff)
+
+    @staticmethod
+    async def _open_socket(
+        http: aiohttp.ClientSession, base_url: str, token: str
+    ) -> aiohttp.ClientWebSocketResponse:
+        return await http.ws_connect(
+            ws_url(base_url), headers={"Authorization": f"Bearer {token}"}, max_msg_size=0
+        )
 
     async def __aenter__(self) -> ArenaClient:
         return self
@@ -141,6 +159,8 @@ class ArenaClient:
     ) -> None:
         await self.close()
 
+    # --- requests -------------------------------------------------------------------
+
     async def _send(self, message: Message) -> None:
         data = encode(message, self.format)
         if isinstance(data, bytes):
@@ -150,23 +170,60 @@ class ArenaClient:
 
     async def request(self, op: str, *, timeout: float = 5.0, **fields: Any) -> Message:
         """Send a request and wait for its reply; an error reply raises ArenaError."""
-        rid = next(self._rids)
-        future: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
-        self._waiting[rid] = future
-        try:
-            await self._send({"op": op, "rid": rid, **fields})
-            reply = await asyncio.wait_for(future, timeout)
-        finally:
-            self._waiting.pop(rid, None)
+        async with asyncio.timeout(timeout):
+            await self._wait_open()
+            rid = next(self._rids)
+            future: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
+            self._waiting[rid] = future
+            try:
+                await self._send({"op": op, "rid": rid, **fields})
+                reply = await future
+            finally:
+                self._waiting.pop(rid, None)
         if not reply.get("ok"):
             raise ArenaError.from_reply(reply)
-        return {k: v for k, v in reply.items() if k not in ("rid", "ok")}
+        result = {k: v for k, v in reply.items() if k not in ("rid", "ok")}
+        self._remember(op, fields)
+        return result
 
     async def send(self, op: str, **fields: Any) -> None:
         """Fire-and-forget: no reply on success; a failure arrives in ``errors``."""
+        await self._wait_open()
         await self._send({"op": op, **fields})
 
-    async def next_push(self, event: str | None = None, *, timeout: float = 5.0) -> Message:
+    async def _wait_open(self) -> None:
+        if not self._open.is_set():
+            await self._open.wait()
+        if self._closed.is_set():
+            raise ConnectionClosed(self.close_code)
+
+    def _remember(self, op: str, fields: Message) -> None:
+        """What a reconnect must restore: rooms joined, matches left."""
+        if op == "chat.join":
+            self.rooms.add(str(fields.get("room")))
+        elif op == "chat.leave":
+            self.rooms.discard(str(fields.get("room")))
+        elif op == "match.leave":
+            self.following.pop(str(fields.get("match_id")), None)
+
+    # --- pushes ---------------------------------------------------------------------
+
+    def on(self, event: str, callback: PushCallback) -> None:
+        """Call ``callback(push)`` for every push of ``event`` (a coroutine runs as a task).
+        Pushes handed to callbacks still reach the queue."""
+        self._callbacks.setdefault(event, []).append(callback)
+
+    async def events(self, *names: str) -> AsyncIterator[Message]:
+        """The pushes (of ``names``, or all), as they come, until the socket is closed."""
+        while True:
+            try:
+                push = await self.next_push(timeout=None)
+            except ConnectionClosed:
+                return
+            if not names or push.get("ev") in names:
+                yield push
+
+    async def next_push(self, event: str | None = None, *, timeout: float | None = 5.0) -> Message:
         """The next push (of ``event``, skipping others); TimeoutError after ``timeout``."""
         async with asyncio.timeout(timeout):
             while True:
@@ -180,37 +237,97 @@ class ArenaClient:
                 await self._arrival.wait()
                 self._arrival.clear()
 
+    def _hand_on(self, push: Message) -> None:
+        self.pushes.put_nowait(push)
+        self._arrival.set()
+        for callback in self._callbacks.get(str(push.get("ev")), ()):
+            result = callback(push)
+            if inspect.isawaitable(result):
+                task = asyncio.ensure_future(result)
+                self._callback_tasks.add(task)
+                task.add_done_callback(self._callback_tasks.discard)
+
+    def _on_push(self, push: Message) -> None:
+        event = push.get("ev")
+        if event == "match.started":
+            self.following.setdefault(str(push.get("match_id")), None)
+        elif event in MATCH_PUSHES:
+            match_id = str(push.get("match_id"))
+            if self._held is not None and match_id in self._held:
+                self._held[match_id].append(push)
+                return
+            if not self._is_new(match_id, push):
+                return  # seen already: the feed and the socket overlapped
+        self._hand_on(push)
+        if event == "match.ended":
+            self.following.pop(str(push.get("match_id")), None)
+
+    def _is_new(self, match_id: str, push: Message) -> bool:
+        entry_id = push.get("id")
+        if not isinstance(entry_id, str):
+            return True
+        last = self.following.get(match_id)
+        if last is not None and feed_order(entry_id) <= feed_order(last):
+            return False
+        if match_id in self.following or push.get("ev") != "match.ended":
+            self.following[match_id] = entry_id
+        return True
+
+    # --- the socket's life ----------------------------------------------------------
+
     async def wait_closed(self, timeout: float = 5.0) -> int | None:
-        """Wait for the server to close the socket; returns the close code."""
+        """Wait for the socket to close for good; returns the close code."""
         await asyncio.wait_for(self._closed.wait(), timeout)
         return self.close_code
 
-    async def _read_loop(self) -> None:
+    async def _run(self) -> None:
         try:
-            async for msg in self.ws:
-                if msg.type is aiohttp.WSMsgType.BINARY:
-                    fmt = Format.MSGPACK
-                elif msg.type is aiohttp.WSMsgType.TEXT:
-                    fmt = Format.JSON
-                else:
-                    break
-                try:
-                    message = decode(msg.data, fmt)
-                except FrameError:
-                    continue
-                self._route(message)
+            while True:
+                await self._read_until_closed()
+                if self._restoring is not None:
+                    self._restoring.cancel()  # dropped again: the next restore starts over
+                code = self.ws.close_code
+                self._fail_waiting(code)
+                if self._closing or self._backoff is None or code in FINAL_CLOSE_CODES:
+                    self.close_code = code
+                    return
+                if not await self._reconnect():
+                    self.close_code = code
+                    return
+                self.reconnects += 1
+                # Live match pushes wait until each followed match is caught up from its
+                # feed (what they hold is in the feed too, should this socket drop again).
+                self._held = {match_id: [] for match_id in self.following}
+                self._open.set()
+                self._restoring = asyncio.create_task(self._restore())
         finally:
-            self.close_code = self.ws.close_code
             self._closed.set()
+            self._open.set()  # wake waiting senders: they see the close
             self._arrival.set()
-            for future in self._waiting.values():
-                if not future.done():
-                    future.set_exception(ConnectionClosed(self.close_code))
+            self._fail_waiting(self.close_code)
+
+    async def _read_until_closed(self) -> None:
+        async for msg in self.ws:
+            if msg.type is aiohttp.WSMsgType.BINARY:
+                fmt = Format.MSGPACK
+            elif msg.type is aiohttp.WSMsgType.TEXT:
+                fmt = Format.JSON
+            else:
+                break
+            try:
+                message = decode(msg.data, fmt)
+            except FrameError:
+                continue
+            self._route(message)
+
+    def _fail_waiting(self, code: int | None) -> None:
+        for future in self._waiting.values():
+            if not future.done():
+                future.set_exception(ConnectionClosed(code))
 
     def _route(self, message: Message) -> None:
         if "ev" in message:
-            self.pushes.put_nowait(message)
-            self._arrival.set()
+            self._on_push(message)
             return
         rid = message.get("rid")
         future = self._waiting.get(rid) if isinstance(rid, int) else None
@@ -219,11 +336,72 @@ class ArenaClient:
         elif not message.get("ok", True):
             self.errors.put_nowait(message)
 
+    async def _reconnect(self) -> bool:
+        """Open a new socket on the same session, with backoff; False to give up."""
+        assert self._backoff is not None
+        self._open.clear()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._backoff.give_up_after_s
+        for delay in self._backoff.delays():
+            if self._closing or loop.time() > deadline:
+                return False
+            await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+            try:
+                self.ws = await self._open_socket(self._http, self._base_url, self._token)
+            except aiohttp.WSServerHandshakeError as exc:
+                if exc.status == 401:
+                    return False  # the session is gone: log in again
+            except (aiohttp.ClientError, OSError, TimeoutError):
+                pass
+            else:
+                return True
+        return False  # pragma: no cover - delays() never ends
+
+    async def _restore(self) -> None:
+        for room in list(self.rooms):
+            with contextlib.suppress(ArenaError, ConnectionClosed, TimeoutError):
+                await self.request("chat.join", room=room)
+        for match_id in list(self.following):
+            await self._catch_up(match_id)
+        held, self._held = self._held or {}, None
+        for pushes in held.values():
+            for push in pushes:
+                self._on_push(push)
+
+    async def _catch_up(self, match_id: str) -> None:
+        """Hand on what the match's feed holds after the last id seen, page by page."""
+        while True:
+            after = self.following.get(match_id)
+            fields: Message = {"match_id": match_id, "limit": FEED_PAGE}
+            if after is not None:
+                fields["after"] = after
+            try:
+                events = (await self.request("match.feed", **fields))["events"]
+            except ArenaError as exc:
+                if exc.code == "FEED_TRIMMED":
+                    self.following[match_id] = None  # read what is kept, from the start
+                    continue
+                self.following.pop(match_id, None)  # not ours any more
+                return
+            except (ConnectionClosed, TimeoutError):
+                return
+            for push in events:
+                if self._is_new(match_id, push):
+                    self._hand_on(push)
+                    if push.get("ev") == "match.ended":
+                        self.following.pop(match_id, None)
+                        return
+            if len(events) < FEED_PAGE:
+                return
+
     async def close(self) -> None:
+        self._closing = True
+        if self._restoring is not None:
+            self._restoring.cancel()
         with contextlib.suppress(Exception):
             await self.ws.close()
-        self._reader.cancel()
+        self._runner.cancel()
         with contextlib.suppress(asyncio.CancelledError):
-            await self._reader
+            await self._runner
         if self._own_http:
             await self._http.close()

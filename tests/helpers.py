@@ -50,7 +50,7 @@ async def http_json(
 
 
 async def start_match(
-    node_urls: list[str], count: int, *, mode: str = "arena"
+    node_urls: list[str], count: int, *, mode: str = "arena", reconnect: bool = False
 ) -> tuple[str, list[ArenaClient], list[Login]]:
     """``count`` players, spread over the nodes in turn, play through a lobby into a match.
 
@@ -58,7 +58,7 @@ async def start_match(
     """
     players = [await login(node_urls[i % len(node_urls)], f"p{i}") for i in range(count)]
     clients = [
-        await ArenaClient.connect(node_urls[i % len(node_urls)], p.token)
+        await ArenaClient.connect(node_urls[i % len(node_urls)], p.token, reconnect=reconnect)
         for i, p in enumerate(players)
     ]
     owner = clients[0]
