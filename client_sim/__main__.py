@@ -1,114 +1,138 @@
 """``python -m client_sim`` / ``arena-bots``: simulated players against a running Arena.
 
-Scenarios so far: ``idle`` (log in, hold a socket: a connection soak) and
-``ping`` (log in, then ping at ``--rate`` Hz). The game-playing scenarios grow
-with the server's capabilities.
+    arena-bots --url http://127.0.0.1:8080 --bots 50 --duration 60 --scenario play
+
+A live line shows bots connected, ops/s and errors; at the end a table gives,
+per op, its count, its errors by code and its latency (p50, p95, p99, max);
+``--json FILE`` writes the same. The exit status is 1 when errors other than
+the expected ones (RATE_LIMITED, LOBBY_FULL, MATCH_ENDED, NOT_RANKED: a busy
+game's normal refusals) pass ``--max-error-fraction`` of all ops.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import random
+import json
 import sys
 import time
-from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
-import aiohttp
-
-from client_sim.client import ArenaClient, ArenaError, guest_login
-
-SCENARIOS = ("idle", "ping")
-
-
-@dataclass
-class Tally:
-    latencies_ms: dict[str, list[float]] = field(default_factory=dict)
-    errors: Counter[str] = field(default_factory=Counter)
-    connected: int = 0
-
-    def record(self, op: str, started: float) -> None:
-        self.latencies_ms.setdefault(op, []).append((time.perf_counter() - started) * 1000)
-
-
-async def run_bot(index: int, args: argparse.Namespace, tally: Tally, stop_at: float) -> None:
-    rng = random.Random(args.seed * 100_003 + index)
-    await asyncio.sleep(rng.uniform(0, args.ramp))
-    async with aiohttp.ClientSession() as http:
-        started = time.perf_counter()
-        try:
-            login = await guest_login(
-                args.url, f"bot-{args.seed}-{index:06d}", f"bot{index}", http=http
-            )
-        except ArenaError as exc:
-            tally.errors[f"auth.guest:{exc.code}"] += 1
-            return
-        tally.record("auth.guest", started)
-        async with await ArenaClient.connect(args.url, login.token, http=http) as client:
-            tally.connected += 1
-            while time.monotonic() < stop_at and client.close_code is None:
-                if args.scenario == "idle":
-                    await asyncio.sleep(min(1.0, max(0.0, stop_at - time.monotonic())))
-                    continue
-                started = time.perf_counter()
-                try:
-                    await client.request("ping")
-                    tally.record("ping", started)
-                except ArenaError as exc:
-                    tally.errors[f"ping:{exc.code}"] += 1
-                await asyncio.sleep(rng.expovariate(args.rate))
-            tally.connected -= 1
+from client_sim.bots import EXPECTED_CODES, SCENARIOS, Bot, BotConfig, Tally
 
 
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
+    if not ordered:
+        return float("nan")
     return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
 
 
-def report(tally: Tally) -> str:
-    lines = [f"{'op':<12}{'count':>8}{'p50 ms':>10}{'p95 ms':>10}{'p99 ms':>10}{'max ms':>10}"]
-    for op, values in sorted(tally.latencies_ms.items()):
+def summary(tally: Tally, args: argparse.Namespace, elapsed_s: float) -> dict[str, Any]:
+    ops = {}
+    for name, stats in sorted(tally.ops.items()):
+        values = stats.latencies_ms
+        ops[name] = {
+            "count": stats.count,
+            "ok": len(values),
+            "errors": dict(sorted(stats.errors.items())),
+            "p50_ms": round(percentile(values, 50), 2),
+            "p95_ms": round(percentile(values, 95), 2),
+            "p99_ms": round(percentile(values, 99), 2),
+            "max_ms": round(max(values), 2) if values else float("nan"),
+        }
+    return {
+        "scenario": args.scenario,
+        "bots": args.bots,
+        "duration_s": round(elapsed_s, 1),
+        "ops": ops,
+        "total": tally.total,
+        "unexpected_errors": tally.unexpected,
+        "expected_codes": sorted(EXPECTED_CODES),
+        "crashes": dict(tally.crashes),
+    }
+
+
+def table(report: dict[str, Any]) -> str:
+    lines = [
+        f"{'op':<18}{'count':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'max ms':>9}  errors",
+    ]
+    for name, op in report["ops"].items():
+        errors = ", ".join(f"{code} {n}" for code, n in op["errors"].items()) or "-"
         lines.append(
-            f"{op:<12}{len(values):>8}{percentile(values, 50):>10.2f}"
-            f"{percentile(values, 95):>10.2f}{percentile(values, 99):>10.2f}{max(values):>10.2f}"
+            f"{name:<18}{op['count']:>8}{op['p50_ms']:>9.2f}{op['p95_ms']:>9.2f}"
+            f"{op['p99_ms']:>9.2f}{op['max_ms']:>9.2f}  {errors}"
         )
-    for code, count in sorted(tally.errors.items()):
-        lines.append(f"error {code}: {count}")
+    for kind, n in report["crashes"].items():
+        lines.append(f"bot crashed ({kind}): {n}")
+    lines.append(
+        f"{report['total']} ops by {report['bots']} bots in {report['duration_s']} s; "
+        f"{report['unexpected_errors']} unexpected errors"
+    )
     return "\n".join(lines)
 
 
-async def run(args: argparse.Namespace) -> int:
+async def run(args: argparse.Namespace) -> dict[str, Any]:
     tally = Tally()
-    stop_at = time.monotonic() + args.duration
-    bots = [asyncio.create_task(run_bot(i, args, tally, stop_at)) for i in range(args.bots)]
-    while not all(bot.done() for bot in bots):
+    config = BotConfig(args.url, args.scenario, args.rate, args.seed, args.ramp)
+    began = time.monotonic()
+    stop_at = began + args.duration
+    bots = [asyncio.create_task(Bot(i, config, tally, stop_at).run()) for i in range(args.bots)]
+    last_total, last_time = 0, began
+    # Bounded: a bot finishes its last op after stop_at, within a request timeout or two.
+    deadline = stop_at + 30
+    while not all(bot.done() for bot in bots) and time.monotonic() < deadline:
         await asyncio.wait(bots, timeout=1.0)
-        done = sum(len(v) for v in tally.latencies_ms.values())
-        print(f"\rconnected {tally.connected:>6}  ops {done:>8}  errors {tally.errors.total():>6}",
-              end="", file=sys.stderr, flush=True)  # fmt: skip
-    print(file=sys.stderr)
+        now, total = time.monotonic(), tally.total
+        rate = (total - last_total) / max(now - last_time, 1e-6)
+        last_total, last_time = total, now
+        if not args.quiet:
+            line = (
+                f"\rbots connected {tally.connected:>6}  ops/s {rate:>8.0f}  "
+                f"errors {tally.unexpected:>6} unexpected"
+            )
+            print(line, end="", file=sys.stderr, flush=True)
+    if not args.quiet:
+        print(file=sys.stderr)
     for bot in bots:
-        if bot.exception() is not None:
-            tally.errors[f"crash:{type(bot.exception()).__name__}"] += 1
-    print(report(tally))
-    return 1 if tally.errors else 0
+        if not bot.done():
+            bot.cancel()
+            tally.crashes["did not stop"] += 1
+        elif bot.exception() is not None:
+            tally.crashes[type(bot.exception()).__name__] += 1
+    return summary(tally, args, time.monotonic() - began)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="arena-bots", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="arena-bots", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     parser.add_argument("--url", default="http://127.0.0.1:8080", help="server base URL")
     parser.add_argument("--bots", type=int, default=10, help="how many bots")
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds to run")
-    parser.add_argument("--rate", type=float, default=2.0, help="requests per second per bot")
-    parser.add_argument("--ramp", type=float, default=1.0, help="seconds over which bots start")
-    parser.add_argument("--scenario", choices=SCENARIOS, default="ping")
+    parser.add_argument("--duration", type=float, default=30.0, help="seconds to run")
+    parser.add_argument("--rate", type=float, default=5.0, help="actions per second per bot")
+    parser.add_argument("--ramp", type=float, default=2.0, help="seconds over which bots start")
+    parser.add_argument("--scenario", choices=sorted(SCENARIOS), default="play")
     parser.add_argument("--seed", type=int, default=1, help="makes bot identities repeatable")
+    parser.add_argument("--json", type=Path, help="also write the report here, as JSON")
+    parser.add_argument(
+        "--max-error-fraction",
+        type=float,
+        default=0.01,
+        help="exit 1 when unexpected errors pass this share of all ops (default 0.01)",
+    )
+    parser.add_argument("--quiet", action="store_true", help="no live progress line")
     args = parser.parse_args(argv)
     if args.bots < 1 or args.duration <= 0 or args.rate <= 0 or args.ramp < 0:
-        parser.error("--bots, --duration and --rate must be positive")
-    return asyncio.run(run(args))
+        parser.error("--bots, --duration and --rate must be positive, --ramp not negative")
+    report = asyncio.run(run(args))
+    print(table(report))
+    if args.json is not None:
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+    failing = report["unexpected_errors"] > args.max_error_fraction * max(report["total"], 1)
+    return 1 if failing or report["total"] == 0 else 0
 
 
 if __name__ == "__main__":

@@ -213,6 +213,12 @@ class ArenaClient:
         Pushes handed to callbacks still reach the queue."""
         self._callbacks.setdefault(event, []).append(callback)
 
+    def off(self, event: str, callback: PushCallback) -> None:
+        """Stop calling ``callback`` for ``event``."""
+        callbacks = self._callbacks.get(event, [])
+        if callback in callbacks:
+            callbacks.remove(callback)
+
     async def events(self, *names: str) -> AsyncIterator[Message]:
         """The pushes (of ``names``, or all), as they come, until the socket is closed."""
         while True:

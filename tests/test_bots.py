@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
+from pathlib import Path
 
 from tests.conftest import SpawnNode
 
@@ -12,7 +14,7 @@ async def test_ping_bots_run_to_completion_with_no_errors(spawn_node: SpawnNode)
     node = spawn_node()
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "client_sim", "--url", node.url, "--bots", "5",
-        "--duration", "1.5", "--rate", "20", "--ramp", "0.2",
+        "--duration", "1.5", "--rate", "20", "--ramp", "0.2", "--scenario", "ping",
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     out, _ = await asyncio.wait_for(proc.communicate(), 30)
@@ -23,3 +25,28 @@ async def test_ping_bots_run_to_completion_with_no_errors(spawn_node: SpawnNode)
     ping = next(line for line in lines if line.startswith("ping"))
     assert int(ping.split()[1]) > 5
     assert not any(line.startswith("error") for line in lines)
+
+
+async def test_twenty_bots_play_the_whole_loop_with_only_expected_refusals(
+    spawn_node: SpawnNode, tmp_path: Path
+) -> None:
+    node = spawn_node()
+    report_path = tmp_path / "bots.json"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "client_sim", "--url", node.url, "--bots", "20",
+        "--duration", "10", "--scenario", "play", "--rate", "10", "--quiet",
+        "--max-error-fraction", "0", "--json", str(report_path),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, out.decode() + err.decode()
+    report = json.loads(report_path.read_text())
+    ops = report["ops"]
+    # The whole loop happened: lobbies, matches, results, boards, the feed, chat.
+    for op in ("lobby.quickjoin", "lobby.ready", "match.send", "match.result", "lb.top",
+               "feed.global"):  # fmt: skip
+        assert ops[op]["ok"] > 0, op
+    assert report["unexpected_errors"] == 0
+    refused = {code for op in ops.values() for code in op["errors"]}
+    assert refused <= set(report["expected_codes"])
+    assert report["crashes"] == {}
