@@ -3,12 +3,15 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test bench install redis-server lint typecheck check clean help settings-table
+.PHONY: run demo test bench loadtest install redis-server lint typecheck check clean help settings-table
 
 help:
 	@echo "make run             set up .venv, make sure redis-server exists, start Arena (private Redis unless REDIS_URL is set)"
+	@echo "make demo            Arena with its private Redis plus 50 bots playing the whole loop, until Ctrl-C"
 	@echo "make test            set up, then lint, type-check and run the test suite against real redis-server processes"
 	@echo "make bench           run the benchmarks (a 1M-player board: ~1 min, ~400 MB) and rewrite docs/benchmarks.md"
+	@echo "make loadtest        Locust users playing over WebSocket against a server it starts (or URL=...);"
+	@echo "                     USERS=50 SPAWN_RATE=10 DURATION=60s FORMAT=msgpack|json; reports in var/loadtest/"
 	@echo "make lint            ruff; make typecheck: mypy --strict"
 	@echo "make settings-table  rewrite the README's settings table from server/settings.py"
 	@echo "make clean           remove .venv and var/ (var/ holds the private Redis's data)"
@@ -43,9 +46,26 @@ redis-server:
 run: install redis-server
 	$(BIN)/python -m server
 
+# The server (private Redis unless REDIS_URL is set) and 50 bots, until Ctrl-C.
+demo: install redis-server
+	$(BIN)/python -m client_sim.demo
+
 # Every benchmark beside its baseline, measured in one run; rewrites docs/benchmarks.md.
 bench: install redis-server
 	$(BIN)/python -m loadtest.bench
+
+# Locust, headless: against a server started here (private Redis unless REDIS_URL is
+# set), or against URL=http://host:port. Reports in var/loadtest/. See docs/loadtest.md.
+URL        ?=
+USERS      ?= 50
+SPAWN_RATE ?= 10
+DURATION   ?= 60s
+FORMAT     ?= msgpack
+LOCUST_ARGS ?=
+
+loadtest: install $(if $(URL),,redis-server)
+	$(BIN)/python -m loadtest.run --users $(USERS) --spawn-rate $(SPAWN_RATE) --duration $(DURATION) \
+	  --format $(FORMAT) $(if $(URL),--url $(URL)) $(LOCUST_ARGS)
 
 lint: install
 	$(BIN)/ruff check server client_sim loadtest tests
