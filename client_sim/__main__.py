@@ -13,14 +13,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import signal
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from client_sim.bots import EXPECTED_CODES, SCENARIOS, Bot, BotConfig, Tally
+from client_sim.bots import EXPECTED_CODES, SCENARIOS, Bot, BotConfig, RunWindow, Tally
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -78,12 +80,17 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     tally = Tally()
     config = BotConfig(args.url, args.scenario, args.rate, args.seed, args.ramp)
     began = time.monotonic()
-    stop_at = began + args.duration
-    bots = [asyncio.create_task(Bot(i, config, tally, stop_at).run()) for i in range(args.bots)]
+    window = RunWindow(began + args.duration)
+    loop = asyncio.get_running_loop()
+    with contextlib.suppress(NotImplementedError, RuntimeError):
+        # Ctrl-C ends the run early, and the report still comes.
+        loop.add_signal_handler(signal.SIGINT, lambda: setattr(window, "stop_at", 0.0))
+    bots = [asyncio.create_task(Bot(i, config, tally, window).run()) for i in range(args.bots)]
     last_total, last_time = 0, began
-    # Bounded: a bot finishes its last op after stop_at, within a request timeout or two.
-    deadline = stop_at + 30
-    while not all(bot.done() for bot in bots) and time.monotonic() < deadline:
+    # Bounded: a bot finishes its last op after the stop, within a request timeout or two.
+    while (
+        not all(bot.done() for bot in bots) and time.monotonic() < max(window.stop_at, began) + 30
+    ):
         await asyncio.wait(bots, timeout=1.0)
         now, total = time.monotonic(), tally.total
         rate = (total - last_total) / max(now - last_time, 1e-6)

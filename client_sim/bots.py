@@ -76,6 +76,13 @@ class Tally:
         )
 
 
+@dataclass(slots=True)
+class RunWindow:
+    """When the bots stop (monotonic seconds); moved to now by Ctrl-C."""
+
+    stop_at: float
+
+
 @dataclass(frozen=True, slots=True)
 class BotConfig:
     url: str
@@ -89,14 +96,18 @@ class BotConfig:
 class Bot:
     """One simulated player."""
 
-    def __init__(self, index: int, config: BotConfig, tally: Tally, stop_at: float) -> None:
+    def __init__(self, index: int, config: BotConfig, tally: Tally, window: RunWindow) -> None:
         self.index = index
         self.config = config
         self.tally = tally
-        self.stop_at = stop_at
+        self._window = window
         self.rng = random.Random(config.seed * 100_003 + index)
         self.player_id = ""
         self.client: ArenaClient | None = None
+
+    @property
+    def stop_at(self) -> float:
+        return self._window.stop_at
 
     @property
     def running(self) -> bool:

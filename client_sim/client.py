@@ -38,7 +38,15 @@ import aiohttp
 from client_sim.login import ArenaError, Login, guest_login, ws_url
 from server.protocol import Format, FrameError, Message, decode, encode
 
-__all__ = ["ArenaClient", "ArenaError", "Backoff", "ConnectionClosed", "Login", "guest_login"]
+__all__ = [
+    "ArenaClient",
+    "ArenaError",
+    "Backoff",
+    "ConnectionClosed",
+    "Login",
+    "guest_login",
+    "ws_url",
+]
 
 # Close codes after which coming back on the same session makes no sense.
 FINAL_CLOSE_CODES = frozenset({1009, 4001, 4002, 4003})

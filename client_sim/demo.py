@@ -42,13 +42,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=DAY_S, help="seconds (default: a day)")
     args = parser.parse_args(argv)
     url = f"http://127.0.0.1:{args.port}"
+    # Its own session: Ctrl-C reaches only the demo, which stops the bots and then the
+    # server, once, with SIGTERM (a second signal mid-shutdown would cut its clean-up).
     server = subprocess.Popen(
-        [sys.executable, "-m", "server", "--port", str(args.port)], env={**os.environ}
+        [sys.executable, "-m", "server", "--port", str(args.port)],
+        env={**os.environ},
+        start_new_session=True,
     )
     try:
         wait_ready(url, server)
         print(f"demo: Arena on {url} with {args.bots} bots; Ctrl-C stops both", flush=True)
-        with contextlib.suppress(KeyboardInterrupt):
+        with contextlib.suppress(KeyboardInterrupt):  # the bots take Ctrl-C themselves
             return bots_main(
                 ["--url", url, "--bots", str(args.bots), "--scenario", args.scenario,
                  "--duration", str(args.duration), "--max-error-fraction", "1"]

@@ -9,6 +9,7 @@ import re
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import redis.asyncio as aioredis
 
@@ -83,7 +84,7 @@ async def latencies(url: str, players: int, count: int) -> dict[str, list[float]
     rng = random.Random(2)
     results: dict[str, list[float]] = {}
 
-    async def timed(name: str, op: str, **fields: object) -> None:
+    async def timed(name: str, op: str, **fields: Any) -> None:
         started = time.perf_counter()
         await client.request(op, **fields)
         results.setdefault(name, []).append((time.perf_counter() - started) * 1000)
