@@ -1,0 +1,119 @@
+"""The connection benchmark's baseline: a bare aiohttp WebSocket server, no auth, no Redis.
+
+``python -m loadtest.bench.bare_sockets --port N --heartbeat S`` serves ``GET /ws``:
+it accepts a socket, keeps it in a set and answers a msgpack ``{"op": "ping", "rid":
+n}`` with ``{"rid": n, "ok": true, "server_time_ms": ...}`` as Arena does. Anything
+else is ignored. This is what holding an idle socket costs aiohttp at the least,
+with the same event loop (uvloop) and WebSocket settings as Arena.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import msgpack
+import uvloop
+from aiohttp import WSMsgType, web
+
+from loadtest.bench.common import SERVER_CORE, pinned, stop_process, wait_ready
+from server.embedded_redis import free_port
+
+SOCKETS = web.AppKey("sockets", set[web.WebSocketResponse])
+HEARTBEAT = web.AppKey("heartbeat", float)
+
+
+async def socket(request: web.Request) -> web.WebSocketResponse:
+    ws = web.WebSocketResponse(
+        max_msg_size=64 * 1024,
+        heartbeat=request.app[HEARTBEAT],
+        autoping=True,
+        compress=False,
+    )
+    await ws.prepare(request)
+    held = request.app[SOCKETS]
+    held.add(ws)
+    try:
+        async for msg in ws:
+            if msg.type is not WSMsgType.BINARY:
+                continue
+            message = msgpack.unpackb(msg.data)
+            if isinstance(message, dict) and message.get("op") == "ping":
+                reply = {"rid": message.get("rid"), "ok": True}
+                reply["server_time_ms"] = int(time.time() * 1000)
+                await ws.send_bytes(msgpack.packb(reply))
+    finally:
+        held.discard(ws)
+    return ws
+
+
+async def readyz(_: web.Request) -> web.Response:
+    return web.Response(text="ok")
+
+
+def create_app(heartbeat_s: float) -> web.Application:
+    app = web.Application()
+    app[SOCKETS] = set()
+    app[HEARTBEAT] = heartbeat_s
+    app.router.add_get("/ws", socket)
+    app.router.add_get("/readyz", readyz)
+    return app
+
+
+@dataclass
+class BareSocketsProcess:
+    """The bare server in a process of its own, pinned to the server's core (as Arena is)."""
+
+    heartbeat_s: float
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, log_path: Path) -> BareSocketsProcess:
+        argv = [
+            sys.executable,
+            "-m",
+            "loadtest.bench.bare_sockets",
+            "--port",
+            str(self.port),
+            "--heartbeat",
+            str(self.heartbeat_s),
+        ]
+        with log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                pinned(SERVER_CORE, argv), stdout=log, stderr=subprocess.STDOUT
+            )
+        wait_ready(self.url, f"bare socket server did not start; see {log_path}")
+        return self
+
+    def stop(self) -> None:
+        stop_process(self.process)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m loadtest.bench.bare_sockets")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--heartbeat", type=float, required=True, help="seconds between pings")
+    args = parser.parse_args(argv)
+    web.run_app(
+        create_app(args.heartbeat),
+        host="127.0.0.1",
+        port=args.port,
+        shutdown_timeout=5.0,
+        print=None,
+        access_log=None,
+        loop=uvloop.new_event_loop(),
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
