@@ -9,7 +9,7 @@ help:
 	@echo "make run             set up .venv, make sure redis-server exists, start Arena (private Redis unless REDIS_URL is set)"
 	@echo "make demo            Arena with its private Redis plus 50 bots playing the whole loop, until Ctrl-C"
 	@echo "make test            set up, then lint, type-check and run the test suite against real redis-server processes"
-	@echo "make bench           run the benchmarks (a 1M-player board: ~1 min, ~400 MB) and rewrite docs/benchmarks.md"
+	@echo "make bench           run every benchmark beside its baseline (~3 min, ~400 MB) and rewrite docs/benchmarks.md"
 	@echo "make loadtest        Locust users playing over WebSocket against a server it starts (or URL=...);"
 	@echo "                     USERS=50 SPAWN_RATE=10 DURATION=60s FORMAT=msgpack|json; reports in var/loadtest/"
 	@echo "make lint            ruff; make typecheck: mypy --strict"
