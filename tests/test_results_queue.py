@@ -52,10 +52,12 @@ def workers(redis_server: RedisProcess, tmp_path: Path) -> Iterator[list[WorkerP
         worker.kill()
 
 
-def redo_result_job(redis_client: redis_sync.Redis, match_id: str) -> None:
+async def redo_result_job(redis_client: redis_sync.Redis, match_id: str) -> None:
     """Queue the job that applied a match's result again, as if its worker had died
     after applying it and before its ack (the same job id, its match not yet marked)."""
     state = f"arena:{{match:{match_id}}}:state"
+    # The notification comes before the job marks the match applied: wait for the mark.
+    await eventually(holds(lambda: redis_client.hget(state, "applied") == b"1"), within_s=5)
     raw = redis_client.hget(state, "claimed_by")
     job_id = raw.decode() if isinstance(raw, bytes) else str(raw)
     job = {"id": job_id, "kind": "match.result", "args": {"match_id": match_id}, "tries": 1}
@@ -110,7 +112,7 @@ async def test_a_worker_killed_between_take_and_ack_the_job_is_redone_and_counte
 
     # The same job redone once more (as after a worker that applied it and died before
     # its ack): the board still counts the result once.
-    redo_result_job(redis_client, match_id)
+    await redo_result_job(redis_client, match_id)
     await clients[1].next_push("notify", timeout=15)
     assert (await clients[0].request("lb.rank", board="total"))["score"] == 7
     assert (await clients[1].request("lb.rank", board="total"))["score"] == 3
@@ -176,7 +178,7 @@ async def test_a_result_counts_on_the_day_its_match_ended_even_when_redone_the_n
     assert (await clients[0].request("lb.rank", board="day"))["score"] == 5
 
     now[0] += 2  # past midnight; the job is redone (its worker died before the ack)
-    redo_result_job(redis_client, match_id)
+    await redo_result_job(redis_client, match_id)
     again = await clients[0].next_push("notify")
     assert again["data"]["boards"]["day"]["score"] == 5  # the standing on the match's day
     yesterday = await clients[0].request("lb.rank", board="day", period="2026-11-26")
