@@ -25,11 +25,11 @@ from typing import Any
 from client_sim.bots import EXPECTED_CODES, SCENARIOS, Bot, BotConfig, RunWindow, Tally
 
 
-def percentile(values: list[float], p: float) -> float:
+def percentile(values: list[float], p: float) -> float | None:
     ordered = sorted(values)
     if not ordered:
-        return float("nan")
-    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
+        return None  # no successes: no latency (JSON null, "-" in the table)
+    return round(ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))], 2)
 
 
 def summary(tally: Tally, args: argparse.Namespace, elapsed_s: float) -> dict[str, Any]:
@@ -38,12 +38,12 @@ def summary(tally: Tally, args: argparse.Namespace, elapsed_s: float) -> dict[st
         values = stats.latencies_ms
         ops[name] = {
             "count": stats.count,
-            "ok": len(values),
+            "ok": stats.ok,
             "errors": dict(sorted(stats.errors.items())),
-            "p50_ms": round(percentile(values, 50), 2),
-            "p95_ms": round(percentile(values, 95), 2),
-            "p99_ms": round(percentile(values, 99), 2),
-            "max_ms": round(max(values), 2) if values else float("nan"),
+            "p50_ms": percentile(values, 50),
+            "p95_ms": percentile(values, 95),
+            "p99_ms": percentile(values, 99),
+            "max_ms": round(stats.max_ms, 2) if stats.ok else None,
         }
     return {
         "scenario": args.scenario,
@@ -63,10 +63,11 @@ def table(report: dict[str, Any]) -> str:
     ]
     for name, op in report["ops"].items():
         errors = ", ".join(f"{code} {n}" for code, n in op["errors"].items()) or "-"
-        lines.append(
-            f"{name:<18}{op['count']:>8}{op['p50_ms']:>9.2f}{op['p95_ms']:>9.2f}"
-            f"{op['p99_ms']:>9.2f}{op['max_ms']:>9.2f}  {errors}"
+        times = "".join(
+            f"{'-' if op[k] is None else format(op[k], '.2f'):>9}"
+            for k in ("p50_ms", "p95_ms", "p99_ms", "max_ms")
         )
+        lines.append(f"{name:<18}{op['count']:>8}{times}  {errors}")
     for kind, n in report["crashes"].items():
         lines.append(f"bot crashed ({kind}): {n}")
     lines.append(
@@ -84,13 +85,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
     with contextlib.suppress(NotImplementedError, RuntimeError):
         # Ctrl-C ends the run early, and the report still comes.
-        loop.add_signal_handler(signal.SIGINT, lambda: setattr(window, "stop_at", 0.0))
+        loop.add_signal_handler(signal.SIGINT, window.stop_now)
     bots = [asyncio.create_task(Bot(i, config, tally, window).run()) for i in range(args.bots)]
     last_total, last_time = 0, began
     # Bounded: a bot finishes its last op after the stop, within a request timeout or two.
-    while (
-        not all(bot.done() for bot in bots) and time.monotonic() < max(window.stop_at, began) + 30
-    ):
+    while not all(bot.done() for bot in bots) and time.monotonic() < window.stop_at + 30:
         await asyncio.wait(bots, timeout=1.0)
         now, total = time.monotonic(), tally.total
         rate = (total - last_total) / max(now - last_time, 1e-6)

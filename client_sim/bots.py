@@ -30,24 +30,39 @@ import aiohttp
 from client_sim.client import ArenaClient, ArenaError, ConnectionClosed, guest_login
 
 # Error codes a busy game produces by design: they count, but not as failures.
-EXPECTED_CODES = frozenset({"RATE_LIMITED", "LOBBY_FULL", "MATCH_ENDED", "NOT_RANKED"})
+EXPECTED_CODES = frozenset(
+    {"RATE_LIMITED", "LOBBY_FULL", "MATCH_ENDED", "NOT_RANKED", "NOT_IN_LOBBY"}
+)
+SAMPLES_KEPT = 100_000  # latency samples per op; past that a uniform sample (reservoir)
 MATCH_WAIT_S = 10.0
 
 
 @dataclass
 class OpStats:
-    latencies_ms: list[float] = field(default_factory=list)
+    latencies_ms: list[float] = field(default_factory=list)  # at most SAMPLES_KEPT
+    ok: int = 0
+    max_ms: float = 0.0
     errors: Counter[str] = field(default_factory=Counter)
 
     @property
     def count(self) -> int:
-        return len(self.latencies_ms) + self.errors.total()
+        return self.ok + self.errors.total()
+
+    def add(self, ms: float, rng: random.Random) -> None:
+        """One success; memory stays bounded however long the run (a day of demo)."""
+        self.ok += 1
+        self.max_ms = max(self.max_ms, ms)
+        if len(self.latencies_ms) < SAMPLES_KEPT:
+            self.latencies_ms.append(ms)
+        elif (slot := rng.randrange(self.ok)) < SAMPLES_KEPT:
+            self.latencies_ms[slot] = ms
 
 
 @dataclass
 class Tally:
     ops: dict[str, OpStats] = field(default_factory=dict)
     connected: int = 0
+    rng: random.Random = field(default_factory=lambda: random.Random(0))
     crashes: Counter[str] = field(default_factory=Counter)
 
     def op(self, name: str) -> OpStats:
@@ -57,7 +72,7 @@ class Tally:
         return stats
 
     def ok(self, name: str, started: float) -> None:
-        self.op(name).latencies_ms.append((time.perf_counter() - started) * 1000)
+        self.op(name).add((time.perf_counter() - started) * 1000, self.rng)
 
     def failed(self, name: str, code: str) -> None:
         self.op(name).errors[code] += 1
@@ -78,9 +93,14 @@ class Tally:
 
 @dataclass(slots=True)
 class RunWindow:
-    """When the bots stop (monotonic seconds); moved to now by Ctrl-C."""
+    """When the bots stop (monotonic seconds); ``stop_now`` (Ctrl-C) ends it early."""
 
     stop_at: float
+    stopped: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def stop_now(self) -> None:
+        self.stop_at = min(self.stop_at, time.monotonic())
+        self.stopped.set()
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +123,7 @@ class Bot:
         self._window = window
         self.rng = random.Random(config.seed * 100_003 + index)
         self.player_id = ""
+        self.last_error = ""
         self.client: ArenaClient | None = None
 
     @property
@@ -123,6 +144,7 @@ class Bot:
             result = await self.client.request(op, **fields)
         except ArenaError as exc:
             self.tally.failed(op, exc.code)
+            self.last_error = exc.code
             return None
         except (ConnectionClosed, TimeoutError) as exc:
             self.tally.failed(op, type(exc).__name__)
@@ -137,7 +159,8 @@ class Bot:
     async def pause(self, seconds: float) -> None:
         if self.client is not None:
             _drop_pushes(self.client)  # what a scenario did not wait for must not pile up
-        await asyncio.sleep(max(0.0, min(seconds, self.stop_at - time.monotonic())))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._window.stopped.wait(), self.wait_s(seconds))
 
     async def run(self) -> None:
         await asyncio.sleep(self.rng.uniform(0, self.config.ramp_s))
@@ -222,6 +245,8 @@ async def _get_into_a_match(bot: Bot) -> dict[str, Any] | None:
     """Quick-join, ready, and wait for the match; None (seat given back) if none came."""
     assert bot.client is not None
     if await bot.call("lobby.quickjoin", mode=bot.config.mode) is None:
+        if bot.last_error == "ALREADY_IN_LOBBY":  # a seat left over (a drop, a late start)
+            await bot.call("lobby.leave")
         return None
     if await bot.call("lobby.ready", ready=True) is None:
         await bot.call("lobby.leave")

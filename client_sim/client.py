@@ -27,6 +27,7 @@ import asyncio
 import contextlib
 import inspect
 import itertools
+import logging
 import random
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ from typing import Any
 
 import aiohttp
 
+from client_sim.following import MatchFollowing
 from client_sim.login import ArenaError, Login, guest_login, ws_url
 from server.protocol import Format, FrameError, Message, decode, encode
 
@@ -48,10 +50,15 @@ __all__ = [
     "ws_url",
 ]
 
+log = logging.getLogger(__name__)
+
 # Close codes after which coming back on the same session makes no sense.
 FINAL_CLOSE_CODES = frozenset({1009, 4001, 4002, 4003})
 MATCH_PUSHES = frozenset({"match.event", "match.left", "match.ended"})
 FEED_PAGE = 500
+HEARTBEAT_S = 20.0
+HANDSHAKE_TIMEOUT_S = 10.0
+CATCH_UP_TRIES = 5
 
 PushCallback = Callable[[Message], Any]
 
@@ -60,12 +67,6 @@ class ConnectionClosed(Exception):
     def __init__(self, code: int | None) -> None:
         super().__init__(f"socket closed (code {code})")
         self.code = code
-
-
-def feed_order(entry_id: str) -> tuple[int, int]:
-    """Feed ids (``<ms>-<n>``) compare as two integers."""
-    ms, _, seq = entry_id.partition("-")
-    return int(ms), int(seq or 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,8 +122,7 @@ class ArenaClient:
         self._open.set()
         self._arrival = asyncio.Event()  # set on each push and on close
         # Matches followed: match id -> the last feed id handed on (None: none yet).
-        self.following: dict[str, str | None] = {}
-        self._held: dict[str, list[Message]] | None = None  # live pushes held while catching up
+        self.following = MatchFollowing()
         self.rooms: set[str] = set()
         self._restoring: asyncio.Task[None] | None = None
         self._runner = asyncio.create_task(self._run())
@@ -152,9 +152,15 @@ class ArenaClient:
     async def _open_socket(
         http: aiohttp.ClientSession, base_url: str, token: str
     ) -> aiohttp.ClientWebSocketResponse:
-        return await http.ws_connect(
-            ws_url(base_url), headers={"Authorization": f"Bearer {token}"}, max_msg_size=0
-        )
+        # Heartbeats find a silently dead link (the peer vanished without a FIN), and a
+        # handshake that hangs gives up, so a reconnect moves on.
+        async with asyncio.timeout(HANDSHAKE_TIMEOUT_S):
+            return await http.ws_connect(
+                ws_url(base_url),
+                headers={"Authorization": f"Bearer {token}"},
+                max_msg_size=0,
+                heartbeat=HEARTBEAT_S,
+            )
 
     async def __aenter__(self) -> ArenaClient:
         return self
@@ -171,10 +177,14 @@ class ArenaClient:
 
     async def _send(self, message: Message) -> None:
         data = encode(message, self.format)
-        if isinstance(data, bytes):
-            await self.ws.send_bytes(data)
-        else:
-            await self.ws.send_str(data)
+        try:
+            if isinstance(data, bytes):
+                await self.ws.send_bytes(data)
+            else:
+                await self.ws.send_str(data)
+        except (aiohttp.ClientError, ConnectionError, RuntimeError) as exc:
+            # The socket went away under us: the same signal as a reply that never comes.
+            raise ConnectionClosed(self.ws.close_code) from exc
 
     async def request(self, op: str, *, timeout: float = 5.0, **fields: Any) -> Message:
         """Send a request and wait for its reply; an error reply raises ArenaError."""
@@ -194,10 +204,11 @@ class ArenaClient:
         self._remember(op, fields)
         return result
 
-    async def send(self, op: str, **fields: Any) -> None:
+    async def send(self, op: str, *, timeout: float = 5.0, **fields: Any) -> None:
         """Fire-and-forget: no reply on success; a failure arrives in ``errors``."""
-        await self._wait_open()
-        await self._send({"op": op, **fields})
+        async with asyncio.timeout(timeout):
+            await self._wait_open()
+            await self._send({"op": op, **fields})
 
     async def _wait_open(self) -> None:
         if not self._open.is_set():
@@ -212,7 +223,7 @@ class ArenaClient:
         elif op == "chat.leave":
             self.rooms.discard(str(fields.get("room")))
         elif op == "match.leave":
-            self.following.pop(str(fields.get("match_id")), None)
+            self.following.finish(str(fields.get("match_id")))
 
     # --- pushes ---------------------------------------------------------------------
 
@@ -254,38 +265,36 @@ class ArenaClient:
     def _hand_on(self, push: Message) -> None:
         self.pushes.put_nowait(push)
         self._arrival.set()
-        for callback in self._callbacks.get(str(push.get("ev")), ()):
-            result = callback(push)
+        for callback in list(self._callbacks.get(str(push.get("ev")), ())):
+            try:
+                result = callback(push)
+            except Exception:
+                # A game's handler failing must not take the socket down with it.
+                log.exception("push callback for %s failed", push.get("ev"))
+                continue
             if inspect.isawaitable(result):
                 task = asyncio.ensure_future(result)
                 self._callback_tasks.add(task)
-                task.add_done_callback(self._callback_tasks.discard)
+                task.add_done_callback(self._callback_done)
+
+    def _callback_done(self, task: asyncio.Future[Any]) -> None:
+        self._callback_tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("push callback failed", exc_info=task.exception())
 
     def _on_push(self, push: Message) -> None:
         event = push.get("ev")
         if event == "match.started":
-            self.following.setdefault(str(push.get("match_id")), None)
+            self.following.start(str(push.get("match_id")))
         elif event in MATCH_PUSHES:
             match_id = str(push.get("match_id"))
-            if self._held is not None and match_id in self._held:
-                self._held[match_id].append(push)
+            if self.following.held(match_id, push):
                 return
-            if not self._is_new(match_id, push):
+            if not self.following.is_new(match_id, push):
                 return  # seen already: the feed and the socket overlapped
         self._hand_on(push)
         if event == "match.ended":
-            self.following.pop(str(push.get("match_id")), None)
-
-    def _is_new(self, match_id: str, push: Message) -> bool:
-        entry_id = push.get("id")
-        if not isinstance(entry_id, str):
-            return True
-        last = self.following.get(match_id)
-        if last is not None and feed_order(entry_id) <= feed_order(last):
-            return False
-        if match_id in self.following or push.get("ev") != "match.ended":
-            self.following[match_id] = entry_id
-        return True
+            self.following.finish(str(push.get("match_id")))
 
     # --- the socket's life ----------------------------------------------------------
 
@@ -311,7 +320,7 @@ class ArenaClient:
                 self.reconnects += 1
                 # Live match pushes wait until each followed match is caught up from its
                 # feed (what they hold is in the feed too, should this socket drop again).
-                self._held = {match_id: [] for match_id in self.following}
+                self.following.hold()
                 self._open.set()
                 self._restoring = asyncio.create_task(self._restore())
         finally:
@@ -361,13 +370,17 @@ class ArenaClient:
                 return False
             await asyncio.sleep(delay * random.uniform(0.5, 1.0))
             try:
-                self.ws = await self._open_socket(self._http, self._base_url, self._token)
+                ws = await self._open_socket(self._http, self._base_url, self._token)
             except aiohttp.WSServerHandshakeError as exc:
                 if exc.status == 401:
                     return False  # the session is gone: log in again
             except (aiohttp.ClientError, OSError, TimeoutError):
                 pass
             else:
+                if self._closing:  # close() came while this socket was opening
+                    await ws.close()
+                    return False
+                self.ws = ws
                 return True
         return False  # pragma: no cover - delays() never ends
 
@@ -375,17 +388,24 @@ class ArenaClient:
         for room in list(self.rooms):
             with contextlib.suppress(ArenaError, ConnectionClosed, TimeoutError):
                 await self.request("chat.join", room=room)
-        for match_id in list(self.following):
-            await self._catch_up(match_id)
-        held, self._held = self._held or {}, None
-        for pushes in held.values():
-            for push in pushes:
-                self._on_push(push)
+        try:
+            for match_id in self.following.matches():
+                await self._catch_up(match_id)
+        except ConnectionClosed:
+            return  # dropped again: the next reconnect restores from the start
+        for push in self.following.release():
+            self._on_push(push)
 
     async def _catch_up(self, match_id: str) -> None:
-        """Hand on what the match's feed holds after the last id seen, page by page."""
-        while True:
-            after = self.following.get(match_id)
+        """Hand on what the match's feed holds after the last id seen, page by page.
+
+        Transient refusals (Redis away, a rate limit, a slow reply) are retried with a
+        pause while live pushes stay held; only NOT_IN_MATCH ends the following. A drop
+        of the socket cancels this, and the next reconnect starts over.
+        """
+        failures = 0
+        while match_id in self.following:
+            after = self.following.last[match_id]
             fields: Message = {"match_id": match_id, "limit": FEED_PAGE}
             if after is not None:
                 fields["after"] = after
@@ -393,18 +413,27 @@ class ArenaClient:
                 events = (await self.request("match.feed", **fields))["events"]
             except ArenaError as exc:
                 if exc.code == "FEED_TRIMMED":
-                    self.following[match_id] = None  # read what is kept, from the start
+                    self.following.from_start(match_id)
                     continue
-                self.following.pop(match_id, None)  # not ours any more
-                return
-            except (ConnectionClosed, TimeoutError):
-                return
+                if exc.code == "NOT_IN_MATCH" or failures >= CATCH_UP_TRIES:
+                    log.warning("cannot catch match %s up: %s", match_id, exc.code)
+                    self.following.finish(match_id)
+                    return
+                failures += 1
+                await asyncio.sleep((exc.retry_after_ms or 200 * 2**failures) / 1000)
+                continue
+            except TimeoutError:
+                failures += 1
+                if failures >= CATCH_UP_TRIES:
+                    log.warning("cannot catch match %s up: no reply", match_id)
+                    self.following.finish(match_id)
+                    return
+                continue
             for push in events:
-                if self._is_new(match_id, push):
+                if self.following.is_new(match_id, push):
                     self._hand_on(push)
                     if push.get("ev") == "match.ended":
-                        self.following.pop(match_id, None)
-                        return
+                        self.following.finish(match_id)
             if len(events) < FEED_PAGE:
                 return
 
@@ -412,6 +441,8 @@ class ArenaClient:
         self._closing = True
         if self._restoring is not None:
             self._restoring.cancel()
+        for task in list(self._callback_tasks):
+            task.cancel()
         with contextlib.suppress(Exception):
             await self.ws.close()
         self._runner.cancel()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -67,11 +68,16 @@ async def test_a_dropped_client_comes_back_and_misses_no_match_event(
             await sender.send("match.send", match_id=match_id, type="move", data=seq)
         await asyncio.to_thread(a.start)  # the node is back, on the same address
 
-        got += [(await follower.next_push("match.event", timeout=15))["data"] for _ in range(10)]
-        for seq in range(20, 30):
-            await sender.send("match.send", match_id=match_id, type="move", data=seq)
-        got += [(await follower.next_push("match.event"))["data"] for _ in range(10)]
-        assert got == list(range(30))  # the gap filled from the feed, nothing twice
+        async def keep_playing() -> None:  # live events while the client catches up
+            for seq in range(20, 40):
+                await sender.send("match.send", match_id=match_id, type="move", data=seq)
+                await asyncio.sleep(0.01)
+
+        playing = asyncio.create_task(keep_playing())
+        got += [(await follower.next_push("match.event", timeout=15))["data"] for _ in range(30)]
+        await playing
+        # The gap filled from the feed, live events after it, nothing twice, in order.
+        assert got == list(range(40))
         assert follower.reconnects == 1
         await sender.request("ping")
         assert all(p["ev"] != "match.event" for p in drained(follower))
@@ -96,3 +102,34 @@ async def test_a_replaced_socket_does_not_come_back(arena: str) -> None:
         assert first.reconnects == 0
         assert "server_time_ms" in await second.request("ping")
     await first.close()
+
+
+async def test_a_failing_callback_spares_the_socket_and_a_closed_socket_ends_iterators(
+    arena: str,
+) -> None:
+    _, alice = await connect(arena, "alice")
+    _, bob = await connect(arena, "bob")
+
+    def broken(push: dict[str, object]) -> None:
+        raise RuntimeError("a bug in the game's handler")
+
+    alice.on("chat.message", broken)
+    async with bob:
+        await alice.request("chat.join", room="general")
+        await bob.request("chat.send", room="general", text="one")
+        assert (await alice.next_push("chat.message"))["text"] == "one"
+        assert "server_time_ms" in await alice.request("ping")  # still alive
+        alice.off("chat.message", broken)
+        pushes = [push async for push in _until_closed(alice)]
+        assert pushes == []
+    with pytest.raises(Exception, match="closed"):
+        await alice.request("ping")
+
+
+async def _until_closed(client: ArenaClient) -> AsyncIterator[dict[str, object]]:
+    """Close the client, then drain its events() iterator: it must end, not hang."""
+    iterator = client.events()
+    await client.close()
+    async with asyncio.timeout(5):
+        async for push in iterator:
+            yield push
