@@ -144,6 +144,8 @@ class ArenaPlayer(HttpUser):
         """The open socket, (re)connecting once if there is none; None if that failed."""
         if self.socket is not None and not self.socket.closed:
             return self.socket
+        if self.socket is not None:
+            self.socket.close()  # its file descriptor now, not whenever GC comes by
         self.socket = None
         self.in_chat = False
         if self.token is None and not self.login():
@@ -356,7 +358,9 @@ class ArenaPlayer(HttpUser):
             self.echoes.pop(seq, None)
         elapsed_ms = (time.perf_counter() - start) * 1000
         if arrived is None:
-            self.report_ms(Op.MATCH_SEND, elapsed_ms, 0, ReplyTimeout("no match.event echo"))
+            # No echo: the socket dropped under it (say so), or the echo never came.
+            gone = ConnectionClosed(None) if sock.closed else ReplyTimeout("no match.event echo")
+            self.report_ms(Op.MATCH_SEND, elapsed_ms, 0, gone)
             return False
         echo, size = arrived
         if echo.get("ev") == Push.MATCH_EVENT:
