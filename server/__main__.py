@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,6 +28,15 @@ def _event_loop() -> asyncio.AbstractEventLoop:
     return uvloop.new_event_loop()
 
 
+async def _ignore_repeated_signals(app: web.Application) -> None:
+    """Once stopping, another SIGINT/SIGTERM (an impatient Ctrl-C, a supervisor's repeat)
+    must not cut the clean-up short: sockets are being told, seats and presence released."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, log.info, "already stopping; signal %s ignored", sig)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     settings = Settings.from_args(argv)
     logging.basicConfig(
@@ -44,6 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             log.info("started a private redis-server at %s (data in %s)", redis.url, data_dir)
             settings = dataclasses.replace(settings, redis_url=redis.url)
         app = create_app(settings)
+        app.on_shutdown.insert(0, _ignore_repeated_signals)
         log.info("Arena listening on http://%s:%d", settings.host, settings.port)
         web.run_app(
             app,

@@ -111,6 +111,23 @@ async def test_sigterm_tells_clients_and_exits_cleanly(spawn_node: SpawnNode) ->
     assert await asyncio.to_thread(node.wait, 10) == 0
 
 
+async def test_a_second_signal_while_stopping_does_not_cut_the_clean_up(
+    spawn_node: SpawnNode,
+) -> None:
+    node = spawn_node(ARENA_SHUTDOWN_GRACE="2")
+    player = await login(node.url, "impatient")
+    async with await ArenaClient.connect(node.url, player.token) as client:
+        await client.request("ping")
+        node.signal(signal.SIGTERM)
+        await client.next_push("server.shutdown")  # the clean-up is under way
+        node.signal(signal.SIGINT)  # Ctrl-C, pressed again
+        node.signal(signal.SIGTERM)
+        assert await client.wait_closed() == 1001
+    assert await asyncio.to_thread(node.wait, 10) == 0
+    assert "Traceback" not in node.log()
+    assert "already stopping" in node.log()
+
+
 def _answers_ping(port: int) -> bool:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.5) as conn:
