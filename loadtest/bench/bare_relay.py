@@ -11,19 +11,13 @@ to do at the least (read a frame, decode it, encode one push, write it N times).
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import msgpack
 import uvloop
 from aiohttp import WSMsgType, web
-
-from loadtest.bench.common import SERVER_CORE, pinned, stop_process, wait_ready
-from server.embedded_redis import free_port
 
 ROOMS = web.AppKey("rooms", dict[str, list[web.WebSocketResponse]])
 
@@ -75,30 +69,6 @@ def create_app() -> web.Application:
     app.router.add_get("/ws", relay)
     app.router.add_get("/readyz", readyz)
     return app
-
-
-@dataclass
-class BareRelayProcess:
-    """The relay in a process of its own, pinned to the server's core (as Arena is)."""
-
-    port: int = field(default_factory=free_port)
-    process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, log_path: Path) -> BareRelayProcess:
-        argv = [sys.executable, "-m", "loadtest.bench.bare_relay", "--port", str(self.port)]
-        with log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                pinned(SERVER_CORE, argv), stdout=log, stderr=subprocess.STDOUT
-            )
-        wait_ready(self.url, f"bare relay did not start; see {log_path}")
-        return self
-
-    def stop(self) -> None:
-        stop_process(self.process)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

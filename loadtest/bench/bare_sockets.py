@@ -10,19 +10,13 @@ with the same event loop (uvloop) and WebSocket settings as Arena.
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import msgpack
 import uvloop
 from aiohttp import WSMsgType, web
-
-from loadtest.bench.common import SERVER_CORE, pinned, stop_process, wait_ready
-from server.embedded_redis import free_port
 
 SOCKETS = web.AppKey("sockets", set[web.WebSocketResponse])
 HEARTBEAT = web.AppKey("heartbeat", float)
@@ -63,39 +57,6 @@ def create_app(heartbeat_s: float) -> web.Application:
     app.router.add_get("/ws", socket)
     app.router.add_get("/readyz", readyz)
     return app
-
-
-@dataclass
-class BareSocketsProcess:
-    """The bare server in a process of its own, pinned to the server's core (as Arena is)."""
-
-    heartbeat_s: float
-    port: int = field(default_factory=free_port)
-    process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, log_path: Path) -> BareSocketsProcess:
-        argv = [
-            sys.executable,
-            "-m",
-            "loadtest.bench.bare_sockets",
-            "--port",
-            str(self.port),
-            "--heartbeat",
-            str(self.heartbeat_s),
-        ]
-        with log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                pinned(SERVER_CORE, argv), stdout=log, stderr=subprocess.STDOUT
-            )
-        wait_ready(self.url, f"bare socket server did not start; see {log_path}")
-        return self
-
-    def stop(self) -> None:
-        stop_process(self.process)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

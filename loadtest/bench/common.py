@@ -72,6 +72,33 @@ class ServerProcess:
         stop_process(self.process)
 
 
+@dataclass
+class BaselineProcess:
+    """A baseline server (``python -m MODULE --port P ...``) in a process of its own, pinned
+    to the server's core as Arena is."""
+
+    module: str
+    args: list[str] = field(default_factory=list)
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, log_path: Path) -> BaselineProcess:
+        argv = [sys.executable, "-m", self.module, "--port", str(self.port), *self.args]
+        with log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                pinned(SERVER_CORE, argv), stdout=log, stderr=subprocess.STDOUT
+            )
+        wait_ready(self.url, f"{self.module} did not start; see {log_path}")
+        return self
+
+    def stop(self) -> None:
+        stop_process(self.process)
+
+
 def wait_ready(url: str, failure: str, within_s: float = 20.0) -> None:
     """Wait until ``url``/readyz answers 200; RuntimeError(failure) after ``within_s``."""
     deadline = time.monotonic() + within_s

@@ -30,10 +30,10 @@ import msgpack
 import uvloop
 from redis import asyncio as aioredis
 
-from loadtest.bench.bare_sockets import BareSocketsProcess
 from loadtest.bench.common import (
     LOAD_CORE,
     SERVER_CORE,
+    BaselineProcess,
     ServerProcess,
     percentile,
     pin_self,
@@ -385,7 +385,9 @@ async def arena(workdir: Path, sockets: int) -> tuple[Target, str]:
 
 async def bare(workdir: Path, sockets: int) -> Target:
     target = Target("bare aiohttp", sockets, sockets)
-    server = BareSocketsProcess(HEARTBEAT_S).start(workdir / "bare-sockets.log")
+    server = BaselineProcess(
+        "loadtest.bench.bare_sockets", ["--heartbeat", str(HEARTBEAT_S)]
+    ).start(workdir / "bare-sockets.log")
     try:
         assert server.process is not None
         pids = {"server": server.process.pid}

@@ -20,8 +20,7 @@ import msgpack
 import uvloop
 
 from client_sim.client import guest_login, ws_url
-from loadtest.bench.bare_relay import BareRelayProcess
-from loadtest.bench.common import LOAD_CORE, ServerProcess, pin_self, start_redis
+from loadtest.bench.common import LOAD_CORE, BaselineProcess, ServerProcess, pin_self, start_redis
 from loadtest.bench.relay_load import (
     BEHIND_MS,
     DRAIN_S,
@@ -139,7 +138,7 @@ async def _measure(workdir: Path) -> tuple[list[StepResult], list[StepResult], s
             server.stop()
     finally:
         redis.stop()
-    bare_relay = BareRelayProcess().start(workdir / "bare-relay.log")
+    bare_relay = BaselineProcess("loadtest.bench.bare_relay").start(workdir / "bare-relay.log")
     try:
         assert bare_relay.process is not None
         bare = await climb(BareRooms(bare_relay.url), {"server": bare_relay.process.pid})
