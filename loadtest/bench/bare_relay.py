@@ -16,8 +16,9 @@ import time
 from collections.abc import Sequence
 
 import msgpack
-import uvloop
 from aiohttp import WSMsgType, web
+
+from loadtest.bench.common import serve_baseline
 
 ROOMS = web.AppKey("rooms", dict[str, list[web.WebSocketResponse]])
 
@@ -75,15 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m loadtest.bench.bare_relay")
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args(argv)
-    web.run_app(
-        create_app(),
-        host="127.0.0.1",
-        port=args.port,
-        print=None,
-        access_log=None,
-        loop=uvloop.new_event_loop(),
-    )
-    return 0
+    return serve_baseline(create_app(), args.port)
 
 
 if __name__ == "__main__":

@@ -15,8 +15,9 @@ import time
 from collections.abc import Sequence
 
 import msgpack
-import uvloop
 from aiohttp import WSMsgType, web
+
+from loadtest.bench.common import serve_baseline
 
 SOCKETS = web.AppKey("sockets", set[web.WebSocketResponse])
 HEARTBEAT = web.AppKey("heartbeat", float)
@@ -64,16 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--heartbeat", type=float, required=True, help="seconds between pings")
     args = parser.parse_args(argv)
-    web.run_app(
-        create_app(args.heartbeat),
-        host="127.0.0.1",
-        port=args.port,
-        shutdown_timeout=5.0,
-        print=None,
-        access_log=None,
-        loop=uvloop.new_event_loop(),
-    )
-    return 0
+    return serve_baseline(create_app(args.heartbeat), args.port)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,9 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import uvloop
+from aiohttp import web
+
 from server.embedded_redis import RedisProcess, free_port
 
 SERVER_CORE = "0"
@@ -97,6 +100,20 @@ class BaselineProcess:
 
     def stop(self) -> None:
         stop_process(self.process)
+
+
+def serve_baseline(app: web.Application, port: int) -> int:
+    """Run a baseline server as Arena runs: uvloop, loopback only, no access log."""
+    web.run_app(
+        app,
+        host="127.0.0.1",
+        port=port,
+        shutdown_timeout=5.0,
+        print=None,
+        access_log=None,
+        loop=uvloop.new_event_loop(),
+    )
+    return 0
 
 
 def wait_ready(url: str, failure: str, within_s: float = 20.0) -> None:
