@@ -7,6 +7,7 @@ BIN    := $(VENV)/bin
 
 help:
 	@echo "make run             set up .venv, make sure redis-server exists, start Arena (private Redis unless REDIS_URL is set)"
+	@echo "make run NODES=3     three nodes on ports 8080, 8081, 8082 sharing one Redis (put nginx in front: docs/deployment.md)"
 	@echo "make demo            Arena with its private Redis plus 50 bots playing the whole loop, until Ctrl-C"
 	@echo "make test            set up, then lint, type-check and run the test suite against real redis-server processes"
 	@echo "make bench           run every benchmark beside its baseline (~3 min, ~400 MB) and rewrite docs/benchmarks.md"
@@ -43,8 +44,15 @@ $(VENV)/.installed: pyproject.toml
 redis-server:
 	$(call need,command -v redis-server,redis-server)
 
+# NODES=N: N nodes on consecutive ports from ARENA_PORT, sharing one Redis (server/nodes.py).
+NODES ?= 1
+
 run: install redis-server
+ifeq ($(NODES),1)
 	$(BIN)/python -m server
+else
+	$(BIN)/python -m server.nodes --nodes $(NODES)
+endif
 
 # The server (private Redis unless REDIS_URL is set) and 50 bots, until Ctrl-C.
 demo: install redis-server
