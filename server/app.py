@@ -17,7 +17,6 @@ import time
 from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
-from redis.asyncio import Redis
 
 from server import http_api
 from server.appkeys import HUB, MUX, REDIS, REGISTRY, SERVICES, SETTINGS
@@ -42,16 +41,17 @@ from server.services.results import ResultService
 from server.services.sessions import SessionService
 from server.settings import Settings
 from server.storage.cache import CacheStore
-from server.storage.connection import open_mux, open_redis, redis_answers
+from server.storage.clients import BlockingClient, open_mux, open_redis, open_subscriber
+from server.storage.connection import redis_answers
 from server.storage.feeds import ActivityStore, ChatStore, Feeds, NoteStore
 from server.storage.leaderboards import LeaderboardStore
 from server.storage.lobbies import LobbyStore
 from server.storage.locks import Locks, NoLocks
 from server.storage.matches import MatchStore
-from server.storage.mux import RedisMux
+from server.storage.mux import Commands
 from server.storage.players import PlayerStore
 from server.storage.presence import PresenceStore
-from server.storage.pubsub import Publisher, Subscriber
+from server.storage.pubsub import Publisher
 from server.storage.queue import TaskQueue
 from server.storage.ratelimit import RateLimitStore
 from server.storage.scripts import Scripts
@@ -87,7 +87,9 @@ def create_app(settings: Settings, *, clock: Clock = time.time) -> web.Applicati
     return app
 
 
-def build_services(settings: Settings, mux: RedisMux, clock: Clock, redis: Redis) -> Services:
+def build_services(
+    settings: Settings, mux: Commands, clock: Clock, redis: BlockingClient
+) -> Services:
     """Every store and service, wired once (the server and ``server.worker`` share it)."""
     scripts = Scripts.load(mux)
     feeds = Feeds(mux, scripts)
@@ -213,10 +215,11 @@ async def _hub_and_upkeep(app: web.Application) -> AsyncIterator[None]:
             await asyncio.wait_for(subscriber.until_subscribed(channel), settings.redis_timeout_s)
         await upkeep.resubscribed()
 
-    subscriber = Subscriber(
+    subscriber = open_subscriber(
         settings.redis_url,
+        app[MUX],
         hub.on_message,
-        on_connected=connected,
+        connected,
         timeout_s=settings.redis_timeout_s,
     )
     hub.subscriber = subscriber

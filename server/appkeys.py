@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from aiohttp import web
-from redis.asyncio import Redis
 
 from server.connection import SocketRegistry
 from server.hub import Hub
 from server.services import Services
 from server.settings import Settings
-from server.storage.mux import RedisMux
+from server.storage.clients import BlockingClient
+from server.storage.mux import Commands
 
 SETTINGS = web.AppKey("settings", Settings)
-REDIS = web.AppKey("redis", Redis)  # redis-py: pub/sub and other dedicated connections
-MUX = web.AppKey("mux", RedisMux)  # the pipelined client every command goes through
+REDIS: web.AppKey[BlockingClient] = web.AppKey(
+    "redis"
+)  # redis-py: pub/sub and other dedicated connections
+MUX = web.AppKey("mux", Commands)  # the pipelined client every command goes through
 SERVICES = web.AppKey("services", Services)
 REGISTRY = web.AppKey("registry", SocketRegistry)
 HUB = web.AppKey("hub", Hub)

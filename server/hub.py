@@ -32,7 +32,7 @@ import msgpack
 from server.connection import Connection, SocketRegistry
 from server.errors import ArenaError
 from server.protocol import CloseCode, FeedEntry, Frame, Push, push
-from server.storage.pubsub import Subscriber
+from server.storage.pubsub import Subscriptions
 from server.storage.socket_commands import SocketCommand, SocketEnd
 
 log = logging.getLogger(__name__)
@@ -101,7 +101,7 @@ class Hub:
     def __init__(self, registry: SocketRegistry, command_channel: str) -> None:
         self._registry = registry
         self._command_channel = command_channel
-        self.subscriber: Subscriber | None = None  # set by the composition root
+        self.subscriber: Subscriptions | None = None  # set by the composition root
         self.match_feeds: MatchFeeds | None = None  # set by the composition root
         self._listeners: dict[str, dict[str, Connection]] = {}  # channel -> conn_id -> conn
         self._channels_of: dict[str, set[str]] = {}  # conn_id -> channels

@@ -133,7 +133,7 @@ async def finish_jobs(workers: list[ResultWorker], grace_s: float) -> None:
 
 async def _serve(argv: Sequence[str] | None) -> int:
     from server.app import build_services  # the composition root, shared with the server
-    from server.storage.connection import open_mux, open_redis
+    from server.storage.clients import open_mux, open_redis
 
     settings = Settings.from_args(argv, prog="python -m server.worker")
     logging.basicConfig(

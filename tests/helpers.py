@@ -8,6 +8,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
+import redis
+import redis.cluster
 
 from client_sim.client import ArenaClient, Login, guest_login
 
@@ -71,3 +73,10 @@ async def start_match(
     match_ids = {push["match_id"] for push in started}
     assert len(match_ids) == 1
     return match_ids.pop(), clients, players
+
+
+def every_key(client: redis.Redis | redis.cluster.RedisCluster, pattern: str) -> list[bytes | str]:
+    """KEYS over one Redis, or over every master of a cluster (test_cluster.py runs both)."""
+    if isinstance(client, redis.cluster.RedisCluster):
+        return list(client.keys(pattern, target_nodes=redis.cluster.RedisCluster.PRIMARIES))
+    return list(client.keys(pattern))

@@ -34,7 +34,7 @@ async def app_and_url(
 
 
 def subscribers(redis_client: redis_sync.Redis, channel: str) -> int:
-    return int(dict(redis_client.pubsub_numsub(channel))[channel.encode()])
+    return int(dict(redis_client.pubsub_shardnumsub(channel))[channel.encode()])
 
 
 async def test_one_publish_reaches_every_local_listener_in_its_own_encoding(
@@ -58,7 +58,7 @@ async def test_one_publish_reaches_every_local_listener_in_its_own_encoding(
 
     await eventually(subscribed, within_s=2)
     mux = RedisMux(redis_server.url)
-    await mux.execute("PUBLISH", ROOM, msgpack.packb({"ev": "test.event", "n": 1}))
+    await mux.execute("SPUBLISH", ROOM, msgpack.packb({"ev": "test.event", "n": 1}))
     for client in clients:
         assert await client.next_push("test.event") == {"ev": "test.event", "n": 1}
 

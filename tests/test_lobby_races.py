@@ -11,7 +11,7 @@ import redis as redis_sync
 
 from client_sim.client import ArenaClient, ArenaError
 from tests.conftest import SpawnNode
-from tests.helpers import eventually, login
+from tests.helpers import eventually, every_key, login
 from tests.nodes import NodeProcess
 
 
@@ -53,7 +53,7 @@ async def test_200_players_race_for_8_seats_across_two_nodes(
     members = [m["player_id"] for m in lobby["members"]]
     assert len(members) == len(set(members)) == 8
     assert stored_members(redis_client, lobby_id) == members  # Redis agrees with the replies
-    seats = redis_client.keys("arena:{player:*}:lobby")
+    seats = every_key(redis_client, "arena:{player:*}:lobby")
     assert len(seats) == 8  # nobody who was refused holds a seat
     for client in [owner, *racers]:
         await client.close()

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from server.storage import keys
 from server.storage.connection import pairs, text, translate_redis_errors
-from server.storage.mux import RedisMux
+from server.storage.mux import Commands
 from server.storage.scripts import Scripts
 
 
@@ -19,7 +19,7 @@ class Lookup:
 
 
 class CacheStore:
-    def __init__(self, mux: RedisMux, scripts: Scripts) -> None:
+    def __init__(self, mux: Commands, scripts: Scripts) -> None:
         self._mux = mux
         self._scripts = scripts
 

@@ -17,7 +17,7 @@ from server.errors import FeedTrimmed
 from server.protocol import FEED_ID_MAX, FeedEntry, with_id
 from server.storage import keys
 from server.storage.connection import text, translate_redis_errors
-from server.storage.mux import RedisMux
+from server.storage.mux import Commands
 from server.storage.scripts import Scripts
 
 CHAT_KEEP = 200
@@ -40,7 +40,7 @@ def _entries(raw: list[Any]) -> list[FeedEntry]:
 class Feeds:
     """The generic operations on a feed; the stores below name the keys."""
 
-    def __init__(self, mux: RedisMux, scripts: Scripts) -> None:
+    def __init__(self, mux: Commands, scripts: Scripts) -> None:
         self._mux = mux
         self._scripts = scripts
 
@@ -131,7 +131,7 @@ class NoteStore:
 class ActivityStore:
     """The global activity feed: encoded entries in a capped list, newest first."""
 
-    def __init__(self, mux: RedisMux) -> None:
+    def __init__(self, mux: Commands) -> None:
         self._mux = mux
 
     @translate_redis_errors

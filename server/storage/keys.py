@@ -111,8 +111,11 @@ def lock_fence(resource: str) -> str:
 
 
 def player_channel(player_id: str) -> str:
-    """Channel: pushes for one player (lobby updates, notifications), on any node."""
-    return f"{PREFIX}:to:{player_id}"
+    """Channel: pushes for one player (lobby updates, notifications), on any node.
+
+    Tagged like the player's notes, so one script can append a note and publish it.
+    """
+    return f"{PREFIX}:{{player:{player_id}}}:to"
 
 
 def lobby(lobby_id: str) -> str:

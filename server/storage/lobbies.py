@@ -11,7 +11,7 @@ import msgpack
 from server.storage import keys
 from server.storage.connection import text, translate_redis_errors
 from server.storage.locks import Lease, Locks
-from server.storage.mux import RedisMux
+from server.storage.mux import Commands
 from server.storage.scripts import Scripts
 
 # A closed lobby's hash stays this long, so late readers get a clear "not found".
@@ -70,7 +70,7 @@ class LobbyRecord:
 
 
 class LobbyStore:
-    def __init__(self, mux: RedisMux, scripts: Scripts, locks: Locks) -> None:
+    def __init__(self, mux: Commands, scripts: Scripts, locks: Locks) -> None:
         self._mux = mux
         self._scripts = scripts
         self.locks = locks
@@ -190,4 +190,4 @@ class LobbyStore:
 
     @translate_redis_errors
     async def publish(self, channels: list[str], payload: bytes) -> None:
-        await asyncio.gather(*(self._mux.execute("PUBLISH", c, payload) for c in channels))
+        await asyncio.gather(*(self._mux.execute("SPUBLISH", c, payload) for c in channels))

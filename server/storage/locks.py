@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from server.errors import LockTimeout
 from server.storage import keys
 from server.storage.connection import translate_redis_errors
-from server.storage.mux import Arg, RedisMux
+from server.storage.mux import Arg, Commands
 from server.storage.scripts import Scripts
 
 # The fencing counter outlives any pause a holder could survive; a lost counter restarts
@@ -121,7 +121,7 @@ class NoLocks(Locks):
     to serve players (``ARENA_LOBBY_LOCKS=0``).
     """
 
-    def __init__(self, scripts: Scripts, mux: RedisMux) -> None:
+    def __init__(self, scripts: Scripts, mux: Commands) -> None:
         super().__init__(scripts)
         self._mux = mux
 

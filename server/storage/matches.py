@@ -16,7 +16,7 @@ from server.settings import RateLimit
 from server.storage import keys
 from server.storage.connection import text, translate_redis_errors
 from server.storage.feeds import Feeds
-from server.storage.mux import RedisMux
+from server.storage.mux import Commands
 from server.storage.scripts import Scripts
 
 # A match's keys outlive any sensible match. Once it ends, its state stays as long as a
@@ -69,7 +69,7 @@ class MatchRecord:
 
 
 class MatchStore:
-    def __init__(self, mux: RedisMux, scripts: Scripts, feeds: Feeds, *, feed_keep: int) -> None:
+    def __init__(self, mux: Commands, scripts: Scripts, feeds: Feeds, *, feed_keep: int) -> None:
         self._mux = mux
         self._scripts = scripts
         self._feeds = feeds

@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import dataclasses
 import hashlib
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import unquote, urlparse
 
 import hiredis
@@ -34,6 +35,8 @@ import hiredis
 log = logging.getLogger(__name__)
 
 Arg = bytes | str | int | float
+
+CLUSTER_SCHEME = "redis+cluster"
 
 
 class MuxConnectionError(ConnectionError):
@@ -58,10 +61,15 @@ class Endpoint:
 
     @classmethod
     def from_url(cls, url: str) -> Endpoint:
+        """``redis://`` names one Redis; ``redis+cluster://`` any one node of a cluster."""
         parsed = urlparse(url)
-        if parsed.scheme != "redis":
-            raise ValueError(f"the pipelined client speaks redis:// only, not {parsed.scheme}://")
+        if parsed.scheme not in ("redis", CLUSTER_SCHEME):
+            raise ValueError(
+                f"Arena speaks redis:// and {CLUSTER_SCHEME}://, not {parsed.scheme}://"
+            )
         db = parsed.path.lstrip("/")
+        if parsed.scheme == CLUSTER_SCHEME and db not in ("", "0"):
+            raise ValueError("a Redis cluster has database 0 only")
         return cls(
             host=parsed.hostname or "127.0.0.1",
             port=parsed.port or 6379,
@@ -69,6 +77,35 @@ class Endpoint:
             username=unquote(parsed.username) if parsed.username else None,
             password=unquote(parsed.password) if parsed.password else None,
         )
+
+    def at(self, host: str, port: int) -> Endpoint:
+        """Another node of the same deployment: same credentials, database 0."""
+        return dataclasses.replace(self, host=host, port=port, db=0)
+
+
+def is_cluster(url: str) -> bool:
+    return urlparse(url).scheme == CLUSTER_SCHEME
+
+
+class Commands(Protocol):
+    """What the stores need from a Redis client: one Redis (RedisMux) or a cluster's
+    slot-routing client (cluster.ClusterMux) alike."""
+
+    async def execute(self, *args: Arg) -> Any: ...
+
+    async def pipeline(self, *commands: tuple[Arg, ...]) -> list[Any]: ...
+
+    async def transaction(self, *commands: tuple[Arg, ...]) -> list[Any]: ...
+
+    def register_script(self, source: str) -> str: ...
+
+    async def evalsha(self, sha: str, keys: list[str], args: list[Arg]) -> Any: ...
+
+    async def ping(self) -> bool:
+        """Redis answers (on a cluster: every master does)."""
+        ...
+
+    async def aclose(self) -> None: ...
 
 
 def pack(args: tuple[Arg, ...]) -> bytes:
@@ -108,8 +145,10 @@ class _Protocol(asyncio.Protocol):
 
 
 class RedisMux:
-    def __init__(self, url: str, *, timeout_s: float = 5.0, connect_timeout_s: float = 1.0) -> None:
-        self._endpoint = Endpoint.from_url(url)
+    def __init__(
+        self, url: str | Endpoint, *, timeout_s: float = 5.0, connect_timeout_s: float = 1.0
+    ) -> None:
+        self._endpoint = url if isinstance(url, Endpoint) else Endpoint.from_url(url)
         self._timeout_s = timeout_s
         self._connect_timeout_s = connect_timeout_s
         self._transport: asyncio.Transport | None = None  # set once ready for commands
@@ -288,6 +327,9 @@ class RedisMux:
         self._watchdog = asyncio.get_running_loop().call_later(
             self._timeout_s / 4, self._check_overdue
         )
+
+    async def ping(self) -> bool:
+        return bool(await self.execute("PING"))
 
     # --- scripts --------------------------------------------------------------------
 

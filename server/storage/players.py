@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from server.storage import keys
 from server.storage.connection import pairs, text, translate_redis_errors
-from server.storage.mux import RedisMux
+from server.storage.mux import Commands
 
 
 class PlayerStore:
-    def __init__(self, mux: RedisMux) -> None:
+    def __init__(self, mux: Commands) -> None:
         self._mux = mux
 
     @translate_redis_errors

@@ -6,7 +6,7 @@ import asyncio
 
 from server.storage import keys
 from server.storage.connection import text, translate_redis_errors
-from server.storage.mux import RedisMux
+from server.storage.mux import Commands
 from server.storage.scripts import Scripts
 from server.storage.socket_commands import SocketRef
 
@@ -14,7 +14,7 @@ HEARTBEAT_CHUNK = 1000  # keys per script call, so one call never blocks Redis f
 
 
 class PresenceStore:
-    def __init__(self, mux: RedisMux, scripts: Scripts) -> None:
+    def __init__(self, mux: Commands, scripts: Scripts) -> None:
         self._mux = mux
         self._scripts = scripts
 

@@ -1,5 +1,11 @@
 """Node-to-node messages over Redis pub/sub: one subscriber connection per process.
 
+Arena uses sharded pub/sub (``SPUBLISH``/``SSUBSCRIBE``, Redis 7.0 and later) on
+one Redis and on a cluster alike: on a cluster an event then travels to the
+shard owning its channel's slot only, rather than over the whole cluster bus
+(cluster.py keeps one ``Subscriber`` per shard), and one Redis runs the same
+commands the cluster does.
+
 The subscriber speaks RESP itself, through hiredis, like the pipelined client
 (mux.py): every message that arrived in one read is parsed in C and handed to
 ``on_message`` in the same callback, with no task switch or timeout context
@@ -14,11 +20,12 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 import hiredis
 
 from server.storage.connection import translate_redis_errors
-from server.storage.mux import CommandError, Endpoint, RedisMux, pack
+from server.storage.mux import CommandError, Commands, Endpoint, pack
 
 log = logging.getLogger(__name__)
 
@@ -28,13 +35,23 @@ OnMessage = Callable[[str, bytes], None]
 PING_EVERY_S = 5.0
 
 
+class Subscriptions(Protocol):
+    """What the hub needs of a subscriber: one Redis's (``Subscriber``) or a cluster's."""
+
+    async def subscribe(self, channel: str) -> None: ...
+
+    async def unsubscribe(self, channel: str) -> None: ...
+
+    async def until_subscribed(self, channel: str) -> None: ...
+
+
 class Publisher:
-    def __init__(self, mux: RedisMux) -> None:
+    def __init__(self, mux: Commands) -> None:
         self._mux = mux
 
     @translate_redis_errors
     async def publish(self, channel: str, payload: bytes) -> int:
-        return int(await self._mux.execute("PUBLISH", channel, payload))
+        return int(await self._mux.execute("SPUBLISH", channel, payload))
 
 
 class _PubSubProtocol(asyncio.Protocol):
@@ -67,17 +84,20 @@ class Subscriber:
 
     def __init__(
         self,
-        url: str,
+        url: str | Endpoint,
         on_message: OnMessage,
         on_connected: Callable[[], Awaitable[None]] | None = None,
         *,
         timeout_s: float = 5.0,
+        on_moved: Callable[[str], None] | None = None,
     ) -> None:
-        self._endpoint = Endpoint.from_url(url)
+        self._endpoint = url if isinstance(url, Endpoint) else Endpoint.from_url(url)
         self._timeout_s = timeout_s
         self._on_message = on_message
         # Runs after every (re)subscribe: what was published meanwhile is lost.
         self._on_connected = on_connected
+        # A cluster shard dropped a channel whose slot moved to another shard.
+        self._on_moved = on_moved
         self._channels: set[str] = set()
         # Channels Redis has confirmed on the current connection, and who waits for that.
         self._confirmed: set[str] = set()
@@ -93,6 +113,10 @@ class Subscriber:
 
     # --- channels -------------------------------------------------------------------
 
+    @property
+    def channels(self) -> frozenset[str]:
+        return frozenset(self._channels)
+
     async def subscribe(self, channel: str) -> None:
         self._channels.add(channel)
         if self.connected.is_set():
@@ -103,14 +127,15 @@ class Subscriber:
         self._channels.discard(channel)
         self._confirmed.discard(channel)
         if self.connected.is_set() and self._transport is not None:
-            self._transport.write(pack(("UNSUBSCRIBE", channel)))
+            self._transport.write(pack(("SUNSUBSCRIBE", channel)))
 
     def _send_subscribe(self, channels: list[str]) -> None:
         if self._transport is None or not channels:
             return
         for channel in channels:
             self._unconfirmed[channel] = self._unconfirmed.get(channel, 0) + 1
-        self._transport.write(pack(("SUBSCRIBE", *channels)))
+        # One command per channel: on a cluster, one SSUBSCRIBE's channels must share a slot.
+        self._transport.write(b"".join(pack(("SSUBSCRIBE", channel)) for channel in channels))
 
     async def until_subscribed(self, channel: str) -> None:
         """Return once Redis has confirmed the subscription on the current connection: from
@@ -155,14 +180,22 @@ class Subscriber:
         if not isinstance(reply, list) or len(reply) < 2:
             return
         kind = reply[0]
-        if kind == b"message":
+        if kind == b"smessage":
             try:
                 self._on_message(reply[1].decode(), reply[2])
             except Exception:
                 # One bad message must not cost the node its other messages.
                 log.exception("handling a pub/sub message failed")
-        elif kind == b"subscribe":
+        elif kind == b"ssubscribe":
             self._confirm(reply[1].decode())
+        elif kind == b"sunsubscribe":
+            channel = reply[1].decode()
+            if channel in self._confirmed and channel in self._channels:
+                # Not ours: a cluster shard gave the channel's slot away.
+                self._channels.discard(channel)
+                self._confirmed.discard(channel)
+                if self._on_moved is not None:
+                    self._on_moved(channel)
 
     # --- the connection -------------------------------------------------------------
 

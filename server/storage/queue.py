@@ -20,11 +20,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from redis.asyncio import Redis
-
 from server.storage import keys
+from server.storage.clients import BlockingClient
 from server.storage.connection import text, translate_redis_errors
-from server.storage.mux import RedisMux
+from server.storage.mux import Commands
 from server.storage.scripts import Scripts
 
 RECLAIM_BATCH = 200
@@ -59,8 +58,8 @@ class TaskQueue:
     def __init__(
         self,
         name: str,
-        mux: RedisMux,
-        redis: Redis,
+        mux: Commands,
+        redis: BlockingClient,
         scripts: Scripts,
         *,
         timeout_s: float,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-from server.storage.mux import Arg, RedisMux
+from server.storage.mux import Arg, Commands
 
 
 def source(name: str) -> str:
@@ -27,7 +27,7 @@ class Script:
 
     __slots__ = ("_mux", "name", "sha")
 
-    def __init__(self, mux: RedisMux, name: str) -> None:
+    def __init__(self, mux: Commands, name: str) -> None:
         self._mux = mux
         self.name = name
         self.sha = mux.register_script(source(name))
@@ -64,5 +64,5 @@ class Scripts:
     match_create: Script
 
     @classmethod
-    def load(cls, mux: RedisMux) -> Scripts:
+    def load(cls, mux: Commands) -> Scripts:
         return cls(**{f.name: Script(mux, f.name) for f in dataclasses.fields(cls)})

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from server.storage import keys
 from server.storage.connection import text, translate_redis_errors
-from server.storage.mux import RedisMux
+from server.storage.mux import Commands
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,7 +18,7 @@ class StoredSession:
 
 
 class SessionStore:
-    def __init__(self, mux: RedisMux) -> None:
+    def __init__(self, mux: Commands) -> None:
         self._mux = mux
 
     @translate_redis_errors

@@ -11,7 +11,7 @@ if ARGV[1] ~= '' then
   -- msgpack: the key "id" (fixstr) then the id as a str (fixstr, or str8 past 31 bytes).
   local len = string.len(id)
   local prefix = len < 32 and string.char(160 + len) or ('\217' .. string.char(len))
-  redis.call('PUBLISH', ARGV[1], ARGV[2] .. '\162id' .. prefix .. id)
+  redis.call('SPUBLISH', ARGV[1], ARGV[2] .. '\162id' .. prefix .. id)
 end
 if tonumber(ARGV[4]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[4]) end
 return id

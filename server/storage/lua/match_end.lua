@@ -17,7 +17,7 @@ redis.call('HSET', KEYS[1], 'state', 'ended', 'result', ARGV[4], 'ended_by', ARG
 local id = redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[3], '*', 'p', ARGV[2])
 local len = string.len(id)
 local prefix = len < 32 and string.char(160 + len) or ('\217' .. string.char(len))
-redis.call('PUBLISH', ARGV[1], ARGV[2] .. '\162id' .. prefix .. id)
+redis.call('SPUBLISH', ARGV[1], ARGV[2] .. '\162id' .. prefix .. id)
 redis.call('EXPIRE', KEYS[1], ARGV[7])
 redis.call('EXPIRE', KEYS[2], ARGV[8])
 return id

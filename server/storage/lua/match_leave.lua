@@ -12,5 +12,5 @@ if redis.call('HGET', KEYS[1], 'state') ~= 'running' then return '' end
 local id = redis.call('XADD', KEYS[3], 'MAXLEN', ARGV[4], '*', 'p', ARGV[3])
 local len = string.len(id)
 local prefix = len < 32 and string.char(160 + len) or ('\217' .. string.char(len))
-redis.call('PUBLISH', ARGV[2], ARGV[3] .. '\162id' .. prefix .. id)
+redis.call('SPUBLISH', ARGV[2], ARGV[3] .. '\162id' .. prefix .. id)
 return id

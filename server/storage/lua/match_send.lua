@@ -31,5 +31,5 @@ redis.call('SET', KEYS[4], string.format('%.3f', new_tat), 'PX', math.ceil(new_t
 local id = redis.call('XADD', KEYS[3], 'MAXLEN', ARGV[6], '*', 'p', ARGV[5])
 local len = string.len(id)
 local prefix = len < 32 and string.char(160 + len) or ('\217' .. string.char(len))
-redis.call('PUBLISH', ARGV[4], ARGV[5] .. '\162id' .. prefix .. id)
+redis.call('SPUBLISH', ARGV[4], ARGV[5] .. '\162id' .. prefix .. id)
 return {1, id}

@@ -1,0 +1,71 @@
+"""Opening the Redis clients a process needs, for one Redis or for a Redis Cluster.
+
+Three kinds of connection per process: the pipelined client for every command
+and script, the pub/sub subscriber's own, and a small redis-py pool for blocking
+commands (the results workers' BLMOVE). ``redis://`` gives ``RedisMux``,
+``Subscriber`` and redis-py's ``Redis``; ``redis+cluster://`` gives their cluster
+forms: ``ClusterMux`` and ``ClusterSubscriber`` (cluster.py), and redis-py's
+``RedisCluster``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.cluster import RedisCluster
+
+from server.storage.cluster import ClusterMux, ClusterSubscriber
+from server.storage.mux import Commands, Endpoint, RedisMux, is_cluster
+from server.storage.pubsub import OnMessage, Subscriber
+
+# redis-py, for the commands that hold a connection while they block.
+BlockingClient = Redis | RedisCluster
+
+
+def open_redis(url: str, *, pool_size: int, timeout_s: float) -> BlockingClient:
+    """redis-py for dedicated connections; callers wait for a free one instead of failing.
+
+    redis-py's default pool raises MaxConnectionsError when it runs out; we block
+    (bounded by ``timeout_s``) instead.
+    """
+    if is_cluster(url):
+        seed = Endpoint.from_url(url)
+        return RedisCluster(
+            host=seed.host,
+            port=seed.port,
+            username=seed.username,
+            password=seed.password,
+            max_connections=pool_size,
+            socket_timeout=timeout_s,
+            socket_connect_timeout=min(timeout_s, 1.0),
+        )
+    pool = BlockingConnectionPool.from_url(
+        url,
+        max_connections=pool_size,
+        timeout=timeout_s,
+        socket_timeout=timeout_s,
+        socket_connect_timeout=min(timeout_s, 1.0),
+        health_check_interval=30,
+    )
+    return Redis(connection_pool=pool)
+
+
+def open_mux(url: str, *, timeout_s: float) -> Commands:
+    """The pipelined client: of one Redis, or routing by slot over a cluster's masters."""
+    kind = ClusterMux if is_cluster(url) else RedisMux
+    return kind(url, timeout_s=timeout_s, connect_timeout_s=min(timeout_s, 1.0))
+
+
+def open_subscriber(
+    url: str,
+    mux: Commands,
+    on_message: OnMessage,
+    on_connected: Callable[[], Awaitable[None]],
+    *,
+    timeout_s: float,
+) -> Subscriber | ClusterSubscriber:
+    """The node's pub/sub: one connection, or one per cluster shard."""
+    if isinstance(mux, ClusterMux):
+        return ClusterSubscriber(mux, on_message, on_connected, timeout_s=timeout_s)
+    return Subscriber(url, on_message, on_connected, timeout_s=timeout_s)

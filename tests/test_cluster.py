@@ -1,0 +1,184 @@
+"""The cross-node suites again, on a real 3-master Redis Cluster (``redis+cluster://``).
+
+The tests imported below are collected here a second time, and this module's
+``redis_server`` and ``redis_client`` fixtures override the conftest ones: every
+node (``spawn_node``) and in-process server (``start_arena``) they start talks to
+the cluster, and what they inspect in Redis they read through redis-py's cluster
+client. So the same scenarios, word for word, prove both deployments.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis.cluster
+
+from server.embedded_redis import RedisClusterProcesses
+from server.storage import keys
+from server.storage.cluster import ClusterMux, ClusterSubscriber, slot_of
+from tests.conftest import SpawnNode
+from tests.helpers import eventually, start_match
+
+# Imported to be collected again, against the cluster. noqa: the names are pytest's to find.
+from tests.test_leaderboard_reads import (  # noqa: F401
+    test_a_stampede_on_a_cold_page_makes_one_rebuild_across_nodes,
+    test_http_reads_have_the_same_shapes_as_the_socket,
+)
+from tests.test_leaderboards import (  # noqa: F401
+    boards,
+    test_200_concurrent_best_submits_leave_exactly_the_max,
+    test_a_new_name_shows_on_the_current_boards,
+    test_equal_scores_rank_by_who_reached_them_first,
+    test_top_rank_and_around_pages,
+)
+from tests.test_lobby_races import (  # noqa: F401
+    test_100_players_quickjoin_one_mode_without_overfilling,
+    test_200_players_race_for_8_seats_across_two_nodes,
+    test_the_last_two_ready_at_once_on_two_nodes_start_one_match,
+)
+from tests.test_match_nodes import (  # noqa: F401
+    test_a_dropped_player_catches_up_from_the_feed_with_nothing_missing_or_doubled,
+    test_eight_players_on_two_nodes_all_get_every_event_in_order,
+    test_two_results_at_once_end_the_match_once_and_notify_once,
+)
+from tests.test_nodes import (  # noqa: F401
+    test_a_session_made_on_one_node_is_accepted_by_another,
+    test_a_socket_on_node_b_replaces_the_players_socket_on_node_a,
+    test_revoking_on_one_node_closes_the_socket_on_another,
+)
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterProcesses]:
+    with RedisClusterProcesses(tmp_path_factory.mktemp("cluster")) as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def redis_client(redis_server: RedisClusterProcesses) -> Iterator[redis.cluster.RedisCluster]:
+    client = redis.cluster.RedisCluster(host="127.0.0.1", port=redis_server.nodes[0].port)
+    client.flushall(target_nodes=redis.cluster.RedisCluster.PRIMARIES)
+    yield client
+    client.close()
+
+
+def test_the_keys_of_one_match_lobby_and_board_period_share_a_slot() -> None:
+    """What lets one script touch them all on a cluster; keys.py decides it, this checks it."""
+    match = {
+        slot_of(k("m1"))
+        for k in (keys.match, keys.match_players, keys.match_feed, keys.match_channel)
+    }
+    match.add(slot_of(keys.match_send_rate("m1", "p1")))
+    assert len(match) == 1
+    board = {
+        slot_of(k("global", "all"))
+        for k in (
+            keys.board_scores,
+            keys.board_members,
+            keys.board_names,
+            keys.board_arrivals,
+            keys.board_applied,
+        )
+    }
+    assert len(board) == 1
+    lobby = {slot_of(keys.lobby("l1")), slot_of(keys.lock("lobby:l1"))}
+    lobby.add(slot_of(keys.lock_fence(keys.lobby_resource("l1"))))
+    assert len(lobby) == 1
+    assert len({slot_of(keys.presence()), slot_of(keys.live_socket("p1"))}) == 1
+    player = {slot_of(keys.player_notes("p1")), slot_of(keys.player_channel("p1"))}
+    assert len(player) == 1
+    assert len({slot_of(keys.chat_log("general")), slot_of(keys.chat_channel("general"))}) == 1
+
+
+async def test_each_match_event_travels_to_the_shard_owning_its_channel_only(
+    spawn_node: SpawnNode, redis_server: RedisClusterProcesses
+) -> None:
+    node = spawn_node()
+    mux = ClusterMux(redis_server.url)
+    match_id, clients, _ = await start_match([node.url], 2)
+    try:
+        masters = await mux.masters()
+        assert len(masters) == 3
+        channel = keys.match_channel(match_id)
+        owner = await mux.owner(channel)
+
+        async def subscribed_at_its_shard_only() -> bool:
+            counts = {}
+            for master in masters:
+                with redis.Redis(host=master.host, port=master.port) as shard:
+                    counts[master] = dict(shard.pubsub_shardnumsub(channel))[channel.encode()]
+            return counts[owner] == 1 and sum(counts.values()) == 1
+
+        await eventually(subscribed_at_its_shard_only, within_s=3)
+        await clients[0].send("match.send", match_id=match_id, type="move", data={"x": 1})
+        event = await clients[1].next_push("match.event")
+        assert event["data"] == {"x": 1}
+    finally:
+        for client in clients:
+            await client.close()
+        await mux.aclose()
+
+
+async def test_a_slot_moved_to_another_master_is_followed_by_commands_and_subscriptions(
+    redis_server: RedisClusterProcesses,
+) -> None:
+    """MOVED sends commands to the slot's new owner; the old owner's SUNSUBSCRIBE sends
+    the subscription there too, and what is published at the new owner arrives."""
+    mux = ClusterMux(redis_server.url)
+    received: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
+    resubscribed = asyncio.Event()
+
+    async def on_connected() -> None:
+        resubscribed.set()
+
+    subscriber = ClusterSubscriber(
+        mux, lambda channel, payload: received.put_nowait((channel, payload)), on_connected
+    )
+    task = asyncio.create_task(subscriber.run())
+    try:
+        key, channel = "arena:{moving}:x", "arena:{moving}:events"
+        await mux.execute("SET", key, "before")
+        await subscriber.subscribe(channel)
+        await asyncio.wait_for(subscriber.until_subscribed(channel), 5)
+        resubscribed.clear()
+        source = await mux.owner(key)
+        target = next(m for m in await mux.masters() if m != source)
+        await asyncio.to_thread(_move_slot, redis_server, slot_of(key), source.port, target.port)
+
+        # The client still believes the old map: the old owner answers MOVED.
+        assert await mux.execute("GET", key) == b"before"
+        assert await mux.owner(key) == target
+        await mux.execute("SET", key, "after")
+        assert await mux.execute("GET", key) == b"after"
+
+        await asyncio.wait_for(resubscribed.wait(), 5)
+        await asyncio.wait_for(subscriber.until_subscribed(channel), 5)
+        assert await mux.execute("SPUBLISH", channel, b"hello") == 1
+        assert await asyncio.wait_for(received.get(), 5) == (channel, b"hello")
+    finally:
+        subscriber.stopping.set()
+        await asyncio.wait_for(task, 5)
+        await mux.aclose()
+
+
+def _move_slot(cluster: RedisClusterProcesses, slot: int, source: int, target: int) -> None:
+    """Migrate one slot and its keys, the way redis-cli --cluster reshard does."""
+    clients = {n.port: redis.Redis(port=n.port) for n in cluster.nodes}
+    try:
+        ids = {port: _command(c, "CLUSTER", "MYID").decode() for port, c in clients.items()}
+        _command(clients[target], "CLUSTER", "SETSLOT", slot, "IMPORTING", ids[source])
+        _command(clients[source], "CLUSTER", "SETSLOT", slot, "MIGRATING", ids[target])
+        while names := _command(clients[source], "CLUSTER", "GETKEYSINSLOT", slot, 100):
+            _command(clients[source], "MIGRATE", "127.0.0.1", target, "", 0, 5000, "KEYS", *names)
+        for client in clients.values():
+            _command(client, "CLUSTER", "SETSLOT", slot, "NODE", ids[target])
+    finally:
+        for client in clients.values():
+            client.close()
+
+
+def _command(client: redis.Redis, *args: object) -> Any:
+    return client.execute_command(*args)  # type: ignore[no-untyped-call]
