@@ -3,13 +3,13 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run demo test bench loadtest install redis-server lint typecheck check clean help settings-table
+.PHONY: run demo test bench loadtest install redis-server nginx lint typecheck check clean help settings-table
 
 help:
 	@echo "make run             set up .venv, make sure redis-server exists, start Arena (private Redis unless REDIS_URL is set)"
 	@echo "make run NODES=3     three nodes on ports 8080, 8081, 8082 sharing one Redis (put nginx in front: docs/deployment.md)"
 	@echo "make demo            Arena with its private Redis plus 50 bots playing the whole loop, until Ctrl-C"
-	@echo "make test            set up, then lint, type-check and run the test suite against real redis-server processes"
+	@echo "make test            set up, then lint, type-check and run the test suite against real redis-server (and nginx) processes"
 	@echo "make bench           run every benchmark beside its baseline (~3 min, ~400 MB) and rewrite docs/benchmarks.md"
 	@echo "make loadtest        Locust users playing over WebSocket against a server it starts (or URL=...);"
 	@echo "                     USERS=50 SPAWN_RATE=10 DURATION=60s FORMAT=msgpack|json; reports in var/loadtest/"
@@ -43,6 +43,12 @@ $(VENV)/.installed: pyproject.toml
 
 redis-server:
 	$(call need,command -v redis-server,redis-server)
+
+# tests/test_nginx.py runs Debian's nginx binary itself (its own config, port and
+# temp folder); the package's own service is not needed. Where systemd runs, the
+# package starts it on port 80 (if free): `systemctl disable --now nginx` stops it.
+nginx:
+	$(call need,test -x /usr/sbin/nginx,nginx)
 
 # NODES=N: N nodes on consecutive ports from ARENA_PORT, sharing one Redis (server/nodes.py).
 NODES ?= 1
@@ -84,7 +90,7 @@ typecheck: install
 
 check: lint typecheck
 
-test: install redis-server check
+test: install redis-server nginx check
 	$(BIN)/python -m pytest
 
 settings-table: install

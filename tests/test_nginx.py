@@ -1,0 +1,272 @@
+"""Arena behind Debian's nginx, configured by docs/nginx/arena.conf, the file a deployment
+copies: a player whose node dies comes back through nginx to another node, on the same
+session and in the same lobby seat.
+
+nginx runs as this test's own child (its own prefix, port and logs); a machine without
+/usr/sbin/nginx fails here, it never skips (`make test` installs Debian's nginx).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import pwd
+import re
+import signal
+import subprocess
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import TracebackType
+
+import pytest
+import redis as redis_sync
+
+from client_sim.client import ArenaClient, Backoff
+from client_sim.login import Login
+from server.embedded_redis import free_port
+from server.protocol import Message
+from server.storage import keys
+from server.storage.socket_commands import SocketRef
+from tests.conftest import SpawnNode
+from tests.helpers import eventually, http_json, login
+from tests.nodes import NodeProcess
+
+NGINX = Path("/usr/sbin/nginx")
+SITE = Path(__file__).resolve().parent.parent / "docs" / "nginx" / "arena.conf"
+LISTEN = re.compile(r"^(\s*)listen 80;\n", re.MULTILINE)
+UPSTREAM_SERVER = re.compile(r"^(\s*)server 127\.0\.0\.1:\d+([^;\n]*);\n", re.MULTILINE)
+# Fast reconnects, so the test does not wait on the client's default backoff.
+BACKOFF = Backoff(first_s=0.05, max_s=0.5, give_up_after_s=10.0)
+# Short leases, so that a seat left behind is freed within the test: the lobby grace
+# after the drop, plus up to the presence TTL when the player's node died.
+FAST = {
+    "ARENA_SHUTDOWN_GRACE": "2",
+    "ARENA_WORKERS": "0",
+    "ARENA_LOBBY_GRACE": "1",
+    "ARENA_PRESENCE_INTERVAL": "0.2",
+    "ARENA_PRESENCE_TTL": "1",
+}
+Nodes = dict[str, NodeProcess]
+
+
+def site_config(listen_port: int, node_ports: list[int]) -> str:
+    """docs/nginx/arena.conf with this test's addresses: its one ``listen`` line and its
+    upstream's ``server`` lines (their parameters kept). Nothing else is changed."""
+    text = SITE.read_text()
+    assert len(LISTEN.findall(text)) == 1, f"{SITE}: expected one 'listen 80;' line"
+    servers = list(UPSTREAM_SERVER.finditer(text))
+    assert servers, f"{SITE}: no 'server 127.0.0.1:PORT' lines in the upstream"
+    assert all(a.end() == b.start() for a, b in itertools.pairwise(servers)), (
+        f"{SITE}: the upstream's server lines must be together"
+    )
+    indent, parameters = servers[0].group(1), servers[0].group(2)
+    nodes = "".join(f"{indent}server 127.0.0.1:{port}{parameters};\n" for port in node_ports)
+    text = text[: servers[0].start()] + nodes + text[servers[-1].end() :]
+    return LISTEN.sub(rf"\g<1>listen 127.0.0.1:{listen_port};\n", text)
+
+
+def main_config(prefix: Path, site: Path) -> str:
+    """The smallest nginx.conf around the site file: everything nginx writes stays in
+    ``prefix``. As root, the workers stay root too (nginx's default user could not reach
+    a private temp folder)."""
+    user = f"user {pwd.getpwuid(os.geteuid()).pw_name};\n" if os.geteuid() == 0 else ""
+    temp = "".join(
+        f"    {kind}_temp_path {prefix / kind};\n"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    return (
+        f"{user}worker_processes 1;\n"
+        f"pid {prefix / 'nginx.pid'};\n"
+        f"error_log {prefix / 'error.log'} info;\n"
+        "events { worker_connections 256; }\n"
+        "http {\n"
+        f"    access_log {prefix / 'access.log'};\n"
+        f"{temp}"
+        f"    include {site};\n"
+        "}\n"
+    )
+
+
+def require_nginx() -> None:
+    if not NGINX.is_file():
+        pytest.fail(f"{NGINX} is missing: install Debian's nginx (make test does it)")
+
+
+class NginxProcess:
+    """Debian's nginx in the foreground, as this process's child, on a free loopback port."""
+
+    def __init__(self, prefix: Path, node_ports: list[int]) -> None:
+        self.prefix = prefix
+        self.node_ports = node_ports
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def error_log(self) -> str:
+        path = self.prefix / "error.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def start(self, timeout_s: float = 10.0) -> NginxProcess:
+        require_nginx()
+        self.prefix.mkdir(parents=True, exist_ok=True)
+        site = self.prefix / "arena.conf"
+        site.write_text(site_config(self.port, self.node_ports))
+        conf = self.prefix / "nginx.conf"
+        conf.write_text(main_config(self.prefix, site))
+        with (self.prefix / "stderr.log").open("ab") as stderr:
+            self.process = subprocess.Popen(
+                [NGINX, "-p", str(self.prefix), "-c", str(conf), "-e",
+                 str(self.prefix / "error.log"), "-g", "daemon off;"],
+                stdin=subprocess.DEVNULL,
+                stdout=stderr,
+                stderr=stderr,
+                process_group=0,  # the master and its worker: killed together if need be
+            )  # fmt: skip
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"nginx exited with {self.process.returncode}:\n{self.logs()}")
+            try:
+                # Through nginx to a node: the whole path answers.
+                with urllib.request.urlopen(self.url + "/readyz", timeout=1) as resp:
+                    if resp.status == 200:
+                        return self
+            except OSError:
+                pass
+            time.sleep(0.02)
+        self.stop()
+        raise RuntimeError(f"nginx not answering on {self.port} in {timeout_s}s:\n{self.logs()}")
+
+    def logs(self) -> str:
+        stderr = self.prefix / "stderr.log"
+        return (stderr.read_text(errors="replace") if stderr.exists() else "") + self.error_log()
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()  # the master stops its worker, then itself
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+    def __enter__(self) -> NginxProcess:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+@pytest.fixture
+def behind_nginx(spawn_node: SpawnNode, tmp_path: Path) -> Iterator[tuple[NginxProcess, Nodes]]:
+    """Two real nodes, named node-a and node-b, and nginx in front of them."""
+    require_nginx()  # before starting anything
+    nodes = {name: spawn_node(ARENA_NODE_ID=name, **FAST) for name in ("node-a", "node-b")}
+    with NginxProcess(tmp_path / "nginx", [node.port for node in nodes.values()]) as nginx:
+        yield nginx, nodes
+
+
+def node_of(redis_client: redis_sync.Redis, player: Login) -> str:
+    """The node holding the player's live socket, as recorded in Redis."""
+    raw = redis_client.get(keys.live_socket(player.player_id))
+    assert isinstance(raw, bytes), f"{player.name} holds no live socket"
+    return SocketRef.decode(raw.decode()).node_id
+
+
+async def back_on(
+    client: ArenaClient, player: Login, node: str, redis_client: redis_sync.Redis
+) -> None:
+    """Wait for the client's reconnect; it runs the player's session on ``node`` now."""
+
+    async def reconnected() -> bool:
+        return client.reconnects == 1
+
+    await eventually(reconnected, within_s=10)
+    session = await client.request("session.get")
+    assert session["player_id"] == player.player_id  # the same session, the same player
+    assert node_of(redis_client, player) == node
+
+
+async def nginx_skips_the_dead_node(nginx: NginxProcess) -> None:
+    """New requests through nginx keep working; nginx found the dead node and moved on."""
+    for _ in range(6):
+        status, _ = await http_json("GET", nginx.url + "/readyz")
+        assert status == 200
+        if "Connection refused) while connecting to upstream" in nginx.error_log():
+            return
+    raise AssertionError(f"nginx never tried the dead node:\n{nginx.error_log()}")
+
+
+async def lobby_update(
+    client: ArenaClient, holds: Callable[[set[str], set[str]], bool], within_s: float
+) -> Message:
+    """The first ``lobby.updated`` for which ``holds(members, ready)`` (earlier ones skipped)."""
+    async with asyncio.timeout(within_s):
+        while True:
+            lobby: Message = (await client.next_push("lobby.updated", timeout=None))["lobby"]
+            members = {m["player_id"] for m in lobby["members"]}
+            if holds(members, {m["player_id"] for m in lobby["members"] if m["ready"]}):
+                return lobby
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["kill-9", "sigterm"])
+async def test_a_player_whose_node_dies_comes_back_through_nginx_to_their_seat(
+    behind_nginx: tuple[NginxProcess, Nodes],
+    redis_client: redis_sync.Redis,
+    sig: signal.Signals,
+) -> None:
+    nginx, nodes = behind_nginx
+    alice, bob = await login(nginx.url, "alice"), await login(nginx.url, "bob")
+    carol = await login(nginx.url, "carol")
+    async with (
+        await ArenaClient.connect(nginx.url, alice.token, reconnect=BACKOFF) as alices,
+        await ArenaClient.connect(nginx.url, bob.token, reconnect=BACKOFF) as bobs,
+    ):
+        lobby = (await alices.request("lobby.create", mode="duel", capacity=3))["lobby"]
+        lobby_id = lobby["lobby_id"]
+        await bobs.request("lobby.join", lobby_id=lobby_id)
+        doomed = node_of(redis_client, alice)
+        (survivor,) = set(nodes) - {doomed}
+        bob_was_on = node_of(redis_client, bob)
+        # Carol sits on the same node as Alice, but will not come back: her seat shows
+        # what happens to a seat whose player does not return.
+        async with await ArenaClient.connect(nodes[doomed].url, carol.token) as carols:
+            await carols.request("lobby.join", lobby_id=lobby_id)
+            everyone = {alice.player_id, bob.player_id, carol.player_id}
+            # Past the pushes of the joins.
+            await lobby_update(bobs, lambda members, _: members == everyone, within_s=5)
+
+            nodes[doomed].signal(sig)
+            if sig is signal.SIGTERM:
+                assert (await alices.next_push("server.shutdown"))["reconnect"] is True
+            await back_on(alices, alice, survivor, redis_client)
+            if bob_was_on == doomed:
+                await back_on(bobs, bob, survivor, redis_client)
+            else:
+                assert bobs.reconnects == 0  # his node never went away
+            await nginx_skips_the_dead_node(nginx)
+
+            # Carol's seat is freed once her lease lapses; Alice's, kept by the node she
+            # came back to, is not.
+            two = {alice.player_id, bob.player_id}
+            await lobby_update(bobs, lambda members, _: members == two, within_s=6)
+        seated = (await alices.request("lobby.get", lobby_id=lobby_id))["lobby"]
+        assert {m["player_id"] for m in seated["members"]} == two
+        # And it is a live seat: her Ready reaches Bob.
+        await alices.request("lobby.ready", ready=True)
+        update = await lobby_update(bobs, lambda _, ready: alice.player_id in ready, within_s=5)
+        assert update["lobby_id"] == lobby_id
+    if sig is signal.SIGTERM:
+        assert await asyncio.to_thread(nodes[doomed].wait, 10) == 0  # a clean stop
