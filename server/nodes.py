@@ -233,6 +233,8 @@ class Launcher:
         failed = [n for n in self.nodes if n.process.returncode != 0]
         for node in failed:
             log.error("node on port %d ended with status %s", node.port, node.process.returncode)
+        if running and not failed:
+            log.info("all %d nodes stopped", len(self.nodes))
         return 1 if failed or self.failed_start else 0
 
 
