@@ -10,6 +10,10 @@ call per socket per turn however many frames it got.
 Backpressure: bytes the kernel has not taken yet wait in the transport's
 buffer. A socket whose buffer grows past ``outbox_bytes`` has stopped reading;
 it is closed with 4008 instead of slowing anyone else or growing without bound.
+
+Closing: a socket told to close while one of its requests is being handled (a
+node draining on SIGTERM, a socket replaced) closes once that request's reply is
+queued, so the reply goes out before the close frame; pushes stop at once.
 """
 
 from __future__ import annotations
@@ -101,6 +105,9 @@ class Connection:
         self._close_reason = ""
         self._closer: asyncio.Task[None] | None = None
         self._close_timeout_s = close_timeout_s
+        # A request is being handled: a close waits for its reply (see request_done).
+        self._handling = False
+        self._handled: asyncio.Future[None] | None = None  # made when someone waits for it
 
     @property
     def closing(self) -> bool:
@@ -112,18 +119,31 @@ class Connection:
         return self._close_code
 
     def reply(self, message: Message, fmt: Format) -> None:
-        self._enqueue(ws_frame(encode(message, fmt)))
+        # The reply to the request a close is waiting for still goes out.
+        self._enqueue(ws_frame(encode(message, fmt)), closing_ok=self._handling)
 
     def push(self, frame: Frame) -> None:
         self._enqueue(frame.wire(self.push_format))
 
-    def _enqueue(self, data: bytes) -> None:
+    def request_started(self) -> None:
+        """The read loop is handling a request: a close now waits for its reply."""
+        self._handling = True
+
+    def request_done(self) -> None:
+        """The request's reply, if any, is queued: a close that waited for it goes on."""
+        self._handling = False
         if self._close_code is not None:
+            self._flusher.mark(self)
+        if self._handled is not None and not self._handled.done():
+            self._handled.set_result(None)
+
+    def _enqueue(self, data: bytes, *, closing_ok: bool = False) -> None:
+        if self._close_code is not None and not (closing_ok and self._closer is None):
             return
         if self._transport.get_write_buffer_size() > self._outbox_bytes:
             log.info("slow reader: closing socket %s of %s", self.conn_id, self.player_id)
             self._outbox.clear()
-            self.close(CloseCode.SLOW_CONSUMER, "slow consumer")
+            self.close(CloseCode.SLOW_CONSUMER, "slow consumer", now=True)
             return
         self._outbox.append(data)
         self._flusher.mark(self)
@@ -135,15 +155,20 @@ class Connection:
             self._outbox.clear()
             if not self._transport.is_closing():
                 self._transport.write(data)
-        if self._close_code is not None and self._closer is None:
+        if self._close_code is not None and self._closer is None and not self._handling:
             self._closer = asyncio.create_task(self._close(), name=f"ws-close-{self.conn_id}")
 
-    def close(self, code: int, reason: str = "") -> None:
-        """Send what is queued, then close with ``code``. Safe to call from any task, twice."""
+    def close(self, code: int, reason: str = "", *, now: bool = False) -> None:
+        """Send what is queued, then close with ``code``. Safe to call from any task, twice.
+
+        A request being handled gets its reply out first, unless ``now`` (a reader that
+        stopped reading would not take it anyway)."""
         if self._close_code is not None:
             return
         self._close_code = code
         self._close_reason = reason[:120]
+        if now:
+            self._handling = False
         self._flusher.mark(self)
 
     async def _close(self) -> None:
@@ -159,14 +184,23 @@ class Connection:
             log.debug("closing %s: %s", self.conn_id, exc)
 
     async def wait_closed(self, within_s: float) -> None:
-        """Wait up to ``within_s`` for the closing handshake this connection started."""
+        """Wait up to ``within_s`` for the closing handshake this connection started, and
+        for the request it waits for; a request still running then is not waited for."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within_s
+        if self._closer is None and self._handling:
+            if self._handled is None or self._handled.done():
+                self._handled = loop.create_future()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._handled), within_s)
+            self._handling = False  # past the bound: close without the reply
         if self._closer is None:
             self.flush()  # a close() whose flush has not run yet
         closer = self._closer
         if closer is None or closer.done():
             return
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(closer), within_s)
+            await asyncio.wait_for(asyncio.shield(closer), max(0.0, deadline - loop.time()))
 
 
 class SocketRegistry:

@@ -148,7 +148,12 @@ class SocketEndpoint:
                 # frame with 1009): the socket is done.
                 return
             conn.push_format = fmt
-            await self._dispatch(conn, ctx, msg.data, fmt)
+            # A close meanwhile (the node draining) waits for this request's reply.
+            conn.request_started()
+            try:
+                await self._dispatch(conn, ctx, msg.data, fmt)
+            finally:
+                conn.request_done()
             await self._keep_session_alive(conn, ctx)
 
     async def _dispatch(
