@@ -14,7 +14,8 @@ import functools
 import logging
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
 from aiohttp import web
 
@@ -84,7 +85,25 @@ def create_app(settings: Settings, *, clock: Clock = time.time) -> web.Applicati
 
     http_api.add_routes(app)
     app.router.add_get("/v1/ws", SocketEndpoint(settings, app[REGISTRY]).handle)
+    _add_pages(app)
     return app
+
+
+STATIC = Path(__file__).parent / "static"
+
+
+def _add_pages(app: web.Application) -> None:
+    """The dashboard (``/``) and the playable client (``/play``): plain files, no build step."""
+
+    def page(name: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        async def serve(request: web.Request) -> web.StreamResponse:
+            return web.FileResponse(STATIC / name, headers={"Cache-Control": "no-cache"})
+
+        return serve
+
+    app.router.add_get("/", page("dashboard.html"))
+    app.router.add_get("/play", page("play.html"))
+    app.router.add_static("/static/", STATIC)
 
 
 def build_services(
