@@ -126,7 +126,7 @@ async def test_redis_killed_for_five_seconds_mid_game_loses_no_acknowledged_writ
     env = {"ARENA_BOARDS": BOARDS, "ARENA_RATE_LIMITS": GENEROUS_LIMITS}
     a = spawn_node(redis_url=aof_redis.url, **env)
     b = spawn_node(redis_url=aof_redis.url, **env)
-    match_id, clients, _ = await start_match([a.url, b.url], 2)
+    match_id, clients, players = await start_match([a.url, b.url], 2)
     on_a, on_b = clients  # one player on each node
     try:
         chats = [Pushes(c, "chat.message") for c in clients]
@@ -164,6 +164,9 @@ async def test_redis_killed_for_five_seconds_mid_game_loses_no_acknowledged_writ
                 "POST", b.url + "/v1/auth/guest", json={"device_id": new_device(), "name": "x"}
             )
             assert (status, body["error"]["code"]) == (503, "UNAVAILABLE")
+            with pytest.raises(aiohttp.WSServerHandshakeError) as no_socket:
+                await ArenaClient.connect(a.url, players[1].token)  # a second socket: refused
+            assert no_socket.value.status == 503
             assert loop.time() - started < REPLY_BOUND_S
             await asyncio.sleep(0.2)  # a player's pace
 
@@ -304,7 +307,7 @@ async def test_a_player_whose_node_is_killed_keeps_the_lobby_seat_on_another_nod
 
         doomed.signal(signal.SIGKILL)
         killed_at = asyncio.get_running_loop().time()
-        assert await gone.wait_closed() is not None
+        assert await gone.wait_closed() == 1006  # dropped, no close frame
 
         # The player who did not come back loses the seat, within the documented bound:
         # the grace plus one renewal interval after the dead node's last renewal, plus the
