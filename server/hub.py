@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -42,6 +43,7 @@ ENDINGS: dict[SocketEnd, tuple[Push | None, CloseCode]] = {
     SocketEnd.REPLACED: (Push.SESSION_REPLACED, CloseCode.SESSION_REPLACED),
     SocketEnd.REVOKED: (None, CloseCode.SESSION_REVOKED),
     SocketEnd.EXPIRED: (None, CloseCode.SESSION_EXPIRED),
+    SocketEnd.KICKED: (Push.SESSION_KICKED, CloseCode.KICKED),
 }
 
 
@@ -103,6 +105,8 @@ class Hub:
         self._command_channel = command_channel
         self.subscriber: Subscriptions | None = None  # set by the composition root
         self.match_feeds: MatchFeeds | None = None  # set by the composition root
+        # Told each live match event's publish time (ms) once delivered: the metrics.
+        self.fanout_lag: Callable[[int], None] | None = None
         self._listeners: dict[str, dict[str, Connection]] = {}  # channel -> conn_id -> conn
         self._channels_of: dict[str, set[str]] = {}  # conn_id -> channels
         self._taps: dict[str, MatchTap] = {}  # match channel -> tap
@@ -234,6 +238,8 @@ class Hub:
         tap.last = order
         frame = Frame(message, packed=payload)
         _push_all(frame, self._listeners.get(tap.channel, {}))
+        if message is not None and self.fanout_lag is not None:  # live, not read back
+            self.fanout_lag(order[0])
         if frame.message.get("ev") == Push.MATCH_ENDED:
             self._spawn(self._drop(tap.channel))
 

@@ -133,17 +133,31 @@ class CacheStats:
     def __init__(self, store: CacheStore, caches: list[ReadThroughCache]) -> None:
         self._store = store
         self._caches = caches
+        # This node's counts already flushed to the cluster totals, for the metrics.
+        self._flushed = {c.name: dict.fromkeys(FIELDS, 0) for c in caches}
+
+    def node_counts(self) -> dict[str, dict[str, int]]:
+        """This node's counts since it started, per cache (Prometheus sums the nodes)."""
+        return {
+            c.name: {f: self._flushed[c.name][f] + c.counts[f] for f in FIELDS}
+            for c in self._caches
+        }
 
     async def flush(self) -> None:
         deltas = {c.name: {f: c.counts[f] for f in FIELDS} for c in self._caches}
-        for cache in self._caches:
-            cache.counts.clear()
+        # Moved from pending to flushed at once, so node_counts never dips meanwhile.
+        self._move(deltas, +1)
         try:
             await self._store.add_counts(deltas)
         except BaseException:
-            for cache in self._caches:  # keep the counts for the next flush
-                cache.counts.update(deltas[cache.name])
+            self._move(deltas, -1)  # keep the counts for the next flush
             raise
+
+    def _move(self, deltas: dict[str, dict[str, int]], sign: int) -> None:
+        for cache in self._caches:
+            for f, n in deltas[cache.name].items():
+                cache.counts[f] -= sign * n
+                self._flushed[cache.name][f] += sign * n
 
     async def totals(self) -> dict[str, dict[str, int]]:
         """All nodes' counts (this node's flushed first)."""

@@ -8,6 +8,7 @@ allowance, so waiting ``retry_after_ms`` is always enough.
 
 from __future__ import annotations
 
+import collections
 from collections.abc import Mapping
 
 from server.errors import RateLimited
@@ -19,6 +20,7 @@ class RateLimiter:
     def __init__(self, store: RateLimitStore, limits: Mapping[str, RateLimit]) -> None:
         self._store = store
         self._limits = dict(limits)
+        self.refusals: collections.Counter[str] = collections.Counter()  # by action
 
     def limit(self, action: str) -> RateLimit:
         """The limit of an action that is checked inside another script (a match send)."""
@@ -31,6 +33,7 @@ class RateLimiter:
             return
         verdict = await self._store.hit(action, subject, burst=limit.burst, per_s=limit.per_s)
         if not verdict.allowed:
+            self.refusals[action] += 1
             raise RateLimited(
                 f"too many {action} attempts; retry in {verdict.retry_after_ms} ms",
                 retry_after_ms=verdict.retry_after_ms,

@@ -23,6 +23,7 @@ travels to that shard only, not over the whole cluster bus.
 from __future__ import annotations
 
 import asyncio
+import collections
 import hashlib
 import logging
 import time
@@ -271,6 +272,12 @@ class ClusterMux:
         replies = await asyncio.gather(*(self._node(m).execute("PING") for m in masters))
         return all(replies)
 
+    def error_counts(self) -> collections.Counter[str]:
+        total: collections.Counter[str] = collections.Counter()
+        for node in self._nodes.values():
+            total.update(node.errors)
+        return total
+
     async def aclose(self) -> None:
         self._closed = True
         for node in list(self._nodes.values()):
@@ -339,6 +346,12 @@ class ClusterSubscriber:
     async def until_subscribed(self, channel: str) -> None:
         shard = self._where.get(channel) or await self._shard_for(channel)
         await shard.until_subscribed(channel)
+
+    def error_counts(self) -> collections.Counter[str]:
+        total: collections.Counter[str] = collections.Counter()
+        for shard in self._shards.values():
+            total.update(shard.errors)
+        return total
 
     def _moved(self, channel: str) -> None:
         """A shard dropped the channel because its slot moved: subscribe at the new owner."""

@@ -46,6 +46,8 @@ class Lease:
 class Locks:
     def __init__(self, scripts: Scripts) -> None:
         self._scripts = scripts
+        # For the metrics: acquisitions that waited, that gave up, and the seconds waited.
+        self.counts: dict[str, float] = {"waits": 0, "timeouts": 0, "wait_s": 0.0}
 
     @translate_redis_errors
     async def try_acquire(self, resource: str, ttl_ms: int) -> tuple[Lease | None, int]:
@@ -62,14 +64,23 @@ class Locks:
     async def acquire(self, resource: str, *, ttl_ms: int, wait_s: float) -> Lease:
         """Retry with jittered backoff until ``wait_s``; LockTimeout after."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + wait_s
+        started = loop.time()
+        deadline = started + wait_s
         backoff = 0.002
+        waited = False
         while True:
             lease, holder_left_ms = await self.try_acquire(resource, ttl_ms)
             if lease is not None:
+                if waited:
+                    self.counts["wait_s"] += loop.time() - started
                 return lease
+            if not waited:
+                waited = True
+                self.counts["waits"] += 1
             remaining = deadline - loop.time()
             if remaining <= 0:
+                self.counts["timeouts"] += 1
+                self.counts["wait_s"] += loop.time() - started
                 raise LockTimeout(
                     f"{resource} is busy; try again",
                     retry_after_ms=max(1, min(holder_left_ms, ttl_ms)),

@@ -105,6 +105,10 @@ class Commands(Protocol):
         """Redis answers (on a cluster: every master does)."""
         ...
 
+    def error_counts(self) -> collections.Counter[str]:
+        """Connection failures so far, by kind (on a cluster: over every master)."""
+        ...
+
     async def aclose(self) -> None: ...
 
 
@@ -160,6 +164,8 @@ class RedisMux:
         self._watchdog: asyncio.TimerHandle | None = None
         self._scripts: dict[str, bytes] = {}  # sha -> source, for NOSCRIPT
         self._closed = False
+        # Failures by kind (connect_failed, connection_lost, timeout), for the metrics.
+        self.errors: collections.Counter[str] = collections.Counter()
 
     # --- connecting -----------------------------------------------------------------
 
@@ -196,6 +202,7 @@ class RedisMux:
                 self._connect_timeout_s,
             )
         except (OSError, TimeoutError) as exc:
+            self.errors["connect_failed"] += 1
             raise MuxConnectionError(f"cannot reach Redis at {ep.host}:{ep.port}: {exc}") from exc
         if self._protocol is not protocol:  # it dropped before we got here
             transport.abort()
@@ -241,6 +248,8 @@ class RedisMux:
         """
         if protocol is not None and protocol is not self._protocol:
             return
+        if self._protocol is not None and not self._closed:
+            self.errors["timeout" if isinstance(exc, MuxTimeoutError) else "connection_lost"] += 1
         self._protocol = None
         transport, self._transport = self._transport, None
         if transport is not None:
@@ -330,6 +339,9 @@ class RedisMux:
 
     async def ping(self) -> bool:
         return bool(await self.execute("PING"))
+
+    def error_counts(self) -> collections.Counter[str]:
+        return collections.Counter(self.errors)
 
     # --- scripts --------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ a fifth of a node's CPU saved against redis-py's ``get_message`` loop.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import time
@@ -43,6 +44,8 @@ class Subscriptions(Protocol):
     async def unsubscribe(self, channel: str) -> None: ...
 
     async def until_subscribed(self, channel: str) -> None: ...
+
+    def error_counts(self) -> collections.Counter[str]: ...
 
 
 class Publisher:
@@ -110,6 +113,11 @@ class Subscriber:
         self._changed = asyncio.Event()
         self.connected = asyncio.Event()
         self.stopping = asyncio.Event()
+        # Failures by kind (pubsub_connect_failed, pubsub_connection_lost): the metrics.
+        self.errors: collections.Counter[str] = collections.Counter()
+
+    def error_counts(self) -> collections.Counter[str]:
+        return collections.Counter(self.errors)
 
     # --- channels -------------------------------------------------------------------
 
@@ -210,6 +218,7 @@ class Subscriber:
             try:
                 protocol = await self._connect()
             except Exception as exc:  # unreachable, refused, or a bug: never stop retrying
+                self.errors["pubsub_connect_failed"] += 1
                 log.warning("pub/sub cannot reach Redis (%s); retrying", exc)
                 await self._pause(backoff)
                 backoff = min(backoff * 2, 1.0)
@@ -226,6 +235,7 @@ class Subscriber:
                 self._send_subscribe(sorted(self._channels - subscribed))
                 await self._watch(protocol)
                 if not self.stopping.is_set():
+                    self.errors["pubsub_connection_lost"] += 1
                     log.warning("pub/sub connection lost; reconnecting")
             except Exception:
                 # A bug must not leave the node deaf to other nodes: log, back off, go on.

@@ -1,0 +1,92 @@
+"""Logging: one line per event, as text or JSON lines, with the connection and request ids.
+
+``ARENA_LOG_FORMAT=json`` writes each record as one JSON object on one line
+(tracebacks included, escaped), for a log shipper; ``text`` (the default) is for
+a terminal. Either way each line carries the ids of the socket (``conn``) and
+the request (``req``) it happened in, when there is one: they travel in context
+variables, set by the transport where a socket opens or a request starts, and
+every task started from there inherits them.
+
+What is never logged: tokens, device ids, keys and passwords. The transport logs
+paths without query strings (a browser's socket URL carries its token), Redis
+URLs are logged without their password, and secrets are hashed before they reach
+storage (see sessions). A test plays a whole session and greps the log for them.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import sys
+import time
+from typing import Any, Literal
+from urllib.parse import urlparse, urlunparse
+
+LogFormat = Literal["text", "json"]
+
+conn_id: contextvars.ContextVar[str] = contextvars.ContextVar("conn_id", default="")
+request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
+
+# Fields every record has; anything else passed with ``extra=`` goes into the JSON line.
+_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+
+
+class ContextIds(logging.Filter):
+    """Puts the current connection and request ids on every record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.conn = conn_id.get()
+        record.req = request_id.get()
+        return True
+
+
+class TextFormatter(logging.Formatter):
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s%(ids)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        ids = [
+            f"{name}={value}" for name in ("conn", "req") if (value := getattr(record, name, ""))
+        ]
+        record.ids = f" [{' '.join(ids)}]" if ids else ""
+        return super().format(record)
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        for name in ("conn", "req"):
+            if value := getattr(record, name, ""):
+                line[name] = value
+        for key, value in vars(record).items():
+            if key not in _STANDARD and key not in ("conn", "req", "ids"):
+                line[key] = value
+        if record.exc_info:
+            line["exc"] = self.formatException(record.exc_info)
+        return json.dumps(line, default=str, ensure_ascii=False)
+
+
+def configure(level: str, fmt: LogFormat) -> None:
+    """The process's one log handler, on stderr: text or JSON lines, ids on each."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    handler.addFilter(ContextIds())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+
+
+def safe_url(url: str) -> str:
+    """A URL fit for a log: its password replaced, its query string dropped."""
+    parsed = urlparse(url)
+    netloc = parsed.netloc
+    if parsed.password is not None:
+        netloc = netloc.replace(f":{parsed.password}@", ":***@", 1)
+    return urlunparse(parsed._replace(netloc=netloc, query="", fragment=""))
