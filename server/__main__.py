@@ -13,6 +13,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from server import logs
 from server.app import create_app
 from server.embedded_redis import RedisProcess
 from server.settings import Settings
@@ -39,10 +40,7 @@ async def _ignore_repeated_signals(app: web.Application) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     settings = Settings.from_args(argv)
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    logs.configure(settings.log_level, "json" if settings.log_format == "json" else "text")
     with contextlib.ExitStack() as stack:
         if not settings.redis_url:
             data_dir = Path(settings.data_dir) / "redis"
@@ -51,17 +49,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             except RuntimeError as exc:
                 print(f"arena: {exc}", file=sys.stderr)
                 return 1
-            log.info("started a private redis-server at %s (data in %s)", redis.url, data_dir)
+            log.info(
+                "started a private redis-server at %s (data in %s)",
+                logs.safe_url(redis.url),
+                data_dir,
+            )
             settings = dataclasses.replace(settings, redis_url=redis.url)
         app = create_app(settings)
         app.on_shutdown.insert(0, _ignore_repeated_signals)
-        log.info("Arena listening on http://%s:%d", settings.host, settings.port)
         web.run_app(
             app,
             host=settings.host,
             port=settings.port,
             shutdown_timeout=settings.shutdown_grace_s,
-            print=None,
+            # Called once the port is bound: a port in use fails before this line.
+            print=lambda _: log.info(
+                "Arena listening on http://%s:%d", settings.host, settings.port
+            ),
             access_log=None,
             loop=_event_loop(),
         )

@@ -20,14 +20,16 @@ from pathlib import Path
 from aiohttp import web
 
 from server import http_api
-from server.appkeys import HUB, MUX, REDIS, REGISTRY, SERVICES, SETTINGS
+from server.appkeys import HUB, METRICS, MUX, REDIS, REGISTRY, SERVICES, SETTINGS
 from server.background import every, stop
 from server.connection import SocketRegistry
 from server.errors import ArenaError
 from server.hub import Hub
-from server.protocol import CloseCode, Frame, Push, push
+from server.metrics import GameTotals, Metrics, Sources
+from server.protocol import CloseCode, Frame, Op, Push, push
 from server.services import Services
 from server.services.activity import ActivityFeed
+from server.services.admin import AdminService
 from server.services.cache import CacheStats, ReadThroughCache
 from server.services.chat import ChatService
 from server.services.health import HealthService
@@ -40,6 +42,8 @@ from server.services.profiles import ProfileService
 from server.services.ratelimits import RateLimiter
 from server.services.results import ResultService
 from server.services.sessions import SessionService
+from server.services.stats import StatsService
+from server.services.watch import WatchFeed
 from server.settings import Settings
 from server.storage.cache import CacheStore
 from server.storage.clients import BlockingClient, open_mux, open_redis, open_subscriber
@@ -73,18 +77,21 @@ def create_app(settings: Settings, *, clock: Clock = time.time) -> web.Applicati
         settings = dataclasses.replace(settings, node_id=secrets.token_hex(4))
     app = web.Application(
         client_max_size=settings.max_frame_bytes,
-        middlewares=[http_api.error_middleware],
+        middlewares=[http_api.request_log_middleware, http_api.error_middleware],
     )
     app[SETTINGS] = settings
     app[REGISTRY] = SocketRegistry()
+    app[METRICS] = _metrics(app)
     app.cleanup_ctx.append(_redis)
     app.cleanup_ctx.append(_services(clock))
     app.cleanup_ctx.append(_hub_and_upkeep)
     app.cleanup_ctx.append(_result_workers)
+    app.cleanup_ctx.append(_loop_lag)
     app.on_shutdown.append(_tell_sockets_and_close)
 
     http_api.add_routes(app)
-    app.router.add_get("/v1/ws", SocketEndpoint(settings, app[REGISTRY]).handle)
+    ops = app[METRICS].ops if settings.metrics else None
+    app.router.add_get("/v1/ws", SocketEndpoint(settings, app[REGISTRY], ops).handle)
     _add_pages(app)
     return app
 
@@ -106,6 +113,47 @@ def _add_pages(app: web.Application) -> None:
     app.router.add_static("/static/", STATIC)
 
 
+def _metrics(app: web.Application) -> Metrics:
+    """Read lazily: the services exist once the app starts, the metrics before."""
+
+    async def game_totals() -> GameTotals:
+        try:
+            stats = await app[SERVICES].stats.snapshot()
+        except ArenaError:
+            return GameTotals(redis_up=False)
+        return GameTotals(
+            players_online=stats.online,
+            nodes_alive=stats.nodes,
+            queues={"results": stats.queue},
+        )
+
+    def redis_errors() -> dict[str, int]:
+        errors = app[MUX].error_counts()
+        subscriber = app[HUB].subscriber
+        if subscriber is not None:
+            errors.update(subscriber.error_counts())
+        return dict(errors)
+
+    return Metrics(
+        Sources(
+            sockets_open=lambda: len(app[REGISTRY]),
+            cache_counts=lambda: app[SERVICES].cache_stats.node_counts(),
+            lock_counts=lambda: app[SERVICES].locks.counts,
+            rate_limit_refusals=lambda: app[SERVICES].rate_limiter.refusals,
+            redis_errors=redis_errors,
+            game_totals=game_totals,
+        ),
+        known_ops=[str(op) for op in Op],
+    )
+
+
+async def _loop_lag(app: web.Application) -> AsyncIterator[None]:
+    stopping = asyncio.Event()
+    task = asyncio.create_task(app[METRICS].loop_lag.run(stopping), name="loop-lag")
+    yield
+    await stop(task, stopping)
+
+
 def build_services(
     settings: Settings, mux: Commands, clock: Clock, redis: BlockingClient
 ) -> Services:
@@ -123,12 +171,14 @@ def build_services(
         presence_ttl_s=settings.presence_ttl_s,
     )
     profiles = ProfileService(PlayerStore(mux), profile_cache)
+    watch = WatchFeed(Publisher(mux))
     leaderboards = LeaderboardService(
         LeaderboardStore(scripts),
         profiles,
         rate_limiter,
         top_cache,
         settings.board_specs(),
+        watch,
         clock=clock,
     )
     profiles.rename_listeners.append(leaderboards.player_renamed)
@@ -154,19 +204,33 @@ def build_services(
         presence,
         rate_limiter,
         results_queue,
+        watch,
         clock=clock,
     )
+    locks = Locks(scripts) if settings.lobby_locks else NoLocks(scripts, mux)
     lobbies = LobbyService(
-        LobbyStore(mux, scripts, Locks(scripts) if settings.lobby_locks else NoLocks(scripts, mux)),
+        LobbyStore(mux, scripts, locks),
         rate_limiter,
         presence,
         matches,
+        watch,
         grace_s=settings.lobby_grace_s,
         renew_interval_s=settings.presence_interval_s,
         quickjoin_capacity=settings.lobby_capacity,
     )
     notifications = NotificationService(NoteStore(feeds), clock=clock)
-    activity = ActivityFeed(ActivityStore(mux), clock=clock)
+    activity = ActivityFeed(ActivityStore(mux), watch, clock=clock)
+    results = ResultService(
+        matches,
+        leaderboards,
+        profiles,
+        notifications,
+        activity,
+        results_queue,
+        boards_by_mode=settings.result_board_table(),
+    )
+    cache_stats = CacheStats(cache_store, [profile_cache, top_cache])
+    stats = StatsService(presence, lobbies, matches, results, cache_stats)
     return Services(
         sessions=sessions,
         presence=presence,
@@ -184,18 +248,15 @@ def build_services(
         ),
         notifications=notifications,
         activity=activity,
-        results=ResultService(
-            matches,
-            leaderboards,
-            profiles,
-            notifications,
-            activity,
-            results_queue,
-            boards_by_mode=settings.result_board_table(),
-        ),
+        results=results,
         results_queue=results_queue,
-        cache_stats=CacheStats(cache_store, [profile_cache, top_cache]),
+        cache_stats=cache_stats,
         health=HealthService(functools.partial(redis_answers, mux)),
+        stats=stats,
+        watch=watch,
+        admin=AdminService(stats, lobbies, matches, presence),
+        rate_limiter=rate_limiter,
+        locks=locks,
     )
 
 
@@ -243,6 +304,8 @@ async def _hub_and_upkeep(app: web.Application) -> AsyncIterator[None]:
     )
     hub.subscriber = subscriber
     hub.match_feeds = services.matches
+    if settings.metrics:
+        hub.fanout_lag = app[METRICS].fanout_lag
     services.health.commands_connected = subscriber.connected.is_set
     app[HUB] = hub
     await subscriber.subscribe(channel)

@@ -6,16 +6,17 @@ from aiohttp import web
 
 from server.connection import SocketRegistry
 from server.hub import Hub
+from server.metrics import Metrics
 from server.services import Services
 from server.settings import Settings
 from server.storage.clients import BlockingClient
 from server.storage.mux import Commands
 
 SETTINGS = web.AppKey("settings", Settings)
-REDIS: web.AppKey[BlockingClient] = web.AppKey(
-    "redis"
-)  # redis-py: pub/sub and other dedicated connections
+# redis-py: the blocking commands' connections (the results workers' BLMOVE)
+REDIS: web.AppKey[BlockingClient] = web.AppKey("redis")
 MUX = web.AppKey("mux", Commands)  # the pipelined client every command goes through
 SERVICES = web.AppKey("services", Services)
 REGISTRY = web.AppKey("registry", SocketRegistry)
 HUB = web.AppKey("hub", Hub)
+METRICS = web.AppKey("metrics", Metrics)  # recorders and the /metrics registry

@@ -97,6 +97,9 @@ class Connection:
         self.flood_gate = flood_gate
         self.push_format = Format.MSGPACK  # pushes follow the client's last request
         self.session_touched = time.monotonic()
+        # Set once the socket's claim (the player's live socket) is stored: before that,
+        # a check for displaced sockets would take it for a replaced one.
+        self.claimed = False
         self._transport = transport
         self._flusher = flusher
         self._outbox: list[bytes] = []

@@ -145,6 +145,13 @@ class NotInRoom(ArenaError):
     http_status = 403
 
 
+class ReadOnly(ArenaError):
+    """A spectator's socket asked for an op that changes something."""
+
+    code = ErrorCode.READ_ONLY
+    http_status = 403
+
+
 class Unavailable(ArenaError):
     code = ErrorCode.UNAVAILABLE
     http_status = 503

@@ -1,17 +1,25 @@
-"""REST routes: guest login, the session, presence, health. JSON in, JSON out."""
+"""REST routes: logins, the session, presence, health, boards, the admin API, /metrics.
+
+JSON in, JSON out (``/metrics`` speaks Prometheus's text format).
+"""
 
 from __future__ import annotations
 
 import hmac
 import json
 import logging
+import re
+import secrets
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
-from server.appkeys import SERVICES, SETTINGS
-from server.errors import ArenaError, BadRequest, Forbidden, Unauthorized
+from server import logs
+from server.appkeys import METRICS, SERVICES, SETTINGS
+from server.errors import ArenaError, BadRequest, Forbidden, NotFound, Unauthorized
+from server.metrics import CONTENT_TYPE
 from server.protocol import ErrorCode, Format
 from server.services.leaderboards import OFFSET_MAX, TOP_LIMIT_MAX
 from server.ws import bearer_token
@@ -24,6 +32,50 @@ def error_body(code: str, message: str, retry_after_ms: int | None = None) -> di
     if retry_after_ms is not None:
         error["retry_after_ms"] = retry_after_ms
     return {"error": error}
+
+
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})  # probes: logged at DEBUG only
+
+
+@web.middleware
+async def request_log_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Give the request an id (the client's X-Request-Id if sane), put it on every log line
+    of the request, echo it back, and log one line when it is answered. Paths are logged
+    without their query string: a browser's socket URL carries its token there."""
+    given = request.headers.get("X-Request-Id", "")
+    request_id = given if REQUEST_ID.match(given) else secrets.token_hex(6)
+    logs.request_id.set(request_id)
+    started = time.perf_counter()
+    response = await handler(request)
+    if not response.prepared:
+        response.headers["X-Request-Id"] = request_id
+    level = logging.DEBUG if request.path in QUIET_PATHS else logging.INFO
+    log.log(
+        level,
+        "HTTP %s %s %s %.1fms",
+        request.method,
+        request.path,
+        response.status,
+        (time.perf_counter() - started) * 1000,
+    )
+    return response
+
+
+def client_address(request: web.Request) -> str:
+    """The client's address: the peer's, or behind a trusted load balancer (setting
+    ARENA_TRUSTED_PROXIES) the last X-Forwarded-For hop that is not one of ours."""
+    peer = request.remote or "unknown"
+    trusted = request.app[SETTINGS].trusted_proxy_set()
+    if peer not in trusted:
+        return peer
+    hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",")]
+    for hop in reversed(hops):
+        if hop and hop not in trusted:
+            return hop[:64]
+    return peer
 
 
 @web.middleware
@@ -70,7 +122,7 @@ async def read_json_object(request: web.Request) -> dict[str, Any]:
 async def guest_login(request: web.Request) -> web.Response:
     body = await read_json_object(request)
     login = await request.app[SERVICES].sessions.guest_login(
-        body.get("device_id"), body.get("name"), client_ip=request.remote or "unknown"
+        body.get("device_id"), body.get("name"), client_ip=client_address(request)
     )
     return web.json_response(
         {
@@ -79,6 +131,14 @@ async def guest_login(request: web.Request) -> web.Response:
             "name": login.name,
             "expires_in": login.expires_in_s,
         }
+    )
+
+
+async def spectator_login(request: web.Request) -> web.Response:
+    """A read-only session for a dashboard: reads and watch.* pushes, never a change."""
+    login = await request.app[SERVICES].sessions.spectator_login(client_ip=client_address(request))
+    return web.json_response(
+        {"token": login.token, "expires_in": login.expires_in_s, "role": login.role}
     )
 
 
@@ -187,21 +247,62 @@ async def match_result(request: web.Request) -> web.Response:
 
 async def stats(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
-    results = await services.results.queue_counts()
-    return web.json_response(
-        {
-            "online": await services.presence.online_count(),
-            "nodes": await services.presence.nodes_alive(),
-            "caches": await services.cache_stats.totals(),
-            "queues": {
-                "results": {"ready": results.ready, "taken": results.taken, "dead": results.dead}
-            },
-        }
-    )
+    snapshot = (await services.stats.snapshot()).as_wire()
+    return web.json_response({**snapshot, "caches": await services.cache_stats.totals()})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    body = await request.app[METRICS].render()
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
+
+
+# --- the admin API: behind ARENA_ADMIN_KEY ------------------------------------------
+
+
+def require_admin_key(request: web.Request) -> None:
+    """``Authorization: Bearer ARENA_ADMIN_KEY``: 401 without it (or with the API off),
+    403 with a wrong one. Refusals are logged (never the key given)."""
+    expected = request.app[SETTINGS].admin_key
+    given = bearer_token(request)
+    if not expected:
+        log.warning("admin API refused %s %s: it is off", request.method, request.path)
+        raise Unauthorized("the admin API is off: ARENA_ADMIN_KEY is not set")
+    if given is None:
+        log.warning("admin API refused %s %s: no key", request.method, request.path)
+        raise Unauthorized("an admin key is required")
+    if not hmac.compare_digest(given.encode(), expected.encode()):
+        log.warning("admin API refused %s %s: wrong key", request.method, request.path)
+        raise Forbidden("wrong admin key")
+
+
+async def admin_stats(request: web.Request) -> web.Response:
+    require_admin_key(request)
+    return web.json_response(await request.app[SERVICES].admin.stats())
+
+
+async def admin_close_lobby(request: web.Request) -> web.Response:
+    require_admin_key(request)
+    admin = request.app[SERVICES].admin
+    return web.json_response(await admin.close_lobby(request.match_info["lobby_id"]))
+
+
+async def admin_end_match(request: web.Request) -> web.Response:
+    require_admin_key(request)
+    admin = request.app[SERVICES].admin
+    return web.json_response(await admin.end_match(request.match_info["match_id"]))
+
+
+async def admin_kick(request: web.Request) -> web.Response:
+    require_admin_key(request)
+    player_id = request.match_info["player_id"]
+    if not 1 <= len(player_id) <= 64:
+        raise NotFound("no such player")
+    return web.json_response(await request.app[SERVICES].admin.kick(player_id))
 
 
 def add_routes(app: web.Application) -> None:
     app.router.add_post("/v1/auth/guest", guest_login)
+    app.router.add_post("/v1/auth/spectator", spectator_login)
     app.router.add_get("/v1/session", get_session)
     app.router.add_delete("/v1/session", delete_session)
     app.router.add_get("/v1/presence", presence)
@@ -210,5 +311,11 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/v1/leaderboards/{board}/players/{player_id}", board_player)
     app.router.add_post("/v1/matches/{match_id}/result", match_result)
     app.router.add_get("/v1/stats", stats)
+    if app[SETTINGS].metrics:
+        app.router.add_get("/metrics", metrics)
+    app.router.add_get("/v1/admin/stats", admin_stats)
+    app.router.add_post("/v1/admin/lobbies/{lobby_id}/close", admin_close_lobby)
+    app.router.add_post("/v1/admin/matches/{match_id}/end", admin_end_match)
+    app.router.add_post("/v1/admin/players/{player_id}/kick", admin_kick)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)

@@ -62,6 +62,10 @@ class Op(StrEnum):
     CHAT_HISTORY = "chat.history"
     NOTIFY_LIST = "notify.list"
     NOTIFY_ACK = "notify.ack"
+    STATS_GET = "stats.get"
+    LB_BOARDS = "lb.boards"
+    MATCH_LIST = "match.list"
+    WATCH = "watch"
 
 
 class Push(StrEnum):
@@ -76,6 +80,12 @@ class Push(StrEnum):
     MATCH_ENDED = "match.ended"
     CHAT_MESSAGE = "chat.message"
     NOTIFY = "notify"
+    LOBBY_CLOSED = "lobby.closed"
+    SESSION_KICKED = "session.kicked"
+    WATCH_LOBBY = "watch.lobby"
+    WATCH_MATCH = "watch.match"
+    WATCH_SCORE = "watch.score"
+    WATCH_ACTIVITY = "watch.activity"
 
 
 class ErrorCode(StrEnum):
@@ -99,6 +109,7 @@ class ErrorCode(StrEnum):
     MATCH_ENDED = "MATCH_ENDED"
     FEED_TRIMMED = "FEED_TRIMMED"
     NOT_IN_ROOM = "NOT_IN_ROOM"
+    READ_ONLY = "READ_ONLY"
     UNAVAILABLE = "UNAVAILABLE"
     INTERNAL = "INTERNAL"
 
@@ -113,6 +124,7 @@ class CloseCode(IntEnum):
     SESSION_REPLACED = 4001  # the same player opened another socket
     SESSION_REVOKED = 4002  # DELETE /v1/session
     SESSION_EXPIRED = 4003  # the session key is gone (expired or revoked elsewhere)
+    KICKED = 4004  # an operator kicked the player (POST /v1/admin/players/{id}/kick)
     SLOW_CONSUMER = 4008  # the socket's outbox overflowed
 
 

@@ -54,7 +54,8 @@ class Settings:
     redis_url: str = _setting(
         "",
         "REDIS_URL",
-        "Redis to use, e.g. redis://:password@127.0.0.1:6379/0. Empty: start a private "
+        "Redis to use (7.0 or newer), e.g. redis://:password@127.0.0.1:6379/0, or a Redis "
+        "Cluster as redis+cluster://host:port (any one node). Empty: start a private "
         "redis-server (data in ARENA_DATA_DIR/redis, AOF on) and stop it on exit.",
     )
     host: str = _setting("127.0.0.1", "ARENA_HOST", "Address the server listens on.")
@@ -187,6 +188,23 @@ class Settings:
         "Key trusted game servers send as Authorization: Bearer KEY. Empty: server routes off.",
     )
     log_level: str = _setting("INFO", "ARENA_LOG_LEVEL", "Logging level.")
+    log_format: str = _setting(
+        "text", "ARENA_LOG_FORMAT", "text (for a terminal) or json (one JSON object per line)."
+    )
+    metrics: int = _setting(
+        1, "ARENA_METRICS", "1: record metrics and serve GET /metrics (Prometheus). 0: neither."
+    )
+    admin_key: str = _setting(
+        "",
+        "ARENA_ADMIN_KEY",
+        "Key operators send as Authorization: Bearer KEY to /v1/admin/*. Empty: admin API off.",
+    )
+    trusted_proxies: str = _setting(
+        "",
+        "ARENA_TRUSTED_PROXIES",
+        "Comma-separated addresses of load balancers whose X-Forwarded-For names the client "
+        "(for per-address limits). Empty: the peer's address is the client's.",
+    )
     data_dir: str = _setting(
         "var", "ARENA_DATA_DIR", "Folder for the private Redis's data when REDIS_URL is empty."
     )
@@ -239,6 +257,9 @@ class Settings:
             )
         return parser
 
+    def trusted_proxy_set(self) -> frozenset[str]:
+        return frozenset(p.strip() for p in self.trusted_proxies.split(",") if p.strip())
+
     def validated(self) -> Settings:
         positive = [
             "session_ttl_s",
@@ -268,6 +289,10 @@ class Settings:
             raise ValueError("lobby_capacity must be 2..64")
         if self.lobby_grace_s <= 0:
             raise ValueError("lobby_grace_s must be positive")
+        if self.log_format not in ("text", "json"):
+            raise ValueError("log_format must be text or json")
+        if self.metrics not in (0, 1):
+            raise ValueError("metrics must be 0 or 1")
         if self.lobby_locks not in (0, 1):
             raise ValueError("lobby_locks must be 1 (or 0, for benchmarks only)")
         if self.redis_pool_size < max(2, self.workers):

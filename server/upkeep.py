@@ -29,7 +29,9 @@ class Upkeep:
         self._idle_refresh_s = session_ttl_s / 3
 
     def _sockets(self) -> dict[str, str]:
-        return {conn.conn_id: conn.player_id for conn in self._registry.all()}
+        # Spectators (dashboards) are nobody's presence and hold no seat; a socket still
+        # opening has not claimed its player yet.
+        return {conn.conn_id: conn.player_id for conn in self._registry.all() if conn.claimed}
 
     async def tick(self) -> None:
         try:

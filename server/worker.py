@@ -20,6 +20,7 @@ import sys
 import time
 from collections.abc import Sequence
 
+from server import logs
 from server.errors import ArenaError
 from server.services import Services
 from server.services.matches import RESULT_JOB
@@ -136,10 +137,7 @@ async def _serve(argv: Sequence[str] | None) -> int:
     from server.storage.clients import open_mux, open_redis
 
     settings = Settings.from_args(argv, prog="python -m server.worker")
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    logs.configure(settings.log_level, "json" if settings.log_format == "json" else "text")
     if not settings.redis_url:
         print("arena worker: set REDIS_URL to the Redis the servers use", file=sys.stderr)
         return 2

@@ -7,11 +7,13 @@ import time
 
 from aiohttp import WSMsgType, web
 
+from server import logs
 from server.appkeys import HUB, SERVICES
 from server.connection import Connection, FloodGate, SocketRegistry
-from server.errors import ArenaError, BadRequest, RateLimited, UnknownOp
-from server.handlers import HANDLERS, Identity, OpContext, Request
+from server.errors import ArenaError, BadRequest, RateLimited, ReadOnly, UnknownOp
+from server.handlers import HANDLERS, SPECTATOR_OPS, Identity, OpContext, Request
 from server.hub import Hub
+from server.metrics import OK, OpMeter
 from server.protocol import (
     CloseCode,
     ErrorCode,
@@ -61,9 +63,12 @@ class HubChannels:
 class SocketEndpoint:
     """``GET /v1/ws``: one instance per app, one ``handle`` call per socket."""
 
-    def __init__(self, settings: Settings, registry: SocketRegistry) -> None:
+    def __init__(
+        self, settings: Settings, registry: SocketRegistry, ops: OpMeter | None = None
+    ) -> None:
         self._settings = settings
         self._registry = registry
+        self._ops = ops  # None: metrics off
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         services = request.app[SERVICES]
@@ -84,7 +89,7 @@ class SocketEndpoint:
         conn = Connection(
             ws,
             transport,
-            identity=Identity(session.player_id, ""),
+            identity=Identity(session.player_id, "", spectator=session.spectator),
             session_hash=session.token_hash,
             outbox_bytes=self._settings.outbox_bytes,
             flood_gate=FloodGate(self._settings.msg_rate_burst, self._settings.msg_rate_per_s),
@@ -92,15 +97,18 @@ class SocketEndpoint:
             close_timeout_s=self._settings.shutdown_grace_s,
         )
         self._registry.add(conn)
-        log.info("socket %s opened for player %s", conn.conn_id, conn.player_id)
+        logs.conn_id.set(conn.conn_id)  # on every log line of this socket from here
+        log.info("socket opened for %s %s", session.role, conn.player_id)
         hub = request.app[HUB]
         try:
-            await services.presence.socket_opened(conn.player_id, conn.conn_id)
-            await hub.listen(services.presence.player_channel(conn.player_id), conn)
-            await services.lobbies.renew_seats([conn.player_id])  # back within the grace
-            profile = await services.profiles.get(session.player_id)
-            conn.identity.name = profile.name
-            await self._rejoin(conn, hub, services)
+            if not session.spectator:  # a dashboard is nobody's presence and holds no seat
+                await services.presence.socket_opened(conn.player_id, conn.conn_id)
+                conn.claimed = True
+                await hub.listen(services.presence.player_channel(conn.player_id), conn)
+                await services.lobbies.renew_seats([conn.player_id])  # back within the grace
+                profile = await services.profiles.get(session.player_id)
+                conn.identity.name = profile.name
+                await self._rejoin(conn, hub, services)
             ctx = OpContext(services, conn.identity, session.token_hash, HubChannels(hub, conn))
             await self._read_loop(conn, ctx)
         except ArenaError as exc:  # Redis gone while opening: tell the client why, then close
@@ -115,15 +123,11 @@ class SocketEndpoint:
             await conn.wait_closed(within_s=self._settings.shutdown_grace_s)
             try:
                 # The seat lease is no longer renewed from here: it lapses after the grace.
-                await services.presence.socket_closed(conn.player_id, conn.conn_id)
+                if not session.spectator:
+                    await services.presence.socket_closed(conn.player_id, conn.conn_id)
             except ArenaError:
-                log.warning("could not release socket %s: Redis unavailable", conn.conn_id)
-            log.info(
-                "socket %s closed for player %s (code %s)",
-                conn.conn_id,
-                conn.player_id,
-                conn.close_code,
-            )
+                log.warning("could not release the socket: Redis unavailable")
+            log.info("socket closed for %s (code %s)", conn.player_id, conn.close_code)
         return ws
 
     async def _rejoin(self, conn: Connection, hub: Hub, services: Services) -> None:
@@ -159,7 +163,19 @@ class SocketEndpoint:
     async def _dispatch(
         self, conn: Connection, ctx: OpContext, data: bytes | str, fmt: Format
     ) -> None:
+        if self._ops is None:
+            await self._answer(conn, ctx, data, fmt)
+            return
+        started = time.perf_counter()
+        op, code = await self._answer(conn, ctx, data, fmt)
+        self._ops.record(op, code, time.perf_counter() - started)
+
+    async def _answer(
+        self, conn: Connection, ctx: OpContext, data: bytes | str, fmt: Format
+    ) -> tuple[str, str]:
+        """Decode, run and reply to one frame; the op's name and the result code."""
         rid = None
+        op = "unknown"
         try:
             # Every frame counts, garbage included, before any work is done on it.
             wait_ms = conn.flood_gate.admit()
@@ -168,19 +184,28 @@ class SocketEndpoint:
             except FrameError as exc:
                 if not wait_ms:
                     conn.reply(failure(None, ErrorCode.BAD_FRAME, str(exc)), fmt)
-                    return
+                    return op, ErrorCode.BAD_FRAME
             else:
                 rid = message.get("rid")
+                if isinstance(named := message.get("op"), str):
+                    op = named
             if wait_ms:
                 raise RateLimited("too many messages on this socket", retry_after_ms=wait_ms)
+            if rid is not None:
+                logs.request_id.set(f"{conn.conn_id}/{rid}")
             result = await self._call(ctx, message, rid, fmt)
             if rid is not None:
                 conn.reply(ok(rid, result), fmt)
+            return op, OK
         except ArenaError as exc:
             conn.reply(failure(rid, exc.code, exc.message, exc.retry_after_ms), fmt)
+            return op, exc.code
         except Exception:
-            log.exception("op failed on socket %s", conn.conn_id)
+            log.exception("op %s failed", str(op)[:64])
             conn.reply(failure(rid, ErrorCode.INTERNAL, "internal error"), fmt)
+            return op, ErrorCode.INTERNAL
+        finally:
+            logs.request_id.set("")
 
     async def _call(
         self, ctx: OpContext, message: Message, rid: object, fmt: Format
@@ -193,6 +218,8 @@ class SocketEndpoint:
         handler = HANDLERS.get(op)
         if handler is None:
             raise UnknownOp(f"unknown op {op[:64]!r}")
+        if ctx.identity.spectator and op not in SPECTATOR_OPS:
+            raise ReadOnly(f"a spectator session may only read; {op} changes the game")
         return await handler(ctx, Request(message, fmt))
 
     async def _keep_session_alive(self, conn: Connection, ctx: OpContext) -> None:

@@ -24,4 +24,30 @@ HANDLERS: dict[str, Handler] = {
 
 assert set(HANDLERS) == {str(op) for op in Op}, "every Op needs a handler, and only those"
 
-__all__ = ["HANDLERS", "Handler", "Identity", "OpContext", "Request", "SocketChannels"]
+# What a spectator's socket (a dashboard) may ask: reads and watching, never a change.
+SPECTATOR_OPS = frozenset(
+    {
+        Op.PING,
+        Op.SESSION_GET,
+        Op.PRESENCE_GET,
+        Op.STATS_GET,
+        Op.WATCH,
+        Op.LB_BOARDS,
+        Op.LB_TOP,
+        Op.LB_RANK,
+        Op.LB_AROUND,
+        Op.LOBBY_LIST,
+        Op.MATCH_LIST,
+        Op.FEED_GLOBAL,
+    }
+)
+
+__all__ = [
+    "HANDLERS",
+    "SPECTATOR_OPS",
+    "Handler",
+    "Identity",
+    "OpContext",
+    "Request",
+    "SocketChannels",
+]

@@ -21,6 +21,7 @@ class Identity:
 
     player_id: str
     name: str
+    spectator: bool = False  # a read-only session: no presence, no seat, reads only
 
 
 class SocketChannels(Protocol):

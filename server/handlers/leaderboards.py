@@ -53,7 +53,17 @@ async def lb_around(ctx: OpContext, req: Request) -> Message:
     return {"entries": [entry.as_wire() for entry in entries]}
 
 
+async def lb_boards(ctx: OpContext, req: Request) -> Message:
+    return {
+        "boards": [
+            {"id": b.id, "order": b.order, "operator": b.operator, "period": b.period}
+            for b in ctx.services.leaderboards.boards
+        ]
+    }
+
+
 LEADERBOARD_HANDLERS: dict[str, Handler] = {
+    Op.LB_BOARDS: lb_boards,
     Op.LB_SUBMIT: lb_submit,
     Op.LB_TOP: lb_top,
     Op.LB_RANK: lb_rank,

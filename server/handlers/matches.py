@@ -6,6 +6,8 @@ from server.handlers.base import Handler, OpContext, Request, feed_entries
 from server.protocol import Message, Op
 from server.services.matches import FEED_LIMIT_MAX
 
+MATCH_LIST_MAX = 100
+
 
 async def match_send(ctx: OpContext, req: Request) -> Message:
     entry_id = await ctx.services.matches.send(
@@ -43,7 +45,13 @@ async def match_result(ctx: OpContext, req: Request) -> Message:
     return {"match_id": match.match_id, "state": match.state}
 
 
+async def match_list(ctx: OpContext, req: Request) -> Message:
+    limit = req.integer("limit", min_value=1, max_value=MATCH_LIST_MAX, default=20)
+    return {"matches": await ctx.services.matches.running(limit)}
+
+
 MATCH_HANDLERS: dict[str, Handler] = {
+    Op.MATCH_LIST: match_list,
     Op.MATCH_SEND: match_send,
     Op.MATCH_FEED: match_feed,
     Op.MATCH_LEAVE: match_leave,

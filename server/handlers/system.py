@@ -1,4 +1,4 @@
-"""ping, session.get, presence.get."""
+"""ping, session.get, presence.get, stats.get, watch."""
 
 from __future__ import annotations
 
@@ -22,8 +22,20 @@ async def presence_get(ctx: OpContext, req: Request) -> Message:
     return {"online": online, "players": players}
 
 
+async def stats_get(ctx: OpContext, req: Request) -> Message:
+    return (await ctx.services.stats.snapshot()).as_wire()
+
+
+async def watch(ctx: OpContext, req: Request) -> Message:
+    """From now on, this socket gets the game-wide watch.* pushes (see protocol.md)."""
+    await ctx.channels.join(ctx.services.watch.channel)
+    return {}
+
+
 SYSTEM_HANDLERS: dict[str, Handler] = {
     Op.PING: ping,
     Op.SESSION_GET: session_get,
     Op.PRESENCE_GET: presence_get,
+    Op.STATS_GET: stats_get,
+    Op.WATCH: watch,
 }

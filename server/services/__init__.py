@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from server.services.activity import ActivityFeed
+from server.services.admin import AdminService
 from server.services.cache import CacheStats
 from server.services.chat import ChatService
 from server.services.health import HealthService
@@ -14,8 +15,12 @@ from server.services.matches import MatchService
 from server.services.notifications import NotificationService
 from server.services.presence import PresenceService
 from server.services.profiles import ProfileService
+from server.services.ratelimits import RateLimiter
 from server.services.results import ResultService
 from server.services.sessions import SessionService
+from server.services.stats import StatsService
+from server.services.watch import WatchFeed
+from server.storage.locks import Locks
 from server.storage.queue import TaskQueue
 
 
@@ -34,3 +39,8 @@ class Services:
     results_queue: TaskQueue
     cache_stats: CacheStats
     health: HealthService
+    stats: StatsService
+    watch: WatchFeed
+    admin: AdminService
+    rate_limiter: RateLimiter  # its refusal counts feed the metrics
+    locks: Locks  # its wait counts feed the metrics

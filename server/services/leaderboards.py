@@ -11,6 +11,7 @@ from server.protocol import Format, encode_value
 from server.services.cache import ReadThroughCache
 from server.services.profiles import ProfileService
 from server.services.ratelimits import RateLimiter
+from server.services.watch import TOP_RANKS, WatchFeed
 from server.storage.leaderboards import Entry, LeaderboardStore, Submitted
 
 Clock = Callable[[], float]
@@ -43,6 +44,7 @@ class LeaderboardService:
         rate_limiter: RateLimiter,
         top_cache: ReadThroughCache,
         boards: Sequence[BoardSpec],
+        watch: WatchFeed,
         *,
         clock: Clock = time.time,
     ) -> None:
@@ -51,6 +53,7 @@ class LeaderboardService:
         self._rate_limiter = rate_limiter
         self._top_cache = top_cache
         self._boards = {board.id: board for board in boards}
+        self._watch = watch
         self._clock = clock
 
     @property
@@ -119,6 +122,11 @@ class LeaderboardService:
         )
         if result is None:
             raise BadRequest(f"score: the total would leave {SCORE_MIN}..{SCORE_MAX}")
+        if result.improved and result.rank <= TOP_RANKS:  # rare: no cost on most submits
+            await self._watch.score(
+                board=board.id, period=at.period_id, player_id=player_id, name=name,
+                score=result.score, rank=result.rank,
+            )  # fmt: skip
         return result
 
     async def top_page(

@@ -42,6 +42,7 @@ from server.protocol import Push, push
 from server.services.matches import MatchService
 from server.services.presence import PresenceService
 from server.services.ratelimits import RateLimiter
+from server.services.watch import WatchFeed
 from server.storage import keys
 from server.storage.lobbies import LobbyRecord, LobbyStore, Member
 from server.storage.locks import Lease
@@ -100,6 +101,7 @@ class LobbyService:
         rate_limiter: RateLimiter,
         presence: PresenceService,
         matches: MatchService,
+        watch: WatchFeed,
         *,
         grace_s: float,
         renew_interval_s: float,
@@ -109,6 +111,7 @@ class LobbyService:
         self._rate_limiter = rate_limiter
         self._presence = presence
         self._matches = matches
+        self._watch = watch
         # A lease outlives one missed renewal, so a connected player never loses a seat.
         self._lease_ms = int((grace_s + renew_interval_s) * 1000)
         self._quickjoin_capacity = quickjoin_capacity
@@ -293,6 +296,37 @@ class LobbyService:
             await self._changed(lobby)
         return lobby
 
+    async def close_by_operator(self, lobby_id: str) -> LobbyRecord:
+        """An operator closes an open lobby: its players lose their seats and are told
+        (``lobby.closed``); the lobby leaves the lists."""
+        lobby_id = validate_lobby_id(lobby_id)
+        async with self._lock(lobby_id, LOCK_WAIT_S) as lease:
+            lobby = await self._store.read(lobby_id)
+            if lobby is None or lobby.status != "open":
+                raise LobbyNotFound("no such open lobby")
+            members = [m.player_id for m in lobby.members]
+            lobby.status = "closed"
+            if not await self._store.write(lease, lobby):
+                raise LockTimeout("lobby changed hands; try again", retry_after_ms=50)
+            await self._free_seats(lobby_id, members)
+            await self._store.index(lobby)
+            await self._store.publish(
+                [keys.player_channel(p) for p in members],
+                msgpack.packb(push(Push.LOBBY_CLOSED, lobby_id=lobby_id, reason="admin")),
+            )
+            await self._watch.lobby({**lobby_wire(lobby), "status": lobby.status})
+        return lobby
+
+    async def remove(self, player_id: str) -> str | None:
+        """Take the player out of their lobby (an operator's kick); the lobby, if any."""
+        lobby_id = await self._store.seat_of(player_id)
+        if lobby_id is not None:
+            await self._leave(player_id, lobby_id, LOCK_WAIT_S)
+        return lobby_id
+
+    async def open_count(self) -> int:
+        return await self._store.open_count()
+
     # --- seat leases ------------------------------------------------------------------
 
     async def renew_seats(self, player_ids: list[str]) -> None:
@@ -387,6 +421,7 @@ class LobbyService:
             await self._store.publish(
                 channels, msgpack.packb(push(Push.LOBBY_UPDATED, lobby=lobby_wire(lobby)))
             )
+        await self._watch.lobby({**lobby_wire(lobby), "status": lobby.status})
         if lobby.status == "started":
             await self._store.publish(
                 channels,

@@ -23,6 +23,7 @@ from server.errors import BadRequest, FeedTrimmed, MatchEnded, NotFound, NotInMa
 from server.protocol import FeedEntry, Preencoded, Push, is_feed_id, json_safe, packed_head
 from server.services.presence import PresenceService
 from server.services.ratelimits import RateLimiter
+from server.services.watch import WatchFeed
 from server.storage.matches import MatchRecord, MatchStore
 from server.storage.queue import TaskQueue
 
@@ -53,6 +54,18 @@ def validate_scores(scores: object, roster: list[str]) -> dict[str, int]:
     return dict(scores)
 
 
+def match_wire(match: MatchRecord, playing: int) -> dict[str, Any]:
+    """A match as ``match.list`` and ``watch.match`` show it."""
+    return {
+        "match_id": match.match_id,
+        "mode": match.mode,
+        "players": len(match.roster),
+        "playing": playing,
+        "started_ms": match.started_ms,
+        "state": match.state,
+    }
+
+
 class MatchService:
     def __init__(
         self,
@@ -60,6 +73,7 @@ class MatchService:
         presence: PresenceService,
         rate_limiter: RateLimiter,
         results: TaskQueue,
+        watch: WatchFeed,
         *,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -67,6 +81,7 @@ class MatchService:
         self._presence = presence
         self._rate_limiter = rate_limiter
         self._results = results
+        self._watch = watch
         self._clock = clock
 
     def _now_ms(self) -> int:
@@ -85,17 +100,18 @@ class MatchService:
         a socket already following ignores. Sent before ``match.started`` on the player
         channels, so a socket follows the match before its player can send to it.
         """
-        await self._store.create(
-            MatchRecord(
-                match_id=match_id,
-                lobby_id=lobby_id,
-                mode=mode,
-                roster=list(players),
-                state="running",
-                started_ms=self._now_ms(),
-            )
+        match = MatchRecord(
+            match_id=match_id,
+            lobby_id=lobby_id,
+            mode=mode,
+            roster=list(players),
+            state="running",
+            started_ms=self._now_ms(),
         )
+        await self._store.create(match)
         await self._presence.follow_match(players, match_id)
+        await self._store.index_running(match_id, match.started_ms)
+        await self._watch.match(match_wire(match, len(players)))
 
     # --- playing ------------------------------------------------------------------
 
@@ -193,8 +209,39 @@ class MatchService:
         )
         if await self._store.end(match_id, head, valid, by, now) is None:
             raise MatchEnded("the match has ended; its first result stands")
-        await self._store.forget_current(match.roster, match_id)
-        return await self._store.read(match_id) or match
+        return await self._ended(match)
+
+    async def end_by_operator(self, match_id: str) -> MatchRecord:
+        """An operator ends a running match with no result: nothing reaches the boards;
+        everyone gets ``match.ended`` with empty scores and ``by: "admin"``."""
+        match = await self._store.read(match_id) if MATCH_ID.match(match_id) else None
+        if match is None:
+            raise NotFound("no such match")
+        if match.state != "running":
+            raise MatchEnded("the match has ended already")
+        now = self._now_ms()
+        head = packed_head(
+            Push.MATCH_ENDED, {"match_id": match_id, "scores": {}, "by": "admin", "ts": now}
+        )
+        if await self._store.end(match_id, head, {}, "admin", now) is None:
+            raise MatchEnded("the match has ended already")
+        return await self._ended(match)
+
+    async def _ended(self, match: MatchRecord) -> MatchRecord:
+        await self._store.forget_current(match.roster, match.match_id)
+        await self._store.unindex_running(match.match_id)
+        ended = await self._store.read(match.match_id) or match
+        await self._watch.match(match_wire(ended, 0))
+        return ended
+
+    # --- what is running (match.list, stats) --------------------------------------
+
+    async def running(self, limit: int) -> list[dict[str, Any]]:
+        found = await self._store.running(limit, self._now_ms())
+        return [match_wire(match, playing) for match, playing in found]
+
+    async def running_count(self) -> int:
+        return await self._store.running_count()
 
     # --- for the results worker and the hub -----------------------------------------
 

@@ -58,11 +58,14 @@ class PresenceService:
         """The channel a player's pushes travel on, to whichever node holds their socket."""
         return keys.player_channel(player_id)
 
-    async def end_socket(self, player_id: str, end: SocketEnd, *, only_session: str) -> None:
-        """End the player's live socket, on whichever node, if it runs ``only_session``."""
+    async def end_socket(self, player_id: str, end: SocketEnd, *, only_session: str | None) -> bool:
+        """End the player's live socket, on whichever node, if it runs ``only_session``
+        (None: whatever session it runs). False when the player has no live socket."""
         ref = await self._store.live_socket(player_id)
-        if ref is not None:
-            await self._commands.send(ref, SocketCommand(ref.conn_id, end, only_session))
+        if ref is None:
+            return False
+        await self._commands.send(ref, SocketCommand(ref.conn_id, end, only_session))
+        return True
 
     async def player_renamed(self, player_id: str, name: str) -> None:
         """Tell the player's live socket, on whichever node, its player's new name."""

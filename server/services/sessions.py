@@ -18,6 +18,7 @@ from server.storage.socket_commands import SocketEnd
 DEVICE_ID_MIN, DEVICE_ID_MAX = 8, 128
 NAME_MIN, NAME_MAX = 1, 24
 TOKEN_BYTES = 32  # 256 bits from secrets; the issue asks for at least 128
+SPECTATOR = "spectator"
 
 
 def token_hash(token: str) -> str:
@@ -55,6 +56,11 @@ class Session:
     token_hash: str
     created_ms: int
     expires_in_s: int
+    role: str = "player"
+
+    @property
+    def spectator(self) -> bool:
+        return self.role == SPECTATOR
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +69,7 @@ class Login:
     player_id: str
     name: str
     expires_in_s: int
+    role: str = "player"
 
 
 class SessionService:
@@ -109,6 +116,21 @@ class SessionService:
         )
         return Login(token=token, player_id=player_id, name=name, expires_in_s=self._ttl_s)
 
+    async def spectator_login(self, *, client_ip: str) -> Login:
+        """A read-only session (a dashboard): no player, no presence, no seat; it may read
+        and watch, never write. Rate-limited with guest logins, per address."""
+        await self._rate_limiter.check("auth.guest", client_ip)
+        token = secrets.token_urlsafe(TOKEN_BYTES)
+        spectator_id = f"{SPECTATOR}-{secrets.token_hex(6)}"
+        await self._store.open_session(
+            player_id=spectator_id,
+            token_hash=token_hash(token),
+            now_ms=int(time.time() * 1000),
+            ttl_s=self._ttl_s,
+            role=SPECTATOR,
+        )
+        return Login(token, spectator_id, SPECTATOR, self._ttl_s, role=SPECTATOR)
+
     async def authenticate(self, token: str | None) -> Session:
         """The live session behind a token, or Unauthorized."""
         if not token:
@@ -128,6 +150,7 @@ class SessionService:
             token_hash=hashed,
             created_ms=stored.created_ms,
             expires_in_s=max(1, stored.ttl_ms // 1000),
+            role=stored.role,
         )
 
     async def refresh(self, token_hashes: list[str]) -> list[bool]:
@@ -139,6 +162,13 @@ class SessionService:
         stored = await self._store.read_session(token_hash_)
         if stored is None:
             raise Unauthorized("unknown or expired session")
+        if stored.role == SPECTATOR:
+            return {
+                "player_id": stored.player_id,
+                "role": SPECTATOR,
+                "created_ms": stored.created_ms,
+                "expires_in": max(1, stored.ttl_ms // 1000),
+            }
         return {
             "player_id": stored.player_id,
             "name": (await self._profiles.get(stored.player_id)).name,

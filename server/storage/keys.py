@@ -194,6 +194,16 @@ def chat_channel(room: str) -> str:
     return f"{PREFIX}:{{chat:{room}}}:messages"
 
 
+def watch_channel() -> str:
+    """Channel: game-wide changes for dashboards (lobbies, matches, top scores, activity)."""
+    return f"{PREFIX}:watch"
+
+
+def running_matches() -> str:
+    """Sorted set: running match id -> its start (ms); what ``match.list`` pages through."""
+    return f"{PREFIX}:matches:running"
+
+
 def activity_feed() -> str:
     """List, capped (LPUSH + LTRIM): recent activity across the game, newest first."""
     return f"{PREFIX}:feed:global"

@@ -125,6 +125,11 @@ class LobbyStore:
     # --- the open-lobby indexes -----------------------------------------------------
 
     @translate_redis_errors
+    async def open_count(self) -> int:
+        """Open public lobbies with a free seat (stale entries included until a list tidies)."""
+        return int(await self._mux.execute("ZCARD", keys.open_lobbies(None)))
+
+    @translate_redis_errors
     async def index(self, lobby: LobbyRecord) -> None:
         """List the lobby (fullest first) while it is open, public and has a free seat."""
         listed = lobby.status == "open" and not lobby.private

@@ -100,6 +100,46 @@ class MatchStore:
         )
         return True
 
+    # --- the running-match index (match.list, stats) ---------------------------------
+
+    @translate_redis_errors
+    async def index_running(self, match_id: str, started_ms: int) -> None:
+        # Apart from the match's own keys (another slot on a cluster), so not in its script:
+        # a start that dies in between leaves the match unlisted, never a listed ghost.
+        await self._mux.execute("ZADD", keys.running_matches(), started_ms, match_id)
+
+    @translate_redis_errors
+    async def unindex_running(self, match_id: str) -> None:
+        await self._mux.execute("ZREM", keys.running_matches(), match_id)
+
+    @translate_redis_errors
+    async def running(self, limit: int, now_ms: int) -> list[tuple[MatchRecord, int]]:
+        """Running matches, newest first, each with how many players are still in it.
+        Entries whose match ended or expired (a node died before unlisting it) are tidied."""
+        index = keys.running_matches()
+        await self._mux.execute("ZREMRANGEBYSCORE", index, "-inf", now_ms - MATCH_TTL_S * 1000)
+        ids = [text(i) for i in await self._mux.execute("ZREVRANGE", index, 0, limit - 1)]
+        replies = await asyncio.gather(
+            *(
+                self._mux.pipeline(("HGETALL", keys.match(i)), ("SCARD", keys.match_players(i)))
+                for i in ids
+            )
+        )
+        found, stale = [], []
+        for match_id, (raw, playing) in zip(ids, replies, strict=True):
+            match = MatchRecord.parse(raw)
+            if match is None or match.state != "running":
+                stale.append(match_id)
+            else:
+                found.append((match, int(playing)))
+        if stale:
+            await self._mux.execute("ZREM", index, *stale)
+        return found
+
+    @translate_redis_errors
+    async def running_count(self) -> int:
+        return int(await self._mux.execute("ZCARD", keys.running_matches()))
+
     @translate_redis_errors
     async def read(self, match_id: str) -> MatchRecord | None:
         return MatchRecord.parse(await self._mux.execute("HGETALL", keys.match(match_id)))

@@ -15,6 +15,7 @@ class StoredSession:
     player_id: str
     created_ms: int
     ttl_ms: int
+    role: str = "player"  # or "spectator": reads and watches, never writes
 
 
 class SessionStore:
@@ -23,24 +24,26 @@ class SessionStore:
 
     @translate_redis_errors
     async def open_session(
-        self, *, player_id: str, token_hash: str, now_ms: int, ttl_s: int
+        self, *, player_id: str, token_hash: str, now_ms: int, ttl_s: int, role: str = "player"
     ) -> None:
         key = keys.session(token_hash)
         # MULTI/EXEC: a session must never exist without its expiry.
         await self._mux.transaction(
-            ("HSET", key, "player_id", player_id, "created_ms", now_ms),
+            ("HSET", key, "player_id", player_id, "created_ms", now_ms, "role", role),
             ("EXPIRE", key, ttl_s),
         )
 
     @translate_redis_errors
     async def read_session(self, token_hash: str) -> StoredSession | None:
         key = keys.session(token_hash)
-        (player_id, created_ms), ttl_ms = await self._mux.pipeline(
-            ("HMGET", key, "player_id", "created_ms"), ("PTTL", key)
+        (player_id, created_ms, role), ttl_ms = await self._mux.pipeline(
+            ("HMGET", key, "player_id", "created_ms", "role"), ("PTTL", key)
         )
         if player_id is None or ttl_ms < 0:
             return None
-        return StoredSession(text(player_id), int(created_ms or 0), int(ttl_ms))
+        return StoredSession(
+            text(player_id), int(created_ms or 0), int(ttl_ms), text(role or b"player")
+        )
 
     @translate_redis_errors
     async def touch_sessions(self, token_hashes: list[str], ttl_s: int) -> list[bool]:

@@ -21,6 +21,7 @@ class SocketEnd(StrEnum):
     REPLACED = "replaced"  # the player opened another socket
     REVOKED = "revoked"  # the session was revoked
     EXPIRED = "expired"  # the session is gone
+    KICKED = "kicked"  # an operator kicked the player
 
 
 @dataclass(frozen=True, slots=True)

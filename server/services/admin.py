@@ -1,0 +1,59 @@
+"""What an operator may do: look, close a lobby, end a match, kick a player.
+
+Every action is logged (logger ``server.admin``) with what it touched; the
+transport checks the admin key before anything here runs.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from server.services.lobbies import LobbyService, lobby_wire
+from server.services.matches import MatchService, match_wire
+from server.services.presence import PresenceService
+from server.services.stats import StatsService
+from server.storage.socket_commands import SocketEnd
+
+log = logging.getLogger("server.admin")
+
+
+class AdminService:
+    def __init__(
+        self,
+        stats: StatsService,
+        lobbies: LobbyService,
+        matches: MatchService,
+        presence: PresenceService,
+    ) -> None:
+        self._stats = stats
+        self._lobbies = lobbies
+        self._matches = matches
+        self._presence = presence
+
+    async def stats(self) -> dict[str, Any]:
+        snapshot = (await self._stats.snapshot()).as_wire()
+        return {**snapshot, "caches": await self._stats.caches.totals()}
+
+    async def close_lobby(self, lobby_id: str) -> dict[str, Any]:
+        lobby = await self._lobbies.close_by_operator(lobby_id)
+        log.info("admin closed lobby %s (%d players seated)", lobby_id, len(lobby.members))
+        return {"lobby": {**lobby_wire(lobby), "status": lobby.status}}
+
+    async def end_match(self, match_id: str) -> dict[str, Any]:
+        match = await self._matches.end_by_operator(match_id)
+        log.info("admin ended match %s (%d players)", match_id, len(match.roster))
+        return {"match": match_wire(match, 0)}
+
+    async def kick(self, player_id: str) -> dict[str, Any]:
+        """Close the player's socket (``session.kicked``, close 4004) and free their lobby
+        seat. Their sessions stay valid: a kick is not a ban."""
+        connected = await self._presence.end_socket(player_id, SocketEnd.KICKED, only_session=None)
+        lobby_id = await self._lobbies.remove(player_id)
+        log.info(
+            "admin kicked player %s (socket %s, lobby %s)",
+            player_id,
+            "closed" if connected else "none",
+            lobby_id or "none",
+        )
+        return {"player_id": player_id, "connected": connected, "left_lobby": lobby_id}
