@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import time
 
@@ -176,6 +177,7 @@ class SocketEndpoint:
         """Decode, run and reply to one frame; the op's name and the result code."""
         rid = None
         op = "unknown"
+        req_token: contextvars.Token[str] | None = None
         try:
             # Every frame counts, garbage included, before any work is done on it.
             wait_ms = conn.flood_gate.admit()
@@ -192,7 +194,7 @@ class SocketEndpoint:
             if wait_ms:
                 raise RateLimited("too many messages on this socket", retry_after_ms=wait_ms)
             if rid is not None:
-                logs.request_id.set(f"{conn.conn_id}/{rid}")
+                req_token = logs.request_id.set(f"{conn.conn_id}/{rid}")
             result = await self._call(ctx, message, rid, fmt)
             if rid is not None:
                 conn.reply(ok(rid, result), fmt)
@@ -205,7 +207,8 @@ class SocketEndpoint:
             conn.reply(failure(rid, ErrorCode.INTERNAL, "internal error"), fmt)
             return op, ErrorCode.INTERNAL
         finally:
-            logs.request_id.set("")
+            if req_token is not None:
+                logs.request_id.reset(req_token)  # back to the socket's own request id
 
     async def _call(
         self, ctx: OpContext, message: Message, rid: object, fmt: Format

@@ -230,3 +230,32 @@ async def test_an_oversized_body_is_refused_with_413(arena: str) -> None:
     status, reply = await http_json("POST", arena + "/v1/auth/guest", json=body)
     assert status == 413
     assert reply["error"]["code"] == "BAD_REQUEST"
+
+
+async def test_behind_a_trusted_proxy_each_client_address_has_its_own_login_limit(
+    start_arena: StartArena,
+) -> None:
+    arena = await start_arena(rate_limits="auth.guest=2/0.01", trusted_proxies="127.0.0.1")
+
+    async def guest(forwarded_for: str) -> int:
+        body = {"device_id": new_device(), "name": "p"}
+        headers = {"X-Forwarded-For": forwarded_for}
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(arena + "/v1/auth/guest", json=body, headers=headers) as resp,
+        ):
+            return resp.status
+
+    # The last hop not ours is the client: a forged first hop changes nothing.
+    assert [await guest(f"6.6.6.6, 10.0.0.{n}") for n in (1, 1, 1)] == [200, 200, 429]
+    assert await guest("10.0.0.2") == 200  # another player behind the same balancer
+    assert [await guest("127.0.0.1") for _ in range(3)] == [200, 200, 429]  # only ours: the peer
+
+
+async def test_http_replies_carry_a_request_id(arena: str) -> None:
+    async with aiohttp.ClientSession() as http:
+        async with http.get(arena + "/healthz", headers={"X-Request-Id": "trace-123"}) as resp:
+            assert resp.headers["X-Request-Id"] == "trace-123"
+        async with http.get(arena + "/healthz", headers={"X-Request-Id": "bad id\u00e9"}) as resp:
+            assert resp.headers["X-Request-Id"] != "bad id\u00e9"
+            assert len(resp.headers["X-Request-Id"]) == 12
