@@ -52,3 +52,21 @@ async def test_requests_fail_fast_while_redis_is_down_and_work_again_after(
             await eventually(ready, within_s=3)  # pub/sub resubscribed too
     finally:
         redis.stop()
+
+
+async def test_a_redis_that_comes_back_empty_ends_sockets_as_expired_not_replaced(
+    start_arena: StartArena, tmp_path: Path
+) -> None:
+    """No AOF, or a failover that lost writes: sessions are gone, so the sockets are told to
+    log in again (4003). They were not replaced by anyone (4001 would say so, wrongly)."""
+    redis = RedisProcess(tmp_path / "redis", appendonly=False).start()
+    try:
+        arena = await start_arena(redis_url=redis.url, redis_timeout_s=1.0)
+        _, client = await connect(arena, "alice")
+        async with client:
+            await client.request("ping")
+            redis.stop()
+            await asyncio.to_thread(redis.start)  # empty: nothing was persisted
+            assert await client.wait_closed(timeout=10) == 4003
+    finally:
+        redis.stop()

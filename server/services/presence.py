@@ -88,13 +88,14 @@ class PresenceService:
         """Of this node's sockets (conn_id -> player_id), those no longer their player's live one.
 
         A node calls it after its command channel was down, to catch up on
-        replacements it may have missed.
+        replacements it may have missed. A claim that is gone altogether (Redis came
+        back without it) displaces nobody: the heartbeat restores it.
         """
         refs = await self._store.live_sockets(list(sockets.values()))
         return [
             conn_id
             for (conn_id, _), ref in zip(sockets.items(), refs, strict=True)
-            if ref != SocketRef(self.node_id, conn_id)
+            if ref is not None and ref != SocketRef(self.node_id, conn_id)
         ]
 
     async def heartbeat(self, sockets: dict[str, str]) -> None:
