@@ -20,7 +20,7 @@ from pathlib import Path
 from aiohttp import web
 
 from server import http_api
-from server.appkeys import HUB, METRICS, MUX, REDIS, REGISTRY, SERVICES, SETTINGS
+from server.appkeys import HUB, METRICS, MUX, REDIS, REGISTRY, SERVICES, SETTINGS, STOPPING
 from server.background import every, stop
 from server.connection import SocketRegistry
 from server.errors import ArenaError
@@ -82,6 +82,7 @@ def create_app(settings: Settings, *, clock: Clock = time.time) -> web.Applicati
     app[SETTINGS] = settings
     app[REGISTRY] = SocketRegistry()
     app[METRICS] = _metrics(app)
+    app[STOPPING] = asyncio.Event()
     app.cleanup_ctx.append(_redis)
     app.cleanup_ctx.append(_services(clock))
     app.cleanup_ctx.append(_hub_and_upkeep)
@@ -328,7 +329,7 @@ async def _result_workers(app: web.Application) -> AsyncIterator[None]:
     if not workers:
         yield
         return
-    stopping = asyncio.Event()
+    stopping = app[STOPPING]
     task = asyncio.create_task(run_workers(workers, stopping), name="result-workers")
     yield
     stopping.set()
@@ -338,6 +339,7 @@ async def _result_workers(app: web.Application) -> AsyncIterator[None]:
 
 async def _tell_sockets_and_close(app: web.Application) -> None:
     """On SIGTERM/SIGINT: every socket gets ``server.shutdown``, then close code 1001."""
+    app[STOPPING].set()
     frame = Frame(push(Push.SERVER_SHUTDOWN, reconnect=True))
     conns = app[REGISTRY].all()
     for conn in conns:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 
 from server.connection import SocketRegistry
@@ -19,4 +21,7 @@ MUX = web.AppKey("mux", Commands)  # the pipelined client every command goes thr
 SERVICES = web.AppKey("services", Services)
 REGISTRY = web.AppKey("registry", SocketRegistry)
 HUB = web.AppKey("hub", Hub)
-METRICS = web.AppKey("metrics", Metrics)  # recorders and the /metrics registry
+METRICS = web.AppKey("metrics", Metrics)
+# Set when the node starts stopping: the result workers stop taking jobs at once,
+# while the sockets are still being told, instead of after.
+STOPPING = web.AppKey("stopping", asyncio.Event)  # recorders and the /metrics registry
