@@ -17,6 +17,7 @@ from server import logs
 from server.app import create_app
 from server.embedded_redis import RedisProcess
 from server.settings import Settings
+from server.storage.connection import RedisTooOld
 
 log = logging.getLogger("server")
 
@@ -57,18 +58,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             settings = dataclasses.replace(settings, redis_url=redis.url)
         app = create_app(settings)
         app.on_shutdown.insert(0, _ignore_repeated_signals)
-        web.run_app(
-            app,
-            host=settings.host,
-            port=settings.port,
-            shutdown_timeout=settings.shutdown_grace_s,
-            # Called once the port is bound: a port in use fails before this line.
-            print=lambda _: log.info(
-                "Arena listening on http://%s:%d", settings.host, settings.port
-            ),
-            access_log=None,
-            loop=_event_loop(),
-        )
+        try:
+            web.run_app(
+                app,
+                host=settings.host,
+                port=settings.port,
+                shutdown_timeout=settings.shutdown_grace_s,
+                # Called once the port is bound: a port in use fails before this line.
+                print=lambda _: log.info(
+                    "Arena listening on http://%s:%d", settings.host, settings.port
+                ),
+                access_log=None,
+                loop=_event_loop(),
+            )
+        except RedisTooOld as exc:
+            print(f"arena: {exc}", file=sys.stderr)
+            return 1
     return 0
 
 

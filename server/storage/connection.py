@@ -58,6 +58,30 @@ def translate_redis_errors(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitab
     return wrapper
 
 
+MIN_REDIS = (7, 0)  # sharded pub/sub (SPUBLISH, SSUBSCRIBE) came in 7.0
+
+
+class RedisTooOld(RuntimeError):
+    """The Redis (or a cluster master) predates what Arena needs."""
+
+
+async def require_redis_version(mux: Commands, timeout_s: float) -> None:
+    """Refuse to start on a Redis older than 7.0, with a message that says so; a Redis that
+    does not answer yet is let through (readiness reports it, and it may be newer)."""
+    try:
+        info = text(await asyncio.wait_for(mux.execute("INFO", "server"), timeout_s))
+    except (TimeoutError, *REDIS_DOWN, CommandError):
+        return
+    found = next((line.split(":", 1)[1] for line in info.splitlines() if line.startswith(
+        "redis_version:")), "")  # fmt: skip
+    version = tuple(int(part) for part in found.strip().split(".")[:2] if part.isdigit())
+    if version and version < MIN_REDIS:
+        raise RedisTooOld(
+            f"Arena needs Redis 7.0 or newer (sharded pub/sub); this one is {found.strip()}. "
+            "Debian 12 and Ubuntu 24.04 ship 7.0; or set REDIS_URL to a newer Redis."
+        )
+
+
 async def redis_answers(mux: Commands, timeout_s: float) -> bool:
     """True when Redis replies to PING within ``timeout_s``."""
     try:
