@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
+import redis as redis_sync
 
 from client_sim.client import ArenaError
 from server.embedded_redis import RedisProcess
@@ -68,5 +69,28 @@ async def test_a_redis_that_comes_back_empty_ends_sockets_as_expired_not_replace
             redis.stop()
             await asyncio.to_thread(redis.start)  # empty: nothing was persisted
             assert await client.wait_closed(timeout=10) == 4003
+    finally:
+        redis.stop()
+
+
+async def test_a_full_redis_refuses_writes_with_unavailable_and_recovers(
+    start_arena: StartArena, tmp_path: Path
+) -> None:
+    """At maxmemory with noeviction, Redis answers writes with OOM: players get
+    UNAVAILABLE (retry later), never INTERNAL, and the socket stays open."""
+    redis = RedisProcess(tmp_path / "redis", appendonly=False).start()
+    try:
+        arena = await start_arena(redis_url=redis.url)
+        admin = redis_sync.Redis.from_url(redis.url)
+        _, client = await connect(arena, "alice")
+        async with client:
+            await client.request("ping")  # answered once the socket's set-up is done
+            admin.config_set("maxmemory", 1)  # a byte: everything is over it
+            with pytest.raises(ArenaError) as full:
+                await client.request("lb.submit", board="global", score=7)
+            assert full.value.code == "UNAVAILABLE"
+            admin.config_set("maxmemory", 0)
+            assert (await client.request("lb.submit", board="global", score=7))["score"] == 7
+        admin.close()
     finally:
         redis.stop()

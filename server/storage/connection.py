@@ -51,7 +51,10 @@ def translate_redis_errors(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitab
         except REDIS_DOWN as exc:
             raise Unavailable(f"storage unavailable: {type(exc).__name__}") from exc
         except CommandError as exc:
-            if str(exc).startswith(("LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN")):
+            # OOM: Redis at maxmemory refuses writes; a full Redis is an outage, not a bug.
+            if str(exc).startswith(
+                ("LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN", "OOM")
+            ):
                 raise Unavailable(f"storage unavailable: {str(exc)[:40]}") from exc
             raise
 
