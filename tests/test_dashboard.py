@@ -1,0 +1,115 @@
+"""The live dashboard at /, as someone watching it in Debian's chromium sees it.
+
+The page logs in as a spectator and shows the game as it stands; then a player's
+high score shows in the top 10 within 2 s of the submit, and a lobby someone opens
+shows in the lobby list. Any error the page logs fails the test. No skipping: a
+missing chromium fails (``make test`` installs it).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, ConsoleMessage, Error, Page, async_playwright, expect
+
+from client_sim.client import ArenaClient
+from server.protocol import Format
+from tests.conftest import StartArena
+from tests.helpers import login
+
+CHROMIUM = "/usr/bin/chromium"
+# Without the background-networking flags chromium keeps calling home on a closed network.
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCORE_WITHIN_MS = 2_000
+LOBBY_WITHIN_MS = 5_000
+HIGH_SCORE = 987_654
+
+
+def require_chromium() -> None:
+    """Fail, never skip: the dashboard is untested without a browser."""
+    assert Path(CHROMIUM).exists(), (
+        f"{CHROMIUM} is missing: apt-get install chromium (make test installs it)"
+    )
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    require_chromium()
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        await browser.close()
+
+
+class Watcher:
+    """The dashboard's tab, and every error it logged."""
+
+    def __init__(self, page: Page) -> None:
+        self.page = page
+        self.errors: list[str] = []
+        page.on("console", self._console)
+        page.on("pageerror", self._page_error)
+
+    def _console(self, message: ConsoleMessage) -> None:
+        if message.type == "error":
+            self.errors.append(f"console: {message.text}")
+
+    def _page_error(self, error: Error) -> None:
+        self.errors.append(f"pageerror: {error}")
+
+
+async def test_dashboard_shows_scores_and_lobbies_as_they_happen(
+    start_arena: StartArena, browser: Browser
+) -> None:
+    base_url = await start_arena()
+    context = await browser.new_context(viewport={"width": 1366, "height": 768}, locale="en-US")
+    watcher = Watcher(await context.new_page())
+    page = watcher.page
+    await page.goto(base_url + "/")
+    await expect(page.get_by_test_id("conn-status")).to_have_attribute(
+        "data-state", "live", timeout=5_000
+    )
+    await expect(page.get_by_test_id("stat-nodes")).to_have_text("1")
+    board = await page.get_by_test_id("board-select").input_value()
+    assert board == "global"
+
+    ace = await login(base_url, "ace")
+    async with await ArenaClient.connect(base_url, ace.token, fmt=Format.JSON) as client:
+        submitted = await client.request("lb.submit", board=board, score=HIGH_SCORE)
+        replied_at = time.monotonic()
+        assert submitted["rank"] == 1
+        row = page.locator(f'[data-testid="top-row"][data-player-id="{ace.player_id}"]')
+        await expect(row).to_contain_text("ace", timeout=SCORE_WITHIN_MS)
+        await expect(row).to_contain_text(f"{HIGH_SCORE:,}", timeout=SCORE_WITHIN_MS)
+        assert time.monotonic() - replied_at < SCORE_WITHIN_MS / 1000
+
+        # A periodic board: the push names today's period, which the page must match.
+        await page.get_by_test_id("board-select").select_option("daily")
+        await expect(page.locator('[data-testid="top-list"][data-board="daily"]')).to_have_count(1)
+        await client.request("lb.submit", board="daily", score=HIGH_SCORE)
+        replied_at = time.monotonic()
+        await expect(row).to_contain_text(f"{HIGH_SCORE:,}", timeout=SCORE_WITHIN_MS)
+        assert time.monotonic() - replied_at < SCORE_WITHIN_MS / 1000
+
+    host = await login(base_url, "host")
+    async with await ArenaClient.connect(base_url, host.token, fmt=Format.JSON) as client:
+        created = await client.request("lobby.create", mode="duel", capacity=4, name="Friday duel")
+        lobby_id = created["lobby"]["lobby_id"]
+        lobby_row = page.locator(f'[data-testid="lobby-row"][data-lobby-id="{lobby_id}"]')
+        await expect(lobby_row).to_contain_text("Friday duel", timeout=LOBBY_WITHIN_MS)
+        await expect(lobby_row).to_contain_text("1/4")
+
+    assert watcher.errors == []
+    await context.close()
