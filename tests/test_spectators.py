@@ -21,8 +21,10 @@ async def spectate(base_url: str) -> ArenaClient:
 async def test_a_spectator_reads_but_every_change_is_refused(arena: str) -> None:
     async with await spectate(arena) as watcher:
         assert (await watcher.request("session.get"))["role"] == "spectator"
-        boards = (await watcher.request("lb.boards"))["boards"]
-        assert {b["id"] for b in boards} == {"global", "daily"}
+        boards = {b["id"]: b for b in (await watcher.request("lb.boards"))["boards"]}
+        assert set(boards) == {"global", "daily"}
+        assert boards["global"]["current"] == "all"
+        assert len(boards["daily"]["current"]) == len("2026-11-26")
         assert (await watcher.request("lb.top", board="global", limit=10))["entries"] == []
         assert (await watcher.request("lobby.list"))["lobbies"] == []
         assert (await watcher.request("match.list"))["matches"] == []
@@ -57,6 +59,15 @@ async def test_watch_pushes_lobbies_matches_top_scores_and_activity(
             await alice.request("lobby.leave")
             seen = (await watcher.next_push("watch.lobby"))["lobby"]
             assert seen["status"] == "closed"
+
+            # A private lobby's id is its invitation: no watcher learns it.
+            await alice.request("lobby.create", mode="duel", capacity=2, private=True)
+            await alice.request("lobby.leave")
+            await alice.request("lobby.create", mode="duel", capacity=2)
+            seen = (await watcher.next_push("watch.lobby"))["lobby"]
+            assert (seen["private"], seen["status"]) == (False, "open")
+            await alice.request("lobby.leave")
+            await watcher.next_push("watch.lobby")
 
             await alice.request("lb.submit", board="global", score=700)
             score = await watcher.next_push("watch.score")

@@ -56,7 +56,13 @@ async def lb_around(ctx: OpContext, req: Request) -> Message:
 async def lb_boards(ctx: OpContext, req: Request) -> Message:
     return {
         "boards": [
-            {"id": b.id, "order": b.order, "operator": b.operator, "period": b.period}
+            {
+                "id": b.id,
+                "order": b.order,
+                "operator": b.operator,
+                "period": b.period,
+                "current": ctx.services.leaderboards.current_period(b),
+            }
             for b in ctx.services.leaderboards.boards
         ]
     }

@@ -60,6 +60,10 @@ class LeaderboardService:
     def boards(self) -> list[BoardSpec]:
         return list(self._boards.values())
 
+    def current_period(self, board: BoardSpec) -> str:
+        """The id of the board's period now (what ``period`` names in replies and pushes)."""
+        return current(board, self._clock()).period_id
+
     def _board(self, board_id: str) -> BoardSpec:
         board = self._boards.get(board_id)
         if board is None:

@@ -314,7 +314,7 @@ class LobbyService:
                 [keys.player_channel(p) for p in members],
                 msgpack.packb(push(Push.LOBBY_CLOSED, lobby_id=lobby_id, reason="admin")),
             )
-            await self._watch.lobby({**lobby_wire(lobby), "status": lobby.status})
+            await self._watched(lobby)
         return lobby
 
     async def remove(self, player_id: str) -> str | None:
@@ -407,6 +407,11 @@ class LobbyService:
         await self._store.free_seats(lobby_id, player_ids)
         await self._store.drop_lease(player_ids)
 
+    async def _watched(self, lobby: LobbyRecord) -> None:
+        # A private lobby's id is its invitation: watchers (anyone may spectate) never see it.
+        if not lobby.private:
+            await self._watch.lobby({**lobby_wire(lobby), "status": lobby.status})
+
     async def _changed(self, lobby: LobbyRecord) -> None:
         """What follows any change, still under the lock so that it happens in order: the
         open-lobby index, and the pushes (a start frees every seat and tells everyone)."""
@@ -421,7 +426,7 @@ class LobbyService:
             await self._store.publish(
                 channels, msgpack.packb(push(Push.LOBBY_UPDATED, lobby=lobby_wire(lobby)))
             )
-        await self._watch.lobby({**lobby_wire(lobby), "status": lobby.status})
+        await self._watched(lobby)
         if lobby.status == "started":
             await self._store.publish(
                 channels,
