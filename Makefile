@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run demo test bench loadtest install redis-server nginx lint typecheck check clean help settings-table
+.PHONY: run demo test bench loadtest install redis-server nginx chromium lint typecheck check clean help settings-table
 
 help:
 	@echo "make run             set up .venv, make sure redis-server exists, start Arena (private Redis unless REDIS_URL is set)"
@@ -50,6 +50,11 @@ redis-server:
 nginx:
 	$(call need,test -x /usr/sbin/nginx,nginx)
 
+# The browser tests (test_play.py, test_dashboard.py) drive Debian's chromium through
+# Playwright: no browser download.
+chromium:
+	$(call need,test -x /usr/bin/chromium,chromium)
+
 # NODES=N: N nodes on consecutive ports from ARENA_PORT, sharing one Redis (server/nodes.py).
 NODES ?= 1
 
@@ -90,7 +95,7 @@ typecheck: install
 
 check: lint typecheck
 
-test: install redis-server nginx check
+test: install redis-server nginx chromium check
 	$(BIN)/python -m pytest
 
 settings-table: install

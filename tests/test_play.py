@@ -1,0 +1,220 @@
+"""The browser game at /play, as two people in Debian's chromium live it.
+
+They log in as guests, quick-join one lobby, press Ready, and race their dots to the
+numbered ring; one reloads mid-match and carries on where the match stands; the first
+to 10 wins, both see the result, and the winner sees their rank. Any error the page
+logs fails the test. No skipping: a missing chromium fails (``make test`` installs it).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from playwright.async_api import Browser, ConsoleMessage, Error, Page, async_playwright
+
+from tests.conftest import StartArena
+
+CHROMIUM = "/usr/bin/chromium"
+# Without the background-networking flags chromium keeps calling home on a closed network.
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+WAIT_MS = 5_000
+WIN = 10
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    assert os.access(CHROMIUM, os.X_OK), (
+        f"{CHROMIUM} is missing: apt-get install chromium (make test installs it)"
+    )
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        await browser.close()
+
+
+class Player:
+    """One person: a browser context of their own, its tab, and what the tab logged."""
+
+    def __init__(self, page: Page) -> None:
+        self.page = page
+        self.errors: list[str] = []
+        self.player_id = ""
+        page.on("console", self._console)
+        page.on("pageerror", self._page_error)
+
+    @classmethod
+    async def log_in(cls, browser: Browser, base_url: str, name: str) -> Player:
+        context = await browser.new_context()
+        player = cls(await context.new_page())
+        await player.page.goto(f"{base_url}/play")
+        await player.page.fill("#name", name)
+        await player.page.click("#login")
+        await player.until("p.phase === 'home'")
+        player.player_id = await player.read("player_id")
+        return player
+
+    def _console(self, message: ConsoleMessage) -> None:
+        if message.type == "error":
+            self.errors.append(f"console: {message.text}")
+
+    def _page_error(self, error: Error) -> None:
+        self.errors.append(f"pageerror: {error}")
+
+    async def read(self, field: str) -> Any:
+        return await self.page.evaluate(f"window.arenaPlay.{field}")
+
+    async def until(self, condition: str, arg: Any = None) -> None:
+        """Wait until ``condition`` (JavaScript over ``p``, the page's arenaPlay, and ``arg``)."""
+        script = f"(arg) => {{ const p = window.arenaPlay; return Boolean({condition}); }}"
+        try:
+            await self.page.wait_for_function(script, arg=arg, timeout=WAIT_MS)
+        except Error as exc:
+            shown = await self.page.evaluate(
+                "() => JSON.stringify({phase: arenaPlay.phase, scores: arenaPlay.scores,"
+                " catchup: arenaPlay.catchup, error: arenaPlay.error})"
+            )
+            raise AssertionError(f"not met within {WAIT_MS} ms: {condition} ({shown})") from exc
+
+    async def point_at(self, x: float, y: float, *, click: bool) -> None:
+        """Put the pointer on field point (x, y): hovering moves the dot, a click too."""
+        box = await self.page.locator("#field").bounding_box()
+        assert box is not None
+        field = await self.read("field")
+        border = 1  # play.css: the field is the canvas inside its 1px border
+        page_x = box["x"] + border + x * (box["width"] - 2 * border) / field["w"]
+        page_y = box["y"] + border + y * (box["height"] - 2 * border) / field["h"]
+        if click:
+            await self.page.mouse.click(page_x, page_y)
+        else:
+            await self.page.mouse.move(page_x, page_y)
+
+    async def move_to(self, x: int, y: int) -> dict[str, int]:
+        """Hover at field point (x, y); returns where the dot went (within a pixel of it)."""
+        await self.point_at(x, y, click=False)
+        await self.until(
+            "p.me && Math.abs(p.me.x - arg[0]) <= 1 && Math.abs(p.me.y - arg[1]) <= 1", [x, y]
+        )
+        at: dict[str, int] = await self.read("me")
+        return at
+
+    async def score(self) -> None:
+        """Click the ring and wait for the point to count."""
+        before = (await self.read("scores"))[self.player_id]
+        target = await self.read("target")
+        await self.point_at(target["x"], target["y"], click=True)
+        await self.until("p.scores[p.player_id] === arg", before + 1)
+
+
+async def into_one_match(first: Player, second: Player) -> str:
+    """Both quick-join and press Ready; returns the match both landed in."""
+    lobbies = []
+    for player in (first, second):
+        await player.page.click("#quickjoin")
+        await player.until("p.phase === 'lobby'")
+        lobbies.append(await player.read("lobby.lobby_id"))
+        await player.page.click("#ready")
+    assert lobbies[0] == lobbies[1]
+    for player in (first, second):
+        await player.until("p.phase === 'playing' && !p.catching_up")
+    match_id = await first.read("match_id")
+    assert await second.read("match_id") == match_id
+    return str(match_id)
+
+
+async def bottom_band(player: Player, x: int) -> tuple[int, int]:
+    """A field point in the strip where rings never appear: standing there scores nothing."""
+    return x, (await player.read("field"))["h"] - 10
+
+
+async def sees_at(viewer: Player, mover: Player, at: dict[str, int]) -> None:
+    """The viewer's page draws the mover's dot at ``at``."""
+    await viewer.until(
+        "p.players[arg.id] && p.players[arg.id].x === arg.x && p.players[arg.id].y === arg.y",
+        {"id": mover.player_id, **at},
+    )
+
+
+async def assert_no_errors(*players: Player) -> None:
+    """Nothing in the console, and no error shown on the page."""
+    for player in players:
+        assert player.errors == [], player.errors
+        assert await player.read("error") is None
+
+
+async def test_two_players_race_to_ten_and_a_reload_catches_up(
+    start_arena: StartArena, browser: Browser
+) -> None:
+    base_url = await start_arena(workers=1)  # the results worker: ranks after the match
+    alice = await Player.log_in(browser, base_url, "alice")
+    bob = await Player.log_in(browser, base_url, "bob")
+    await into_one_match(alice, bob)
+
+    # Each sees the other's dot where the other put it.
+    await sees_at(bob, alice, await alice.move_to(*await bottom_band(alice, 100)))
+    await sees_at(alice, bob, await bob.move_to(*await bottom_band(bob, 500)))
+
+    for _ in range(3):
+        await alice.score()
+    await bob.until("p.scores[arg] === 3", alice.player_id)
+
+    # Bob reloads mid-match: same tab, same token, the match rebuilt from its feed.
+    await bob.page.reload()
+    await bob.until("p.phase === 'playing' && !p.catching_up")
+    assert await bob.read("player_id") == bob.player_id
+    scores = {alice.player_id: 3, bob.player_id: 0}
+    assert await bob.read("scores") == await alice.read("scores") == scores
+    catchup = await bob.read("catchup")
+    assert catchup["trimmed"] is False
+    assert catchup["events"] >= 6  # the moves and claims so far, read from the feed
+    await sees_at(bob, alice, await alice.read("me"))
+
+    for _ in range(WIN - 3):
+        await alice.score()
+    final = {alice.player_id: WIN, bob.player_id: 0}
+    for player in (alice, bob):
+        await player.until("p.phase === 'ended'")
+        assert await player.read("winner") == alice.player_id
+        assert (await player.read("result"))["scores"] == final
+    assert await alice.page.locator("#result-title").inner_text() == "You win!"
+
+    # The rank follows once the results worker applied the result.
+    await alice.until("p.rank && p.rank.rank !== null")
+    assert await alice.read("rank") == {"board": "global", "rank": 1, "score": WIN}
+    assert "#1" in await alice.page.locator("#result-rank").inner_text()
+    await assert_no_errors(alice, bob)
+
+
+async def test_a_reload_after_the_feed_trimmed_its_start_still_agrees(
+    start_arena: StartArena, browser: Browser
+) -> None:
+    # A feed of 6: four points (a move and a claim each) push the first ones out.
+    base_url = await start_arena(match_feed_max=6)
+    alice = await Player.log_in(browser, base_url, "alice")
+    bob = await Player.log_in(browser, base_url, "bob")
+    await into_one_match(alice, bob)
+    for _ in range(4):
+        await alice.score()
+    await bob.until("p.scores[arg] === 4", alice.player_id)
+
+    await bob.page.reload()
+    await bob.until("p.phase === 'playing' && !p.catching_up")
+    assert (await bob.read("catchup"))["trimmed"] is True
+    assert await bob.read("scores") == await alice.read("scores")
+
+    # And the next point is the same point for both.
+    await alice.score()
+    await bob.until("p.scores[arg] === 5", alice.player_id)
+    assert await bob.read("target") == await alice.read("target")
+    await assert_no_errors(alice, bob)
