@@ -112,6 +112,14 @@ def _add_pages(app: web.Application) -> None:
     app.router.add_get("/", page("dashboard.html"))
     app.router.add_get("/play", page("play.html"))
     app.router.add_static("/static/", STATIC)
+    app.on_response_prepare.append(_revalidate_static)
+
+
+async def _revalidate_static(request: web.Request, response: web.StreamResponse) -> None:
+    # The pages' scripts change with the server: a browser asks again (ETag, cheap)
+    # rather than run an old script against a new page.
+    if request.path.startswith("/static/"):
+        response.headers["Cache-Control"] = "no-cache"
 
 
 def _metrics(app: web.Application) -> Metrics:

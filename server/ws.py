@@ -97,6 +97,8 @@ class SocketEndpoint:
             flusher=self._registry.flusher,
             close_timeout_s=self._settings.shutdown_grace_s,
         )
+        if request.query.get("format") == "json":
+            conn.push_format = Format.JSON  # a browser's pushes are text from the first one
         self._registry.add(conn)
         logs.conn_id.set(conn.conn_id)  # on every log line of this socket from here
         log.info("socket opened for %s %s", session.role, conn.player_id)

@@ -259,3 +259,11 @@ async def test_http_replies_carry_a_request_id(arena: str) -> None:
         async with http.get(arena + "/healthz", headers={"X-Request-Id": "bad id\u00e9"}) as resp:
             assert resp.headers["X-Request-Id"] != "bad id\u00e9"
             assert len(resp.headers["X-Request-Id"]) == 12
+
+
+async def test_pages_and_their_scripts_are_revalidated_by_browsers(arena: str) -> None:
+    async with aiohttp.ClientSession() as http:
+        for path in ("/", "/play", "/static/dashboard.js", "/static/play.js"):
+            async with http.get(arena + path) as resp:
+                assert resp.status == 200, path
+                assert resp.headers["Cache-Control"] == "no-cache", path

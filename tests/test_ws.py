@@ -345,3 +345,22 @@ async def test_a_peer_that_never_reads_again_is_dropped_within_the_grace(
         # It never reads its close frame either: the server drops it after the grace.
         await eventually(stalled_is_gone, within_s=1.0 + 2.0)
         await ws.close()
+
+
+async def test_a_socket_opened_with_format_json_gets_its_first_pushes_as_text(
+    arena: str,
+) -> None:
+    jo, first_socket = await connect(arena, "jo")
+    lobby = (await first_socket.request("lobby.create", mode="duel", capacity=3))["lobby"]
+    await first_socket.close()
+    _, bo = await connect(arena, "bo")
+    async with (
+        bo,
+        aiohttp.ClientSession() as http,
+        http.ws_connect(f"{arena}/v1/ws?format=json&token={jo.token}") as ws,
+    ):
+        await bo.request("lobby.join", lobby_id=lobby["lobby_id"])
+        # jo's new socket has sent nothing yet: the push still comes as text.
+        pushed = await ws.receive(timeout=5)
+        assert pushed.type is aiohttp.WSMsgType.TEXT
+        assert json.loads(pushed.data)["ev"] == "lobby.updated"

@@ -93,7 +93,7 @@
       return;
     }
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    const ws = new WebSocket(`${scheme}//${location.host}/v1/ws?token=${encodeURIComponent(token)}`);
+    const ws = new WebSocket(`${scheme}//${location.host}/v1/ws?format=json&token=${encodeURIComponent(token)}`);
     let opened = false;
     ws.onopen = () => {
       opened = true;

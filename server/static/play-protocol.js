@@ -26,7 +26,7 @@ export class ArenaSocket {
     this.pending = new Map();
     this.opened = false;
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    this.ws = new WebSocket(`${scheme}//${location.host}/v1/ws?token=${encodeURIComponent(token)}`);
+    this.ws = new WebSocket(`${scheme}//${location.host}/v1/ws?format=json&token=${encodeURIComponent(token)}`);
     this.ws.onopen = () => {
       this.opened = true;
       handlers.open();
