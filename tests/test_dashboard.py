@@ -9,65 +9,19 @@ missing chromium fails (``make test`` installs it).
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
 
-import pytest
-from playwright.async_api import Browser, ConsoleMessage, Error, Page, async_playwright, expect
+from playwright.async_api import Browser, expect
 
 from client_sim.client import ArenaClient
 from server.protocol import Format
+from tests.browser import browser as browser  # a fixture: imported so the tests ask for it
+from tests.browser import collect_errors
 from tests.conftest import StartArena
 from tests.helpers import login
 
-CHROMIUM = "/usr/bin/chromium"
-# Without the background-networking flags chromium keeps calling home on a closed network.
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SCORE_WITHIN_MS = 2_000
 LOBBY_WITHIN_MS = 5_000
 HIGH_SCORE = 987_654
-
-
-def require_chromium() -> None:
-    """Fail, never skip: the dashboard is untested without a browser."""
-    assert Path(CHROMIUM).exists(), (
-        f"{CHROMIUM} is missing: apt-get install chromium (make test installs it)"
-    )
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    require_chromium()
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        await browser.close()
-
-
-class Watcher:
-    """The dashboard's tab, and every error it logged."""
-
-    def __init__(self, page: Page) -> None:
-        self.page = page
-        self.errors: list[str] = []
-        page.on("console", self._console)
-        page.on("pageerror", self._page_error)
-
-    def _console(self, message: ConsoleMessage) -> None:
-        if message.type == "error":
-            self.errors.append(f"console: {message.text}")
-
-    def _page_error(self, error: Error) -> None:
-        self.errors.append(f"pageerror: {error}")
 
 
 async def test_dashboard_shows_scores_and_lobbies_as_they_happen(
@@ -75,8 +29,8 @@ async def test_dashboard_shows_scores_and_lobbies_as_they_happen(
 ) -> None:
     base_url = await start_arena()
     context = await browser.new_context(viewport={"width": 1366, "height": 768}, locale="en-US")
-    watcher = Watcher(await context.new_page())
-    page = watcher.page
+    page = await context.new_page()
+    errors = collect_errors(page)
     await page.goto(base_url + "/")
     await expect(page.get_by_test_id("conn-status")).to_have_attribute(
         "data-state", "live", timeout=5_000
@@ -111,5 +65,5 @@ async def test_dashboard_shows_scores_and_lobbies_as_they_happen(
         await expect(lobby_row).to_contain_text("Friday duel", timeout=LOBBY_WITHIN_MS)
         await expect(lobby_row).to_contain_text("1/4")
 
-    assert watcher.errors == []
+    assert errors == []
     await context.close()

@@ -8,40 +8,16 @@ logs fails the test. No skipping: a missing chromium fails (``make test`` instal
 
 from __future__ import annotations
 
-import os
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
-from playwright.async_api import Browser, ConsoleMessage, Error, Page, async_playwright
+from playwright.async_api import Browser, Error, Page
 
+from tests.browser import browser as browser  # a fixture: imported so the tests ask for it
+from tests.browser import collect_errors
 from tests.conftest import StartArena
 
-CHROMIUM = "/usr/bin/chromium"
-# Without the background-networking flags chromium keeps calling home on a closed network.
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 WAIT_MS = 5_000
 WIN = 10
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    assert os.access(CHROMIUM, os.X_OK), (
-        f"{CHROMIUM} is missing: apt-get install chromium (make test installs it)"
-    )
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        await browser.close()
 
 
 class Player:
@@ -49,10 +25,8 @@ class Player:
 
     def __init__(self, page: Page) -> None:
         self.page = page
-        self.errors: list[str] = []
+        self.errors = collect_errors(page)
         self.player_id = ""
-        page.on("console", self._console)
-        page.on("pageerror", self._page_error)
 
     @classmethod
     async def log_in(cls, browser: Browser, base_url: str, name: str) -> Player:
@@ -64,13 +38,6 @@ class Player:
         await player.until("p.phase === 'home'")
         player.player_id = await player.read("player_id")
         return player
-
-    def _console(self, message: ConsoleMessage) -> None:
-        if message.type == "error":
-            self.errors.append(f"console: {message.text}")
-
-    def _page_error(self, error: Error) -> None:
-        self.errors.append(f"pageerror: {error}")
 
     async def read(self, field: str) -> Any:
         return await self.page.evaluate(f"window.arenaPlay.{field}")
