@@ -17,10 +17,11 @@ from pathlib import Path
 import uvloop
 from aiohttp import web
 
-from server.embedded_redis import RedisProcess, free_port
+from server.embedded_redis import RedisClusterProcesses, RedisProcess, free_port
 
 SERVER_CORE = "0"
 LOAD_CORE = "1"  # the load generator and Redis share the other core
+OTHER_CPU = 0.15  # work besides the bench's taking this much of a core is worth a note
 
 
 def pinned(core: str, argv: list[str]) -> list[str]:
@@ -35,13 +36,33 @@ def pin_self(core: str) -> None:
         os.sched_setaffinity(0, {int(core)})
 
 
+def pin_process(core: str, pid: int) -> None:
+    """Pin a running process, every thread of it (-a), where there are two cores to split."""
+    if shutil.which("taskset") and (os.cpu_count() or 1) >= 2:
+        subprocess.run(["taskset", "-a", "-pc", core, str(pid)], check=True,
+                       stdout=subprocess.DEVNULL)  # fmt: skip
+
+
 def start_redis(data_dir: Path) -> RedisProcess:
     redis = RedisProcess(data_dir, appendonly=False).start()
     assert redis.process is not None
-    if shutil.which("taskset") and (os.cpu_count() or 1) >= 2:
-        subprocess.run(["taskset", "-pc", LOAD_CORE, str(redis.process.pid)], check=True,
-                       stdout=subprocess.DEVNULL)  # fmt: skip
+    pin_process(LOAD_CORE, redis.process.pid)
     return redis
+
+
+def start_cluster(data_dir: Path, masters: int = 3) -> RedisClusterProcesses:
+    """A Redis Cluster of ``masters`` on loopback, without persistence, every node on the
+    generator's core as the single Redis is: they share that one core among themselves."""
+    cluster = RedisClusterProcesses(data_dir, masters=masters).start()
+    for node in cluster.nodes:
+        assert node.process is not None
+        pin_process(LOAD_CORE, node.process.pid)
+    return cluster
+
+
+def redis_pids(redis: RedisProcess | RedisClusterProcesses) -> list[int]:
+    nodes = redis.nodes if isinstance(redis, RedisClusterProcesses) else [redis]
+    return [node.process.pid for node in nodes if node.process is not None]
 
 
 @dataclass

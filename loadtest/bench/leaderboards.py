@@ -1,5 +1,6 @@
 """Leaderboards at a million players: submits/s through the server beside Redis's own ZADD
-ceiling, read latencies (top from the cache and cold, rank, around), memory per entry."""
+ceiling, read latencies (top from the cache and cold, rank, around), memory per entry; on
+one Redis, then on a 3-master Redis Cluster holding the same board, under the same load."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import random
 import re
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,21 +18,54 @@ import redis.asyncio as aioredis
 from client_sim.client import ArenaClient, guest_login
 from loadtest.bench.common import (
     LOAD_CORE,
+    OTHER_CPU,
     SERVER_CORE,
     ServerProcess,
     percentile,
     pin_self,
     pinned,
+    redis_pids,
+    start_cluster,
     start_redis,
 )
 from loadtest.bench.flood import flood
+from loadtest.bench.relay_load import busy_since, core_jiffies, cpu_seconds
+from server.embedded_redis import RedisClusterProcesses, RedisProcess
 from server.storage import keys
+from server.storage.clients import open_mux
 from server.storage.mux import RedisMux
 from server.storage.scripts import Scripts
 
 BOARD = "global"
+BOARD_KEYS = [
+    keys.board_scores(BOARD, "all"),
+    keys.board_members(BOARD, "all"),
+    keys.board_names(BOARD, "all"),
+    keys.board_arrivals(BOARD, "all"),
+]
 FILL_BATCH = 2000
 SOCKETS, WINDOW = 256, 2
+ZADD_REQUESTS = 500_000
+ARENA_ENV = {
+    "ARENA_RATE_LIMITS": "lb.submit=1000000000/1000000000,auth.guest=1000000/1000000",
+    "ARENA_MSG_RATE": "1000000",
+    "ARENA_MSG_RATE_BURST": "1000000",
+    # Long enough that the hit measurement sees only hits.
+    "ARENA_LB_CACHE_TTL": "600",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Figures:
+    """One Redis (or cluster) under the bench's load."""
+
+    submits_per_s: float
+    errors: int
+    server_cpu: float  # during the submits, as a share of one core
+    redis_cpu: float  # every redis-server together
+    other_cpu: float  # anything else busy on the two cores then (the generator aside)
+    ceiling: float  # redis-benchmark's ZADD/s
+    latencies: dict[str, list[float]]
 
 
 async def fill_board(redis_url: str, players: int) -> float:
@@ -39,12 +74,7 @@ async def fill_board(redis_url: str, players: int) -> float:
     scripts = Scripts.load(mux)
     rng = random.Random(1)
     started = time.perf_counter()
-    board_keys = [
-        keys.board_scores(BOARD, "all"),
-        keys.board_members(BOARD, "all"),
-        keys.board_names(BOARD, "all"),
-        keys.board_arrivals(BOARD, "all"),
-    ]
+    board_keys = BOARD_KEYS
     for start in range(0, players, FILL_BATCH):
         await asyncio.gather(
             *(
@@ -72,6 +102,24 @@ async def used_memory(redis_url: str) -> int:
     info = await client.info("memory")
     await client.aclose()
     return int(info["used_memory"])
+
+
+async def copy_board(source_url: str, target_url: str) -> float:
+    """The filled board, key by key (DUMP, RESTORE), into another Redis or a cluster: the
+    same entries in a few seconds instead of a second fill. Its keys share a hash tag, so
+    on a cluster the whole board lands on one master."""
+    started = time.perf_counter()
+    source = aioredis.Redis.from_url(source_url)
+    target = open_mux(target_url, timeout_s=60.0)
+    try:
+        for key in BOARD_KEYS:
+            payload = await source.dump(key)
+            if payload is not None:
+                await target.execute("RESTORE", key, 0, payload)
+    finally:
+        await source.aclose()
+        await target.aclose()
+    return time.perf_counter() - started
 
 
 def submit_request(rng: random.Random, _: int) -> dict[str, object]:
@@ -107,29 +155,17 @@ async def latencies(url: str, players: int, count: int) -> dict[str, list[float]
     return results
 
 
-def zadd_ceiling(port: int, requests: int) -> float:
-    """redis-benchmark ZADD on the same Redis, one command per round trip, 50 clients."""
+def zadd_ceiling(redis: RedisProcess | RedisClusterProcesses, requests: int) -> float:
+    """redis-benchmark ZADD on the same Redis, one command per round trip, 50 clients; on
+    a cluster (``--cluster``) its keys are spread over every master."""
+    if isinstance(redis, RedisClusterProcesses):
+        where = ["--cluster", "-p", str(redis.nodes[0].port)]
+    else:
+        where = ["-p", str(redis.port)]
+    argv = ["redis-benchmark", *where, "-t", "zadd", "-n", str(requests), "-c", "50",
+            "-r", "1000000", "-q"]  # fmt: skip
     out = subprocess.run(
-        pinned(
-            SERVER_CORE,
-            [
-                "redis-benchmark",
-                "-p",
-                str(port),
-                "-t",
-                "zadd",
-                "-n",
-                str(requests),
-                "-c",
-                "50",
-                "-r",
-                "1000000",
-                "-q",
-            ],
-        ),
-        capture_output=True,
-        text=True,
-        check=True,
+        pinned(SERVER_CORE, argv), capture_output=True, text=True, check=True
     ).stdout
     found = re.search(r"ZADD[^:]*:\s*([\d.]+) requests per second", out.replace("\r", "\n"))
     if not found:
@@ -137,24 +173,25 @@ def zadd_ceiling(port: int, requests: int) -> float:
     return float(found.group(1))
 
 
-async def run(workdir: Path, *, players: int, duration_s: float, samples: int) -> str:
-    redis = start_redis(workdir / "redis-lb")
-    server = ServerProcess(
-        redis.url,
-        env={
-            "ARENA_RATE_LIMITS": "lb.submit=1000000000/1000000000,auth.guest=1000000/1000000",
-            "ARENA_MSG_RATE": "1000000",
-            "ARENA_MSG_RATE_BURST": "1000000",
-            # Long enough that the hit measurement sees only hits.
-            "ARENA_LB_CACHE_TTL": "600",
-        },
-    )
+async def measure(
+    workdir: Path,
+    name: str,
+    redis: RedisProcess | RedisClusterProcesses,
+    *,
+    players: int,
+    duration_s: float,
+    samples: int,
+) -> Figures:
+    """A fresh server on the filled board: submits under load, then reads one at a time;
+    with the server stopped, redis-benchmark's ZADD ceiling on the same Redis."""
+    server = ServerProcess(redis.url, env=ARENA_ENV)
     try:
-        before = await used_memory(redis.url)
-        fill_s = await fill_board(redis.url, players)
-        per_entry = (await used_memory(redis.url) - before) / players
-        server.start(workdir / "server-lb.log")
+        server.start(workdir / f"server-lb-{name}.log")
+        assert server.process is not None
         pin_self(LOAD_CORE)
+        pids = redis_pids(redis)
+        cpu0 = cpu_seconds(server.process.pid), cpu_seconds(*pids), time.monotonic()
+        own0, cores0 = time.process_time(), core_jiffies()
         rate, errors = await flood(
             server.url,
             sockets=SOCKETS,
@@ -162,31 +199,104 @@ async def run(workdir: Path, *, players: int, duration_s: float, samples: int) -
             duration_s=duration_s,
             make_request=submit_request,
         )
+        wall = time.monotonic() - cpu0[2]
+        server_cpu = (cpu_seconds(server.process.pid) - cpu0[0]) / wall
+        redis_cpu = (cpu_seconds(*pids) - cpu0[1]) / wall
+        busy = busy_since(cores0, SERVER_CORE) + busy_since(cores0, LOAD_CORE)
+        other_cpu = max(0.0, busy - server_cpu - redis_cpu - (time.process_time() - own0) / wall)
         lat = await latencies(server.url, players, samples)
-        server.stop()
-        ceiling = zadd_ceiling(redis.port, 500_000)
     finally:
         server.stop()
-        redis.stop()
+    ceiling = zadd_ceiling(redis, ZADD_REQUESTS)
+    return Figures(rate, errors, server_cpu, redis_cpu, other_cpu, ceiling, lat)
 
-    rows = "\n".join(
-        f"| `{name}` | {len(v)} | {percentile(v, 50):.2f} | {percentile(v, 99):.2f} |"
-        for name, v in lat.items()
-    )
+
+async def run(workdir: Path, *, players: int, duration_s: float, samples: int) -> str:
+    redis = start_redis(workdir / "redis-lb")
+    cluster: RedisClusterProcesses | None = None
+    try:
+        before = await used_memory(redis.url)
+        fill_s = await fill_board(redis.url, players)
+        per_entry = (await used_memory(redis.url) - before) / players
+        single = await measure(
+            workdir, "single", redis, players=players, duration_s=duration_s, samples=samples
+        )
+        cluster = start_cluster(workdir / "cluster-lb")
+        copy_s = await copy_board(redis.url, cluster.url)
+        redis.stop()  # its memory back before the second round
+        on_cluster = await measure(
+            workdir, "cluster", cluster, players=players, duration_s=duration_s, samples=samples
+        )
+    finally:
+        redis.stop()
+        if cluster is not None:
+            cluster.stop()
+    return render(players, single, on_cluster, per_entry, players / fill_s, copy_s)
+
+
+def _ratio(a: float, b: float) -> str:
+    return f"{a / b:.0%}" if b else "n/a"
+
+
+def render(
+    players: int,
+    single: Figures,
+    cluster: Figures,
+    per_entry: float,
+    fill_rate: float,
+    copy_s: float,
+) -> str:
+    lat = []
+    for name, v in single.latencies.items():
+        w = cluster.latencies.get(name, [])
+        lat.append(
+            f"| `{name}` | {len(v)} | {percentile(v, 50):.2f} | {percentile(v, 99):.2f} "
+            f"| {percentile(w, 50):.2f} | {percentile(w, 99):.2f} "
+            f"| {_ratio(percentile(w, 50), percentile(v, 50))} |"
+        )
+    rows = "\n".join(lat)
     return f"""### Leaderboards ({players:,} players on one board)
 
-| measure | figure |
-|---|---|
+One Redis, then a 3-master Redis Cluster holding the same board (copied key by key), each
+under a fresh server and the same load. The cluster's three redis-servers share core 1
+with the generator, as the one Redis does; the board's keys share a hash tag, so on the
+cluster the whole board is on one master, while the other key a submit touches (the
+player's rate limit) lands on any of the three.
+
+| measure | one Redis | 3-master Redis Cluster | cluster / one Redis |
+|---|---|---|---|
 | `lb.submit` through the server over WebSocket (server on one core; \
-{SOCKETS} sockets × {WINDOW} in flight) | **{rate:,.0f} submits/s** ({errors} errors) |
-| baseline: `redis-benchmark -t zadd -c 50 -r 1000000` on the same Redis | {ceiling:,.0f} ZADD/s |
-| server submits as a share of that ceiling | **{rate / ceiling:.0%}** (aim: 25%) |
-| Redis memory per entry (sorted set + member and name hashes) | {per_entry:,.0f} bytes |
-| filling the board through the submit script, pipelined | {players / fill_s:,.0f} entries/s |
+{SOCKETS} sockets × {WINDOW} in flight) | **{single.submits_per_s:,.0f} submits/s** \
+({single.errors} errors) | **{cluster.submits_per_s:,.0f} submits/s** ({cluster.errors} errors) \
+| **{_ratio(cluster.submits_per_s, single.submits_per_s)}** |
+| CPU during the submits, share of a core: server / Redis (every redis-server) \
+| {single.server_cpu:.0%} / {single.redis_cpu:.0%} | {cluster.server_cpu:.0%} / \
+{cluster.redis_cpu:.0%} | |
+| baseline: `redis-benchmark -t zadd -c 50 -r 1000000` on the same Redis (`--cluster` on \
+the cluster: its keys on every master) | {single.ceiling:,.0f} ZADD/s | {cluster.ceiling:,.0f} \
+ZADD/s | {_ratio(cluster.ceiling, single.ceiling)} |
+| server submits as a share of that ceiling | **{_ratio(single.submits_per_s, single.ceiling)}** \
+(aim: 25%) | {_ratio(cluster.submits_per_s, cluster.ceiling)} | |
+| Redis memory per entry (sorted set + member and name hashes) | {per_entry:,.0f} bytes \
+| (the same entries) | |
+| filling the board through the submit script, pipelined | {fill_rate:,.0f} entries/s \
+| copied with DUMP + RESTORE in {copy_s:.1f} s | |
 
 Read latency, one client, requests one after another (ms):
 
-| op | samples | p50 | p99 |
-|---|---|---|---|
+| op | samples | one Redis p50 | p99 | cluster p50 | p99 | p50, cluster / one Redis |
+|---|---|---|---|---|---|---|
 {rows}
-"""
+{_other_note(single, cluster)}"""
+
+
+def _other_note(single: Figures, cluster: Figures) -> str:
+    """Whether work other than the bench's took a share of the cores during the submits."""
+    worst = max(single.other_cpu, cluster.other_cpu)
+    if worst < OTHER_CPU:
+        return ""
+    return (
+        f"\nWork other than the server, the generator and Redis took {single.other_cpu:.0%} "
+        f"of a core during the submits on one Redis and {cluster.other_cpu:.0%} on the "
+        "cluster: the machine was not the bench's alone, and the submit figures say less.\n"
+    )

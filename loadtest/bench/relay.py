@@ -1,6 +1,9 @@
 """Room relay: matches of 8 players each sending a small event at 20 Hz through the whole
 server (match.send -> append and publish in Redis -> the hub -> every player's socket),
-stepped up until latency or delivery fails, beside a bare aiohttp relay without Redis.
+stepped up until latency or delivery fails. Four targets under the same generator and the
+same steps: Arena on one Redis; Arena on a 3-master Redis Cluster; two Arena nodes on one
+Redis, each match's players split between them so that every event crosses nodes; and a
+bare aiohttp relay without Redis, the baseline.
 
 Each target climbs STEPS (matches at once) until a step fails, then tries the
 middle of the gap between its last pass and that failure, twice at most, within
@@ -16,28 +19,34 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
-import msgpack
 import uvloop
 
 from client_sim.client import guest_login, ws_url
-from loadtest.bench.common import LOAD_CORE, BaselineProcess, ServerProcess, pin_self, start_redis
+from loadtest.bench.common import (
+    LOAD_CORE,
+    BaselineProcess,
+    ServerProcess,
+    pin_self,
+    redis_pids,
+    start_cluster,
+    start_redis,
+)
 from loadtest.bench.relay_load import (
-    BEHIND_MS,
     DRAIN_S,
-    HZ,
-    P99_LIMIT_MS,
     SEATS,
     STEP_S,
     OpenMatch,
     RelayLoad,
     Seat,
     StepResult,
-    event_data,
 )
+from loadtest.bench.relay_report import Climbed, render
+from server.embedded_redis import RedisClusterProcesses, RedisProcess
 
-STEPS = (5, 10, 20, 40, 60, 80, 100, 120, 140, 160, 200, 240)
-BUDGET_S = 42.0  # per target, set-up included
-GENERATOR_BUSY = 0.9  # the generator's core this busy: the generator may be what limits
+# Four targets in `make bench`'s five minutes: the climb starts at 10 matches, and each
+# target has BUDGET_S.
+STEPS = (10, 40, 60, 80, 100, 120, 140, 160, 200, 240)
+BUDGET_S = 34.0  # per target, set-up included
 REFINE_MIN_GAP = 10  # matches between a pass and a failure worth one more step
 ARENA_ENV = {
     # One client IP logs every player in; the relay rate is raised so that the bench,
@@ -48,16 +57,18 @@ ARENA_ENV = {
 
 @dataclass(frozen=True, slots=True)
 class ArenaMatches:
-    """Arena's way in: guest logins, one lobby of 8, everyone ready, match.started."""
+    """Arena's way in: guest logins, one lobby of 8, everyone ready, match.started. With
+    several nodes, seat s logs in and plays on node s mod N: every match spans them all."""
 
-    url: str
+    urls: tuple[str, ...]
 
     async def __call__(self, http: aiohttp.ClientSession, m: int) -> list[Seat]:
         seats = []
         for s in range(SEATS):
-            login = await guest_login(self.url, f"relay-{m:04d}-{s}", f"r{m}s{s}", http=http)
+            url = self.urls[s % len(self.urls)]
+            login = await guest_login(url, f"relay-{m:04d}-{s}", f"r{m}s{s}", http=http)
             headers = {"Authorization": f"Bearer {login.token}"}
-            seats.append(Seat(await http.ws_connect(ws_url(self.url), headers=headers)))
+            seats.append(Seat(await http.ws_connect(ws_url(url), headers=headers)))
         lobby = await seats[0].call("lobby.create", mode="bench", capacity=SEATS)
         lobby_id = lobby["lobby"]["lobby_id"]
         for seat in seats[1:]:
@@ -85,7 +96,7 @@ class BareRooms:
         return seats
 
 
-async def climb(open_match: OpenMatch, pids: dict[str, int]) -> list[StepResult]:
+async def climb(open_match: OpenMatch, pids: dict[str, list[int]]) -> list[StepResult]:
     """Step the matches up until a step fails twice in a row, then narrow the gap once or
     twice; every step measured, by matches (a repeated step appears twice)."""
     results: list[StepResult] = []
@@ -124,171 +135,47 @@ async def climb(open_match: OpenMatch, pids: dict[str, int]) -> list[StepResult]
     return sorted(results, key=lambda r: r.matches)
 
 
-async def _measure(workdir: Path) -> tuple[list[StepResult], list[StepResult], str]:
-    pin_self(LOAD_CORE)  # this thread: the generator's
-    redis = start_redis(workdir / "redis-relay")
+async def _arena(
+    workdir: Path, name: str, redis: RedisProcess | RedisClusterProcesses, nodes: int
+) -> Climbed:
+    """Arena's climb with ``nodes`` server processes, every one pinned to the server's core."""
+    servers: list[ServerProcess] = []
+    logs = [workdir / f"server-relay-{name}-{n}.log" for n in range(nodes)]
     try:
-        server = ServerProcess(redis.url, env=ARENA_ENV).start(workdir / "server-relay.log")
-        try:
-            assert server.process is not None
-            assert redis.process is not None
-            pids = {"server": server.process.pid, "redis": redis.process.pid}
-            arena = await climb(ArenaMatches(server.url), pids)
-        finally:
-            server.stop()
+        for log in logs:
+            servers.append(ServerProcess(redis.url, env=ARENA_ENV).start(log))
+        pids = {
+            "server": [s.process.pid for s in servers if s.process is not None],
+            "redis": redis_pids(redis),
+        }
+        results = await climb(ArenaMatches(tuple(s.url for s in servers)), pids)
     finally:
+        for server in servers:
+            server.stop()
         redis.stop()
+    return Climbed(results, "\n".join(log.read_text(errors="replace") for log in logs))
+
+
+async def _measure(workdir: Path) -> dict[str, Climbed]:
+    pin_self(LOAD_CORE)  # this thread: the generator's
+    climbed = {
+        "single": await _arena(workdir, "single", start_redis(workdir / "redis-relay"), 1),
+        "cluster": await _arena(workdir, "cluster", start_cluster(workdir / "cluster-relay"), 1),
+        "two nodes": await _arena(
+            workdir, "two-nodes", start_redis(workdir / "redis-relay-two-nodes"), 2
+        ),
+    }
     bare_relay = BaselineProcess("loadtest.bench.bare_relay").start(workdir / "bare-relay.log")
     try:
         assert bare_relay.process is not None
-        bare = await climb(BareRooms(bare_relay.url), {"server": bare_relay.process.pid})
+        bare = await climb(BareRooms(bare_relay.url), {"server": [bare_relay.process.pid]})
     finally:
         bare_relay.stop()
-    return arena, bare, (workdir / "server-relay.log").read_text(errors="replace")
+    climbed["bare"] = Climbed(bare, None)
+    return climbed
 
 
 async def run(workdir: Path) -> str:
     # The generator gets a uvloop of its own in a thread: on the default loop it spends
     # about a fifth more per delivery, and it shares its core with Redis.
-    arena, bare, server_log = await asyncio.to_thread(uvloop.run, _measure(workdir))
-    return render(arena, bare, server_log)
-
-
-def _table(results: list[StepResult]) -> str:
-    rows = [
-        "| matches | players | offered events/s | delivered/s | p50 ms | p99 ms | all arrived? "
-        "| send lag p99 ms | busy: core 0 (server) / core 1 (generator + Redis) |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in results:
-        arrived = "yes" if r.all_arrived else f"no: {r.missing:,} missing, {r.extra:,} extra"
-        if r.errors:
-            arrived += f", {r.errors:,} errors"
-        if r.closed:
-            arrived += f", {r.closed:,} sockets closed"
-        if r.sent < r.scheduled:
-            arrived += f" (sent {r.sent:,} of {r.scheduled:,})"
-        mark = "**" if r.passed else ""
-        rows.append(
-            f"| {mark}{r.matches}{mark} | {r.players:,} | {r.offered:,} "
-            f"| {mark}{r.delivered_per_s:,.0f}{mark} | {r.p50_ms:.1f} | {r.p99_ms:.1f} "
-            f"| {arrived} | {r.send_lag_p99_ms:.1f} "
-            f"| {r.core_busy[0]:.0%} / {r.core_busy[1]:.0%} |"
-        )
-    return "\n".join(rows)
-
-
-def _best(results: list[StepResult]) -> StepResult | None:
-    return max((r for r in results if r.passed), key=lambda r: r.matches, default=None)
-
-
-def _listed(values: list[int]) -> str:
-    return ", ".join(str(v) for v in sorted(set(values)))
-
-
-def _notes(name: str, results: list[StepResult]) -> list[str]:
-    """What stopped a target's climb."""
-    notes = []
-    failed = [r for r in results if not r.passed]
-    best = max((r.matches for r in results if r.passed), default=0)
-    if not failed:
-        notes.append(f"{name}: every step passed; the time budget ended the climb.")
-    else:
-        f = min(
-            (r for r in failed if r.matches > best), key=lambda r: r.matches, default=failed[-1]
-        )
-        why = "p99 over the limit" if f.p99_ms >= P99_LIMIT_MS else "events lost or late"
-        notes.append(
-            f"{name} failed at {f.matches} matches ({why}) with the server's core "
-            f"{f.core_busy[0]:.0%} busy (its process {f.server_cpu:.0%} of a core) and the "
-            f"generator's {f.core_busy[1]:.0%} (generator {f.generator_cpu:.0%}, Redis "
-            f"{f.redis_cpu:.0%})."
-        )
-        if max(f.core_busy) < GENERATOR_BUSY:
-            notes.append(
-                f"{name}: neither core was {GENERATOR_BUSY:.0%} busy when it failed, so the load "
-                "does not explain the failure by itself: other work on the machine may have "
-                "taken a share; compare several runs."
-            )
-    passed_later = sorted({r.matches for r in failed if r.matches <= best})
-    if passed_later:
-        notes.append(
-            f"{name}: {_listed(passed_later)} matches failed once and passed when repeated "
-            "(or a larger step passed): noise from the machine, most likely."
-        )
-    return notes
-
-
-def _generator_notes(name: str, results: list[StepResult]) -> list[str]:
-    """Where the generator may have limited or coloured the figures."""
-    notes = []
-    own = [r.matches for r in results if r.core_busy[1] >= GENERATOR_BUSY]
-    if own:
-        notes.append(
-            f"{name}: the generator's core was {GENERATOR_BUSY:.0%} busy or more at "
-            f"{_listed(own)} matches: there the latencies are partly the generator's own, "
-            "and the ceiling may be the generator's rather than the server's."
-        )
-    late = [r.matches for r in results if r.generator_behind and r.core_busy[1] < GENERATOR_BUSY]
-    if late:
-        notes.append(
-            f"{name}: sends ran behind schedule (p99 over {BEHIND_MS:.0f} ms) at {_listed(late)} "
-            f"matches although the generator's core averaged under {GENERATOR_BUSY:.0%} busy: "
-            "bursts of deliveries from a server falling behind (or other work on the machine) "
-            "held the generator's loop up; the latencies there include that delay."
-        )
-    stray = sum(r.stray for r in results)
-    if stray:
-        notes.append(f"{name}: {stray:,} deliveries arrived after their step's drain ended.")
-    return notes
-
-
-def _log_notes(server_log: str) -> list[str]:
-    lines = server_log.splitlines()
-    errors = [x for x in lines if " ERROR " in x or "Traceback" in x]
-    warnings = [x for x in lines if " WARNING " in x]
-    if not errors and not warnings:
-        return ["Arena's log held no warnings or errors."]
-    first = (errors or warnings)[0][:200]
-    return [f"Arena's log: {len(errors)} errors, {len(warnings)} warnings; first: `{first}`."]
-
-
-def render(arena: list[StepResult], bare: list[StepResult], server_log: str) -> str:
-    size = len(msgpack.packb(event_data(7, 10, 59, time.monotonic_ns())))
-    best_arena, best_bare = _best(arena), _best(bare)
-    a = best_arena.delivered_per_s if best_arena else 0.0
-    b = best_bare.delivered_per_s if best_bare else 0.0
-    share = f"**{a / b:.0%}**" if b else "n/a"
-    notes = [
-        *_notes("Arena", arena),
-        *_generator_notes("Arena", arena),
-        *_notes("The bare relay", bare),
-        *_generator_notes("The bare relay", bare),
-        *_log_notes(server_log),
-    ]
-    title = f"Room relay (matches of {SEATS}, every player sending a {size}-byte event at {HZ} Hz)"
-    return f"""### {title}
-
-Each step runs {STEP_S:.0f} s; a delivery is one event reaching one player (the sender
-included), so a match of {SEATS} makes {SEATS * SEATS * HZ:,} deliveries/s. A step passes
-(bold) when the whole schedule was sent, every event reached every player of its match and
-p99 latency, from send to receipt in the generator, stayed under {P99_LIMIT_MS:.0f} ms.
-
-Arena (`match.send` without rid: Lua append + publish, the hub, each socket's outbox):
-
-{_table(arena)}
-
-Baseline, the bare aiohttp relay (`loadtest/bench/bare_relay.py`: rooms in a dict, no Redis,
-one encoding per event), same generator, same cores:
-
-{_table(bare)}
-
-| measure | deliveries/s |
-|---|---|
-| Arena, best passing step ({best_arena.matches if best_arena else 0} matches) | **{a:,.0f}** |
-| bare aiohttp relay, best passing step ({best_bare.matches if best_bare else 0} matches) \
-| {b:,.0f} |
-| Arena as a share of the bare relay | {share} (aim: 50%) |
-
-{chr(10).join(f"- {note}" for note in notes)}
-"""
+    return render(await asyncio.to_thread(uvloop.run, _measure(workdir)))

@@ -138,9 +138,9 @@ class StepResult:
     p50_ms: float
     p99_ms: float
     send_lag_p99_ms: float
-    server_cpu: float  # the server process, as a share of one core
+    server_cpu: float  # the server's processes together, as a share of one core
     generator_cpu: float
-    redis_cpu: float
+    redis_cpu: float  # every redis-server together
     core_busy: tuple[float, float]  # cores 0 and 1, everything on them
 
     @property
@@ -159,6 +159,13 @@ class StepResult:
     @property
     def all_arrived(self) -> bool:
         return self.missing == 0 and self.extra == 0 and self.errors == 0 and self.closed == 0
+
+    @property
+    def other_cpu(self) -> float:
+        """What ran on the two cores besides the server, the generator and Redis (the kernel's
+        share of the network among it), as a share of one core."""
+        ours = self.server_cpu + self.generator_cpu + self.redis_cpu
+        return max(0.0, sum(self.core_busy) - ours)
 
     @property
     def generator_behind(self) -> bool:
@@ -188,22 +195,27 @@ def busy_since(before: dict[str, tuple[int, int]], core: str) -> float:
     return busy / total if total else float("nan")
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds a process has used (Linux /proc)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def cpu_seconds(*pids: int) -> float:
+    """User + system CPU seconds the processes have used, together (Linux /proc)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 class RelayLoad:
     """Sockets of the matches opened so far, a reader on each, and the paced sender."""
 
-    def __init__(self, open_match: OpenMatch, http: aiohttp.ClientSession, pids: dict[str, int]):
+    def __init__(
+        self, open_match: OpenMatch, http: aiohttp.ClientSession, pids: dict[str, list[int]]
+    ):
         self.open_match = open_match
         self.http = http
-        self.pids = pids  # "server", and "redis" when there is one
+        self.pids = pids  # "server" (one pid per node), and "redis" (one per redis-server)
         self.sockets: list[aiohttp.ClientWebSocketResponse] = []
         self.match_ids: list[str] = []
         self.tally = Tally(0, [])
@@ -293,12 +305,12 @@ class RelayLoad:
     async def _step(self, step: int, matches: int) -> StepResult:
         players = matches * SEATS
         self.tally = tally = Tally(step, [0] * (players * SEATS))
-        cpu0 = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        cpu0 = {name: cpu_seconds(*pids) for name, pids in self.pids.items()}
         own0, wall0, cores0 = time.process_time(), time.monotonic(), core_jiffies()
         t0 = time.monotonic_ns() + 20_000_000
         sent, lateness = await self._send(step, players, t0)
         wall = time.monotonic() - wall0
-        cpu = {name: (cpu_seconds(pid) - cpu0[name]) / wall for name, pid in self.pids.items()}
+        cpu = {name: (cpu_seconds(*pids) - cpu0[name]) / wall for name, pids in self.pids.items()}
         own = (time.process_time() - own0) / wall
         busy = (busy_since(cores0, SERVER_CORE), busy_since(cores0, LOAD_CORE))
         tally.expected = SEATS * sum(sent)
