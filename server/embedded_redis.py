@@ -138,8 +138,11 @@ class RedisClusterProcesses:
     ``redis+cluster://`` naming the first node, as a deployment would.
     """
 
-    def __init__(self, data_dir: Path, *, masters: int = 3, appendonly: bool = False) -> None:
+    def __init__(
+        self, data_dir: Path, *, masters: int = 3, replicas: int = 0, appendonly: bool = False
+    ) -> None:
         self.data_dir = Path(data_dir)
+        self.replicas = replicas
         self.nodes = [
             RedisProcess(
                 self.data_dir / f"node{i}",
@@ -156,7 +159,7 @@ class RedisClusterProcesses:
                     str(free_port()),
                 ],
             )
-            for i in range(masters)
+            for i in range(masters * (1 + replicas))
         ]
 
     @property
@@ -178,7 +181,7 @@ class RedisClusterProcesses:
                     "create",
                     *addresses,
                     "--cluster-replicas",
-                    "0",
+                    str(self.replicas),
                     "--cluster-yes",
                 ],
                 check=True,
@@ -211,6 +214,11 @@ class RedisClusterProcesses:
         raise RuntimeError(f"the Redis cluster did not become ok in {timeout_s}s")
 
     def stop(self) -> None:
+        # All at once: a master stopping alone waits (up to shutdown-timeout) for its
+        # replicas to catch up, and stopped one by one that adds up.
+        for node in self.nodes:
+            if node.process is not None and node.process.poll() is None:
+                node.process.send_signal(signal.SIGTERM)
         for node in self.nodes:
             node.stop()
 

@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import redis.cluster
 
+from client_sim.client import ArenaError
 from server.embedded_redis import RedisClusterProcesses
 from server.storage import keys
-from server.storage.cluster import ClusterMux, ClusterSubscriber, slot_of
+from server.storage.cluster import ClusterMux, slot_of
+from server.storage.cluster_pubsub import ClusterSubscriber
 from tests.conftest import SpawnNode
 from tests.helpers import eventually, start_match
 
@@ -182,3 +185,129 @@ def _move_slot(cluster: RedisClusterProcesses, slot: int, source: int, target: i
 
 def _command(client: redis.Redis, *args: object) -> Any:
     return client.execute_command(*args)  # type: ignore[no-untyped-call]
+
+
+async def test_a_subscription_sent_to_a_slots_old_owner_follows_it_and_spares_the_rest(
+    redis_server: RedisClusterProcesses,
+) -> None:
+    """The slot moved behind this client's back: SSUBSCRIBE at the old owner gets MOVED.
+    That channel moves to the new owner; the old owner's other channels keep flowing."""
+    mux = ClusterMux(redis_server.url)
+    received: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
+    subscriber = ClusterSubscriber(mux, lambda c, p: received.put_nowait((c, p)))
+    task = asyncio.create_task(subscriber.run())
+    try:
+        moving = "arena:{drift}:events"
+        masters = await mux.masters()
+        source = await mux.owner(moving)
+        # A neighbour channel on the same shard (another slot), which must not go deaf.
+        n = 0
+        while await mux.owner(staying := f"arena:{{stay{n}}}:events") != source:
+            n += 1
+        await subscriber.subscribe(staying)
+        await asyncio.wait_for(subscriber.until_subscribed(staying), 5)
+        target = next(m for m in masters if m != source)
+        await asyncio.to_thread(_move_slot, redis_server, slot_of(moving), source.port, target.port)
+
+        await subscriber.subscribe(moving)  # sent to the old owner, which answers MOVED
+        await asyncio.wait_for(subscriber.until_subscribed(moving), 5)
+        assert await mux.owner(moving) == target
+        for channel in (moving, staying):
+            assert await mux.execute("SPUBLISH", channel, b"hi") == 1
+            assert await asyncio.wait_for(received.get(), 5) == (channel, b"hi")
+        assert subscriber.connected.is_set()
+    finally:
+        subscriber.stopping.set()
+        await asyncio.wait_for(task, 5)
+        await mux.aclose()
+
+
+async def test_a_transaction_on_a_migrating_slot_follows_ask(
+    redis_server: RedisClusterProcesses,
+) -> None:
+    mux = ClusterMux(redis_server.url)
+    try:
+        key = "arena:session:{asking}"
+        source = await mux.owner(key)
+        target = next(m for m in await mux.masters() if m != source)
+        slot = slot_of(key)
+        nodes = {n.port: redis.Redis(port=n.port) for n in redis_server.nodes}
+        try:
+            ids = {p: _command(c, "CLUSTER", "MYID").decode() for p, c in nodes.items()}
+            _command(nodes[target.port], "CLUSTER", "SETSLOT", slot, "IMPORTING", ids[source.port])
+            _command(nodes[source.port], "CLUSTER", "SETSLOT", slot, "MIGRATING", ids[target.port])
+            # The key does not exist at the source: a migrating slot sends it on with ASK.
+            replies = await mux.transaction(("HSET", key, "player_id", "p1"), ("EXPIRE", key, 60))
+            assert replies == [1, 1]
+            # Where the key now is: the importing node (the slot finishes moving after).
+            for client in nodes.values():
+                _command(client, "CLUSTER", "SETSLOT", slot, "NODE", ids[target.port])
+            assert await mux.execute("HGET", key, "player_id") == b"p1"
+        finally:
+            for client in nodes.values():
+                client.close()
+    finally:
+        await mux.aclose()
+
+
+async def test_a_node_starts_and_serves_when_its_first_seed_is_down(
+    spawn_node: SpawnNode, redis_server: RedisClusterProcesses
+) -> None:
+    from server.embedded_redis import free_port
+
+    port = redis_server.nodes[1].port
+    node = spawn_node(redis_url=f"redis+cluster://127.0.0.1:{free_port()},127.0.0.1:{port}")
+    match_id, clients, _ = await start_match([node.url], 2)
+    try:
+        await clients[0].send("match.send", match_id=match_id, type="move", data=1)
+        assert (await clients[1].next_push("match.event"))["data"] == 1
+    finally:
+        for client in clients:
+            await client.close()
+
+
+async def test_after_a_master_fails_over_to_its_replica_play_and_events_go_on(
+    spawn_node: SpawnNode, tmp_path: Path
+) -> None:
+    """SIGKILL the master holding a match: its replica takes over (cluster-node-timeout
+    2 s), commands and the match's subscription follow it, and the match goes on."""
+    with RedisClusterProcesses(tmp_path / "ha", masters=3, replicas=1) as cluster:
+        await _replicas_in_sync(cluster)
+        node = spawn_node(redis_url=cluster.url)
+        match_id, clients, _ = await start_match([node.url], 2)
+        mux = ClusterMux(cluster.url)
+        try:
+            owner = await mux.owner(keys.match_channel(match_id))
+            doomed = next(n for n in cluster.nodes if n.port == owner.port)
+            assert doomed.process is not None
+            doomed.process.kill()
+
+            refusals: list[str] = []
+
+            async def plays_again() -> bool:
+                try:
+                    await clients[0].request("match.send", match_id=match_id, type="m", data=7)
+                except ArenaError as exc:
+                    refusals.append(exc.code)
+                    return False
+                return True
+
+            await eventually(plays_again, within_s=20, every_s=0.2)
+            assert set(refusals) <= {"UNAVAILABLE"}  # during the failover: refused, fast
+            while (await clients[1].next_push("match.event", timeout=10))["data"] != 7:
+                pass  # earlier attempts' events may come first, in feed order
+        finally:
+            for client in clients:
+                await client.close()
+            await mux.aclose()
+
+
+async def _replicas_in_sync(cluster: RedisClusterProcesses) -> None:
+    async def synced() -> bool:
+        links = 0
+        for n in cluster.nodes:
+            with redis.Redis(port=n.port) as client:
+                links += client.info("replication").get("master_link_status") == "up"
+        return links == len(cluster.nodes) // 2
+
+    await eventually(synced, within_s=15, every_s=0.1)

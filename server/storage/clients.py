@@ -13,10 +13,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from redis.asyncio import BlockingConnectionPool, Redis
-from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.cluster import ClusterNode, RedisCluster
 
-from server.storage.cluster import ClusterMux, ClusterSubscriber
-from server.storage.mux import Commands, Endpoint, RedisMux, is_cluster
+from server.storage.cluster import ClusterMux
+from server.storage.cluster_pubsub import ClusterSubscriber
+from server.storage.mux import Commands, RedisMux, cluster_seeds, is_cluster
 from server.storage.pubsub import OnMessage, Subscriber
 
 # redis-py, for the commands that hold a connection while they block.
@@ -30,10 +31,10 @@ def open_redis(url: str, *, pool_size: int, timeout_s: float) -> BlockingClient:
     (bounded by ``timeout_s``) instead.
     """
     if is_cluster(url):
-        seed = Endpoint.from_url(url)
+        seeds = cluster_seeds(url)
+        seed = seeds[0]
         return RedisCluster(
-            host=seed.host,
-            port=seed.port,
+            startup_nodes=[ClusterNode(s.host, s.port) for s in seeds],
             username=seed.username,
             password=seed.password,
             max_connections=pool_size,

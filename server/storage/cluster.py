@@ -15,9 +15,7 @@ once at the named node after ``ASKING``. A node that cannot be reached fails its
 commands (callers see ``Unavailable``) and makes the map be read again soon, so a
 failover to a replica is picked up by itself.
 
-``ClusterSubscriber`` keeps one ``Subscriber`` per master and subscribes each
-channel (``SSUBSCRIBE``) at the shard owning its slot, so a published event
-travels to that shard only, not over the whole cluster bus.
+Pub/sub on a cluster is in cluster_pubsub.py.
 """
 
 from __future__ import annotations
@@ -39,8 +37,8 @@ from server.storage.mux import (
     MuxConnectionError,
     MuxTimeoutError,
     RedisMux,
+    cluster_seeds,
 )
-from server.storage.pubsub import OnMessage, Subscriber
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +82,8 @@ class ClusterMux:
     """The ``Commands`` of a Redis Cluster: each command at the master owning its key's slot."""
 
     def __init__(self, url: str, *, timeout_s: float = 5.0, connect_timeout_s: float = 1.0) -> None:
-        self._seed = Endpoint.from_url(url)
+        self._seeds = cluster_seeds(url)
+        self._seed = self._seeds[0]
         self._timeout_s = timeout_s
         self._connect_timeout_s = connect_timeout_s
         self._nodes: dict[tuple[str, int], RedisMux] = {}
@@ -121,6 +120,21 @@ class ClusterMux:
             await self.refresh()
         return self._slot_owner[slot_of(key)]
 
+    def learn(self, redirect: str) -> None:
+        """A MOVED reply's news (``MOVED slot host:port``): that slot is at that node now.
+        Taken at once, so the next command or subscription goes there; the whole map is
+        read again soon too."""
+        parts = redirect.split(" ")
+        if len(parts) < 3 or not parts[1].isdigit() or not self._slots:
+            self._refresh_soon()
+            return
+        host, _, port = parts[2].rpartition(":")
+        endpoint = self._seed.at(host, int(port))
+        slot = int(parts[1]) % REDIS_CLUSTER_HASH_SLOTS
+        self._slot_owner[slot] = endpoint
+        self._slots[slot] = self._node(endpoint)
+        self._refresh_soon()
+
     async def refresh(self) -> None:
         """Read the slot map again; callers at the same time share one reading."""
         if self._closed:
@@ -145,7 +159,7 @@ class ClusterMux:
     async def _read_map(self) -> None:
         self._last_refresh = time.monotonic()
         # The seed first, then every node we have heard of: any one that answers will do.
-        candidates = [self._seed, *(m for m in self._masters if m != self._seed)]
+        candidates = [*self._seeds, *(m for m in self._masters if m not in self._seeds)]
         errors: list[str] = []
         for endpoint in candidates:
             try:
@@ -235,10 +249,22 @@ class ClusterMux:
         try:
             return await node.transaction(*commands)
         except CommandError as exc:
-            if _redirect(exc) is None:
+            if (redirect := _redirect(exc)) is None:
                 raise
-            await self.refresh()  # the slot moved between two commands: once more, at its owner
-            return await self._route(commands[0]).transaction(*commands)
+            kind, host, port = redirect
+            target = self._node(self._seed.at(host, port))
+            if kind == "MOVED":
+                self.learn(str(exc))
+                return await target.transaction(*commands)
+            # ASK: the slot is migrating. ASKING holds for a whole MULTI, so the
+            # importing node takes the transaction in one write.
+            replies = await target.pipeline(("ASKING",), ("MULTI",), *commands, ("EXEC",))
+            if replies[-1] is None:
+                raise MuxConnectionError("transaction aborted") from exc
+            for reply in replies[-1]:
+                if isinstance(reply, CommandError):
+                    raise reply from exc
+            return list(replies[-1])
         except (MuxConnectionError, MuxTimeoutError):
             self._refresh_soon()
             raise
@@ -282,112 +308,3 @@ class ClusterMux:
         self._closed = True
         for node in list(self._nodes.values()):
             await node.aclose()
-
-
-class _EveryShardConnected:
-    """``connected.is_set()`` for the cluster: every shard's subscriber with channels is."""
-
-    def __init__(self, subscribers: dict[tuple[str, int], Subscriber]) -> None:
-        self._subscribers = subscribers
-
-    def is_set(self) -> bool:
-        busy = [s for s in self._subscribers.values() if s.channels]
-        return bool(busy) and all(s.connected.is_set() for s in busy)
-
-
-class ClusterSubscriber:
-    """One ``Subscriber`` per master; each channel subscribed at the shard owning its slot."""
-
-    def __init__(
-        self,
-        mux: ClusterMux,
-        on_message: OnMessage,
-        on_connected: Callable[[], Awaitable[None]] | None = None,
-        *,
-        timeout_s: float = 5.0,
-    ) -> None:
-        self._mux = mux
-        self._on_message = on_message
-        self._on_connected = on_connected
-        self._timeout_s = timeout_s
-        self._shards: dict[tuple[str, int], Subscriber] = {}
-        self._where: dict[str, Subscriber] = {}  # channel -> the shard's subscriber it is on
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._running = False
-        self.connected = _EveryShardConnected(self._shards)
-        self.stopping = asyncio.Event()
-
-    async def _shard_for(self, channel: str) -> Subscriber:
-        owner = await self._mux.owner(channel)
-        address = (owner.host, owner.port)
-        shard = self._shards.get(address)
-        if shard is None:
-            shard = self._shards[address] = Subscriber(
-                owner,
-                self._on_message,
-                self._on_connected,
-                timeout_s=self._timeout_s,
-                on_moved=self._moved,
-            )
-            if self._running:
-                self._start(shard)
-        return shard
-
-    async def subscribe(self, channel: str) -> None:
-        shard = await self._shard_for(channel)
-        self._where[channel] = shard
-        await shard.subscribe(channel)
-
-    async def unsubscribe(self, channel: str) -> None:
-        shard = self._where.pop(channel, None)
-        if shard is not None:
-            await shard.unsubscribe(channel)
-
-    async def until_subscribed(self, channel: str) -> None:
-        shard = self._where.get(channel) or await self._shard_for(channel)
-        await shard.until_subscribed(channel)
-
-    def error_counts(self) -> collections.Counter[str]:
-        total: collections.Counter[str] = collections.Counter()
-        for shard in self._shards.values():
-            total.update(shard.errors)
-        return total
-
-    def _moved(self, channel: str) -> None:
-        """A shard dropped the channel because its slot moved: subscribe at the new owner."""
-        task = asyncio.ensure_future(self._resubscribe(channel))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _resubscribe(self, channel: str) -> None:
-        if channel not in self._where:
-            return  # unsubscribed meanwhile
-        try:
-            await self._mux.refresh()
-            await self.subscribe(channel)
-            await asyncio.wait_for(self.until_subscribed(channel), self._timeout_s)
-            if self._on_connected is not None:
-                await self._on_connected()  # catch match feeds up over the move
-        except Exception:
-            log.exception("could not follow channel %s to its new shard", channel)
-
-    def _start(self, shard: Subscriber) -> None:
-        task = asyncio.create_task(shard.run(), name="hub-shard")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def run(self) -> None:
-        """Until ``stopping`` is set or the task is cancelled; then every shard's loop ends."""
-        self._running = True
-        for shard in self._shards.values():
-            self._start(shard)
-        try:
-            await self.stopping.wait()
-        finally:
-            self.stopping.set()
-            for shard in self._shards.values():
-                shard.stopping.set()
-            tasks = list(self._tasks)
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)

@@ -53,7 +53,8 @@ def translate_redis_errors(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitab
         except CommandError as exc:
             # OOM: Redis at maxmemory refuses writes; a full Redis is an outage, not a bug.
             if str(exc).startswith(
-                ("LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN", "OOM")
+                # MOVED/ASK only reach here when a slot keeps moving: retry later too.
+                ("LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN", "OOM", "MOVED", "ASK")
             ):
                 raise Unavailable(f"storage unavailable: {str(exc)[:40]}") from exc
             raise

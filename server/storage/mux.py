@@ -61,7 +61,10 @@ class Endpoint:
 
     @classmethod
     def from_url(cls, url: str) -> Endpoint:
-        """``redis://`` names one Redis; ``redis+cluster://`` any one node of a cluster."""
+        """``redis://`` names one Redis; ``redis+cluster://`` a node of a cluster (the
+        first, when the URL lists several: see ``cluster_seeds``)."""
+        if urlparse(url).scheme == CLUSTER_SCHEME:
+            url = _first_seed(url)
         parsed = urlparse(url)
         if parsed.scheme not in ("redis", CLUSTER_SCHEME):
             raise ValueError(
@@ -85,6 +88,30 @@ class Endpoint:
 
 def is_cluster(url: str) -> bool:
     return urlparse(url).scheme == CLUSTER_SCHEME
+
+
+def _split_seeds(url: str) -> tuple[str, str, list[str], str]:
+    """``redis+cluster://[user:pass@]h1:p1,h2:p2[/0]`` -> (scheme, credentials, hosts, rest)."""
+    scheme, _, rest = url.partition("://")
+    netloc, slash, path = rest.partition("/")
+    credentials, at, hosts = netloc.rpartition("@")
+    return scheme, credentials + at, hosts.split(","), slash + path
+
+
+def _first_seed(url: str) -> str:
+    scheme, credentials, hosts, rest = _split_seeds(url)
+    return f"{scheme}://{credentials}{hosts[0]}{rest}"
+
+
+def cluster_seeds(url: str) -> list[Endpoint]:
+    """Every node a ``redis+cluster://`` URL lists (comma-separated): any that answers
+    gives the slot map, so one node down does not keep a server from starting."""
+    first = Endpoint.from_url(url)
+    seeds = []
+    for host in _split_seeds(url)[2]:
+        parsed = urlparse(f"redis://{host}")
+        seeds.append(first.at(parsed.hostname or "127.0.0.1", parsed.port or 6379))
+    return seeds
 
 
 class Commands(Protocol):

@@ -92,15 +92,16 @@ class Subscriber:
         on_connected: Callable[[], Awaitable[None]] | None = None,
         *,
         timeout_s: float = 5.0,
-        on_moved: Callable[[str], None] | None = None,
+        on_misplaced: Callable[[str | None], None] | None = None,
     ) -> None:
         self._endpoint = url if isinstance(url, Endpoint) else Endpoint.from_url(url)
         self._timeout_s = timeout_s
         self._on_message = on_message
         # Runs after every (re)subscribe: what was published meanwhile is lost.
         self._on_connected = on_connected
-        # A cluster shard dropped a channel whose slot moved to another shard.
-        self._on_moved = on_moved
+        # A cluster shard told us a channel is not its own (a MOVED reply, given here) or
+        # dropped one whose slot moved away, or cannot be reached (both: None).
+        self._on_misplaced = on_misplaced
         self._channels: set[str] = set()
         # Channels Redis has confirmed on the current connection, and who waits for that.
         self._confirmed: set[str] = set()
@@ -124,6 +125,9 @@ class Subscriber:
     @property
     def channels(self) -> frozenset[str]:
         return frozenset(self._channels)
+
+    def is_confirmed(self, channel: str) -> bool:
+        return channel in self._confirmed
 
     async def subscribe(self, channel: str) -> None:
         self._channels.add(channel)
@@ -178,6 +182,12 @@ class Subscriber:
 
     def _received(self, reply: object) -> None:
         if isinstance(reply, CommandError):
+            if self._on_misplaced is not None and str(reply).startswith(("MOVED", "ASK")):
+                # A cluster slot we subscribed at is elsewhere: the cluster subscriber
+                # moves the channel; this connection serves its other channels on.
+                self.errors["pubsub_moved"] += 1
+                self._on_misplaced(str(reply))
+                return
             # A refused SUBSCRIBE (no channel rights, a client limit) would leave us deaf
             # while looking connected: drop the connection and let the backoff retry.
             log.error("Redis refused a pub/sub command: %s; reconnecting", reply)
@@ -202,8 +212,8 @@ class Subscriber:
                 # Not ours: a cluster shard gave the channel's slot away.
                 self._channels.discard(channel)
                 self._confirmed.discard(channel)
-                if self._on_moved is not None:
-                    self._on_moved(channel)
+                if self._on_misplaced is not None:
+                    self._on_misplaced(None)
 
     # --- the connection -------------------------------------------------------------
 
@@ -220,6 +230,8 @@ class Subscriber:
             except Exception as exc:  # unreachable, refused, or a bug: never stop retrying
                 self.errors["pubsub_connect_failed"] += 1
                 log.warning("pub/sub cannot reach Redis (%s); retrying", exc)
+                if self._on_misplaced is not None:
+                    self._on_misplaced(None)  # a failed-over cluster master: look again
                 await self._pause(backoff)
                 backoff = min(backoff * 2, 1.0)
                 continue
