@@ -157,6 +157,9 @@ def _metrics(app: web.Application) -> Metrics:
 
 
 async def _loop_lag(app: web.Application) -> AsyncIterator[None]:
+    if not app[SETTINGS].metrics:
+        yield
+        return
     stopping = asyncio.Event()
     task = asyncio.create_task(app[METRICS].loop_lag.run(stopping), name="loop-lag")
     yield

@@ -22,7 +22,7 @@ from server.errors import ArenaError, BadRequest, Forbidden, NotFound, Unauthori
 from server.metrics import CONTENT_TYPE
 from server.protocol import ErrorCode, Format
 from server.services.leaderboards import OFFSET_MAX, TOP_LIMIT_MAX
-from server.ws import bearer_token
+from server.ws import bearer_header, bearer_token
 
 log = logging.getLogger(__name__)
 
@@ -189,7 +189,7 @@ def require_server_key(request: web.Request) -> None:
     expected = request.app[SETTINGS].server_key
     if not expected:
         raise Unauthorized("server routes are off: ARENA_SERVER_KEY is not set")
-    given = bearer_token(request)
+    given = bearer_header(request)
     if given is None:
         raise Unauthorized("a server key is required")
     if not hmac.compare_digest(given.encode(), expected.encode()):
@@ -263,7 +263,7 @@ def require_admin_key(request: web.Request) -> None:
     """``Authorization: Bearer ARENA_ADMIN_KEY``: 401 without it (or with the API off),
     403 with a wrong one. Refusals are logged (never the key given)."""
     expected = request.app[SETTINGS].admin_key
-    given = bearer_token(request)
+    given = bearer_header(request)
     if not expected:
         log.warning("admin API refused %s %s: it is off", request.method, request.path)
         raise Unauthorized("the admin API is off: ARENA_ADMIN_KEY is not set")

@@ -85,7 +85,6 @@ class LoopLag:
 
     def __init__(self, interval_s: float = 0.5) -> None:
         self.interval_s = interval_s
-        self.worst_s = 0.0  # the worst since the last scrape
         self.histogram = Histogram(LAG_BUCKETS)
 
     async def run(self, stopping: asyncio.Event) -> None:
@@ -94,9 +93,7 @@ class LoopLag:
             start = loop.time()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), self.interval_s)
-            lag = max(0.0, loop.time() - start - self.interval_s)
-            self.worst_s = max(self.worst_s, lag)
-            self.histogram.observe(lag)
+            self.histogram.observe(max(0.0, loop.time() - start - self.interval_s))
 
 
 @dataclass(slots=True)

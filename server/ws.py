@@ -32,13 +32,19 @@ from server.settings import Settings
 log = logging.getLogger(__name__)
 
 
-def bearer_token(request: web.Request) -> str | None:
-    """``Authorization: Bearer TOKEN``, else ``?token=`` (browsers cannot set socket headers)."""
+def bearer_header(request: web.Request) -> str | None:
+    """``Authorization: Bearer KEY`` only: what server and admin keys travel in (a query
+    string ends up in proxies' access logs)."""
     header = request.headers.get("Authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
         return value.strip()
-    return request.query.get("token") or None
+    return None
+
+
+def bearer_token(request: web.Request) -> str | None:
+    """``Authorization: Bearer TOKEN``, else ``?token=`` (browsers cannot set socket headers)."""
+    return bearer_header(request) or request.query.get("token") or None
 
 
 class HubChannels:
@@ -195,7 +201,7 @@ class SocketEndpoint:
                     op = named
             if wait_ms:
                 raise RateLimited("too many messages on this socket", retry_after_ms=wait_ms)
-            if rid is not None:
+            if isinstance(rid, int) and not isinstance(rid, bool):  # never a client's text
                 req_token = logs.request_id.set(f"{conn.conn_id}/{rid}")
             result = await self._call(ctx, message, rid, fmt)
             if rid is not None:

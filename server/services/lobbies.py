@@ -20,6 +20,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import secrets
@@ -310,11 +311,13 @@ class LobbyService:
                 raise LockTimeout("lobby changed hands; try again", retry_after_ms=50)
             await self._free_seats(lobby_id, members)
             await self._store.index(lobby)
-            await self._store.publish(
-                [keys.player_channel(p) for p in members],
-                msgpack.packb(push(Push.LOBBY_CLOSED, lobby_id=lobby_id, reason="admin")),
+            await asyncio.gather(
+                self._store.publish(
+                    [keys.player_channel(p) for p in members],
+                    msgpack.packb(push(Push.LOBBY_CLOSED, lobby_id=lobby_id, reason="admin")),
+                ),
+                self._watched(lobby),
             )
-            await self._watched(lobby)
         return lobby
 
     async def remove(self, player_id: str) -> str | None:
@@ -422,11 +425,13 @@ class LobbyService:
             await self._free_seats(lobby.lobby_id, members)
             # Before the pushes: each player's socket follows the match before they can send.
             await self._matches.start(lobby.match_id, lobby.lobby_id, lobby.mode, members)
-        if members:
-            await self._store.publish(
+        # Together (one write, one round trip): the lock is held meanwhile.
+        await asyncio.gather(
+            self._store.publish(
                 channels, msgpack.packb(push(Push.LOBBY_UPDATED, lobby=lobby_wire(lobby)))
-            )
-        await self._watched(lobby)
+            ),
+            self._watched(lobby),
+        )
         if lobby.status == "started":
             await self._store.publish(
                 channels,

@@ -11,6 +11,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+import logging
 import re
 import time
 from collections.abc import Callable
@@ -19,13 +22,15 @@ from typing import Any
 import msgpack
 
 from server.boards import SCORE_MAX, SCORE_MIN
-from server.errors import BadRequest, FeedTrimmed, MatchEnded, NotFound, NotInMatch
+from server.errors import ArenaError, BadRequest, FeedTrimmed, MatchEnded, NotFound, NotInMatch
 from server.protocol import FeedEntry, Preencoded, Push, is_feed_id, json_safe, packed_head
 from server.services.presence import PresenceService
 from server.services.ratelimits import RateLimiter
 from server.services.watch import WatchFeed
 from server.storage.matches import MatchRecord, MatchStore
 from server.storage.queue import TaskQueue
+
+log = logging.getLogger(__name__)
 
 MATCH_ID = re.compile(r"^[0-9a-f]{16}$")
 EVENT_TYPE = re.compile(r"^[A-Za-z0-9_.:-]{1,32}$")
@@ -110,8 +115,10 @@ class MatchService:
         )
         await self._store.create(match)
         await self._presence.follow_match(players, match_id)
-        await self._store.index_running(match_id, match.started_ms)
-        await self._watch.match(match_wire(match, len(players)))
+        await asyncio.gather(
+            self._store.index_running(match_id, match.started_ms),
+            self._watch.match(match_wire(match, len(players))),
+        )
 
     # --- playing ------------------------------------------------------------------
 
@@ -228,10 +235,18 @@ class MatchService:
         return await self._ended(match)
 
     async def _ended(self, match: MatchRecord) -> MatchRecord:
-        await self._store.forget_current(match.roster, match.match_id)
-        await self._store.unindex_running(match.match_id)
-        ended = await self._store.read(match.match_id) or match
-        await self._watch.match(match_wire(ended, 0))
+        """What follows an accepted end; the end stands even if Redis fails here (the
+        pointers and the index are tidied by their readers), so nothing here raises."""
+        ended = dataclasses.replace(match, state="ended")
+        try:
+            await asyncio.gather(
+                self._store.forget_current(match.roster, match.match_id),
+                self._store.unindex_running(match.match_id),
+                self._watch.match(match_wire(ended, 0)),
+            )
+            ended = await self._store.read(match.match_id) or ended
+        except ArenaError as exc:
+            log.warning("match %s ended; tidying after it failed: %s", match.match_id, exc.code)
         return ended
 
     # --- what is running (match.list, stats) --------------------------------------
