@@ -7,9 +7,10 @@ from __future__ import annotations
 import asyncio
 import random
 import re
+import statistics
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from loadtest.bench.common import (
     start_redis,
 )
 from loadtest.bench.flood import flood
-from loadtest.bench.relay_load import busy_since, core_jiffies, cpu_seconds
+from loadtest.bench.relay_load import busy_since, core_jiffies, cpu_seconds, interrupts_since
 from server.embedded_redis import RedisClusterProcesses, RedisProcess
 from server.storage import keys
 from server.storage.clients import open_mux
@@ -46,6 +47,7 @@ BOARD_KEYS = [
 FILL_BATCH = 2000
 SOCKETS, WINDOW = 256, 2
 ZADD_REQUESTS = 500_000
+ROUNDS = 2  # the submits, and the ZADD ceiling, alternate between the targets this often
 ARENA_ENV = {
     "ARENA_RATE_LIMITS": "lb.submit=1000000000/1000000000,auth.guest=1000000/1000000",
     "ARENA_MSG_RATE": "1000000",
@@ -63,7 +65,7 @@ class Figures:
     errors: int
     server_cpu: float  # during the submits, as a share of one core
     redis_cpu: float  # every redis-server together
-    other_cpu: float  # anything else busy on the two cores then (the generator aside)
+    other_cpu: float  # other work busy on the two cores then (not the generator, interrupts)
     ceiling: float  # redis-benchmark's ZADD/s
     latencies: dict[str, list[float]]
 
@@ -173,42 +175,85 @@ def zadd_ceiling(redis: RedisProcess | RedisClusterProcesses, requests: int) -> 
     return float(found.group(1))
 
 
+@dataclass(slots=True)
+class Submits:
+    """One target's submit rounds, added up."""
+
+    rates: list[float] = field(default_factory=list)
+    errors: int = 0
+    wall_s: float = 0.0
+    server_cpu_s: float = 0.0
+    redis_cpu_s: float = 0.0
+    other_cpu_s: float = 0.0
+
+
+async def submit_round(
+    server: ServerProcess,
+    redis: RedisProcess | RedisClusterProcesses,
+    seconds: float,
+    into: Submits,
+) -> None:
+    """One round of lb.submit under the flood, with the CPU each party spent meanwhile."""
+    assert server.process is not None
+    pids = redis_pids(redis)
+    server0, redis0, wall0 = cpu_seconds(server.process.pid), cpu_seconds(*pids), time.monotonic()
+    own0, cores0 = time.process_time(), core_jiffies()
+    rate, errors = await flood(
+        server.url, sockets=SOCKETS, window=WINDOW, duration_s=seconds, make_request=submit_request
+    )
+    wall = time.monotonic() - wall0
+    cores = (SERVER_CORE, LOAD_CORE)
+    busy_s = sum(busy_since(cores0, c) - interrupts_since(cores0, c) for c in cores) * wall
+    server_s = cpu_seconds(server.process.pid) - server0
+    redis_s = cpu_seconds(*pids) - redis0
+    into.rates.append(rate)
+    into.errors += errors
+    into.wall_s += wall
+    into.server_cpu_s += server_s
+    into.redis_cpu_s += redis_s
+    into.other_cpu_s += max(0.0, busy_s - server_s - redis_s - (time.process_time() - own0))
+
+
 async def measure(
     workdir: Path,
-    name: str,
-    redis: RedisProcess | RedisClusterProcesses,
+    targets: dict[str, RedisProcess | RedisClusterProcesses],
     *,
     players: int,
     duration_s: float,
     samples: int,
-) -> Figures:
-    """A fresh server on the filled board: submits under load, then reads one at a time;
-    with the server stopped, redis-benchmark's ZADD ceiling on the same Redis."""
-    server = ServerProcess(redis.url, env=ARENA_ENV)
+) -> dict[str, Figures]:
+    """A fresh server on each filled board; submits in ROUNDS alternating between them (so
+    that other work on the machine falls on both alike), then reads one at a time; with
+    the servers stopped, redis-benchmark's ZADD ceiling, alternating too."""
+    servers = {name: ServerProcess(redis.url, env=ARENA_ENV) for name, redis in targets.items()}
+    submits = {name: Submits() for name in targets}
+    ceilings: dict[str, list[float]] = {name: [] for name in targets}
     try:
-        server.start(workdir / f"server-lb-{name}.log")
-        assert server.process is not None
+        for name, server in servers.items():
+            server.start(workdir / f"server-lb-{name}.log")
         pin_self(LOAD_CORE)
-        pids = redis_pids(redis)
-        cpu0 = cpu_seconds(server.process.pid), cpu_seconds(*pids), time.monotonic()
-        own0, cores0 = time.process_time(), core_jiffies()
-        rate, errors = await flood(
-            server.url,
-            sockets=SOCKETS,
-            window=WINDOW,
-            duration_s=duration_s,
-            make_request=submit_request,
-        )
-        wall = time.monotonic() - cpu0[2]
-        server_cpu = (cpu_seconds(server.process.pid) - cpu0[0]) / wall
-        redis_cpu = (cpu_seconds(*pids) - cpu0[1]) / wall
-        busy = busy_since(cores0, SERVER_CORE) + busy_since(cores0, LOAD_CORE)
-        other_cpu = max(0.0, busy - server_cpu - redis_cpu - (time.process_time() - own0) / wall)
-        lat = await latencies(server.url, players, samples)
+        for _ in range(ROUNDS):
+            for name, server in servers.items():
+                await submit_round(server, targets[name], duration_s / ROUNDS, submits[name])
+        lat = {name: await latencies(s.url, players, samples) for name, s in servers.items()}
     finally:
-        server.stop()
-    ceiling = zadd_ceiling(redis, ZADD_REQUESTS)
-    return Figures(rate, errors, server_cpu, redis_cpu, other_cpu, ceiling, lat)
+        for server in servers.values():
+            server.stop()
+    for _ in range(ROUNDS):
+        for name, redis in targets.items():
+            ceilings[name].append(zadd_ceiling(redis, ZADD_REQUESTS // ROUNDS))
+    return {
+        name: Figures(
+            submits_per_s=statistics.fmean(s.rates),
+            errors=s.errors,
+            server_cpu=s.server_cpu_s / s.wall_s,
+            redis_cpu=s.redis_cpu_s / s.wall_s,
+            other_cpu=s.other_cpu_s / s.wall_s,
+            ceiling=statistics.fmean(ceilings[name]),
+            latencies=lat[name],
+        )
+        for name, s in submits.items()
+    }
 
 
 async def run(workdir: Path, *, players: int, duration_s: float, samples: int) -> str:
@@ -218,20 +263,28 @@ async def run(workdir: Path, *, players: int, duration_s: float, samples: int) -
         before = await used_memory(redis.url)
         fill_s = await fill_board(redis.url, players)
         per_entry = (await used_memory(redis.url) - before) / players
-        single = await measure(
-            workdir, "single", redis, players=players, duration_s=duration_s, samples=samples
-        )
         cluster = start_cluster(workdir / "cluster-lb")
         copy_s = await copy_board(redis.url, cluster.url)
-        redis.stop()  # its memory back before the second round
-        on_cluster = await measure(
-            workdir, "cluster", cluster, players=players, duration_s=duration_s, samples=samples
+        figures = await measure(
+            workdir,
+            {"single": redis, "cluster": cluster},
+            players=players,
+            duration_s=duration_s,
+            samples=samples,
         )
     finally:
         redis.stop()
         if cluster is not None:
             cluster.stop()
-    return render(players, single, on_cluster, per_entry, players / fill_s, copy_s)
+    return render(
+        players,
+        duration_s,
+        figures["single"],
+        figures["cluster"],
+        per_entry,
+        players / fill_s,
+        copy_s,
+    )
 
 
 def _ratio(a: float, b: float) -> str:
@@ -240,6 +293,7 @@ def _ratio(a: float, b: float) -> str:
 
 def render(
     players: int,
+    duration_s: float,
     single: Figures,
     cluster: Figures,
     per_entry: float,
@@ -257,11 +311,14 @@ def render(
     rows = "\n".join(lat)
     return f"""### Leaderboards ({players:,} players on one board)
 
-One Redis, then a 3-master Redis Cluster holding the same board (copied key by key), each
-under a fresh server and the same load. The cluster's three redis-servers share core 1
-with the generator, as the one Redis does; the board's keys share a hash tag, so on the
-cluster the whole board is on one master, while the other key a submit touches (the
-player's rate limit) lands on any of the three.
+One Redis beside a 3-master Redis Cluster holding the same board (copied key by key), each
+with a server of its own (both pinned to core 0, only one loaded at a time); the submits
+alternate between
+them, {ROUNDS} rounds of {duration_s / ROUNDS:.0f} s each, so that other work on the machine
+falls on both alike. The cluster's three redis-servers share core 1 with the generator and
+the one Redis; the board's keys share a hash tag, so on the cluster the whole board is on
+one master, while the other key a submit touches (the player's rate limit) lands on any of
+the three.
 
 | measure | one Redis | 3-master Redis Cluster | cluster / one Redis |
 |---|---|---|---|
@@ -273,8 +330,9 @@ player's rate limit) lands on any of the three.
 | {single.server_cpu:.0%} / {single.redis_cpu:.0%} | {cluster.server_cpu:.0%} / \
 {cluster.redis_cpu:.0%} | |
 | baseline: `redis-benchmark -t zadd -c 50 -r 1000000` on the same Redis (`--cluster` on \
-the cluster: its keys on every master) | {single.ceiling:,.0f} ZADD/s | {cluster.ceiling:,.0f} \
-ZADD/s | {_ratio(cluster.ceiling, single.ceiling)} |
+the cluster: its keys on every master; {ROUNDS} alternating rounds, mean) \
+| {single.ceiling:,.0f} ZADD/s | {cluster.ceiling:,.0f} ZADD/s \
+| {_ratio(cluster.ceiling, single.ceiling)} |
 | server submits as a share of that ceiling | **{_ratio(single.submits_per_s, single.ceiling)}** \
 (aim: 25%) | {_ratio(cluster.submits_per_s, cluster.ceiling)} | |
 | Redis memory per entry (sorted set + member and name hashes) | {per_entry:,.0f} bytes \
@@ -296,7 +354,8 @@ def _other_note(single: Figures, cluster: Figures) -> str:
     if worst < OTHER_CPU:
         return ""
     return (
-        f"\nWork other than the server, the generator and Redis took {single.other_cpu:.0%} "
+        "\nWork other than the server, the generator, Redis and the network's interrupts took "
+        f"{single.other_cpu:.0%} "
         f"of a core during the submits on one Redis and {cluster.other_cpu:.0%} on the "
         "cluster: the machine was not the bench's alone, and the submit figures say less.\n"
     )

@@ -142,6 +142,7 @@ class StepResult:
     generator_cpu: float
     redis_cpu: float  # every redis-server together
     core_busy: tuple[float, float]  # cores 0 and 1, everything on them
+    interrupts_cpu: float  # both cores' irq and softirq time, as a share of one core
 
     @property
     def players(self) -> int:
@@ -162,9 +163,9 @@ class StepResult:
 
     @property
     def other_cpu(self) -> float:
-        """What ran on the two cores besides the server, the generator and Redis (the kernel's
-        share of the network among it), as a share of one core."""
-        ours = self.server_cpu + self.generator_cpu + self.redis_cpu
+        """What ran on the two cores besides the server, the generator, Redis and the
+        interrupts (the network's), as a share of one core: other work on the machine."""
+        ours = self.server_cpu + self.generator_cpu + self.redis_cpu + self.interrupts_cpu
         return max(0.0, sum(self.core_busy) - ours)
 
     @property
@@ -176,23 +177,43 @@ class StepResult:
         return self.sent == self.scheduled and self.all_arrived and self.p99_ms < P99_LIMIT_MS
 
 
-def core_jiffies() -> dict[str, tuple[int, int]]:
-    """Per core: (busy, total) jiffies since boot, whatever ran there (Linux)."""
+Jiffies = dict[str, tuple[int, int, int]]
+
+
+def core_jiffies() -> Jiffies:
+    """Per core: (busy, total, interrupts) jiffies since boot, whatever ran there (Linux).
+    Interrupts (irq, softirq: on loopback, much of the network's work) are busy time
+    that no process is charged for."""
     cores = {}
     for line in Path("/proc/stat").read_text().splitlines():
         name, *ticks = line.split()
         if name.startswith("cpu") and name != "cpu":
             values = [int(x) for x in ticks[:8]]
-            cores[name[3:]] = (sum(values) - values[3] - values[4], sum(values))  # not idle, iowait
+            # not idle, iowait
+            cores[name[3:]] = (
+                sum(values) - values[3] - values[4],
+                sum(values),
+                values[5] + values[6],
+            )
     return cores
 
 
-def busy_since(before: dict[str, tuple[int, int]], core: str) -> float:
+def _since(before: Jiffies, core: str, field: int) -> float:
     after = core_jiffies()
     if core not in before or core not in after:
         return float("nan")
-    busy, total = (a - b for a, b in zip(after[core], before[core], strict=True))
-    return busy / total if total else float("nan")
+    total = after[core][1] - before[core][1]
+    return (after[core][field] - before[core][field]) / total if total else float("nan")
+
+
+def busy_since(before: Jiffies, core: str) -> float:
+    """The share of the time since ``before`` that ``core`` was busy."""
+    return _since(before, core, 0)
+
+
+def interrupts_since(before: Jiffies, core: str) -> float:
+    """The share of the time since ``before`` that ``core`` spent in interrupts."""
+    return _since(before, core, 2)
 
 
 def cpu_seconds(*pids: int) -> float:
@@ -313,6 +334,7 @@ class RelayLoad:
         cpu = {name: (cpu_seconds(*pids) - cpu0[name]) / wall for name, pids in self.pids.items()}
         own = (time.process_time() - own0) / wall
         busy = (busy_since(cores0, SERVER_CORE), busy_since(cores0, LOAD_CORE))
+        interrupts = interrupts_since(cores0, SERVER_CORE) + interrupts_since(cores0, LOAD_CORE)
         tally.expected = SEATS * sum(sent)
         if len(tally.latencies_ns) < tally.expected:
             with contextlib.suppress(TimeoutError):
@@ -342,6 +364,7 @@ class RelayLoad:
             generator_cpu=own,
             redis_cpu=cpu.get("redis", 0.0),
             core_busy=busy,
+            interrupts_cpu=interrupts,
         )
 
     async def aclose(self) -> None:

@@ -126,7 +126,8 @@ def _generator_notes(name: str, results: list[StepResult]) -> list[str]:
     if other:
         worst = max(other, key=lambda r: r.other_cpu)
         notes.append(
-            f"{name}: work other than the server, the generator and Redis took "
+            f"{name}: work other than the server, the generator, Redis and the network's "
+            "interrupts took "
             f"{OTHER_CPU:.0%} of a core or more at {_listed([r.matches for r in other])} "
             f"matches (at most {worst.other_cpu:.0%}, at {worst.matches}): the machine was not "
             "the bench's alone, and those steps say less."
