@@ -65,6 +65,7 @@ class Op(StrEnum):
     STATS_GET = "stats.get"
     LB_BOARDS = "lb.boards"
     MATCH_LIST = "match.list"
+    MATCH_CURRENT = "match.current"
     WATCH = "watch"
 
 

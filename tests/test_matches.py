@@ -298,3 +298,18 @@ async def test_a_player_who_stops_reading_is_cut_off_and_the_match_goes_on(
         assert (await watcher.next_push("match.event"))["type"] == "after"
     finally:
         await close_all(clients)
+
+
+async def test_a_player_back_after_a_reload_asks_which_match_they_are_in(arena: str) -> None:
+    match_id, clients, players = await start_match([arena], 2)
+    try:
+        current = (await clients[0].request("match.current"))["match"]
+        assert current["match_id"] == match_id
+        assert current["roster"] == [p.player_id for p in players]
+        assert current["state"] == "running"
+        scores = {p.player_id: 1 for p in players}
+        await clients[0].request("match.result", match_id=match_id, scores=scores)
+        assert (await clients[1].request("match.current"))["match"] is None
+    finally:
+        for client in clients:
+            await client.close()

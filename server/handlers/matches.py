@@ -50,8 +50,13 @@ async def match_list(ctx: OpContext, req: Request) -> Message:
     return {"matches": await ctx.services.matches.running(limit)}
 
 
+async def match_current(ctx: OpContext, req: Request) -> Message:
+    return {"match": await ctx.services.matches.current_of(ctx.player_id)}
+
+
 MATCH_HANDLERS: dict[str, Handler] = {
     Op.MATCH_LIST: match_list,
+    Op.MATCH_CURRENT: match_current,
     Op.MATCH_SEND: match_send,
     Op.MATCH_FEED: match_feed,
     Op.MATCH_LEAVE: match_leave,

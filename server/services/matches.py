@@ -249,6 +249,16 @@ class MatchService:
             log.warning("match %s ended; tidying after it failed: %s", match.match_id, exc.code)
         return ended
 
+    async def current_of(self, player_id: str) -> dict[str, Any] | None:
+        """The running match the player is in, with its roster (a client back after a
+        reload learns where it was), or None."""
+        match_id = await self.current_match(player_id)
+        match = None if match_id is None else await self._store.read(match_id)
+        if match is None or match.state != "running":
+            return None
+        playing = await self._store.playing_count(match.match_id)
+        return {**match_wire(match, playing), "roster": match.roster}
+
     # --- what is running (match.list, stats) --------------------------------------
 
     async def running(self, limit: int) -> list[dict[str, Any]]:

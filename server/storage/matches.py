@@ -137,6 +137,10 @@ class MatchStore:
         return found
 
     @translate_redis_errors
+    async def playing_count(self, match_id: str) -> int:
+        return int(await self._mux.execute("SCARD", keys.match_players(match_id)))
+
+    @translate_redis_errors
     async def running_count(self) -> int:
         return int(await self._mux.execute("ZCARD", keys.running_matches()))
 
