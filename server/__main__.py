@@ -9,13 +9,12 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from aiohttp import web
 
 from server import logs
 from server.app import create_app
-from server.embedded_redis import RedisProcess
+from server.embedded_redis import private_redis
 from server.settings import Settings
 from server.storage.connection import RedisTooOld
 
@@ -44,17 +43,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     logs.configure(settings.log_level, "json" if settings.log_format == "json" else "text")
     with contextlib.ExitStack() as stack:
         if not settings.redis_url:
-            data_dir = Path(settings.data_dir) / "redis"
             try:
-                redis = stack.enter_context(RedisProcess(data_dir))
+                redis = private_redis(stack, settings.data_dir)
             except RuntimeError as exc:
                 print(f"arena: {exc}", file=sys.stderr)
                 return 1
-            log.info(
-                "started a private redis-server at %s (data in %s)",
-                logs.safe_url(redis.url),
-                data_dir,
-            )
             settings = dataclasses.replace(settings, redis_url=redis.url)
         app = create_app(settings)
         app.on_shutdown.insert(0, _ignore_repeated_signals)

@@ -13,6 +13,7 @@ import subprocess
 import time
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,37 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
-class RedisProcess:
+def private_redis(stack: contextlib.ExitStack, data_dir: str) -> RedisProcess:
+    """The private Redis of ``make run`` (REDIS_URL unset): data in ``data_dir``/redis, AOF
+    on, stopped when ``stack`` closes. RuntimeError says why it could not start."""
+    path = Path(data_dir) / "redis"
+    redis = stack.enter_context(RedisProcess(path))
+    log.info("started a private redis-server at %s (data in %s)", redis.url, path)
+    return redis
+
+
+class ChildProcess:
+    """Something started and stopped as child processes, usable as ``with X(...) as x``."""
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class RedisProcess(ChildProcess):
     """``with RedisProcess(dir) as r: r.url`` — a redis-server on a free loopback port."""
 
     def __init__(
@@ -58,7 +89,7 @@ class RedisProcess:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def start(self, timeout_s: float = 10.0) -> RedisProcess:
+    def start(self, timeout_s: float = 10.0) -> Self:
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError(MISSING)
@@ -118,19 +149,8 @@ class RedisProcess:
             self.process.kill()
             self.process.wait()
 
-    def __enter__(self) -> RedisProcess:
-        return self.start()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-
-class RedisClusterProcesses:
+class RedisClusterProcesses(ChildProcess):
     """``with RedisClusterProcesses(dir) as c: c.url`` — a Redis Cluster of ``masters``
     redis-server processes on free loopback ports, joined by ``redis-cli --cluster create``.
 
@@ -166,7 +186,7 @@ class RedisClusterProcesses:
     def url(self) -> str:
         return f"redis+cluster://127.0.0.1:{self.nodes[0].port}"
 
-    def start(self, timeout_s: float = 20.0) -> RedisClusterProcesses:
+    def start(self, timeout_s: float = 20.0) -> Self:
         cli = shutil.which("redis-cli")
         if cli is None:
             raise RuntimeError(MISSING)
@@ -221,14 +241,3 @@ class RedisClusterProcesses:
                 node.process.send_signal(signal.SIGTERM)
         for node in self.nodes:
             node.stop()
-
-    def __enter__(self) -> RedisClusterProcesses:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

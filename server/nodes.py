@@ -27,11 +27,11 @@ import threading
 import time
 import urllib.request
 from collections.abc import Sequence
-from pathlib import Path
 from types import FrameType
 from typing import IO, Any
 
-from server.embedded_redis import RedisProcess
+from server import logs
+from server.embedded_redis import private_redis
 from server.settings import Settings
 
 log = logging.getLogger("server.nodes")
@@ -240,24 +240,18 @@ class Launcher:
 
 def main(argv: Sequence[str] | None = None) -> int:
     count, settings, flags = parse(argv)
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    logs.configure(settings.log_level, "json" if settings.log_format == "json" else "text")
     launcher = Launcher(count, settings, flags)
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, launcher.on_signal)
     with contextlib.ExitStack() as stack:
         redis_url = settings.redis_url
         if not redis_url:
-            data_dir = Path(settings.data_dir) / "redis"
             try:
-                redis = stack.enter_context(RedisProcess(data_dir))
+                redis_url = private_redis(stack, settings.data_dir).url
             except RuntimeError as exc:
                 print(f"arena: {exc}", file=sys.stderr)
                 return 1
-            log.info("started a private redis-server at %s (data in %s)", redis.url, data_dir)
-            redis_url = redis.url
         try:
             launcher.run(redis_url)
         finally:

@@ -19,14 +19,14 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from types import TracebackType
+from typing import Self
 
 import pytest
 import redis as redis_sync
 
 from client_sim.client import ArenaClient, Backoff
 from client_sim.login import Login
-from server.embedded_redis import free_port
+from server.embedded_redis import ChildProcess, free_port
 from server.protocol import Message
 from server.storage import keys
 from server.storage.socket_commands import SocketRef
@@ -95,7 +95,7 @@ def require_nginx() -> None:
         pytest.fail(f"{NGINX} is missing: install Debian's nginx (make test does it)")
 
 
-class NginxProcess:
+class NginxProcess(ChildProcess):
     """Debian's nginx in the foreground, as this process's child, on a free loopback port."""
 
     def __init__(self, prefix: Path, node_ports: list[int]) -> None:
@@ -112,7 +112,7 @@ class NginxProcess:
         path = self.prefix / "error.log"
         return path.read_text(errors="replace") if path.exists() else ""
 
-    def start(self, timeout_s: float = 10.0) -> NginxProcess:
+    def start(self, timeout_s: float = 10.0) -> Self:
         require_nginx()
         self.prefix.mkdir(parents=True, exist_ok=True)
         site = self.prefix / "arena.conf"
@@ -156,17 +156,6 @@ class NginxProcess:
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
-
-    def __enter__(self) -> NginxProcess:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 @pytest.fixture
