@@ -14,6 +14,7 @@ event reached every player of its match, and p99 latency stayed under 100 ms.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +54,10 @@ ARENA_ENV = {
     # not a per-player budget, decides how much gets through (20 Hz is within the default).
     "ARENA_RATE_LIMITS": "auth.guest=100000/100000,match.send=1000/1000",
 }
+
+
+# How the generator gets into a target's matches, and the pids whose CPU each step reads.
+Target = tuple[OpenMatch, dict[str, list[int]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,83 +101,122 @@ class BareRooms:
         return seats
 
 
-async def climb(open_match: OpenMatch, pids: dict[str, list[int]]) -> list[StepResult]:
-    """Step the matches up until a step fails twice in a row, then narrow the gap once or
-    twice; every step measured, by matches (a repeated step appears twice)."""
-    results: list[StepResult] = []
-    started = time.monotonic()
+class Climb:
+    """One target's way up: its load, its steps so far, and whether it has stopped."""
 
-    def fits() -> bool:  # a step's sending and draining, and set-up as it has gone so far
-        spent = time.monotonic() - started
-        return not results or spent + STEP_S + DRAIN_S + spent / len(results) < BUDGET_S
+    def __init__(self, load: RelayLoad) -> None:
+        self.load = load
+        self.results: list[StepResult] = []
+        self.done = False
 
-    async def measure(matches: int) -> StepResult:
-        if results and not results[-1].passed:
+    async def measure(self, matches: int) -> StepResult:
+        if self.results and not self.results[-1].passed:
             await asyncio.sleep(1.0)  # the failed step's backlog clears
-        results.append(await load.step(len(results) + 1, matches))
-        return results[-1]
+        self.results.append(await self.load.step(len(self.results) + 1, matches))
+        return self.results[-1]
+
+    def gap(self) -> int | None:
+        """The middle of the gap between the last pass and the first failure above it, when
+        that gap is worth a step."""
+        low = max((r.matches for r in self.results if r.passed), default=0)
+        high = min((r.matches for r in self.results if r.matches > low), default=0)
+        if high - low < REFINE_MIN_GAP or self.load.closed:
+            return None
+        return (low + high) // 10 * 5
+
+
+async def climb(targets: dict[str, Target]) -> dict[str, list[StepResult]]:
+    """Step every target's matches up together, a round of STEPS at a time (each target in
+    turn, so that other work on the machine falls on them alike), until a target's step
+    fails twice in a row; then narrow that target's gap once or twice and close its
+    sockets. Every step measured, by matches (a repeated step appears twice)."""
+    started = time.monotonic()
+    budget_s = BUDGET_S * len(targets)
+    climbs: dict[str, Climb] = {}
+
+    def fits(steps: int = 1) -> bool:  # steps at the cost so far (set-up included), one more
+        spent = time.monotonic() - started  # failing at worst
+        done = sum(len(c.results) for c in climbs.values())
+        return not done or spent + steps * spent / done + STEP_S + DRAIN_S < budget_s
 
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
-        load = RelayLoad(open_match, http, pids)
+        climbs.update(
+            {key: Climb(RelayLoad(target[0], http, target[1])) for key, target in targets.items()}
+        )
         try:
             for matches in STEPS:
-                if not fits():
+                active = [c for c in climbs.values() if not c.done]
+                if not active or not fits(len(active)):
                     break
-                await load.grow(matches)
-                result = await measure(matches)
-                if not result.passed and not load.closed and fits():
-                    result = await measure(matches)  # once more: the machine is not ours alone
-                if not result.passed or load.closed:
-                    break
-            for _ in range(2):
-                low = max((r.matches for r in results if r.passed), default=0)
-                high = min((r.matches for r in results if r.matches > low), default=0)
-                if high - low < REFINE_MIN_GAP or load.closed or not fits():
-                    break
-                await measure((low + high) // 10 * 5)
+                for c in active:
+                    await c.load.grow(matches)
+                    result = await c.measure(matches)
+                    if not result.passed and not c.load.closed and fits():
+                        result = await c.measure(matches)  # once more: the machine is not ours
+                    if result.passed and not c.load.closed:
+                        continue
+                    c.done = True
+                    for _ in range(2):
+                        if (at := c.gap()) is None or not fits():
+                            break
+                        await c.measure(at)
+                    await c.load.aclose()  # its sockets gone: the other targets' steps go on
         finally:
-            await load.aclose()
-    return sorted(results, key=lambda r: r.matches)
+            await asyncio.gather(*(c.load.aclose() for c in climbs.values()))
+    return {key: sorted(c.results, key=lambda r: r.matches) for key, c in climbs.items()}
 
 
-async def _arena(
-    workdir: Path, name: str, redis: RedisProcess | RedisClusterProcesses, nodes: int
-) -> Climbed:
-    """Arena's climb with ``nodes`` server processes, every one pinned to the server's core."""
-    servers: list[ServerProcess] = []
+def _arena_nodes(
+    stack: contextlib.ExitStack,
+    workdir: Path,
+    name: str,
+    redis: RedisProcess | RedisClusterProcesses,
+    nodes: int,
+) -> tuple[Target, list[Path]]:
+    """``nodes`` Arena servers on ``redis``, every one pinned to the server's core; stopped
+    (Redis last) when ``stack`` closes."""
+    stack.callback(redis.stop)
     logs = [workdir / f"server-relay-{name}-{n}.log" for n in range(nodes)]
-    try:
-        for log in logs:
-            servers.append(ServerProcess(redis.url, env=ARENA_ENV).start(log))
-        pids = {
-            "server": [s.process.pid for s in servers if s.process is not None],
-            "redis": redis_pids(redis),
-        }
-        results = await climb(ArenaMatches(tuple(s.url for s in servers)), pids)
-    finally:
-        for server in servers:
-            server.stop()
-        redis.stop()
-    return Climbed(results, "\n".join(log.read_text(errors="replace") for log in logs))
+    servers = []
+    for log in logs:
+        server = ServerProcess(redis.url, env=ARENA_ENV)
+        stack.callback(server.stop)
+        servers.append(server.start(log))
+    pids = {
+        "server": [s.process.pid for s in servers if s.process is not None],
+        "redis": redis_pids(redis),
+    }
+    return (ArenaMatches(tuple(s.url for s in servers)), pids), logs
 
 
 async def _measure(workdir: Path) -> dict[str, Climbed]:
     pin_self(LOAD_CORE)  # this thread: the generator's
-    climbed = {
-        "single": await _arena(workdir, "single", start_redis(workdir / "redis-relay"), 1),
-        "cluster": await _arena(workdir, "cluster", start_cluster(workdir / "cluster-relay"), 1),
-        "two nodes": await _arena(
-            workdir, "two-nodes", start_redis(workdir / "redis-relay-two-nodes"), 2
-        ),
-    }
-    bare_relay = BaselineProcess("loadtest.bench.bare_relay").start(workdir / "bare-relay.log")
-    try:
+    with contextlib.ExitStack() as stack:
+        single, single_logs = _arena_nodes(
+            stack, workdir, "single", start_redis(workdir / "redis-relay"), 1
+        )
+        cluster, cluster_logs = _arena_nodes(
+            stack, workdir, "cluster", start_cluster(workdir / "cluster-relay"), 1
+        )
+        two, two_logs = _arena_nodes(
+            stack, workdir, "two-nodes", start_redis(workdir / "redis-relay-two-nodes"), 2
+        )
+        bare_relay = BaselineProcess("loadtest.bench.bare_relay")
+        stack.callback(bare_relay.stop)
+        bare_relay.start(workdir / "bare-relay.log")
         assert bare_relay.process is not None
-        bare = await climb(BareRooms(bare_relay.url), {"server": [bare_relay.process.pid]})
-    finally:
-        bare_relay.stop()
-    climbed["bare"] = Climbed(bare, None)
-    return climbed
+        bare = (BareRooms(bare_relay.url), {"server": [bare_relay.process.pid]})
+        results = await climb(
+            {"single": single, "cluster": cluster, "two nodes": two, "bare": bare}
+        )
+    logs = {"single": single_logs, "cluster": cluster_logs, "two nodes": two_logs, "bare": []}
+    return {
+        key: Climbed(
+            results[key],
+            "\n".join(log.read_text(errors="replace") for log in logs[key]) if logs[key] else None,
+        )
+        for key in results
+    }
 
 
 async def run(workdir: Path) -> str:

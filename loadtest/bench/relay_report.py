@@ -216,15 +216,17 @@ Each step runs {STEP_S:.0f} s; a delivery is one event reaching one player (the 
 included), so a match of {SEATS} makes {SEATS * SEATS * HZ:,} deliveries/s. A step passes
 (bold) when the whole schedule was sent, every event reached every player of its match and
 p99 latency, from send to receipt in the generator, stayed under {P99_LIMIT_MS:.0f} ms.
-The four targets below ran one after another in this run, under the same generator and
-the same steps.
+The four targets below climbed together, under the same generator: each step ran on every
+target still climbing, one after another, before the next step began, so that other work
+on the machine fell on them alike.
 
 {_summary(climbed)}
 
-Where each ran: every Arena node on core 0; the generator and Redis on core 1 (the
-cluster's three redis-servers share that core between them and with the generator). The
-two nodes share core 0, the CPU one node had alone, so their ratio is what crossing nodes
-costs, not what a second machine would add.
+Where each ran: every server on core 0 (each target's servers stay up between its steps,
+holding their sockets idle); the generator and every Redis on core 1 (the cluster's three
+redis-servers share that core between them and with the generator). The two nodes share
+core 0, the CPU one node had alone, so their ratio is what crossing nodes costs, not what
+a second machine would add.
 
 {NAMES["single"]} (`match.send` without rid: Lua append + publish, the hub, each socket's
 outbox):
