@@ -313,12 +313,11 @@ def render(
 
 One Redis beside a 3-master Redis Cluster holding the same board (copied key by key), each
 with a server of its own (both pinned to core 0, only one loaded at a time); the submits
-alternate between
-them, {ROUNDS} rounds of {duration_s / ROUNDS:.0f} s each, so that other work on the machine
-falls on both alike. The cluster's three redis-servers share core 1 with the generator and
-the one Redis; the board's keys share a hash tag, so on the cluster the whole board is on
-one master, while the other key a submit touches (the player's rate limit) lands on any of
-the three.
+alternate between them, {ROUNDS} rounds of {duration_s / ROUNDS:.0f} s each, so that other
+work on the machine falls on both alike. The cluster's three redis-servers share core 1
+with the generator and the one Redis; the board's keys share a hash tag, so on the
+cluster the whole board is on one master, while the other key a submit touches (the
+player's rate limit) lands on any of the three.
 
 | measure | one Redis | 3-master Redis Cluster | cluster / one Redis |
 |---|---|---|---|
