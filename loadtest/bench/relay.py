@@ -1,9 +1,10 @@
 """Room relay: matches of 8 players each sending a small event at 20 Hz through the whole
 server (match.send -> append and publish in Redis -> the hub -> every player's socket),
-stepped up until latency or delivery fails. Four targets under the same generator and the
-same steps: Arena on one Redis; Arena on a 3-master Redis Cluster; two Arena nodes on one
-Redis, each match's players split between them so that every event crosses nodes; and a
-bare aiohttp relay without Redis, the baseline.
+stepped up until latency or delivery fails. Five targets under the same generator and the
+same steps: Arena on one Redis; the same with its metrics off (what recording them costs);
+Arena on a 3-master Redis Cluster; two Arena nodes on one Redis, each match's players split
+between them so that every event crosses nodes; and a bare aiohttp relay without Redis, the
+baseline.
 
 Each target climbs STEPS (matches at once) until a step fails, then tries the
 middle of the gap between its last pass and that failure, twice at most, within
@@ -44,7 +45,7 @@ from loadtest.bench.relay_load import (
 from loadtest.bench.relay_report import Climbed, render
 from server.embedded_redis import RedisClusterProcesses, RedisProcess
 
-# Four targets in `make bench`'s five minutes: the climb starts at 10 matches, and each
+# Five targets in `make bench`'s five minutes: the climb starts at 10 matches, and each
 # target has BUDGET_S.
 STEPS = (10, 40, 60, 80, 100, 120, 140, 160, 200, 240)
 BUDGET_S = 34.0  # per target, set-up included
@@ -172,6 +173,7 @@ def _arena_nodes(
     name: str,
     redis: RedisProcess | RedisClusterProcesses,
     nodes: int,
+    env: dict[str, str] | None = None,
 ) -> tuple[Target, list[Path]]:
     """``nodes`` Arena servers on ``redis``, every one pinned to the server's core; stopped
     (Redis last) when ``stack`` closes."""
@@ -179,7 +181,7 @@ def _arena_nodes(
     logs = [workdir / f"server-relay-{name}-{n}.log" for n in range(nodes)]
     servers = []
     for log in logs:
-        server = ServerProcess(redis.url, env=ARENA_ENV)
+        server = ServerProcess(redis.url, env={**ARENA_ENV, **(env or {})})
         stack.callback(server.stop)
         servers.append(server.start(log))
     pids = {
@@ -201,15 +203,36 @@ async def _measure(workdir: Path) -> dict[str, Climbed]:
         two, two_logs = _arena_nodes(
             stack, workdir, "two-nodes", start_redis(workdir / "redis-relay-two-nodes"), 2
         )
+        # What recording the metrics costs: the same node with ARENA_METRICS=0.
+        quiet, quiet_logs = _arena_nodes(
+            stack,
+            workdir,
+            "metrics-off",
+            start_redis(workdir / "redis-relay-metrics-off"),
+            1,
+            {"ARENA_METRICS": "0"},
+        )
         bare_relay = BaselineProcess("loadtest.bench.bare_relay")
         stack.callback(bare_relay.stop)
         bare_relay.start(workdir / "bare-relay.log")
         assert bare_relay.process is not None
         bare = (BareRooms(bare_relay.url), {"server": [bare_relay.process.pid]})
         results = await climb(
-            {"single": single, "cluster": cluster, "two nodes": two, "bare": bare}
+            {
+                "single": single,
+                "metrics off": quiet,
+                "cluster": cluster,
+                "two nodes": two,
+                "bare": bare,
+            }
         )
-    logs = {"single": single_logs, "cluster": cluster_logs, "two nodes": two_logs, "bare": []}
+    logs = {
+        "single": single_logs,
+        "metrics off": quiet_logs,
+        "cluster": cluster_logs,
+        "two nodes": two_logs,
+        "bare": [],
+    }
     return {
         key: Climbed(
             results[key],

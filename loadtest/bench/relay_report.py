@@ -32,6 +32,7 @@ class Climbed:
 
 NAMES = {
     "single": "Arena, one node, one Redis",
+    "metrics off": "Arena, one node, one Redis, metrics off",
     "cluster": "Arena, one node, 3-master Redis Cluster",
     "two nodes": "Arena, two nodes, one Redis",
     "bare": "The bare relay",
@@ -179,6 +180,7 @@ def _summary(climbed: dict[str, Climbed]) -> str:
 
     versus = {
         "single": "reference",
+        "metrics off": f"with metrics on, one node makes {share('single', 'metrics off')} of it",
         "cluster": f"{share('cluster', 'single')} of one Redis",
         "two nodes": f"{share('two nodes', 'single')} of one node",
         "bare": f"Arena (one node, one Redis) is {share('single', 'bare')} of it (aim: 50%)",
@@ -216,7 +218,7 @@ Each step runs {STEP_S:.0f} s; a delivery is one event reaching one player (the 
 included), so a match of {SEATS} makes {SEATS * SEATS * HZ:,} deliveries/s. A step passes
 (bold) when the whole schedule was sent, every event reached every player of its match and
 p99 latency, from send to receipt in the generator, stayed under {P99_LIMIT_MS:.0f} ms.
-The four targets below climbed together, under the same generator: each step ran on every
+The five targets below climbed together, under the same generator: each step ran on every
 target still climbing, one after another, before the next step began, so that other work
 on the machine fell on them alike.
 
@@ -232,6 +234,11 @@ a second machine would add.
 outbox):
 
 {_table(climbed["single"].results)}
+
+{NAMES["metrics off"]} (`ARENA_METRICS=0`: no op counts, latency histograms or fan-out
+lag recorded; the node above records them all, as a node does by default):
+
+{_table(climbed["metrics off"].results)}
 
 {NAMES["cluster"]} (`redis+cluster://`: each match's keys and channel on the shard owning
 its slot, `SPUBLISH`/`SSUBSCRIBE`; the node holds a connection and a subscriber per master):
