@@ -18,7 +18,8 @@
   are joined again. Requests waiting when the socket dropped fail with
   ``ConnectionClosed``; new ones wait for the reconnect.
 
-It imports only ``server.protocol`` from the server, so it can be copied out.
+From the server it imports only ``server.protocol``: copy it out with its siblings
+``login.py`` and ``following.py`` and that one module.
 """
 
 from __future__ import annotations

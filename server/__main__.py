@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import errno
 import logging
 import signal
 import sys
@@ -67,6 +68,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         except RedisTooOld as exc:
             print(f"arena: {exc}", file=sys.stderr)
             return 1
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise
+            print(
+                f"arena: {settings.host}:{settings.port} is in use by another program; "
+                "choose another port with ARENA_PORT=... (or --port)",
+                file=sys.stderr,
+            )
+            return 1
+    log.info("Arena stopped")
     return 0
 
 

@@ -266,7 +266,7 @@ def build_services(
         health=HealthService(functools.partial(redis_answers, mux)),
         stats=stats,
         watch=watch,
-        admin=AdminService(stats, lobbies, matches, presence),
+        admin=AdminService(stats, lobbies, matches, presence, profiles),
         rate_limiter=rate_limiter,
         locks=locks,
     )
@@ -354,9 +354,9 @@ async def _tell_sockets_and_close(app: web.Application) -> None:
     app[STOPPING].set()
     frame = Frame(push(Push.SERVER_SHUTDOWN, reconnect=True))
     conns = app[REGISTRY].all()
+    log.info("stopping: %d sockets told to reconnect elsewhere", len(conns))
     for conn in conns:
         conn.push(frame)
         conn.close(CloseCode.GOING_AWAY, "server shutting down")
     if conns:
-        log.info("closing %d sockets for shutdown", len(conns))
         await asyncio.gather(*(c.wait_closed(app[SETTINGS].shutdown_grace_s) for c in conns))

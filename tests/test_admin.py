@@ -142,3 +142,10 @@ async def test_a_kicked_player_is_told_disconnected_and_unseated(arena_admin: st
         # A kick is not a ban: the same token opens a socket again.
         async with await ArenaClient.connect(arena_admin, player.token) as again:
             assert (await again.request("session.get"))["player_id"] == player.player_id
+
+
+async def test_kicking_a_player_who_never_was_is_not_found(arena_admin: str) -> None:
+    status, body = await http_json(
+        "POST", f"{arena_admin}/v1/admin/players/nobody-at-all/kick", token=ADMIN_KEY
+    )
+    assert (status, body["error"]["code"]) == (404, "NOT_FOUND")

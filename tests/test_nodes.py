@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import signal
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 from client_sim.client import ArenaClient
+from server.embedded_redis import RedisProcess
 from tests.conftest import SpawnNode
 from tests.helpers import eventually, http_json, login
 
@@ -153,3 +157,24 @@ async def test_without_redis_url_the_server_runs_a_private_redis_and_stops_it(
     assert await asyncio.to_thread(node.wait, 10) == 0
     # The server waits for its Redis to exit before it does.
     assert not _answers_ping(redis_port)
+
+
+def test_a_port_in_use_is_one_clear_line_not_a_traceback(
+    redis_server: RedisProcess, tmp_path: Path
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {**os.environ, "REDIS_URL": redis_server.url, "ARENA_DATA_DIR": str(tmp_path)}
+        done = subprocess.run(
+            [sys.executable, "-m", "server", "--port", str(port)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    assert done.returncode == 1
+    assert f"127.0.0.1:{port} is in use" in done.stderr
+    assert "ARENA_PORT" in done.stderr
+    assert "Traceback" not in done.stderr

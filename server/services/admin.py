@@ -12,6 +12,7 @@ from typing import Any
 from server.services.lobbies import LobbyService, lobby_wire
 from server.services.matches import MatchService, match_wire
 from server.services.presence import PresenceService
+from server.services.profiles import ProfileService
 from server.services.stats import StatsService
 from server.storage.socket_commands import SocketEnd
 
@@ -25,11 +26,13 @@ class AdminService:
         lobbies: LobbyService,
         matches: MatchService,
         presence: PresenceService,
+        profiles: ProfileService,
     ) -> None:
         self._stats = stats
         self._lobbies = lobbies
         self._matches = matches
         self._presence = presence
+        self._profiles = profiles
 
     async def stats(self) -> dict[str, Any]:
         snapshot = (await self._stats.snapshot()).as_wire()
@@ -48,6 +51,7 @@ class AdminService:
     async def kick(self, player_id: str) -> dict[str, Any]:
         """Close the player's socket (``session.kicked``, close 4004) and free their lobby
         seat. Their sessions stay valid: a kick is not a ban."""
+        await self._profiles.get(player_id)  # NotFound (404) for a player who never was
         connected = await self._presence.end_socket(player_id, SocketEnd.KICKED, only_session=None)
         lobby_id = await self._lobbies.remove(player_id)
         log.info(
