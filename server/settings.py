@@ -55,7 +55,9 @@ class Settings:
         "",
         "REDIS_URL",
         "Redis to use (7.0 or newer), e.g. redis://:password@127.0.0.1:6379/0, or a Redis "
-        "Cluster as redis+cluster://host:port (any one node). Empty: start a private "
+        "Cluster as redis+cluster://host:port (any one node, or several comma-separated); "
+        "rediss:// and rediss+cluster:// for TLS (?ssl_ca_certs=PATH names the CA to "
+        "trust, else the system's). Empty: start a private "
         "redis-server (data in ARENA_DATA_DIR/redis, AOF on) and stop it on exit.",
     )
     host: str = _setting("127.0.0.1", "ARENA_HOST", "Address the server listens on.")

@@ -35,6 +35,8 @@ def open_redis(url: str, *, pool_size: int, timeout_s: float) -> BlockingClient:
         seed = seeds[0]
         return RedisCluster(
             startup_nodes=[ClusterNode(s.host, s.port) for s in seeds],
+            ssl=seed.tls,
+            ssl_ca_certs=seed.ca_file,
             username=seed.username,
             password=seed.password,
             max_connections=pool_size,

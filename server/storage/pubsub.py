@@ -270,7 +270,9 @@ class Subscriber:
         ep = self._endpoint
         connect_timeout = min(self._timeout_s, 1.0)
         transport, protocol = await asyncio.wait_for(
-            loop.create_connection(lambda: _PubSubProtocol(self), ep.host, ep.port),
+            loop.create_connection(
+                lambda: _PubSubProtocol(self), ep.host, ep.port, ssl=ep.ssl_context()
+            ),
             connect_timeout,
         )
         try:
