@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import socket
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -80,3 +81,13 @@ def every_key(client: redis.Redis | redis.cluster.RedisCluster, pattern: str) ->
     if isinstance(client, redis.cluster.RedisCluster):
         return list(client.keys(pattern, target_nodes=redis.cluster.RedisCluster.PRIMARIES))
     return list(client.keys(pattern))
+
+
+def answers_ping(port: int) -> bool:
+    """A Redis (plain TCP) answers PING on 127.0.0.1:``port``."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as conn:
+            conn.sendall(b"PING\r\n")
+            return conn.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False

@@ -14,7 +14,7 @@ from pathlib import Path
 from client_sim.client import ArenaClient
 from server.embedded_redis import RedisProcess
 from tests.conftest import SpawnNode
-from tests.helpers import eventually, http_json, login
+from tests.helpers import answers_ping, eventually, http_json, login
 
 FAST_PRESENCE = {"ARENA_PRESENCE_INTERVAL": "0.3", "ARENA_PRESENCE_TTL": "1.5"}
 
@@ -132,15 +132,6 @@ async def test_a_second_signal_while_stopping_does_not_cut_the_clean_up(
     assert "already stopping" in node.log()
 
 
-def _answers_ping(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as conn:
-            conn.sendall(b"PING\r\n")
-            return conn.recv(16).startswith(b"+PONG")
-    except OSError:
-        return False
-
-
 async def test_without_redis_url_the_server_runs_a_private_redis_and_stops_it(
     spawn_node: SpawnNode, tmp_path: Path
 ) -> None:
@@ -149,14 +140,14 @@ async def test_without_redis_url_the_server_runs_a_private_redis_and_stops_it(
     found = re.search(r"started a private redis-server at redis://127.0.0.1:(\d+)", node.log())
     assert found is not None
     redis_port = int(found.group(1))
-    assert _answers_ping(redis_port)
+    assert answers_ping(redis_port)
     player = await login(node.url)
     assert (await http_json("GET", node.url + "/v1/session", token=player.token))[0] == 200
     assert (data_dir / "redis" / "appendonlydir").is_dir()  # AOF on
     node.signal(signal.SIGTERM)
     assert await asyncio.to_thread(node.wait, 10) == 0
     # The server waits for its Redis to exit before it does.
-    assert not _answers_ping(redis_port)
+    assert not answers_ping(redis_port)
 
 
 def test_a_port_in_use_is_one_clear_line_not_a_traceback(

@@ -18,7 +18,7 @@ import pytest
 from client_sim.client import ArenaClient
 from server.embedded_redis import free_port
 from server.nodes import node_command, parse
-from tests.helpers import eventually, http_json, login
+from tests.helpers import answers_ping, eventually, http_json, login
 
 
 def consecutive_free_ports(count: int) -> int:
@@ -33,15 +33,6 @@ def consecutive_free_ports(count: int) -> int:
                 continue
             return first
     raise RuntimeError(f"no {count} consecutive free ports")
-
-
-def answers_ping(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as conn:
-            conn.sendall(b"PING\r\n")
-            return conn.recv(16).startswith(b"+PONG")
-    except OSError:
-        return False
 
 
 def test_each_node_gets_the_flags_given_and_a_port_and_name_of_its_own() -> None:
