@@ -55,7 +55,7 @@ log = logging.getLogger(__name__)
 
 # Close codes after which coming back on the same session makes no sense.
 FINAL_CLOSE_CODES = frozenset({1009, 4001, 4002, 4003})
-MATCH_PUSHES = frozenset({"match.event", "match.left", "match.ended"})
+MATCH_PUSHES = frozenset({"match.event", "match.left", "match.presence", "match.ended"})
 FEED_PAGE = 500
 HEARTBEAT_S = 20.0
 HANDSHAKE_TIMEOUT_S = 10.0

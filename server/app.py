@@ -35,6 +35,7 @@ from server.services.chat import ChatService
 from server.services.health import HealthService
 from server.services.leaderboards import Clock, LeaderboardService
 from server.services.lobbies import LobbyService
+from server.services.match_life import MatchLifeService
 from server.services.matches import MatchService
 from server.services.notifications import NotificationService
 from server.services.presence import PresenceService
@@ -134,6 +135,7 @@ def _metrics(app: web.Application) -> Metrics:
             players_online=stats.online,
             nodes_alive=stats.nodes,
             queues={"results": stats.queue},
+            matches_abandoned=stats.abandoned,
         )
 
     def redis_errors() -> dict[str, int]:
@@ -211,8 +213,9 @@ def build_services(
         timeout_s=settings.job_timeout_s,
         max_tries=settings.job_tries,
     )
+    match_store = MatchStore(mux, scripts, feeds, feed_keep=settings.match_feed_max)
     matches = MatchService(
-        MatchStore(mux, scripts, feeds, feed_keep=settings.match_feed_max),
+        match_store,
         presence,
         rate_limiter,
         results_queue,
@@ -250,6 +253,14 @@ def build_services(
         leaderboards=leaderboards,
         lobbies=lobbies,
         matches=matches,
+        match_life=MatchLifeService(
+            match_store,
+            presence,
+            watch,
+            abandon_s=settings.match_abandon_s,
+            check_every_s=settings.presence_interval_s,
+            clock=clock,
+        ),
         chat=ChatService(
             ChatStore(feeds),
             rate_limiter,

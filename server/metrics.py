@@ -104,6 +104,7 @@ class GameTotals:
     nodes_alive: int = 0
     queues: dict[str, dict[str, int]] = field(default_factory=dict)
     redis_up: bool = True
+    matches_abandoned: int = 0
 
 
 @dataclass(slots=True)
@@ -231,6 +232,12 @@ class ArenaCollector(Collector):
             "arena_nodes_alive", "Server nodes alive (same on every node).",
             value=totals.nodes_alive,
         )  # fmt: skip
+        yield CounterMetricFamily(
+            "arena_matches_abandoned",
+            "Matches ended abandoned: no player online for ARENA_MATCH_ABANDON_S (same on "
+            "every node).",
+            value=totals.matches_abandoned,
+        )
         depth = GaugeMetricFamily(
             "arena_queue_jobs", "Jobs in a task queue, by state: ready, taken or dead (letters).",
             labels=["queue", "state"],

@@ -79,6 +79,7 @@ class Push(StrEnum):
     MATCH_EVENT = "match.event"
     MATCH_LEFT = "match.left"
     MATCH_ENDED = "match.ended"
+    MATCH_PRESENCE = "match.presence"
     CHAT_MESSAGE = "chat.message"
     NOTIFY = "notify"
     LOBBY_CLOSED = "lobby.closed"

@@ -160,6 +160,12 @@ class Settings:
         "ARENA_MATCH_FEED_MAX",
         "Events a match's feed keeps for catching up; older ones are trimmed (FEED_TRIMMED).",
     )
+    match_abandon_s: float = _setting(
+        60.0,
+        "ARENA_MATCH_ABANDON_S",
+        "Seconds a running match may go without any of its players online (a live socket "
+        "on a live node) before it ends abandoned, with no result.",
+    )
     result_boards: str = _setting(
         "*=global,daily",
         "ARENA_RESULT_BOARDS",
@@ -279,6 +285,7 @@ class Settings:
             "heartbeat_s",
             "shutdown_grace_s",
             "match_feed_max",
+            "match_abandon_s",
             "job_timeout_s",
             "job_tries",
         ]

@@ -5,6 +5,7 @@
   session has gone.
 - Add its cache counters to the shared totals.
 - After its command channel was down, end sockets that were replaced meanwhile.
+- Tell matches whose players' node died, and end matches all their players abandoned.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class Upkeep:
             await self._services.lobbies.renew_seats(list(set(self._sockets().values())))
             await self._services.lobbies.free_lapsed_seats()
             await self._services.cache_stats.flush()
+            await self._services.match_life.tick()
         except ArenaError as exc:
             log.warning("upkeep skipped: %s", exc.message)
 

@@ -111,13 +111,13 @@ class SocketEndpoint:
         hub = request.app[HUB]
         try:
             if not session.spectator:  # a dashboard is nobody's presence and holds no seat
-                await services.presence.socket_opened(conn.player_id, conn.conn_id)
+                came_online = await services.presence.socket_opened(conn.player_id, conn.conn_id)
                 conn.claimed = True
                 await hub.listen(services.presence.player_channel(conn.player_id), conn)
                 await services.lobbies.renew_seats([conn.player_id])  # back within the grace
                 profile = await services.profiles.get(session.player_id)
                 conn.identity.name = profile.name
-                await self._rejoin(conn, hub, services)
+                await self._rejoin(conn, hub, services, came_online=came_online)
             ctx = OpContext(services, conn.identity, session.token_hash, HubChannels(hub, conn))
             await self._read_loop(conn, ctx)
         except ArenaError as exc:  # Redis gone while opening: tell the client why, then close
@@ -132,19 +132,26 @@ class SocketEndpoint:
             await conn.wait_closed(within_s=self._settings.shutdown_grace_s)
             try:
                 # The seat lease is no longer renewed from here: it lapses after the grace.
-                if not session.spectator:
-                    await services.presence.socket_closed(conn.player_id, conn.conn_id)
+                if not session.spectator and await services.presence.socket_closed(
+                    conn.player_id, conn.conn_id
+                ):  # their live socket (not one replaced): they are gone, their match hears
+                    await services.match_life.player_gone(conn.player_id)
             except ArenaError:
                 log.warning("could not release the socket: Redis unavailable")
             log.info("socket closed for %s (code %s)", conn.player_id, conn.close_code)
         return ws
 
-    async def _rejoin(self, conn: Connection, hub: Hub, services: Services) -> None:
+    async def _rejoin(
+        self, conn: Connection, hub: Hub, services: Services, *, came_online: bool
+    ) -> None:
         """A player back mid-match follows it again (from now: the client catches up with
-        match.feed), and gets the notifications they have not acknowledged."""
+        match.feed), the match hears they are back (unless this socket replaced a live
+        one), and they get the notifications they have not acknowledged."""
         match_id = await services.matches.current_match(conn.player_id)
         if match_id is not None:
             await hub.follow_match(conn, match_id, from_start=False)
+            if came_online:
+                await services.match_life.player_back(conn.player_id, match_id)
         for note in await services.notifications.pending(conn.player_id):
             conn.push(Frame(packed=note.push))
 

@@ -27,6 +27,7 @@ NAMES = {
     "arena_redis_up": "gauge",
     "arena_players_online": "gauge",
     "arena_nodes_alive": "gauge",
+    "arena_matches_abandoned": "counter",
     "arena_queue_jobs": "gauge",
 }
 

@@ -11,6 +11,7 @@ from server.services.chat import ChatService
 from server.services.health import HealthService
 from server.services.leaderboards import LeaderboardService
 from server.services.lobbies import LobbyService
+from server.services.match_life import MatchLifeService
 from server.services.matches import MatchService
 from server.services.notifications import NotificationService
 from server.services.presence import PresenceService
@@ -32,6 +33,7 @@ class Services:
     leaderboards: LeaderboardService
     lobbies: LobbyService
     matches: MatchService
+    match_life: MatchLifeService  # presence pushes and abandoned ends
     chat: ChatService
     notifications: NotificationService
     activity: ActivityFeed

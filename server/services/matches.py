@@ -116,7 +116,7 @@ class MatchService:
         await self._store.create(match)
         await self._presence.follow_match(players, match_id)
         await asyncio.gather(
-            self._store.index_running(match_id, match.started_ms),
+            self._store.index_running(match),
             self._watch.match(match_wire(match, len(players))),
         )
 
@@ -166,9 +166,12 @@ class MatchService:
         head = packed_head(
             Push.MATCH_LEFT, {"match_id": match_id, "player_id": player_id, "ts": self._now_ms()}
         )
-        if await self._store.leave(match_id, player_id, head) is None:
+        left = await self._store.leave(match_id, player_id, head)
+        if left is None:
             raise NotInMatch("not a player of this match")
         await self._store.forget_current([player_id], match_id)
+        if left:  # '' when the match had ended: it is no longer listed
+            await self._store.index.player_left(match_id)
 
     async def current_match(self, player_id: str) -> str | None:
         """The running match the player is in, if any (a new socket follows it)."""
@@ -262,11 +265,26 @@ class MatchService:
     # --- what is running (match.list, stats) --------------------------------------
 
     async def running(self, limit: int) -> list[dict[str, Any]]:
+        """Running matches, newest first, shaped like ``match_wire``: one Redis call."""
         found = await self._store.running(limit, self._now_ms())
-        return [match_wire(match, playing) for match, playing in found]
+        return [
+            {
+                "match_id": s.match_id,
+                "mode": s.mode,
+                "players": s.players,
+                "playing": s.playing,
+                "started_ms": s.started_ms,
+                "state": "running",
+            }
+            for s in found
+        ]
 
     async def running_count(self) -> int:
         return await self._store.running_count()
+
+    async def abandoned_count(self) -> int:
+        """Matches ended abandoned (no player online for ARENA_MATCH_ABANDON_S), game-wide."""
+        return await self._store.index.abandoned()
 
     # --- for the results worker and the hub -----------------------------------------
 

@@ -41,14 +41,19 @@ class PresenceService:
         """The channel this node listens on for socket commands."""
         return self._commands.channel(self.node_id)
 
-    async def socket_opened(self, player_id: str, conn_id: str) -> None:
-        """Make this socket the player's live one; end whichever socket held them before."""
+    async def socket_opened(self, player_id: str, conn_id: str) -> bool:
+        """Make this socket the player's live one; end whichever socket held them before.
+
+        True when the player came online (no socket held them: they were gone), False
+        when this socket replaces a live one (they never went away).
+        """
         mine = SocketRef(self.node_id, conn_id)
         previous = await self._store.claim_live_socket(
             player_id, mine, until_ms=_now_ms() + self._presence_ttl_ms
         )
         if previous is not None and previous != mine:
             await self._commands.send(previous, SocketCommand(previous.conn_id, SocketEnd.REPLACED))
+        return previous is None
 
     async def socket_closed(self, player_id: str, conn_id: str) -> bool:
         """True when this was the player's live socket (not one already replaced)."""
@@ -107,6 +112,17 @@ class PresenceService:
             now,
             now + self._presence_ttl_ms,
         )
+
+    async def take_lapsed(self, limit: int) -> list[str]:
+        """Players whose node stopped stamping them (it died) and who did not come back
+        elsewhere: each is returned to one caller, once, which tells their match."""
+        return await self._store.take_lapsed(_now_ms(), limit)
+
+    async def online_of(self, player_ids: list[str]) -> dict[str, bool]:
+        """Which of ``player_ids`` are online (have a live socket on a live node)."""
+        if not player_ids:
+            return {}
+        return (await self.lookup(player_ids))[1]
 
     async def node_stopping(self) -> None:
         await self._store.leave_node(self.node_id)

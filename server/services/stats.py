@@ -24,6 +24,7 @@ class GameStats:
     lobbies_open: int
     matches_running: int
     queue: dict[str, int]
+    abandoned: int = 0  # matches ended with every player gone, game-wide, ever
 
     def as_wire(self) -> dict[str, Any]:
         return {
@@ -31,6 +32,7 @@ class GameStats:
             "nodes": self.nodes,
             "lobbies_open": self.lobbies_open,
             "matches_running": self.matches_running,
+            "abandoned": self.abandoned,
             "queues": {"results": self.queue},
         }
 
@@ -51,12 +53,13 @@ class StatsService:
         self.caches = caches
 
     async def snapshot(self) -> GameStats:
-        online, nodes, lobbies, matches, queue = await asyncio.gather(
+        online, nodes, lobbies, matches, queue, abandoned = await asyncio.gather(
             self._presence.online_count(),
             self._presence.nodes_alive(),
             self._lobbies.open_count(),
             self._matches.running_count(),
             self._results.queue_counts(),
+            self._matches.abandoned_count(),
         )
         return GameStats(
             online=online,
@@ -64,4 +67,5 @@ class StatsService:
             lobbies_open=lobbies,
             matches_running=matches,
             queue={"ready": queue.ready, "taken": queue.taken, "dead": queue.dead},
+            abandoned=abandoned,
         )

@@ -200,8 +200,29 @@ def watch_channel() -> str:
 
 
 def running_matches() -> str:
-    """Sorted set: running match id -> its start (ms); what ``match.list`` pages through."""
-    return f"{PREFIX}:matches:running"
+    """Sorted set: running match id -> its start (ms); what ``match.list`` pages through.
+
+    The running index's three keys share the tag ``{matches}``, so one script reads a
+    page of ids and their summaries, or unlists a match from all three.
+    """
+    return f"{PREFIX}:{{matches}}:running"
+
+
+def running_summaries() -> str:
+    """Hash: running match id -> its ``match.list`` summary (msgpack: mode, players,
+    started_ms), and ``<id>:playing`` -> how many have not left."""
+    return f"{PREFIX}:{{matches}}:summaries"
+
+
+def running_seen() -> str:
+    """Sorted set: running match id -> when (ms) one of its players was last seen online;
+    the upkeep checks the stalest first and ends a match abandoned when it is too old."""
+    return f"{PREFIX}:{{matches}}:seen"
+
+
+def match_counts() -> str:
+    """Hash: game-wide match counters (``abandoned``), for stats and metrics."""
+    return f"{PREFIX}:stats:matches"
 
 
 def activity_feed() -> str:

@@ -17,6 +17,7 @@ from server.storage import keys
 from server.storage.connection import text, translate_redis_errors
 from server.storage.feeds import Feeds
 from server.storage.mux import Commands
+from server.storage.running import RunningIndex, RunningSummary
 from server.storage.scripts import Scripts
 
 # A match's keys outlive any sensible match. Once it ends, its state stays as long as a
@@ -74,6 +75,7 @@ class MatchStore:
         self._scripts = scripts
         self._feeds = feeds
         self._keep = feed_keep
+        self.index = RunningIndex(mux, scripts)
 
     def channel(self, match_id: str) -> str:
         return keys.match_channel(match_id)
@@ -102,47 +104,25 @@ class MatchStore:
 
     # --- the running-match index (match.list, stats) ---------------------------------
 
-    @translate_redis_errors
-    async def index_running(self, match_id: str, started_ms: int) -> None:
+    async def index_running(self, match: MatchRecord) -> None:
         # Apart from the match's own keys (another slot on a cluster), so not in its script:
         # a start that dies in between leaves the match unlisted, never a listed ghost.
-        await self._mux.execute("ZADD", keys.running_matches(), started_ms, match_id)
+        await self.index.add(match.match_id, match.mode, len(match.roster), match.started_ms)
 
-    @translate_redis_errors
     async def unindex_running(self, match_id: str) -> None:
-        await self._mux.execute("ZREM", keys.running_matches(), match_id)
+        await self.index.remove(match_id)
 
-    @translate_redis_errors
-    async def running(self, limit: int, now_ms: int) -> list[tuple[MatchRecord, int]]:
-        """Running matches, newest first, each with how many players are still in it.
-        Entries whose match ended or expired (a node died before unlisting it) are tidied."""
-        index = keys.running_matches()
-        await self._mux.execute("ZREMRANGEBYSCORE", index, "-inf", now_ms - MATCH_TTL_S * 1000)
-        ids = [text(i) for i in await self._mux.execute("ZREVRANGE", index, 0, limit - 1)]
-        replies = await asyncio.gather(
-            *(
-                self._mux.pipeline(("HGETALL", keys.match(i)), ("SCARD", keys.match_players(i)))
-                for i in ids
-            )
-        )
-        found, stale = [], []
-        for match_id, (raw, playing) in zip(ids, replies, strict=True):
-            match = MatchRecord.parse(raw)
-            if match is None or match.state != "running":
-                stale.append(match_id)
-            else:
-                found.append((match, int(playing)))
-        if stale:
-            await self._mux.execute("ZREM", index, *stale)
-        return found
+    async def running(self, limit: int, now_ms: int) -> list[RunningSummary]:
+        """Running matches, newest first, from their summaries: one round trip. A match
+        that ended without being unlisted (its node died) is tidied by the upkeep's check."""
+        return await self.index.page(limit, now_ms - MATCH_TTL_S * 1000)
 
     @translate_redis_errors
     async def playing_count(self, match_id: str) -> int:
         return int(await self._mux.execute("SCARD", keys.match_players(match_id)))
 
-    @translate_redis_errors
     async def running_count(self) -> int:
-        return int(await self._mux.execute("ZCARD", keys.running_matches()))
+        return await self.index.count()
 
     @translate_redis_errors
     async def read(self, match_id: str) -> MatchRecord | None:
@@ -190,6 +170,7 @@ class MatchStore:
                 keys.match_channel(match_id),
                 head,
                 self._keep,
+                MATCH_TTL_S,
             ],
         )
         if reply[0] == 1:
@@ -226,7 +207,7 @@ class MatchStore:
         """Take the player off the match; the feed id ('' if it had ended), None if not in it."""
         reply = await self._scripts.match_leave(
             keys=[keys.match(match_id), keys.match_players(match_id), keys.match_feed(match_id)],
-            args=[player_id, keys.match_channel(match_id), head, self._keep],
+            args=[player_id, keys.match_channel(match_id), head, self._keep, MATCH_TTL_S],
         )
         return None if reply is None else text(reply)
 
@@ -252,3 +233,49 @@ class MatchStore:
 
     async def feed_tail(self, match_id: str) -> str:
         return await self._feeds.tail(keys.match_feed(match_id))
+
+    # --- presence and abandonment (the upkeep, socket opens and closes) ----------------
+
+    @translate_redis_errors
+    async def players_of_running(self, match_ids: list[str]) -> list[list[str] | None]:
+        """Each match's players who have not left, or None when it is not running (ended,
+        or expired: an index entry its node died before removing)."""
+        replies = await asyncio.gather(
+            *(
+                self._mux.pipeline(
+                    ("HGET", keys.match(m), "state"), ("SMEMBERS", keys.match_players(m))
+                )
+                for m in match_ids
+            )
+        )
+        return [
+            [text(p) for p in members] if state == b"running" else None
+            for state, members in replies
+        ]
+
+    @translate_redis_errors
+    async def presence_changed(self, match_id: str, player_id: str, head: bytes) -> str | None:
+        """Append a player's ``match.presence`` to a running match's feed and publish it;
+        the feed id, or None when the match is not running or the player left it."""
+        reply = await self._scripts.match_presence(
+            keys=[keys.match(match_id), keys.match_players(match_id), keys.match_feed(match_id)],
+            args=[player_id, keys.match_channel(match_id), head, self._keep, MATCH_TTL_S],
+        )
+        return None if reply is None else text(reply)
+
+    @translate_redis_errors
+    async def abandon(self, match_id: str, head: bytes, now_ms: int) -> list[str] | None:
+        """End a running match with no result because its players are gone; its roster,
+        or None when it was not running (it ended meanwhile, or expired)."""
+        reply = await self._scripts.match_abandon(
+            keys=[keys.match(match_id), keys.match_players(match_id), keys.match_feed(match_id)],
+            args=[
+                keys.match_channel(match_id),
+                head,
+                self._keep,
+                msgpack.packb({}),
+                now_ms,
+                ENDED_FEED_TTL_S,  # no result waits for the workers
+            ],
+        )
+        return None if reply is None else text(reply[1]).split(",")

@@ -77,10 +77,16 @@ class PresenceStore:
                 for chunk in chunks
             ),
         )
-        await self._mux.pipeline(
-            ("ZREMRANGEBYSCORE", keys.presence(), "-inf", now_ms),
-            ("ZREMRANGEBYSCORE", keys.nodes(), "-inf", now_ms),
-        )
+        # Lapsed players are not trimmed here but taken by ``take_lapsed``: their matches
+        # are told they are gone, once.
+        await self._mux.execute("ZREMRANGEBYSCORE", keys.nodes(), "-inf", now_ms)
+
+    @translate_redis_errors
+    async def take_lapsed(self, now_ms: int, limit: int) -> list[str]:
+        """Remove and return up to ``limit`` players whose presence lapsed by ``now_ms``
+        (their node stopped stamping them); each is taken by one caller only."""
+        taken = await self._scripts.take_lapsed(keys=[keys.presence()], args=[now_ms, limit])
+        return [text(p) for p in taken]
 
     @translate_redis_errors
     async def leave_node(self, node_id: str) -> None:

@@ -59,6 +59,11 @@ class Scripts:
     match_send: Script
     match_end: Script
     match_leave: Script
+    match_abandon: Script
+    match_presence: Script
+    running_page: Script
+    running_left: Script
+    take_lapsed: Script
     queue_reclaim: Script
     hash_set_existing: Script
     match_create: Script

@@ -10,6 +10,7 @@
 -- ARGV[4]  channel
 -- ARGV[5]  the push in msgpack, all but its trailing id field
 -- ARGV[6]  how many entries the feed keeps
+-- ARGV[7]  seconds the feed lives, if this event creates it (a running match's keys all expire)
 -- Returns  {1, id} sent; {0, 'NOT_IN_MATCH'}; {0, 'MATCH_ENDED'}; {0, 'RATE_LIMITED', retry_ms}
 local state = redis.call('HGET', KEYS[1], 'state')
 if not state or redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 0 then
@@ -29,6 +30,7 @@ if now < allow_at then return {0, 'RATE_LIMITED', math.ceil(allow_at - now)} end
 redis.call('SET', KEYS[4], string.format('%.3f', new_tat), 'PX', math.ceil(new_tat - now) + 1)
 
 local id = redis.call('XADD', KEYS[3], 'MAXLEN', ARGV[6], '*', 'p', ARGV[5])
+redis.call('EXPIRE', KEYS[3], ARGV[7], 'NX')
 local len = string.len(id)
 local prefix = len < 32 and string.char(160 + len) or ('\217' .. string.char(len))
 redis.call('SPUBLISH', ARGV[4], ARGV[5] .. '\162id' .. prefix .. id)

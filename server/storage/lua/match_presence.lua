@@ -1,0 +1,19 @@
+-- A player of a running match went offline or came back: the match's feed says so, in
+-- order with its events, and its channel carries it to every node like any event.
+-- KEYS[1]  match state (hash)
+-- KEYS[2]  players who may send (set)
+-- KEYS[3]  feed (stream)
+-- ARGV[1]  player id
+-- ARGV[2]  channel
+-- ARGV[3]  the match.presence push in msgpack, all but its trailing id field
+-- ARGV[4]  how many entries the feed keeps
+-- ARGV[5]  seconds the feed lives, if this entry creates it
+-- Returns  the feed id, or false when the match is not running or the player left it
+if redis.call('HGET', KEYS[1], 'state') ~= 'running' then return false end
+if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 0 then return false end
+local id = redis.call('XADD', KEYS[3], 'MAXLEN', ARGV[4], '*', 'p', ARGV[3])
+redis.call('EXPIRE', KEYS[3], ARGV[5], 'NX')
+local len = string.len(id)
+local prefix = len < 32 and string.char(160 + len) or ('\217' .. string.char(len))
+redis.call('SPUBLISH', ARGV[2], ARGV[3] .. '\162id' .. prefix .. id)
+return id
