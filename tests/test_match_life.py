@@ -196,6 +196,26 @@ async def test_a_match_whose_players_all_left_ends_abandoned_and_one_with_a_play
             await client.close()
 
 
+async def test_a_listed_match_that_ended_without_being_unlisted_is_tidied_by_the_upkeep(
+    start_arena: StartArena, redis_client: redis_sync.Redis
+) -> None:
+    arena = await start_arena(**FAST_ABANDON)
+    match_id, clients, _ = await start_match([arena], 2)
+    try:
+        # As if a node ended it and died before taking it off the index (another slot).
+        redis_client.hset(f"arena:{{match:{match_id}}}:state", "state", "ended")
+
+        async def unlisted() -> bool:
+            return not listed(redis_client, match_id)
+
+        await eventually(unlisted, within_s=5)
+        assert (await clients[0].request("match.list"))["matches"] == []
+        assert (await stats(arena))["abandoned"] == 0  # its players are online: not that
+    finally:
+        for client in clients:
+            await client.close()
+
+
 async def test_members_on_two_nodes_hear_each_other_go_and_come_back_and_a_dead_nodes_players_go(
     spawn_node: SpawnNode,
 ) -> None:

@@ -11,10 +11,10 @@ when they have all gone.
 - Abandoned matches: every node's upkeep checks a bounded batch of running matches,
   those not seen with a player online for a presence interval, the stalest first. A
   match with a player online is marked seen; one with none, last seen more than
-  ``abandon_s`` ago, ends ``abandoned``: no result, nothing reaches the boards, its
-  followers get ``match.ended {scores: {}, by: "abandoned"}``, watchers ``watch.match``,
-  and it leaves the running index. The end script refuses a second end, so two nodes
-  checking at once end it once, and it is counted once.
+  ``abandon_s`` plus a check interval ago, ends ``abandoned``: no result, nothing
+  reaches the boards, its followers get ``match.ended {scores: {}, by: "abandoned"}``,
+  watchers ``watch.match``, and it leaves the running index. The end script refuses a
+  second end, so two nodes checking at once end it once, and it is counted once.
 """
 
 from __future__ import annotations
@@ -96,13 +96,16 @@ class MatchLifeService:
             return []
         players = await self._store.players_of_running([m for m, _ in candidates])
         online = await self._presence.online_of(sorted({p for ps in players if ps for p in ps}))
+        # Seen at seen_ms, the last player may have gone up to a check later: only then
+        # does the abandonment delay surely cover their absence.
+        gone_before = now - self._abandon_ms - self._check_every_ms
         alive, gone, stale = [], [], []
         for (match_id, seen_ms), playing in zip(candidates, players, strict=True):
             if playing is None:
                 stale.append(match_id)  # ended (or expired) and its node died before unlisting
             elif any(online[p] for p in playing):
                 alive.append(match_id)
-            elif seen_ms <= now - self._abandon_ms:
+            elif seen_ms <= gone_before:
                 gone.append(match_id)
         await self._store.index.seen(alive, now)
         await self._store.index.remove(*stale)
