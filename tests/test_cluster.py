@@ -42,6 +42,11 @@ from tests.test_lobby_races import (  # noqa: F401
     test_200_players_race_for_8_seats_across_two_nodes,
     test_the_last_two_ready_at_once_on_two_nodes_start_one_match,
 )
+from tests.test_match_life import (  # noqa: F401
+    test_a_match_whose_players_all_left_ends_abandoned_and_one_with_a_player_does_not,
+    test_a_matchs_keys_expire_at_every_step_and_go_when_it_ends,
+    test_members_on_two_nodes_hear_each_other_go_and_come_back_and_a_dead_nodes_players_go,
+)
 from tests.test_match_nodes import (  # noqa: F401
     test_a_dropped_player_catches_up_from_the_feed_with_nothing_missing_or_doubled,
     test_eight_players_on_two_nodes_all_get_every_event_in_order,
@@ -91,6 +96,8 @@ def test_the_keys_of_one_match_lobby_and_board_period_share_a_slot() -> None:
     lobby.add(slot_of(keys.lock_fence(keys.lobby_resource("l1"))))
     assert len(lobby) == 1
     assert len({slot_of(keys.presence()), slot_of(keys.live_socket("p1"))}) == 1
+    running = (keys.running_matches, keys.running_summaries, keys.running_seen)
+    assert len({slot_of(k()) for k in running}) == 1
     player = {slot_of(keys.player_notes("p1")), slot_of(keys.player_channel("p1"))}
     assert len(player) == 1
     assert len({slot_of(keys.chat_log("general")), slot_of(keys.chat_channel("general"))}) == 1
