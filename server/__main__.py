@@ -15,9 +15,11 @@ from aiohttp import web
 
 from server import logs
 from server.app import create_app
+from server.banner import local_url, pages
 from server.embedded_redis import private_redis
+from server.setting_errors import EXIT_BAD_SETTING, SettingError
 from server.settings import Settings
-from server.storage.connection import RedisTooOld
+from server.storage.connection import RedisTooOld, RedisUnreachable
 
 log = logging.getLogger("server")
 
@@ -60,14 +62,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                 shutdown_timeout=settings.shutdown_grace_s,
                 # Called once the port is bound: a port in use fails before this line.
                 print=lambda _: log.info(
-                    "Arena listening on http://%s:%d", settings.host, settings.port
+                    "Arena listening on %s: %s",
+                    local_url(settings.host, settings.port),
+                    pages(settings.host, settings.port),
                 ),
                 access_log=None,
                 loop=_event_loop(),
             )
-        except RedisTooOld as exc:
+        except (RedisTooOld, RedisUnreachable) as exc:
             print(f"arena: {exc}", file=sys.stderr)
             return 1
+        except SettingError as exc:  # a check made while starting, past Settings.from_env
+            print(f"arena: {exc}", file=sys.stderr)
+            return EXIT_BAD_SETTING
         except OSError as exc:
             if exc.errno != errno.EADDRINUSE:
                 raise
