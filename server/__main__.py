@@ -8,6 +8,7 @@ import dataclasses
 import errno
 import logging
 import signal
+import socket
 import sys
 from collections.abc import Sequence
 
@@ -22,6 +23,9 @@ from server.settings import Settings
 from server.storage.connection import RedisTooOld, RedisUnreachable
 
 log = logging.getLogger("server")
+
+# Binding failures a setting causes (a port below 1024, an address not of this machine).
+CANNOT_BIND = frozenset({errno.EACCES, errno.EADDRNOTAVAIL})
 
 
 def _event_loop() -> asyncio.AbstractEventLoop:
@@ -76,14 +80,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"arena: {exc}", file=sys.stderr)
             return EXIT_BAD_SETTING
         except OSError as exc:
-            if exc.errno != errno.EADDRINUSE:
-                raise
-            print(
-                f"arena: {settings.host}:{settings.port} is in use by another program; "
-                "choose another port with ARENA_PORT=... (or --port)",
-                file=sys.stderr,
-            )
-            return 1
+            if exc.errno == errno.EADDRINUSE:
+                print(
+                    f"arena: {settings.host}:{settings.port} is in use by another program; "
+                    "choose another port with ARENA_PORT=... (or --port)",
+                    file=sys.stderr,
+                )
+                return 1
+            if isinstance(exc, socket.gaierror) or exc.errno in CANNOT_BIND:
+                print(
+                    f"arena: cannot listen on {settings.host}:{settings.port} ({exc.strerror}); "
+                    "check ARENA_HOST and ARENA_PORT",
+                    file=sys.stderr,
+                )
+                return 1
+            raise
     log.info("Arena stopped")
     return 0
 

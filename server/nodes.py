@@ -74,7 +74,9 @@ def parse(argv: Sequence[str] | None) -> tuple[int, Settings, dict[str, Any]]:
     if count < 1:
         parser.error("--nodes must be 1 or more")
     if settings.port == 0 or settings.port + count - 1 > 65535:
-        parser.error(f"--nodes {count} needs ports {settings.port} and up, within 1..65535")
+        parser.error(
+            f"--nodes {count} needs ports {settings.port} and up (from ARENA_PORT), within 1..65535"
+        )
     return count, settings, flags
 
 
