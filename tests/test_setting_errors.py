@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from server.embedded_redis import free_port
+from server.embedded_redis import RedisProcess, free_port
 from server.setting_errors import SettingError, redacted_url
 from server.settings import Settings
 
@@ -149,3 +149,14 @@ def test_a_redis_that_never_answers_stops_the_process_with_one_line(
     assert redacted_url(url) in lines[0]
     assert "did not answer within 1 s" in lines[0]
     assert "hunter2" not in lines[0]
+
+
+def test_a_host_that_is_not_this_machines_stops_the_server_with_a_line_saying_so(
+    tmp_path: Path, redis_server: RedisProcess
+) -> None:
+    env = {"REDIS_URL": redis_server.url, "ARENA_HOST": "nohost.invalid"}
+    status, lines = _run("server", env, tmp_path)
+    assert status == 1
+    assert "Traceback (most recent call last):" not in lines
+    assert lines[-1].startswith("arena: cannot listen on nohost.invalid:"), lines
+    assert lines[-1].endswith("check ARENA_HOST and ARENA_PORT")
