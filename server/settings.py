@@ -339,8 +339,11 @@ class Settings:
         self.public_rooms()
         return self
 
-    def refuse(self, name: str, accepts: str) -> SettingError:
-        """The error for field ``name``'s current value: its env var, what it accepts."""
+    def refuse(self, name: str, accepts: str, *, secret: bool = False) -> SettingError:
+        """The error for field ``name``'s current value: its env var, what it accepts, and
+        the value (not for a ``secret``: a key must not reach a log)."""
+        if secret:
+            return SettingError(env_of(name), accepts)
         return SettingError(env_of(name), accepts, got=getattr(self, name))
 
     def check_redis_url(self) -> None:

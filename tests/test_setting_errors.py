@@ -7,6 +7,7 @@ stderr of exactly one line, with a Redis password never shown.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -160,3 +161,11 @@ def test_a_host_that_is_not_this_machines_stops_the_server_with_a_line_saying_so
     assert "Traceback (most recent call last):" not in lines
     assert lines[-1].startswith("arena: cannot listen on nohost.invalid:"), lines
     assert lines[-1].endswith("check ARENA_HOST and ARENA_PORT")
+
+
+def test_a_secret_setting_is_refused_without_its_value() -> None:
+    """The helper other checks use: a key's value never reaches the line."""
+    settings = dataclasses.replace(Settings.from_env({}), admin_key="hunter2")
+    error = settings.refuse("admin_key", "at least 32 characters", secret=True)
+    assert str(error) == "ARENA_ADMIN_KEY must be at least 32 characters"
+    assert str(settings.refuse("port", "0..65535")) == "ARENA_PORT must be 0..65535, got 8080"
