@@ -114,10 +114,8 @@ def _board(item: Any) -> BoardSpec:
     board = f"board {board_id!r}"
     unknown = set(item) - {"id", "order", "operator", "period", "retention"}
     if unknown:
-        raise SettingError(
-            BOARDS_ENV, "among id, order, operator, period, retention", part=f"{board}: fields",
-            got=sorted(unknown),
-        )  # fmt: skip
+        fields = "among id, order, operator, period, retention"
+        raise SettingError(BOARDS_ENV, fields, part=f"{board}: fields", got=sorted(unknown))
     period = _choice(item, "period", Period.ALLTIME, board)
     spec = BoardSpec(
         id=board_id,
