@@ -60,6 +60,10 @@ def test_the_demo_serves_on_arena_port_and_logs_the_server_to_a_file(
         assert demo.wait(WITHIN_S) == 0
     finally:
         watchdog.cancel()
-        if demo.poll() is None:
-            demo.kill()
-            demo.wait()
+        if demo.poll() is None:  # a failed check: Ctrl-C, so the demo stops its server too
+            demo.send_signal(signal.SIGINT)
+            try:
+                demo.wait(WITHIN_S)
+            except subprocess.TimeoutExpired:
+                demo.kill()
+                demo.wait()
