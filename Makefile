@@ -9,6 +9,7 @@ help:
 	@echo "make run             set up .venv, make sure redis-server exists, start Arena (private Redis unless REDIS_URL is set)"
 	@echo "make run NODES=3     three nodes on ports 8080, 8081, 8082 sharing one Redis (put nginx in front: docs/deployment.md)"
 	@echo "make demo            Arena with its private Redis plus 50 bots playing the whole loop, until Ctrl-C"
+	@echo "                     (same settings as make run; the server's log goes to var/demo-server.log)"
 	@echo "make test            set up, then lint, type-check and run the test suite against real redis-server, nginx and chromium processes"
 	@echo "make bench           run every benchmark beside its baseline (~5 min, ~400 MB) and rewrite docs/benchmarks.md"
 	@echo "make loadtest        Locust users playing over WebSocket against a server it starts (or URL=...);"

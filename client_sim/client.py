@@ -11,12 +11,19 @@
   the error's ``code`` and ``retry_after_ms``; ``send`` is fire-and-forget.
 - Pushes: ``on(event, callback)``, ``events(*names)`` (an async iterator), or
   ``next_push(event)``.
+- Every push is queued in ``pushes`` (callbacks or not), a bounded queue:
+  past ``push_queue_max`` (default 1000) unread pushes, the oldest is dropped
+  to make room and counted in ``pushes_dropped``. A game that uses callbacks
+  only never reads the queue: it holds the latest pushes and no more.
 - ``reconnect=True``: a dropped socket (network, a node stopping, a slow-reader
   cut) comes back with backoff on the same session; the matches the client
   follows are caught up from their feeds (``match.feed`` after the last id it
   saw), so the pushes it hands on have nothing missing or doubled; chat rooms
   are joined again. Requests waiting when the socket dropped fail with
-  ``ConnectionClosed``; new ones wait for the reconnect.
+  ``ConnectionClosed``; new ones wait for the reconnect. A close code in the
+  protocol's ``FINAL_CLOSE_CODES`` (replaced by another socket, session revoked
+  or expired, kicked, banned, frame too big) ends the client for good:
+  ``close_code`` and the ``ConnectionClosed`` that requests then raise say why.
 
 From the server it imports only ``server.protocol``: copy it out with its siblings
 ``login.py`` and ``following.py`` and that one module.
@@ -39,7 +46,16 @@ import aiohttp
 
 from client_sim.following import MatchFollowing
 from client_sim.login import ArenaError, Login, guest_login, ws_url
-from server.protocol import Format, FrameError, Message, decode, encode
+from server.protocol import (
+    FEED_PAGE_MAX,
+    FINAL_CLOSE_CODES,
+    CloseCode,
+    Format,
+    FrameError,
+    Message,
+    decode,
+    encode,
+)
 
 __all__ = [
     "ArenaClient",
@@ -47,16 +63,15 @@ __all__ = [
     "Backoff",
     "ConnectionClosed",
     "Login",
+    "close_reason",
     "guest_login",
     "ws_url",
 ]
 
 log = logging.getLogger(__name__)
 
-# Close codes after which coming back on the same session makes no sense.
-FINAL_CLOSE_CODES = frozenset({1009, 4001, 4002, 4003})
 MATCH_PUSHES = frozenset({"match.event", "match.left", "match.presence", "match.ended"})
-FEED_PAGE = 500
+PUSH_QUEUE_MAX = 1000
 HEARTBEAT_S = 20.0
 HANDSHAKE_TIMEOUT_S = 10.0
 CATCH_UP_TRIES = 5
@@ -65,9 +80,23 @@ PushCallback = Callable[[Message], Any]
 
 
 class ConnectionClosed(Exception):
+    """The socket is closed; ``final`` when its close code forbids coming back."""
+
     def __init__(self, code: int | None) -> None:
-        super().__init__(f"socket closed (code {code})")
+        super().__init__(f"socket closed ({close_reason(code)})")
         self.code = code
+        self.final = code in FINAL_CLOSE_CODES
+
+
+def close_reason(code: int | None) -> str:
+    """``code 4004 KICKED, final``: a close code as a person reads it."""
+    if code is None:
+        return "no close code: the link dropped"
+    try:
+        name = f" {CloseCode(code).name}"
+    except ValueError:
+        name = ""
+    return f"code {code}{name}{', final' if code in FINAL_CLOSE_CODES else ''}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +129,7 @@ class ArenaClient:
         base_url: str = "",
         token: str = "",
         reconnect: Backoff | None = None,
+        push_queue_max: int = PUSH_QUEUE_MAX,
     ) -> None:
         self._http = http
         self._own_http = own
@@ -110,7 +140,9 @@ class ArenaClient:
         self._backoff = reconnect
         self._rids = itertools.count(1)
         self._waiting: dict[int, asyncio.Future[Message]] = {}
-        self.pushes: asyncio.Queue[Message] = asyncio.Queue()
+        # Bounded: a game that only uses callbacks never empties it (see _queue_push).
+        self.pushes: asyncio.Queue[Message] = asyncio.Queue(maxsize=max(1, push_queue_max))
+        self.pushes_dropped = 0
         # Failures of fire-and-forget requests (no rid) land here.
         self.errors: asyncio.Queue[Message] = asyncio.Queue()
         self.close_code: int | None = None
@@ -137,6 +169,7 @@ class ArenaClient:
         fmt: Format = Format.MSGPACK,
         http: aiohttp.ClientSession | None = None,
         reconnect: bool | Backoff = False,
+        push_queue_max: int = PUSH_QUEUE_MAX,
     ) -> ArenaClient:
         own = http is None
         http = http or aiohttp.ClientSession()
@@ -147,7 +180,16 @@ class ArenaClient:
                 await http.close()
             raise
         backoff = Backoff() if reconnect is True else (reconnect or None)
-        return cls(http, ws, fmt, own, base_url=base_url, token=token, reconnect=backoff)
+        return cls(
+            http,
+            ws,
+            fmt,
+            own,
+            base_url=base_url,
+            token=token,
+            reconnect=backoff,
+            push_queue_max=push_queue_max,
+        )
 
     @staticmethod
     async def _open_socket(
@@ -263,8 +305,21 @@ class ArenaClient:
                 await self._arrival.wait()
                 self._arrival.clear()
 
-    def _hand_on(self, push: Message) -> None:
+    def _queue_push(self, push: Message) -> None:
+        """Queue ``push``; when the queue is full, the oldest unread push makes room."""
+        if self.pushes.full():
+            self.pushes.get_nowait()
+            self.pushes_dropped += 1
+            if self.pushes_dropped == 1:
+                log.warning(
+                    "push queue full (%d unread): dropping the oldest; read it, or use "
+                    "callbacks only and ignore it",
+                    self.pushes.maxsize,
+                )
         self.pushes.put_nowait(push)
+
+    def _hand_on(self, push: Message) -> None:
+        self._queue_push(push)
         self._arrival.set()
         for callback in list(self._callbacks.get(str(push.get("ev")), ())):
             try:
@@ -312,6 +367,8 @@ class ArenaClient:
                     self._restoring.cancel()  # dropped again: the next restore starts over
                 code = self.ws.close_code
                 self._fail_waiting(code)
+                if code in FINAL_CLOSE_CODES and not self._closing:
+                    log.info("socket closed for good (%s): not reconnecting", close_reason(code))
                 if self._closing or self._backoff is None or code in FINAL_CLOSE_CODES:
                     self.close_code = code
                     return
@@ -407,7 +464,7 @@ class ArenaClient:
         failures = 0
         while match_id in self.following:
             after = self.following.last[match_id]
-            fields: Message = {"match_id": match_id, "limit": FEED_PAGE}
+            fields: Message = {"match_id": match_id, "limit": FEED_PAGE_MAX}
             if after is not None:
                 fields["after"] = after
             try:
@@ -435,7 +492,7 @@ class ArenaClient:
                     self._hand_on(push)
                     if push.get("ev") == "match.ended":
                         self.following.finish(match_id)
-            if len(events) < FEED_PAGE:
+            if len(events) < FEED_PAGE_MAX:  # the server's page is the protocol's
                 return
 
     async def close(self) -> None:

@@ -8,6 +8,7 @@ import dataclasses
 import errno
 import logging
 import signal
+import socket
 import sys
 from collections.abc import Sequence
 
@@ -15,11 +16,16 @@ from aiohttp import web
 
 from server import logs
 from server.app import create_app
+from server.banner import local_url, pages
 from server.embedded_redis import private_redis
+from server.setting_errors import EXIT_BAD_SETTING, SettingError
 from server.settings import Settings
-from server.storage.connection import RedisTooOld
+from server.storage.connection import RedisTooOld, RedisUnreachable
 
 log = logging.getLogger("server")
+
+# Binding failures a setting causes (a port below 1024, an address not of this machine).
+CANNOT_BIND = frozenset({errno.EACCES, errno.EADDRNOTAVAIL})
 
 
 def _event_loop() -> asyncio.AbstractEventLoop:
@@ -60,23 +66,35 @@ def main(argv: Sequence[str] | None = None) -> int:
                 shutdown_timeout=settings.shutdown_grace_s,
                 # Called once the port is bound: a port in use fails before this line.
                 print=lambda _: log.info(
-                    "Arena listening on http://%s:%d", settings.host, settings.port
+                    "Arena listening on %s: %s",
+                    local_url(settings.host, settings.port),
+                    pages(settings.host, settings.port),
                 ),
                 access_log=None,
                 loop=_event_loop(),
             )
-        except RedisTooOld as exc:
+        except (RedisTooOld, RedisUnreachable) as exc:
             print(f"arena: {exc}", file=sys.stderr)
             return 1
+        except SettingError as exc:  # a check made while starting, past Settings.from_env
+            print(f"arena: {exc}", file=sys.stderr)
+            return EXIT_BAD_SETTING
         except OSError as exc:
-            if exc.errno != errno.EADDRINUSE:
-                raise
-            print(
-                f"arena: {settings.host}:{settings.port} is in use by another program; "
-                "choose another port with ARENA_PORT=... (or --port)",
-                file=sys.stderr,
-            )
-            return 1
+            if exc.errno == errno.EADDRINUSE:
+                print(
+                    f"arena: {settings.host}:{settings.port} is in use by another program; "
+                    "choose another port with ARENA_PORT=... (or --port)",
+                    file=sys.stderr,
+                )
+                return 1
+            if isinstance(exc, socket.gaierror) or exc.errno in CANNOT_BIND:
+                print(
+                    f"arena: cannot listen on {settings.host}:{settings.port} ({exc.strerror}); "
+                    "check ARENA_HOST and ARENA_PORT",
+                    file=sys.stderr,
+                )
+                return 1
+            raise
     log.info("Arena stopped")
     return 0
 

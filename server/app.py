@@ -48,7 +48,7 @@ from server.services.watch import WatchFeed
 from server.settings import Settings
 from server.storage.cache import CacheStore
 from server.storage.clients import BlockingClient, open_mux, open_redis, open_subscriber
-from server.storage.connection import redis_answers, require_redis_version
+from server.storage.connection import redis_answers, require_redis_version, wait_for_redis
 from server.storage.feeds import ActivityStore, ChatStore, Feeds, NoteStore
 from server.storage.leaderboards import LeaderboardStore
 from server.storage.lobbies import LobbyStore
@@ -290,7 +290,19 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
     )
     app[REDIS] = redis
     app[MUX] = mux = open_mux(settings.redis_url, timeout_s=settings.redis_timeout_s)
-    await require_redis_version(mux, settings.redis_timeout_s)
+    try:
+        if settings.redis_wait_s > 0:
+            await wait_for_redis(
+                mux,
+                settings.redis_url,
+                within_s=settings.redis_wait_s,
+                timeout_s=settings.redis_timeout_s,
+            )
+        await require_redis_version(mux, settings.redis_timeout_s)
+    except BaseException:
+        await mux.aclose()
+        await redis.aclose()
+        raise
     yield
     await mux.aclose()
     await redis.aclose()

@@ -22,7 +22,9 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+from server.setting_errors import SettingError, one_of
 
 # Scores are integers that survive a JSON round trip through a JavaScript client
 # and a Redis sorted set (a double) exactly.
@@ -30,6 +32,8 @@ SCORE_MAX = 2**53 - 1
 SCORE_MIN = -SCORE_MAX
 
 BOARD_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+BOARDS_ENV = "ARENA_BOARDS"
+BOARDS_FORM = "a JSON list of boards, or @path to a file holding one (docs/protocol.md)"
 
 
 class Order(StrEnum):
@@ -76,43 +80,74 @@ def parse_boards(raw: str) -> tuple[BoardSpec, ...]:
     """Board definitions from ``ARENA_BOARDS`` (JSON, or ``@file``); empty means the defaults."""
     if not raw.strip():
         return DEFAULT_BOARDS
-    text = Path(raw[1:]).read_text() if raw.startswith("@") else raw
+    text = _read_file(raw[1:]) if raw.startswith("@") else raw
     try:
         items = json.loads(text)
     except ValueError as exc:
-        raise ValueError(f"ARENA_BOARDS is not valid JSON: {exc}") from None
+        raise SettingError(BOARDS_ENV, BOARDS_FORM, reason=f"not JSON: {exc}") from None
     if not isinstance(items, list) or not items:
-        raise ValueError("ARENA_BOARDS must be a non-empty JSON list of boards")
+        raise SettingError(BOARDS_ENV, BOARDS_FORM, reason="empty, or not a list")
     boards = tuple(_board(item) for item in items)
     ids = [b.id for b in boards]
-    if len(set(ids)) != len(ids):
-        raise ValueError("ARENA_BOARDS: board ids must be unique")
+    duplicate = next((i for i in ids if ids.count(i) > 1), None)
+    if duplicate is not None:
+        raise SettingError(BOARDS_ENV, "boards with different ids", got=duplicate)
     return boards
+
+
+def _read_file(path: str) -> str:
+    try:
+        return Path(path).read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise SettingError(
+            BOARDS_ENV, "@path to a readable JSON file", got="@" + path, reason=reason
+        ) from None
 
 
 def _board(item: Any) -> BoardSpec:
     if not isinstance(item, dict) or not isinstance(item.get("id"), str):
-        raise ValueError(f"ARENA_BOARDS: each board needs a string id, got {item!r}")
+        raise SettingError(BOARDS_ENV, 'boards that each have a string "id"', got=item)
     board_id = item["id"]
     if not BOARD_ID.match(board_id):
-        raise ValueError(f"ARENA_BOARDS: id {board_id!r} must match {BOARD_ID.pattern}")
+        raise SettingError(BOARDS_ENV, "1 to 32 of a-z, 0-9, _ and -", part="id", got=board_id)
+    board = f"board {board_id!r}"
     unknown = set(item) - {"id", "order", "operator", "period", "retention"}
     if unknown:
-        raise ValueError(f"ARENA_BOARDS: board {board_id!r} has unknown fields {sorted(unknown)}")
-    try:
-        period = Period(item.get("period", "alltime"))
-        spec = BoardSpec(
-            id=board_id,
-            order=Order(item.get("order", "desc")),
-            operator=Operator(item.get("operator", "best")),
-            period=period,
-            retention=int(item.get("retention", DEFAULT_RETENTION[period])),
-        )
-    except ValueError as exc:
-        raise ValueError(f"ARENA_BOARDS: board {board_id!r}: {exc}") from None
-    if spec.retention < 0 or spec.retention > 1000:
-        raise ValueError(f"ARENA_BOARDS: board {board_id!r}: retention must be 0..1000")
+        fields = "among id, order, operator, period, retention"
+        raise SettingError(BOARDS_ENV, fields, part=f"{board}: fields", got=sorted(unknown))
+    period = _choice(item, "period", Period.ALLTIME, board)
+    spec = BoardSpec(
+        id=board_id,
+        order=_choice(item, "order", Order.DESC, board),
+        operator=_choice(item, "operator", Operator.BEST, board),
+        period=period,
+        retention=_retention(item.get("retention", DEFAULT_RETENTION[period]), board),
+    )
     return spec
+
+
+E = TypeVar("E", bound=StrEnum)
+
+
+def _choice(item: dict[str, Any], name: str, default: E, board: str) -> E:
+    """The board's ``name``, one of ``default``'s enum, or an error listing them all."""
+    kind = type(default)
+    value = item.get(name, default.value)
+    try:
+        return kind(value)
+    except ValueError:
+        raise SettingError(BOARDS_ENV, one_of(kind), part=f"{board}: {name}", got=value) from None
+
+
+def _retention(value: Any, board: str) -> int:
+    try:
+        retention = int(value)
+    except (TypeError, ValueError):
+        retention = -1
+    if not 0 <= retention <= 1000:
+        raise SettingError(BOARDS_ENV, "0..1000", part=f"{board}: retention", got=value)
+    return retention
 
 
 # --- the calendar -----------------------------------------------------------------

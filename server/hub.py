@@ -32,7 +32,7 @@ import msgpack
 
 from server.connection import Connection, SocketRegistry
 from server.errors import ArenaError
-from server.protocol import CloseCode, FeedEntry, Frame, Push, push
+from server.protocol import FEED_PAGE_MAX, CloseCode, FeedEntry, Frame, Push, push
 from server.storage.pubsub import Subscriptions
 from server.storage.socket_commands import SocketCommand, SocketEnd
 
@@ -82,7 +82,6 @@ def _feed_order(entry_id: str) -> tuple[int, int]:
 
 
 FILL_RETRY_S = 0.2
-FILL_PAGE = 500  # events_after returns at most this many at a time
 HELD_MAX = 5000  # live events held while a tap catches up, at most
 
 
@@ -195,7 +194,7 @@ class Hub:
                     entries = await self.match_feeds.events_after(tap.match_id, after)
                     for entry in entries:
                         self._deliver(tap, entry.id, entry.push, None)
-                    if len(entries) < FILL_PAGE:
+                    if len(entries) < FEED_PAGE_MAX:  # events_after's page
                         break
             except (TimeoutError, ArenaError) as exc:
                 log.info("catching up match %s: %s; retrying", tap.match_id, exc)

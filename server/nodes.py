@@ -15,6 +15,7 @@ stopped cleanly.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ctypes
 import dataclasses
@@ -31,8 +32,10 @@ from types import FrameType
 from typing import IO, Any
 
 from server import logs
+from server.banner import pages
 from server.embedded_redis import private_redis
 from server.settings import Settings
+from server.storage.clients import check_redis
 
 log = logging.getLogger("server.nodes")
 
@@ -71,7 +74,9 @@ def parse(argv: Sequence[str] | None) -> tuple[int, Settings, dict[str, Any]]:
     if count < 1:
         parser.error("--nodes must be 1 or more")
     if settings.port == 0 or settings.port + count - 1 > 65535:
-        parser.error(f"--nodes {count} needs ports {settings.port} and up, within 1..65535")
+        parser.error(
+            f"--nodes {count} needs ports {settings.port} and up (from ARENA_PORT), within 1..65535"
+        )
     return count, settings, flags
 
 
@@ -133,7 +138,13 @@ class Launcher:
             self.failed_start = self.stop_signal is None
             return
         ports = ", ".join(str(node.port) for node in self.nodes)
-        log.info("%d Arena nodes ready on %s, ports %s", self.count, self.host, ports)
+        log.info(
+            "%d Arena nodes ready on %s, ports %s; any of them serves %s",
+            self.count,
+            self.host,
+            ports,
+            pages(self.settings.host, self.settings.port),
+        )
         while not self._stop.wait(POLL_S) and self.report_exits():
             pass
 
@@ -246,12 +257,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         signal.signal(sig, launcher.on_signal)
     with contextlib.ExitStack() as stack:
         redis_url = settings.redis_url
-        if not redis_url:
-            try:
+        try:
+            if redis_url and settings.redis_wait_s > 0:
+                # Once here, rather than each node failing alike with its own line.
+                asyncio.run(
+                    check_redis(
+                        redis_url,
+                        within_s=settings.redis_wait_s,
+                        timeout_s=settings.redis_timeout_s,
+                    )
+                )
+            elif not redis_url:
                 redis_url = private_redis(stack, settings.data_dir).url
-            except RuntimeError as exc:
-                print(f"arena: {exc}", file=sys.stderr)
-                return 1
+        except RuntimeError as exc:  # RedisUnreachable, or no private Redis
+            print(f"arena: {exc}", file=sys.stderr)
+            return 1
         try:
             launcher.run(redis_url)
         finally:

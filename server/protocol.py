@@ -127,7 +127,28 @@ class CloseCode(IntEnum):
     SESSION_REVOKED = 4002  # DELETE /v1/session
     SESSION_EXPIRED = 4003  # the session key is gone (expired or revoked elsewhere)
     KICKED = 4004  # an operator kicked the player (POST /v1/admin/players/{id}/kick)
+    BANNED = 4005  # an operator banned the player (POST /v1/admin/players/{id}/ban)
     SLOW_CONSUMER = 4008  # the socket's outbox overflowed
+
+
+# Close codes after which a client must not reconnect on its own with the same session:
+# another socket took over, the session is gone, a person decided (kick, ban), or the
+# client itself sent what the server refuses. Every other code (1001 shutting down, 1011,
+# 4008 slow consumer, a dropped link) means: reconnect with backoff, then catch up.
+FINAL_CLOSE_CODES = frozenset(
+    {
+        CloseCode.MESSAGE_TOO_BIG,
+        CloseCode.SESSION_REPLACED,
+        CloseCode.SESSION_REVOKED,
+        CloseCode.SESSION_EXPIRED,
+        CloseCode.KICKED,
+        CloseCode.BANNED,
+    }
+)
+
+# Most events one match.feed reply carries (its ``limit``'s top). Server and clients page
+# by it: a client that asked for more and stopped at a short page would stop too early.
+FEED_PAGE_MAX = 500
 
 
 class FrameError(ValueError):

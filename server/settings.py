@@ -13,10 +13,20 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 from server.boards import BoardSpec, parse_boards
+from server.setting_errors import (
+    EXIT_BAD_SETTING,
+    SettingError,
+    one_of,
+    redacted_url,
+    secret_in,
+)
+from server.storage.mux import SCHEMES, Endpoint, cluster_seeds, is_cluster
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+RATE_LIMITS_FORM = "action=burst/per_second, comma-separated"
 PUBLIC_ROOM = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 
 
@@ -122,6 +132,13 @@ class Settings:
         5.0,
         "ARENA_REDIS_TIMEOUT",
         "Seconds a Redis command may take before it fails with UNAVAILABLE.",
+    )
+    redis_wait_s: float = _setting(
+        10.0,
+        "ARENA_REDIS_WAIT_S",
+        "Seconds a starting server (or worker) waits for Redis to answer; past that it "
+        "exits with one line naming REDIS_URL (its password hidden). 0: start without "
+        "waiting (GET /readyz answers 503 until Redis does).",
     )
     rate_limits: str = _setting(
         "",
@@ -248,7 +265,7 @@ class Settings:
 
     @classmethod
     def argument_parser(cls, prog: str = "python -m server") -> argparse.ArgumentParser:
-        parser = argparse.ArgumentParser(
+        parser = OneLineParser(
             prog=prog,
             allow_abbrev=False,
             description="Arena game server. Each flag overrides its environment variable.",
@@ -291,29 +308,35 @@ class Settings:
         ]
         for name in positive:
             if getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be positive")
+                raise self.refuse(name, "above 0")
         if self.presence_ttl_s <= self.presence_interval_s:
-            raise ValueError("presence_ttl_s must be longer than presence_interval_s")
-        if not 2 <= self.lobby_capacity <= 64:
-            raise ValueError("lobby_capacity must be 2..64")
-        if self.lobby_grace_s <= 0:
-            raise ValueError("lobby_grace_s must be positive")
-        if self.log_format not in ("text", "json"):
-            raise ValueError("log_format must be text or json")
-        if self.metrics not in (0, 1):
-            raise ValueError("metrics must be 0 or 1")
-        if self.lobby_locks not in (0, 1):
-            raise ValueError("lobby_locks must be 1 (or 0, for benchmarks only)")
-        if self.redis_pool_size < max(2, self.workers):
-            raise ValueError(
-                "redis_pool_size must be at least 2 and ARENA_WORKERS (each holds one connection)"
+            raise self.refuse(
+                "presence_ttl_s",
+                f"longer than ARENA_PRESENCE_INTERVAL ({self.presence_interval_s})",
             )
-        if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
-            raise ValueError("log_level must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        if not 2 <= self.lobby_capacity <= 64:
+            raise self.refuse("lobby_capacity", "2..64")
+        if self.lobby_grace_s <= 0:
+            raise self.refuse("lobby_grace_s", "above 0")
+        if self.redis_wait_s < 0:
+            raise self.refuse("redis_wait_s", "0 or more")
+        if self.log_format not in ("text", "json"):
+            raise self.refuse("log_format", "text or json")
+        if self.metrics not in (0, 1):
+            raise self.refuse("metrics", "0 or 1")
+        if self.lobby_locks not in (0, 1):
+            raise self.refuse("lobby_locks", "1 (or 0, for benchmarks only)")
+        if self.redis_pool_size < max(2, self.workers):
+            raise self.refuse(
+                "redis_pool_size", "at least 2 and ARENA_WORKERS (each worker holds one connection)"
+            )
+        if self.log_level.upper() not in LOG_LEVELS:
+            raise self.refuse("log_level", one_of(LOG_LEVELS))
         if not 0 <= self.port <= 65535:
-            raise ValueError("port must be 0..65535")
+            raise self.refuse("port", "0..65535")
         if self.workers < 0:
-            raise ValueError("workers must be 0 or more")
+            raise self.refuse("workers", "0 or more")
+        self.check_redis_url()
         self.rate_limit_table()
         boards = {board.id for board in self.board_specs()}
         for mode, names in self.result_board_table().items():
@@ -322,6 +345,36 @@ class Settings:
                 raise ValueError(f"ARENA_RESULT_BOARDS: {mode}: no board {unknown[0]!r}")
         self.public_rooms()
         return self
+
+    def refuse(self, name: str, accepts: str, *, secret: bool = False) -> SettingError:
+        """The error for field ``name``'s current value: its env var, what it accepts, and
+        the value (not for a ``secret``: a key must not reach a log)."""
+        if secret:
+            return SettingError(env_of(name), accepts)
+        return SettingError(env_of(name), accepts, got=getattr(self, name))
+
+    def check_redis_url(self) -> None:
+        """A URL Arena can open (a scheme it speaks, a port that is a number), or one line
+        saying what it takes; the password never reaches the message."""
+        if not self.redis_url:
+            return
+        accepts = (
+            "empty (a private Redis) or a URL like redis://[:password@]host:port[/db], "
+            f"with scheme {one_of(s + '://' for s in SCHEMES)}"
+        )
+        shown = redacted_url(self.redis_url)
+        scheme, sep, _ = self.redis_url.partition("://")
+        if not sep or scheme not in SCHEMES:
+            raise SettingError("REDIS_URL", accepts, got=shown)
+        try:
+            if is_cluster(self.redis_url):
+                cluster_seeds(self.redis_url)
+            else:
+                Endpoint.from_url(self.redis_url)
+        except ValueError as exc:
+            # The parser's own words, unless they quote the password.
+            reason = "" if secret_in(str(exc), self.redis_url) else str(exc)
+            raise SettingError("REDIS_URL", accepts, got=shown, reason=reason) from None
 
     def rate_limit_table(self) -> dict[str, RateLimit]:
         """The defaults with ``ARENA_RATE_LIMITS`` on top."""
@@ -332,11 +385,13 @@ class Settings:
             try:
                 limit = RateLimit(int(burst), float(per_s))
             except ValueError:
-                raise ValueError(
-                    f"ARENA_RATE_LIMITS: {item!r} is not action=burst/per_second"
+                raise SettingError(
+                    "ARENA_RATE_LIMITS", RATE_LIMITS_FORM + " (e.g. lb.submit=20/10)", got=item
                 ) from None
             if limit.burst < 1 or limit.per_s <= 0:
-                raise ValueError(f"ARENA_RATE_LIMITS: {item!r} must be positive")
+                raise SettingError(
+                    "ARENA_RATE_LIMITS", RATE_LIMITS_FORM + " with burst and rate above 0", got=item
+                )
             table[action.strip()] = limit
         return table
 
@@ -357,8 +412,29 @@ class Settings:
         rooms = frozenset(r.strip() for r in self.chat_rooms.split(",") if r.strip())
         for room in rooms:
             if not PUBLIC_ROOM.match(room):
-                raise ValueError(f"ARENA_CHAT_ROOMS: {room!r}: use 1 to 32 of a-z, 0-9, _ and -")
+                raise SettingError(
+                    "ARENA_CHAT_ROOMS",
+                    "room names of 1 to 32 of a-z, 0-9, _ and -, comma-separated",
+                    got=room,
+                )
         return rooms
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """Flag errors as one line on stderr (``prog: message``), exit status 2: the usage
+    block would push the one line that matters out of sight; ``--help`` shows it."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_BAD_SETTING, f"{self.prog}: {message}\n")
+
+
+def env_of(name: str) -> str:
+    """The environment variable of the setting ``name`` (a Settings field)."""
+    for f in dataclasses.fields(Settings):
+        if f.name == name:
+            env: str = f.metadata["env"]
+            return env
+    raise KeyError(name)
 
 
 def _metavar(name: str, kind: type) -> str:
@@ -380,7 +456,8 @@ def _convert(f: dataclasses.Field[Any], raw: str) -> Any:
     try:
         return kind(raw)
     except ValueError:
-        raise ValueError(f"{f.metadata['env']}={raw!r} is not a valid {kind.__name__}") from None
+        accepts = "a whole number" if kind is int else "a number"
+        raise SettingError(f.metadata["env"], accepts, got=raw) from None
 
 
 def settings_table() -> str:

@@ -135,6 +135,7 @@ async def finish_jobs(workers: list[ResultWorker], grace_s: float) -> None:
 async def _serve(argv: Sequence[str] | None) -> int:
     from server.app import build_services  # the composition root, shared with the server
     from server.storage.clients import open_mux, open_redis
+    from server.storage.connection import RedisUnreachable, wait_for_redis
 
     settings = Settings.from_args(argv, prog="python -m server.worker")
     logs.configure(settings.log_level, "json" if settings.log_format == "json" else "text")
@@ -145,6 +146,19 @@ async def _serve(argv: Sequence[str] | None) -> int:
         settings.redis_url, pool_size=settings.redis_pool_size, timeout_s=settings.redis_timeout_s
     )
     mux = open_mux(settings.redis_url, timeout_s=settings.redis_timeout_s)
+    try:
+        if settings.redis_wait_s > 0:
+            await wait_for_redis(
+                mux,
+                settings.redis_url,
+                within_s=settings.redis_wait_s,
+                timeout_s=settings.redis_timeout_s,
+            )
+    except RedisUnreachable as exc:
+        print(f"arena worker: {exc}", file=sys.stderr)
+        await mux.aclose()
+        await redis.aclose()
+        return 1
     services = build_services(settings, mux, time.time, redis)
     count = max(1, settings.workers)
     workers = make_workers(services, settings, count, "w")

@@ -182,7 +182,10 @@ async def test_health_and_readiness(arena: str) -> None:
 
 
 async def test_not_ready_when_redis_does_not_answer(start_arena: StartArena) -> None:
-    arena = await start_arena(redis_url=f"redis://127.0.0.1:{free_port()}/0", redis_timeout_s=0.5)
+    # ARENA_REDIS_WAIT_S=0: start at once, and say "not ready" until Redis answers.
+    arena = await start_arena(
+        redis_url=f"redis://127.0.0.1:{free_port()}/0", redis_timeout_s=0.5, redis_wait_s=0
+    )
     assert (await http_json("GET", arena + "/healthz"))[0] == 200
     status, body = await http_json("GET", arena + "/readyz")
     assert status == 503

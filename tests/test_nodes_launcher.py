@@ -117,3 +117,5 @@ async def test_nodes_share_one_private_redis_and_stop_together_on_one_signal(
     assert len(started) == 1  # by the launcher; the nodes were given it
     assert not answers_ping(int(started[0]))  # and it stopped after them
     assert f"[{two_nodes.first_port + 1}] " in log  # each node's lines carry its port
+    # Where to go: the pages, on the first port (any node serves them).
+    assert f"game {urls[0]}/play" in log

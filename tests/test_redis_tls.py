@@ -84,7 +84,7 @@ async def test_a_certificate_nobody_vouches_for_is_refused(
 ) -> None:
     """Without the CA, the server cannot verify Redis: requests fail UNAVAILABLE, safely."""
     untrusted = tls_redis.split("?")[0]
-    arena = await start_arena(redis_url=untrusted, redis_timeout_s=1.0)
+    arena = await start_arena(redis_url=untrusted, redis_timeout_s=1.0, redis_wait_s=0)
     body = {"device_id": "device-untrusted", "name": "mallory"}
     status, reply = await http_json("POST", arena + "/v1/auth/guest", json=body)
     assert (status, reply["error"]["code"]) == (503, "UNAVAILABLE")

@@ -23,7 +23,15 @@ import msgpack
 
 from server.boards import SCORE_MAX, SCORE_MIN
 from server.errors import ArenaError, BadRequest, FeedTrimmed, MatchEnded, NotFound, NotInMatch
-from server.protocol import FeedEntry, Preencoded, Push, is_feed_id, json_safe, packed_head
+from server.protocol import (
+    FEED_PAGE_MAX,
+    FeedEntry,
+    Preencoded,
+    Push,
+    is_feed_id,
+    json_safe,
+    packed_head,
+)
 from server.services.presence import PresenceService
 from server.services.ratelimits import RateLimiter
 from server.services.watch import WatchFeed
@@ -35,7 +43,7 @@ log = logging.getLogger(__name__)
 MATCH_ID = re.compile(r"^[0-9a-f]{16}$")
 EVENT_TYPE = re.compile(r"^[A-Za-z0-9_.:-]{1,32}$")
 DATA_MAX_BYTES = 4096
-FEED_LIMIT_MAX = 500
+FEED_LIMIT_MAX = FEED_PAGE_MAX  # the protocol's, which clients page by
 SCORES_MAX = 64
 RESULT_JOB = "match.result"
 

@@ -17,6 +17,7 @@ from redis.asyncio.cluster import ClusterNode, RedisCluster
 
 from server.storage.cluster import ClusterMux
 from server.storage.cluster_pubsub import ClusterSubscriber
+from server.storage.connection import wait_for_redis
 from server.storage.mux import Commands, RedisMux, cluster_seeds, is_cluster
 from server.storage.pubsub import OnMessage, Subscriber
 
@@ -72,3 +73,13 @@ def open_subscriber(
     if isinstance(mux, ClusterMux):
         return ClusterSubscriber(mux, on_message, on_connected, timeout_s=timeout_s)
     return Subscriber(url, on_message, on_connected, timeout_s=timeout_s)
+
+
+async def check_redis(url: str, *, within_s: float, timeout_s: float) -> None:
+    """Wait for the Redis at ``url`` to answer, then let it go (RedisUnreachable if not):
+    for a launcher that starts processes which would each fail the same way."""
+    mux = open_mux(url, timeout_s=timeout_s)
+    try:
+        await wait_for_redis(mux, url, within_s=within_s, timeout_s=timeout_s)
+    finally:
+        await mux.aclose()

@@ -15,6 +15,7 @@ from typing import ParamSpec, TypeVar
 import redis.exceptions
 
 from server.errors import Unavailable
+from server.setting_errors import redacted_url
 from server.storage.mux import CommandError, Commands, MuxConnectionError, MuxTimeoutError
 
 # A dropped or slow Redis; anything else is a bug and stays loud.
@@ -84,6 +85,35 @@ async def require_redis_version(mux: Commands, timeout_s: float) -> None:
             f"Arena needs Redis 7.0 or newer (sharded pub/sub); this one is {found.strip()}. "
             "Debian 12 and Ubuntu 24.04 ship 7.0; or set REDIS_URL to a newer Redis."
         )
+
+
+class RedisUnreachable(RuntimeError):
+    """Redis did not answer within ``ARENA_REDIS_WAIT_S`` of a process starting."""
+
+
+WAIT_STEP_MAX_S = 1.0
+
+
+async def wait_for_redis(mux: Commands, url: str, *, within_s: float, timeout_s: float) -> None:
+    """Return once Redis answers PING; raise ``RedisUnreachable`` (naming the URL, its
+    password hidden) when it has not within ``within_s``. A Redis still
+    starting (a container coming up beside Arena) gets that long to come up."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within_s
+    pause = 0.05
+    while True:
+        left = deadline - loop.time()
+        if await redis_answers(mux, max(0.05, min(timeout_s, left))):
+            return
+        left = deadline - loop.time()
+        if left <= 0:
+            raise RedisUnreachable(
+                f"Redis at {redacted_url(url)} did not answer within {within_s:g} s: check "
+                "REDIS_URL (empty starts a private Redis) and that Redis is running; "
+                "ARENA_REDIS_WAIT_S sets the wait"
+            )
+        await asyncio.sleep(min(pause, left))
+        pause = min(pause * 2, WAIT_STEP_MAX_S)
 
 
 async def redis_answers(mux: Commands, timeout_s: float) -> bool:
