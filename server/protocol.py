@@ -271,7 +271,8 @@ def json_safe(value: Any, depth: int = 0) -> bool:
 
 
 def is_feed_id(text: str) -> bool:
-    """A feed id as Redis streams make them: ``<ms>-<seq>``, each part below 2**64."""
+    """A feed id as Redis streams make them: ``<ms>-<seq>``, each part ASCII digits below
+    2**64 (``18446744073709551615-18446744073709551615`` is the largest there is)."""
     ms, sep, seq = text.partition("-")
     return (
         bool(sep)
@@ -282,6 +283,18 @@ def is_feed_id(text: str) -> bool:
         and int(ms) <= FEED_ID_MAX
         and int(seq) <= FEED_ID_MAX
     )
+
+
+def next_feed_id(text: str) -> str | None:
+    """The smallest feed id after ``text`` (a valid feed id), or None after the largest:
+    a stream range cannot start past the largest id (Redis refuses it)."""
+    ms_text, _, seq_text = text.partition("-")
+    ms, seq = int(ms_text), int(seq_text)
+    if seq < FEED_ID_MAX:
+        return f"{ms}-{seq + 1}"
+    if ms < FEED_ID_MAX:
+        return f"{ms + 1}-0"
+    return None
 
 
 @dataclass(frozen=True, slots=True)
