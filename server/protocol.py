@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import struct
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
@@ -148,6 +149,10 @@ def decode(data: bytes | str, fmt: Format) -> Message:
             obj = msgpack.unpackb(data, raw=False, strict_map_key=True, use_list=True)
         else:
             obj = json.loads(data)
+            # JSON can spell a lone surrogate (\ud800), which no UTF-8 or msgpack can carry.
+            escapes = not isinstance(data, str) or _SURROGATE_ESCAPE.search(data)
+            if escapes and _has_surrogate(obj):
+                raise FrameError("a JSON frame with a lone surrogate (\\ud800..\\udfff) escape")
     except FrameError:
         raise
     except Exception as exc:  # msgpack and json raise a zoo of types
@@ -155,6 +160,19 @@ def decode(data: bytes | str, fmt: Format) -> Message:
     if not isinstance(obj, dict):
         raise FrameError(f"a frame must be a map, got {type(obj).__name__}")
     return obj
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
+
+
+def _has_surrogate(value: Any) -> bool:
+    if isinstance(value, str):
+        return any("\ud800" <= char <= "\udfff" for char in value)
+    if isinstance(value, list):
+        return any(_has_surrogate(item) for item in value)
+    if isinstance(value, dict):
+        return any(_has_surrogate(k) or _has_surrogate(v) for k, v in value.items())
+    return False
 
 
 class Preencoded:
