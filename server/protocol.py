@@ -298,6 +298,9 @@ def is_feed_id(text: str) -> bool:
         and ms.isdigit()
         and seq.isascii()
         and seq.isdigit()
+        # 2**64 - 1 has 20 digits: a longer part is too big (and int() of a huge one raises)
+        and len(ms.lstrip("0")) <= 20
+        and len(seq.lstrip("0")) <= 20
         and int(ms) <= FEED_ID_MAX
         and int(seq) <= FEED_ID_MAX
     )

@@ -15,7 +15,7 @@ import pytest
 from client_sim.client import ArenaClient, ArenaError
 from server.embedded_redis import RedisProcess
 from server.errors import BadRequest
-from server.protocol import FEED_ID_MAX, Format, next_feed_id
+from server.protocol import FEED_ID_MAX, Format, is_feed_id, next_feed_id
 from server.storage.connection import translate_redis_errors
 from server.storage.feeds import Feeds
 from server.storage.mux import CommandError, RedisMux
@@ -40,6 +40,13 @@ def test_the_id_after_each_feed_id() -> None:
     assert next_feed_id("5-5") == "5-6"
     assert next_feed_id(f"5-{FEED_ID_MAX}") == "6-0"
     assert next_feed_id(LARGEST_ID) is None
+    assert next_feed_id("0" + LARGEST_ID) is None  # leading zeros: the same id to Redis
+    assert is_feed_id(LARGEST_ID)
+    assert is_feed_id("00" + LARGEST_ID)
+    assert not is_feed_id(f"{FEED_ID_MAX + 1}-0")
+    assert not is_feed_id("1" * 5000 + "-0")  # refused, not a ValueError from int()
+    assert not is_feed_id("1-" + "9" * 5000)
+    assert not is_feed_id("\u0661-0")  # a non-ASCII digit
 
 
 async def test_the_feed_after_the_largest_id_is_empty_not_internal(
