@@ -151,7 +151,7 @@ def decode(data: bytes | str, fmt: Format) -> Message:
             obj = json.loads(data)
             # JSON can spell a lone surrogate (\ud800), which no UTF-8 or msgpack can carry.
             escapes = not isinstance(data, str) or _SURROGATE_ESCAPE.search(data)
-            if escapes and _has_surrogate(obj):
+            if escapes and has_lone_surrogate(obj):
                 raise FrameError("a JSON frame with a lone surrogate (\\ud800..\\udfff) escape")
     except FrameError:
         raise
@@ -165,13 +165,15 @@ def decode(data: bytes | str, fmt: Format) -> Message:
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
 
 
-def _has_surrogate(value: Any) -> bool:
+def has_lone_surrogate(value: Any) -> bool:
+    """Whether a decoded JSON value holds a lone surrogate (``"\\ud800"``) anywhere: text
+    that no UTF-8 or msgpack can carry, so it must be refused where it comes in."""
     if isinstance(value, str):
         return any("\ud800" <= char <= "\udfff" for char in value)
     if isinstance(value, list):
-        return any(_has_surrogate(item) for item in value)
+        return any(has_lone_surrogate(item) for item in value)
     if isinstance(value, dict):
-        return any(_has_surrogate(k) or _has_surrogate(v) for k, v in value.items())
+        return any(has_lone_surrogate(k) or has_lone_surrogate(v) for k, v in value.items())
     return False
 
 
