@@ -6,6 +6,7 @@ traceback for it.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 
@@ -256,3 +257,26 @@ async def test_a_json_lone_surrogate_is_a_bad_frame_not_internal(
         await ws.send_str('{"op":"ping","rid":4,"x":"\\ud83d\\ude00"}')  # a pair is fine
         assert json.loads(await ws.receive_str(timeout=5))["ok"] is True
     assert tracebacks(caplog) == []
+
+
+async def test_a_request_aiohttp_cannot_parse_logs_one_line_not_a_traceback(
+    arena: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    host, port = arena.removeprefix("http://").split(":")
+    for request in (
+        f"GET /v1/leaderboards/global/top?period={'x' * 9000} HTTP/1.1\r\nHost: a\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: a\r\nBroken header line\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: a\r\nX: \x00\x01\r\n\r\n",
+    ):
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(request.encode("latin-1"))
+        status_line = await reader.readline()
+        writer.close()
+        await writer.wait_closed()
+        assert status_line.split()[1].startswith(b"4"), status_line
+    assert tracebacks(caplog) == []
+    refused = [r.getMessage() for r in caplog.records if r.name == "aiohttp.server"]
+    assert len(refused) == 3
+    assert all("Error handling request" in line and "400" in line for line in refused)
+    assert not any("xxxx" in line for line in refused)  # the client's bytes stay out
