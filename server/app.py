@@ -19,7 +19,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from server import http_api
+from server import http_api, logs
 from server.appkeys import HUB, METRICS, MUX, REDIS, REGISTRY, SERVICES, SETTINGS, STOPPING
 from server.background import every, stop
 from server.connection import SocketRegistry
@@ -76,6 +76,7 @@ def create_app(settings: Settings, *, clock: Clock = time.time) -> web.Applicati
     """The whole server. ``clock`` is injectable so tests can roll board periods over."""
     if not settings.node_id:
         settings = dataclasses.replace(settings, node_id=secrets.token_hex(4))
+    logs.quiet_client_http_errors()  # a malformed request is the client's fault, not a bug
     app = web.Application(
         client_max_size=settings.max_frame_bytes,
         middlewares=[http_api.request_log_middleware, http_api.error_middleware],

@@ -20,7 +20,7 @@ from server import logs
 from server.appkeys import METRICS, SERVICES, SETTINGS
 from server.errors import ArenaError, BadRequest, Forbidden, NotFound, Unauthorized
 from server.metrics import CONTENT_TYPE
-from server.protocol import ErrorCode, Format
+from server.protocol import ErrorCode, Format, has_lone_surrogate
 from server.services.leaderboards import OFFSET_MAX, TOP_LIMIT_MAX
 from server.ws import bearer_header, bearer_token
 
@@ -116,6 +116,8 @@ async def read_json_object(request: web.Request) -> dict[str, Any]:
         raise BadRequest("body must be a JSON object") from None
     if not isinstance(body, dict):
         raise BadRequest("body must be a JSON object")
+    if has_lone_surrogate(body):
+        raise BadRequest("body: a lone surrogate escape (\\ud800..\\udfff) is not text")
     return body
 
 

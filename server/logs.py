@@ -23,6 +23,8 @@ import time
 from typing import Any, Literal
 from urllib.parse import urlparse, urlunparse
 
+from aiohttp.http_exceptions import HttpProcessingError
+
 LogFormat = Literal["text", "json"]
 
 conn_id: contextvars.ContextVar[str] = contextvars.ContextVar("conn_id", default="")
@@ -90,3 +92,26 @@ def safe_url(url: str) -> str:
     if parsed.password is not None:
         netloc = netloc.replace(f":{parsed.password}@", ":***@", 1)
     return urlunparse(parsed._replace(netloc=netloc, query="", fragment=""))
+
+
+class ClientHttpErrors(logging.Filter):
+    """aiohttp logs a request it cannot parse (a request line past 8,190 bytes, a broken
+    header) at ERROR with a traceback. That is the client's fault, and any client can
+    repeat it at will to flood the log: one INFO line each instead, naming the error's
+    kind and status but not the bytes the client sent."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError):
+            record.msg = f"{record.getMessage()}: {type(exc).__name__} {exc.code}"
+            record.args = None
+            record.exc_info = record.exc_text = None
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
+
+
+def quiet_client_http_errors() -> None:
+    """Install ``ClientHttpErrors`` on aiohttp's server logger (once per process)."""
+    logger = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, ClientHttpErrors) for f in logger.filters):
+        logger.addFilter(ClientHttpErrors())

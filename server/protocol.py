@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import struct
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
@@ -170,6 +171,10 @@ def decode(data: bytes | str, fmt: Format) -> Message:
             obj = msgpack.unpackb(data, raw=False, strict_map_key=True, use_list=True)
         else:
             obj = json.loads(data)
+            # JSON can spell a lone surrogate (\ud800), which no UTF-8 or msgpack can carry.
+            escapes = not isinstance(data, str) or _SURROGATE_ESCAPE.search(data)
+            if escapes and has_lone_surrogate(obj):
+                raise FrameError("a JSON frame with a lone surrogate (\\ud800..\\udfff) escape")
     except FrameError:
         raise
     except Exception as exc:  # msgpack and json raise a zoo of types
@@ -177,6 +182,21 @@ def decode(data: bytes | str, fmt: Format) -> Message:
     if not isinstance(obj, dict):
         raise FrameError(f"a frame must be a map, got {type(obj).__name__}")
     return obj
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
+
+
+def has_lone_surrogate(value: Any) -> bool:
+    """Whether a decoded JSON value holds a lone surrogate (``"\\ud800"``) anywhere: text
+    that no UTF-8 or msgpack can carry, so it must be refused where it comes in."""
+    if isinstance(value, str):
+        return any("\ud800" <= char <= "\udfff" for char in value)
+    if isinstance(value, list):
+        return any(has_lone_surrogate(item) for item in value)
+    if isinstance(value, dict):
+        return any(has_lone_surrogate(k) or has_lone_surrogate(v) for k, v in value.items())
+    return False
 
 
 class Preencoded:
@@ -293,7 +313,8 @@ def json_safe(value: Any, depth: int = 0) -> bool:
 
 
 def is_feed_id(text: str) -> bool:
-    """A feed id as Redis streams make them: ``<ms>-<seq>``, each part below 2**64."""
+    """A feed id as Redis streams make them: ``<ms>-<seq>``, each part ASCII digits below
+    2**64 (``18446744073709551615-18446744073709551615`` is the largest there is)."""
     ms, sep, seq = text.partition("-")
     return (
         bool(sep)
@@ -301,9 +322,24 @@ def is_feed_id(text: str) -> bool:
         and ms.isdigit()
         and seq.isascii()
         and seq.isdigit()
+        # 2**64 - 1 has 20 digits: a longer part is too big (and int() of a huge one raises)
+        and len(ms.lstrip("0")) <= 20
+        and len(seq.lstrip("0")) <= 20
         and int(ms) <= FEED_ID_MAX
         and int(seq) <= FEED_ID_MAX
     )
+
+
+def next_feed_id(text: str) -> str | None:
+    """The smallest feed id after ``text`` (a valid feed id), or None after the largest:
+    a stream range cannot start past the largest id (Redis refuses it)."""
+    ms_text, _, seq_text = text.partition("-")
+    ms, seq = int(ms_text), int(seq_text)
+    if seq < FEED_ID_MAX:
+        return f"{ms}-{seq + 1}"
+    if ms < FEED_ID_MAX:
+        return f"{ms + 1}-0"
+    return None
 
 
 @dataclass(frozen=True, slots=True)

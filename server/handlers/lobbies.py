@@ -15,7 +15,8 @@ async def lobby_create(ctx: OpContext, req: Request) -> Message:
         ctx.player_name,
         mode=req.string("mode", min_len=1, max_len=32),
         capacity=req.integer("capacity", min_value=CAPACITY_MIN, max_value=CAPACITY_MAX),
-        name=req.optional_string("name", max_len=NAME_MAX),
+        # The bound is checked again after normalising (NFC may shorten what was typed).
+        name=req.optional_string("name", max_len=4 * NAME_MAX),
         private=req.flag("private", default=False),
     )
     return {"lobby": lobby_wire(lobby)}

@@ -6,7 +6,7 @@ from server.errors import BadRequest
 from server.handlers.base import Handler, OpContext, Request, feed_entries
 from server.protocol import Message, Op
 from server.services.activity import LIMIT_MAX as ACTIVITY_LIMIT_MAX
-from server.services.chat import HISTORY_MAX, ROOM, TEXT_MAX
+from server.services.chat import HISTORY_MAX, ROOM, TEXT_RAW_MAX
 from server.services.notifications import LIST_MAX as NOTES_LIST_MAX
 
 ROOMS_PER_SOCKET = 16
@@ -36,7 +36,7 @@ async def chat_send(ctx: OpContext, req: Request) -> Message:
         ctx.player_id,
         ctx.player_name,
         req.string("room", min_len=1, max_len=ROOM_MAX_LEN),
-        req.string("text", min_len=1, max_len=TEXT_MAX),
+        req.string("text", min_len=1, max_len=TEXT_RAW_MAX),  # TEXT_MAX once normalised
     )
     return {"id": message_id}
 

@@ -18,12 +18,13 @@ from server.services.lobbies import LobbyService
 from server.services.matches import MatchService
 from server.services.ratelimits import RateLimiter
 from server.storage.feeds import ChatStore
+from server.text import clean_text
 
 ROOM = re.compile(r"^(?:lobby:[0-9a-f]{12}|match:[0-9a-f]{16}|[a-z0-9][a-z0-9_-]{0,31})$")
 TEXT_MAX = 500
 HISTORY_MAX = 100
-# Control characters could forge lines in a client's chat log; newlines and tabs are fine.
-CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# The text as typed may be longer than TEXT_MAX until it is normalised (NFC composes).
+TEXT_RAW_MAX = 4 * TEXT_MAX
 
 
 class ChatService:
@@ -68,10 +69,11 @@ class ChatService:
 
     async def send(self, player_id: str, name: str, room: str, text: str) -> str:
         await self._rate_limiter.check("chat.send", player_id)
+        # Control characters could forge lines in a client's chat log; newlines and tabs
+        # are fine (server.text says what else is refused, and why).
         if not text.strip():
             raise BadRequest("text: must not be blank")
-        if CONTROL.search(text):
-            raise BadRequest("text: control characters are not allowed")
+        text = clean_text(text, field="text", max_len=TEXT_MAX, multiline=True)
         await self._check_member(player_id, room)
         head = packed_head(
             Push.CHAT_MESSAGE,

@@ -47,6 +47,7 @@ from server.services.watch import WatchFeed
 from server.storage import keys
 from server.storage.lobbies import LobbyRecord, LobbyStore, Member
 from server.storage.locks import Lease
+from server.text import clean_text
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +171,11 @@ class LobbyService:
         mode = validate_mode(mode)
         if not CAPACITY_MIN <= capacity <= CAPACITY_MAX:
             raise BadRequest(f"capacity: must be {CAPACITY_MIN} to {CAPACITY_MAX}")
-        title = (name or f"{player_name}'s lobby").strip()[:NAME_MAX] or "lobby"
+        title = (
+            f"{player_name}'s lobby"[:NAME_MAX]
+            if name is None
+            else clean_text(name, field="name", max_len=NAME_MAX)
+        )
         lobby = LobbyRecord(
             lobby_id=secrets.token_hex(6),
             mode=mode,

@@ -14,6 +14,7 @@ from server.services.profiles import ProfileService
 from server.services.ratelimits import RateLimiter
 from server.storage.sessions import SessionStore
 from server.storage.socket_commands import SocketEnd
+from server.text import clean_text
 
 DEVICE_ID_MIN, DEVICE_ID_MAX = 8, 128
 NAME_MIN, NAME_MAX = 1, 24
@@ -37,15 +38,9 @@ def validate_device_id(device_id: object) -> str:
 
 
 def validate_name(name: object) -> str:
-    """Player names: trimmed, then 1 to 24 printable characters."""
-    if not isinstance(name, str):
-        raise BadRequest("name: must be a string")
-    name = name.strip()
-    if not NAME_MIN <= len(name) <= NAME_MAX:
-        raise BadRequest(f"name: must be {NAME_MIN} to {NAME_MAX} characters after trimming")
-    if not name.isprintable():
-        raise BadRequest("name: must be printable characters only")
-    return name
+    """Player names: NFC, trimmed, then 1 to 24 characters under the rules of server.text.
+    Names need not be unique: the player id is who a player is."""
+    return clean_text(name, field="name", min_len=NAME_MIN, max_len=NAME_MAX)
 
 
 @dataclass(frozen=True, slots=True)

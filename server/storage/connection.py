@@ -1,4 +1,8 @@
-"""Opening Redis, and turning its failures into Arena's ``Unavailable``.
+"""Opening Redis, and turning its failures into Arena's errors.
+
+A Redis outage becomes ``Unavailable``; an error reply that bad input causes (an
+id or a number Redis cannot take) becomes ``BadRequest``; any other error reply
+is a bug and stays loud (INTERNAL, with its traceback).
 
 Three kinds of connection per process: the pipelined ``Commands`` for every
 command and script, the pub/sub subscriber's own (pubsub.py), and a small
@@ -9,14 +13,17 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 from collections.abc import Awaitable, Callable
 from typing import ParamSpec, TypeVar
 
 import redis.exceptions
 
-from server.errors import Unavailable
+from server.errors import BadRequest, Unavailable
 from server.setting_errors import redacted_url
 from server.storage.mux import CommandError, Commands, MuxConnectionError, MuxTimeoutError
+
+log = logging.getLogger(__name__)
 
 # A dropped or slow Redis; anything else is a bug and stays loud.
 REDIS_DOWN = (
@@ -27,6 +34,22 @@ REDIS_DOWN = (
     MuxConnectionError,
     MuxTimeoutError,
 )
+
+# Error replies whose cause is an argument's value, not the code: a stream id past the
+# largest one, a number out of range, a key of another type than the command expects.
+# What the client is told for each (Redis's own words name neither field nor fix).
+REFUSED_INPUT = {
+    "ERR Invalid stream ID": "not a valid feed id",
+    "ERR invalid start ID": "no feed id can follow that one",
+    "ERR invalid end ID": "no feed id can precede that one",
+    "ERR value is not an integer or out of range": "a number out of range",
+    "ERR value is out of range": "a number out of range",
+    "ERR value is not a valid float": "not a valid number",
+    "ERR min or max is not a float": "not a valid number",
+    "ERR increment or decrement would overflow": "a number out of range",
+    "ERR resulting score is not a number": "not a valid number",
+    "WRONGTYPE": "names something of another kind",
+}
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -42,8 +65,16 @@ def pairs(flat: list[bytes]) -> dict[str, str]:
     return {text(flat[i]): text(flat[i + 1]) for i in range(0, len(flat), 2)}
 
 
+def refused_input(exc: CommandError) -> str | None:
+    """What was wrong with the input, when an error reply is one that bad input causes."""
+    message = str(exc)
+    return next((why for prefix, why in REFUSED_INPUT.items() if message.startswith(prefix)), None)
+
+
 def translate_redis_errors(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
-    """Decorate a store method so a Redis outage surfaces as ``Unavailable``."""
+    """Decorate a store method so a Redis outage surfaces as ``Unavailable``, and an
+    error reply that bad input causes as ``BadRequest`` (logged at warning with the
+    command, so that a server bug sending bad values is still seen)."""
 
     @functools.wraps(fn)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
@@ -58,6 +89,10 @@ def translate_redis_errors(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitab
                 ("LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN", "OOM", "MOVED", "ASK")
             ):
                 raise Unavailable(f"storage unavailable: {str(exc)[:40]}") from exc
+            if (why := refused_input(exc)) is not None:
+                command = exc.command or "?"
+                log.warning("Redis refused %s in %s: %s", command, fn.__qualname__, str(exc)[:120])
+                raise BadRequest(f"a value in this request was refused: {why}") from exc
             raise
 
     return wrapper

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from server.errors import FeedTrimmed
-from server.protocol import FEED_ID_MAX, FeedEntry, with_id
+from server.protocol import FeedEntry, is_feed_id, next_feed_id, with_id
 from server.storage import keys
 from server.storage.connection import text, translate_redis_errors
 from server.storage.mux import Commands
@@ -51,6 +51,8 @@ class Feeds:
     @translate_redis_errors
     async def after(self, feed: str, after: str, limit: int) -> list[FeedEntry]:
         """Entries after ``after``, oldest first; FeedTrimmed when some were trimmed away."""
+        if is_feed_id(after) and next_feed_id(after) is None:
+            return []  # nothing comes after the largest id (and XRANGE refuses to start there)
         trimmed, raw = await self._scripts.feed_read(keys=[feed], args=[after, limit])
         if trimmed:
             raise FeedTrimmed(
@@ -78,13 +80,8 @@ class Feeds:
     @translate_redis_errors
     async def drop_through(self, feed: str, entry_id: str) -> None:
         """Remove every entry up to and including ``entry_id``."""
-        ms_text, _, seq_text = entry_id.partition("-")
-        ms, seq = int(ms_text), int(seq_text)
-        if seq < FEED_ID_MAX:
-            next_id = f"{ms}-{seq + 1}"
-        elif ms < FEED_ID_MAX:
-            next_id = f"{ms + 1}-0"
-        else:
+        next_id = next_feed_id(entry_id)
+        if next_id is None:
             await self._mux.execute("XTRIM", feed, "MAXLEN", 0)  # the largest id there is
             return
         await self._mux.execute("XTRIM", feed, "MINID", next_id)

@@ -54,6 +54,15 @@ class MuxTimeoutError(TimeoutError):
 class CommandError(Exception):
     """Redis answered with an error reply."""
 
+    # The command (or script) that got it, for the log; set where the caller is known.
+    command: str = ""
+
+
+def _named(exc: CommandError, command: Arg) -> CommandError:
+    if not exc.command:
+        exc.command = command.decode() if isinstance(command, bytes) else str(command)
+    return exc
+
 
 @dataclass(frozen=True, slots=True)
 class Endpoint:
@@ -314,7 +323,11 @@ class RedisMux:
         """Run one command; its reply, or CommandError for an error reply."""
         if self._transport is None:
             await self._ensure_connected()
-        return await self._send(args)
+        try:
+            return await self._send(args)
+        except CommandError as exc:
+            _named(exc, args[0])
+            raise
 
     async def pipeline(self, *commands: tuple[Arg, ...]) -> list[Any]:
         """Run commands back to back (nothing else interleaves); all their replies.
@@ -327,7 +340,9 @@ class RedisMux:
         packed = [pack(command) for command in commands]
         futures = [self._send_packed(data) for data in packed]
         replies = await asyncio.gather(*futures, return_exceptions=True)
-        for reply in replies:
+        for command, reply in zip(commands, replies, strict=True):
+            if isinstance(reply, CommandError):
+                raise _named(reply, command[0])
             if isinstance(reply, BaseException):
                 raise reply
         return list(replies)
@@ -338,9 +353,9 @@ class RedisMux:
         result = replies[-1]
         if result is None:
             raise MuxConnectionError("transaction aborted")
-        for reply in result:
+        for command, reply in zip(commands, result, strict=False):
             if isinstance(reply, CommandError):
-                raise reply
+                raise _named(reply, command[0])
         return list(result)
 
     def _send(self, args: tuple[Arg, ...]) -> asyncio.Future[Any]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-from server.storage.mux import Arg, Commands
+from server.storage.mux import Arg, CommandError, Commands
 
 
 def source(name: str) -> str:
@@ -33,7 +33,11 @@ class Script:
         self.sha = mux.register_script(source(name))
 
     async def __call__(self, *, keys: list[str], args: list[Arg]) -> Any:
-        return await self._mux.evalsha(self.sha, keys, args)
+        try:
+            return await self._mux.evalsha(self.sha, keys, args)
+        except CommandError as exc:
+            exc.command = f"script {self.name}"  # EVALSHA and a SHA would name nothing
+            raise
 
 
 @dataclass(frozen=True, slots=True)
