@@ -1,6 +1,7 @@
 """A small async client for Arena's protocol, usable as is by a Python game or tool.
 
     login = await guest_login("http://127.0.0.1:8080", "device-0001", "alice")
+    # login.device_secret: keep it; later logins of device-0001 send device_secret=...
     async with await ArenaClient.connect(BASE_URL, login.token, reconnect=True) as client:
         client.on("match.event", lambda push: print(push["data"]))
         print(await client.request("ping"))
@@ -38,7 +39,7 @@ from typing import Any
 import aiohttp
 
 from client_sim.following import MatchFollowing
-from client_sim.login import ArenaError, Login, guest_login, ws_url
+from client_sim.login import ArenaError, DeviceSecrets, Login, guest_login, ws_url
 from server.protocol import Format, FrameError, Message, decode, encode
 
 __all__ = [
@@ -46,6 +47,7 @@ __all__ = [
     "ArenaError",
     "Backoff",
     "ConnectionClosed",
+    "DeviceSecrets",
     "Login",
     "guest_login",
     "ws_url",
@@ -54,7 +56,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 # Close codes after which coming back on the same session makes no sense.
-FINAL_CLOSE_CODES = frozenset({1009, 4001, 4002, 4003})
+FINAL_CLOSE_CODES = frozenset({1009, 4001, 4002, 4003, 4005})
 MATCH_PUSHES = frozenset({"match.event", "match.left", "match.ended"})
 FEED_PAGE = 500
 HEARTBEAT_S = 20.0

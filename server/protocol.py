@@ -83,6 +83,7 @@ class Push(StrEnum):
     NOTIFY = "notify"
     LOBBY_CLOSED = "lobby.closed"
     SESSION_KICKED = "session.kicked"
+    SESSION_BANNED = "session.banned"
     WATCH_LOBBY = "watch.lobby"
     WATCH_MATCH = "watch.match"
     WATCH_SCORE = "watch.score"
@@ -96,6 +97,9 @@ class ErrorCode(StrEnum):
     BAD_REQUEST = "BAD_REQUEST"
     UNKNOWN_OP = "UNKNOWN_OP"
     UNAUTHORIZED = "UNAUTHORIZED"
+    BAD_CREDENTIALS = "BAD_CREDENTIALS"
+    BANNED = "BANNED"
+    UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
     FORBIDDEN = "FORBIDDEN"
     NOT_FOUND = "NOT_FOUND"
     UNKNOWN_BOARD = "UNKNOWN_BOARD"
@@ -126,6 +130,7 @@ class CloseCode(IntEnum):
     SESSION_REVOKED = 4002  # DELETE /v1/session
     SESSION_EXPIRED = 4003  # the session key is gone (expired or revoked elsewhere)
     KICKED = 4004  # an operator kicked the player (POST /v1/admin/players/{id}/kick)
+    BANNED = 4005  # an operator banned the player (POST /v1/admin/players/{id}/ban)
     SLOW_CONSUMER = 4008  # the socket's outbox overflowed
 
 
