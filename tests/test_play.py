@@ -212,4 +212,3 @@ async def test_the_same_name_in_the_same_browser_is_the_same_player_again(
     assert len(sockets) == 2
     assert all("ticket=" in url and "token=" not in url for url in sockets)
     await assert_no_errors(alice)
-
