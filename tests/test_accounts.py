@@ -315,3 +315,20 @@ async def test_ipv6_addresses_in_one_slash_64_share_a_login_limit(
         200,
         429,
     ]
+
+
+async def test_a_banned_device_from_before_secrets_keeps_its_chance_at_a_secret(
+    arena_admin: str, redis_client: redis_sync.Redis
+) -> None:
+    device = new_device()
+    redis_client.set(device_key(device), "00000000000000aa")
+    redis_client.hset("arena:player:00000000000000aa", mapping={"name": "old", "created_ms": 1})
+    assert (await admin(arena_admin, "00000000000000aa", "ban"))[0] == 200
+    status, reply = await post_guest(arena_admin, {"device_id": device, "name": "old"})
+    assert (status, error_code(reply)) == (403, "BANNED")
+    # No secret was issued into a refused reply: the owner gets it once unbanned.
+    assert redis_client.type(device_key(device)) == b"string"
+    assert (await admin(arena_admin, "00000000000000aa", "unban"))[0] == 200
+    again = await guest_login(arena_admin, device, "old")
+    assert again.player_id == "00000000000000aa"
+    assert again.device_secret is not None

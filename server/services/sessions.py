@@ -160,16 +160,17 @@ class SessionService:
         name = validate_name(name)
         device_hash = hashlib.sha256(b"device:" + device_id.encode()).hexdigest()
         new_secret = secrets.token_urlsafe(SECRET_BYTES)
-        binding = await self._device_login(device_hash, new_secret)
+        binding = await self._accounts.device_login(
+            device_hash,
+            new_player_id=secrets.token_hex(8),
+            new_secret_hash=secret_hash(new_secret),
+            ttl_s=self._account_ttl_s,
+            upgrade_legacy=False,
+        )
         player_id = binding.player_id
-        issued = binding.state == "new"
-        if not issued:
-            # Hash against hash, in constant time: a wrong guess learns nothing from timing.
-            given = secret_hash(offered or "") if offered and len(offered) <= SECRET_MAX else ""
-            if not given or not hmac.compare_digest(given, binding.secret_hash):
-                raise BadCredentials(
-                    "this device_id is taken: send its device_secret (from its first login)"
-                )
+        if binding.state == "known":
+            self._prove(binding, offered)
+        if binding.state != "new":
             await self._refuse_banned(player_id)  # before the name: a banned player renames no one
         await self._profiles.set_name(player_id, name, ttl_s=self._account_ttl_s)
         await self._accounts.keep_account(device_hash, player_id, self._account_ttl_s)
@@ -187,7 +188,9 @@ class SessionService:
             # Again after the session is listed: a ban set meanwhile either shows here or
             # finds the session in the player's set and revokes it. Either way none survives.
             await self._refuse_banned(player_id)
-        except Banned:
+            if binding.state == "legacy":
+                binding = await self._upgrade_legacy(device_hash, player_id, new_secret, offered)
+        except (Banned, BadCredentials):
             await self._store.delete_session(hashed)
             raise
         return Login(
@@ -195,31 +198,35 @@ class SessionService:
             player_id=player_id,
             name=name,
             expires_in_s=self._ttl_s,
-            device_secret=new_secret if issued else None,
+            device_secret=new_secret if binding.state == "new" else None,
         )
 
-    async def _device_login(self, device_hash: str, new_secret: str) -> DeviceBinding:
-        """The device's binding; a new device gets ``new_secret`` now, and so does a device
-        stored before secrets, once its player is known not to be banned (a secret issued
-        in a refused login would be lost, locking the owner out for good)."""
-        new_player_id = secrets.token_hex(8)
+    @staticmethod
+    def _prove(binding: DeviceBinding, offered: str | None) -> None:
+        """BadCredentials unless ``offered`` is the device's secret."""
+        # Hash against hash, in constant time: a wrong guess learns nothing from timing.
+        given = offered if offered and len(offered) <= SECRET_MAX else None
+        if given is None or not hmac.compare_digest(secret_hash(given), binding.secret_hash):
+            raise BadCredentials(
+                "this device_id is taken: send its device_secret (from its first login)"
+            )
+
+    async def _upgrade_legacy(
+        self, device_hash: str, player_id: str, new_secret: str, offered: str | None
+    ) -> DeviceBinding:
+        """Give a device stored before secrets its secret: the login's last write, so a
+        login that fails before it (a ban, Redis away) never leaves the owner locked out
+        by a secret nobody received. Another login that upgraded it meanwhile wins."""
         binding = await self._accounts.device_login(
             device_hash,
-            new_player_id=new_player_id,
-            new_secret_hash=secret_hash(new_secret),
-            ttl_s=self._account_ttl_s,
-            upgrade_legacy=False,
-        )
-        if binding.state != "legacy":
-            return binding
-        await self._refuse_banned(binding.player_id)
-        return await self._accounts.device_login(
-            device_hash,
-            new_player_id=new_player_id,
+            new_player_id=player_id,  # should the key have expired meanwhile
             new_secret_hash=secret_hash(new_secret),
             ttl_s=self._account_ttl_s,
             upgrade_legacy=True,
         )
+        if binding.state == "known":
+            self._prove(binding, offered)
+        return binding
 
     async def _refuse_banned(self, player_id: str) -> None:
         until_ms = await self._accounts.banned_until(player_id)
