@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import signal
 import sys
 import time
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from client_sim.bots import EXPECTED_CODES, SCENARIOS, Bot, BotConfig, RunWindow, Tally
+from client_sim.client import DeviceSecrets
 
 
 def percentile(values: list[float], p: float) -> float | None:
@@ -79,7 +81,8 @@ def table(report: dict[str, Any]) -> str:
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     tally = Tally()
-    config = BotConfig(args.url, args.scenario, args.rate, args.seed, args.ramp)
+    secrets = DeviceSecrets(args.secrets)
+    config = BotConfig(args.url, args.scenario, args.rate, args.seed, args.ramp, secrets=secrets)
     began = time.monotonic()
     window = RunWindow(began + args.duration)
     loop = asyncio.get_running_loop()
@@ -94,6 +97,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         now, total = time.monotonic(), tally.total
         rate = (total - last_total) / max(now - last_time, 1e-6)
         last_total, last_time = total, now
+        secrets.save()  # as they come: a run cut short keeps the secrets it was given
         if not args.quiet:
             line = (
                 f"\rbots connected {tally.connected:>6}  ops/s {rate:>8.0f}  "
@@ -108,6 +112,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             tally.crashes["did not stop"] += 1
         elif bot.exception() is not None:
             tally.crashes[type(bot.exception()).__name__] += 1
+    secrets.save()
     return summary(tally, args, time.monotonic() - began)
 
 
@@ -123,6 +128,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--scenario", choices=sorted(SCENARIOS), default="play")
     parser.add_argument("--seed", type=int, default=1, help="makes bot identities repeatable")
     parser.add_argument("--json", type=Path, help="also write the report here, as JSON")
+    parser.add_argument(
+        "--secrets",
+        type=Path,
+        default=Path(os.environ.get("ARENA_DATA_DIR") or "var") / "bot-secrets.json",
+        help="file keeping each bot's device_secret per server, so a bot id logs in as the "
+        "same player next run (default: ARENA_DATA_DIR/bot-secrets.json)",
+    )
     parser.add_argument(
         "--max-error-fraction",
         type=float,

@@ -27,7 +27,7 @@ from typing import Any
 
 import aiohttp
 
-from client_sim.client import ArenaClient, ArenaError, ConnectionClosed, guest_login
+from client_sim.client import ArenaClient, ArenaError, ConnectionClosed, DeviceSecrets
 
 # Error codes a busy game produces by design: they count, but not as failures.
 EXPECTED_CODES = frozenset(
@@ -111,6 +111,8 @@ class BotConfig:
     seed: int
     ramp_s: float
     mode: str = "bots"
+    # The bots' device secrets: a bot id logs in again as the same player only with its own.
+    secrets: DeviceSecrets = field(default_factory=DeviceSecrets)
 
 
 class Bot:
@@ -167,7 +169,7 @@ class Bot:
         async with aiohttp.ClientSession() as http:
             started = time.perf_counter()
             try:
-                login = await guest_login(
+                login = await self.config.secrets.login(
                     self.config.url,
                     f"bot-{self.config.seed}-{self.index:06d}",
                     f"bot{self.index}",

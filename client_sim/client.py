@@ -1,6 +1,7 @@
 """A small async client for Arena's protocol, usable as is by a Python game or tool.
 
     login = await guest_login("http://127.0.0.1:8080", "device-0001", "alice")
+    # login.device_secret: keep it; later logins of device-0001 send device_secret=...
     async with await ArenaClient.connect(BASE_URL, login.token, reconnect=True) as client:
         client.on("match.event", lambda push: print(push["data"]))
         print(await client.request("ping"))
@@ -45,7 +46,7 @@ from typing import Any
 import aiohttp
 
 from client_sim.following import MatchFollowing
-from client_sim.login import ArenaError, Login, guest_login, ws_url
+from client_sim.login import ArenaError, DeviceSecrets, Login, guest_login, ws_url
 from server.protocol import (
     FEED_PAGE_MAX,
     FINAL_CLOSE_CODES,
@@ -62,6 +63,7 @@ __all__ = [
     "ArenaError",
     "Backoff",
     "ConnectionClosed",
+    "DeviceSecrets",
     "Login",
     "close_reason",
     "guest_login",

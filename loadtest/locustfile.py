@@ -101,6 +101,7 @@ class ArenaPlayer(HttpUser):
         self.device_id = f"locust-{uuid.uuid4().hex}"  # 39 characters, unique per user
         self.display_name = f"bot{self.number}"[:24]
         self.token: str | None = None
+        self.device_secret: str | None = None  # issued on the first login, sent on later ones
         self.player_id = ""
         self.socket: ArenaSocket | None = None
         # Everyone may send to the public room, but only listeners get its messages: a
@@ -126,17 +127,21 @@ class ArenaPlayer(HttpUser):
             self.socket = None
 
     def login(self) -> bool:
+        body = {"device_id": self.device_id, "name": self.display_name}
+        if self.device_secret is not None:
+            body["device_secret"] = self.device_secret
         with self.client.post(
             "/v1/auth/guest",
-            json={"device_id": self.device_id, "name": self.display_name},
+            json=body,
             name="/v1/auth/guest",
             catch_response=True,
         ) as resp:
             if resp.status_code != 200:
                 resp.failure(f"HTTP {resp.status_code}: {resp.text[:200]}")
                 return False
-            body = resp.json()
-            self.token, self.player_id = body["token"], body["player_id"]
+            reply = resp.json()
+            self.token, self.player_id = reply["token"], reply["player_id"]
+            self.device_secret = reply.get("device_secret", self.device_secret)
         _known_players.append(self.player_id)
         return True
 

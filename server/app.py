@@ -46,6 +46,7 @@ from server.services.sessions import SessionService
 from server.services.stats import StatsService
 from server.services.watch import WatchFeed
 from server.settings import Settings
+from server.storage.accounts import AccountStore
 from server.storage.cache import CacheStore
 from server.storage.clients import BlockingClient, open_mux, open_redis, open_subscriber
 from server.storage.connection import redis_answers, require_redis_version, wait_for_redis
@@ -203,8 +204,10 @@ def build_services(
         rate_limiter,
         presence,
         profiles,
+        AccountStore(mux, scripts),
         ttl_s=settings.session_ttl_s,
         touch_interval_s=settings.session_touch_interval_s,
+        account_ttl_s=settings.guest_ttl_days * 86400,
     )
     results_queue = TaskQueue(
         "results",
@@ -278,7 +281,7 @@ def build_services(
         health=HealthService(functools.partial(redis_answers, mux)),
         stats=stats,
         watch=watch,
-        admin=AdminService(stats, lobbies, matches, presence, profiles),
+        admin=AdminService(stats, lobbies, matches, presence, profiles, sessions),
         rate_limiter=rate_limiter,
         locks=locks,
     )

@@ -5,6 +5,9 @@
     ArenaError                      INTERNAL       500
     ├── BadRequest                  BAD_REQUEST    400
     ├── Unauthorized                UNAUTHORIZED   401
+    ├── BadCredentials              BAD_CREDENTIALS 401 (a device's secret missing or wrong)
+    ├── Banned                      BANNED         403  (retry_after_ms when the ban ends)
+    ├── UnsupportedMediaType        UNSUPPORTED_MEDIA_TYPE 415
     ├── Forbidden                   FORBIDDEN      403
     ├── NotFound                    NOT_FOUND      404
     ├── UnknownBoard                UNKNOWN_BOARD  404
@@ -52,6 +55,27 @@ class BadRequest(ArenaError):
 class Unauthorized(ArenaError):
     code = ErrorCode.UNAUTHORIZED
     http_status = 401
+
+
+class BadCredentials(ArenaError):
+    """A login of a known device without its ``device_secret``, or with a wrong one."""
+
+    code = ErrorCode.BAD_CREDENTIALS
+    http_status = 401
+
+
+class Banned(ArenaError):
+    """An operator banned the player; ``retry_after_ms`` says when a timed ban ends."""
+
+    code = ErrorCode.BANNED
+    http_status = 403
+
+
+class UnsupportedMediaType(ArenaError):
+    """A body that is not ``Content-Type: application/json`` (so no cross-site form posts)."""
+
+    code = ErrorCode.UNSUPPORTED_MEDIA_TYPE
+    http_status = 415
 
 
 class Forbidden(ArenaError):

@@ -17,11 +17,20 @@ from typing import Any
 from aiohttp import web
 
 from server import logs
+from server.addresses import address_bucket
 from server.appkeys import METRICS, SERVICES, SETTINGS
-from server.errors import ArenaError, BadRequest, Forbidden, NotFound, Unauthorized
+from server.errors import (
+    ArenaError,
+    BadRequest,
+    Forbidden,
+    NotFound,
+    Unauthorized,
+    UnsupportedMediaType,
+)
 from server.metrics import CONTENT_TYPE
 from server.protocol import ErrorCode, Format, has_lone_surrogate
 from server.services.leaderboards import OFFSET_MAX, TOP_LIMIT_MAX
+from server.services.sessions import TICKET_TTL_S, validate_ban_duration
 from server.ws import bearer_header, bearer_token
 
 log = logging.getLogger(__name__)
@@ -99,6 +108,7 @@ async def error_middleware(
             raise
         code = {
             404: ErrorCode.NOT_FOUND,
+            415: ErrorCode.UNSUPPORTED_MEDIA_TYPE,
             405: ErrorCode.BAD_REQUEST,
             413: ErrorCode.BAD_REQUEST,
         }.get(exc.status, ErrorCode.BAD_REQUEST)
@@ -108,7 +118,17 @@ async def error_middleware(
         return web.json_response(error_body(ErrorCode.INTERNAL, "internal error"), status=500)
 
 
+def require_json(request: web.Request) -> None:
+    """Only ``Content-Type: application/json`` (charset, if named, UTF-8): a cross-site
+    HTML form can send urlencoded, multipart or text/plain bodies, never this, so no
+    page elsewhere can make a visitor's browser mint accounts here."""
+    charset = (request.charset or "utf-8").lower()
+    if request.content_type != "application/json" or charset not in ("utf-8", "utf8"):
+        raise UnsupportedMediaType("the body must be sent as Content-Type: application/json")
+
+
 async def read_json_object(request: web.Request) -> dict[str, Any]:
+    require_json(request)
     try:
         # Over client_max_size, aiohttp raises 413; the middleware gives it our error shape.
         body = await request.json(loads=json.loads)
@@ -124,21 +144,28 @@ async def read_json_object(request: web.Request) -> dict[str, Any]:
 async def guest_login(request: web.Request) -> web.Response:
     body = await read_json_object(request)
     login = await request.app[SERVICES].sessions.guest_login(
-        body.get("device_id"), body.get("name"), client_ip=client_address(request)
+        body.get("device_id"),
+        body.get("device_secret"),
+        body.get("name"),
+        client_ip=address_bucket(client_address(request)),
     )
-    return web.json_response(
-        {
-            "token": login.token,
-            "player_id": login.player_id,
-            "name": login.name,
-            "expires_in": login.expires_in_s,
-        }
-    )
+    reply: dict[str, Any] = {
+        "token": login.token,
+        "player_id": login.player_id,
+        "name": login.name,
+        "expires_in": login.expires_in_s,
+    }
+    if login.device_secret is not None:
+        reply["device_secret"] = login.device_secret  # issued now: the client keeps it
+    return web.json_response(reply)
 
 
 async def spectator_login(request: web.Request) -> web.Response:
     """A read-only session for a dashboard: reads and watch.* pushes, never a change."""
-    login = await request.app[SERVICES].sessions.spectator_login(client_ip=client_address(request))
+    require_json(request)
+    login = await request.app[SERVICES].sessions.spectator_login(
+        client_ip=address_bucket(client_address(request))
+    )
     return web.json_response(
         {"token": login.token, "expires_in": login.expires_in_s, "role": login.role}
     )
@@ -155,6 +182,21 @@ async def delete_session(request: web.Request) -> web.Response:
     session = await sessions.authenticate(bearer_token(request))
     await sessions.revoke(session)
     return web.json_response({"revoked": True})
+
+
+async def delete_sessions(request: web.Request) -> web.Response:
+    """Every session of the player ends, and its live socket closes (4002)."""
+    sessions = request.app[SERVICES].sessions
+    session = await sessions.authenticate(bearer_token(request))
+    return web.json_response({"revoked": await sessions.revoke_all(session)})
+
+
+async def socket_ticket(request: web.Request) -> web.Response:
+    """A single-use ticket for ``GET /v1/ws?ticket=``, valid TICKET_TTL_S seconds."""
+    sessions = request.app[SERVICES].sessions
+    session = await sessions.authenticate(bearer_token(request))
+    ticket = await sessions.issue_ticket(session)
+    return web.json_response({"ticket": ticket, "expires_in": TICKET_TTL_S})
 
 
 async def presence(request: web.Request) -> web.Response:
@@ -302,11 +344,35 @@ async def admin_kick(request: web.Request) -> web.Response:
     return web.json_response(await request.app[SERVICES].admin.kick(player_id))
 
 
+def admin_player_id(request: web.Request) -> str:
+    player_id = request.match_info["player_id"]
+    if not 1 <= len(player_id) <= 64:
+        raise NotFound("no such player")
+    return player_id
+
+
+async def admin_ban(request: web.Request) -> web.Response:
+    """``{duration_s?}``: none bans until unbanned."""
+    require_admin_key(request)
+    player_id = admin_player_id(request)
+    body = await read_json_object(request) if request.body_exists else {}
+    duration_s = validate_ban_duration(body.get("duration_s"))
+    return web.json_response(await request.app[SERVICES].admin.ban(player_id, duration_s))
+
+
+async def admin_unban(request: web.Request) -> web.Response:
+    require_admin_key(request)
+    player_id = admin_player_id(request)
+    return web.json_response(await request.app[SERVICES].admin.unban(player_id))
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_post("/v1/auth/guest", guest_login)
     app.router.add_post("/v1/auth/spectator", spectator_login)
     app.router.add_get("/v1/session", get_session)
     app.router.add_delete("/v1/session", delete_session)
+    app.router.add_delete("/v1/sessions", delete_sessions)
+    app.router.add_post("/v1/ws/ticket", socket_ticket)
     app.router.add_get("/v1/presence", presence)
     app.router.add_post("/v1/leaderboards/{board}/scores", submit_score)
     app.router.add_get("/v1/leaderboards/{board}/top", board_top)
@@ -319,5 +385,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/v1/admin/lobbies/{lobby_id}/close", admin_close_lobby)
     app.router.add_post("/v1/admin/matches/{match_id}/end", admin_end_match)
     app.router.add_post("/v1/admin/players/{player_id}/kick", admin_kick)
+    app.router.add_post("/v1/admin/players/{player_id}/ban", admin_ban)
+    app.router.add_post("/v1/admin/players/{player_id}/unban", admin_unban)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)

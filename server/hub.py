@@ -44,6 +44,7 @@ ENDINGS: dict[SocketEnd, tuple[Push | None, CloseCode]] = {
     SocketEnd.REVOKED: (None, CloseCode.SESSION_REVOKED),
     SocketEnd.EXPIRED: (None, CloseCode.SESSION_EXPIRED),
     SocketEnd.KICKED: (Push.SESSION_KICKED, CloseCode.KICKED),
+    SocketEnd.BANNED: (Push.SESSION_BANNED, CloseCode.BANNED),
 }
 
 

@@ -85,6 +85,12 @@ class Settings:
         "ARENA_SESSION_TOUCH_INTERVAL",
         "At most one expiry refresh per session per this many seconds of activity.",
     )
+    guest_ttl_days: int = _setting(
+        90,
+        "ARENA_GUEST_TTL_DAYS",
+        "Days a guest account (device and player) lives after its last login; each login "
+        "starts the count again. Board entries stay.",
+    )
     presence_interval_s: float = _setting(
         5.0, "ARENA_PRESENCE_INTERVAL", "Seconds between a node's presence heartbeats."
     )
@@ -309,6 +315,8 @@ class Settings:
         for name in positive:
             if getattr(self, name) <= 0:
                 raise self.refuse(name, "above 0")
+        if self.guest_ttl_days < 1:
+            raise self.refuse("guest_ttl_days", "a whole number of days, 1 or more")
         if self.presence_ttl_s <= self.presence_interval_s:
             raise self.refuse(
                 "presence_ttl_s",

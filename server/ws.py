@@ -27,6 +27,7 @@ from server.protocol import (
     ok,
 )
 from server.services import Services
+from server.services.sessions import Session
 from server.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -43,8 +44,20 @@ def bearer_header(request: web.Request) -> str | None:
 
 
 def bearer_token(request: web.Request) -> str | None:
-    """``Authorization: Bearer TOKEN``, else ``?token=`` (browsers cannot set socket headers)."""
-    return bearer_header(request) or request.query.get("token") or None
+    """``Authorization: Bearer TOKEN`` only: an HTTP route never reads a token from the
+    query (it would end up in access logs, proxies and browser history)."""
+    return bearer_header(request)
+
+
+async def socket_session(request: web.Request) -> Session:
+    """Who opens ``/v1/ws``: ``?ticket=`` (single use, from POST /v1/ws/ticket: what
+    browsers send, as they cannot set socket headers), else the Authorization header,
+    else ``?token=`` (kept for old clients, on this route only)."""
+    sessions = request.app[SERVICES].sessions
+    ticket = request.query.get("ticket")
+    if ticket is not None:
+        return await sessions.authenticate_ticket(ticket)
+    return await sessions.authenticate(bearer_header(request) or request.query.get("token"))
 
 
 class HubChannels:
@@ -80,7 +93,7 @@ class SocketEndpoint:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         services = request.app[SERVICES]
         # Refused with 401 before the upgrade (the error middleware renders it).
-        session = await services.sessions.authenticate(bearer_token(request))
+        session = await socket_session(request)
 
         ws = web.WebSocketResponse(
             max_msg_size=self._settings.max_frame_bytes,

@@ -19,8 +19,20 @@ def new_device() -> str:
     return "device-" + secrets.token_hex(8)
 
 
+# What each test device keeps, as a phone would: its device_secret from its first login.
+# By device id alone, so a device logs in on any node sharing one Redis.
+DEVICE_SECRETS: dict[str, str] = {}
+
+
 async def login(base_url: str, name: str = "alice", device_id: str | None = None) -> Login:
-    return await guest_login(base_url, device_id or new_device(), name)
+    """A guest login; a device logging in again sends the secret its first login got."""
+    device_id = device_id or new_device()
+    player = await guest_login(
+        base_url, device_id, name, device_secret=DEVICE_SECRETS.get(device_id)
+    )
+    if player.device_secret is not None:
+        DEVICE_SECRETS[device_id] = player.device_secret
+    return player
 
 
 async def connect(

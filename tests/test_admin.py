@@ -25,6 +25,8 @@ async def arena_admin(start_arena: StartArena) -> str:
         ("POST", "/v1/admin/lobbies/0123456789ab/close"),
         ("POST", "/v1/admin/matches/0123456789abcdef/end"),
         ("POST", "/v1/admin/players/p1/kick"),
+        ("POST", "/v1/admin/players/p1/ban"),
+        ("POST", "/v1/admin/players/p1/unban"),
     ],
 )
 async def test_every_admin_route_wants_the_key(arena_admin: str, method: str, path: str) -> None:

@@ -50,3 +50,31 @@ async def test_twenty_bots_play_the_whole_loop_with_only_expected_refusals(
     refused = {code for op in ops.values() for code in op["errors"]}
     assert refused <= set(report["expected_codes"])
     assert report["crashes"] == {}
+
+
+async def test_bots_log_in_as_the_same_players_next_run_with_their_kept_secrets(
+    spawn_node: SpawnNode, tmp_path: Path
+) -> None:
+    node = spawn_node()
+    secrets_path = tmp_path / "bot-secrets.json"
+
+    async def run_bots() -> str:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "client_sim", "--url", node.url, "--bots", "3",
+            "--duration", "1", "--rate", "5", "--ramp", "0.1", "--scenario", "ping",
+            "--quiet", "--secrets", str(secrets_path),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, err = await asyncio.wait_for(proc.communicate(), 30)
+        assert proc.returncode == 0, out.decode() + err.decode()
+        return out.decode()
+
+    await run_bots()
+    kept = json.loads(secrets_path.read_text())
+    assert len(kept[node.url]) == 3  # one device secret per bot
+    # The same seed is the same device ids: logging in again needs the kept secrets.
+    lines = (await run_bots()).splitlines()
+    auth = next(line for line in lines if line.startswith("auth.guest"))
+    assert auth.split()[1] == "3"
+    assert auth.endswith("-"), auth  # no refusals (BAD_CREDENTIALS without the secrets)
+    assert json.loads(secrets_path.read_text()) == kept

@@ -31,10 +31,15 @@ async def test_dashboard_shows_scores_and_lobbies_as_they_happen(
     context = await browser.new_context(viewport={"width": 1366, "height": 768}, locale="en-US")
     page = await context.new_page()
     errors = collect_errors(page)
+    sockets: list[str] = []
+    page.on("websocket", lambda ws: sockets.append(ws.url))
     await page.goto(base_url + "/")
     await expect(page.get_by_test_id("conn-status")).to_have_attribute(
         "data-state", "live", timeout=5_000
     )
+    # The socket URL carries a single-use ticket, never the session's token.
+    assert sockets
+    assert all("ticket=" in url and "token=" not in url for url in sockets)
     await expect(page.get_by_test_id("stat-nodes")).to_have_text("1")
     board = await page.get_by_test_id("board-select").input_value()
     assert board == "global"

@@ -22,10 +22,12 @@ async def test_guest_login_returns_an_opaque_token_and_a_stable_player(arena: st
     assert first["expires_in"] == 3600
     token = str(first["token"])
     assert len(token) >= 22  # at least 128 bits, url-safe base64
-    _, again = await http_json(
-        "POST", arena + "/v1/auth/guest", json={"device_id": device, "name": "alice2"}
-    )
+    secret = first["device_secret"]
+    assert len(secret) >= 22  # the device's proof: at least 128 bits as well
+    body = {"device_id": device, "device_secret": secret, "name": "alice2"}
+    _, again = await http_json("POST", arena + "/v1/auth/guest", json=body)
     assert again["player_id"] == first["player_id"]
+    assert "device_secret" not in again  # issued once; the device keeps it
     assert again["token"] != token
     _, other = await http_json(
         "POST", arena + "/v1/auth/guest", json={"device_id": new_device(), "name": "bob"}
@@ -45,9 +47,13 @@ async def test_redis_holds_neither_tokens_nor_device_ids(
             stored.append(redis_client.get(key) or b"")
         elif redis_client.type(key) == b"hash":
             stored.extend(redis_client.hgetall(key).values())
+        elif redis_client.type(key) == b"zset":
+            stored.extend(redis_client.zrange(key, 0, -1))  # type: ignore[arg-type]
     dump = b" ".join(s if isinstance(s, bytes) else s.encode() for s in stored)
     assert player.token.encode() not in dump
     assert device.encode() not in dump
+    assert player.device_secret is not None
+    assert player.device_secret.encode() not in dump
 
 
 async def test_bad_logins_are_refused_with_bad_request(arena: str) -> None:

@@ -29,7 +29,7 @@ SEEN = "arena:{matches}:seen"
 
 async def spectate(base_url: str) -> ArenaClient:
     """A dashboard's socket, watching the whole game."""
-    status, body = await http_json("POST", base_url + "/v1/auth/spectator")
+    status, body = await http_json("POST", base_url + "/v1/auth/spectator", json={})
     assert status == 200
     watcher = await ArenaClient.connect(base_url, body["token"])
     await watcher.request("watch")

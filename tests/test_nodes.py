@@ -98,6 +98,8 @@ async def test_logs_never_show_tokens_or_device_ids(spawn_node: SpawnNode) -> No
     assert player.player_id in log  # the log does speak of the player...
     assert player.token not in log  # ...but never of their credentials
     assert device not in log
+    assert player.device_secret is not None
+    assert player.device_secret not in log
 
 
 async def test_sigterm_tells_clients_and_exits_cleanly(spawn_node: SpawnNode) -> None:

@@ -185,3 +185,30 @@ async def test_a_reload_after_the_feed_trimmed_its_start_still_agrees(
     await bob.until("p.scores[arg] === 5", alice.player_id)
     assert await bob.read("target") == await alice.read("target")
     await assert_no_errors(alice, bob)
+
+
+async def test_the_same_name_in_the_same_browser_is_the_same_player_again(
+    start_arena: StartArena, browser: Browser
+) -> None:
+    base_url = await start_arena()
+    context = await browser.new_context()
+    page = await context.new_page()
+    sockets: list[str] = []
+    page.on("websocket", lambda ws: sockets.append(ws.url))
+    alice = Player(page)
+    await page.goto(f"{base_url}/play")
+    await page.fill("#name", "alice")
+    await page.click("#login")
+    await alice.until("p.phase === 'home'")
+    first_id = await alice.read("player_id")
+    # The page kept the device's secret, and sends it when the device logs in again.
+    await page.click("#logout")
+    await alice.until("p.phase === 'login'")
+    await page.fill("#name", "alice")
+    await page.click("#login")
+    await alice.until("p.phase === 'home'")
+    assert await alice.read("player_id") == first_id
+    # Each socket opened with a single-use ticket; the token never went into a URL.
+    assert len(sockets) == 2
+    assert all("ticket=" in url and "token=" not in url for url in sockets)
+    await assert_no_errors(alice)

@@ -12,7 +12,7 @@ from tests.helpers import connect, http_json, start_match
 
 
 async def spectate(base_url: str) -> ArenaClient:
-    status, body = await http_json("POST", base_url + "/v1/auth/spectator")
+    status, body = await http_json("POST", base_url + "/v1/auth/spectator", json={})
     assert status == 200
     assert body["role"] == "spectator"
     return await ArenaClient.connect(base_url, body["token"])

@@ -1,4 +1,4 @@
-"""What an operator may do: look, close a lobby, end a match, kick a player.
+"""What an operator may do: look, close a lobby, end a match, kick, ban or unban a player.
 
 Every action is logged (logger ``server.admin``) with what it touched; the
 transport checks the admin key before anything here runs.
@@ -13,6 +13,7 @@ from server.services.lobbies import LobbyService, lobby_wire
 from server.services.matches import MatchService, match_wire
 from server.services.presence import PresenceService
 from server.services.profiles import ProfileService
+from server.services.sessions import SessionService
 from server.services.stats import StatsService
 from server.storage.socket_commands import SocketEnd
 
@@ -27,12 +28,14 @@ class AdminService:
         matches: MatchService,
         presence: PresenceService,
         profiles: ProfileService,
+        sessions: SessionService,
     ) -> None:
         self._stats = stats
         self._lobbies = lobbies
         self._matches = matches
         self._presence = presence
         self._profiles = profiles
+        self._sessions = sessions
 
     async def stats(self) -> dict[str, Any]:
         snapshot = (await self._stats.snapshot()).as_wire()
@@ -61,3 +64,28 @@ class AdminService:
             lobby_id or "none",
         )
         return {"player_id": player_id, "connected": connected, "left_lobby": lobby_id}
+
+    async def ban(self, player_id: str, duration_s: int | None) -> dict[str, Any]:
+        """Refuse the player's logins (for ``duration_s``, or until unbanned), revoke
+        every session, close the live socket (``session.banned``, close 4005) and free
+        the lobby seat."""
+        await self._profiles.get(player_id)  # NotFound (404) for a player who never was
+        until_ms = await self._sessions.ban(player_id, duration_s)
+        lobby_id = await self._lobbies.remove(player_id)
+        log.info(
+            "admin banned player %s %s (lobby %s)",
+            player_id,
+            "until unbanned" if until_ms is None else f"for {duration_s}s",
+            lobby_id or "none",
+        )
+        return {"player_id": player_id, "banned": True, "until_ms": until_ms}
+
+    async def unban(self, player_id: str) -> dict[str, Any]:
+        """Lift the player's ban (its sessions stay revoked: it logs in again)."""
+        was_banned = await self._sessions.unban(player_id)
+        log.info(
+            "admin unbanned player %s (%s)",
+            player_id,
+            "was banned" if was_banned else "was not banned",
+        )
+        return {"player_id": player_id, "banned": False, "was_banned": was_banned}

@@ -29,11 +29,9 @@ class ProfileService:
         # Called with (player_id, new_name) after a name changes: boards show names too.
         self.rename_listeners: list[RenameListener] = []
 
-    async def player_for_device(self, device_hash: str, new_player_id: str) -> str:
-        return await self._store.player_for_device(device_hash, new_player_id)
-
-    async def set_name(self, player_id: str, name: str) -> None:
-        previous = await self._store.set_name(player_id, name, int(time.time() * 1000))
+    async def set_name(self, player_id: str, name: str, *, ttl_s: int | None = None) -> None:
+        """Set the name; with ``ttl_s`` the profile lives that long from now."""
+        previous = await self._store.set_name(player_id, name, int(time.time() * 1000), ttl_s)
         if previous == name:
             return
         # Also when new: an earlier lookup may have cached "no such player".

@@ -1,17 +1,26 @@
-"""Guest logins and sessions: opaque tokens whose state lives in Redis with a sliding TTL."""
+"""Guest logins and sessions: opaque tokens whose state lives in Redis with a sliding TTL.
+
+A device proves itself with its ``device_secret``: issued on its first login (only
+its SHA-256 is stored), required on every later one. Each player's sessions are
+listed so all can be revoked at once (``DELETE /v1/sessions``, a ban). A socket
+may be opened with a single-use ticket instead of the token itself.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import hashlib
+import hmac
 import secrets
 import time
 from dataclasses import dataclass
 
-from server.errors import BadRequest, Unauthorized
+from server.errors import BadCredentials, BadRequest, Banned, Unauthorized
 from server.services.presence import PresenceService
 from server.services.profiles import ProfileService
 from server.services.ratelimits import RateLimiter
+from server.storage.accounts import AccountStore, DeviceBinding
 from server.storage.sessions import SessionStore
 from server.storage.socket_commands import SocketEnd
 from server.text import clean_text
@@ -19,12 +28,42 @@ from server.text import clean_text
 DEVICE_ID_MIN, DEVICE_ID_MAX = 8, 128
 NAME_MIN, NAME_MAX = 1, 24
 TOKEN_BYTES = 32  # 256 bits from secrets; the issue asks for at least 128
+SECRET_BYTES = 32  # a device's secret: 256 bits as well
+SECRET_MAX = 256  # longer is never one we issued
+TICKET_TTL_S = 30
+SESSIONS_PER_PLAYER_MAX = 64  # past this, a login revokes the player's oldest session
+BAN_MAX_S = 10 * 365 * 86400
 SPECTATOR = "spectator"
 
 
 def token_hash(token: str) -> str:
     """What Redis stores instead of the token itself."""
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def secret_hash(secret: str) -> str:
+    """What Redis stores instead of a device's secret."""
+    return hashlib.sha256(b"device-secret:" + secret.encode()).hexdigest()
+
+
+def validate_device_secret(secret: object) -> str | None:
+    """None when absent (a first login); a string otherwise."""
+    if secret is None:
+        return None
+    if not isinstance(secret, str):
+        raise BadRequest("device_secret: must be a string")
+    return secret
+
+
+def validate_ban_duration(duration_s: object) -> int | None:
+    """None: until unbanned; else whole seconds, 1 to 10 years."""
+    if duration_s is None:
+        return None
+    if not isinstance(duration_s, int) or isinstance(duration_s, bool):
+        raise BadRequest("duration_s: must be a whole number of seconds")
+    if not 1 <= duration_s <= BAN_MAX_S:
+        raise BadRequest(f"duration_s: must be 1 to {BAN_MAX_S} (10 years)")
+    return duration_s
 
 
 def validate_device_id(device_id: object) -> str:
@@ -65,6 +104,11 @@ class Login:
     name: str
     expires_in_s: int
     role: str = "player"
+    device_secret: str | None = None  # set when this login issued the device a new secret
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
 
 
 class SessionService:
@@ -74,42 +118,125 @@ class SessionService:
         rate_limiter: RateLimiter,
         presence: PresenceService,
         profiles: ProfileService,
+        accounts: AccountStore,
         *,
         ttl_s: int,
         touch_interval_s: float,
+        account_ttl_s: int,
     ) -> None:
         self._store = store
         self._rate_limiter = rate_limiter
         self._presence = presence
         self._profiles = profiles
+        self._accounts = accounts
         self._ttl_s = ttl_s
         self._touch_interval_s = touch_interval_s
+        self._account_ttl_s = account_ttl_s
 
     @property
     def ttl_s(self) -> int:
         return self._ttl_s
 
-    async def guest_login(self, device_id: object, name: object, *, client_ip: str) -> Login:
+    async def guest_login(
+        self, device_id: object, device_secret: object, name: object, *, client_ip: str
+    ) -> Login:
         """Log a device in as its player (made on first login) and open a new session.
 
         The same device id always maps to the same player id; the name given
-        becomes the player's current name.
+        becomes the player's current name. The first login of a device (or the
+        first of a device stored before secrets) issues its ``device_secret``; every
+        later one must send it, else BadCredentials. A banned player gets Banned.
+        ``client_ip`` is the address bucket the login limit counts.
         """
         # Count the attempt before looking at anything, so probing costs the same as logging in.
         await self._rate_limiter.check("auth.guest", client_ip)
         device_id = validate_device_id(device_id)
+        offered = validate_device_secret(device_secret)
         name = validate_name(name)
         device_hash = hashlib.sha256(b"device:" + device_id.encode()).hexdigest()
-        player_id = await self._profiles.player_for_device(device_hash, secrets.token_hex(8))
-        await self._profiles.set_name(player_id, name)
-        token = secrets.token_urlsafe(TOKEN_BYTES)
-        await self._store.open_session(
-            player_id=player_id,
-            token_hash=token_hash(token),
-            now_ms=int(time.time() * 1000),
-            ttl_s=self._ttl_s,
+        new_secret = secrets.token_urlsafe(SECRET_BYTES)
+        binding = await self._accounts.device_login(
+            device_hash,
+            new_player_id=secrets.token_hex(8),
+            new_secret_hash=secret_hash(new_secret),
+            ttl_s=self._account_ttl_s,
+            upgrade_legacy=False,
         )
-        return Login(token=token, player_id=player_id, name=name, expires_in_s=self._ttl_s)
+        player_id = binding.player_id
+        if binding.state == "known":
+            self._prove(binding, offered)
+        if binding.state != "new":
+            await self._refuse_banned(player_id)  # before the name: a banned player renames no one
+        await self._profiles.set_name(player_id, name, ttl_s=self._account_ttl_s)
+        await self._accounts.keep_account(device_hash, player_id, self._account_ttl_s)
+        token = secrets.token_urlsafe(TOKEN_BYTES)
+        hashed = token_hash(token)
+        await self._store.open_player_session(
+            player_id=player_id,
+            token_hash=hashed,
+            now_ms=_now_ms(),
+            ttl_s=self._ttl_s,
+            account_ttl_s=self._account_ttl_s,
+            keep_at_most=SESSIONS_PER_PLAYER_MAX,
+        )
+        try:
+            # Again after the session is listed: a ban set meanwhile either shows here or
+            # finds the session in the player's set and revokes it. Either way none survives.
+            await self._refuse_banned(player_id)
+            if binding.state == "legacy":
+                binding = await self._upgrade_legacy(device_hash, player_id, new_secret, offered)
+        except (Banned, BadCredentials):
+            await self._store.delete_session(hashed)
+            raise
+        return Login(
+            token=token,
+            player_id=player_id,
+            name=name,
+            expires_in_s=self._ttl_s,
+            device_secret=new_secret if binding.state == "new" else None,
+        )
+
+    @staticmethod
+    def _prove(binding: DeviceBinding, offered: str | None) -> None:
+        """BadCredentials unless ``offered`` is the device's secret."""
+        # Hash against hash, in constant time: a wrong guess learns nothing from timing.
+        given = offered if offered and len(offered) <= SECRET_MAX else None
+        if given is None or not hmac.compare_digest(secret_hash(given), binding.secret_hash):
+            raise BadCredentials(
+                "this device_id is taken: send its device_secret (from its first login)"
+            )
+
+    async def _upgrade_legacy(
+        self, device_hash: str, player_id: str, new_secret: str, offered: str | None
+    ) -> DeviceBinding:
+        """Give a device stored before secrets its secret: the login's last write, so a
+        login that fails before it (a ban, Redis away) never leaves the owner locked out
+        by a secret nobody received. Another login that upgraded it meanwhile wins."""
+        binding = await self._accounts.device_login(
+            device_hash,
+            new_player_id=player_id,  # should the key have expired meanwhile
+            new_secret_hash=secret_hash(new_secret),
+            ttl_s=self._account_ttl_s,
+            upgrade_legacy=True,
+        )
+        if binding.state == "known":
+            self._prove(binding, offered)
+        return binding
+
+    async def _refuse_banned(self, player_id: str) -> None:
+        until_ms = await self._accounts.banned_until(player_id)
+        if until_ms is None:
+            return
+        if until_ms == 0:
+            raise Banned("this player is banned until an operator lifts the ban")
+        left_ms = until_ms - _now_ms()
+        if left_ms <= 0:
+            return  # ended; the key is on its way out
+        ends = datetime.datetime.fromtimestamp(until_ms / 1000, datetime.UTC)
+        raise Banned(
+            f"this player is banned until {ends.isoformat(timespec='seconds')}",
+            retry_after_ms=left_ms,
+        )
 
     async def spectator_login(self, *, client_ip: str) -> Login:
         """A read-only session (a dashboard): no player, no presence, no seat; it may read
@@ -132,7 +259,26 @@ class SessionService:
             raise Unauthorized("a session token is required")
         if len(token) > 256:
             raise Unauthorized("unknown or expired session")
-        hashed = token_hash(token)
+        return await self._session(token_hash(token))
+
+    async def authenticate_ticket(self, ticket: str) -> Session:
+        """The live session a socket ticket was made for, or Unauthorized. A ticket works
+        once (it is taken as it is read) and within TICKET_TTL_S of being issued."""
+        if not ticket or len(ticket) > 256:
+            raise Unauthorized("unknown, used or expired ticket")
+        hashed = await self._store.take_ticket(token_hash(ticket))
+        if hashed is None:
+            raise Unauthorized("unknown, used or expired ticket")
+        return await self._session(hashed)
+
+    async def issue_ticket(self, session: Session) -> str:
+        """A single-use ticket opening a socket as ``session`` (for browsers, whose socket
+        URL would otherwise carry the token into logs and history)."""
+        ticket = secrets.token_urlsafe(TOKEN_BYTES)
+        await self._store.store_ticket(token_hash(ticket), session.token_hash, TICKET_TTL_S)
+        return ticket
+
+    async def _session(self, hashed: str) -> Session:
         stored = await self._store.read_session(hashed)
         if stored is None:
             raise Unauthorized("unknown or expired session")
@@ -177,3 +323,29 @@ class SessionService:
         await self._presence.end_socket(
             session.player_id, SocketEnd.REVOKED, only_session=session.token_hash
         )
+
+    async def revoke_all(self, session: Session) -> int:
+        """End every session of the session's player now (a spectator's: that one) and
+        close its live socket, on whichever node. How many sessions ended."""
+        if session.spectator:
+            await self.revoke(session)
+            return 1
+        ended = await self._store.delete_player_sessions(session.player_id)
+        # The caller's own, even if it is not listed (made before sessions were listed).
+        ended += int(await self._store.delete_session(session.token_hash))
+        await self._presence.end_socket(session.player_id, SocketEnd.REVOKED, only_session=None)
+        return ended
+
+    async def ban(self, player_id: str, duration_s: int | None) -> int | None:
+        """Ban the player (``duration_s`` None: until unbanned): logins refused, every
+        session revoked, the live socket closed (BANNED). When it ends (ms), if it does."""
+        until_ms = None if duration_s is None else _now_ms() + duration_s * 1000
+        # The ban first, then the sessions: a login racing it sees one or the other.
+        await self._accounts.ban(player_id, until_ms or 0)
+        await self._store.delete_player_sessions(player_id)
+        await self._presence.end_socket(player_id, SocketEnd.BANNED, only_session=None)
+        return until_ms
+
+    async def unban(self, player_id: str) -> bool:
+        """Lift a ban; False when the player was not banned."""
+        return await self._accounts.unban(player_id)

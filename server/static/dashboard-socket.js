@@ -1,5 +1,5 @@
-// The dashboard's one read-only socket: a spectator login over HTTP, then JSON text
-// frames (docs/protocol.md). Requests carry a rid and resolve with the reply; pushes go
+// The dashboard's one read-only socket: a spectator login over HTTP, a socket ticket,
+// then JSON text frames (docs/protocol.md). Requests carry a rid and resolve with the reply; pushes go
 // to the page. A lost socket comes back after a jittered backoff that grows until the
 // page says it is live again (markLive); a refused or ended session logs in afresh.
 
@@ -38,17 +38,36 @@ async function spectatorLogin() {
   return (await resp.json()).token;
 }
 
+// A single-use ticket for the socket URL (the token itself never goes in a URL); null
+// when the session is gone.
+async function socketTicket() {
+  const resp = await fetch("/v1/ws/ticket", {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}` },
+  });
+  if (resp.status === 401) return null;
+  if (!resp.ok) throw new Error(`socket ticket refused: HTTP ${resp.status}`);
+  return (await resp.json()).ticket;
+}
+
 async function connect() {
   setStatus("connecting", "connecting…");
+  let ticket = null;
   try {
     if (token === null) token = await spectatorLogin();
+    ticket = await socketTicket();
   } catch (err) {
     console.warn("dashboard:", err.message);
     reconnectLater();
     return;
   }
+  if (ticket === null) {
+    token = null; // the session ended: a fresh spectator login next time
+    reconnectLater();
+    return;
+  }
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-  const ws = new WebSocket(`${scheme}//${location.host}/v1/ws?format=json&token=${encodeURIComponent(token)}`);
+  const ws = new WebSocket(`${scheme}//${location.host}/v1/ws?format=json&ticket=${encodeURIComponent(ticket)}`);
   let opened = false;
   ws.onopen = () => {
     opened = true;
@@ -64,7 +83,7 @@ async function connect() {
       reject(new Error("socket closed"));
     }
     pending.clear();
-    // A refused token fails the upgrade (HTTP 401), so the socket never opens; 4001-4003
+    // A refused ticket fails the upgrade (HTTP 401), so the socket never opens; 4001-4003
     // end the session. Either way, log in again; a fresh spectator login is cheap.
     if (!opened || (event.code >= 4001 && event.code <= 4003)) token = null;
     reconnectLater();

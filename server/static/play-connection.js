@@ -7,7 +7,7 @@ import { showLobby } from "./play-lobby.js";
 import { catchUp, fetchRank, onMatchPush, setPhase, startMatch } from "./play-match.js";
 import { ArenaError, ArenaSocket } from "./play-protocol.js";
 import { showError, status } from "./play-screen.js";
-import { guestLogin, revokeSession, sessionAlive, tab } from "./play-session.js";
+import { guestLogin, revokeSession, sessionAlive, socketTicket, tab } from "./play-session.js";
 import { state } from "./play-state.js";
 
 export async function login(name) {
@@ -32,11 +32,33 @@ async function loginAgain() {
   }
 }
 
-export function connect() {
+let attempts = 0; // the latest connect() wins; an older one still asking for a ticket gives up
+
+function retryLater(reason) {
+  status(`${reason}; reconnecting…`);
+  state.retryTimer = setTimeout(connect, state.retryMs);
+  state.retryMs = Math.min(state.retryMs * 2, 8000);
+}
+
+export async function connect() {
   clearTimeout(state.retryTimer);
+  const attempt = ++attempts;
   const token = tab.get("token");
   if (!token) {
     setPhase("login");
+    return;
+  }
+  // The socket URL carries a single-use ticket, never the token (URLs end up in logs).
+  let ticket;
+  try {
+    ticket = await socketTicket(token);
+  } catch (err) {
+    if (attempt === attempts) retryLater(`Cannot reach the server (${err.code})`);
+    return;
+  }
+  if (attempt !== attempts) return;
+  if (ticket === null) {
+    loginAgain(); // the session is gone
     return;
   }
   const match = tab.get("match");
@@ -48,7 +70,7 @@ export function connect() {
   }
   if (state.phase !== "playing" && state.phase !== "ended") setPhase("connecting");
   status("Connecting…");
-  const sock = new ArenaSocket(token, {
+  const sock = new ArenaSocket(ticket, {
     open: () => opened(sock),
     push: (msg) => onPush(msg),
     failure: (err) => showError(err),
@@ -113,6 +135,12 @@ async function closed(sock, event, wasOpen) {
     loginAgain();
     return;
   }
+  if (event.code === 4005) {
+    tab.set("token", null);
+    showError(new ArenaError("BANNED", "this player was banned by an operator"));
+    setPhase("login");
+    return;
+  }
   if (!wasOpen) {
     // Refused before the upgrade: an expired token, or the server is away.
     if ((await sessionAlive(tab.get("token"))) === false) {
@@ -120,9 +148,7 @@ async function closed(sock, event, wasOpen) {
       return;
     }
   }
-  status(`Connection lost (${event.code}); reconnecting…`);
-  state.retryTimer = setTimeout(connect, state.retryMs);
-  state.retryMs = Math.min(state.retryMs * 2, 8000);
+  retryLater(`Connection lost (${event.code})`);
 }
 
 export async function logout() {

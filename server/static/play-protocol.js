@@ -20,13 +20,15 @@ export function errorOf(body, fallback) {
 }
 
 export class ArenaSocket {
-  constructor(token, handlers) {
+  // ticket: single use, from POST /v1/ws/ticket (play-session.js socketTicket), so the
+  // session token never travels in a URL.
+  constructor(ticket, handlers) {
     this.handlers = handlers; // open(), push(msg), failure(err), close(event, opened)
     this.nextRid = 1;
     this.pending = new Map();
     this.opened = false;
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    this.ws = new WebSocket(`${scheme}//${location.host}/v1/ws?format=json&token=${encodeURIComponent(token)}`);
+    this.ws = new WebSocket(`${scheme}//${location.host}/v1/ws?format=json&ticket=${encodeURIComponent(ticket)}`);
     this.ws.onopen = () => {
       this.opened = true;
       handlers.open();

@@ -1,6 +1,6 @@
 // The guest session over HTTP (docs/protocol.md, section 1) and where it is kept:
 // the token per tab (sessionStorage, so a reload keeps it and two tabs are two
-// sessions), the device id per name per browser (localStorage).
+// sessions), the device id per name and each device's secret per browser (localStorage).
 
 import { ArenaError, errorOf } from "./play-protocol.js";
 
@@ -18,42 +18,91 @@ export const tab = {
   },
 };
 
-// The device id is the guest credential: the same name in this browser logs in as the
-// same player, and two tabs with two names are two players.
-function deviceIdFor(name) {
-  const key = "arena.play.devices";
-  let devices;
-  try {
-    devices = JSON.parse(localStorage.getItem(key)) || {};
-  } catch {
-    devices = {};
-  }
-  if (!devices[name]) {
+const browser = {
+  get(key) {
+    try {
+      return JSON.parse(localStorage.getItem(`arena.play.${key}`)) || {};
+    } catch {
+      return {};
+    }
+  },
+  set(key, value) {
+    localStorage.setItem(`arena.play.${key}`, JSON.stringify(value));
+  },
+};
+
+// The device id names the guest, and the device's secret (issued on its first login)
+// proves it: the same name in this browser logs in as the same player, and two tabs with
+// two names are two players.
+function deviceIdFor(name, fresh = false) {
+  const devices = browser.get("devices");
+  if (!devices[name] || fresh) {
     const bytes = crypto.getRandomValues(new Uint8Array(16));
     devices[name] = "web-" + Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-    localStorage.setItem(key, JSON.stringify(devices));
+    browser.set("devices", devices);
   }
   return devices[name];
 }
 
-// POST /v1/auth/guest; keeps the token, player id and name in the tab.
-export async function guestLogin(name) {
+function keepSecret(deviceId, secret) {
+  const secrets = browser.get("secrets");
+  secrets[deviceId] = secret;
+  browser.set("secrets", secrets);
+}
+
+async function postLogin(deviceId, name) {
+  const secret = browser.get("secrets")[deviceId];
+  const login = { device_id: deviceId, name };
+  if (secret) login.device_secret = secret;
   let resp;
   try {
     resp = await fetch("/v1/auth/guest", {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ device_id: deviceIdFor(name), name }),
+      body: JSON.stringify(login),
     });
   } catch (err) {
     throw new ArenaError("NETWORK", `cannot reach the server (${err.message})`);
   }
   const body = await resp.json().catch(() => null);
   if (!resp.ok) throw errorOf(body, new ArenaError(`HTTP_${resp.status}`, resp.statusText));
+  if (body.device_secret) keepSecret(deviceId, body.device_secret);
+  return body;
+}
+
+// POST /v1/auth/guest; keeps the token, player id and name in the tab. A device this
+// browser holds no valid secret for (BAD_CREDENTIALS) is given up for a new one: a new
+// player under the same name.
+export async function guestLogin(name) {
+  let body;
+  try {
+    body = await postLogin(deviceIdFor(name), name);
+  } catch (err) {
+    if (err.code !== "BAD_CREDENTIALS") throw err;
+    body = await postLogin(deviceIdFor(name, true), name);
+  }
   tab.set("token", body.token);
   tab.set("player_id", body.player_id);
   tab.set("name", body.name);
   return body;
+}
+
+// POST /v1/ws/ticket: a single-use ticket (30 s) the socket URL carries instead of the
+// token. null when the session is gone (401); throws when the server cannot be asked.
+export async function socketTicket(token) {
+  let resp;
+  try {
+    resp = await fetch("/v1/ws/ticket", {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}` },
+    });
+  } catch (err) {
+    throw new ArenaError("NETWORK", `cannot reach the server (${err.message})`);
+  }
+  if (resp.status === 401) return null;
+  const body = await resp.json().catch(() => null);
+  if (!resp.ok) throw errorOf(body, new ArenaError(`HTTP_${resp.status}`, resp.statusText));
+  return body.ticket;
 }
 
 // Whether the server still knows the token (a socket refused before the upgrade hides

@@ -11,13 +11,34 @@ PREFIX = "arena"
 
 
 def device(device_hash: str) -> str:
-    """String: the player id a device id (hashed) logs in as."""
+    """Hash (player_id, secret: the SHA-256 of the device's secret) with the guest TTL:
+    which player a device id (hashed) logs in as, and what proves it is that device.
+
+    Before device secrets it was a string holding the player id alone; the login
+    script turns such a key into the hash on the device's next login.
+    """
     return f"{PREFIX}:device:{device_hash}"
 
 
 def player(player_id: str) -> str:
     """Hash: a player's profile (name, created_ms)."""
     return f"{PREFIX}:player:{player_id}"
+
+
+def player_sessions(player_id: str) -> str:
+    """Sorted set with the guest TTL: the player's session keys' token hashes -> when made
+    (ms), so all of them can be revoked; entries whose session is gone are pruned on add."""
+    return f"{PREFIX}:{{player:{player_id}}}:sessions"
+
+
+def player_ban(player_id: str) -> str:
+    """String: until when (ms; 0: until unbanned) the player is banned; expires with the ban."""
+    return f"{PREFIX}:{{player:{player_id}}}:ban"
+
+
+def socket_ticket(ticket_hash: str) -> str:
+    """String, 30 s: the token hash of the session a socket ticket (hashed) opens; GETDEL."""
+    return f"{PREFIX}:ticket:{ticket_hash}"
 
 
 def session(token_hash: str) -> str:

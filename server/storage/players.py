@@ -1,10 +1,10 @@
-"""Players: which device logs in as whom, and each player's profile."""
+"""Players: each player's profile (devices and bans are in accounts.py)."""
 
 from __future__ import annotations
 
 from server.storage import keys
 from server.storage.connection import pairs, text, translate_redis_errors
-from server.storage.mux import Commands
+from server.storage.mux import Arg, Commands
 
 
 class PlayerStore:
@@ -12,26 +12,23 @@ class PlayerStore:
         self._mux = mux
 
     @translate_redis_errors
-    async def player_for_device(self, device_hash: str, new_player_id: str) -> str:
-        """The player id bound to a device, binding ``new_player_id`` if there is none yet.
+    async def set_name(
+        self, player_id: str, name: str, now_ms: int, ttl_s: int | None = None
+    ) -> str | None:
+        """Set the player's name (making the profile if new); returns the previous name.
 
-        ``SET NX GET`` is one atomic step, so two first logins racing from the
-        same device still end with one player.
+        ``ttl_s``: the profile lives that long from now (a guest's account TTL).
         """
-        previous = await self._mux.execute(
-            "SET", keys.device(device_hash), new_player_id, "NX", "GET"
-        )
-        return new_player_id if previous is None else text(previous)
-
-    @translate_redis_errors
-    async def set_name(self, player_id: str, name: str, now_ms: int) -> str | None:
-        """Set the player's name (making the profile if new); returns the previous name."""
         key = keys.player(player_id)
-        _, previous, _ = await self._mux.pipeline(
+        commands: list[tuple[Arg, ...]] = [
             ("HSETNX", key, "created_ms", now_ms),
             ("HGET", key, "name"),
             ("HSET", key, "name", name),
-        )
+        ]
+        if ttl_s is not None:
+            commands.append(("EXPIRE", key, ttl_s))
+        # MULTI/EXEC: a profile made here never exists without its expiry.
+        previous = (await self._mux.transaction(*commands))[1]
         return None if previous is None else text(previous)
 
     @translate_redis_errors

@@ -71,6 +71,7 @@ class Scripts:
     queue_reclaim: Script
     hash_set_existing: Script
     match_create: Script
+    device_login: Script
 
     @classmethod
     def load(cls, mux: Commands) -> Scripts:

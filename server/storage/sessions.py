@@ -1,4 +1,5 @@
-"""Sessions: one hash per token (hashed), with a sliding TTL."""
+"""Sessions: one hash per token (hashed), with a sliding TTL; each player's set of them;
+socket tickets."""
 
 from __future__ import annotations
 
@@ -56,3 +57,67 @@ class SessionStore:
     @translate_redis_errors
     async def delete_session(self, token_hash: str) -> bool:
         return bool(await self._mux.execute("DEL", keys.session(token_hash)))
+
+    # --- every session of a player, so all can be revoked ---------------------------
+
+    @translate_redis_errors
+    async def open_player_session(
+        self,
+        *,
+        player_id: str,
+        token_hash: str,
+        now_ms: int,
+        ttl_s: int,
+        account_ttl_s: int,
+        keep_at_most: int,
+    ) -> list[str]:
+        """Open a player's session and list it in the player's session set (first, so a
+        session never exists unlisted: revoking all cannot miss it). Entries whose
+        session is gone are pruned; past ``keep_at_most`` the oldest sessions are
+        revoked. Returns the token hashes revoked that way."""
+        listed = keys.player_sessions(player_id)
+        members = [text(m) for m in await self._mux.execute("ZRANGE", listed, 0, -1)]
+        if members:
+            alive = await self._mux.pipeline(*(("EXISTS", keys.session(m)) for m in members))
+            gone = [m for m, exists in zip(members, alive, strict=True) if not exists]
+            if gone:
+                await self._mux.execute("ZREM", listed, *gone)
+        _, _, oldest = await self._mux.transaction(
+            ("ZADD", listed, now_ms, token_hash),
+            ("EXPIRE", listed, account_ttl_s),
+            ("ZRANGE", listed, 0, -(keep_at_most + 1)),
+        )
+        evicted = [text(m) for m in oldest]
+        if evicted:
+            await self._mux.execute("ZREM", listed, *evicted)
+            await self._mux.pipeline(*(("DEL", keys.session(m)) for m in evicted))
+        await self.open_session(
+            player_id=player_id, token_hash=token_hash, now_ms=now_ms, ttl_s=ttl_s
+        )
+        return evicted
+
+    @translate_redis_errors
+    async def delete_player_sessions(self, player_id: str) -> int:
+        """Delete every session of the player; how many there were. The set is read and
+        dropped in one MULTI/EXEC, so a session listed meanwhile is not forgotten alive."""
+        members, _ = await self._mux.transaction(
+            ("ZRANGE", keys.player_sessions(player_id), 0, -1),
+            ("DEL", keys.player_sessions(player_id)),
+        )
+        hashes = [text(m) for m in members]
+        if not hashes:
+            return 0
+        deleted = await self._mux.pipeline(*(("DEL", keys.session(h)) for h in hashes))
+        return sum(int(d) for d in deleted)
+
+    # --- socket tickets ---------------------------------------------------------------
+
+    @translate_redis_errors
+    async def store_ticket(self, ticket_hash: str, token_hash: str, ttl_s: int) -> None:
+        await self._mux.execute("SET", keys.socket_ticket(ticket_hash), token_hash, "EX", ttl_s)
+
+    @translate_redis_errors
+    async def take_ticket(self, ticket_hash: str) -> str | None:
+        """The token hash a ticket was made for, once: GETDEL, so a second use finds nothing."""
+        raw = await self._mux.execute("GETDEL", keys.socket_ticket(ticket_hash))
+        return None if raw is None else text(raw)

@@ -22,6 +22,7 @@ class SocketEnd(StrEnum):
     REVOKED = "revoked"  # the session was revoked
     EXPIRED = "expired"  # the session is gone
     KICKED = "kicked"  # an operator kicked the player
+    BANNED = "banned"  # an operator banned the player
 
 
 @dataclass(frozen=True, slots=True)
