@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
-from server import logs
+from server import logs, transport
 from server.app import create_app
 from server.embedded_redis import private_redis
 from server.settings import Settings
@@ -53,17 +53,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         app = create_app(settings)
         app.on_shutdown.insert(0, _ignore_repeated_signals)
         try:
-            web.run_app(
+            transport.run(
                 app,
-                host=settings.host,
-                port=settings.port,
-                shutdown_timeout=settings.shutdown_grace_s,
+                settings,
+                loop=_event_loop(),
                 # Called once the port is bound: a port in use fails before this line.
-                print=lambda _: log.info(
+                on_listening=lambda: log.info(
                     "Arena listening on http://%s:%d", settings.host, settings.port
                 ),
-                access_log=None,
-                loop=_event_loop(),
             )
         except RedisTooOld as exc:
             print(f"arena: {exc}", file=sys.stderr)

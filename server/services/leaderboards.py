@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
+
+import msgpack
 
 from server.boards import SCORE_MAX, SCORE_MIN, BoardPeriod, BoardSpec, Period, current, resolve
 from server.errors import BadRequest, NotRanked, UnknownBoard
@@ -17,6 +20,8 @@ from server.storage.leaderboards import Entry, LeaderboardStore, Submitted
 Clock = Callable[[], float]
 
 TOP_LIMIT_MAX = 100
+# Top pages are cached whole, this many entries each, at offsets that are multiples of it.
+CACHE_PAGE = 100
 AROUND_RADIUS_MAX = 50
 OFFSET_MAX = 1_000_000
 
@@ -136,16 +141,34 @@ class LeaderboardService:
     async def top_page(
         self, board_id: str, *, offset: int, limit: int, period: str | None, fmt: Format
     ) -> bytes:
-        """The encoded ``entries`` list of a top page, through the cache (at most TTL old)."""
+        """The encoded ``entries`` list of a top page, cut from the cache's whole pages
+        (each at most TTL old).
+
+        The cache holds only whole pages of CACHE_PAGE entries at offsets that are
+        multiples of CACHE_PAGE: however a reader varies ``offset`` and ``limit``, it
+        reaches at most two of them, and a board period has at most
+        OFFSET_MAX / CACHE_PAGE + 1 of them to build.
+        """
         at = self._period(board_id, period)
-        item = f"{at.board.id}:{at.period_id}:{offset}:{limit}:{fmt}"
+        first = offset - offset % CACHE_PAGE
+        entries = await self._cached_page(at, first)
+        end = offset + limit
+        if end > first + CACHE_PAGE and len(entries) == CACHE_PAGE:  # spans the next page
+            entries = entries + await self._cached_page(at, first + CACHE_PAGE)
+        wanted = entries[offset - first : end - first]
+        encoded = encode_value(wanted, fmt)
+        return encoded if isinstance(encoded, bytes) else encoded.encode()
+
+    async def _cached_page(self, at: BoardPeriod, first: int) -> list[dict[str, Any]]:
+        """The whole cached page starting at ``first`` (a multiple of CACHE_PAGE)."""
+        item = f"{at.board.id}:{at.period_id}:{first}"
 
         async def build() -> bytes:
-            entries = await self._top(at, offset=offset, limit=limit)
-            encoded = encode_value([e.as_wire() for e in entries], fmt)
-            return encoded if isinstance(encoded, bytes) else encoded.encode()
+            entries = await self._top(at, offset=first, limit=CACHE_PAGE)
+            return msgpack.packb([e.as_wire() for e in entries], use_bin_type=True)  # type: ignore[no-any-return]
 
-        return await self._top_cache.get(item, build)
+        page: list[dict[str, Any]] = msgpack.unpackb(await self._top_cache.get(item, build))
+        return page
 
     async def _top(self, at: BoardPeriod, *, offset: int, limit: int) -> list[Entry]:
         return await self._store.top(

@@ -50,6 +50,23 @@ class PresenceService:
         if previous is not None and previous != mine:
             await self._commands.send(previous, SocketCommand(previous.conn_id, SocketEnd.REPLACED))
 
+    async def spectator_socket_opened(
+        self, spectator_id: str, conn_id: str, *, ttl_s: float
+    ) -> None:
+        """One socket per spectator session, across nodes: this one; the one it replaces
+        (on whichever node) is ended as a player's is. The claim lasts ``ttl_s`` (the
+        session's TTL): it is not re-stamped, so a claim left by a dead node never
+        outlives the session it belongs to."""
+        mine = SocketRef(self.node_id, conn_id)
+        previous = await self._store.claim_spectator_socket(
+            spectator_id, mine, ttl_ms=max(1, int(ttl_s * 1000))
+        )
+        if previous is not None and previous != mine:
+            await self._commands.send(previous, SocketCommand(previous.conn_id, SocketEnd.REPLACED))
+
+    async def spectator_socket_closed(self, spectator_id: str, conn_id: str) -> None:
+        await self._store.release_spectator_socket(spectator_id, SocketRef(self.node_id, conn_id))
+
     async def socket_closed(self, player_id: str, conn_id: str) -> bool:
         """True when this was the player's live socket (not one already replaced)."""
         return await self._store.release_live_socket(player_id, SocketRef(self.node_id, conn_id))
