@@ -68,9 +68,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         except OSError as exc:
             if exc.errno != errno.EADDRINUSE:
                 raise
+            metrics = settings.metrics_port
             print(
-                f"arena: {settings.host}:{settings.port} is in use by another program; "
-                "choose another port with ARENA_PORT=... (or --port)",
+                f"arena: {settings.host}:{settings.port}"
+                + (f" or the metrics port {metrics}" if metrics else "")
+                + " is in use by another program; choose another port with ARENA_PORT=... "
+                + ("or ARENA_METRICS_PORT=... " if metrics else "")
+                + "(or --port)",
                 file=sys.stderr,
             )
             return 1

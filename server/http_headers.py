@@ -33,11 +33,17 @@ def is_page(path: str) -> bool:
     return path in PAGE_PATHS or path.startswith("/static/")
 
 
-async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
-    """An ``on_response_prepare`` hook: runs for every reply the app's routes give."""
+def set_common(response: web.StreamResponse) -> None:
+    """What every reply carries, pages or not."""
     headers = response.headers
     headers["Server"] = SERVER
     headers["X-Content-Type-Options"] = "nosniff"
     headers["Referrer-Policy"] = "no-referrer"
+
+
+async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """An ``on_response_prepare`` hook: runs for every reply the app's routes give (the
+    transport covers the replies aiohttp gives itself to requests it cannot parse)."""
+    set_common(response)
     if is_page(request.path):
-        headers["Content-Security-Policy"] = PAGE_CSP
+        response.headers["Content-Security-Policy"] = PAGE_CSP

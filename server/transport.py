@@ -7,7 +7,8 @@ and a few thousand of them exhaust a node. Here each connection gets a timer whe
 opens, and again whenever the first byte of a next request arrives on a kept-alive
 connection; it is cancelled once that request's headers are parsed. A client still
 sending headers when it fires (ARENA_HEADER_TIMEOUT) is disconnected. A request's body
-and an open WebSocket are not timed by it.
+and an open WebSocket are not timed by it. The replies aiohttp makes by itself (a 400
+for a request it cannot parse) get Arena's headers here too.
 
 It hooks in where aiohttp makes the protocol of each connection: a ``Server`` (the
 protocol factory) that makes ``HeaderDeadline`` handlers, set up by ``ArenaRunner``.
@@ -26,7 +27,9 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
+from aiohttp.web_request import BaseRequest
 
+from server import http_headers
 from server.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -60,6 +63,19 @@ class HeaderDeadline(RequestHandler):
     def connection_lost(self, exc: BaseException | None) -> None:
         self._disarm()
         super().connection_lost(exc)
+
+    def handle_error(
+        self,
+        request: BaseRequest,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        """aiohttp's own reply to a request it could not parse (a 400) never reaches the
+        app's hooks: give it the same headers (no version in ``Server``)."""
+        response = super().handle_error(request, status, exc, message)
+        http_headers.set_common(response)
+        return response
 
     def _between_requests(self) -> bool:
         """Waiting for a next request (not reading a body, not a WebSocket)."""

@@ -3,11 +3,13 @@ referrer, and a Server header that names no version. Real HTTP against a real se
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import aiohttp
 
 from server.app import STATIC
+from tests.conftest import SpawnNode
 from tests.helpers import login
 
 
@@ -65,3 +67,19 @@ def test_the_pages_need_no_inline_script_or_style() -> None:
         assert "<style" not in html, page.name
         assert not re.search(r"\sstyle\s*=", html), page.name
         assert not re.search(r"\son[a-z]+\s*=", html), page.name  # onclick= and friends
+
+
+async def test_a_request_the_server_cannot_parse_gets_no_version_either(
+    spawn_node: SpawnNode,
+) -> None:
+    """aiohttp answers an unparsable request itself (400), past the app's hooks."""
+    node = spawn_node()
+    reader, writer = await asyncio.open_connection("127.0.0.1", node.port)
+    writer.write(b"GET /\x01 HTTP/1.1\r\nHost: x\r\n\r\n")
+    reply = await asyncio.wait_for(reader.read(), 10)
+    writer.close()
+    head = reply.partition(b"\r\n\r\n")[0].decode().lower().split("\r\n")
+    assert head[0].endswith(" 400 bad request")
+    assert "server: arena" in head
+    assert "x-content-type-options: nosniff" in head
+    assert not any("aiohttp" in line for line in head)
