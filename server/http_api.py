@@ -248,7 +248,7 @@ async def board_top(request: web.Request) -> web.Response:
         period=request.query.get("period") or None,
         fmt=Format.JSON,
     )
-    # The cached page is spliced in as stored: no decode, no re-encode.
+    # The page comes encoded (cut from cached whole pages): spliced in, not re-encoded.
     return web.Response(
         body=b'{"entries":' + page + b"}", content_type="application/json", charset="utf-8"
     )

@@ -357,8 +357,8 @@ class Settings:
         ):
             if key and len(key) < KEY_MIN_LENGTH:
                 raise ValueError(
-                    f"{env} must be at least {KEY_MIN_LENGTH} characters (it has {len(key)}); "
-                    "e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+                    f"{env} must be at least {KEY_MIN_LENGTH} characters; make one with "
+                    "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
                 )
         if self.admin_key and self.admin_key == self.server_key:
             raise ValueError("ARENA_ADMIN_KEY and ARENA_SERVER_KEY must differ")

@@ -152,9 +152,7 @@ class SocketEndpoint:
                 conn.identity.name = profile.name
                 await self._rejoin(conn, hub, services)
             else:  # one socket per spectator session: this one replaces an earlier one
-                await services.presence.spectator_socket_opened(
-                    conn.player_id, conn.conn_id, ttl_s=self._settings.session_ttl_s
-                )
+                await services.presence.spectator_socket_opened(conn.player_id, conn.conn_id)
             ctx = OpContext(services, conn.identity, session.token_hash, HubChannels(hub, conn))
             await self._read_loop(conn, ctx)
         except ArenaError as exc:  # Redis gone while opening: tell the client why, then close

@@ -7,8 +7,10 @@ import asyncio
 
 import aiohttp
 import pytest
+import redis as redis_sync
 
 from client_sim.client import ArenaClient
+from server.storage import keys
 from tests.conftest import SpawnNode, StartArena
 from tests.helpers import eventually, http_json, login
 
@@ -132,3 +134,30 @@ async def test_a_slow_request_body_and_an_open_socket_are_not_cut_off(
         assert reply.startswith(b"HTTP/1.1 200"), reply[:200]
         # The socket opened before all this is still served.
         assert (await client.request("session.get"))["name"] == "alice"
+
+
+async def test_a_spectator_socket_open_past_the_presence_ttl_is_still_the_one(
+    start_arena: StartArena, redis_client: redis_sync.Redis
+) -> None:
+    """The claim is kept by the node's heartbeat, as a player's is: it does not lapse
+    under a socket that stays open, and it counts nobody online."""
+    fast = {"presence_interval_s": 0.05, "presence_ttl_s": 0.3}
+    node_a, node_b = await start_arena(**fast), await start_arena(**fast)
+    token = await spectator_token(node_a)
+    async with await ArenaClient.connect(node_a, token) as first:
+        spectator_id = (await first.request("session.get"))["player_id"]
+        claim = keys.live_socket(spectator_id)
+        assert redis_client.exists(claim)
+        await asyncio.sleep(1.0)  # over three presence TTLs: an unkept claim would be gone
+        assert redis_client.exists(claim)
+        assert 0 < redis_client.pttl(claim) <= 300
+        assert (await first.request("stats.get"))["online"] == 0
+        async with await ArenaClient.connect(node_b, token) as second:
+            assert await first.wait_closed() == 4001
+            assert (await second.request("session.get"))["role"] == "spectator"
+
+    # Both closed: the claim goes with the last one (released, or at worst lapsed).
+    async def released() -> bool:
+        return not redis_client.exists(claim)
+
+    await eventually(released, within_s=2)

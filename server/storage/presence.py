@@ -44,6 +44,18 @@ class PresenceStore:
         return None if previous is None else SocketRef.decode(text(previous))
 
     @translate_redis_errors
+    async def refresh_spectator_sockets(self, claims: dict[str, SocketRef], *, ttl_ms: int) -> None:
+        """Keep this node's spectator claims for another ``ttl_ms``, never taking over one
+        a newer socket holds (the players' heartbeat script)."""
+        ids = list(claims)
+        for i in range(0, len(ids), HEARTBEAT_CHUNK):
+            chunk = ids[i : i + HEARTBEAT_CHUNK]
+            await self._scripts.refresh_live_sockets(
+                keys=[keys.live_socket(s) for s in chunk],
+                args=[ttl_ms, *(claims[s].encode() for s in chunk)],
+            )
+
+    @translate_redis_errors
     async def release_spectator_socket(self, spectator_id: str, ref: SocketRef) -> None:
         """Forget the claim, unless a newer socket holds it."""
         await self._scripts.delete_if_equal(
