@@ -63,7 +63,8 @@ class Upkeep:
     async def resubscribed(self) -> None:
         """Catch up on socket commands missed while the command channel was down."""
         try:
-            displaced = await self._services.presence.sockets_displaced(self._sockets())
+            claims = {**self._sockets(), **self._spectator_sockets()}  # the same claim keys
+            displaced = await self._services.presence.sockets_displaced(claims)
             for conn_id in displaced:
                 end_socket(self._registry, conn_id, SocketEnd.REPLACED)
             conns = self._registry.all()
