@@ -4,24 +4,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
-
-import msgpack
 
 from server.boards import SCORE_MAX, SCORE_MIN, BoardPeriod, BoardSpec, Period, current, resolve
 from server.errors import BadRequest, NotRanked, UnknownBoard
-from server.protocol import Format, encode_value
+from server.protocol import Format
 from server.services.cache import ReadThroughCache
 from server.services.profiles import ProfileService
 from server.services.ratelimits import RateLimiter
+from server.services.top_pages import CACHE_PAGE, SplitPages, join, pack_page
 from server.services.watch import TOP_RANKS, WatchFeed
 from server.storage.leaderboards import Entry, LeaderboardStore, Submitted
 
 Clock = Callable[[], float]
 
 TOP_LIMIT_MAX = 100
-# Top pages are cached whole, this many entries each, at offsets that are multiples of it.
-CACHE_PAGE = 100
 AROUND_RADIUS_MAX = 50
 OFFSET_MAX = 1_000_000
 
@@ -57,6 +53,7 @@ class LeaderboardService:
         self._profiles = profiles
         self._rate_limiter = rate_limiter
         self._top_cache = top_cache
+        self._split_pages = SplitPages()
         self._boards = {board.id: board for board in boards}
         self._watch = watch
         self._clock = clock
@@ -146,29 +143,26 @@ class LeaderboardService:
 
         The cache holds only whole pages of CACHE_PAGE entries at offsets that are
         multiples of CACHE_PAGE: however a reader varies ``offset`` and ``limit``, it
-        reaches at most two of them, and a board period has at most
-        OFFSET_MAX / CACHE_PAGE + 1 of them to build.
+        reaches at most two of them (``limit`` is at most CACHE_PAGE), and a board
+        period has at most OFFSET_MAX / CACHE_PAGE + 1 of them to build.
         """
         at = self._period(board_id, period)
         first = offset - offset % CACHE_PAGE
-        entries = await self._cached_page(at, first)
+        entries = await self._cached_page(at, first, fmt)
         end = offset + limit
         if end > first + CACHE_PAGE and len(entries) == CACHE_PAGE:  # spans the next page
-            entries = entries + await self._cached_page(at, first + CACHE_PAGE)
-        wanted = entries[offset - first : end - first]
-        encoded = encode_value(wanted, fmt)
-        return encoded if isinstance(encoded, bytes) else encoded.encode()
+            entries = entries + await self._cached_page(at, first + CACHE_PAGE, fmt)
+        return join(entries[offset - first : end - first], fmt)
 
-    async def _cached_page(self, at: BoardPeriod, first: int) -> list[dict[str, Any]]:
-        """The whole cached page starting at ``first`` (a multiple of CACHE_PAGE)."""
+    async def _cached_page(self, at: BoardPeriod, first: int, fmt: Format) -> list[bytes]:
+        """The whole cached page starting at ``first``, its entries encoded one by one."""
         item = f"{at.board.id}:{at.period_id}:{first}"
 
         async def build() -> bytes:
             entries = await self._top(at, offset=first, limit=CACHE_PAGE)
-            return msgpack.packb([e.as_wire() for e in entries], use_bin_type=True)  # type: ignore[no-any-return]
+            return pack_page([e.as_wire() for e in entries])
 
-        page: list[dict[str, Any]] = msgpack.unpackb(await self._top_cache.get(item, build))
-        return page
+        return self._split_pages.entries(item, await self._top_cache.get(item, build), fmt)
 
     async def _top(self, at: BoardPeriod, *, offset: int, limit: int) -> list[Entry]:
         return await self._store.top(
