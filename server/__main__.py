@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
-from server import logs
+from server import logs, transport
 from server.app import create_app
 from server.banner import local_url, pages
 from server.embedded_redis import private_redis
@@ -59,19 +59,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         app = create_app(settings)
         app.on_shutdown.insert(0, _ignore_repeated_signals)
         try:
-            web.run_app(
+            transport.run(
                 app,
-                host=settings.host,
-                port=settings.port,
-                shutdown_timeout=settings.shutdown_grace_s,
+                settings,
+                loop=_event_loop(),
                 # Called once the port is bound: a port in use fails before this line.
-                print=lambda _: log.info(
+                on_listening=lambda: log.info(
                     "Arena listening on %s: %s",
                     local_url(settings.host, settings.port),
                     pages(settings.host, settings.port),
                 ),
-                access_log=None,
-                loop=_event_loop(),
             )
         except (RedisTooOld, RedisUnreachable) as exc:
             print(f"arena: {exc}", file=sys.stderr)
@@ -81,9 +78,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_BAD_SETTING
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
+                metrics = settings.metrics_port
                 print(
-                    f"arena: {settings.host}:{settings.port} is in use by another program; "
-                    "choose another port with ARENA_PORT=... (or --port)",
+                    f"arena: {settings.host}:{settings.port}"
+                    + (f" or the metrics port {metrics}" if metrics else "")
+                    + " is in use by another program; choose another port with ARENA_PORT=... "
+                    + ("or ARENA_METRICS_PORT=... " if metrics else "")
+                    + "(or --port)",
                     file=sys.stderr,
                 )
                 return 1

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from server import http_api, logs
+from server import http_api, http_headers, logs
 from server.appkeys import HUB, METRICS, MUX, REDIS, REGISTRY, SERVICES, SETTINGS, STOPPING
 from server.background import every, stop
 from server.connection import SocketRegistry
@@ -91,11 +91,14 @@ def create_app(settings: Settings, *, clock: Clock = time.time) -> web.Applicati
     app.cleanup_ctx.append(_hub_and_upkeep)
     app.cleanup_ctx.append(_result_workers)
     app.cleanup_ctx.append(_loop_lag)
+    app.cleanup_ctx.append(_metrics_site)
     app.on_shutdown.append(_tell_sockets_and_close)
+    app.on_response_prepare.append(http_headers.security_headers)
 
     http_api.add_routes(app)
     ops = app[METRICS].ops if settings.metrics else None
-    app.router.add_get("/v1/ws", SocketEndpoint(settings, app[REGISTRY], ops).handle)
+    endpoint = SocketEndpoint(settings, app[REGISTRY], ops, address_of=http_api.address_key)
+    app.router.add_get("/v1/ws", endpoint.handle)
     _add_pages(app)
     return app
 
@@ -158,6 +161,29 @@ def _metrics(app: web.Application) -> Metrics:
         ),
         known_ops=[str(op) for op in Op],
     )
+
+
+async def _metrics_site(app: web.Application) -> AsyncIterator[None]:
+    """With ARENA_METRICS_PORT: GET /metrics on that port of ARENA_HOST, and nothing else
+    there (the public port then answers 404 for it)."""
+    settings = app[SETTINGS]
+    if not (settings.metrics and settings.metrics_port):
+        yield
+        return
+    site_app = web.Application()
+    site_app[METRICS] = app[METRICS]
+    site_app.router.add_get("/metrics", http_api.metrics)
+    site_app.on_response_prepare.append(http_headers.security_headers)
+    runner = web.AppRunner(site_app, access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, settings.host, settings.metrics_port).start()
+    except OSError:
+        await runner.cleanup()
+        raise
+    log.info("metrics on http://%s:%d/metrics", settings.host, settings.metrics_port)
+    yield
+    await runner.cleanup()
 
 
 async def _loop_lag(app: web.Application) -> AsyncIterator[None]:

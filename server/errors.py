@@ -15,6 +15,7 @@
     ├── UnknownOp                   UNKNOWN_OP     400
     ├── BadFrame                    BAD_FRAME      400
     ├── RateLimited                 RATE_LIMITED   429  (carries retry_after_ms)
+    ├── TooManySockets              TOO_MANY_SOCKETS 429 (a socket over the per-address cap)
     ├── LockTimeout                 LOCK_TIMEOUT   503  (carries retry_after_ms)
     ├── LobbyNotFound               LOBBY_NOT_FOUND 404
     ├── LobbyFull                   LOBBY_FULL     409
@@ -114,6 +115,13 @@ class RateLimited(ArenaError):
 
     def __init__(self, message: str, *, retry_after_ms: int) -> None:
         super().__init__(message, retry_after_ms=retry_after_ms)
+
+
+class TooManySockets(ArenaError):
+    """A client address already holds ARENA_MAX_SOCKETS_PER_IP sockets on this node."""
+
+    code = ErrorCode.TOO_MANY_SOCKETS
+    http_status = 429
 
 
 class LockTimeout(ArenaError):

@@ -73,6 +73,13 @@ async def request_log_middleware(
     return response
 
 
+def address_key(request: web.Request) -> str:
+    """What per-address limits count a client by (read rate, key guesses, sockets).
+    Every per-address limit goes through here, so how addresses are grouped is decided
+    in one place: an IPv6 client by its /64, an IPv4-mapped one as IPv4."""
+    return address_bucket(client_address(request))
+
+
 def client_address(request: web.Request) -> str:
     """The client's address: the peer's, or behind a trusted load balancer (setting
     ARENA_TRUSTED_PROXIES) the last X-Forwarded-For hop that is not one of ours."""
@@ -147,7 +154,7 @@ async def guest_login(request: web.Request) -> web.Response:
         body.get("device_id"),
         body.get("device_secret"),
         body.get("name"),
-        client_ip=address_bucket(client_address(request)),
+        client_ip=address_key(request),
     )
     reply: dict[str, Any] = {
         "token": login.token,
@@ -164,7 +171,7 @@ async def spectator_login(request: web.Request) -> web.Response:
     """A read-only session for a dashboard: reads and watch.* pushes, never a change."""
     require_json(request)
     login = await request.app[SERVICES].sessions.spectator_login(
-        client_ip=address_bucket(client_address(request))
+        client_ip=address_key(request)
     )
     return web.json_response(
         {"token": login.token, "expires_in": login.expires_in_s, "role": login.role}
@@ -228,20 +235,39 @@ def query_int(request: web.Request, name: str, *, default: int, low: int, high: 
     return value
 
 
-def require_server_key(request: web.Request) -> None:
-    """Trusted game servers send ``Authorization: Bearer ARENA_SERVER_KEY``."""
-    expected = request.app[SETTINGS].server_key
-    if not expected:
-        raise Unauthorized("server routes are off: ARENA_SERVER_KEY is not set")
+async def require_key(request: web.Request, expected: str, *, kind: str, off: str) -> None:
+    """``Authorization: Bearer KEY``: 401 without it (or with the routes off: ``off``),
+    403 with a wrong one. Wrong keys count per address (``auth.key``); once over, every
+    key from that address gets 429 until the window passes, the right one included, so
+    guessing runs at the limit's rate at best. Refusals are logged (never the key)."""
     given = bearer_header(request)
+    if not expected:
+        log.warning("%s key refused for %s %s: off", kind, request.method, request.path)
+        raise Unauthorized(off)
     if given is None:
-        raise Unauthorized("a server key is required")
+        log.warning("%s key refused for %s %s: no key", kind, request.method, request.path)
+        raise Unauthorized(f"the {kind} key is required")
+    limiter = request.app[SERVICES].rate_limiter
+    address = address_key(request)
+    await limiter.ensure_not_over("auth.key", address)
     if not hmac.compare_digest(given.encode(), expected.encode()):
-        raise Forbidden("wrong server key")
+        log.warning("%s key refused for %s %s: wrong key", kind, request.method, request.path)
+        await limiter.check("auth.key", address)
+        raise Forbidden(f"wrong {kind} key")
+
+
+async def require_server_key(request: web.Request) -> None:
+    """Trusted game servers send ``Authorization: Bearer ARENA_SERVER_KEY``."""
+    await require_key(
+        request,
+        request.app[SETTINGS].server_key,
+        kind="server",
+        off="server routes are off: ARENA_SERVER_KEY is not set",
+    )
 
 
 async def submit_score(request: web.Request) -> web.Response:
-    require_server_key(request)
+    await require_server_key(request)
     body = await read_json_object(request)
     player_id = body.get("player_id")
     if not isinstance(player_id, str) or not 1 <= len(player_id) <= 64:
@@ -257,6 +283,8 @@ async def submit_score(request: web.Request) -> web.Response:
 
 
 async def board_top(request: web.Request) -> web.Response:
+    """Anonymous: rate-limited per address; pages come from the cache's whole pages."""
+    await request.app[SERVICES].rate_limiter.check("http.read", address_key(request))
     page = await request.app[SERVICES].leaderboards.top_page(
         request.match_info["board"],
         limit=query_int(request, "limit", default=10, low=1, high=TOP_LIMIT_MAX),
@@ -264,13 +292,14 @@ async def board_top(request: web.Request) -> web.Response:
         period=request.query.get("period") or None,
         fmt=Format.JSON,
     )
-    # The cached page is spliced in as stored: no decode, no re-encode.
+    # The page comes encoded (cut from cached whole pages): spliced in, not re-encoded.
     return web.Response(
         body=b'{"entries":' + page + b"}", content_type="application/json", charset="utf-8"
     )
 
 
 async def board_player(request: web.Request) -> web.Response:
+    await request.app[SERVICES].rate_limiter.check("http.read", address_key(request))
     entry = await request.app[SERVICES].leaderboards.rank(
         request.match_info["board"],
         request.match_info["player_id"],
@@ -281,7 +310,7 @@ async def board_player(request: web.Request) -> web.Response:
 
 async def match_result(request: web.Request) -> web.Response:
     """A trusted game server reports a match's result (the first accepted one ends it)."""
-    require_server_key(request)
+    await require_server_key(request)
     body = await read_json_object(request)
     match = await request.app[SERVICES].matches.report_result(
         request.match_info["match_id"], body.get("scores"), reported_by=None
@@ -303,41 +332,35 @@ async def metrics(request: web.Request) -> web.Response:
 # --- the admin API: behind ARENA_ADMIN_KEY ------------------------------------------
 
 
-def require_admin_key(request: web.Request) -> None:
-    """``Authorization: Bearer ARENA_ADMIN_KEY``: 401 without it (or with the API off),
-    403 with a wrong one. Refusals are logged (never the key given)."""
-    expected = request.app[SETTINGS].admin_key
-    given = bearer_header(request)
-    if not expected:
-        log.warning("admin API refused %s %s: it is off", request.method, request.path)
-        raise Unauthorized("the admin API is off: ARENA_ADMIN_KEY is not set")
-    if given is None:
-        log.warning("admin API refused %s %s: no key", request.method, request.path)
-        raise Unauthorized("an admin key is required")
-    if not hmac.compare_digest(given.encode(), expected.encode()):
-        log.warning("admin API refused %s %s: wrong key", request.method, request.path)
-        raise Forbidden("wrong admin key")
+async def require_admin_key(request: web.Request) -> None:
+    """``Authorization: Bearer ARENA_ADMIN_KEY`` (see ``require_key``)."""
+    await require_key(
+        request,
+        request.app[SETTINGS].admin_key,
+        kind="admin",
+        off="the admin API is off: ARENA_ADMIN_KEY is not set",
+    )
 
 
 async def admin_stats(request: web.Request) -> web.Response:
-    require_admin_key(request)
+    await require_admin_key(request)
     return web.json_response(await request.app[SERVICES].admin.stats())
 
 
 async def admin_close_lobby(request: web.Request) -> web.Response:
-    require_admin_key(request)
+    await require_admin_key(request)
     admin = request.app[SERVICES].admin
     return web.json_response(await admin.close_lobby(request.match_info["lobby_id"]))
 
 
 async def admin_end_match(request: web.Request) -> web.Response:
-    require_admin_key(request)
+    await require_admin_key(request)
     admin = request.app[SERVICES].admin
     return web.json_response(await admin.end_match(request.match_info["match_id"]))
 
 
 async def admin_kick(request: web.Request) -> web.Response:
-    require_admin_key(request)
+    await require_admin_key(request)
     player_id = request.match_info["player_id"]
     if not 1 <= len(player_id) <= 64:
         raise NotFound("no such player")
@@ -353,7 +376,7 @@ def admin_player_id(request: web.Request) -> str:
 
 async def admin_ban(request: web.Request) -> web.Response:
     """``{duration_s?}``: none bans until unbanned."""
-    require_admin_key(request)
+    await require_admin_key(request)
     player_id = admin_player_id(request)
     body = await read_json_object(request) if request.body_exists else {}
     duration_s = validate_ban_duration(body.get("duration_s"))
@@ -361,7 +384,7 @@ async def admin_ban(request: web.Request) -> web.Response:
 
 
 async def admin_unban(request: web.Request) -> web.Response:
-    require_admin_key(request)
+    await require_admin_key(request)
     player_id = admin_player_id(request)
     return web.json_response(await request.app[SERVICES].admin.unban(player_id))
 
@@ -379,7 +402,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/v1/leaderboards/{board}/players/{player_id}", board_player)
     app.router.add_post("/v1/matches/{match_id}/result", match_result)
     app.router.add_get("/v1/stats", stats)
-    if app[SETTINGS].metrics:
+    if app[SETTINGS].metrics and not app[SETTINGS].metrics_port:
         app.router.add_get("/metrics", metrics)
     app.router.add_get("/v1/admin/stats", admin_stats)
     app.router.add_post("/v1/admin/lobbies/{lobby_id}/close", admin_close_lobby)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import re
 import sys
 import time
 from typing import Any, Literal
@@ -43,9 +44,32 @@ class ContextIds(logging.Filter):
         return True
 
 
+# What could break a text log line or fake one: C0 and C1 controls (a newline, a
+# terminal escape), DEL, Unicode's line and paragraph separators, and bidi overrides.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _escaped(match: re.Match[str]) -> str:
+    return match.group().encode("unicode_escape").decode("ascii")
+
+
+def escape_controls(text: str) -> str:
+    """``text`` with every control character written as its Python escape (``\\n``,
+    ``\\x1b``, ``\\u2028``): one line whatever a client put in a path, a name or a reason."""
+    return _UNSAFE.sub(_escaped, text)
+
+
 class TextFormatter(logging.Formatter):
+    """One line per record: the message, with its arguments filled in, is escaped as a
+    whole, so nothing a client sent (a decoded path, an op name, a reason) can end the
+    line or forge another. A traceback is the one thing that spans lines."""
+
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s%(ids)s")
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = escape_controls(record.message)
+        return super().formatMessage(record)
 
     def format(self, record: logging.LogRecord) -> str:
         ids = [

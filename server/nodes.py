@@ -1,7 +1,8 @@
 """``python -m server.nodes --nodes 3``: several Arena nodes sharing one Redis, on one machine.
 
 What ``make run NODES=3`` runs. Each node is a plain ``python -m server`` child on its
-own port, counting up from ``--port`` (ARENA_PORT, default 8080); every other flag is
+own port, counting up from ``--port`` (ARENA_PORT, default 8080), and with
+ARENA_METRICS_PORT set, its own metrics port counting up from that; every other flag is
 handed to each node as given. With REDIS_URL unset, one private redis-server is started
 here for all of them (left alone, each node would start its own, and they would share
 nothing). Each node's log lines come out prefixed with its port.
@@ -44,7 +45,7 @@ READY_WITHIN_S = 30.0
 POLL_S = 0.1
 # Flags each node gets from here rather than as given: its own port and name, and the
 # Redis URL (in its environment, where a password is not shown by ps).
-PER_NODE = frozenset({"port", "node_id", "redis_url"})
+PER_NODE = frozenset({"port", "node_id", "redis_url", "metrics_port"})
 _output_lock = threading.Lock()
 
 
@@ -77,6 +78,15 @@ def parse(argv: Sequence[str] | None) -> tuple[int, Settings, dict[str, Any]]:
         parser.error(
             f"--nodes {count} needs ports {settings.port} and up (from ARENA_PORT), within 1..65535"
         )
+    if settings.metrics_port:
+        metrics = range(settings.metrics_port, settings.metrics_port + count)
+        if metrics.stop - 1 > 65535:
+            parser.error(f"--nodes {count} needs metrics ports {metrics.start} and up, to 65535")
+        if set(metrics) & set(range(settings.port, settings.port + count)):
+            parser.error(
+                f"ARENA_METRICS_PORT: the metrics ports {metrics.start}..{metrics.stop - 1} "
+                f"overlap the nodes' ports {settings.port}..{settings.port + count - 1}"
+            )
     return count, settings, flags
 
 
@@ -88,6 +98,8 @@ def node_command(number: int, settings: Settings, flags: dict[str, Any]) -> list
         if name not in PER_NODE:
             command += ["--" + name.replace("_", "-"), str(value)]
     command += ["--port", str(settings.port + number - 1)]
+    if settings.metrics_port:  # like the ports: node i serves /metrics on metrics_port + i - 1
+        command += ["--metrics-port", str(settings.metrics_port + number - 1)]
     if settings.node_id:
         command += ["--node-id", f"{settings.node_id}-{number}"]
     return command

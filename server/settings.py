@@ -52,7 +52,14 @@ DEFAULT_RATE_LIMITS = {
     # A fast action game sends 20 to 30 events a second per player, with short bursts.
     "match.send": RateLimit(60, 30.0),
     "match.result": RateLimit(5, 1.0),
+    # Per client address: anonymous HTTP board reads (a page is cached, the check is not).
+    "http.read": RateLimit(120, 20.0),
+    # Per client address: admin and server key checks that failed. Once over, even the
+    # right key waits, so guessing runs at this rate at best.
+    "auth.key": RateLimit(5, 0.1),
 }
+
+KEY_MIN_LENGTH = 32  # admin and server keys: long enough that guessing is hopeless
 
 
 def _setting(default: Any, env: str, help: str) -> Any:
@@ -230,6 +237,24 @@ class Settings:
         "ARENA_ADMIN_KEY",
         "Key operators send as Authorization: Bearer KEY to /v1/admin/*. Empty: admin API off.",
     )
+    max_sockets_per_ip: int = _setting(
+        256,
+        "ARENA_MAX_SOCKETS_PER_IP",
+        "Open sockets one client address may hold on this node (per node: nginx's "
+        "limit_conn bounds the total); one more is refused with 429 TOO_MANY_SOCKETS.",
+    )
+    header_timeout_s: float = _setting(
+        10.0,
+        "ARENA_HEADER_TIMEOUT",
+        "Seconds a client has to send a request's headers once it connects or starts a "
+        "request; a slower one (a slowloris) is disconnected.",
+    )
+    metrics_port: int = _setting(
+        0,
+        "ARENA_METRICS_PORT",
+        "Serve GET /metrics on this port only (on ARENA_HOST), and 404 on the public port. "
+        "0: /metrics on the public port. python -m server.nodes gives node i this port + i.",
+    )
     trusted_proxies: str = _setting(
         "",
         "ARENA_TRUSTED_PROXIES",
@@ -311,6 +336,8 @@ class Settings:
             "match_abandon_s",
             "job_timeout_s",
             "job_tries",
+            "max_sockets_per_ip",
+            "header_timeout_s",
         ]
         for name in positive:
             if getattr(self, name) <= 0:
@@ -344,7 +371,12 @@ class Settings:
             raise self.refuse("port", "0..65535")
         if self.workers < 0:
             raise self.refuse("workers", "0 or more")
+        if not 0 <= self.metrics_port <= 65535:
+            raise self.refuse("metrics_port", "0..65535")
+        if self.metrics_port and self.metrics_port == self.port:
+            raise self.refuse("metrics_port", "different from ARENA_PORT (or 0)")
         self.check_redis_url()
+        self._check_keys()
         self.rate_limit_table()
         boards = {board.id for board in self.board_specs()}
         for mode, names in self.result_board_table().items():
@@ -383,6 +415,22 @@ class Settings:
             # The parser's own words, unless they quote the password.
             reason = "" if secret_in(str(exc), self.redis_url) else str(exc)
             raise SettingError("REDIS_URL", accepts, got=shown, reason=reason) from None
+
+    def _check_keys(self) -> None:
+        """Keys are checked at start: a short one could be guessed, and one key serving
+        both routes would make every game server an operator."""
+        for env, key in (
+            ("ARENA_ADMIN_KEY", self.admin_key),
+            ("ARENA_SERVER_KEY", self.server_key),
+        ):
+            if key and len(key) < KEY_MIN_LENGTH:
+                raise SettingError(
+                    env,
+                    f"at least {KEY_MIN_LENGTH} characters; make one with "
+                    "python -c 'import secrets; print(secrets.token_urlsafe(32))'",
+                )
+        if self.admin_key and self.admin_key == self.server_key:
+            raise SettingError("ARENA_ADMIN_KEY", "different from ARENA_SERVER_KEY")
 
     def rate_limit_table(self) -> dict[str, RateLimit]:
         """The defaults with ``ARENA_RATE_LIMITS`` on top."""

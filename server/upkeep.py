@@ -1,6 +1,7 @@
 """What a node does now and then, beside serving requests.
 
-- Stamp its players as online and keep their live-socket claims (presence).
+- Stamp its players as online and keep their live-socket claims (presence), and its
+  spectators' one-socket claims.
 - Keep connected players' sessions alive even when idle, and end sockets whose
   session has gone.
 - Add its cache counters to the shared totals.
@@ -34,9 +35,14 @@ class Upkeep:
         # opening has not claimed its player yet.
         return {conn.conn_id: conn.player_id for conn in self._registry.all() if conn.claimed}
 
+    def _spectator_sockets(self) -> dict[str, str]:
+        # One socket per spectator session: its claim is kept like a player's.
+        return {c.conn_id: c.player_id for c in self._registry.all() if c.identity.spectator}
+
     async def tick(self) -> None:
         try:
             await self._services.presence.heartbeat(self._sockets())
+            await self._services.presence.refresh_spectator_sockets(self._spectator_sockets())
             await self._refresh_idle_sessions()
             await self._services.lobbies.renew_seats(list(set(self._sockets().values())))
             await self._services.lobbies.free_lapsed_seats()
@@ -59,7 +65,8 @@ class Upkeep:
     async def resubscribed(self) -> None:
         """Catch up on socket commands missed while the command channel was down."""
         try:
-            displaced = await self._services.presence.sockets_displaced(self._sockets())
+            claims = {**self._sockets(), **self._spectator_sockets()}  # the same claim keys
+            displaced = await self._services.presence.sockets_displaced(claims)
             for conn_id in displaced:
                 end_socket(self._registry, conn_id, SocketEnd.REPLACED)
             conns = self._registry.all()

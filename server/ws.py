@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import collections
 import contextvars
 import logging
 import time
+from collections.abc import Callable
 
 from aiohttp import WSMsgType, web
 
 from server import logs
 from server.appkeys import HUB, SERVICES
 from server.connection import Connection, FloodGate, SocketRegistry
-from server.errors import ArenaError, BadRequest, RateLimited, ReadOnly, UnknownOp
+from server.errors import (
+    ArenaError,
+    BadRequest,
+    RateLimited,
+    ReadOnly,
+    TooManySockets,
+    UnknownOp,
+)
 from server.handlers import HANDLERS, SPECTATOR_OPS, Identity, OpContext, Request
 from server.hub import Hub
 from server.metrics import OK, OpMeter
@@ -84,13 +93,37 @@ class SocketEndpoint:
     """``GET /v1/ws``: one instance per app, one ``handle`` call per socket."""
 
     def __init__(
-        self, settings: Settings, registry: SocketRegistry, ops: OpMeter | None = None
+        self,
+        settings: Settings,
+        registry: SocketRegistry,
+        ops: OpMeter | None = None,
+        *,
+        address_of: Callable[[web.Request], str] = lambda request: request.remote or "",
     ) -> None:
         self._settings = settings
         self._registry = registry
         self._ops = ops  # None: metrics off
+        self._address_of = address_of  # what per-address caps count by
+        # Sockets open or opening per client address, on this node.
+        self._per_address: collections.Counter[str] = collections.Counter()
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        """At most ARENA_MAX_SOCKETS_PER_IP sockets per client address on this node:
+        one more is refused before the upgrade (429 TOO_MANY_SOCKETS), before any Redis
+        work. Counted from the handshake on, so a burst of handshakes cannot overshoot."""
+        address = self._address_of(request)
+        cap = self._settings.max_sockets_per_ip
+        if self._per_address[address] >= cap:
+            raise TooManySockets(f"this address holds {cap} sockets on this node already")
+        self._per_address[address] += 1
+        try:
+            return await self._open(request)
+        finally:
+            self._per_address[address] -= 1
+            if not self._per_address[address]:
+                del self._per_address[address]
+
+    async def _open(self, request: web.Request) -> web.StreamResponse:
         services = request.app[SERVICES]
         # Refused with 401 before the upgrade (the error middleware renders it).
         session = await socket_session(request)
@@ -131,6 +164,8 @@ class SocketEndpoint:
                 profile = await services.profiles.get(session.player_id)
                 conn.identity.name = profile.name
                 await self._rejoin(conn, hub, services, came_online=came_online)
+            else:  # one socket per spectator session: this one replaces an earlier one
+                await services.presence.spectator_socket_opened(conn.player_id, conn.conn_id)
             ctx = OpContext(services, conn.identity, session.token_hash, HubChannels(hub, conn))
             await self._read_loop(conn, ctx)
         except ArenaError as exc:  # Redis gone while opening: tell the client why, then close
@@ -145,10 +180,12 @@ class SocketEndpoint:
             await conn.wait_closed(within_s=self._settings.shutdown_grace_s)
             try:
                 # The seat lease is no longer renewed from here: it lapses after the grace.
-                if not session.spectator and await services.presence.socket_closed(
-                    conn.player_id, conn.conn_id
-                ):  # their live socket (not one replaced): they are gone, their match hears
-                    await services.match_life.player_gone(conn.player_id)
+                if not session.spectator:
+                    if await services.presence.socket_closed(conn.player_id, conn.conn_id):
+                        # Their live socket (not one replaced): they are gone; their match hears.
+                        await services.match_life.player_gone(conn.player_id)
+                else:
+                    await services.presence.spectator_socket_closed(conn.player_id, conn.conn_id)
             except ArenaError:
                 log.warning("could not release the socket: Redis unavailable")
             log.info("socket closed for %s (code %s)", conn.player_id, conn.close_code)

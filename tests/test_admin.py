@@ -10,7 +10,7 @@ from client_sim.client import ArenaClient, ArenaError
 from tests.conftest import StartArena
 from tests.helpers import connect, http_json, start_match
 
-ADMIN_KEY = "admin-" + "k" * 24
+ADMIN_KEY = "admin-" + "k" * 32
 
 
 @pytest.fixture

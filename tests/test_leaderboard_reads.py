@@ -6,12 +6,13 @@ import asyncio
 from typing import Any
 
 import aiohttp
+import redis as redis_sync
 
 from server.protocol import Format
 from tests.conftest import SpawnNode, StartArena
-from tests.helpers import connect, eventually, http_json, login
+from tests.helpers import connect, eventually, every_key, http_json, login
 
-SERVER_KEY = "test-server-key-123"
+SERVER_KEY = "test-server-key-" + "0123456789" * 2
 
 
 async def post_score(
@@ -133,3 +134,60 @@ async def test_profiles_are_read_through_the_cache_and_invalidated_on_rename(
     _, stats = await http_json("GET", arena + "/v1/stats")
     assert stats["caches"]["profile"]["hits"] >= 2
     assert stats["caches"]["profile"]["misses"] >= 2  # the first read, and the one after rename
+
+
+async def ranked_players(arena: str, count: int) -> None:
+    """``count`` players on ``global``, player i with score i (so rank 1 has the most)."""
+    players = await asyncio.gather(*(login(arena, f"p{i}") for i in range(count)))
+    for score, player in enumerate(players, start=1):
+        body = {"player_id": player.player_id, "score": score}
+        assert (await post_score(arena, "global", body))[0] == 200
+
+
+async def test_top_pages_are_cut_from_whole_cached_pages(
+    start_arena: StartArena, redis_client: redis_sync.Redis
+) -> None:
+    arena = await start_arena(
+        server_key=SERVER_KEY, lb_cache_ttl_s=60, rate_limits="http.read=1000/1000"
+    )
+    await ranked_players(arena, 130)
+    # Offsets and limits as an attacker would vary them, one page boundary crossed.
+    asks = [(0, 10), (3, 7), (95, 10), (99, 2), (100, 30), (120, 100), (129, 1), (200, 5)]
+    asks += [(offset, 1 + offset % 100) for offset in range(0, 140, 7)]
+    for offset, limit in asks:
+        url = f"{arena}/v1/leaderboards/global/top?offset={offset}&limit={limit}"
+        status, page = await http_json("GET", url)
+        assert status == 200, (offset, limit)
+        ranks = [entry["rank"] for entry in page["entries"]]
+        assert ranks == list(range(offset + 1, min(offset + limit, 130) + 1)), (offset, limit)
+        assert all(e["score"] == 131 - e["rank"] for e in page["entries"])
+    # Only whole pages at offsets 0, 100 (and 200, past the end) were built and stored.
+    pattern = "arena:cache:{lb_top:*}:fresh"
+    stored = [k.decode() if isinstance(k, bytes) else k for k in every_key(redis_client, pattern)]
+    assert {key.split(":")[-2].rstrip("}") for key in stored} == {"0", "100", "200"}
+    _, stats = await http_json("GET", arena + "/v1/stats")
+    assert stats["caches"]["lb_top"]["misses"] == 3
+
+
+async def test_anonymous_board_reads_are_rate_limited_per_address(
+    start_arena: StartArena,
+) -> None:
+    arena = await start_arena(
+        server_key=SERVER_KEY, rate_limits="http.read=3/0.01", trusted_proxies="127.0.0.1"
+    )
+    player = await login(arena)
+    await post_score(arena, "global", {"player_id": player.player_id, "score": 1})
+    top = f"{arena}/v1/leaderboards/global/top?limit=1"
+    mine = f"{arena}/v1/leaderboards/global/players/{player.player_id}"
+    async with aiohttp.ClientSession() as http:
+        for url in (top, mine, top):
+            async with http.get(url) as resp:
+                assert resp.status == 200
+        for url in (top, mine):
+            async with http.get(url) as resp:
+                assert resp.status == 429
+                assert (await resp.json())["error"]["code"] == "RATE_LIMITED"
+                assert int(resp.headers["Retry-After"]) >= 1
+        # Another client address (behind the trusted proxy) has its own allowance.
+        async with http.get(top, headers={"X-Forwarded-For": "203.0.113.9"}) as resp:
+            assert resp.status == 200

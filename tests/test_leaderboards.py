@@ -30,7 +30,7 @@ BOARDS = json.dumps(
         {"id": "weekly", "order": "asc", "operator": "best", "period": "weekly"},
     ]
 )
-SERVER_KEY = "test-server-key-123"
+SERVER_KEY = "test-server-key-" + "0123456789" * 2
 
 
 class Clock:

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import signal
 
-from client_sim.client import ArenaClient
-from tests.conftest import SpawnNode
-from tests.helpers import http_json, login, start_match
+import aiohttp
 
-ADMIN_KEY = "admin-" + "s" * 24
+from client_sim.client import ArenaClient
+from server import logs
+from tests.conftest import SpawnNode
+from tests.helpers import eventually, http_json, login, start_match
+
+ADMIN_KEY = "admin-" + "s" * 32
 
 
 async def test_a_whole_session_logs_json_lines_with_ids_and_no_secret(
@@ -52,3 +56,36 @@ async def test_a_whole_session_logs_json_lines_with_ids_and_no_secret(
     assert player.player_id in text  # the log does speak of the player...
     for secret in (player.token, device, ADMIN_KEY, *(p.token for p in players)):
         assert secret not in text  # ...but never of a credential
+
+
+async def test_a_path_cannot_forge_a_text_log_line(spawn_node: SpawnNode) -> None:
+    node = spawn_node(ARENA_LOG_FORMAT="text")
+    # A newline, a terminal escape and Unicode's line separator, URL-encoded in the path.
+    forged = "/x%0aFAKE%20LINE%0d%1b[31m%e2%80%a8END"
+    async with aiohttp.ClientSession() as http, http.get(node.url + forged) as resp:
+        assert resp.status == 404
+
+    def request_lines() -> list[str]:
+        return [line for line in node.log().split("\n") if "FAKE" in line or "END" in line]
+
+    async def logged() -> bool:
+        return bool(request_lines())
+
+    await eventually(logged, within_s=5)
+    (line,) = request_lines()  # one line: nothing a client sent started another
+    assert " HTTP GET /x\\nFAKE LINE\\r\\x1b[31m\\u2028END 404 " in line
+    assert not any(line.startswith("FAKE") for line in node.log().splitlines())
+
+
+def test_the_text_formatter_escapes_what_a_client_sent_and_json_stays_one_line() -> None:
+    record = logging.LogRecord(
+        "server.ws", logging.INFO, __file__, 1, "op %s from %s", ("a\nb\x1b", "\u202eevil"), None
+    )
+    text = logs.TextFormatter().format(record)
+    assert "\n" not in text
+    assert "\x1b" not in text
+    assert "\u202e" not in text
+    assert text.endswith("op a\\nb\\x1b from \\u202eevil")
+    line = logs.JsonFormatter().format(record)
+    assert "\n" not in line
+    assert json.loads(line)["msg"] == "op a\nb\x1b from \u202eevil"  # valid, and exact

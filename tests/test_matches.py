@@ -238,23 +238,33 @@ async def test_the_first_result_ends_the_match_and_reaches_the_boards_once(
 
 
 async def test_a_game_server_reports_the_result_over_http(start_arena: StartArena) -> None:
-    arena = await start_arena(server_key="s3cret-key")
+    arena = await start_arena(server_key="s3cret-key-for-game-servers-0123456789")
     match_id, clients, players = await start_match([arena], 2)
     url = f"{arena}/v1/matches/{match_id}/result"
     body = {"scores": {players[0].player_id: 1, players[1].player_id: 2}}
     try:
         assert (await http_json("POST", url, json=body))[0] == 401
         assert (await http_json("POST", url, token="wrong", json=body))[0] == 403
-        status, bad = await http_json("POST", url, token="s3cret-key", json={"scores": {"x": 1}})
+        status, bad = await http_json(
+            "POST", url, token="s3cret-key-for-game-servers-0123456789", json={"scores": {"x": 1}}
+        )
         assert (status, bad["error"]["code"]) == (400, "BAD_REQUEST")
         missing = f"{arena}/v1/matches/{'0' * 16}/result"
-        assert (await http_json("POST", missing, token="s3cret-key", json=body))[0] == 404
-        assert await http_json("POST", url, token="s3cret-key", json=body) == (
+        assert (
+            await http_json(
+                "POST", missing, token="s3cret-key-for-game-servers-0123456789", json=body
+            )
+        )[0] == 404
+        assert await http_json(
+            "POST", url, token="s3cret-key-for-game-servers-0123456789", json=body
+        ) == (
             200,
             {"match_id": match_id, "state": "ended"},
         )
         assert (await clients[0].next_push("match.ended"))["by"] == "server"
-        status, again = await http_json("POST", url, token="s3cret-key", json=body)
+        status, again = await http_json(
+            "POST", url, token="s3cret-key-for-game-servers-0123456789", json=body
+        )
         assert (status, again["error"]["code"]) == (409, "MATCH_ENDED")
     finally:
         await close_all(clients)

@@ -9,7 +9,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from client_sim.client import ArenaError
-from tests.conftest import StartArena
+from server import nodes
+from server.embedded_redis import free_port
+from tests.conftest import SpawnNode, StartArena
 from tests.helpers import connect, start_match
 
 NAMES = {
@@ -98,3 +100,30 @@ async def test_with_metrics_off_there_is_no_route(start_arena: StartArena) -> No
     arena = await start_arena(metrics=0)
     async with aiohttp.ClientSession() as http, http.get(arena + "/metrics") as resp:
         assert resp.status == 404
+
+
+async def test_a_metrics_port_takes_metrics_off_the_public_port(spawn_node: SpawnNode) -> None:
+    metrics_port = free_port()
+    node = spawn_node(ARENA_METRICS_PORT=str(metrics_port))
+    _, alice = await connect(node.url, "alice")
+    async with alice, aiohttp.ClientSession() as http:
+        async with http.get(node.url + "/metrics") as resp:
+            assert resp.status == 404
+        samples = await scrape(f"http://127.0.0.1:{metrics_port}")
+        assert samples["arena_sockets_open", ()] == 1
+        # The metrics port serves nothing else.
+        for path in ("/v1/stats", "/healthz", "/"):
+            async with http.get(f"http://127.0.0.1:{metrics_port}{path}") as resp:
+                assert resp.status == 404, path
+
+
+def test_several_nodes_get_consecutive_metrics_ports() -> None:
+    count, settings, flags = nodes.parse(
+        ["--nodes", "3", "--port", "9000", "--metrics-port", "9100"]
+    )
+    commands = [nodes.node_command(n, settings, flags) for n in range(1, count + 1)]
+    ports = [c[c.index("--metrics-port") + 1] for c in commands]
+    assert ports == ["9100", "9101", "9102"]
+    assert all(c.count("--metrics-port") == 1 for c in commands)
+    with pytest.raises(SystemExit):  # the metrics ports would overlap the nodes' ports
+        nodes.parse(["--nodes", "3", "--port", "9000", "--metrics-port", "9002"])

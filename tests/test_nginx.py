@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Self
 
+import aiohttp
 import pytest
 import redis as redis_sync
 
@@ -38,6 +39,7 @@ NGINX = Path("/usr/sbin/nginx")
 SITE = Path(__file__).resolve().parent.parent / "docs" / "nginx" / "arena.conf"
 LISTEN = re.compile(r"^(\s*)listen 80;\n", re.MULTILINE)
 UPSTREAM_SERVER = re.compile(r"^(\s*)server 127\.0\.0\.1:\d+([^;\n]*);\n", re.MULTILINE)
+LOG_FOLDER = "/var/log/nginx/"
 # Fast reconnects, so the test does not wait on the client's default backoff.
 BACKOFF = Backoff(first_s=0.05, max_s=0.5, give_up_after_s=10.0)
 # Short leases, so that a seat left behind is freed within the test: the lobby grace
@@ -52,10 +54,11 @@ FAST = {
 Nodes = dict[str, NodeProcess]
 
 
-def site_config(listen_port: int, node_ports: list[int]) -> str:
+def site_config(listen_port: int, node_ports: list[int], log_folder: Path) -> str:
     """docs/nginx/arena.conf with this test's addresses: its one ``listen`` line and its
-    upstream's ``server`` lines (their parameters kept). Nothing else is changed."""
-    text = SITE.read_text()
+    upstream's ``server`` lines (their parameters kept), and its logs in ``log_folder``.
+    Nothing else is changed."""
+    text = SITE.read_text().replace(LOG_FOLDER, f"{log_folder}/")
     assert len(LISTEN.findall(text)) == 1, f"{SITE}: expected one 'listen 80;' line"
     servers = list(UPSTREAM_SERVER.finditer(text))
     assert servers, f"{SITE}: no 'server 127.0.0.1:PORT' lines in the upstream"
@@ -116,7 +119,7 @@ class NginxProcess(ChildProcess):
         require_nginx()
         self.prefix.mkdir(parents=True, exist_ok=True)
         site = self.prefix / "arena.conf"
-        site.write_text(site_config(self.port, self.node_ports))
+        site.write_text(site_config(self.port, self.node_ports, self.prefix))
         conf = self.prefix / "nginx.conf"
         conf.write_text(main_config(self.prefix, site))
         with (self.prefix / "stderr.log").open("ab") as stderr:
@@ -142,6 +145,11 @@ class NginxProcess(ChildProcess):
             time.sleep(0.02)
         self.stop()
         raise RuntimeError(f"nginx not answering on {self.port} in {timeout_s}s:\n{self.logs()}")
+
+    def access_log(self) -> str:
+        """What the site's own access log holds (docs/nginx/arena.conf names it)."""
+        path = self.prefix / "arena.access.log"
+        return path.read_text(errors="replace") if path.exists() else ""
 
     def logs(self) -> str:
         stderr = self.prefix / "stderr.log"
@@ -259,3 +267,42 @@ async def test_a_player_whose_node_dies_comes_back_through_nginx_to_their_seat(
         assert update["lobby_id"] == lobby_id
     if sig is signal.SIGTERM:
         assert await asyncio.to_thread(nodes[doomed].wait, 10) == 0  # a clean stop
+
+
+async def test_nginx_hides_metrics_and_admin_and_logs_no_socket_secret(
+    spawn_node: SpawnNode, tmp_path: Path
+) -> None:
+    admin_key = "admin-key-" + "n" * 30
+    node = spawn_node(ARENA_ADMIN_KEY=admin_key, **FAST)
+    with NginxProcess(tmp_path / "nginx", [node.port]) as nginx:
+        async with aiohttp.ClientSession() as http:
+            # The node itself serves both; through nginx, neither is there.
+            for path, key in (("/metrics", None), ("/v1/admin/stats", admin_key)):
+                headers = {"Authorization": f"Bearer {key}"} if key else {}
+                async with http.get(node.url + path, headers=headers) as resp:
+                    assert resp.status == 200, path
+                async with http.get(nginx.url + path, headers=headers) as resp:
+                    assert resp.status == 404, path
+            async with http.post(
+                nginx.url + "/v1/admin/players/x/kick",
+                headers={"Authorization": f"Bearer {admin_key}"},
+            ) as resp:
+                assert resp.status == 404
+            # A socket with its token in the query, as browsers open it, and a ticket.
+            player = await login(nginx.url, "alice")
+            secret = player.token
+            async with http.ws_connect(f"{nginx.url}/v1/ws?token={secret}&format=json") as ws:
+                await ws.send_json({"op": "ping", "rid": 1})
+                assert (await ws.receive_json())["rid"] == 1
+            async with http.get(f"{nginx.url}/v1/ws?ticket=ticket-secret-1") as resp:
+                assert resp.status in (400, 401)
+
+        async def both_logged() -> bool:
+            return nginx.access_log().count("/v1/ws ") == 2
+
+        await eventually(both_logged, within_s=5)
+        log = nginx.access_log()
+        assert secret not in log
+        assert "ticket-secret-1" not in log
+        assert "?" not in log
+        assert '"GET /v1/ws HTTP/1.1" 101' in log

@@ -60,6 +60,8 @@ ARENA_ENV = {
     # Every login comes from one client IP: the per-IP login budget must not decide.
     "ARENA_RATE_LIMITS": "auth.guest=1000000/100000",
     "ARENA_WS_HEARTBEAT": str(HEARTBEAT_S),
+    # Every socket comes from one address: the per-address cap must not decide either.
+    "ARENA_MAX_SOCKETS_PER_IP": "10000000",
 }
 
 

@@ -54,6 +54,7 @@ ARENA_ENV = {
     "ARENA_MSG_RATE_BURST": "1000000",
     # Long enough that the hit measurement sees only hits.
     "ARENA_LB_CACHE_TTL": "600",
+    "ARENA_MAX_SOCKETS_PER_IP": "1000000",  # every socket comes from one address
 }
 
 

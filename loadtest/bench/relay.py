@@ -54,6 +54,7 @@ ARENA_ENV = {
     # One client IP logs every player in; the relay rate is raised so that the bench,
     # not a per-player budget, decides how much gets through (20 Hz is within the default).
     "ARENA_RATE_LIMITS": "auth.guest=100000/100000,match.send=1000/1000",
+    "ARENA_MAX_SOCKETS_PER_IP": "1000000",  # every socket comes from one address
 }
 
 

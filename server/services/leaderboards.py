@@ -7,10 +7,11 @@ from collections.abc import Callable, Sequence
 
 from server.boards import SCORE_MAX, SCORE_MIN, BoardPeriod, BoardSpec, Period, current, resolve
 from server.errors import BadRequest, NotRanked, UnknownBoard
-from server.protocol import Format, encode_value
+from server.protocol import Format
 from server.services.cache import ReadThroughCache
 from server.services.profiles import ProfileService
 from server.services.ratelimits import RateLimiter
+from server.services.top_pages import CACHE_PAGE, SplitPages, join, pack_page
 from server.services.watch import TOP_RANKS, WatchFeed
 from server.storage.leaderboards import Entry, LeaderboardStore, Submitted
 
@@ -52,6 +53,7 @@ class LeaderboardService:
         self._profiles = profiles
         self._rate_limiter = rate_limiter
         self._top_cache = top_cache
+        self._split_pages = SplitPages()
         self._boards = {board.id: board for board in boards}
         self._watch = watch
         self._clock = clock
@@ -136,16 +138,31 @@ class LeaderboardService:
     async def top_page(
         self, board_id: str, *, offset: int, limit: int, period: str | None, fmt: Format
     ) -> bytes:
-        """The encoded ``entries`` list of a top page, through the cache (at most TTL old)."""
+        """The encoded ``entries`` list of a top page, cut from the cache's whole pages
+        (each at most TTL old).
+
+        The cache holds only whole pages of CACHE_PAGE entries at offsets that are
+        multiples of CACHE_PAGE: however a reader varies ``offset`` and ``limit``, it
+        reaches at most two of them (``limit`` is at most CACHE_PAGE), and a board
+        period has at most OFFSET_MAX / CACHE_PAGE + 1 of them to build.
+        """
         at = self._period(board_id, period)
-        item = f"{at.board.id}:{at.period_id}:{offset}:{limit}:{fmt}"
+        first = offset - offset % CACHE_PAGE
+        entries = await self._cached_page(at, first, fmt)
+        end = offset + limit
+        if end > first + CACHE_PAGE and len(entries) == CACHE_PAGE:  # spans the next page
+            entries = entries + await self._cached_page(at, first + CACHE_PAGE, fmt)
+        return join(entries[offset - first : end - first], fmt)
+
+    async def _cached_page(self, at: BoardPeriod, first: int, fmt: Format) -> list[bytes]:
+        """The whole cached page starting at ``first``, its entries encoded one by one."""
+        item = f"{at.board.id}:{at.period_id}:{first}"
 
         async def build() -> bytes:
-            entries = await self._top(at, offset=offset, limit=limit)
-            encoded = encode_value([e.as_wire() for e in entries], fmt)
-            return encoded if isinstance(encoded, bytes) else encoded.encode()
+            entries = await self._top(at, offset=first, limit=CACHE_PAGE)
+            return pack_page([e.as_wire() for e in entries])
 
-        return await self._top_cache.get(item, build)
+        return self._split_pages.entries(item, await self._top_cache.get(item, build), fmt)
 
     async def _top(self, at: BoardPeriod, *, offset: int, limit: int) -> list[Entry]:
         return await self._store.top(

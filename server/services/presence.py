@@ -55,6 +55,29 @@ class PresenceService:
             await self._commands.send(previous, SocketCommand(previous.conn_id, SocketEnd.REPLACED))
         return previous is None
 
+    async def spectator_socket_opened(self, spectator_id: str, conn_id: str) -> None:
+        """One socket per spectator session, across nodes: this one; the one it replaces
+        (on whichever node) is ended as a player's is. The claim is kept by the node's
+        heartbeat, like a player's (``refresh_spectator_sockets``), and lapses within
+        the presence TTL of a node that died; it counts nobody online."""
+        mine = SocketRef(self.node_id, conn_id)
+        previous = await self._store.claim_spectator_socket(
+            spectator_id, mine, ttl_ms=self._presence_ttl_ms
+        )
+        if previous is not None and previous != mine:
+            await self._commands.send(previous, SocketCommand(previous.conn_id, SocketEnd.REPLACED))
+
+    async def refresh_spectator_sockets(self, sockets: dict[str, str]) -> None:
+        """Keep this node's spectator claims (conn_id -> spectator id) for another TTL."""
+        if sockets:
+            await self._store.refresh_spectator_sockets(
+                {s: SocketRef(self.node_id, conn_id) for conn_id, s in sockets.items()},
+                ttl_ms=self._presence_ttl_ms,
+            )
+
+    async def spectator_socket_closed(self, spectator_id: str, conn_id: str) -> None:
+        await self._store.release_spectator_socket(spectator_id, SocketRef(self.node_id, conn_id))
+
     async def socket_closed(self, player_id: str, conn_id: str) -> bool:
         """True when this was the player's live socket (not one already replaced)."""
         return await self._store.release_live_socket(player_id, SocketRef(self.node_id, conn_id))

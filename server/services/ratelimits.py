@@ -28,10 +28,21 @@ class RateLimiter:
 
     async def check(self, action: str, subject: str) -> None:
         """Count one attempt at ``action`` by ``subject``; raise RateLimited when over."""
+        await self._hit(action, subject, count=True)
+
+    async def ensure_not_over(self, action: str, subject: str) -> None:
+        """Raise RateLimited if ``subject`` is over its limit for ``action``, counting
+        nothing: for actions where only failures count (a wrong key), but once over, every
+        attempt must wait."""
+        await self._hit(action, subject, count=False)
+
+    async def _hit(self, action: str, subject: str, *, count: bool) -> None:
         limit = self._limits.get(action)
         if limit is None:
             return
-        verdict = await self._store.hit(action, subject, burst=limit.burst, per_s=limit.per_s)
+        verdict = await self._store.hit(
+            action, subject, burst=limit.burst, per_s=limit.per_s, count=count
+        )
         if not verdict.allowed:
             self.refusals[action] += 1
             raise RateLimited(

@@ -33,6 +33,36 @@ class PresenceStore:
         return None if previous is None else SocketRef.decode(text(previous))
 
     @translate_redis_errors
+    async def claim_spectator_socket(
+        self, spectator_id: str, ref: SocketRef, *, ttl_ms: int
+    ) -> SocketRef | None:
+        """Make ``ref`` the spectator session's one socket for ``ttl_ms``; the socket it
+        displaced, if any. Unlike a player's claim: nobody is counted online."""
+        previous = await self._mux.execute(
+            "SET", keys.live_socket(spectator_id), ref.encode(), "PX", ttl_ms, "GET"
+        )
+        return None if previous is None else SocketRef.decode(text(previous))
+
+    @translate_redis_errors
+    async def refresh_spectator_sockets(self, claims: dict[str, SocketRef], *, ttl_ms: int) -> None:
+        """Keep this node's spectator claims for another ``ttl_ms``, never taking over one
+        a newer socket holds (the players' heartbeat script)."""
+        ids = list(claims)
+        for i in range(0, len(ids), HEARTBEAT_CHUNK):
+            chunk = ids[i : i + HEARTBEAT_CHUNK]
+            await self._scripts.refresh_live_sockets(
+                keys=[keys.live_socket(s) for s in chunk],
+                args=[ttl_ms, *(claims[s].encode() for s in chunk)],
+            )
+
+    @translate_redis_errors
+    async def release_spectator_socket(self, spectator_id: str, ref: SocketRef) -> None:
+        """Forget the claim, unless a newer socket holds it."""
+        await self._scripts.delete_if_equal(
+            keys=[keys.live_socket(spectator_id)], args=[ref.encode()]
+        )
+
+    @translate_redis_errors
     async def release_live_socket(self, player_id: str, ref: SocketRef) -> bool:
         """Forget the live socket and mark the player offline, unless a newer socket holds them."""
         released = await self._scripts.release_live_socket(

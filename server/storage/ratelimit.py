@@ -20,9 +20,13 @@ class RateLimitStore:
         self._scripts = scripts
 
     @translate_redis_errors
-    async def hit(self, action: str, subject: str, *, burst: int, per_s: float) -> Verdict:
-        """Count one attempt; refused attempts do not use up the allowance."""
+    async def hit(
+        self, action: str, subject: str, *, burst: int, per_s: float, count: bool = True
+    ) -> Verdict:
+        """Count one attempt; refused attempts do not use up the allowance. With
+        ``count=False``, only ask whether one more attempt would be allowed now."""
         allowed, retry_after_ms = await self._scripts.rate_limit(
-            keys=[keys.rate_limit(action, subject)], args=[1000.0 / per_s, burst]
+            keys=[keys.rate_limit(action, subject)],
+            args=[1000.0 / per_s, burst, 1 if count else 0],
         )
         return Verdict(bool(allowed), int(retry_after_ms))
