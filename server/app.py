@@ -134,6 +134,7 @@ def _metrics(app: web.Application) -> Metrics:
             players_online=stats.online,
             nodes_alive=stats.nodes,
             queues={"results": stats.queue},
+            matches_disputed=stats.disputed,
         )
 
     def redis_errors() -> dict[str, int]:
@@ -203,6 +204,7 @@ def build_services(
         ttl_s=settings.session_ttl_s,
         touch_interval_s=settings.session_touch_interval_s,
     )
+    modes = settings.mode_book()
     results_queue = TaskQueue(
         "results",
         mux,
@@ -217,6 +219,7 @@ def build_services(
         rate_limiter,
         results_queue,
         watch,
+        modes=modes,
         clock=clock,
     )
     locks = Locks(scripts) if settings.lobby_locks else NoLocks(scripts, mux)
@@ -228,7 +231,7 @@ def build_services(
         watch,
         grace_s=settings.lobby_grace_s,
         renew_interval_s=settings.presence_interval_s,
-        quickjoin_capacity=settings.lobby_capacity,
+        modes=modes,
     )
     notifications = NotificationService(NoteStore(feeds), clock=clock)
     activity = ActivityFeed(ActivityStore(mux), watch, clock=clock)
@@ -239,7 +242,7 @@ def build_services(
         notifications,
         activity,
         results_queue,
-        boards_by_mode=settings.result_board_table(),
+        modes=modes,
     )
     cache_stats = CacheStats(cache_store, [profile_cache, top_cache])
     stats = StatsService(presence, lobbies, matches, results, cache_stats)

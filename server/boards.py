@@ -3,7 +3,9 @@
 A board is defined by its ``id``, its ``order`` (``desc``: higher is better;
 ``asc``: lower is better, e.g. race times), its ``operator`` (``best`` keeps the
 better of old and new, ``latest`` overwrites, ``incr`` adds) and its ``period``
-(``alltime``, ``daily``, ``weekly`` or ``monthly``, in UTC). A periodic board
+(``alltime``, ``daily``, ``weekly`` or ``monthly``, in UTC) and its ``writers``
+(``players``: any player may ``lb.submit``; ``server``: only the server-key route and
+server-side code, e.g. match results, write it). A periodic board
 keeps one sorted set per period; a new period starts empty, and each old one
 stays readable for ``retention`` more periods, then expires.
 
@@ -43,6 +45,13 @@ class Operator(StrEnum):
     INCR = "incr"
 
 
+class Writers(StrEnum):
+    """Who may write a board: every player (casual), or only the server (competitive)."""
+
+    PLAYERS = "players"
+    SERVER = "server"
+
+
 class Period(StrEnum):
     ALLTIME = "alltime"
     DAILY = "daily"
@@ -61,6 +70,7 @@ class BoardSpec:
     period: Period = Period.ALLTIME
     # How many past periods stay readable after a period ends.
     retention: int = 0
+    writers: Writers = Writers.PLAYERS
 
     def better(self, new: int, old: int) -> bool:
         return new > old if self.order is Order.DESC else new < old
@@ -96,9 +106,10 @@ def _board(item: Any) -> BoardSpec:
     board_id = item["id"]
     if not BOARD_ID.match(board_id):
         raise ValueError(f"ARENA_BOARDS: id {board_id!r} must match {BOARD_ID.pattern}")
-    unknown = set(item) - {"id", "order", "operator", "period", "retention"}
+    unknown = set(item) - {"id", "order", "operator", "period", "retention", "writers"}
     if unknown:
         raise ValueError(f"ARENA_BOARDS: board {board_id!r} has unknown fields {sorted(unknown)}")
+    writers = _writers(board_id, item.get("writers", "players"))
     try:
         period = Period(item.get("period", "alltime"))
         spec = BoardSpec(
@@ -107,12 +118,21 @@ def _board(item: Any) -> BoardSpec:
             operator=Operator(item.get("operator", "best")),
             period=period,
             retention=int(item.get("retention", DEFAULT_RETENTION[period])),
+            writers=writers,
         )
     except ValueError as exc:
         raise ValueError(f"ARENA_BOARDS: board {board_id!r}: {exc}") from None
     if spec.retention < 0 or spec.retention > 1000:
         raise ValueError(f"ARENA_BOARDS: board {board_id!r}: retention must be 0..1000")
     return spec
+
+
+def _writers(board_id: str, raw: object) -> Writers:
+    if not isinstance(raw, str) or raw not in {w.value for w in Writers}:
+        raise ValueError(
+            f"ARENA_BOARDS: board {board_id!r}: writers must be one of {', '.join(Writers)}"
+        )
+    return Writers(raw)
 
 
 # --- the calendar -----------------------------------------------------------------

@@ -236,7 +236,7 @@ async def board_player(request: web.Request) -> web.Response:
 
 
 async def match_result(request: web.Request) -> web.Response:
-    """A trusted game server reports a match's result (the first accepted one ends it)."""
+    """A trusted game server ends a match with its result, whatever the mode's policy."""
     require_server_key(request)
     body = await read_json_object(request)
     match = await request.app[SERVICES].matches.report_result(

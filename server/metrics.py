@@ -104,6 +104,7 @@ class GameTotals:
     nodes_alive: int = 0
     queues: dict[str, dict[str, int]] = field(default_factory=dict)
     redis_up: bool = True
+    matches_disputed: int = 0
 
 
 @dataclass(slots=True)
@@ -239,3 +240,9 @@ class ArenaCollector(Collector):
             for state, count in sorted(states.items()):
                 depth.add_metric([queue, state], count)
         yield depth
+        yield CounterMetricFamily(
+            "arena_matches_disputed",
+            "Matches that ended disputed: their players' reports agreed on no result (same "
+            "on every node).",
+            value=totals.matches_disputed,
+        )

@@ -45,7 +45,7 @@ from tests.test_lobby_races import (  # noqa: F401
 from tests.test_match_nodes import (  # noqa: F401
     test_a_dropped_player_catches_up_from_the_feed_with_nothing_missing_or_doubled,
     test_eight_players_on_two_nodes_all_get_every_event_in_order,
-    test_two_results_at_once_end_the_match_once_and_notify_once,
+    test_two_reports_at_once_on_two_nodes_end_the_match_once_and_notify_once,
 )
 from tests.test_nodes import (  # noqa: F401
     test_a_session_made_on_one_node_is_accepted_by_another,

@@ -28,6 +28,7 @@ NAMES = {
     "arena_players_online": "gauge",
     "arena_nodes_alive": "gauge",
     "arena_queue_jobs": "gauge",
+    "arena_matches_disputed": "counter",
 }
 
 

@@ -24,6 +24,7 @@ class GameStats:
     lobbies_open: int
     matches_running: int
     queue: dict[str, int]
+    disputed: int = 0  # matches that ended disputed (consensus results), ever
 
     def as_wire(self) -> dict[str, Any]:
         return {
@@ -32,6 +33,7 @@ class GameStats:
             "lobbies_open": self.lobbies_open,
             "matches_running": self.matches_running,
             "queues": {"results": self.queue},
+            "disputed": self.disputed,
         }
 
 
@@ -51,12 +53,13 @@ class StatsService:
         self.caches = caches
 
     async def snapshot(self) -> GameStats:
-        online, nodes, lobbies, matches, queue = await asyncio.gather(
+        online, nodes, lobbies, matches, queue, disputed = await asyncio.gather(
             self._presence.online_count(),
             self._presence.nodes_alive(),
             self._lobbies.open_count(),
             self._matches.running_count(),
             self._results.queue_counts(),
+            self._matches.disputed_count(),
         )
         return GameStats(
             online=online,
@@ -64,4 +67,5 @@ class StatsService:
             lobbies_open=lobbies,
             matches_running=matches,
             queue={"ready": queue.ready, "taken": queue.taken, "dead": queue.dead},
+            disputed=disputed,
         )

@@ -62,6 +62,8 @@ class Scripts:
     queue_reclaim: Script
     hash_set_existing: Script
     match_create: Script
+    match_report: Script
+    match_settle: Script
 
     @classmethod
     def load(cls, mux: Commands) -> Scripts:
