@@ -15,7 +15,7 @@ from client_sim.client import ArenaClient, ArenaError
 from server.boards import SCORE_MAX
 from server.settings import Settings
 from tests.conftest import SpawnNode, StartArena
-from tests.helpers import connect, http_json, start_match
+from tests.helpers import connect, eventually, http_json, start_match
 
 SERVER_KEY = "integrity-server-key-0123456789abcdef"
 BOARDS = json.dumps(
@@ -123,7 +123,9 @@ async def test_a_losers_lie_cannot_end_the_match_and_no_majority_ends_it_dispute
 async def test_everyone_agreeing_ends_the_match_and_a_second_report_replaces_the_first(
     start_arena: StartArena, redis_client: redis_sync.Redis
 ) -> None:
-    arena = await start_arena(workers=1)
+    # An 'incr' board: a result counted twice would show.
+    total = json.dumps([{"id": "global", "operator": "incr"}, {"id": "daily"}])
+    arena = await start_arena(workers=1, boards=total)
     match_id, clients, players = await start_match([arena], 3)
     first, second, third = clients
     agreed = {p.player_id: 10 * i for i, p in enumerate(players)}
@@ -142,8 +144,15 @@ async def test_everyone_agreeing_ends_the_match_and_a_second_report_replaces_the
         assert (ended["scores"], ended["by"]) == (agreed, "consensus")
 
         await third.next_push("notify", timeout=10)  # the worker applied it
+
+        async def queue_empty() -> bool:
+            _, stats = await http_json("GET", arena + "/v1/stats")
+            return bool(stats["queues"]["results"] == {"ready": 0, "taken": 0, "dead": 0})
+
+        await eventually(queue_empty, within_s=5)
         rank = await third.request("lb.rank", board="global")
         assert rank == {"rank": 1, "score": 20}
+        assert len((await third.request("notify.list"))["notes"]) == 1
         assert redis_client.exists(f"arena:{{match:{match_id}}}:reports") == 0
     finally:
         await close_all(clients)
