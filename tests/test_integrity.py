@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import aiohttp
@@ -176,6 +177,32 @@ async def test_after_the_wait_a_majority_of_the_roster_decides(start_arena: Star
         await clients[2].next_push("notify", timeout=10)
         assert (await clients[2].request("lb.rank", board="global"))["score"] == 7
         assert (await clients[0].request("stats.get"))["disputed"] == 0
+    finally:
+        await close_all(clients)
+
+
+async def test_a_decided_result_whose_job_was_lost_is_queued_again_at_the_deadline(
+    start_arena: StartArena, redis_client: redis_sync.Redis
+) -> None:
+    # No worker yet: the decided match's job waits in the queue, where we lose it.
+    trio = modes(trio={"capacity": 3, "result_wait_s": 0.3})
+    arena = await start_arena(modes=trio, **FAST_DECISIONS)
+    match_id, clients, players = await start_match([arena], 3, mode="trio")
+    scores = {p.player_id: 2 + i for i, p in enumerate(players)}
+    try:
+        for client in clients:
+            await client.request("match.result", match_id=match_id, scores=scores)
+        await clients[0].next_push("match.ended")
+        # What Redis holds when the deciding node died after the decision and before
+        # queueing the job: the match ended with its result, its deadline still pending.
+        assert redis_client.delete("arena:queue:{results}:ready") == 1
+        due_ms = int(time.time() * 1000)
+        redis_client.zadd("arena:matches:pending-results", {match_id: due_ms})
+
+        await start_arena(modes=trio, workers=1, **FAST_DECISIONS)  # a node with a worker
+        note = await clients[2].next_push("notify", timeout=10)
+        assert (note["data"]["match_id"], note["data"]["score"]) == (match_id, 4)
+        assert redis_client.zscore("arena:matches:pending-results", match_id) is None
     finally:
         await close_all(clients)
 

@@ -7,6 +7,12 @@ majority of the roster agree; otherwise it ends disputed, with no result. The
 deadline is a sorted set in Redis that every node's upkeep reads, and one script
 decides each match, so two nodes cannot both decide it and a dead node delays
 nothing.
+
+The result job is queued only once a result is decided (so no job ever waits on a
+match that may yet end disputed). A node that dies between the decision and the
+job leaves the match's deadline entry behind (it is dropped only after the job is
+queued): at the deadline, any node queues the job of an ended match whose result
+is not applied yet. A job queued twice applies once (results.py).
 """
 
 from __future__ import annotations
@@ -65,7 +71,7 @@ class Consensus:
         self._store = store
         self._modes = modes
         self._now_ms = now_ms
-        self._queue_result = queue_result  # the results job, queued before a result ends it
+        self._queue_result = queue_result  # the results job of a decided match
         self._ended = ended  # what follows any end (pointers, index, watchers)
 
     async def report(
@@ -78,12 +84,13 @@ class Consensus:
         if reply is None:
             raise MatchEnded("the match has ended; its result stands")
         agreed, first_ms = reply
+        # Before any end: the entry also covers a node dying before it queues the job.
+        wait_ms = int(self._modes.spec_for(match.mode).result_wait_s * 1000)
+        await self._store.schedule_decision(match.match_id, first_ms + wait_ms)
         if agreed:
             ended = await self._settle(match, AGREED, packed)
             if ended is not None:
                 return ended
-        wait_ms = int(self._modes.spec_for(match.mode).result_wait_s * 1000)
-        await self._store.schedule_decision(match.match_id, first_ms + wait_ms)
         return match
 
     async def decide_due(self) -> None:
@@ -92,6 +99,9 @@ class Consensus:
             try:
                 match = await self._store.read(match_id)
                 if match is None or match.state != "running":
+                    if match is not None and match.result and not match.applied:
+                        # Its deciding node may have died before queueing the job.
+                        await self._queue_result(match_id)
                     await self._store.drop_decision(match_id)
                     continue
                 reports, playing = await self._store.reports(match_id)
@@ -130,17 +140,18 @@ class Consensus:
             fields.update(disputed=True, scores={}, by=outcome, ts=now)
         else:
             fields.update(scores=msgpack.unpackb(packed), by=outcome, ts=now)
-            await self._queue_result(match.match_id)
         head = packed_head(Push.MATCH_ENDED, fields)
         reply = await self._store.settle(
             match.match_id, outcome, packed, len(match.roster), head, now
         )
         if reply == "":
             return None
-        await self._store.drop_decision(match.match_id)
-        if reply is None:  # decided elsewhere meanwhile
+        if reply is None:  # decided elsewhere meanwhile (that node queues its job)
             ended = await self._store.read(match.match_id)
             return ended or dataclasses.replace(match, state="ended")
         if outcome == DISPUTED:
             await self._store.count_dispute()
+        else:
+            await self._queue_result(match.match_id)
+        await self._store.drop_decision(match.match_id)
         return await self._ended(match)
