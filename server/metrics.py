@@ -10,7 +10,8 @@ benchmark measures both ways; docs/benchmarks.md has the cost).
 
 Per-node metrics (sockets, ops, fan-out lag, caches, locks, Redis errors) add up
 across nodes in Prometheus. Game-wide ones (players online, nodes alive, queue
-depth) are read from Redis and are the same on every node: take ``max()``.
+depth, disputed matches) are read from Redis and are the same on every node: take
+``max()``.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from client_sim.client import ArenaClient, ArenaError
 from server.boards import SCORE_MAX
+from server.services.consensus import canonical_scores, outcome_of
 from server.settings import Settings
 from tests.conftest import SpawnNode, StartArena
 from tests.helpers import connect, eventually, http_json, start_match
@@ -221,6 +222,22 @@ async def test_when_a_player_leaves_those_still_in_the_match_may_all_agree(
         assert (ended["scores"], ended["by"]) == (scores, "consensus")
     finally:
         await close_all(clients)
+
+
+def test_a_majority_is_more_than_half_of_the_roster_and_everyone_means_at_least_one() -> None:
+    x, y = canonical_scores({"a": 1}, ["a", "b"]), canonical_scores({"a": 2}, ["a", "b"])
+    # Two against two of four: no majority.
+    tie = {"a": x, "b": x, "c": y, "d": y}
+    assert outcome_of(tie, {"a", "b", "c", "d"}, 4) == ("disputed", b"")
+    assert outcome_of({**tie, "d": x}, {"a", "b", "c", "d"}, 4) == ("majority", x)
+    # Those still in the match (c and d left) all agree: that ends it at once.
+    assert outcome_of(tie, {"a", "b"}, 4) == ("consensus", x)
+    # Everyone left: one report from a leaver is neither everyone nor a majority.
+    assert outcome_of({"a": x}, set(), 2) == ("disputed", b"")
+    # The same scores in another order are the same report.
+    assert canonical_scores({"b": 1, "a": 2}, ["a", "b"]) == canonical_scores(
+        {"a": 2, "b": 1}, ["a", "b"]
+    )
 
 
 # --- server and any ------------------------------------------------------------------------
