@@ -77,7 +77,7 @@ def parse_modes(raw: str, board_ids: Collection[str]) -> ModeBook:
     """
     if not raw.strip():
         book = ModeBook()
-        _check_boards(DEFAULT_ENTRY, book.default.boards, board_ids)
+        _check_default_boards(book.default, board_ids)
         return book
     text = raw
     if raw.startswith("@"):
@@ -103,7 +103,7 @@ def parse_modes(raw: str, board_ids: Collection[str]) -> ModeBook:
     default = modes.pop(DEFAULT_ENTRY, None)
     if default is None:
         default = ModeSpec()
-        _check_boards(DEFAULT_ENTRY, default.boards, board_ids)
+        _check_default_boards(default, board_ids)
     return ModeBook(modes, default)
 
 
@@ -160,6 +160,18 @@ def _check_boards(name: str, boards: tuple[str, ...], board_ids: Collection[str]
                 f"{SETTING}: mode {name!r}: boards names {board[:40]!r}, which ARENA_BOARDS "
                 f"does not define (boards: {', '.join(sorted(board_ids))})"
             )
+
+
+def _check_default_boards(default: ModeSpec, board_ids: Collection[str]) -> None:
+    """Unlisted modes feed global and daily unless a "*" entry says otherwise."""
+    missing = [board for board in default.boards if board not in board_ids]
+    if missing:
+        example = json.dumps({DEFAULT_ENTRY: {"boards": sorted(board_ids)[:1]}})
+        raise ValueError(
+            f"{SETTING}: modes not listed feed {', '.join(default.boards)}, but ARENA_BOARDS "
+            f'does not define {missing[0]!r}: give a "*" entry naming the boards they '
+            f"feed, e.g. {example}"
+        )
 
 
 def _is_int(value: Any) -> bool:

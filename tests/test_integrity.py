@@ -392,6 +392,20 @@ def test_arena_modes_reads_a_file_and_its_star_entry(tmp_path: object) -> None:
     )
 
 
+def test_own_boards_without_global_need_a_star_entry_and_are_told_so() -> None:
+    with pytest.raises(ValueError, match="ARENA_MODES") as error:
+        Settings.from_env({"ARENA_BOARDS": '[{"id": "total"}]'})
+    assert str(error.value) == (
+        "ARENA_MODES: modes not listed feed global, daily, but ARENA_BOARDS does not define "
+        """'global': give a "*" entry naming the boards they feed, e.g. """
+        '{"*": {"boards": ["total"]}}'
+    )
+    book = Settings.from_env(
+        {"ARENA_BOARDS": '[{"id": "total"}]', "ARENA_MODES": '{"*": {"boards": ["total"]}}'}
+    ).mode_book()
+    assert book.spec_for("any-mode").boards == ("total",)
+
+
 def test_a_board_with_unknown_writers_is_refused_in_one_line() -> None:
     with pytest.raises(ValueError, match="writers") as error:
         Settings.from_env({"ARENA_BOARDS": '[{"id": "global", "writers": "admins"}]'})
