@@ -305,9 +305,11 @@ async def _play_match(bot: Bot, match: dict[str, Any]) -> None:
             bot.tally.failed("match.send", "NO_ECHO")
         if bot.rng.random() < 0.3:
             await bot.call("chat.send", room=f"match:{match_id}", text="good game")
-        if match["players"][0] == bot.player_id:
-            scores = {p: bot.rng.randint(0, 1000) for p in match["players"]}
-            await bot.call("match.result", match_id=match_id, scores=scores)
+        # Every player reports, and all report the same scores (drawn from the match id,
+        # as real clients derive them from the same game): the consensus ends the match.
+        agreed = random.Random(match_id)
+        scores = {p: agreed.randint(0, 1000) for p in match["players"]}
+        await bot.call("match.result", match_id=match_id, scores=scores)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(ended.wait(), bot.wait_s(MATCH_WAIT_S))
     finally:

@@ -51,7 +51,7 @@ EXPECTED: dict[str, frozenset[str]] = {
     Op.LOBBY_QUICKJOIN: frozenset({ErrorCode.LOBBY_FULL, ErrorCode.ALREADY_IN_LOBBY}),
     Op.LOBBY_LEAVE: frozenset({ErrorCode.NOT_IN_LOBBY}),  # the match started meanwhile
     Op.MATCH_SEND: frozenset({ErrorCode.MATCH_ENDED}),  # another player reported the result
-    Op.MATCH_RESULT: frozenset({ErrorCode.MATCH_ENDED}),  # only the first result counts
+    Op.MATCH_RESULT: frozenset({ErrorCode.MATCH_ENDED}),  # decided (or disputed) already
 }
 
 # Bounds on waiting inside one task, so a user never hangs on a game that does not come.
@@ -336,7 +336,10 @@ class ArenaPlayer(HttpUser):
                     break
                 time.sleep(random.uniform(*MATCH_EVENT_GAP_S))
             if not self.match_ended.is_set():
-                scores = {p: random.randint(0, 100) for p in players}
+                # Every player reports the same scores (drawn from the match id): the
+                # mode's consensus ends the match once all still in it agree.
+                agreed = random.Random(match_id)
+                scores = {p: agreed.randint(0, 100) for p in players}
                 self.call(Op.MATCH_RESULT, match_id=match_id, scores=scores)
                 self.match_ended.wait(timeout=MATCH_END_WAIT_S)
         finally:

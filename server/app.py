@@ -141,6 +141,7 @@ def _metrics(app: web.Application) -> Metrics:
             nodes_alive=stats.nodes,
             queues={"results": stats.queue},
             matches_abandoned=stats.abandoned,
+            matches_disputed=stats.disputed,
         )
 
     def redis_errors() -> dict[str, int]:
@@ -235,6 +236,7 @@ def build_services(
         touch_interval_s=settings.session_touch_interval_s,
         account_ttl_s=settings.guest_ttl_days * 86400,
     )
+    modes = settings.mode_book()
     results_queue = TaskQueue(
         "results",
         mux,
@@ -250,6 +252,7 @@ def build_services(
         rate_limiter,
         results_queue,
         watch,
+        modes=modes,
         clock=clock,
     )
     locks = Locks(scripts) if settings.lobby_locks else NoLocks(scripts, mux)
@@ -261,7 +264,7 @@ def build_services(
         watch,
         grace_s=settings.lobby_grace_s,
         renew_interval_s=settings.presence_interval_s,
-        quickjoin_capacity=settings.lobby_capacity,
+        modes=modes,
     )
     notifications = NotificationService(NoteStore(feeds), clock=clock)
     activity = ActivityFeed(ActivityStore(mux), watch, clock=clock)
@@ -272,7 +275,7 @@ def build_services(
         notifications,
         activity,
         results_queue,
-        boards_by_mode=settings.result_board_table(),
+        modes=modes,
     )
     cache_stats = CacheStats(cache_store, [profile_cache, top_cache])
     stats = StatsService(presence, lobbies, matches, results, cache_stats)

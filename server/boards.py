@@ -3,7 +3,9 @@
 A board is defined by its ``id``, its ``order`` (``desc``: higher is better;
 ``asc``: lower is better, e.g. race times), its ``operator`` (``best`` keeps the
 better of old and new, ``latest`` overwrites, ``incr`` adds) and its ``period``
-(``alltime``, ``daily``, ``weekly`` or ``monthly``, in UTC). A periodic board
+(``alltime``, ``daily``, ``weekly`` or ``monthly``, in UTC) and its ``writers``
+(``players``: any player may ``lb.submit``; ``server``: only the server-key route and
+server-side code, e.g. match results, write it). A periodic board
 keeps one sorted set per period; a new period starts empty, and each old one
 stays readable for ``retention`` more periods, then expires.
 
@@ -47,6 +49,13 @@ class Operator(StrEnum):
     INCR = "incr"
 
 
+class Writers(StrEnum):
+    """Who may write a board: every player (casual), or only the server (competitive)."""
+
+    PLAYERS = "players"
+    SERVER = "server"
+
+
 class Period(StrEnum):
     ALLTIME = "alltime"
     DAILY = "daily"
@@ -65,6 +74,7 @@ class BoardSpec:
     period: Period = Period.ALLTIME
     # How many past periods stay readable after a period ends.
     retention: int = 0
+    writers: Writers = Writers.PLAYERS
 
     def better(self, new: int, old: int) -> bool:
         return new > old if self.order is Order.DESC else new < old
@@ -112,9 +122,9 @@ def _board(item: Any) -> BoardSpec:
     if not BOARD_ID.match(board_id):
         raise SettingError(BOARDS_ENV, "1 to 32 of a-z, 0-9, _ and -", part="id", got=board_id)
     board = f"board {board_id!r}"
-    unknown = set(item) - {"id", "order", "operator", "period", "retention"}
+    unknown = set(item) - {"id", "order", "operator", "period", "retention", "writers"}
     if unknown:
-        fields = "among id, order, operator, period, retention"
+        fields = "among id, order, operator, period, retention, writers"
         raise SettingError(BOARDS_ENV, fields, part=f"{board}: fields", got=sorted(unknown))
     period = _choice(item, "period", Period.ALLTIME, board)
     spec = BoardSpec(
@@ -123,6 +133,7 @@ def _board(item: Any) -> BoardSpec:
         operator=_choice(item, "operator", Operator.BEST, board),
         period=period,
         retention=_retention(item.get("retention", DEFAULT_RETENTION[period]), board),
+        writers=_choice(item, "writers", Writers.PLAYERS, board),
     )
     return spec
 

@@ -170,9 +170,7 @@ async def guest_login(request: web.Request) -> web.Response:
 async def spectator_login(request: web.Request) -> web.Response:
     """A read-only session for a dashboard: reads and watch.* pushes, never a change."""
     require_json(request)
-    login = await request.app[SERVICES].sessions.spectator_login(
-        client_ip=address_key(request)
-    )
+    login = await request.app[SERVICES].sessions.spectator_login(client_ip=address_key(request))
     return web.json_response(
         {"token": login.token, "expires_in": login.expires_in_s, "role": login.role}
     )
@@ -309,7 +307,7 @@ async def board_player(request: web.Request) -> web.Response:
 
 
 async def match_result(request: web.Request) -> web.Response:
-    """A trusted game server reports a match's result (the first accepted one ends it)."""
+    """A trusted game server ends a match with its result, whatever the mode's policy."""
     await require_server_key(request)
     body = await read_json_object(request)
     match = await request.app[SERVICES].matches.report_result(

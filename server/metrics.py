@@ -10,7 +10,8 @@ benchmark measures both ways; docs/benchmarks.md has the cost).
 
 Per-node metrics (sockets, ops, fan-out lag, caches, locks, Redis errors) add up
 across nodes in Prometheus. Game-wide ones (players online, nodes alive, queue
-depth) are read from Redis and are the same on every node: take ``max()``.
+depth, disputed matches) are read from Redis and are the same on every node: take
+``max()``.
 """
 
 from __future__ import annotations
@@ -105,6 +106,7 @@ class GameTotals:
     queues: dict[str, dict[str, int]] = field(default_factory=dict)
     redis_up: bool = True
     matches_abandoned: int = 0
+    matches_disputed: int = 0
 
 
 @dataclass(slots=True)
@@ -246,3 +248,9 @@ class ArenaCollector(Collector):
             for state, count in sorted(states.items()):
                 depth.add_metric([queue, state], count)
         yield depth
+        yield CounterMetricFamily(
+            "arena_matches_disputed",
+            "Matches that ended disputed: their players' reports agreed on no result (same "
+            "on every node).",
+            value=totals.matches_disputed,
+        )

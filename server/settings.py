@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from server.boards import BoardSpec, parse_boards
+from server.modes import ModeBook, parse_modes
 from server.setting_errors import (
     EXIT_BAD_SETTING,
     SettingError,
@@ -176,9 +177,6 @@ class Settings:
         "ARENA_LOBBY_GRACE",
         "Seconds a player whose socket dropped keeps their lobby seat for a reconnect.",
     )
-    lobby_capacity: int = _setting(
-        8, "ARENA_LOBBY_CAPACITY", "Capacity of the lobbies lobby.quickjoin creates."
-    )
     lobby_locks: int = _setting(
         1,
         "ARENA_LOBBY_LOCKS",
@@ -196,11 +194,13 @@ class Settings:
         "Seconds a running match may go without any of its players online (a live socket "
         "on a live node) before it ends abandoned, with no result.",
     )
-    result_boards: str = _setting(
-        "*=global,daily",
-        "ARENA_RESULT_BOARDS",
-        "Which leaderboards a match result feeds, per mode: mode=board,board;... "
-        "(* is every other mode).",
+    modes: str = _setting(
+        "",
+        "ARENA_MODES",
+        "Game modes: a JSON object of mode -> {capacity, start_when_full, results, "
+        "result_wait_s, boards}, or @path to a JSON file (format in docs/protocol.md; "
+        '"*" is every mode not named). Empty: every mode has 8 seats, consensus results '
+        "and feeds global and daily.",
     )
     workers: int = _setting(
         1,
@@ -349,8 +349,6 @@ class Settings:
                 "presence_ttl_s",
                 f"longer than ARENA_PRESENCE_INTERVAL ({self.presence_interval_s})",
             )
-        if not 2 <= self.lobby_capacity <= 64:
-            raise self.refuse("lobby_capacity", "2..64")
         if self.lobby_grace_s <= 0:
             raise self.refuse("lobby_grace_s", "above 0")
         if self.redis_wait_s < 0:
@@ -378,11 +376,7 @@ class Settings:
         self.check_redis_url()
         self._check_keys()
         self.rate_limit_table()
-        boards = {board.id for board in self.board_specs()}
-        for mode, names in self.result_board_table().items():
-            unknown = [name for name in names if name not in boards]
-            if unknown:
-                raise ValueError(f"ARENA_RESULT_BOARDS: {mode}: no board {unknown[0]!r}")
+        self.mode_book()
         self.public_rooms()
         return self
 
@@ -454,15 +448,9 @@ class Settings:
     def board_specs(self) -> tuple[BoardSpec, ...]:
         return parse_boards(self.boards)
 
-    def result_board_table(self) -> dict[str, tuple[str, ...]]:
-        """Mode -> the boards its results feed; ``*`` for every mode not named."""
-        table: dict[str, tuple[str, ...]] = {}
-        for item in filter(None, (part.strip() for part in self.result_boards.split(";"))):
-            mode, sep, names = item.partition("=")
-            if not sep or not mode.strip():
-                raise ValueError(f"ARENA_RESULT_BOARDS: {item!r} is not mode=board,board")
-            table[mode.strip()] = tuple(n.strip() for n in names.split(",") if n.strip())
-        return table
+    def mode_book(self) -> ModeBook:
+        """Every game mode's definition, from ``ARENA_MODES`` (checked against the boards)."""
+        return parse_modes(self.modes, {board.id for board in self.board_specs()})
 
     def public_rooms(self) -> frozenset[str]:
         rooms = frozenset(r.strip() for r in self.chat_rooms.split(",") if r.strip())

@@ -5,6 +5,7 @@
 - Keep connected players' sessions alive even when idle, and end sockets whose
   session has gone.
 - Add its cache counters to the shared totals.
+- Decide the consensus match results whose wait is over (a majority, or a dispute).
 - After its command channel was down, end sockets that were replaced meanwhile.
 - Tell matches whose players' node died, and end matches all their players abandoned.
 """
@@ -46,6 +47,7 @@ class Upkeep:
             await self._refresh_idle_sessions()
             await self._services.lobbies.renew_seats(list(set(self._sockets().values())))
             await self._services.lobbies.free_lapsed_seats()
+            await self._services.matches.decide_due()
             await self._services.cache_stats.flush()
             await self._services.match_life.tick()
         except ArenaError as exc:

@@ -103,3 +103,15 @@ def answers_ping(port: int) -> bool:
             return conn.recv(16).startswith(b"+PONG")
     except OSError:
         return False
+
+
+async def report_all(clients: list[ArenaClient], match_id: str, scores: dict[str, int]) -> None:
+    """Every player reports the same result: under the default mode's consensus, the last
+    report ends the match."""
+    for client in clients:
+        await client.request("match.result", match_id=match_id, scores=scores)
+
+
+# ARENA_MODES for tests about something other than results: any player's first report
+# ends a match (the "any" policy), as before modes had results policies.
+ANY_RESULTS = '{"*": {"results": "any"}}'

@@ -26,6 +26,9 @@ from tests.conftest import SpawnNode
 from tests.helpers import eventually, start_match
 
 # Imported to be collected again, against the cluster. noqa: the names are pytest's to find.
+from tests.test_integrity import (  # noqa: F401
+    test_a_losers_lie_cannot_end_the_match_and_no_majority_ends_it_disputed_on_two_nodes,
+)
 from tests.test_leaderboard_reads import (  # noqa: F401
     test_a_stampede_on_a_cold_page_makes_one_rebuild_across_nodes,
     test_http_reads_have_the_same_shapes_as_the_socket,
@@ -50,7 +53,7 @@ from tests.test_match_life import (  # noqa: F401
 from tests.test_match_nodes import (  # noqa: F401
     test_a_dropped_player_catches_up_from_the_feed_with_nothing_missing_or_doubled,
     test_eight_players_on_two_nodes_all_get_every_event_in_order,
-    test_two_results_at_once_end_the_match_once_and_notify_once,
+    test_two_reports_at_once_on_two_nodes_end_the_match_once_and_notify_once,
 )
 from tests.test_nodes import (  # noqa: F401
     test_a_session_made_on_one_node_is_accepted_by_another,
@@ -77,7 +80,13 @@ def test_the_keys_of_one_match_lobby_and_board_period_share_a_slot() -> None:
     """What lets one script touch them all on a cluster; keys.py decides it, this checks it."""
     match = {
         slot_of(k("m1"))
-        for k in (keys.match, keys.match_players, keys.match_feed, keys.match_channel)
+        for k in (
+            keys.match,
+            keys.match_players,
+            keys.match_feed,
+            keys.match_channel,
+            keys.match_reports,
+        )
     }
     match.add(slot_of(keys.match_send_rate("m1", "p1")))
     assert len(match) == 1

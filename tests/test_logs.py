@@ -12,7 +12,7 @@ import aiohttp
 from client_sim.client import ArenaClient
 from server import logs
 from tests.conftest import SpawnNode
-from tests.helpers import eventually, http_json, login, start_match
+from tests.helpers import ANY_RESULTS, eventually, http_json, login, start_match
 
 ADMIN_KEY = "admin-" + "s" * 32
 
@@ -20,7 +20,12 @@ ADMIN_KEY = "admin-" + "s" * 32
 async def test_a_whole_session_logs_json_lines_with_ids_and_no_secret(
     spawn_node: SpawnNode,
 ) -> None:
-    node = spawn_node(ARENA_LOG_FORMAT="json", ARENA_LOG_LEVEL="DEBUG", ARENA_ADMIN_KEY=ADMIN_KEY)
+    node = spawn_node(
+        ARENA_LOG_FORMAT="json",
+        ARENA_LOG_LEVEL="DEBUG",
+        ARENA_ADMIN_KEY=ADMIN_KEY,
+        ARENA_MODES=ANY_RESULTS,  # one report ends the match
+    )
     device = "secret-device-" + "9" * 10
     player = await login(node.url, "frank", device_id=device)
     async with await ArenaClient.connect(node.url, player.token) as frank:

@@ -170,26 +170,24 @@ async def test_a_node_that_loses_its_pub_sub_connection_catches_its_players_up(
             await client.close()
 
 
-async def test_two_results_at_once_end_the_match_once_and_notify_once(
+async def test_two_reports_at_once_on_two_nodes_end_the_match_once_and_notify_once(
     spawn_node: SpawnNode,
 ) -> None:
     a, b = spawn_node(), spawn_node()  # a result worker in each
     match_id, clients, players = await start_match([a.url, b.url], 2)
+    scores = {p.player_id: 10 * i for i, p in enumerate(players)}
     try:
-        outcomes = await asyncio.gather(
+        replies = await asyncio.gather(
             *(
-                client.request(
-                    "match.result",
-                    match_id=match_id,
-                    scores={p.player_id: 10 * i for i, p in enumerate(players)},
-                )
+                client.request("match.result", match_id=match_id, scores=scores)
                 for client in clients
-            ),
-            return_exceptions=True,
+            )
         )
-        codes = sorted(getattr(o, "code", "ok") for o in outcomes)
-        assert codes == ["MATCH_ENDED", "ok"]  # the first accepted result wins
+        # Both reports are kept; the one that completed the agreement ended the match.
+        assert sorted(r["state"] for r in replies) == ["ended", "running"]
         for client in clients:
+            ended = await client.next_push("match.ended", timeout=10)
+            assert (ended["scores"], ended["by"]) == (scores, "consensus")
             await client.next_push("notify", timeout=10)
 
         async def queue_done() -> bool:

@@ -194,7 +194,7 @@ async def test_a_player_who_leaves_is_gone_from_the_match(arena: str) -> None:
         await close_all(clients)
 
 
-async def test_the_first_result_ends_the_match_and_reaches_the_boards_once(
+async def test_the_agreed_result_ends_the_match_and_reaches_the_boards_once(
     start_arena: StartArena, redis_client: redis_sync.Redis
 ) -> None:
     arena = await start_arena(workers=1)  # a results worker inside the server, as by default
@@ -202,11 +202,15 @@ async def test_the_first_result_ends_the_match_and_reaches_the_boards_once(
     alice, bob = clients
     scores = {players[0].player_id: 30, players[1].player_id: 10}
     try:
+        # The default mode's results are a consensus: one report waits for the others.
         reply = await alice.request("match.result", match_id=match_id, scores=scores)
-        assert reply == {"match_id": match_id, "state": "ended"}
+        assert reply == {"match_id": match_id, "state": "running", "reported": True}
+        reply = await bob.request("match.result", match_id=match_id, scores=scores)
+        assert reply == {"match_id": match_id, "state": "ended", "reported": True}
         for client in clients:
             ended = await client.next_push("match.ended")
-            assert (ended["scores"], ended["by"]) == (scores, players[0].player_id)
+            assert (ended["scores"], ended["by"]) == (scores, "consensus")
+            assert "disputed" not in ended
         with pytest.raises(ArenaError) as late:
             await bob.request("match.result", match_id=match_id, scores={players[1].player_id: 99})
         assert late.value.code == "MATCH_ENDED"
@@ -318,7 +322,8 @@ async def test_a_player_back_after_a_reload_asks_which_match_they_are_in(arena: 
         assert current["roster"] == [p.player_id for p in players]
         assert current["state"] == "running"
         scores = {p.player_id: 1 for p in players}
-        await clients[0].request("match.result", match_id=match_id, scores=scores)
+        for client in clients:
+            await client.request("match.result", match_id=match_id, scores=scores)
         assert (await clients[1].request("match.current"))["match"] is None
     finally:
         for client in clients:

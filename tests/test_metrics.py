@@ -31,6 +31,7 @@ NAMES = {
     "arena_nodes_alive": "gauge",
     "arena_matches_abandoned": "counter",
     "arena_queue_jobs": "gauge",
+    "arena_matches_disputed": "counter",
 }
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from server.embedded_redis import free_port
 from tests.conftest import StartArena
-from tests.helpers import http_json, start_match
+from tests.helpers import ANY_RESULTS, http_json, start_match
 
 
 @pytest.fixture
@@ -64,7 +64,7 @@ async def test_a_whole_match_runs_over_tls_to_redis(
     start_arena: StartArena, tls_redis: str
 ) -> None:
     # A worker too: its blocking takes go through redis-py's own TLS connection.
-    arena = await start_arena(redis_url=tls_redis, workers=1)
+    arena = await start_arena(redis_url=tls_redis, workers=1, modes=ANY_RESULTS)
     match_id, clients, players = await start_match([arena], 2)
     try:
         await clients[0].send("match.send", match_id=match_id, type="move", data=3)

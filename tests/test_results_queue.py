@@ -16,13 +16,13 @@ import redis as redis_sync
 from client_sim.client import ArenaClient, ArenaError
 from server.embedded_redis import RedisProcess
 from tests.conftest import SpawnNode, StartArena
-from tests.helpers import eventually, http_json, start_match
+from tests.helpers import eventually, http_json, report_all, start_match
 
 # An 'incr' board adds every result: a result counted twice would show.
 BOARDS = json.dumps([{"id": "total", "order": "desc", "operator": "incr", "period": "alltime"}])
 QUEUE = {
     "ARENA_BOARDS": BOARDS,
-    "ARENA_RESULT_BOARDS": "*=total",
+    "ARENA_MODES": json.dumps({"*": {"boards": ["total"]}}),
     "ARENA_JOB_TIMEOUT": "1",
 }
 TAKEN = "arena:queue:{results}:taken"
@@ -98,7 +98,7 @@ async def test_a_worker_killed_between_take_and_ack_the_job_is_redone_and_counte
             break
         doomed.process.send_signal(signal.SIGCONT)  # its take timed out meanwhile: again
     scores = {players[0].player_id: 7, players[1].player_id: 3}
-    await clients[0].request("match.result", match_id=match_id, scores=scores)
+    await report_all(clients, match_id, scores)
     await eventually(holds(lambda: redis_client.llen(TAKEN) == 1), within_s=5)
     assert redis_client.llen(READY) == 0
     doomed.kill()  # dies holding the job
@@ -142,9 +142,10 @@ async def test_a_player_offline_when_notified_gets_it_on_the_next_connect(
     node = spawn_node()
     match_id, clients, players = await start_match([node.url], 2)
     winner, offline = clients
-    await offline.close()
     scores = {players[0].player_id: 5, players[1].player_id: 4}
-    await winner.request("match.result", match_id=match_id, scores=scores)
+    await offline.request("match.result", match_id=match_id, scores=scores)
+    await offline.close()
+    await winner.request("match.result", match_id=match_id, scores=scores)  # both agree
     await winner.next_push("notify")  # the worker has run: the other one's note is kept
 
     async with await ArenaClient.connect(node.url, players[1].token) as back:
@@ -170,10 +171,11 @@ async def test_a_result_counts_on_the_day_its_match_ended_even_when_redone_the_n
     day = json.dumps([{"id": "day", "order": "desc", "operator": "incr", "period": "daily"}])
     now = [1795737599.0]  # 2026-11-26 23:59:59 UTC
 
-    arena = await start_arena(clock=lambda: now[0], boards=day, result_boards="*=day", workers=1)
+    modes = json.dumps({"*": {"boards": ["day"]}})
+    arena = await start_arena(clock=lambda: now[0], boards=day, modes=modes, workers=1)
     match_id, clients, players = await start_match([arena], 2)
     scores = {players[0].player_id: 5, players[1].player_id: 2}
-    await clients[0].request("match.result", match_id=match_id, scores=scores)
+    await report_all(clients, match_id, scores)
     await clients[0].next_push("notify")
     assert (await clients[0].request("lb.rank", board="day"))["score"] == 5
 

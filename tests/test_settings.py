@@ -59,17 +59,19 @@ def test_help_explains_every_setting(capsys: pytest.CaptureFixture[str]) -> None
 
 def test_match_and_chat_settings() -> None:
     settings = Settings.from_env({})
-    assert settings.result_board_table() == {"*": ("global", "daily")}
+    assert settings.mode_book().spec_for("anything").boards == ("global", "daily")
     assert settings.public_rooms() == frozenset({"general"})
     custom = Settings.from_env(
-        {"ARENA_RESULT_BOARDS": "*=global; duel=daily", "ARENA_CHAT_ROOMS": "general, trade"}
+        {
+            "ARENA_MODES": '{"*": {"boards": ["global"]}, "duel": {"boards": ["daily"]}}',
+            "ARENA_CHAT_ROOMS": "general, trade",
+        }
     )
-    assert custom.result_board_table() == {"*": ("global",), "duel": ("daily",)}
+    assert custom.mode_book().spec_for("ffa").boards == ("global",)
+    assert custom.mode_book().spec_for("duel").boards == ("daily",)
     assert custom.public_rooms() == frozenset({"general", "trade"})
-    with pytest.raises(ValueError, match=r"ARENA_RESULT_BOARDS.*'weekly'"):
-        Settings.from_env({"ARENA_RESULT_BOARDS": "*=weekly"})
-    with pytest.raises(ValueError, match="ARENA_RESULT_BOARDS"):
-        Settings.from_env({"ARENA_RESULT_BOARDS": "global,daily"})
+    with pytest.raises(ValueError, match=r"ARENA_MODES.*'weekly'"):
+        Settings.from_env({"ARENA_MODES": '{"*": {"boards": ["weekly"]}}'})
     with pytest.raises(ValueError, match="ARENA_CHAT_ROOMS"):
         Settings.from_env({"ARENA_CHAT_ROOMS": "Lobby Chat"})
     with pytest.raises(ValueError, match="ARENA_JOB_TRIES"):

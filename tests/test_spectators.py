@@ -8,7 +8,7 @@ import pytest
 
 from client_sim.client import ArenaClient, ArenaError
 from tests.conftest import StartArena
-from tests.helpers import connect, http_json, start_match
+from tests.helpers import ANY_RESULTS, connect, http_json, start_match
 
 
 async def spectate(base_url: str) -> ArenaClient:
@@ -47,7 +47,8 @@ async def test_a_spectator_reads_but_every_change_is_refused(arena: str) -> None
 async def test_watch_pushes_lobbies_matches_top_scores_and_activity(
     start_arena: StartArena,
 ) -> None:
-    arena = await start_arena(workers=1)  # a result worker, for the activity entry
+    # A result worker, for the activity entry; one report ends a match.
+    arena = await start_arena(workers=1, modes=ANY_RESULTS)
     async with await spectate(arena) as watcher:
         assert await watcher.request("watch") == {}
         _, alice = await connect(arena, "alice")

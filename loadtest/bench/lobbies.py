@@ -38,6 +38,8 @@ async def _joins_per_s(workdir: Path, redis_url: str, duration_s: float, *, lock
             "ARENA_MSG_RATE_BURST": "1000000",
             "ARENA_LOBBY_LOCKS": "1" if locks else "0",
             "ARENA_MAX_SOCKETS_PER_IP": "1000000",  # every socket comes from one address
+            # The joins crowd one 64-seat lobby (the default mode has 8 seats).
+            "ARENA_MODES": '{"bench": {"capacity": 64}}',
         },
     ).start(workdir / f"server-lobbies-{locks}.log")
     try:

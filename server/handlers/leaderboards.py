@@ -61,6 +61,7 @@ async def lb_boards(ctx: OpContext, req: Request) -> Message:
                 "order": b.order,
                 "operator": b.operator,
                 "period": b.period,
+                "writers": b.writers,
                 "current": ctx.services.leaderboards.current_period(b),
             }
             for b in ctx.services.leaderboards.boards

@@ -10,11 +10,17 @@ LIST_MAX = 50
 
 
 async def lobby_create(ctx: OpContext, req: Request) -> Message:
+    # Optional: the mode's capacity (ARENA_MODES) by default, and at most.
+    capacity = (
+        None
+        if req.fields.get("capacity") is None
+        else req.integer("capacity", min_value=CAPACITY_MIN, max_value=CAPACITY_MAX)
+    )
     lobby = await ctx.services.lobbies.create(
         ctx.player_id,
         ctx.player_name,
         mode=req.string("mode", min_len=1, max_len=32),
-        capacity=req.integer("capacity", min_value=CAPACITY_MIN, max_value=CAPACITY_MAX),
+        capacity=capacity,
         # The bound is checked again after normalising (NFC may shorten what was typed).
         name=req.optional_string("name", max_len=4 * NAME_MAX),
         private=req.flag("private", default=False),

@@ -42,7 +42,8 @@ async def match_result(ctx: OpContext, req: Request) -> Message:
         req.fields.get("scores"),
         reported_by=ctx.player_id,
     )
-    return {"match_id": match.match_id, "state": match.state}
+    # "running": the report is kept until the players agree (the mode's consensus).
+    return {"match_id": match.match_id, "state": match.state, "reported": True}
 
 
 async def match_list(ctx: OpContext, req: Request) -> Message:

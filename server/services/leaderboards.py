@@ -5,8 +5,17 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 
-from server.boards import SCORE_MAX, SCORE_MIN, BoardPeriod, BoardSpec, Period, current, resolve
-from server.errors import BadRequest, NotRanked, UnknownBoard
+from server.boards import (
+    SCORE_MAX,
+    SCORE_MIN,
+    BoardPeriod,
+    BoardSpec,
+    Period,
+    Writers,
+    current,
+    resolve,
+)
+from server.errors import BadRequest, Forbidden, NotRanked, UnknownBoard
 from server.protocol import Format
 from server.services.cache import ReadThroughCache
 from server.services.profiles import ProfileService
@@ -79,8 +88,11 @@ class LeaderboardService:
             raise BadRequest(f"period: {exc}") from None
 
     async def submit(self, player_id: str, name: str, board_id: str, score: int) -> Submitted:
-        """A player's own submit: rate-limited per player (every attempt counts)."""
+        """A player's own submit: rate-limited per player (every attempt counts); refused
+        on a board only the server writes."""
         await self._rate_limiter.check("lb.submit", player_id)
+        if self._board(board_id).writers is Writers.SERVER:
+            raise Forbidden(f"board {board_id!r} takes scores from the game server only")
         return await self._record(player_id, name, board_id, score)
 
     async def record(self, player_id: str, board_id: str, score: object) -> Submitted:

@@ -39,6 +39,7 @@ from server.errors import (
     LockTimeout,
     NotInLobby,
 )
+from server.modes import ModeBook
 from server.protocol import Push, push
 from server.services.matches import MatchService
 from server.services.presence import PresenceService
@@ -107,7 +108,7 @@ class LobbyService:
         *,
         grace_s: float,
         renew_interval_s: float,
-        quickjoin_capacity: int,
+        modes: ModeBook,
     ) -> None:
         self._store = store
         self._rate_limiter = rate_limiter
@@ -116,7 +117,7 @@ class LobbyService:
         self._watch = watch
         # A lease outlives one missed renewal, so a connected player never loses a seat.
         self._lease_ms = int((grace_s + renew_interval_s) * 1000)
-        self._quickjoin_capacity = quickjoin_capacity
+        self._modes = modes
 
     # --- reads ----------------------------------------------------------------------
 
@@ -161,7 +162,7 @@ class LobbyService:
         player_name: str,
         *,
         mode: str,
-        capacity: int,
+        capacity: int | None,
         name: str | None,
         private: bool,
         rate_limited: bool = True,
@@ -169,8 +170,12 @@ class LobbyService:
         if rate_limited:
             await self._rate_limiter.check("lobby.create", player_id)
         mode = validate_mode(mode)
-        if not CAPACITY_MIN <= capacity <= CAPACITY_MAX:
-            raise BadRequest(f"capacity: must be {CAPACITY_MIN} to {CAPACITY_MAX}")
+        # The mode's capacity is the default and the most a lobby of it may have.
+        most = self._modes.spec_for(mode).capacity
+        if capacity is None:
+            capacity = most
+        if not CAPACITY_MIN <= capacity <= most:
+            raise BadRequest(f"capacity: must be {CAPACITY_MIN} to {most} for mode {mode!r}")
         title = (
             f"{player_name}'s lobby"[:NAME_MAX]
             if name is None
@@ -211,6 +216,7 @@ class LobbyService:
                 raise LobbyFull("the lobby is full")
             await self._take_seat(player_id, lobby_id)
             lobby.members.append(Member(player_id, player_name))
+            self._start_if_full(lobby)
             await self._write_or_give_back(lease, lobby, player_id)
             await self._changed(lobby)
         return lobby
@@ -234,7 +240,7 @@ class LobbyService:
                 player_id,
                 player_name,
                 mode=mode,
-                capacity=self._quickjoin_capacity,
+                capacity=None,  # the mode's
                 name=None,
                 private=False,
                 rate_limited=False,
@@ -408,6 +414,13 @@ class LobbyService:
     def _start_if_all_ready(lobby: LobbyRecord) -> None:
         # Under the lock, open -> started happens once, however many nodes race.
         if len(lobby.members) >= 2 and all(m.ready for m in lobby.members):
+            lobby.status = "started"
+            lobby.match_id = secrets.token_hex(8)
+
+    def _start_if_full(self, lobby: LobbyRecord) -> None:
+        # A start_when_full mode starts the moment its last seat fills, no ready needed.
+        full = len(lobby.members) >= lobby.capacity
+        if full and self._modes.spec_for(lobby.mode).start_when_full:
             lobby.status = "started"
             lobby.match_id = secrets.token_hex(8)
 

@@ -5,7 +5,12 @@
   rate), appended to the match's feed and published to the match's channel in one
   script, so every node's subscribers get events in feed order.
 - ``feed``: what came after a feed id, for a client catching up after a drop.
-- ``report_result``: the first accepted result ends the match (``match.ended`` to
+- ``report_result``: who may end a match with a result is the mode's policy
+  (server/modes.py). ``consensus``: each player reports, and the match ends when
+  every player still in it reported the same scores, or ``result_wait_s`` after the
+  first report when a strict majority of the roster agree; otherwise it ends
+  disputed, with no result. ``server``: only the server-key route. ``any``: the
+  first report wins. An accepted result ends the match (``match.ended`` to
   everyone) and goes to the results queue, which applies it to the leaderboards.
 """
 
@@ -22,7 +27,16 @@ from typing import Any
 import msgpack
 
 from server.boards import SCORE_MAX, SCORE_MIN
-from server.errors import ArenaError, BadRequest, FeedTrimmed, MatchEnded, NotFound, NotInMatch
+from server.errors import (
+    ArenaError,
+    BadRequest,
+    FeedTrimmed,
+    Forbidden,
+    MatchEnded,
+    NotFound,
+    NotInMatch,
+)
+from server.modes import ModeBook, Results
 from server.protocol import (
     FEED_PAGE_MAX,
     FeedEntry,
@@ -32,6 +46,7 @@ from server.protocol import (
     json_safe,
     packed_head,
 )
+from server.services.consensus import Consensus
 from server.services.presence import PresenceService
 from server.services.ratelimits import RateLimiter
 from server.services.watch import WatchFeed
@@ -88,14 +103,19 @@ class MatchService:
         results: TaskQueue,
         watch: WatchFeed,
         *,
+        modes: ModeBook,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
+        self._modes = modes
         self._presence = presence
         self._rate_limiter = rate_limiter
         self._results = results
         self._watch = watch
         self._clock = clock
+        self._consensus = Consensus(
+            store, modes, now_ms=self._now_ms, queue_result=self._queue_result, ended=self._ended
+        )
 
     def _now_ms(self) -> int:
         return int(self._clock() * 1000)
@@ -180,6 +200,8 @@ class MatchService:
         await self._store.forget_current([player_id], match_id)
         if left:  # '' when the match had ended: it is no longer listed
             await self._store.index.player_left(match_id)
+            # Those still in it may all agree now.
+            await self._consensus.after_leave(match_id)
 
     async def current_match(self, player_id: str) -> str | None:
         """The running match the player is in, if any (a new socket follows it)."""
@@ -195,11 +217,13 @@ class MatchService:
     async def report_result(
         self, match_id: str, scores: object, *, reported_by: str | None
     ) -> MatchRecord:
-        """End the match with ``scores``: the first accepted result wins.
+        """A result for the match, from a player (``reported_by``) or, with None, from a
+        trusted game server, which ends it whatever the mode's policy.
 
-        ``reported_by`` is the player who sent it, or None for a trusted game server.
-        The result job is queued before the match ends, so a node dying in between
-        loses nothing: the worker retries a job whose match is still running.
+        A player's report follows the mode's ``results`` policy: ``server`` refuses it
+        (Forbidden), ``any`` ends the match with it, ``consensus`` keeps it and ends the
+        match once every player still in it reported the same scores (the returned
+        match is then ended; else it is still running).
         """
         if reported_by is not None:
             await self._rate_limiter.check("match.result", reported_by)
@@ -216,18 +240,43 @@ class MatchService:
             raise NotInMatch("not a player of this match")
         if reported_by is not None and reported_by not in match.roster:
             raise NotInMatch("not a player of this match")
+        policy = self._modes.spec_for(match.mode).results
+        if reported_by is not None and policy is Results.SERVER:
+            raise Forbidden(f"mode {match.mode!r} takes results from the game server only")
         if match.state != "running":
-            raise MatchEnded("the match has ended; its first result stands")
+            raise MatchEnded("the match has ended; its result stands")
         valid = validate_scores(scores, match.roster)
-        await self._results.enqueue(RESULT_JOB, {"match_id": match_id})
+        if reported_by is None or policy is Results.ANY:
+            return await self._end_with_result(match, valid, reported_by or "server")
+        return await self._consensus.report(match, reported_by, valid)
+
+    async def _end_with_result(
+        self, match: MatchRecord, scores: dict[str, int], by: str
+    ) -> MatchRecord:
+        """End the match with ``scores`` at once: the first such end wins.
+
+        The result job is queued before the match ends, so a node dying in between
+        loses nothing: the worker retries a job whose match is still running.
+        """
+        await self._queue_result(match.match_id)
         now = self._now_ms()
-        by = reported_by or "server"
         head = packed_head(
-            Push.MATCH_ENDED, {"match_id": match_id, "scores": valid, "by": by, "ts": now}
+            Push.MATCH_ENDED, {"match_id": match.match_id, "scores": scores, "by": by, "ts": now}
         )
-        if await self._store.end(match_id, head, valid, by, now) is None:
-            raise MatchEnded("the match has ended; its first result stands")
+        if await self._store.end(match.match_id, head, scores, by, now) is None:
+            raise MatchEnded("the match has ended; its result stands")
         return await self._ended(match)
+
+    async def _queue_result(self, match_id: str) -> None:
+        await self._results.enqueue(RESULT_JOB, {"match_id": match_id})
+
+    async def decide_due(self) -> None:
+        """Decide the consensus matches whose wait is over (any node's upkeep)."""
+        await self._consensus.decide_due()
+
+    async def disputed_count(self) -> int:
+        """Matches that ended disputed, ever (stats, metrics)."""
+        return await self._consensus.disputed_count()
 
     async def end_by_operator(self, match_id: str) -> MatchRecord:
         """An operator ends a running match with no result: nothing reaches the boards;

@@ -12,9 +12,9 @@ final mark may repeat them.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from typing import Any
 
+from server.modes import ModeBook
 from server.services.activity import ActivityFeed
 from server.services.leaderboards import LeaderboardService
 from server.services.matches import MatchService
@@ -39,7 +39,7 @@ class ResultService:
         activity: ActivityFeed,
         queue: TaskQueue,
         *,
-        boards_by_mode: Mapping[str, tuple[str, ...]],
+        modes: ModeBook,
     ) -> None:
         self._matches = matches
         self._leaderboards = leaderboards
@@ -47,14 +47,15 @@ class ResultService:
         self._notifications = notifications
         self._activity = activity
         self._queue = queue
-        self._boards_by_mode = dict(boards_by_mode)
+        self._modes = modes
 
     async def queue_counts(self) -> QueueCounts:
         """Jobs waiting, being worked on, and dead."""
         return await self._queue.counts()
 
     def boards_for(self, mode: str) -> tuple[str, ...]:
-        return self._boards_by_mode.get(mode, self._boards_by_mode.get("*", ()))
+        """The boards a mode's results feed (ARENA_MODES)."""
+        return self._modes.spec_for(mode).boards
 
     async def apply(self, match_id: str, job_id: str) -> None:
         """Apply the match's accepted result (job ``job_id`` carries it)."""

@@ -25,6 +25,7 @@ class GameStats:
     matches_running: int
     queue: dict[str, int]
     abandoned: int = 0  # matches ended with every player gone, game-wide, ever
+    disputed: int = 0  # matches that ended disputed (consensus results), ever
 
     def as_wire(self) -> dict[str, Any]:
         return {
@@ -34,6 +35,7 @@ class GameStats:
             "matches_running": self.matches_running,
             "abandoned": self.abandoned,
             "queues": {"results": self.queue},
+            "disputed": self.disputed,
         }
 
 
@@ -53,13 +55,13 @@ class StatsService:
         self.caches = caches
 
     async def snapshot(self) -> GameStats:
-        online, nodes, lobbies, matches, queue, abandoned = await asyncio.gather(
+        online, nodes, lobbies, matches, queue, (abandoned, disputed) = await asyncio.gather(
             self._presence.online_count(),
             self._presence.nodes_alive(),
             self._lobbies.open_count(),
             self._matches.running_count(),
             self._results.queue_counts(),
-            self._matches.abandoned_count(),
+            asyncio.gather(self._matches.abandoned_count(), self._matches.disputed_count()),
         )
         return GameStats(
             online=online,
@@ -68,4 +70,5 @@ class StatsService:
             matches_running=matches,
             queue={"ready": queue.ready, "taken": queue.taken, "dead": queue.dead},
             abandoned=abandoned,
+            disputed=disputed,
         )

@@ -93,7 +93,6 @@ export function newGame(match) {
     reported: false,
     rankAsked: false,
     rankTimer: 0,
-    reportTimer: 0,
   };
   return resetGame(game);
 }
@@ -140,7 +139,8 @@ export function applyMatchPush(game, push) {
   } else if (push.ev === "match.left") {
     game.left.add(push.player_id);
   } else if (push.ev === "match.ended") {
-    game.ended = { scores: push.scores || {}, by: push.by };
+    // A disputed end (the players' reports agreed on nothing) has no scores.
+    game.ended = { scores: push.scores || {}, by: push.by, disputed: push.disputed === true };
   }
 }
 

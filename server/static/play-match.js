@@ -17,7 +17,6 @@ import { BOARD, MODE, myId, state } from "./play-state.js";
 const SEND_EVERY_MS = 66; // about 15 moves a second: match.send allows 30/s
 const FEED_PAGE = 500;
 const RANK_FALLBACK_MS = 5000; // ask for the rank anyway if the result note is late
-const REPORT_FALLBACK_MS = 3000; // others report the result if the winner's tab is gone
 // Refusals that waiting (or reconnecting) cures.
 const RETRYABLE = new Set([
   "RATE_LIMITED",
@@ -42,14 +41,10 @@ export function changed() {
       setPhase("ended");
       return;
     }
-    // Only a page that read the whole game reports it (see play-game.js on trimmed feeds):
-    // the winner's at once, the others' a little later in case the winner's tab is gone.
-    if (game.winner !== null && !game.ended && game.complete) {
-      if (game.winner === myId()) reportResult(game);
-      else if (!game.reportTimer) {
-        game.reportTimer = setTimeout(() => reportResult(game), REPORT_FALLBACK_MS);
-      }
-    }
+    // Every page that read the whole game reports it (see play-game.js on trimmed feeds):
+    // each derives the same final scores from the same feed, and the match ends once all
+    // players still in it agree (the mode's consensus, docs/protocol.md section 6).
+    if (game.winner !== null && !game.ended && game.complete) reportResult(game);
     if (game.ended && !game.rankAsked) {
       // The rank is new once the results worker applied the result: it says so in a note.
       game.rankAsked = true;
@@ -211,7 +206,7 @@ async function reportResult(game) {
     await state.sock.request("match.result", { match_id: game.matchId, scores });
   } catch (err) {
     if (!RETRYABLE.has(err.code)) {
-      if (err.code !== "MATCH_ENDED") showError(err); // MATCH_ENDED: someone reported first
+      if (err.code !== "MATCH_ENDED") showError(err); // MATCH_ENDED: decided without us
       return;
     }
     game.reported = false; // after a reconnect, the catch-up reports again

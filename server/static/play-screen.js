@@ -63,7 +63,7 @@ export function renderScreen() {
 function renderPanels() {
   const game = state.game;
   if (!game) return;
-  const scores = game.ended ? game.ended.scores : game.scores;
+  const scores = game.ended && !game.ended.disputed ? game.ended.scores : game.scores;
   const rows = game.players.slice().sort((a, b) => (scores[b] || 0) - (scores[a] || 0));
   $("scores").replaceChildren(
     ...rows.map((p) => {
@@ -79,7 +79,11 @@ function renderPanels() {
   );
   if (game.ended) {
     const winner = game.winner ?? rows[0];
-    $("result-title").textContent = winner === myId() ? "You win!" : `${nameOf(winner)} wins.`;
+    $("result-title").textContent = game.ended.disputed
+      ? "No result: the players' reports disagreed."
+      : winner === myId()
+        ? "You win!"
+        : `${nameOf(winner)} wins.`;
     const r = state.rank;
     $("result-rank").textContent =
       r === null

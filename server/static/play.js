@@ -2,7 +2,7 @@
 // frames only, no build step. Guest login, quick-join, ready, then a race: every player
 // moves a dot, the first to touch the numbered ring scores, first to 10 wins. The rules
 // are in play-game.js: no game server, every client folds the match's feed the same way,
-// and the winner's client reports the result.
+// and every client reports the same result (the match ends once they agree).
 //
 // A reloaded tab keeps its token (sessionStorage), reconnects, and rebuilds the match by
 // reading its feed from the start, merging live events by feed id.

@@ -275,3 +275,20 @@ def board_applied(board_id: str, period_id: str) -> str:
     """Sorted set: ids of results already applied to this board period -> when (ms), so a
     result redone after a worker died counts once."""
     return f"{PREFIX}:lb:{{{board_id}:{period_id}}}:applied"
+
+
+def match_reports(match_id: str) -> str:
+    """Hash: player id -> the scores they reported (canonical msgpack), under the
+    ``consensus`` results policy; expires with the match."""
+    return f"{PREFIX}:{{match:{match_id}}}:reports"
+
+
+def pending_results() -> str:
+    """Sorted set: match id -> when (ms) its result must be decided without everyone's
+    report (a majority, or a dispute); any node's upkeep decides the due ones."""
+    return f"{PREFIX}:matches:pending-results"
+
+
+def disputed_matches() -> str:
+    """String: the count of matches that ended disputed (stats, metrics)."""
+    return f"{PREFIX}:stats:matches:disputed"

@@ -72,6 +72,8 @@ class Scripts:
     hash_set_existing: Script
     match_create: Script
     device_login: Script
+    match_report: Script
+    match_settle: Script
 
     @classmethod
     def load(cls, mux: Commands) -> Scripts:

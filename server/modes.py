@@ -1,0 +1,178 @@
+"""Game modes: what a mode's lobbies look like and who decides its results. Pure values,
+no I/O beyond reading the ``@file`` a setting names.
+
+A mode is named by the lobbies that play it (``lobby.create {mode}``,
+``lobby.quickjoin {mode}``). Its definition says:
+
+- ``capacity`` (2..64): the seats of the lobbies quick-join makes, and the most
+  ``lobby.create`` may ask for;
+- ``start_when_full``: the match starts the moment the last seat fills (no ready);
+- ``results``: who may end a match with a result (``consensus`` of the players,
+  only the ``server``, or ``any`` player's first report);
+- ``result_wait_s``: under ``consensus``, how long after the first report a strict
+  majority of the roster may decide without everyone;
+- ``boards``: the leaderboards its results feed (the first one is where personal
+  bests are announced).
+
+Definitions come from ``ARENA_MODES``: a JSON object of mode name -> definition, or
+``@path`` to a file holding one::
+
+    {"duel": {"capacity": 2, "start_when_full": true, "results": "consensus"},
+     "*": {"capacity": 4}}
+
+Modes not listed take the ``"*"`` entry, or the defaults below when there is none.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+MODE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+DEFAULT_ENTRY = "*"
+CAPACITY_MIN, CAPACITY_MAX = 2, 64
+RESULT_WAIT_MAX_S = 3600.0
+SETTING = "ARENA_MODES"
+
+
+class Results(StrEnum):
+    """Who may end a match with a result."""
+
+    CONSENSUS = "consensus"  # the players agree (all still in it, or a majority in time)
+    SERVER = "server"  # only the server-key route or server-side code
+    ANY = "any"  # any player's first report: trusts every client
+
+
+@dataclass(frozen=True, slots=True)
+class ModeSpec:
+    capacity: int = 8
+    start_when_full: bool = False
+    results: Results = Results.CONSENSUS
+    result_wait_s: float = 15.0
+    boards: tuple[str, ...] = ("global", "daily")
+
+
+@dataclass(frozen=True, slots=True)
+class ModeBook:
+    """Every mode's definition; ``spec_for`` answers for any mode name."""
+
+    modes: Mapping[str, ModeSpec] = field(default_factory=dict)
+    default: ModeSpec = ModeSpec()
+
+    def spec_for(self, mode: str) -> ModeSpec:
+        return self.modes.get(mode, self.default)
+
+
+def parse_modes(raw: str, board_ids: Collection[str]) -> ModeBook:
+    """The mode book from ``ARENA_MODES`` (JSON object, or ``@file``); empty: defaults.
+
+    Raises ValueError with one line naming ARENA_MODES, the mode, the field and what
+    it accepts.
+    """
+    if not raw.strip():
+        book = ModeBook()
+        _check_default_boards(book.default, board_ids)
+        return book
+    text = raw
+    if raw.startswith("@"):
+        try:
+            text = Path(raw[1:]).read_text("utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise ValueError(f"{SETTING}: cannot read {raw[1:]!r}: {reason}") from None
+    try:
+        items = json.loads(text)
+    except ValueError as exc:
+        raise ValueError(f"{SETTING}: not valid JSON ({exc})") from None
+    if not isinstance(items, dict):
+        raise ValueError(f"{SETTING}: must be a JSON object of mode name -> definition")
+    modes = {}
+    for name, definition in items.items():
+        if name != DEFAULT_ENTRY and not MODE_NAME.match(name):
+            raise ValueError(
+                f"{SETTING}: mode {name[:40]!r}: a name is 1 to 32 of a-z, 0-9, _ and -, "
+                "starting with a letter or digit (or * for the default)"
+            )
+        modes[name] = _mode(name, definition, board_ids)
+    default = modes.pop(DEFAULT_ENTRY, None)
+    if default is None:
+        default = ModeSpec()
+        _check_default_boards(default, board_ids)
+    return ModeBook(modes, default)
+
+
+def _mode(name: str, item: object, board_ids: Collection[str]) -> ModeSpec:
+    where = f"{SETTING}: mode {name!r}"
+    if not isinstance(item, dict):
+        raise ValueError(f"{where}: must be a JSON object")
+    known = {"capacity", "start_when_full", "results", "result_wait_s", "boards"}
+    unknown = sorted(set(item) - known)
+    if unknown:
+        raise ValueError(
+            f"{where}: unknown field {unknown[0]!r} (fields: {', '.join(sorted(known))})"
+        )
+    spec = ModeSpec()
+    capacity = item.get("capacity", spec.capacity)
+    if not _is_int(capacity) or not CAPACITY_MIN <= capacity <= CAPACITY_MAX:
+        raise ValueError(f"{where}: capacity must be an integer {CAPACITY_MIN}..{CAPACITY_MAX}")
+    start_when_full = item.get("start_when_full", spec.start_when_full)
+    if not isinstance(start_when_full, bool):
+        raise ValueError(f"{where}: start_when_full must be true or false")
+    results = item.get("results", str(spec.results))
+    if not isinstance(results, str) or results not in {r.value for r in Results}:
+        raise ValueError(f"{where}: results must be one of {', '.join(Results)}")
+    wait = item.get("result_wait_s", spec.result_wait_s)
+    if (
+        not isinstance(wait, int | float)
+        or isinstance(wait, bool)
+        or not math.isfinite(wait)
+        or not 0 < wait <= RESULT_WAIT_MAX_S
+    ):
+        raise ValueError(
+            f"{where}: result_wait_s must be a number of seconds above 0, at most "
+            f"{RESULT_WAIT_MAX_S:g}"
+        )
+    boards = item.get("boards", list(spec.boards))
+    if not isinstance(boards, list) or not all(isinstance(b, str) for b in boards):
+        raise ValueError(f"{where}: boards must be a list of board ids")
+    if len(set(boards)) != len(boards):
+        raise ValueError(f"{where}: boards must not repeat a board")
+    _check_boards(name, tuple(boards), board_ids)
+    return ModeSpec(
+        capacity=capacity,
+        start_when_full=start_when_full,
+        results=Results(results),
+        result_wait_s=float(wait),
+        boards=tuple(boards),
+    )
+
+
+def _check_boards(name: str, boards: tuple[str, ...], board_ids: Collection[str]) -> None:
+    for board in boards:
+        if board not in board_ids:
+            raise ValueError(
+                f"{SETTING}: mode {name!r}: boards names {board[:40]!r}, which ARENA_BOARDS "
+                f"does not define (boards: {', '.join(sorted(board_ids))})"
+            )
+
+
+def _check_default_boards(default: ModeSpec, board_ids: Collection[str]) -> None:
+    """Unlisted modes feed global and daily unless a "*" entry says otherwise."""
+    missing = [board for board in default.boards if board not in board_ids]
+    if missing:
+        example = json.dumps({DEFAULT_ENTRY: {"boards": sorted(board_ids)[:1]}})
+        raise ValueError(
+            f"{SETTING}: modes not listed feed {', '.join(default.boards)}, but ARENA_BOARDS "
+            f'does not define {missing[0]!r}: give a "*" entry naming the boards they '
+            f"feed, e.g. {example}"
+        )
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
