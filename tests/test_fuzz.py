@@ -77,7 +77,7 @@ TABLE: dict[str, dict[str, Field]] = {
     },
     "lobby.create": {
         "mode": Field("str", "duel"),
-        "capacity": Field("int", 2),
+        "capacity": Field("int", 2, required=False),
         "name": Field("str", "fuzz", required=False),
         "private": Field("bool", True, required=False),
     },

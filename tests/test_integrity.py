@@ -410,5 +410,5 @@ def test_a_board_with_unknown_writers_is_refused_in_one_line() -> None:
     with pytest.raises(ValueError, match="writers") as error:
         Settings.from_env({"ARENA_BOARDS": '[{"id": "global", "writers": "admins"}]'})
     assert str(error.value) == (
-        "ARENA_BOARDS: board 'global': writers must be one of players, server"
+        "ARENA_BOARDS: board 'global': writers must be players or server, got 'admins'"
     )
