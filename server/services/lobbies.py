@@ -16,6 +16,9 @@
   came back, on any node, in time.
 - Everything a change implies (the index of open lobbies, the pushes) happens
   before the lock is released, so pushes leave in the order the changes happened.
+- The lock is renewed while a change runs, and the change confirms it still holds
+  it before each step after the write (the index, the match start, each publish):
+  a change that lost its lock stops with LOCK_TIMEOUT and pushes nothing.
 """
 
 from __future__ import annotations
@@ -25,7 +28,9 @@ import logging
 import re
 import secrets
 import time
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import msgpack
@@ -66,6 +71,9 @@ MODE_LOCK_TTL_MS = 8000
 UPKEEP_WAIT_S = 0.3
 UPKEEP_RETRY_MS = 5000
 UPKEEP_BUDGET_S = 1.0
+
+# The lobby lock the running change holds (each task its own): what ``_changed`` confirms.
+_HELD: ContextVar[Lease | None] = ContextVar("held_lobby_lock", default=None)
 
 
 def lobby_wire(lobby: LobbyRecord) -> dict[str, Any]:
@@ -310,7 +318,9 @@ class LobbyService:
             if not await self._store.write(lease, lobby):
                 raise LockTimeout("lobby changed hands; try again", retry_after_ms=50)
             await self._free_seats(lobby_id, members)
+            await self._still_held()
             await self._store.index(lobby)
+            await self._still_held()
             await asyncio.gather(
                 self._store.publish(
                     [keys.player_channel(p) for p in members],
@@ -362,10 +372,24 @@ class LobbyService:
 
     # --- the steps every change shares -------------------------------------------------
 
-    def _lock(self, lobby_id: str, wait_s: float) -> AbstractAsyncContextManager[Lease]:
-        return self._store.locks.hold(
+    @asynccontextmanager
+    async def _lock(self, lobby_id: str, wait_s: float) -> AsyncIterator[Lease]:
+        """Hold the lobby's lock (renewed while held); ``_still_held`` confirms it."""
+        async with self._store.locks.hold(
             keys.lobby_resource(lobby_id), ttl_ms=LOCK_TTL_MS, wait_s=wait_s
-        )
+        ) as lease:
+            held = _HELD.set(lease)
+            try:
+                yield lease
+            finally:
+                _HELD.reset(held)
+
+    async def _still_held(self) -> None:
+        """Raise LOCK_TIMEOUT if this change lost its lock: a newer holder may have acted
+        since, and what this one would index or push would be out of date or out of order."""
+        lease = _HELD.get()
+        if lease is not None:
+            await self._store.locks.confirm(lease)
 
     async def _take_seat(self, player_id: str, lobby_id: str) -> None:
         """Seat the player, or AlreadyInLobby. A seat that points at a lobby the player is
@@ -417,14 +441,18 @@ class LobbyService:
 
     async def _changed(self, lobby: LobbyRecord) -> None:
         """What follows any change, still under the lock so that it happens in order: the
-        open-lobby index, and the pushes (a start frees every seat and tells everyone)."""
+        open-lobby index, and the pushes (a start frees every seat and tells everyone).
+        Each step first confirms the lock is still held."""
+        await self._still_held()
         await self._store.index(lobby)
         members = [m.player_id for m in lobby.members]
         channels = [keys.player_channel(p) for p in members]
         if lobby.status == "started":
+            await self._still_held()
             await self._free_seats(lobby.lobby_id, members)
             # Before the pushes: each player's socket follows the match before they can send.
             await self._matches.start(lobby.match_id, lobby.lobby_id, lobby.mode, members)
+        await self._still_held()
         # Together (one write, one round trip): the lock is held meanwhile.
         await asyncio.gather(
             self._store.publish(
@@ -433,6 +461,7 @@ class LobbyService:
             self._watched(lobby),
         )
         if lobby.status == "started":
+            await self._still_held()
             await self._store.publish(
                 channels,
                 msgpack.packb(
