@@ -27,6 +27,7 @@ from server.errors import ArenaError
 from server.hub import Hub
 from server.metrics import GameTotals, Metrics, Sources
 from server.protocol import CloseCode, Frame, Op, Push, push
+from server.redelivery import Redelivery
 from server.services import Services
 from server.services.activity import ActivityFeed
 from server.services.admin import AdminService
@@ -300,6 +301,7 @@ async def _hub_and_upkeep(app: web.Application) -> AsyncIterator[None]:
     upkeep = Upkeep(services, app[REGISTRY], session_ttl_s=settings.session_ttl_s)
     channel = services.presence.command_channel
     hub = Hub(app[REGISTRY], channel)
+    redelivery = Redelivery(services, app[REGISTRY], hub)
 
     async def connected() -> None:
         hub.refill()  # first: match taps hold live events until they caught up
@@ -307,6 +309,8 @@ async def _hub_and_upkeep(app: web.Application) -> AsyncIterator[None]:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(subscriber.until_subscribed(channel), settings.redis_timeout_s)
         await upkeep.resubscribed()
+        # Pushes on player channels published while this node was deaf: told again.
+        redelivery.after_resubscribe()
 
     subscriber = open_subscriber(
         settings.redis_url,
@@ -319,7 +323,11 @@ async def _hub_and_upkeep(app: web.Application) -> AsyncIterator[None]:
     hub.match_feeds = services.matches
     if settings.metrics:
         hub.fanout_lag = app[METRICS].fanout_lag
-    services.health.commands_connected = subscriber.connected.is_set
+    # Ready once Redis confirmed the command channel on this connection: connected alone
+    # is not subscribed (a refused or still unanswered SSUBSCRIBE).
+    services.health.commands_connected = lambda: (
+        subscriber.connected.is_set() and subscriber.is_confirmed(channel)
+    )
     app[HUB] = hub
     await subscriber.subscribe(channel)
     task = asyncio.create_task(subscriber.run(), name="hub")
@@ -329,6 +337,7 @@ async def _hub_and_upkeep(app: web.Application) -> AsyncIterator[None]:
     async with every(settings.presence_interval_s, upkeep.tick, name="upkeep"):
         yield
     await stop(task, subscriber.stopping)
+    await redelivery.aclose()
     await hub.aclose()
     with contextlib.suppress(ArenaError):
         await services.presence.node_stopping()

@@ -146,6 +146,15 @@ class LobbyService:
             and any(m.player_id == player_id for m in lobby.members)
         )
 
+    async def seated_in(self, player_id: str) -> LobbyRecord | None:
+        """The open lobby the player sits in, as it is now (a node re-telling its players
+        after its pub/sub came back), or None."""
+        lobby_id = await self._store.seat_of(player_id)
+        lobby = None if lobby_id is None else await self._store.read(lobby_id)
+        if lobby is None or lobby.status != "open":
+            return None
+        return lobby if any(m.player_id == player_id for m in lobby.members) else None
+
     async def list_open(self, mode: str | None, limit: int) -> list[LobbyRecord]:
         """Open public lobbies with free seats, fullest first."""
         if mode is not None:

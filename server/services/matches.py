@@ -179,6 +179,12 @@ class MatchService:
         # The pointer outlives the match when clearing it failed after the end.
         return match_id if match is not None and match.state == "running" else None
 
+    async def running_match_of(self, player_id: str) -> MatchRecord | None:
+        """The running match the player is in, with its roster, if any."""
+        match_id = await self._store.current_of(player_id)
+        match = None if match_id is None else await self._store.read(match_id)
+        return match if match is not None and match.state == "running" else None
+
     # --- ending -------------------------------------------------------------------
 
     async def report_result(
