@@ -321,6 +321,7 @@ async def _hub_and_upkeep(app: web.Application) -> AsyncIterator[None]:
     )
     hub.subscriber = subscriber
     hub.match_feeds = services.matches
+    hub.rooms_left_by = services.chat.rooms_left_after
     if settings.metrics:
         hub.fanout_lag = app[METRICS].fanout_lag
     # Ready once Redis confirmed the command channel on this connection: connected alone

@@ -107,6 +107,9 @@ class Hub:
         self.match_feeds: MatchFeeds | None = None  # set by the composition root
         # Told each live match event's publish time (ms) once delivered: the metrics.
         self.fanout_lag: Callable[[int], None] | None = None
+        # The chat room channels a push takes its recipients out of (a lobby closed): set
+        # by the composition root.
+        self.rooms_left_by: Callable[[bytes], list[str]] | None = None
         self._listeners: dict[str, dict[str, Connection]] = {}  # channel -> conn_id -> conn
         self._channels_of: dict[str, set[str]] = {}  # conn_id -> channels
         self._taps: dict[str, MatchTap] = {}  # match channel -> tap
@@ -272,6 +275,15 @@ class Hub:
         if not listeners:
             return
         _push_all(Frame(packed=payload), listeners)
+        if self.rooms_left_by is not None:
+            self._leave_rooms(self.rooms_left_by(payload), list(listeners.values()))
+
+    def _leave_rooms(self, rooms: list[str], conns: list[Connection]) -> None:
+        """Take the push's recipients out of the rooms it ended their membership of."""
+        for room in rooms:
+            for conn in conns:
+                if room in self._channels_of.get(conn.conn_id, ()):
+                    self._spawn(self.unlisten(room, conn))
 
     def _apply(self, payload: bytes) -> None:
         try:

@@ -136,13 +136,13 @@ class LobbyService:
         return lobby
 
     async def is_member(self, lobby_id: str, player_id: str) -> bool:
-        """Whether the player sits in the lobby (open, or started with them in it)."""
+        """Whether the player sits in the open lobby (a started lobby has no seats left)."""
         if not LOBBY_ID.match(lobby_id):
             return False
         lobby = await self._store.read(lobby_id)
         return (
             lobby is not None
-            and lobby.status != "closed"
+            and lobby.status == "open"
             and any(m.player_id == player_id for m in lobby.members)
         )
 
@@ -264,12 +264,14 @@ class LobbyService:
                 continue
         return None
 
-    async def leave(self, player_id: str) -> None:
+    async def leave(self, player_id: str) -> str:
+        """Give up the player's seat; the lobby they left."""
         await self._rate_limiter.check("lobby.leave", player_id)
         lobby_id = await self._store.seat_of(player_id)
         if lobby_id is None:
             raise NotInLobby("not in a lobby")
         await self._leave(player_id, lobby_id, LOCK_WAIT_S)
+        return lobby_id
 
     async def _leave(self, player_id: str, lobby_id: str, wait_s: float) -> None:
         async with self._lock(lobby_id, wait_s) as lease:

@@ -285,6 +285,10 @@ class MatchService:
     async def claim_result(self, match_id: str, job_id: str) -> str | None:
         return await self._store.claim_result(match_id, job_id)
 
+    async def in_match(self, match_id: str, player_id: str) -> bool:
+        """Whether the player is in the match and has not left it (its chat room's rule)."""
+        return bool(MATCH_ID.match(match_id)) and await self._store.is_playing(match_id, player_id)
+
     async def may_read(self, match_id: str, player_id: str) -> bool:
         return bool(MATCH_ID.match(match_id)) and await self._store.may_read(match_id, player_id)
 
