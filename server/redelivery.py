@@ -36,6 +36,9 @@ log = logging.getLogger(__name__)
 # Players read back at once (three small reads each): a big node's catch-up does not
 # flood Redis just as it comes back.
 AT_ONCE = 100
+# A channel not confirmed by then will not be (its socket closed, so it was unsubscribed);
+# a connection that drops sooner starts the whole catch-up over anyway.
+CONFIRM_WAIT_S = 30.0
 
 
 class Redelivery:
@@ -71,7 +74,11 @@ class Redelivery:
     async def _tell_when_subscribed(self, conn: Connection, turns: asyncio.Semaphore) -> None:
         subscriber = self._hub.subscriber
         assert subscriber is not None
-        await subscriber.until_subscribed(self._services.presence.player_channel(conn.player_id))
+        channel = self._services.presence.player_channel(conn.player_id)
+        try:
+            await asyncio.wait_for(subscriber.until_subscribed(channel), CONFIRM_WAIT_S)
+        except TimeoutError:
+            return
         async with turns:
             await self._tell(conn)
 
