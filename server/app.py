@@ -179,7 +179,7 @@ def build_services(
     top_cache = ReadThroughCache("lb_top", cache_store, ttl_s=settings.lb_cache_ttl_s)
     presence = PresenceService(
         PresenceStore(mux, scripts),
-        SocketCommandBus(Publisher(mux)),
+        SocketCommandBus(Publisher(mux), mux),
         node_id=settings.node_id,
         presence_ttl_s=settings.presence_ttl_s,
     )

@@ -57,6 +57,21 @@ def end_socket(registry: SocketRegistry, conn_id: str, end: SocketEnd) -> None:
     conn.close(code, str(end))
 
 
+def apply_command(registry: SocketRegistry, command: SocketCommand) -> Connection | None:
+    """Rename or end the command's socket if this node holds it (and it runs the command's
+    session, if one is named); the socket, or None."""
+    conn = registry.get(command.conn_id)
+    if conn is None:
+        return None
+    if command.only_session is not None and command.only_session != conn.session_hash:
+        return None
+    if command.new_name is not None:
+        conn.identity.name = command.new_name
+    if command.end is not None:
+        end_socket(registry, command.conn_id, command.end)
+    return conn
+
+
 def _push_all(frame: Frame, listeners: dict[str, Connection]) -> None:
     """Queue the frame on every listener; a frame one format cannot carry fails alone."""
     for conn in list(listeners.values()):
@@ -291,14 +306,6 @@ class Hub:
         except Exception:
             log.warning("dropping undecodable socket command")
             return
-        conn = self._registry.get(command.conn_id)
-        if conn is None:
-            return
-        if command.only_session is not None and command.only_session != conn.session_hash:
-            return
-        if command.new_name is not None:
-            conn.identity.name = command.new_name
-        if command.follow_match is not None:
+        conn = apply_command(self._registry, command)
+        if conn is not None and command.follow_match is not None and not conn.closing:
             self._spawn(self.follow_match(conn, command.follow_match, from_start=True))
-        if command.end is not None:
-            end_socket(self._registry, command.conn_id, command.end)

@@ -14,7 +14,7 @@ import time
 
 from server.connection import SocketRegistry
 from server.errors import ArenaError
-from server.hub import end_socket
+from server.hub import apply_command, end_socket
 from server.services import Services
 from server.storage.socket_commands import SocketEnd
 
@@ -57,6 +57,8 @@ class Upkeep:
     async def resubscribed(self) -> None:
         """Catch up on socket commands missed while the command channel was down."""
         try:
+            for command in await self._services.presence.orders_missed(self._sockets()):
+                apply_command(self._registry, command)  # kicked, revoked, renamed
             displaced = await self._services.presence.sockets_displaced(self._sockets())
             for conn_id in displaced:
                 end_socket(self._registry, conn_id, SocketEnd.REPLACED)

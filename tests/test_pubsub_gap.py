@@ -195,3 +195,31 @@ async def test_a_match_started_and_a_note_sent_while_a_node_was_deaf_still_reach
         admin.close()
         await alice.close()
         await bob.close()
+
+
+async def test_a_kick_sent_while_the_players_node_was_deaf_still_closes_the_socket(
+    spawn_node: SpawnNode, acl_redis: RedisProcess
+) -> None:
+    admin_key = "admin-" + "a" * 40
+    node1 = spawn_node(redis_url=node1_url(acl_redis), ARENA_ADMIN_KEY=admin_key)
+    node2 = spawn_node(redis_url=acl_redis.url, ARENA_ADMIN_KEY=admin_key)
+    alice_login = await login(node1.url, "alice")
+    alice = await ArenaClient.connect(node1.url, alice_login.token)
+    admin = redis_sync.Redis.from_url(acl_redis.url)
+    try:
+        kicked = Pushes(alice, "session.kicked")
+        await alice.request("ping")
+        node1_deaf_now(admin)
+        await eventually(lambda: pubsub_down(node1), within_s=5)
+        status, body = await http_json(
+            "POST", f"{node2.url}/v1/admin/players/{alice_login.player_id}/kick", token=admin_key
+        )
+        assert (status, body["connected"]) == (200, True)
+        assert await pubsub_down(node1)  # the order to close her socket found no one
+        assert alice.close_code is None
+        node1_hears_again(admin)
+        assert await alice.wait_closed(timeout=10) == 4004
+        assert len(kicked.items) == 1
+    finally:
+        admin.close()
+        await alice.close()

@@ -53,6 +53,12 @@ def node_channel(node_id: str) -> str:
     return f"{PREFIX}:node:{node_id}"
 
 
+def socket_orders(player_id: str) -> str:
+    """List, capped, a minute's TTL: the last orders sent to a player's socket (end it,
+    rename it), for a node whose pub/sub missed them."""
+    return f"{PREFIX}:{{player:{player_id}}}:orders"
+
+
 def cache_entry(cache: str, item: str) -> str:
     """String: a cached value (fresh copy, short TTL). Its stale copy and lock share its tag."""
     return f"{PREFIX}:cache:{{{cache}:{item}}}:fresh"
