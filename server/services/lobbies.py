@@ -218,7 +218,10 @@ class LobbyService:
                 await self._store.unindex(lobby_id, None if lobby is None else lobby.mode)
                 raise LobbyNotFound("no such lobby")
             if any(m.player_id == player_id for m in lobby.members):
-                return lobby  # back in a seat they kept (a reconnect): nothing changes
+                # Back in a seat they kept (a reconnect), or a retry of a join that stopped
+                # after its write (it lost the lock): index and announce the lobby again.
+                await self._changed(lobby)
+                return lobby
             if len(lobby.members) >= lobby.capacity:
                 raise LobbyFull("the lobby is full")
             await self._take_seat(player_id, lobby_id)
