@@ -291,9 +291,9 @@ class Hub:
             return
         _push_all(Frame(packed=payload), listeners)
         if self.rooms_left_by is not None:
-            self._leave_rooms(self.rooms_left_by(payload), list(listeners.values()))
+            self.leave_rooms(self.rooms_left_by(payload), list(listeners.values()))
 
-    def _leave_rooms(self, rooms: list[str], conns: list[Connection]) -> None:
+    def leave_rooms(self, rooms: list[str], conns: list[Connection]) -> None:
         """Take the push's recipients out of the rooms it ended their membership of."""
         for room in rooms:
             for conn in conns:

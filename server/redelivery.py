@@ -7,7 +7,8 @@ never reaches the player. Everything on a player's channel is state the node can
 read back, so after every (re)subscribe each local player gets, once their
 channel is confirmed:
 
-- ``lobby.updated`` with the open lobby they sit in, as it is now;
+- ``lobby.updated`` with the open lobby they sit in, as it is now; or, sitting in
+  none, the ``lobby.closed`` they were sent in the last minute (kept for this);
 - ``match.started`` for the running match they play (and their socket follows
   the match from its first event, in case the order to follow it was lost too);
 - their unacknowledged notifications (``notify``).
@@ -86,6 +87,9 @@ class Redelivery:
         player_id = conn.player_id
         try:
             lobby = await self._services.lobbies.seated_in(player_id)
+            closed = (
+                [] if lobby is not None else await self._services.lobbies.closed_lately(player_id)
+            )
             match = await self._services.matches.running_match_of(player_id)
             notes = await self._services.notifications.pending(player_id)
         except ArenaError as exc:
@@ -95,6 +99,9 @@ class Redelivery:
             return  # closed meanwhile
         if lobby is not None:
             conn.push(Frame(push(Push.LOBBY_UPDATED, lobby=lobby_wire(lobby))))
+        for payload in closed:
+            conn.push(Frame(packed=payload))
+            self._hub.leave_rooms(self._services.chat.rooms_left_after(payload), [conn])
         if match is not None:
             # Following first, as at the start: the player may send as soon as told.
             try:

@@ -197,7 +197,7 @@ async def test_a_match_started_and_a_note_sent_while_a_node_was_deaf_still_reach
         await bob.close()
 
 
-async def test_a_kick_sent_while_the_players_node_was_deaf_still_closes_the_socket(
+async def test_a_lobby_closed_and_a_kick_while_the_players_node_was_deaf_still_reach_her(
     spawn_node: SpawnNode, acl_redis: RedisProcess
 ) -> None:
     admin_key = "admin-" + "a" * 40
@@ -207,8 +207,24 @@ async def test_a_kick_sent_while_the_players_node_was_deaf_still_closes_the_sock
     alice = await ArenaClient.connect(node1.url, alice_login.token)
     admin = redis_sync.Redis.from_url(acl_redis.url)
     try:
-        kicked = Pushes(alice, "session.kicked")
-        await alice.request("ping")
+        kicked, closed = Pushes(alice, "session.kicked"), Pushes(alice, "lobby.closed")
+        lobby = (await alice.request("lobby.create", mode="duel", capacity=2))["lobby"]
+        node1_deaf_now(admin)
+        await eventually(lambda: pubsub_down(node1), within_s=5)
+        status, _ = await http_json(
+            "POST", f"{node2.url}/v1/admin/lobbies/{lobby['lobby_id']}/close", token=admin_key
+        )
+        assert status == 200
+        assert await pubsub_down(node1)
+        node1_hears_again(admin)
+        await closed.until(lambda got: bool(got), within_s=10)
+        assert closed.items[0] == {
+            "ev": "lobby.closed",
+            "lobby_id": lobby["lobby_id"],
+            "reason": "admin",
+        }
+        await eventually(lambda: ready(node1), within_s=5)
+
         node1_deaf_now(admin)
         await eventually(lambda: pubsub_down(node1), within_s=5)
         status, body = await http_json(

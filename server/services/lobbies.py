@@ -155,6 +155,11 @@ class LobbyService:
             return None
         return lobby if any(m.player_id == player_id for m in lobby.members) else None
 
+    async def closed_lately(self, player_id: str) -> list[bytes]:
+        """The ``lobby.closed`` pushes the player got in the last minute (as sent), for a
+        node that may have missed them."""
+        return await self._store.kept_pushes(player_id)
+
     async def list_open(self, mode: str | None, limit: int) -> list[LobbyRecord]:
         """Open public lobbies with free seats, fullest first."""
         if mode is not None:
@@ -335,11 +340,11 @@ class LobbyService:
             await self._still_held()
             await self._store.index(lobby)
             await self._still_held()
+            closed = msgpack.packb(push(Push.LOBBY_CLOSED, lobby_id=lobby_id, reason="admin"))
+            # Kept first: no lobby state tells a player of this later (the seat is gone).
+            await self._store.keep_push(members, closed)
             await asyncio.gather(
-                self._store.publish(
-                    [keys.player_channel(p) for p in members],
-                    msgpack.packb(push(Push.LOBBY_CLOSED, lobby_id=lobby_id, reason="admin")),
-                ),
+                self._store.publish([keys.player_channel(p) for p in members], closed),
                 self._watched(lobby),
             )
         return lobby

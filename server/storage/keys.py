@@ -185,6 +185,12 @@ def player_match(player_id: str) -> str:
     return f"{PREFIX}:{{player:{player_id}}}:match"
 
 
+def player_kept_pushes(player_id: str) -> str:
+    """List, capped, a minute's TTL: pushes to a player that no state tells again
+    (``lobby.closed``), for a node whose pub/sub missed them."""
+    return f"{PREFIX}:{{player:{player_id}}}:kept"
+
+
 def player_notes(player_id: str) -> str:
     """Stream, capped: a player's notifications until they acknowledge them."""
     return f"{PREFIX}:{{player:{player_id}}}:notes"
