@@ -343,6 +343,8 @@ class ArenaClient:
     def _on_push(self, push: Message) -> None:
         event = push.get("ev")
         if event == "match.started":
+            if self.following.knows(str(push.get("match_id"))):
+                return  # told again after a node's pub/sub gap: not a new match
             self.following.start(str(push.get("match_id")))
         elif event in MATCH_PUSHES:
             match_id = str(push.get("match_id"))

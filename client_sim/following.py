@@ -34,6 +34,11 @@ class MatchFollowing:
     def start(self, match_id: str) -> None:
         self.last.setdefault(match_id, None)
 
+    def knows(self, match_id: str) -> bool:
+        """Whether the match is followed, or ended lately: a ``match.started`` for it is a
+        copy (a node re-tells its players after its pub/sub came back)."""
+        return match_id in self.last or match_id in self._finished
+
     def is_new(self, match_id: str, push: Message) -> bool:
         """Whether a match push is one not handed on yet; if so, it becomes the last."""
         entry_id = push.get("id")

@@ -27,6 +27,7 @@ from server.errors import ArenaError
 from server.hub import Hub
 from server.metrics import GameTotals, Metrics, Sources
 from server.protocol import CloseCode, Frame, Op, Push, push
+from server.redelivery import Redelivery
 from server.services import Services
 from server.services.activity import ActivityFeed
 from server.services.admin import AdminService
@@ -209,7 +210,7 @@ def build_services(
     top_cache = ReadThroughCache("lb_top", cache_store, ttl_s=settings.lb_cache_ttl_s)
     presence = PresenceService(
         PresenceStore(mux, scripts),
-        SocketCommandBus(Publisher(mux)),
+        SocketCommandBus(Publisher(mux), mux),
         node_id=settings.node_id,
         presence_ttl_s=settings.presence_ttl_s,
     )
@@ -356,6 +357,7 @@ async def _hub_and_upkeep(app: web.Application) -> AsyncIterator[None]:
     upkeep = Upkeep(services, app[REGISTRY], session_ttl_s=settings.session_ttl_s)
     channel = services.presence.command_channel
     hub = Hub(app[REGISTRY], channel)
+    redelivery = Redelivery(services, app[REGISTRY], hub)
 
     async def connected() -> None:
         hub.refill()  # first: match taps hold live events until they caught up
@@ -363,6 +365,8 @@ async def _hub_and_upkeep(app: web.Application) -> AsyncIterator[None]:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(subscriber.until_subscribed(channel), settings.redis_timeout_s)
         await upkeep.resubscribed()
+        # Pushes on player channels published while this node was deaf: told again.
+        redelivery.after_resubscribe()
 
     subscriber = open_subscriber(
         settings.redis_url,
@@ -373,9 +377,14 @@ async def _hub_and_upkeep(app: web.Application) -> AsyncIterator[None]:
     )
     hub.subscriber = subscriber
     hub.match_feeds = services.matches
+    hub.rooms_left_by = services.chat.rooms_left_after
     if settings.metrics:
         hub.fanout_lag = app[METRICS].fanout_lag
-    services.health.commands_connected = subscriber.connected.is_set
+    # Ready once Redis confirmed the command channel on this connection: connected alone
+    # is not subscribed (a refused or still unanswered SSUBSCRIBE).
+    services.health.commands_connected = lambda: (
+        subscriber.connected.is_set() and subscriber.is_confirmed(channel)
+    )
     app[HUB] = hub
     await subscriber.subscribe(channel)
     task = asyncio.create_task(subscriber.run(), name="hub")
@@ -385,6 +394,7 @@ async def _hub_and_upkeep(app: web.Application) -> AsyncIterator[None]:
     async with every(settings.presence_interval_s, upkeep.tick, name="upkeep"):
         yield
     await stop(task, subscriber.stopping)
+    await redelivery.aclose()
     await hub.aclose()
     with contextlib.suppress(ArenaError):
         await services.presence.node_stopping()

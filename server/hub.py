@@ -58,6 +58,21 @@ def end_socket(registry: SocketRegistry, conn_id: str, end: SocketEnd) -> None:
     conn.close(code, str(end))
 
 
+def apply_command(registry: SocketRegistry, command: SocketCommand) -> Connection | None:
+    """Rename or end the command's socket if this node holds it (and it runs the command's
+    session, if one is named); the socket, or None."""
+    conn = registry.get(command.conn_id)
+    if conn is None:
+        return None
+    if command.only_session is not None and command.only_session != conn.session_hash:
+        return None
+    if command.new_name is not None:
+        conn.identity.name = command.new_name
+    if command.end is not None:
+        end_socket(registry, command.conn_id, command.end)
+    return conn
+
+
 def _push_all(frame: Frame, listeners: dict[str, Connection]) -> None:
     """Queue the frame on every listener; a frame one format cannot carry fails alone."""
     for conn in list(listeners.values()):
@@ -107,6 +122,9 @@ class Hub:
         self.match_feeds: MatchFeeds | None = None  # set by the composition root
         # Told each live match event's publish time (ms) once delivered: the metrics.
         self.fanout_lag: Callable[[int], None] | None = None
+        # The chat room channels a push takes its recipients out of (a lobby closed): set
+        # by the composition root.
+        self.rooms_left_by: Callable[[bytes], list[str]] | None = None
         self._listeners: dict[str, dict[str, Connection]] = {}  # channel -> conn_id -> conn
         self._channels_of: dict[str, set[str]] = {}  # conn_id -> channels
         self._taps: dict[str, MatchTap] = {}  # match channel -> tap
@@ -272,6 +290,15 @@ class Hub:
         if not listeners:
             return
         _push_all(Frame(packed=payload), listeners)
+        if self.rooms_left_by is not None:
+            self.leave_rooms(self.rooms_left_by(payload), list(listeners.values()))
+
+    def leave_rooms(self, rooms: list[str], conns: list[Connection]) -> None:
+        """Take the push's recipients out of the rooms it ended their membership of."""
+        for room in rooms:
+            for conn in conns:
+                if room in self._channels_of.get(conn.conn_id, ()):
+                    self._spawn(self.unlisten(room, conn))
 
     def _apply(self, payload: bytes) -> None:
         try:
@@ -279,14 +306,6 @@ class Hub:
         except Exception:
             log.warning("dropping undecodable socket command")
             return
-        conn = self._registry.get(command.conn_id)
-        if conn is None:
-            return
-        if command.only_session is not None and command.only_session != conn.session_hash:
-            return
-        if command.new_name is not None:
-            conn.identity.name = command.new_name
-        if command.follow_match is not None:
+        conn = apply_command(self._registry, command)
+        if conn is not None and command.follow_match is not None and not conn.closing:
             self._spawn(self.follow_match(conn, command.follow_match, from_start=True))
-        if command.end is not None:
-            end_socket(self._registry, command.conn_id, command.end)

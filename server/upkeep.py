@@ -17,7 +17,7 @@ import time
 
 from server.connection import SocketRegistry
 from server.errors import ArenaError
-from server.hub import end_socket
+from server.hub import apply_command, end_socket
 from server.services import Services
 from server.storage.socket_commands import SocketEnd
 
@@ -67,6 +67,8 @@ class Upkeep:
     async def resubscribed(self) -> None:
         """Catch up on socket commands missed while the command channel was down."""
         try:
+            for command in await self._services.presence.orders_missed(self._sockets()):
+                apply_command(self._registry, command)  # kicked, revoked, renamed
             claims = {**self._sockets(), **self._spectator_sockets()}  # the same claim keys
             displaced = await self._services.presence.sockets_displaced(claims)
             for conn_id in displaced:

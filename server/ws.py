@@ -86,7 +86,8 @@ class HubChannels:
         await self._hub.unlisten(channel, self._conn)
 
     def joined(self) -> set[str]:
-        return set(self._joined)
+        # The hub may have taken the socket out of a room meanwhile (its lobby closed).
+        return self._joined & self._hub.following(self._conn)
 
 
 class SocketEndpoint:

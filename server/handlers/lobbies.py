@@ -51,7 +51,9 @@ async def lobby_join(ctx: OpContext, req: Request) -> Message:
 
 
 async def lobby_leave(ctx: OpContext, req: Request) -> Message:
-    await ctx.services.lobbies.leave(ctx.player_id)
+    lobby_id = await ctx.services.lobbies.leave(ctx.player_id)
+    # No longer a member: the socket stops hearing the lobby's room too.
+    await ctx.channels.leave(ctx.services.chat.lobby_room_channel(lobby_id))
     return {}
 
 

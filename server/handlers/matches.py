@@ -33,6 +33,7 @@ async def match_leave(ctx: OpContext, req: Request) -> Message:
     match_id = req.string("match_id", min_len=1, max_len=32)
     await ctx.services.matches.leave(ctx.player_id, match_id)
     await ctx.channels.leave(ctx.services.matches.channel(match_id))
+    await ctx.channels.leave(ctx.services.chat.match_room_channel(match_id))
     return {}
 
 

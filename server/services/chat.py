@@ -4,6 +4,13 @@ only its members may join, read or write.
 Room names: a public room's own name, ``lobby:<lobby_id>`` or ``match:<match_id>``.
 Messages go to a capped feed per room and, in the same script, to the room's
 channel; ``chat.message`` reaches every socket that joined the room, on any node.
+
+A lobby's room is for those seated in the open lobby; a match's room for the
+players who have not left the match. Who stops being a member stops hearing the
+room too: ``lobby.leave`` and ``match.leave`` take the socket out of the room,
+and so does a push that ends the seat on another node's say-so (``lobby.closed``,
+or ``match.started``, which closes the lobby): ``rooms_left_after`` names the
+rooms such a push ends, and the hub takes the socket out of them.
 """
 
 from __future__ import annotations
@@ -11,6 +18,8 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
+
+import msgpack
 
 from server.errors import BadRequest, NotInRoom
 from server.protocol import FeedEntry, Push, packed_head
@@ -25,6 +34,7 @@ TEXT_MAX = 500
 HISTORY_MAX = 100
 # The text as typed may be longer than TEXT_MAX until it is normalised (NFC composes).
 TEXT_RAW_MAX = 4 * TEXT_MAX
+ENDS_A_SEAT = re.compile(rb"lobby\.closed|match\.started")
 
 
 class ChatService:
@@ -52,7 +62,7 @@ class ChatService:
         if kind == "lobby" and ident:
             allowed = await self._lobbies.is_member(ident, player_id)
         elif kind == "match" and ident:
-            allowed = await self._matches.may_read(ident, player_id)
+            allowed = await self._matches.in_match(ident, player_id)
         else:
             allowed = room in self._public
         if not allowed:
@@ -66,6 +76,30 @@ class ChatService:
 
     def channel(self, room: str) -> str:
         return self._store.channel(room)
+
+    def lobby_room_channel(self, lobby_id: str) -> str:
+        return self._store.channel(f"lobby:{lobby_id}")
+
+    def match_room_channel(self, match_id: str) -> str:
+        return self._store.channel(f"match:{match_id}")
+
+    def rooms_left_after(self, payload: bytes) -> list[str]:
+        """The room channels a player-channel push takes its recipient out of: their
+        lobby's room when the lobby was closed or started its match (seats are gone)."""
+        if ENDS_A_SEAT.search(payload) is None:
+            return []  # most pushes: no decoding
+        try:
+            message = msgpack.unpackb(payload)
+        except Exception:
+            return []
+        if not isinstance(message, dict):
+            return []
+        lobby_id = message.get("lobby_id")
+        if message.get("ev") in (Push.LOBBY_CLOSED, Push.MATCH_STARTED) and isinstance(
+            lobby_id, str
+        ):
+            return [self.lobby_room_channel(lobby_id)]
+        return []
 
     async def send(self, player_id: str, name: str, room: str, text: str) -> str:
         await self._rate_limiter.check("chat.send", player_id)

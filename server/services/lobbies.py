@@ -16,6 +16,9 @@
   came back, on any node, in time.
 - Everything a change implies (the index of open lobbies, the pushes) happens
   before the lock is released, so pushes leave in the order the changes happened.
+- The lock is renewed while a change runs, and the change confirms it still holds
+  it before each step after the write (the index, the match start, each publish):
+  a change that lost its lock stops with LOCK_TIMEOUT and pushes nothing.
 """
 
 from __future__ import annotations
@@ -25,7 +28,9 @@ import logging
 import re
 import secrets
 import time
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import msgpack
@@ -68,6 +73,9 @@ MODE_LOCK_TTL_MS = 8000
 UPKEEP_WAIT_S = 0.3
 UPKEEP_RETRY_MS = 5000
 UPKEEP_BUDGET_S = 1.0
+
+# The lobby lock the running change holds (each task its own): what ``_changed`` confirms.
+_HELD: ContextVar[Lease | None] = ContextVar("held_lobby_lock", default=None)
 
 
 def lobby_wire(lobby: LobbyRecord) -> dict[str, Any]:
@@ -130,15 +138,29 @@ class LobbyService:
         return lobby
 
     async def is_member(self, lobby_id: str, player_id: str) -> bool:
-        """Whether the player sits in the lobby (open, or started with them in it)."""
+        """Whether the player sits in the open lobby (a started lobby has no seats left)."""
         if not LOBBY_ID.match(lobby_id):
             return False
         lobby = await self._store.read(lobby_id)
         return (
             lobby is not None
-            and lobby.status != "closed"
+            and lobby.status == "open"
             and any(m.player_id == player_id for m in lobby.members)
         )
+
+    async def seated_in(self, player_id: str) -> LobbyRecord | None:
+        """The open lobby the player sits in, as it is now (a node re-telling its players
+        after its pub/sub came back), or None."""
+        lobby_id = await self._store.seat_of(player_id)
+        lobby = None if lobby_id is None else await self._store.read(lobby_id)
+        if lobby is None or lobby.status != "open":
+            return None
+        return lobby if any(m.player_id == player_id for m in lobby.members) else None
+
+    async def closed_lately(self, player_id: str) -> list[bytes]:
+        """The ``lobby.closed`` pushes the player got in the last minute (as sent), for a
+        node that may have missed them."""
+        return await self._store.kept_pushes(player_id)
 
     async def list_open(self, mode: str | None, limit: int) -> list[LobbyRecord]:
         """Open public lobbies with free seats, fullest first."""
@@ -211,7 +233,10 @@ class LobbyService:
                 await self._store.unindex(lobby_id, None if lobby is None else lobby.mode)
                 raise LobbyNotFound("no such lobby")
             if any(m.player_id == player_id for m in lobby.members):
-                return lobby  # back in a seat they kept (a reconnect): nothing changes
+                # Back in a seat they kept (a reconnect), or a retry of a join that stopped
+                # after its write (it lost the lock): index and announce the lobby again.
+                await self._changed(lobby)
+                return lobby
             if len(lobby.members) >= lobby.capacity:
                 raise LobbyFull("the lobby is full")
             await self._take_seat(player_id, lobby_id)
@@ -258,12 +283,14 @@ class LobbyService:
                 continue
         return None
 
-    async def leave(self, player_id: str) -> None:
+    async def leave(self, player_id: str) -> str:
+        """Give up the player's seat; the lobby they left."""
         await self._rate_limiter.check("lobby.leave", player_id)
         lobby_id = await self._store.seat_of(player_id)
         if lobby_id is None:
             raise NotInLobby("not in a lobby")
         await self._leave(player_id, lobby_id, LOCK_WAIT_S)
+        return lobby_id
 
     async def _leave(self, player_id: str, lobby_id: str, wait_s: float) -> None:
         async with self._lock(lobby_id, wait_s) as lease:
@@ -321,12 +348,14 @@ class LobbyService:
             if not await self._store.write(lease, lobby):
                 raise LockTimeout("lobby changed hands; try again", retry_after_ms=50)
             await self._free_seats(lobby_id, members)
+            await self._still_held()
             await self._store.index(lobby)
+            await self._still_held()
+            closed = msgpack.packb(push(Push.LOBBY_CLOSED, lobby_id=lobby_id, reason="admin"))
+            # Kept first: no lobby state tells a player of this later (the seat is gone).
+            await self._store.keep_push(members, closed)
             await asyncio.gather(
-                self._store.publish(
-                    [keys.player_channel(p) for p in members],
-                    msgpack.packb(push(Push.LOBBY_CLOSED, lobby_id=lobby_id, reason="admin")),
-                ),
+                self._store.publish([keys.player_channel(p) for p in members], closed),
                 self._watched(lobby),
             )
         return lobby
@@ -373,10 +402,24 @@ class LobbyService:
 
     # --- the steps every change shares -------------------------------------------------
 
-    def _lock(self, lobby_id: str, wait_s: float) -> AbstractAsyncContextManager[Lease]:
-        return self._store.locks.hold(
+    @asynccontextmanager
+    async def _lock(self, lobby_id: str, wait_s: float) -> AsyncIterator[Lease]:
+        """Hold the lobby's lock (renewed while held); ``_still_held`` confirms it."""
+        async with self._store.locks.hold(
             keys.lobby_resource(lobby_id), ttl_ms=LOCK_TTL_MS, wait_s=wait_s
-        )
+        ) as lease:
+            held = _HELD.set(lease)
+            try:
+                yield lease
+            finally:
+                _HELD.reset(held)
+
+    async def _still_held(self) -> None:
+        """Raise LOCK_TIMEOUT if this change lost its lock: a newer holder may have acted
+        since, and what this one would index or push would be out of date or out of order."""
+        lease = _HELD.get()
+        if lease is not None:
+            await self._store.locks.confirm(lease)
 
     async def _take_seat(self, player_id: str, lobby_id: str) -> None:
         """Seat the player, or AlreadyInLobby. A seat that points at a lobby the player is
@@ -435,14 +478,18 @@ class LobbyService:
 
     async def _changed(self, lobby: LobbyRecord) -> None:
         """What follows any change, still under the lock so that it happens in order: the
-        open-lobby index, and the pushes (a start frees every seat and tells everyone)."""
+        open-lobby index, and the pushes (a start frees every seat and tells everyone).
+        Each step first confirms the lock is still held."""
+        await self._still_held()
         await self._store.index(lobby)
         members = [m.player_id for m in lobby.members]
         channels = [keys.player_channel(p) for p in members]
         if lobby.status == "started":
+            await self._still_held()
             await self._free_seats(lobby.lobby_id, members)
             # Before the pushes: each player's socket follows the match before they can send.
             await self._matches.start(lobby.match_id, lobby.lobby_id, lobby.mode, members)
+        await self._still_held()
         # Together (one write, one round trip): the lock is held meanwhile.
         await asyncio.gather(
             self._store.publish(
@@ -451,6 +498,7 @@ class LobbyService:
             self._watched(lobby),
         )
         if lobby.status == "started":
+            await self._still_held()
             await self._store.publish(
                 channels,
                 msgpack.packb(

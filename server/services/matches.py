@@ -212,6 +212,12 @@ class MatchService:
         # The pointer outlives the match when clearing it failed after the end.
         return match_id if match is not None and match.state == "running" else None
 
+    async def running_match_of(self, player_id: str) -> MatchRecord | None:
+        """The running match the player is in, with its roster, if any."""
+        match_id = await self._store.current_of(player_id)
+        match = None if match_id is None else await self._store.read(match_id)
+        return match if match is not None and match.state == "running" else None
+
     # --- ending -------------------------------------------------------------------
 
     async def report_result(
@@ -353,6 +359,10 @@ class MatchService:
 
     async def claim_result(self, match_id: str, job_id: str) -> str | None:
         return await self._store.claim_result(match_id, job_id)
+
+    async def in_match(self, match_id: str, player_id: str) -> bool:
+        """Whether the player is in the match and has not left it (its chat room's rule)."""
+        return bool(MATCH_ID.match(match_id)) and await self._store.is_playing(match_id, player_id)
 
     async def may_read(self, match_id: str, player_id: str) -> bool:
         return bool(MATCH_ID.match(match_id)) and await self._store.may_read(match_id, player_id)

@@ -92,14 +92,16 @@ class PresenceService:
         ref = await self._store.live_socket(player_id)
         if ref is None:
             return False
-        await self._commands.send(ref, SocketCommand(ref.conn_id, end, only_session))
+        command = SocketCommand(ref.conn_id, end, only_session)
+        await self._commands.send(ref, command, keep_for=player_id)
         return True
 
     async def player_renamed(self, player_id: str, name: str) -> None:
         """Tell the player's live socket, on whichever node, its player's new name."""
         ref = await self._store.live_socket(player_id)
         if ref is not None:
-            await self._commands.send(ref, SocketCommand(ref.conn_id, new_name=name))
+            command = SocketCommand(ref.conn_id, new_name=name)
+            await self._commands.send(ref, command, keep_for=player_id)
 
     async def follow_match(self, player_ids: list[str], match_id: str) -> None:
         """Have each player's live socket, on whichever node, follow the match's events."""
@@ -124,6 +126,18 @@ class PresenceService:
             conn_id
             for (conn_id, _), ref in zip(sockets.items(), refs, strict=True)
             if ref is not None and ref != SocketRef(self.node_id, conn_id)
+        ]
+
+    async def orders_missed(self, sockets: dict[str, str]) -> list[SocketCommand]:
+        """Of the orders kept for this node's sockets (conn_id -> player_id), those for
+        them: a node reapplies them after its command channel was down (they are
+        idempotent: a socket ended twice, or renamed twice to the same name, is no
+        different)."""
+        kept = await self._commands.kept(sorted(set(sockets.values())))
+        return [
+            command
+            for ref, command in kept
+            if ref.node_id == self.node_id and ref.conn_id in sockets
         ]
 
     async def heartbeat(self, sockets: dict[str, str]) -> None:

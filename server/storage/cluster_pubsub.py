@@ -97,6 +97,10 @@ class ClusterSubscriber:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(shard.until_subscribed(channel), 0.5)
 
+    def is_confirmed(self, channel: str) -> bool:
+        shard = self._where.get(channel)
+        return shard is not None and shard.is_confirmed(channel)
+
     def error_counts(self) -> collections.Counter[str]:
         total: collections.Counter[str] = collections.Counter()
         for shard in self._shards.values():

@@ -74,6 +74,12 @@ def node_channel(node_id: str) -> str:
     return f"{PREFIX}:node:{node_id}"
 
 
+def socket_orders(player_id: str) -> str:
+    """List, capped, a minute's TTL: the last orders sent to a player's socket (end it,
+    rename it), for a node whose pub/sub missed them."""
+    return f"{PREFIX}:{{player:{player_id}}}:orders"
+
+
 def cache_entry(cache: str, item: str) -> str:
     """String: a cached value (fresh copy, short TTL). Its stale copy and lock share its tag."""
     return f"{PREFIX}:cache:{{{cache}:{item}}}:fresh"
@@ -198,6 +204,12 @@ def match_send_rate(match_id: str, player_id: str) -> str:
 def player_match(player_id: str) -> str:
     """String: the running match a player is in, so a new socket follows it."""
     return f"{PREFIX}:{{player:{player_id}}}:match"
+
+
+def player_kept_pushes(player_id: str) -> str:
+    """List, capped, a minute's TTL: pushes to a player that no state tells again
+    (``lobby.closed``), for a node whose pub/sub missed them."""
+    return f"{PREFIX}:{{player:{player_id}}}:kept"
 
 
 def player_notes(player_id: str) -> str:

@@ -16,6 +16,9 @@ from server.storage.scripts import Scripts
 
 # A closed lobby's hash stays this long, so late readers get a clear "not found".
 CLOSED_TTL_S = 60
+# A push kept for a node that missed it: far past a pub/sub gap (about a second).
+KEPT_PUSHES = 4
+KEPT_PUSH_TTL_MS = 60_000
 
 
 @dataclass(slots=True)
@@ -192,6 +195,24 @@ class LobbyStore:
             keys=[keys.seat_leases()], args=[player_id, now_ms, retry_at_ms]
         )
         return bool(claimed)
+
+    @translate_redis_errors
+    async def keep_push(self, player_ids: list[str], payload: bytes) -> None:
+        """Keep a push a minute beside each player, for a node whose pub/sub misses it."""
+        await asyncio.gather(
+            *(
+                self._mux.pipeline(
+                    ("RPUSH", keys.player_kept_pushes(p), payload),
+                    ("LTRIM", keys.player_kept_pushes(p), -KEPT_PUSHES, -1),
+                    ("PEXPIRE", keys.player_kept_pushes(p), KEPT_PUSH_TTL_MS),
+                )
+                for p in player_ids
+            )
+        )
+
+    @translate_redis_errors
+    async def kept_pushes(self, player_id: str) -> list[bytes]:
+        return list(await self._mux.execute("LRANGE", keys.player_kept_pushes(player_id), 0, -1))
 
     @translate_redis_errors
     async def publish(self, channels: list[str], payload: bytes) -> None:

@@ -8,6 +8,12 @@
   backoff until ``wait_s``; then ``LockTimeout`` (LOCK_TIMEOUT, with retry_after_ms).
 - Release and extend compare the token in Lua: nobody releases or extends a lock
   it does not hold. A holder that dies leaves the lock to expire at its TTL.
+- Renewal: ``hold`` extends the lock every third of its TTL while the holder runs, so
+  a slow holder keeps it. A holder confirms it still holds the lock (``confirm``: one
+  fenced extend) before each step that acts on what it guards; a lost lock raises
+  ``LockTimeout`` there, and the holder stops.
+- A release that fails (Redis away) is logged and left to the TTL: it never replaces
+  what the holder raised or returned.
 - Fencing: every acquire takes a number above every number handed out before for
   that resource. State written under the lock carries it, and ``write_fenced``
   refuses a write from any holder but the newest (one that paused past its TTL).
@@ -18,13 +24,15 @@ A ``Lease`` belongs to the task that took it: share the lock name, never the lea
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import logging
 import random
 import secrets
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from server.errors import LockTimeout
+from server.errors import ArenaError, LockTimeout
 from server.storage import keys
 from server.storage.connection import translate_redis_errors
 from server.storage.mux import Arg, Commands
@@ -33,6 +41,17 @@ from server.storage.scripts import Scripts
 # The fencing counter outlives any pause a holder could survive; a lost counter restarts
 # above Redis's clock in microseconds, so numbers still only grow.
 FENCE_TTL_MS = 24 * 3600 * 1000
+# A held lock is extended this many times per TTL: one late renewal does not lose it.
+RENEWALS_PER_TTL = 3
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class LeaseState:
+    """Whether the holder found its lock lost (a renewal or a confirm was refused)."""
+
+    lost: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +60,7 @@ class Lease:
     token: str
     fence: int
     ttl_ms: int
+    state: LeaseState = dataclasses.field(default_factory=LeaseState, compare=False, repr=False)
 
 
 class Locks:
@@ -106,13 +126,49 @@ class Locks:
             )
         )
 
+    async def confirm(self, lease: Lease) -> None:
+        """Renew the lock now, or raise ``LockTimeout`` when it was lost (expired, taken,
+        deleted): a holder calls this before each step that acts on what the lock guards,
+        and stops there if it raises. Redis errors propagate (nothing is confirmed)."""
+        if lease.state.lost:
+            raise _lost(lease)
+        if not await self.extend(lease, lease.ttl_ms):
+            lease.state.lost = True
+            raise _lost(lease)
+
+    async def _keep_renewed(self, lease: Lease) -> None:
+        """While the holder runs: extend the lock every third of its TTL; stop once lost."""
+        every_s = lease.ttl_ms / 1000 / RENEWALS_PER_TTL
+        while not lease.state.lost:
+            await asyncio.sleep(every_s)
+            try:
+                await self.confirm(lease)
+            except LockTimeout:
+                log.warning("lost the lock on %s while holding it", lease.resource)
+                return
+            except ArenaError as exc:  # Redis away: try again; the next confirm decides
+                log.info("could not renew the lock on %s: %s", lease.resource, exc.code)
+
     @asynccontextmanager
     async def hold(self, resource: str, *, ttl_ms: int, wait_s: float) -> AsyncIterator[Lease]:
+        """Hold the lock for the block, renewed while it runs; released after it."""
         lease = await self.acquire(resource, ttl_ms=ttl_ms, wait_s=wait_s)
+        renewal = asyncio.create_task(self._keep_renewed(lease), name=f"renew {resource}")
         try:
             yield lease
         finally:
-            await self.release(lease)
+            renewal.cancel()
+            try:
+                await self.release(lease)
+            except ArenaError as exc:
+                # What the block raised (LOBBY_FULL...) or returned stands; the lock lapses
+                # at its TTL.
+                log.warning(
+                    "could not release the lock on %s (%s); it lapses in %d ms",
+                    resource,
+                    exc.code,
+                    lease.ttl_ms,
+                )
 
     @translate_redis_errors
     async def write_fenced(self, lease: Lease, key: str, fields: Mapping[str, Arg]) -> bool:
@@ -123,6 +179,10 @@ class Locks:
         return bool(
             await self._scripts.fenced_write(keys=[key, keys.lock_fence(lease.resource)], args=args)
         )
+
+
+def _lost(lease: Lease) -> LockTimeout:
+    return LockTimeout(f"{lease.resource} changed hands mid-change; try again", retry_after_ms=50)
 
 
 class NoLocks(Locks):

@@ -138,11 +138,13 @@ class Subscriber:
     async def unsubscribe(self, channel: str) -> None:
         self._channels.discard(channel)
         self._confirmed.discard(channel)
-        if self.connected.is_set() and self._transport is not None:
-            self._transport.write(pack(("SUNSUBSCRIBE", channel)))
+        # A connection just lost (not yet noticed by ``run``) is closed: nothing to tell it.
+        transport = self._transport
+        if self.connected.is_set() and transport is not None and not transport.is_closing():
+            transport.write(pack(("SUNSUBSCRIBE", channel)))
 
     def _send_subscribe(self, channels: list[str]) -> None:
-        if self._transport is None or not channels:
+        if self._transport is None or self._transport.is_closing() or not channels:
             return
         for channel in channels:
             self._unconfirmed[channel] = self._unconfirmed.get(channel, 0) + 1

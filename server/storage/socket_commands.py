@@ -2,17 +2,26 @@
 
 A player's live socket is recorded in Redis as a ``SocketRef`` ("node_id conn_id");
 a ``SocketCommand`` published on ``keys.node_channel(node_id)`` reaches that node's hub.
+Pub/sub keeps nothing, so an order that must not be lost (end a socket, rename it) is
+also kept a minute beside its player (``keys.socket_orders``), first: a node whose
+pub/sub was not subscribed when it was published reads it when it resubscribes.
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from enum import StrEnum
 
 import msgpack
 
 from server.storage import keys
+from server.storage.connection import text, translate_redis_errors
+from server.storage.mux import Commands
 from server.storage.pubsub import Publisher
+
+ORDERS_KEPT = 8  # per player: more than a node could miss in one gap
+ORDERS_TTL_MS = 60_000  # far past a pub/sub gap (a reconnect takes about a second)
 
 
 class SocketEnd(StrEnum):
@@ -74,12 +83,41 @@ class SocketCommand:
 
 
 class SocketCommandBus:
-    def __init__(self, publisher: Publisher) -> None:
+    def __init__(self, publisher: Publisher, mux: Commands) -> None:
         self._publisher = publisher
+        self._mux = mux
 
     @staticmethod
     def channel(node_id: str) -> str:
         return keys.node_channel(node_id)
 
-    async def send(self, ref: SocketRef, command: SocketCommand) -> None:
+    async def send(
+        self, ref: SocketRef, command: SocketCommand, *, keep_for: str | None = None
+    ) -> None:
+        """Publish the order to the socket's node. ``keep_for`` (the socket's player): keep
+        it too, before publishing, for that node to find if its pub/sub misses it."""
+        if keep_for is not None:
+            await self._keep(keep_for, ref, command)
         await self._publisher.publish(keys.node_channel(ref.node_id), command.encode())
+
+    @translate_redis_errors
+    async def _keep(self, player_id: str, ref: SocketRef, command: SocketCommand) -> None:
+        key = keys.socket_orders(player_id)
+        await self._mux.pipeline(
+            ("RPUSH", key, msgpack.packb([ref.encode(), command.encode()])),
+            ("LTRIM", key, -ORDERS_KEPT, -1),
+            ("PEXPIRE", key, ORDERS_TTL_MS),
+        )
+
+    @translate_redis_errors
+    async def kept(self, player_ids: list[str]) -> list[tuple[SocketRef, SocketCommand]]:
+        """The orders kept for these players' sockets (the last minute's), oldest first."""
+        lists = await asyncio.gather(
+            *(self._mux.execute("LRANGE", keys.socket_orders(p), 0, -1) for p in player_ids)
+        )
+        orders = []
+        for raws in lists:
+            for raw in raws:
+                ref, command = msgpack.unpackb(raw)
+                orders.append((SocketRef.decode(text(ref)), SocketCommand.decode(command)))
+        return orders
