@@ -19,7 +19,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from server import http_api, http_headers, logs
+from server import http_api, http_common, http_headers, logs
 from server.appkeys import HUB, METRICS, MUX, REDIS, REGISTRY, SERVICES, SETTINGS, STOPPING
 from server.background import every, stop
 from server.connection import SocketRegistry
@@ -98,7 +98,7 @@ def create_app(settings: Settings, *, clock: Clock = time.time) -> web.Applicati
 
     http_api.add_routes(app)
     ops = app[METRICS].ops if settings.metrics else None
-    endpoint = SocketEndpoint(settings, app[REGISTRY], ops, address_of=http_api.address_key)
+    endpoint = SocketEndpoint(settings, app[REGISTRY], ops, address_of=http_common.address_key)
     app.router.add_get("/v1/ws", endpoint.handle)
     _add_pages(app)
     return app
