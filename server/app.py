@@ -19,14 +19,14 @@ from pathlib import Path
 
 from aiohttp import web
 
-from server import http_api, http_headers, logs
+from server import http_api, http_common, http_headers, logs
+from server.app_metrics import loop_lag, metrics_site, node_metrics
 from server.appkeys import HUB, METRICS, MUX, REDIS, REGISTRY, SERVICES, SETTINGS, STOPPING
 from server.background import every, stop
 from server.connection import SocketRegistry
 from server.errors import ArenaError
 from server.hub import Hub
-from server.metrics import GameTotals, Metrics, Sources
-from server.protocol import CloseCode, Frame, Op, Push, push
+from server.protocol import CloseCode, Frame, Push, push
 from server.redelivery import Redelivery
 from server.services import Services
 from server.services.activity import ActivityFeed
@@ -85,20 +85,20 @@ def create_app(settings: Settings, *, clock: Clock = time.time) -> web.Applicati
     )
     app[SETTINGS] = settings
     app[REGISTRY] = SocketRegistry()
-    app[METRICS] = _metrics(app)
+    app[METRICS] = node_metrics(app)
     app[STOPPING] = asyncio.Event()
     app.cleanup_ctx.append(_redis)
     app.cleanup_ctx.append(_services(clock))
     app.cleanup_ctx.append(_hub_and_upkeep)
     app.cleanup_ctx.append(_result_workers)
-    app.cleanup_ctx.append(_loop_lag)
-    app.cleanup_ctx.append(_metrics_site)
+    app.cleanup_ctx.append(loop_lag)
+    app.cleanup_ctx.append(metrics_site)
     app.on_shutdown.append(_tell_sockets_and_close)
     app.on_response_prepare.append(http_headers.security_headers)
 
     http_api.add_routes(app)
     ops = app[METRICS].ops if settings.metrics else None
-    endpoint = SocketEndpoint(settings, app[REGISTRY], ops, address_of=http_api.address_key)
+    endpoint = SocketEndpoint(settings, app[REGISTRY], ops, address_of=http_common.address_key)
     app.router.add_get("/v1/ws", endpoint.handle)
     _add_pages(app)
     return app
@@ -127,75 +127,6 @@ async def _revalidate_static(request: web.Request, response: web.StreamResponse)
     # rather than run an old script against a new page.
     if request.path.startswith("/static/"):
         response.headers["Cache-Control"] = "no-cache"
-
-
-def _metrics(app: web.Application) -> Metrics:
-    """Read lazily: the services exist once the app starts, the metrics before."""
-
-    async def game_totals() -> GameTotals:
-        try:
-            stats = await app[SERVICES].stats.snapshot()
-        except ArenaError:
-            return GameTotals(redis_up=False)
-        return GameTotals(
-            players_online=stats.online,
-            nodes_alive=stats.nodes,
-            queues={"results": stats.queue},
-            matches_abandoned=stats.abandoned,
-            matches_disputed=stats.disputed,
-        )
-
-    def redis_errors() -> dict[str, int]:
-        errors = app[MUX].error_counts()
-        subscriber = app[HUB].subscriber
-        if subscriber is not None:
-            errors.update(subscriber.error_counts())
-        return dict(errors)
-
-    return Metrics(
-        Sources(
-            sockets_open=lambda: len(app[REGISTRY]),
-            cache_counts=lambda: app[SERVICES].cache_stats.node_counts(),
-            lock_counts=lambda: app[SERVICES].locks.counts,
-            rate_limit_refusals=lambda: app[SERVICES].rate_limiter.refusals,
-            redis_errors=redis_errors,
-            game_totals=game_totals,
-        ),
-        known_ops=[str(op) for op in Op],
-    )
-
-
-async def _metrics_site(app: web.Application) -> AsyncIterator[None]:
-    """With ARENA_METRICS_PORT: GET /metrics on that port of ARENA_HOST, and nothing else
-    there (the public port then answers 404 for it)."""
-    settings = app[SETTINGS]
-    if not (settings.metrics and settings.metrics_port):
-        yield
-        return
-    site_app = web.Application()
-    site_app[METRICS] = app[METRICS]
-    site_app.router.add_get("/metrics", http_api.metrics)
-    site_app.on_response_prepare.append(http_headers.security_headers)
-    runner = web.AppRunner(site_app, access_log=None)
-    await runner.setup()
-    try:
-        await web.TCPSite(runner, settings.host, settings.metrics_port).start()
-    except OSError:
-        await runner.cleanup()
-        raise
-    log.info("metrics on http://%s:%d/metrics", settings.host, settings.metrics_port)
-    yield
-    await runner.cleanup()
-
-
-async def _loop_lag(app: web.Application) -> AsyncIterator[None]:
-    if not app[SETTINGS].metrics:
-        yield
-        return
-    stopping = asyncio.Event()
-    task = asyncio.create_task(app[METRICS].loop_lag.run(stopping), name="loop-lag")
-    yield
-    await stop(task, stopping)
 
 
 def build_services(

@@ -1,12 +1,11 @@
-"""REST routes: logins, the session, presence, health, boards, the admin API, /metrics.
+"""REST routes: logins, the session, presence, health, boards, /metrics (the admin API's
+in http_admin.py, what routes share in http_common.py).
 
 JSON in, JSON out (``/metrics`` speaks Prometheus's text format).
 """
 
 from __future__ import annotations
 
-import hmac
-import json
 import logging
 import re
 import secrets
@@ -17,31 +16,17 @@ from typing import Any
 from aiohttp import web
 
 from server import logs
-from server.addresses import address_bucket
 from server.appkeys import METRICS, SERVICES, SETTINGS
-from server.errors import (
-    ArenaError,
-    BadRequest,
-    Forbidden,
-    NotFound,
-    Unauthorized,
-    UnsupportedMediaType,
-)
+from server.errors import ArenaError, BadRequest
+from server.http_admin import add_admin_routes
+from server.http_common import address_key, error_body, read_json_object, require_json, require_key
 from server.metrics import CONTENT_TYPE
-from server.protocol import ErrorCode, Format, has_lone_surrogate
+from server.protocol import ErrorCode, Format
 from server.services.leaderboards import OFFSET_MAX, TOP_LIMIT_MAX
-from server.services.sessions import TICKET_TTL_S, validate_ban_duration
-from server.ws import bearer_header, bearer_token
+from server.services.sessions import TICKET_TTL_S
+from server.ws import bearer_token
 
 log = logging.getLogger(__name__)
-
-
-def error_body(code: str, message: str, retry_after_ms: int | None = None) -> dict[str, Any]:
-    error: dict[str, Any] = {"code": code, "message": message}
-    if retry_after_ms is not None:
-        error["retry_after_ms"] = retry_after_ms
-    return {"error": error}
-
 
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})  # probes: logged at DEBUG only
@@ -73,27 +58,6 @@ async def request_log_middleware(
     return response
 
 
-def address_key(request: web.Request) -> str:
-    """What per-address limits count a client by (read rate, key guesses, sockets).
-    Every per-address limit goes through here, so how addresses are grouped is decided
-    in one place: an IPv6 client by its /64, an IPv4-mapped one as IPv4."""
-    return address_bucket(client_address(request))
-
-
-def client_address(request: web.Request) -> str:
-    """The client's address: the peer's, or behind a trusted load balancer (setting
-    ARENA_TRUSTED_PROXIES) the last X-Forwarded-For hop that is not one of ours."""
-    peer = request.remote or "unknown"
-    trusted = request.app[SETTINGS].trusted_proxy_set()
-    if peer not in trusted:
-        return peer
-    hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",")]
-    for hop in reversed(hops):
-        if hop and hop not in trusted:
-            return hop[:64]
-    return peer
-
-
 @web.middleware
 async def error_middleware(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -123,29 +87,6 @@ async def error_middleware(
     except Exception:
         log.exception("HTTP %s %s failed", request.method, request.path)
         return web.json_response(error_body(ErrorCode.INTERNAL, "internal error"), status=500)
-
-
-def require_json(request: web.Request) -> None:
-    """Only ``Content-Type: application/json`` (charset, if named, UTF-8): a cross-site
-    HTML form can send urlencoded, multipart or text/plain bodies, never this, so no
-    page elsewhere can make a visitor's browser mint accounts here."""
-    charset = (request.charset or "utf-8").lower()
-    if request.content_type != "application/json" or charset not in ("utf-8", "utf8"):
-        raise UnsupportedMediaType("the body must be sent as Content-Type: application/json")
-
-
-async def read_json_object(request: web.Request) -> dict[str, Any]:
-    require_json(request)
-    try:
-        # Over client_max_size, aiohttp raises 413; the middleware gives it our error shape.
-        body = await request.json(loads=json.loads)
-    except (ValueError, UnicodeDecodeError):
-        raise BadRequest("body must be a JSON object") from None
-    if not isinstance(body, dict):
-        raise BadRequest("body must be a JSON object")
-    if has_lone_surrogate(body):
-        raise BadRequest("body: a lone surrogate escape (\\ud800..\\udfff) is not text")
-    return body
 
 
 async def guest_login(request: web.Request) -> web.Response:
@@ -233,27 +174,6 @@ def query_int(request: web.Request, name: str, *, default: int, low: int, high: 
     return value
 
 
-async def require_key(request: web.Request, expected: str, *, kind: str, off: str) -> None:
-    """``Authorization: Bearer KEY``: 401 without it (or with the routes off: ``off``),
-    403 with a wrong one. Wrong keys count per address (``auth.key``); once over, every
-    key from that address gets 429 until the window passes, the right one included, so
-    guessing runs at the limit's rate at best. Refusals are logged (never the key)."""
-    given = bearer_header(request)
-    if not expected:
-        log.warning("%s key refused for %s %s: off", kind, request.method, request.path)
-        raise Unauthorized(off)
-    if given is None:
-        log.warning("%s key refused for %s %s: no key", kind, request.method, request.path)
-        raise Unauthorized(f"the {kind} key is required")
-    limiter = request.app[SERVICES].rate_limiter
-    address = address_key(request)
-    await limiter.ensure_not_over("auth.key", address)
-    if not hmac.compare_digest(given.encode(), expected.encode()):
-        log.warning("%s key refused for %s %s: wrong key", kind, request.method, request.path)
-        await limiter.check("auth.key", address)
-        raise Forbidden(f"wrong {kind} key")
-
-
 async def require_server_key(request: web.Request) -> None:
     """Trusted game servers send ``Authorization: Bearer ARENA_SERVER_KEY``."""
     await require_key(
@@ -327,66 +247,6 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
 
-# --- the admin API: behind ARENA_ADMIN_KEY ------------------------------------------
-
-
-async def require_admin_key(request: web.Request) -> None:
-    """``Authorization: Bearer ARENA_ADMIN_KEY`` (see ``require_key``)."""
-    await require_key(
-        request,
-        request.app[SETTINGS].admin_key,
-        kind="admin",
-        off="the admin API is off: ARENA_ADMIN_KEY is not set",
-    )
-
-
-async def admin_stats(request: web.Request) -> web.Response:
-    await require_admin_key(request)
-    return web.json_response(await request.app[SERVICES].admin.stats())
-
-
-async def admin_close_lobby(request: web.Request) -> web.Response:
-    await require_admin_key(request)
-    admin = request.app[SERVICES].admin
-    return web.json_response(await admin.close_lobby(request.match_info["lobby_id"]))
-
-
-async def admin_end_match(request: web.Request) -> web.Response:
-    await require_admin_key(request)
-    admin = request.app[SERVICES].admin
-    return web.json_response(await admin.end_match(request.match_info["match_id"]))
-
-
-async def admin_kick(request: web.Request) -> web.Response:
-    await require_admin_key(request)
-    player_id = request.match_info["player_id"]
-    if not 1 <= len(player_id) <= 64:
-        raise NotFound("no such player")
-    return web.json_response(await request.app[SERVICES].admin.kick(player_id))
-
-
-def admin_player_id(request: web.Request) -> str:
-    player_id = request.match_info["player_id"]
-    if not 1 <= len(player_id) <= 64:
-        raise NotFound("no such player")
-    return player_id
-
-
-async def admin_ban(request: web.Request) -> web.Response:
-    """``{duration_s?}``: none bans until unbanned."""
-    await require_admin_key(request)
-    player_id = admin_player_id(request)
-    body = await read_json_object(request) if request.body_exists else {}
-    duration_s = validate_ban_duration(body.get("duration_s"))
-    return web.json_response(await request.app[SERVICES].admin.ban(player_id, duration_s))
-
-
-async def admin_unban(request: web.Request) -> web.Response:
-    await require_admin_key(request)
-    player_id = admin_player_id(request)
-    return web.json_response(await request.app[SERVICES].admin.unban(player_id))
-
-
 def add_routes(app: web.Application) -> None:
     app.router.add_post("/v1/auth/guest", guest_login)
     app.router.add_post("/v1/auth/spectator", spectator_login)
@@ -402,11 +262,6 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/v1/stats", stats)
     if app[SETTINGS].metrics and not app[SETTINGS].metrics_port:
         app.router.add_get("/metrics", metrics)
-    app.router.add_get("/v1/admin/stats", admin_stats)
-    app.router.add_post("/v1/admin/lobbies/{lobby_id}/close", admin_close_lobby)
-    app.router.add_post("/v1/admin/matches/{match_id}/end", admin_end_match)
-    app.router.add_post("/v1/admin/players/{player_id}/kick", admin_kick)
-    app.router.add_post("/v1/admin/players/{player_id}/ban", admin_ban)
-    app.router.add_post("/v1/admin/players/{player_id}/unban", admin_unban)
+    add_admin_routes(app)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)

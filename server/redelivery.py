@@ -30,7 +30,7 @@ from server.errors import ArenaError
 from server.hub import Hub
 from server.protocol import Frame, Push, push
 from server.services import Services
-from server.services.lobbies import lobby_wire
+from server.services.lobby_news import lobby_wire
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,9 @@ password.
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Iterable
+from typing import NoReturn
 from urllib.parse import urlsplit, urlunsplit
 
 EXIT_BAD_SETTING = 2
@@ -85,3 +87,11 @@ def secret_in(text: str, url: str) -> bool:
     except ValueError:
         return True
     return password is not None and password != "" and (password in text or url in text)
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """Flag errors as one line on stderr (``prog: message``), exit status 2: the usage
+    block would push the one line that matters out of sight; ``--help`` shows it."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_BAD_SETTING, f"{self.prog}: {message}\n")

@@ -13,20 +13,13 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NoReturn
+from typing import Any
 
 from server.boards import BoardSpec, parse_boards
 from server.modes import ModeBook, parse_modes
-from server.setting_errors import (
-    EXIT_BAD_SETTING,
-    SettingError,
-    one_of,
-    redacted_url,
-    secret_in,
-)
-from server.storage.mux import SCHEMES, Endpoint, cluster_seeds, is_cluster
+from server.setting_errors import OneLineParser, SettingError
+from server.settings_checks import validate
 
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 RATE_LIMITS_FORM = "action=burst/per_second, comma-separated"
 PUBLIC_ROOM = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 
@@ -59,8 +52,6 @@ DEFAULT_RATE_LIMITS = {
     # right key waits, so guessing runs at this rate at best.
     "auth.key": RateLimit(5, 0.1),
 }
-
-KEY_MIN_LENGTH = 32  # admin and server keys: long enough that guessing is hopeless
 
 
 def _setting(default: Any, env: str, help: str) -> Any:
@@ -317,114 +308,9 @@ class Settings:
         return frozenset(p.strip() for p in self.trusted_proxies.split(",") if p.strip())
 
     def validated(self) -> Settings:
-        positive = [
-            "session_ttl_s",
-            "session_touch_interval_s",
-            "presence_interval_s",
-            "presence_ttl_s",
-            "max_frame_bytes",
-            "outbox_bytes",
-            "msg_rate_burst",
-            "msg_rate_per_s",
-            "redis_pool_size",
-            "redis_timeout_s",
-            "lb_cache_ttl_s",
-            "profile_cache_ttl_s",
-            "heartbeat_s",
-            "shutdown_grace_s",
-            "match_feed_max",
-            "match_abandon_s",
-            "job_timeout_s",
-            "job_tries",
-            "max_sockets_per_ip",
-            "header_timeout_s",
-        ]
-        for name in positive:
-            if getattr(self, name) <= 0:
-                raise self.refuse(name, "above 0")
-        if self.guest_ttl_days < 1:
-            raise self.refuse("guest_ttl_days", "a whole number of days, 1 or more")
-        if self.presence_ttl_s <= self.presence_interval_s:
-            raise self.refuse(
-                "presence_ttl_s",
-                f"longer than ARENA_PRESENCE_INTERVAL ({self.presence_interval_s})",
-            )
-        if self.lobby_grace_s <= 0:
-            raise self.refuse("lobby_grace_s", "above 0")
-        if self.redis_wait_s < 0:
-            raise self.refuse("redis_wait_s", "0 or more")
-        if self.log_format not in ("text", "json"):
-            raise self.refuse("log_format", "text or json")
-        if self.metrics not in (0, 1):
-            raise self.refuse("metrics", "0 or 1")
-        if self.lobby_locks not in (0, 1):
-            raise self.refuse("lobby_locks", "1 (or 0, for benchmarks only)")
-        if self.redis_pool_size < max(2, self.workers):
-            raise self.refuse(
-                "redis_pool_size", "at least 2 and ARENA_WORKERS (each worker holds one connection)"
-            )
-        if self.log_level.upper() not in LOG_LEVELS:
-            raise self.refuse("log_level", one_of(LOG_LEVELS))
-        if not 0 <= self.port <= 65535:
-            raise self.refuse("port", "0..65535")
-        if self.workers < 0:
-            raise self.refuse("workers", "0 or more")
-        if not 0 <= self.metrics_port <= 65535:
-            raise self.refuse("metrics_port", "0..65535")
-        if self.metrics_port and self.metrics_port == self.port:
-            raise self.refuse("metrics_port", "different from ARENA_PORT (or 0)")
-        self.check_redis_url()
-        self._check_keys()
-        self.rate_limit_table()
-        self.mode_book()
-        self.public_rooms()
+        """This, once every check (settings_checks.py) passed; else SettingError."""
+        validate(self)
         return self
-
-    def refuse(self, name: str, accepts: str, *, secret: bool = False) -> SettingError:
-        """The error for field ``name``'s current value: its env var, what it accepts, and
-        the value (not for a ``secret``: a key must not reach a log)."""
-        if secret:
-            return SettingError(env_of(name), accepts)
-        return SettingError(env_of(name), accepts, got=getattr(self, name))
-
-    def check_redis_url(self) -> None:
-        """A URL Arena can open (a scheme it speaks, a port that is a number), or one line
-        saying what it takes; the password never reaches the message."""
-        if not self.redis_url:
-            return
-        accepts = (
-            "empty (a private Redis) or a URL like redis://[:password@]host:port[/db], "
-            f"with scheme {one_of(s + '://' for s in SCHEMES)}"
-        )
-        shown = redacted_url(self.redis_url)
-        scheme, sep, _ = self.redis_url.partition("://")
-        if not sep or scheme not in SCHEMES:
-            raise SettingError("REDIS_URL", accepts, got=shown)
-        try:
-            if is_cluster(self.redis_url):
-                cluster_seeds(self.redis_url)
-            else:
-                Endpoint.from_url(self.redis_url)
-        except ValueError as exc:
-            # The parser's own words, unless they quote the password.
-            reason = "" if secret_in(str(exc), self.redis_url) else str(exc)
-            raise SettingError("REDIS_URL", accepts, got=shown, reason=reason) from None
-
-    def _check_keys(self) -> None:
-        """Keys are checked at start: a short one could be guessed, and one key serving
-        both routes would make every game server an operator."""
-        for env, key in (
-            ("ARENA_ADMIN_KEY", self.admin_key),
-            ("ARENA_SERVER_KEY", self.server_key),
-        ):
-            if key and len(key) < KEY_MIN_LENGTH:
-                raise SettingError(
-                    env,
-                    f"at least {KEY_MIN_LENGTH} characters; make one with "
-                    "python -c 'import secrets; print(secrets.token_urlsafe(32))'",
-                )
-        if self.admin_key and self.admin_key == self.server_key:
-            raise SettingError("ARENA_ADMIN_KEY", "different from ARENA_SERVER_KEY")
 
     def rate_limit_table(self) -> dict[str, RateLimit]:
         """The defaults with ``ARENA_RATE_LIMITS`` on top."""
@@ -462,23 +348,6 @@ class Settings:
                     got=room,
                 )
         return rooms
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """Flag errors as one line on stderr (``prog: message``), exit status 2: the usage
-    block would push the one line that matters out of sight; ``--help`` shows it."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_BAD_SETTING, f"{self.prog}: {message}\n")
-
-
-def env_of(name: str) -> str:
-    """The environment variable of the setting ``name`` (a Settings field)."""
-    for f in dataclasses.fields(Settings):
-        if f.name == name:
-            env: str = f.metadata["env"]
-            return env
-    raise KeyError(name)
 
 
 def _metavar(name: str, kind: type) -> str:

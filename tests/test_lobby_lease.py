@@ -17,8 +17,7 @@ import redis as redis_sync
 from server.app import build_services
 from server.embedded_redis import RedisProcess
 from server.errors import LobbyFull, LockTimeout
-from server.services import Services
-from server.services import lobbies as lobbies_module
+from server.services import Services, lobby_lock
 from server.storage import keys
 from server.storage.clients import open_mux, open_redis
 from server.storage.lobbies import LobbyRecord, LobbyStore
@@ -80,7 +79,7 @@ async def lobby_services(
 
 @pytest.fixture
 def short_lock(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(lobbies_module, "LOCK_TTL_MS", SHORT_TTL_MS)
+    monkeypatch.setattr(lobby_lock, "LOCK_TTL_MS", SHORT_TTL_MS)
 
 
 async def held_mid_way(store: PausingStore, step: str, change: Any) -> asyncio.Task[Any]:

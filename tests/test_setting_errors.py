@@ -18,6 +18,7 @@ import pytest
 from server.embedded_redis import RedisProcess, free_port
 from server.setting_errors import SettingError, redacted_url
 from server.settings import Settings
+from server.settings_checks import refuse
 
 RUN_WITHIN_S = 60.0  # a bound on a process that must exit on its own; never reached
 
@@ -166,6 +167,6 @@ def test_a_host_that_is_not_this_machines_stops_the_server_with_a_line_saying_so
 def test_a_secret_setting_is_refused_without_its_value() -> None:
     """The helper other checks use: a key's value never reaches the line."""
     settings = dataclasses.replace(Settings.from_env({}), admin_key="hunter2")
-    error = settings.refuse("admin_key", "at least 32 characters", secret=True)
+    error = refuse(settings, "admin_key", "at least 32 characters", secret=True)
     assert str(error) == "ARENA_ADMIN_KEY must be at least 32 characters"
-    assert str(settings.refuse("port", "0..65535")) == "ARENA_PORT must be 0..65535, got 8080"
+    assert str(refuse(settings, "port", "0..65535")) == "ARENA_PORT must be 0..65535, got 8080"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from server.handlers.base import Handler, OpContext, Request
 from server.protocol import Message, Op
-from server.services.lobbies import CAPACITY_MAX, CAPACITY_MIN, NAME_MAX, lobby_wire
+from server.services.lobbies import CAPACITY_MAX, CAPACITY_MIN, NAME_MAX
+from server.services.lobby_news import lobby_wire
 
 LIST_MAX = 50
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from server.services.lobbies import LobbyService, lobby_wire
+from server.services.lobbies import LobbyService
+from server.services.lobby_news import lobby_wire
 from server.services.matches import MatchService, match_wire
 from server.services.presence import PresenceService
 from server.services.profiles import ProfileService

@@ -19,25 +19,20 @@
 - The lock is renewed while a change runs, and the change confirms it still holds
   it before each step after the write (the index, the match start, each publish):
   a change that lost its lock stops with LOCK_TIMEOUT and pushes nothing.
+
+The parts: lobby_lock.py (the lock a change holds), lobby_seats.py (seats and their
+leases), lobby_news.py (the index and pushes that follow a change, the wire shape).
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import re
 import secrets
-import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from contextvars import ContextVar
-from typing import Any
 
 import msgpack
 
 from server.errors import (
-    AlreadyInLobby,
-    ArenaError,
     BadRequest,
     LobbyFull,
     LobbyNotFound,
@@ -46,6 +41,9 @@ from server.errors import (
 )
 from server.modes import ModeBook
 from server.protocol import Push, push
+from server.services.lobby_lock import hold_lobby, still_held
+from server.services.lobby_news import after_change, tell_watchers
+from server.services.lobby_seats import free_lapsed_seats, free_seats, now_ms, take_seat
 from server.services.matches import MatchService
 from server.services.presence import PresenceService
 from server.services.ratelimits import RateLimiter
@@ -55,13 +53,10 @@ from server.storage.lobbies import LobbyRecord, LobbyStore, Member
 from server.storage.locks import Lease
 from server.text import clean_text
 
-log = logging.getLogger(__name__)
-
 MODE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 LOBBY_ID = re.compile(r"^[0-9a-f]{12}$")
 CAPACITY_MIN, CAPACITY_MAX = 2, 64
 NAME_MAX = 32
-LOCK_TTL_MS = 2000
 # Hundreds of players may queue for one popular lobby; each turn holds it a millisecond or two.
 LOCK_WAIT_S = 3.0
 QUICKJOIN_CANDIDATES = 10
@@ -69,28 +64,6 @@ QUICKJOIN_CANDIDATES = 10
 # must outlast every candidate tried (10 x 0.2 s) plus creating a lobby.
 CANDIDATE_WAIT_S = 0.2
 MODE_LOCK_TTL_MS = 8000
-# Freeing lapsed seats waits only briefly per lobby; a busy one is retried next round.
-UPKEEP_WAIT_S = 0.3
-UPKEEP_RETRY_MS = 5000
-UPKEEP_BUDGET_S = 1.0
-
-# The lobby lock the running change holds (each task its own): what ``_changed`` confirms.
-_HELD: ContextVar[Lease | None] = ContextVar("held_lobby_lock", default=None)
-
-
-def lobby_wire(lobby: LobbyRecord) -> dict[str, Any]:
-    """The one shape a lobby has in replies and pushes."""
-    return {
-        "lobby_id": lobby.lobby_id,
-        "mode": lobby.mode,
-        "name": lobby.name,
-        "capacity": lobby.capacity,
-        "private": lobby.private,
-        "owner": lobby.owner,
-        "members": [
-            {"player_id": m.player_id, "name": m.name, "ready": m.ready} for m in lobby.members
-        ],
-    }
 
 
 def validate_mode(mode: object) -> str:
@@ -213,10 +186,10 @@ class LobbyService:
             status="open",
             members=[Member(player_id, player_name)],
         )
-        async with self._lock(lobby.lobby_id, LOCK_WAIT_S) as lease:
-            await self._take_seat(player_id, lobby.lobby_id)
+        async with hold_lobby(self._store.locks, lobby.lobby_id, LOCK_WAIT_S) as lease:
+            await take_seat(self._store, player_id, lobby.lobby_id, self._lease_ms)
             await self._write_or_give_back(lease, lobby, player_id)
-            await self._changed(lobby)
+            await after_change(self._store, self._matches, self._watch, lobby)
         return lobby
 
     async def join(self, player_id: str, player_name: str, lobby_id: str) -> LobbyRecord:
@@ -227,7 +200,7 @@ class LobbyService:
     async def _join(
         self, player_id: str, player_name: str, lobby_id: str, wait_s: float
     ) -> LobbyRecord:
-        async with self._lock(lobby_id, wait_s) as lease:
+        async with hold_lobby(self._store.locks, lobby_id, wait_s) as lease:
             lobby = await self._store.read(lobby_id)
             if lobby is None or lobby.status != "open":
                 await self._store.unindex(lobby_id, None if lobby is None else lobby.mode)
@@ -235,15 +208,15 @@ class LobbyService:
             if any(m.player_id == player_id for m in lobby.members):
                 # Back in a seat they kept (a reconnect), or a retry of a join that stopped
                 # after its write (it lost the lock): index and announce the lobby again.
-                await self._changed(lobby)
+                await after_change(self._store, self._matches, self._watch, lobby)
                 return lobby
             if len(lobby.members) >= lobby.capacity:
                 raise LobbyFull("the lobby is full")
-            await self._take_seat(player_id, lobby_id)
+            await take_seat(self._store, player_id, lobby_id, self._lease_ms)
             lobby.members.append(Member(player_id, player_name))
             self._start_if_full(lobby)
             await self._write_or_give_back(lease, lobby, player_id)
-            await self._changed(lobby)
+            await after_change(self._store, self._matches, self._watch, lobby)
         return lobby
 
     async def quickjoin(self, player_id: str, player_name: str, mode: str) -> LobbyRecord:
@@ -293,12 +266,12 @@ class LobbyService:
         return lobby_id
 
     async def _leave(self, player_id: str, lobby_id: str, wait_s: float) -> None:
-        async with self._lock(lobby_id, wait_s) as lease:
+        async with hold_lobby(self._store.locks, lobby_id, wait_s) as lease:
             lobby = await self._store.read(lobby_id)
             here = lobby is not None and any(m.player_id == player_id for m in lobby.members)
             if lobby is None or lobby.status != "open" or not here:
                 # Gone, started, or a seat that was never really taken: only free the seat.
-                await self._free_seats(lobby_id, [player_id])
+                await free_seats(self._store, lobby_id, [player_id])
                 return
             lobby.members = [m for m in lobby.members if m.player_id != player_id]
             if not lobby.members:
@@ -308,23 +281,23 @@ class LobbyService:
             self._start_if_all_ready(lobby)  # those left may all be ready
             if not await self._store.write(lease, lobby):
                 raise LockTimeout("lobby changed hands; try again", retry_after_ms=50)
-            await self._free_seats(lobby_id, [player_id])
-            await self._changed(lobby)
+            await free_seats(self._store, lobby_id, [player_id])
+            await after_change(self._store, self._matches, self._watch, lobby)
 
     async def ready(self, player_id: str, ready: bool) -> LobbyRecord:
         await self._rate_limiter.check("lobby.ready", player_id)
         lobby_id = await self._store.seat_of(player_id)
         if lobby_id is None:
             raise NotInLobby("not in a lobby")
-        async with self._lock(lobby_id, LOCK_WAIT_S) as lease:
+        async with hold_lobby(self._store.locks, lobby_id, LOCK_WAIT_S) as lease:
             lobby = await self._store.read(lobby_id)
             here = lobby is not None and any(m.player_id == player_id for m in lobby.members)
             if lobby is not None and here and lobby.status == "started":
                 # A retry after a failure half-way through the start: finish it again.
-                await self._changed(lobby)
+                await after_change(self._store, self._matches, self._watch, lobby)
                 return lobby
             if lobby is None or lobby.status != "open" or not here:
-                await self._free_seats(lobby_id, [player_id])  # a stale seat
+                await free_seats(self._store, lobby_id, [player_id])  # a stale seat
                 raise NotInLobby("not in an open lobby")
             for member in lobby.members:
                 if member.player_id == player_id:
@@ -332,14 +305,14 @@ class LobbyService:
             self._start_if_all_ready(lobby)
             if not await self._store.write(lease, lobby):
                 raise LockTimeout("lobby changed hands; try again", retry_after_ms=50)
-            await self._changed(lobby)
+            await after_change(self._store, self._matches, self._watch, lobby)
         return lobby
 
     async def close_by_operator(self, lobby_id: str) -> LobbyRecord:
         """An operator closes an open lobby: its players lose their seats and are told
         (``lobby.closed``); the lobby leaves the lists."""
         lobby_id = validate_lobby_id(lobby_id)
-        async with self._lock(lobby_id, LOCK_WAIT_S) as lease:
+        async with hold_lobby(self._store.locks, lobby_id, LOCK_WAIT_S) as lease:
             lobby = await self._store.read(lobby_id)
             if lobby is None or lobby.status != "open":
                 raise LobbyNotFound("no such open lobby")
@@ -347,16 +320,16 @@ class LobbyService:
             lobby.status = "closed"
             if not await self._store.write(lease, lobby):
                 raise LockTimeout("lobby changed hands; try again", retry_after_ms=50)
-            await self._free_seats(lobby_id, members)
-            await self._still_held()
+            await free_seats(self._store, lobby_id, members)
+            await still_held(self._store.locks)
             await self._store.index(lobby)
-            await self._still_held()
+            await still_held(self._store.locks)
             closed = msgpack.packb(push(Push.LOBBY_CLOSED, lobby_id=lobby_id, reason="admin"))
             # Kept first: no lobby state tells a player of this later (the seat is gone).
             await self._store.keep_push(members, closed)
             await asyncio.gather(
                 self._store.publish([keys.player_channel(p) for p in members], closed),
-                self._watched(lobby),
+                tell_watchers(self._watch, lobby),
             )
         return lobby
 
@@ -374,83 +347,24 @@ class LobbyService:
 
     async def renew_seats(self, player_ids: list[str]) -> None:
         """A node's heartbeat: its connected players keep their seats."""
-        await self._store.renew_seats(player_ids, _now_ms() + self._lease_ms)
+        await self._store.renew_seats(player_ids, now_ms() + self._lease_ms)
 
     async def free_lapsed_seats(self) -> None:
         """Free the seats whose leases ran out (the player dropped or their node died).
         Any node may run this; each seat is claimed by one, and retried if that fails."""
-        now = _now_ms()
-        # Bounded per round: this shares the node's upkeep with the presence heartbeat.
-        stop_at = time.monotonic() + UPKEEP_BUDGET_S
-        for player_id in await self._store.lapsed(now):
-            if time.monotonic() > stop_at:
-                break  # the rest wait for the next round (their leases stay lapsed)
-            if not await self._store.claim_lapsed(player_id, now, now + UPKEEP_RETRY_MS):
-                continue
-            try:
-                _, online = await self._presence.lookup([player_id])
-                if online[player_id]:
-                    await self._store.lease_seat(player_id, now + self._lease_ms)
-                    continue  # back on some node just now: its heartbeat takes over
-                lobby_id = await self._store.seat_of(player_id)
-                if lobby_id is None:
-                    await self._store.drop_lease([player_id])
-                    continue
-                await self._leave(player_id, lobby_id, UPKEEP_WAIT_S)
-            except ArenaError as exc:
-                log.info("seat of %s not freed yet (%s); retrying later", player_id, exc.code)
+        await free_lapsed_seats(self._store, self._presence, self._lease_ms, self._leave)
 
     # --- the steps every change shares -------------------------------------------------
-
-    @asynccontextmanager
-    async def _lock(self, lobby_id: str, wait_s: float) -> AsyncIterator[Lease]:
-        """Hold the lobby's lock (renewed while held); ``_still_held`` confirms it."""
-        async with self._store.locks.hold(
-            keys.lobby_resource(lobby_id), ttl_ms=LOCK_TTL_MS, wait_s=wait_s
-        ) as lease:
-            held = _HELD.set(lease)
-            try:
-                yield lease
-            finally:
-                _HELD.reset(held)
-
-    async def _still_held(self) -> None:
-        """Raise LOCK_TIMEOUT if this change lost its lock: a newer holder may have acted
-        since, and what this one would index or push would be out of date or out of order."""
-        lease = _HELD.get()
-        if lease is not None:
-            await self._store.locks.confirm(lease)
-
-    async def _take_seat(self, player_id: str, lobby_id: str) -> None:
-        """Seat the player, or AlreadyInLobby. A seat that points at a lobby the player is
-        not really in (a node died between taking a seat and writing the lobby, or
-        before freeing the seats of a started match) is given back first."""
-        elsewhere = await self._store.take_seat(player_id, lobby_id)
-        if elsewhere is None:
-            await self._store.lease_seat(player_id, _now_ms() + self._lease_ms)
-            return
-        other = await self._store.read(elsewhere)
-        really_there = (
-            other is not None
-            and other.status == "open"
-            and any(m.player_id == player_id for m in other.members)
-        )
-        if really_there:
-            raise AlreadyInLobby(f"already in lobby {elsewhere}")
-        await self._store.free_seats(elsewhere, [player_id])
-        if await self._store.take_seat(player_id, lobby_id) is not None:
-            raise AlreadyInLobby("already in another lobby")
-        await self._store.lease_seat(player_id, _now_ms() + self._lease_ms)
 
     async def _write_or_give_back(self, lease: Lease, lobby: LobbyRecord, player_id: str) -> None:
         """Write the lobby with the player seated in it, or give the seat back."""
         try:
             written = await self._store.write(lease, lobby)
         except BaseException:
-            await self._free_seats(lobby.lobby_id, [player_id])
+            await free_seats(self._store, lobby.lobby_id, [player_id])
             raise
         if not written:
-            await self._free_seats(lobby.lobby_id, [player_id])
+            await free_seats(self._store, lobby.lobby_id, [player_id])
             raise LockTimeout("lobby changed hands; try again", retry_after_ms=50)
 
     @staticmethod
@@ -466,52 +380,3 @@ class LobbyService:
         if full and self._modes.spec_for(lobby.mode).start_when_full:
             lobby.status = "started"
             lobby.match_id = secrets.token_hex(8)
-
-    async def _free_seats(self, lobby_id: str, player_ids: list[str]) -> None:
-        await self._store.free_seats(lobby_id, player_ids)
-        await self._store.drop_lease(player_ids)
-
-    async def _watched(self, lobby: LobbyRecord) -> None:
-        # A private lobby's id is its invitation: watchers (anyone may spectate) never see it.
-        if not lobby.private:
-            await self._watch.lobby({**lobby_wire(lobby), "status": lobby.status})
-
-    async def _changed(self, lobby: LobbyRecord) -> None:
-        """What follows any change, still under the lock so that it happens in order: the
-        open-lobby index, and the pushes (a start frees every seat and tells everyone).
-        Each step first confirms the lock is still held."""
-        await self._still_held()
-        await self._store.index(lobby)
-        members = [m.player_id for m in lobby.members]
-        channels = [keys.player_channel(p) for p in members]
-        if lobby.status == "started":
-            await self._still_held()
-            await self._free_seats(lobby.lobby_id, members)
-            # Before the pushes: each player's socket follows the match before they can send.
-            await self._matches.start(lobby.match_id, lobby.lobby_id, lobby.mode, members)
-        await self._still_held()
-        # Together (one write, one round trip): the lock is held meanwhile.
-        await asyncio.gather(
-            self._store.publish(
-                channels, msgpack.packb(push(Push.LOBBY_UPDATED, lobby=lobby_wire(lobby)))
-            ),
-            self._watched(lobby),
-        )
-        if lobby.status == "started":
-            await self._still_held()
-            await self._store.publish(
-                channels,
-                msgpack.packb(
-                    push(
-                        Push.MATCH_STARTED,
-                        match_id=lobby.match_id,
-                        lobby_id=lobby.lobby_id,
-                        mode=lobby.mode,
-                        players=members,
-                    )
-                ),
-            )
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)

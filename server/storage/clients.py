@@ -15,10 +15,11 @@ from collections.abc import Awaitable, Callable
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 
+from server.redis_urls import cluster_seeds, is_cluster
 from server.storage.cluster import ClusterMux
 from server.storage.cluster_pubsub import ClusterSubscriber
 from server.storage.connection import wait_for_redis
-from server.storage.mux import Commands, RedisMux, cluster_seeds, is_cluster
+from server.storage.mux import Commands, RedisMux
 from server.storage.pubsub import OnMessage, Subscriber
 
 # redis-py, for the commands that hold a connection while they block.

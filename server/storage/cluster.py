@@ -30,14 +30,13 @@ from typing import Any
 
 from redis.crc import REDIS_CLUSTER_HASH_SLOTS, key_slot
 
+from server.redis_urls import Endpoint, cluster_seeds
 from server.storage.mux import (
     Arg,
     CommandError,
-    Endpoint,
     MuxConnectionError,
     MuxTimeoutError,
     RedisMux,
-    cluster_seeds,
 )
 
 log = logging.getLogger(__name__)

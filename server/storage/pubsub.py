@@ -25,8 +25,9 @@ from typing import Protocol
 
 import hiredis
 
+from server.redis_urls import Endpoint
 from server.storage.connection import translate_redis_errors
-from server.storage.mux import CommandError, Commands, Endpoint, pack
+from server.storage.mux import CommandError, Commands, pack
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,90 @@
+"""A node's metrics, wired to the running app: where each number is read from, the
+metrics-only port (ARENA_METRICS_PORT) and the event loop lag probe; cleanup contexts
+and a factory that app.py's composition root installs."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from server import http_api, http_headers
+from server.appkeys import HUB, METRICS, MUX, REGISTRY, SERVICES, SETTINGS
+from server.background import stop
+from server.errors import ArenaError
+from server.metrics import GameTotals, Metrics, Sources
+from server.protocol import Op
+
+# The start-up line keeps the logger it had before this moved out of app.py.
+log = logging.getLogger("server.app")
+
+
+def node_metrics(app: web.Application) -> Metrics:
+    """Read lazily: the services exist once the app starts, the metrics before."""
+
+    async def game_totals() -> GameTotals:
+        try:
+            stats = await app[SERVICES].stats.snapshot()
+        except ArenaError:
+            return GameTotals(redis_up=False)
+        return GameTotals(
+            players_online=stats.online,
+            nodes_alive=stats.nodes,
+            queues={"results": stats.queue},
+            matches_abandoned=stats.abandoned,
+            matches_disputed=stats.disputed,
+        )
+
+    def redis_errors() -> dict[str, int]:
+        errors = app[MUX].error_counts()
+        subscriber = app[HUB].subscriber
+        if subscriber is not None:
+            errors.update(subscriber.error_counts())
+        return dict(errors)
+
+    return Metrics(
+        Sources(
+            sockets_open=lambda: len(app[REGISTRY]),
+            cache_counts=lambda: app[SERVICES].cache_stats.node_counts(),
+            lock_counts=lambda: app[SERVICES].locks.counts,
+            rate_limit_refusals=lambda: app[SERVICES].rate_limiter.refusals,
+            redis_errors=redis_errors,
+            game_totals=game_totals,
+        ),
+        known_ops=[str(op) for op in Op],
+    )
+
+
+async def metrics_site(app: web.Application) -> AsyncIterator[None]:
+    """With ARENA_METRICS_PORT: GET /metrics on that port of ARENA_HOST, and nothing else
+    there (the public port then answers 404 for it)."""
+    settings = app[SETTINGS]
+    if not (settings.metrics and settings.metrics_port):
+        yield
+        return
+    site_app = web.Application()
+    site_app[METRICS] = app[METRICS]
+    site_app.router.add_get("/metrics", http_api.metrics)
+    site_app.on_response_prepare.append(http_headers.security_headers)
+    runner = web.AppRunner(site_app, access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, settings.host, settings.metrics_port).start()
+    except OSError:
+        await runner.cleanup()
+        raise
+    log.info("metrics on http://%s:%d/metrics", settings.host, settings.metrics_port)
+    yield
+    await runner.cleanup()
+
+
+async def loop_lag(app: web.Application) -> AsyncIterator[None]:
+    if not app[SETTINGS].metrics:
+        yield
+        return
+    stopping = asyncio.Event()
+    task = asyncio.create_task(app[METRICS].loop_lag.run(stopping), name="loop-lag")
+    yield
+    await stop(task, stopping)

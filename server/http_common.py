@@ -1,0 +1,92 @@
+"""What every HTTP route module shares: reading a request (its JSON body, the client's
+address, a bearer key) and the error body every failure leaves with."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from typing import Any
+
+from aiohttp import web
+
+from server.addresses import address_bucket
+from server.appkeys import SERVICES, SETTINGS
+from server.errors import BadRequest, Forbidden, Unauthorized, UnsupportedMediaType
+from server.protocol import has_lone_surrogate
+from server.ws import bearer_header
+
+# Key refusals are logged under the name operators already filter on (docs/operations.md).
+log = logging.getLogger("server.http_api")
+
+
+def error_body(code: str, message: str, retry_after_ms: int | None = None) -> dict[str, Any]:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if retry_after_ms is not None:
+        error["retry_after_ms"] = retry_after_ms
+    return {"error": error}
+
+
+def address_key(request: web.Request) -> str:
+    """What per-address limits count a client by (read rate, key guesses, sockets).
+    Every per-address limit goes through here, so how addresses are grouped is decided
+    in one place: an IPv6 client by its /64, an IPv4-mapped one as IPv4."""
+    return address_bucket(client_address(request))
+
+
+def client_address(request: web.Request) -> str:
+    """The client's address: the peer's, or behind a trusted load balancer (setting
+    ARENA_TRUSTED_PROXIES) the last X-Forwarded-For hop that is not one of ours."""
+    peer = request.remote or "unknown"
+    trusted = request.app[SETTINGS].trusted_proxy_set()
+    if peer not in trusted:
+        return peer
+    hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",")]
+    for hop in reversed(hops):
+        if hop and hop not in trusted:
+            return hop[:64]
+    return peer
+
+
+def require_json(request: web.Request) -> None:
+    """Only ``Content-Type: application/json`` (charset, if named, UTF-8): a cross-site
+    HTML form can send urlencoded, multipart or text/plain bodies, never this, so no
+    page elsewhere can make a visitor's browser mint accounts here."""
+    charset = (request.charset or "utf-8").lower()
+    if request.content_type != "application/json" or charset not in ("utf-8", "utf8"):
+        raise UnsupportedMediaType("the body must be sent as Content-Type: application/json")
+
+
+async def read_json_object(request: web.Request) -> dict[str, Any]:
+    require_json(request)
+    try:
+        # Over client_max_size, aiohttp raises 413; the middleware gives it our error shape.
+        body = await request.json(loads=json.loads)
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest("body must be a JSON object") from None
+    if not isinstance(body, dict):
+        raise BadRequest("body must be a JSON object")
+    if has_lone_surrogate(body):
+        raise BadRequest("body: a lone surrogate escape (\\ud800..\\udfff) is not text")
+    return body
+
+
+async def require_key(request: web.Request, expected: str, *, kind: str, off: str) -> None:
+    """``Authorization: Bearer KEY``: 401 without it (or with the routes off: ``off``),
+    403 with a wrong one. Wrong keys count per address (``auth.key``); once over, every
+    key from that address gets 429 until the window passes, the right one included, so
+    guessing runs at the limit's rate at best. Refusals are logged (never the key)."""
+    given = bearer_header(request)
+    if not expected:
+        log.warning("%s key refused for %s %s: off", kind, request.method, request.path)
+        raise Unauthorized(off)
+    if given is None:
+        log.warning("%s key refused for %s %s: no key", kind, request.method, request.path)
+        raise Unauthorized(f"the {kind} key is required")
+    limiter = request.app[SERVICES].rate_limiter
+    address = address_key(request)
+    await limiter.ensure_not_over("auth.key", address)
+    if not hmac.compare_digest(given.encode(), expected.encode()):
+        log.warning("%s key refused for %s %s: wrong key", kind, request.method, request.path)
+        await limiter.check("auth.key", address)
+        raise Forbidden(f"wrong {kind} key")
