@@ -58,9 +58,9 @@ async def test_bots_log_in_as_the_same_players_next_run_with_their_kept_secrets(
     node = spawn_node()
     secrets_path = tmp_path / "bot-secrets.json"
 
-    async def run_bots() -> str:
+    async def run_bots(url: str = node.url) -> str:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "client_sim", "--url", node.url, "--bots", "3",
+            sys.executable, "-m", "client_sim", "--url", url, "--bots", "3",
             "--duration", "1", "--rate", "5", "--ramp", "0.1", "--scenario", "ping",
             "--quiet", "--secrets", str(secrets_path),
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
@@ -78,3 +78,10 @@ async def test_bots_log_in_as_the_same_players_next_run_with_their_kept_secrets(
     assert auth.split()[1] == "3"
     assert auth.endswith("-"), auth  # no refusals (BAD_CREDENTIALS without the secrets)
     assert json.loads(secrets_path.read_text()) == kept
+    # The same server (the same Redis) under another address, as a demo restarted on a new
+    # port is: the secrets kept for the first address still log the bots in.
+    other_address = node.url.replace("127.0.0.1", "localhost")
+    auth = next(
+        line for line in (await run_bots(other_address)).splitlines() if "auth.guest" in line
+    )
+    assert auth.endswith("-"), auth
