@@ -23,7 +23,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 
@@ -35,6 +35,7 @@ EXPECTED_CODES = frozenset(
 )
 SAMPLES_KEPT = 100_000  # latency samples per op; past that a uniform sample (reservoir)
 MATCH_WAIT_S = 10.0
+T = TypeVar("T")
 
 
 @dataclass
@@ -158,6 +159,23 @@ class Bot:
         """How long to wait for something: at most ``most``, never past the run's end."""
         return max(0.0, min(most, self.stop_at - time.monotonic()))
 
+    async def before_stop(self, waited: Awaitable[T], most: float) -> T:
+        """``waited``'s result, waiting at most ``most`` seconds and never past the run's
+        end, nor past a Ctrl-C that comes meanwhile (TimeoutError then): a bot waiting for
+        a match must not hold up the report."""
+        task = asyncio.ensure_future(waited)
+        stop = asyncio.ensure_future(self._window.stopped.wait())
+        try:
+            await asyncio.wait(
+                {task, stop}, timeout=self.wait_s(most), return_when=asyncio.FIRST_COMPLETED
+            )
+            if task.done():
+                return task.result()
+            raise TimeoutError
+        finally:
+            for waiting in (task, stop):
+                waiting.cancel()
+
     async def pause(self, seconds: float) -> None:
         if self.client is not None:
             _drop_pushes(self.client)  # what a scenario did not wait for must not pile up
@@ -254,7 +272,8 @@ async def _get_into_a_match(bot: Bot) -> dict[str, Any] | None:
         await bot.call("lobby.leave")
         return None
     try:
-        return await bot.client.next_push("match.started", timeout=bot.wait_s(MATCH_WAIT_S))
+        started = bot.client.next_push("match.started", timeout=None)
+        return await bot.before_stop(started, MATCH_WAIT_S)
     except (TimeoutError, ConnectionClosed):
         await bot.call("lobby.leave")
         return None
@@ -311,7 +330,7 @@ async def _play_match(bot: Bot, match: dict[str, Any]) -> None:
         scores = {p: agreed.randint(0, 1000) for p in match["players"]}
         await bot.call("match.result", match_id=match_id, scores=scores)
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(ended.wait(), bot.wait_s(MATCH_WAIT_S))
+            await bot.before_stop(ended.wait(), MATCH_WAIT_S)
     finally:
         client.off("match.event", echo)
         client.off("match.ended", match_ended)
