@@ -1,8 +1,10 @@
 """Opening Redis, and turning its failures into Arena's errors.
 
-A Redis outage becomes ``Unavailable``; an error reply that bad input causes (an
-id or a number Redis cannot take) becomes ``BadRequest``; any other error reply
-is a bug and stays loud (INTERNAL, with its traceback).
+A Redis outage becomes ``Unavailable``. On the store methods that pass a client's
+value to Redis (``client_values``), an error reply that such a value causes (an id
+or a number Redis cannot take) becomes ``BadRequest``, logged with a short stack so
+the missing check is found; anywhere else, and for any other error reply, it is a
+bug and stays loud (INTERNAL, with its traceback).
 
 Three kinds of connection per process: the pipelined ``Commands`` for every
 command and script, the pub/sub subscriber's own (pubsub.py), and a small
@@ -14,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import traceback
 from collections.abc import Awaitable, Callable
 from typing import ParamSpec, TypeVar
 
@@ -35,9 +38,9 @@ REDIS_DOWN = (
     MuxTimeoutError,
 )
 
-# Error replies whose cause is an argument's value, not the code: a stream id past the
-# largest one, a number out of range, a key of another type than the command expects.
-# What the client is told for each (Redis's own words name neither field nor fix).
+# Error replies whose cause can be a client's value: a stream id past the largest one, a
+# number out of range. What the client is told for each (Redis's own words name neither
+# field nor fix). WRONGTYPE is not here: keys are built by the server, so it is a bug.
 REFUSED_INPUT = {
     "ERR Invalid stream ID": "not a valid feed id",
     "ERR invalid start ID": "no feed id can follow that one",
@@ -48,7 +51,6 @@ REFUSED_INPUT = {
     "ERR min or max is not a float": "not a valid number",
     "ERR increment or decrement would overflow": "a number out of range",
     "ERR resulting score is not a number": "not a valid number",
-    "WRONGTYPE": "names something of another kind",
 }
 
 P = ParamSpec("P")
@@ -72,10 +74,23 @@ def refused_input(exc: CommandError) -> str | None:
 
 
 def translate_redis_errors(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
-    """Decorate a store method so a Redis outage surfaces as ``Unavailable``, and an
-    error reply that bad input causes as ``BadRequest`` (logged at warning with the
-    command, so that a server bug sending bad values is still seen)."""
+    """Decorate a store method so a Redis outage surfaces as ``Unavailable``; any other
+    error reply stays loud (the values it sends are the server's own)."""
+    return _translated(fn, client_input=False)
 
+
+def client_values(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+    """``translate_redis_errors`` for a store method that passes a client's id or number to
+    Redis (a feed id, a limit, an offset, a score): an error reply such a value causes
+    becomes ``BadRequest``. The handler should have refused the value first, so each is
+    logged at warning with the command and a short stack, to find the missing check."""
+    return _translated(fn, client_input=True)
+
+
+STACK_LINES = 6  # of the warning's stack: enough to name the handler that let it through
+
+
+def _translated(fn: Callable[P, Awaitable[T]], *, client_input: bool) -> Callable[P, Awaitable[T]]:
     @functools.wraps(fn)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
         try:
@@ -89,9 +104,15 @@ def translate_redis_errors(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitab
                 ("LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN", "OOM", "MOVED", "ASK")
             ):
                 raise Unavailable(f"storage unavailable: {str(exc)[:40]}") from exc
-            if (why := refused_input(exc)) is not None:
-                command = exc.command or "?"
-                log.warning("Redis refused %s in %s: %s", command, fn.__qualname__, str(exc)[:120])
+            if client_input and (why := refused_input(exc)) is not None:
+                stack = "".join(traceback.format_stack(limit=STACK_LINES)[:-1])
+                log.warning(
+                    "Redis refused %s in %s: %s (a client's value reached Redis unchecked)\n%s",
+                    exc.command or "?",
+                    fn.__qualname__,
+                    str(exc)[:120],
+                    stack.rstrip(),
+                )
                 raise BadRequest(f"a value in this request was refused: {why}") from exc
             raise
 
