@@ -11,6 +11,7 @@ import dataclasses
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -149,7 +150,47 @@ def test_a_redis_that_never_answers_stops_the_process_with_one_line(
     assert len(lines) == 1, lines
     assert redacted_url(url) in lines[0]
     assert "did not answer within 1 s" in lines[0]
+    assert "(last error: cannot reach Redis at 127.0.0.1:" in lines[0]  # why, not just "no"
     assert "hunter2" not in lines[0]
+
+
+@pytest.fixture(scope="module")
+def redis_with_password(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisProcess]:
+    extra = ["--requirepass", "right-password"]
+    with RedisProcess(tmp_path_factory.mktemp("redis"), appendonly=False, extra_args=extra) as r:
+        yield r
+
+
+@pytest.mark.parametrize(
+    ("credentials", "database", "said"),
+    [
+        (":hunter2@", 0, "WRONGPASS"),  # a wrong password
+        ("", 0, "NOAUTH"),  # none, where one is needed
+        ("arena:hunter2@", 0, "WRONGPASS"),  # a user that does not exist
+        (":right-password@", 99, "DB index is out of range"),
+    ],
+)
+@pytest.mark.parametrize("module", ["server", "server.worker"])
+def test_a_redis_that_refuses_the_url_stops_the_process_at_once_saying_why(
+    tmp_path: Path,
+    redis_with_password: RedisProcess,
+    module: str,
+    credentials: str,
+    database: int,
+    said: str,
+) -> None:
+    """Waiting will not cure a wrong password or a database Redis does not have: the
+    process stops at once (with a wait far past the run's bound) with Redis's reason."""
+    url = f"redis://{credentials}127.0.0.1:{redis_with_password.port}/{database}"
+    env = {"REDIS_URL": url, "ARENA_REDIS_WAIT_S": "600", "ARENA_PORT": str(free_port())}
+    status, lines = _run(module, env, tmp_path)
+    assert status == 1
+    assert len(lines) == 1, lines
+    assert redacted_url(url) in lines[0]
+    assert said in lines[0]
+    assert "check the password, user and database number in REDIS_URL" in lines[0]
+    assert "hunter2" not in lines[0]
+    assert "right-password" not in lines[0]
 
 
 def test_a_host_that_is_not_this_machines_stops_the_server_with_a_line_saying_so(

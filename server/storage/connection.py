@@ -19,6 +19,7 @@ import logging
 import traceback
 from collections.abc import Awaitable, Callable
 from typing import ParamSpec, TypeVar
+from urllib.parse import urlsplit
 
 import redis.exceptions
 
@@ -150,31 +151,71 @@ class RedisUnreachable(RuntimeError):
 WAIT_STEP_MAX_S = 1.0
 
 
+# Refusals that waiting will not cure: a wrong or missing password (or user), a database
+# number the server does not have. The process stops at once, naming what Redis said.
+REFUSED_FOR_GOOD = (
+    "WRONGPASS",
+    "NOAUTH",
+    "invalid password",
+    "called without any password configured",
+    "DB index is out of range",
+    "invalid DB index",
+)
+REASON_MAX = 160
+
+
 async def wait_for_redis(mux: Commands, url: str, *, within_s: float, timeout_s: float) -> None:
     """Return once Redis answers PING; raise ``RedisUnreachable`` (naming the URL, its
-    password hidden) when it has not within ``within_s``. A Redis still
-    starting (a container coming up beside Arena) gets that long to come up."""
+    password hidden, and the last error) when it has not within ``within_s``, or at once
+    when Redis refuses the URL's password or database. A Redis still starting (a container
+    coming up beside Arena) gets that long to come up."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within_s
     pause = 0.05
     while True:
         left = deadline - loop.time()
-        if await redis_answers(mux, max(0.05, min(timeout_s, left))):
+        problem = await redis_problem(mux, max(0.05, min(timeout_s, left)))
+        if problem is None:
             return
+        reason = _one_line(problem, url)
+        if any(marker in problem for marker in REFUSED_FOR_GOOD):
+            raise RedisUnreachable(
+                f"Redis at {redacted_url(url)} refused Arena ({reason}): check the password, "
+                "user and database number in REDIS_URL"
+            )
         left = deadline - loop.time()
         if left <= 0:
             raise RedisUnreachable(
-                f"Redis at {redacted_url(url)} did not answer within {within_s:g} s: check "
-                "REDIS_URL (empty starts a private Redis) and that Redis is running; "
-                "ARENA_REDIS_WAIT_S sets the wait"
+                f"Redis at {redacted_url(url)} did not answer within {within_s:g} s "
+                f"(last error: {reason}): check REDIS_URL (empty starts a private Redis) and "
+                "that Redis is running; ARENA_REDIS_WAIT_S sets the wait"
             )
         await asyncio.sleep(min(pause, left))
         pause = min(pause * 2, WAIT_STEP_MAX_S)
 
 
+def _one_line(problem: str, url: str) -> str:
+    """An error's text fit for the one line a process stops with: no newlines, short, and
+    never the URL's password (whatever a library put in its message)."""
+    line = " ".join(problem.split())[:REASON_MAX]
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        password = None
+    return line.replace(password, "***") if password else line
+
+
+async def redis_problem(mux: Commands, timeout_s: float) -> str | None:
+    """None when Redis replies to PING within ``timeout_s``; else what went wrong."""
+    try:
+        answered = await asyncio.wait_for(mux.ping(), timeout_s)
+    except TimeoutError:
+        return f"no reply within {timeout_s:g} s"
+    except (*REDIS_DOWN, CommandError) as exc:
+        return str(exc) or type(exc).__name__
+    return None if answered else "PING got no PONG"
+
+
 async def redis_answers(mux: Commands, timeout_s: float) -> bool:
     """True when Redis replies to PING within ``timeout_s``."""
-    try:
-        return await asyncio.wait_for(mux.ping(), timeout_s)
-    except (TimeoutError, *REDIS_DOWN, CommandError):
-        return False
+    return await redis_problem(mux, timeout_s) is None
