@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import os
 import traceback
 from collections.abc import Awaitable, Callable
 from typing import ParamSpec, TypeVar
@@ -88,7 +89,17 @@ def client_values(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
     return _translated(fn, client_input=True)
 
 
-STACK_LINES = 6  # of the warning's stack: enough to name the handler that let it through
+STACK_FRAMES = 5  # of the warning's stack: enough to name the handler that let it through
+
+
+def _short_stack() -> str:
+    """The innermost calls that led to a store method (the event loop's own left out)."""
+    frames = [
+        frame
+        for frame in traceback.extract_stack()[:-2]  # not this function, nor the wrapper
+        if f"{os.sep}asyncio{os.sep}" not in frame.filename
+    ]
+    return "".join(traceback.format_list(frames[-STACK_FRAMES:]))
 
 
 def _translated(fn: Callable[P, Awaitable[T]], *, client_input: bool) -> Callable[P, Awaitable[T]]:
@@ -106,7 +117,7 @@ def _translated(fn: Callable[P, Awaitable[T]], *, client_input: bool) -> Callabl
             ):
                 raise Unavailable(f"storage unavailable: {str(exc)[:40]}") from exc
             if client_input and (why := refused_input(exc)) is not None:
-                stack = "".join(traceback.format_stack(limit=STACK_LINES)[:-1])
+                stack = _short_stack()
                 log.warning(
                     "Redis refused %s in %s: %s (a client's value reached Redis unchecked)\n%s",
                     exc.command or "?",
