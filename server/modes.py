@@ -93,7 +93,7 @@ def parse_modes(raw: str, board_ids: Collection[str]) -> ModeBook:
             ) from None
     try:
         items = json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # nested past Python's limit
         raise SettingError(SETTING, MODES_FORM, reason=f"not valid JSON: {exc}") from None
     if not isinstance(items, dict):
         raise SettingError(SETTING, MODES_FORM, got=items)

@@ -73,6 +73,8 @@ BAD_SETTINGS = [
         ["fields", "'colour'"],
     ),
     ({"ARENA_MODES": "{duel"}, "ARENA_MODES", ["JSON object", "not valid JSON"]),
+    ({"ARENA_MODES": "[" * 100_000}, "ARENA_MODES", ["not valid JSON"]),
+    ({"ARENA_BOARDS": "[" * 100_000}, "ARENA_BOARDS", ["not JSON"]),
     ({"ARENA_MODES": '["duel"]'}, "ARENA_MODES", ["JSON object of mode name", "['duel']"]),
     ({"ARENA_MODES": "@missing.json"}, "ARENA_MODES", ["@path", "'@missing.json'"]),
     ({"ARENA_MODES": '{"Duel Mode": {}}'}, "ARENA_MODES", ["mode names", "'Duel Mode'"]),
