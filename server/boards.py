@@ -93,7 +93,7 @@ def parse_boards(raw: str) -> tuple[BoardSpec, ...]:
     text = _read_file(raw[1:]) if raw.startswith("@") else raw
     try:
         items = json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # nested past Python's limit
         raise SettingError(BOARDS_ENV, BOARDS_FORM, reason=f"not JSON: {exc}") from None
     if not isinstance(items, list) or not items:
         raise SettingError(BOARDS_ENV, BOARDS_FORM, reason="empty, or not a list")

@@ -34,11 +34,14 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from server.setting_errors import SettingError, one_of
+
 MODE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 DEFAULT_ENTRY = "*"
 CAPACITY_MIN, CAPACITY_MAX = 2, 64
 RESULT_WAIT_MAX_S = 3600.0
 SETTING = "ARENA_MODES"
+MODES_FORM = "a JSON object of mode name -> definition, or @path to a file holding one"
 
 
 class Results(StrEnum):
@@ -72,8 +75,8 @@ class ModeBook:
 def parse_modes(raw: str, board_ids: Collection[str]) -> ModeBook:
     """The mode book from ``ARENA_MODES`` (JSON object, or ``@file``); empty: defaults.
 
-    Raises ValueError with one line naming ARENA_MODES, the mode, the field and what
-    it accepts.
+    Raises SettingError: one line naming ARENA_MODES, the mode, the field and what it
+    accepts.
     """
     if not raw.strip():
         book = ModeBook()
@@ -85,19 +88,24 @@ def parse_modes(raw: str, board_ids: Collection[str]) -> ModeBook:
             text = Path(raw[1:]).read_text("utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            raise ValueError(f"{SETTING}: cannot read {raw[1:]!r}: {reason}") from None
+            raise SettingError(
+                SETTING, "@path to a readable JSON file", got=raw, reason=reason
+            ) from None
     try:
         items = json.loads(text)
-    except ValueError as exc:
-        raise ValueError(f"{SETTING}: not valid JSON ({exc})") from None
+    except (ValueError, RecursionError) as exc:  # nested past Python's limit
+        raise SettingError(SETTING, MODES_FORM, reason=f"not valid JSON: {exc}") from None
     if not isinstance(items, dict):
-        raise ValueError(f"{SETTING}: must be a JSON object of mode name -> definition")
+        raise SettingError(SETTING, MODES_FORM, got=items)
     modes = {}
     for name, definition in items.items():
         if name != DEFAULT_ENTRY and not MODE_NAME.match(name):
-            raise ValueError(
-                f"{SETTING}: mode {name[:40]!r}: a name is 1 to 32 of a-z, 0-9, _ and -, "
-                "starting with a letter or digit (or * for the default)"
+            raise SettingError(
+                SETTING,
+                "1 to 32 of a-z, 0-9, _ and -, starting with a letter or digit (or * for the "
+                "default)",
+                part="mode names",
+                got=name,
             )
         modes[name] = _mode(name, definition, board_ids)
     default = modes.pop(DEFAULT_ENTRY, None)
@@ -108,25 +116,30 @@ def parse_modes(raw: str, board_ids: Collection[str]) -> ModeBook:
 
 
 def _mode(name: str, item: object, board_ids: Collection[str]) -> ModeSpec:
-    where = f"{SETTING}: mode {name!r}"
+    where = f"mode {name!r}"
     if not isinstance(item, dict):
-        raise ValueError(f"{where}: must be a JSON object")
+        raise SettingError(SETTING, "a JSON object", part=where, got=item)
     known = {"capacity", "start_when_full", "results", "result_wait_s", "boards"}
     unknown = sorted(set(item) - known)
     if unknown:
-        raise ValueError(
-            f"{where}: unknown field {unknown[0]!r} (fields: {', '.join(sorted(known))})"
-        )
+        raise SettingError(SETTING, one_of(sorted(known)), part=f"{where}: fields", got=unknown[0])
     spec = ModeSpec()
     capacity = item.get("capacity", spec.capacity)
     if not _is_int(capacity) or not CAPACITY_MIN <= capacity <= CAPACITY_MAX:
-        raise ValueError(f"{where}: capacity must be an integer {CAPACITY_MIN}..{CAPACITY_MAX}")
+        raise SettingError(
+            SETTING,
+            f"an integer {CAPACITY_MIN}..{CAPACITY_MAX}",
+            part=f"{where}: capacity",
+            got=capacity,
+        )
     start_when_full = item.get("start_when_full", spec.start_when_full)
     if not isinstance(start_when_full, bool):
-        raise ValueError(f"{where}: start_when_full must be true or false")
+        raise SettingError(
+            SETTING, "true or false", part=f"{where}: start_when_full", got=start_when_full
+        )
     results = item.get("results", str(spec.results))
     if not isinstance(results, str) or results not in {r.value for r in Results}:
-        raise ValueError(f"{where}: results must be one of {', '.join(Results)}")
+        raise SettingError(SETTING, one_of(Results), part=f"{where}: results", got=results)
     wait = item.get("result_wait_s", spec.result_wait_s)
     if (
         not isinstance(wait, int | float)
@@ -134,15 +147,19 @@ def _mode(name: str, item: object, board_ids: Collection[str]) -> ModeSpec:
         or not math.isfinite(wait)
         or not 0 < wait <= RESULT_WAIT_MAX_S
     ):
-        raise ValueError(
-            f"{where}: result_wait_s must be a number of seconds above 0, at most "
-            f"{RESULT_WAIT_MAX_S:g}"
+        raise SettingError(
+            SETTING,
+            f"a number of seconds above 0, at most {RESULT_WAIT_MAX_S:g}",
+            part=f"{where}: result_wait_s",
+            got=wait,
         )
     boards = item.get("boards", list(spec.boards))
     if not isinstance(boards, list) or not all(isinstance(b, str) for b in boards):
-        raise ValueError(f"{where}: boards must be a list of board ids")
+        raise SettingError(SETTING, "a list of board ids", part=f"{where}: boards", got=boards)
     if len(set(boards)) != len(boards):
-        raise ValueError(f"{where}: boards must not repeat a board")
+        raise SettingError(
+            SETTING, "a list of board ids, each once", part=f"{where}: boards", got=boards
+        )
     _check_boards(name, tuple(boards), board_ids)
     return ModeSpec(
         capacity=capacity,
@@ -156,9 +173,11 @@ def _mode(name: str, item: object, board_ids: Collection[str]) -> ModeSpec:
 def _check_boards(name: str, boards: tuple[str, ...], board_ids: Collection[str]) -> None:
     for board in boards:
         if board not in board_ids:
-            raise ValueError(
-                f"{SETTING}: mode {name!r}: boards names {board[:40]!r}, which ARENA_BOARDS "
-                f"does not define (boards: {', '.join(sorted(board_ids))})"
+            raise SettingError(
+                SETTING,
+                f"ids of boards ARENA_BOARDS defines ({', '.join(sorted(board_ids))})",
+                part=f"mode {name!r}: boards",
+                got=board,
             )
 
 
@@ -167,10 +186,12 @@ def _check_default_boards(default: ModeSpec, board_ids: Collection[str]) -> None
     missing = [board for board in default.boards if board not in board_ids]
     if missing:
         example = json.dumps({DEFAULT_ENTRY: {"boards": sorted(board_ids)[:1]}})
-        raise ValueError(
-            f"{SETTING}: modes not listed feed {', '.join(default.boards)}, but ARENA_BOARDS "
-            f'does not define {missing[0]!r}: give a "*" entry naming the boards they '
-            f"feed, e.g. {example}"
+        raise SettingError(
+            SETTING,
+            f'a JSON object with a "*" entry naming the boards modes not listed feed, '
+            f"e.g. {example}",
+            reason=f"by default they feed {', '.join(default.boards)}, and ARENA_BOARDS "
+            f"does not define {missing[0]!r}",
         )
 
 

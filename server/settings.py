@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -367,6 +368,8 @@ def _kind(f: dataclasses.Field[Any]) -> type:
 def _convert(f: dataclasses.Field[Any], raw: str) -> Any:
     kind = _kind(f)
     try:
+        if kind is float and not math.isfinite(float(raw)):  # nan, inf: no wait or rate
+            raise ValueError(raw)
         return kind(raw)
     except ValueError:
         accepts = "a whole number" if kind is int else "a number"

@@ -94,11 +94,12 @@ async def test_acknowledging_the_largest_id_clears_every_note(
     assert tracebacks(caplog) == []
 
 
-async def test_an_error_reply_that_input_causes_becomes_bad_request_and_a_warning(
+async def test_an_error_reply_a_client_value_causes_becomes_bad_request_and_a_warning(
     redis_server: RedisProcess, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """The general rule under every store: Redis refusing a value is BAD_REQUEST (logged at
-    warning with the command), while any other error reply stays a loud bug."""
+    """On a store method that takes a client's value (``client_values``), Redis refusing
+    that value is BAD_REQUEST, logged at warning with the command and a short stack (to
+    find the missing check); WRONGTYPE is never the client's doing and stays loud."""
     mux = RedisMux(redis_server.url)
     try:
         feeds = Feeds(mux, Scripts.load(mux))
@@ -106,20 +107,38 @@ async def test_an_error_reply_that_input_causes_becomes_bad_request_and_a_warnin
         await mux.execute("XADD", "fuzz:feed", "*", "p", b"\x80")
         with pytest.raises(BadRequest, match="not a valid feed id"):
             await feeds.after("fuzz:feed", "not-an-id", 10)  # inside a script
-        await mux.execute("SET", "fuzz:string", "1")
-        with pytest.raises(BadRequest, match="another kind"):
-            await feeds.latest("fuzz:string", 10)  # WRONGTYPE
         with pytest.raises(BadRequest, match="out of range"):
             await feeds.oldest("fuzz:feed", -(2**70))  # COUNT past a 64-bit integer
         warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
         assert any("script feed_read" in w and "Feeds.after" in w for w in warnings)
-        assert any("XREVRANGE" in w for w in warnings)
         assert any("XRANGE" in w and "Feeds.oldest" in w for w in warnings)
+        # Each names where it came from: this test's frame is in the stack.
+        assert all("test_bad_input.py" in w for w in warnings), warnings
+        await mux.execute("SET", "fuzz:string", "1")
+        with pytest.raises(CommandError, match="WRONGTYPE"):  # a key of the server's making
+            await feeds.latest("fuzz:string", 10)
+    finally:
+        await mux.aclose()
+
+
+async def test_a_refused_value_stays_loud_where_no_client_value_goes(
+    redis_server: RedisProcess,
+) -> None:
+    """Upkeep and worker paths pass only the server's own values: a refusal there is a bug
+    (INTERNAL with its traceback), not a client's BAD_REQUEST."""
+    mux = RedisMux(redis_server.url)
+    try:
+
+        @translate_redis_errors
+        async def bad_count() -> None:
+            await mux.execute("XRANGE", "fuzz:feed", "-", "+", "COUNT", "many")
 
         @translate_redis_errors
         async def buggy() -> None:
             await mux.execute("NO-SUCH-COMMAND")
 
+        with pytest.raises(CommandError, match="not an integer"):
+            await bad_count()
         with pytest.raises(CommandError):  # a bug stays a bug
             await buggy()
     finally:

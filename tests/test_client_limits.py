@@ -55,6 +55,23 @@ def test_final_close_codes_are_the_ones_the_protocol_says_not_to_reconnect_after
     assert CloseCode.SLOW_CONSUMER not in FINAL_CLOSE_CODES
 
 
+def test_the_pages_stop_after_the_protocols_final_close_codes() -> None:
+    """The pages' one list of final close codes (play-protocol.js, which the dashboard
+    imports too) is FINAL_CLOSE_CODES, and neither page hard-codes codes of its own."""
+    static = Path(__file__).parent.parent / "server" / "static"
+    protocol_js = (static / "play-protocol.js").read_text()
+    table = re.search(r"FINAL_CLOSE_CODES = Object\.freeze\(\{(.*?)\}\)", protocol_js, re.S)
+    assert table is not None
+    codes = {int(code) for code in re.findall(r"^\s*(\d{4}):", table.group(1), re.M)}
+    assert codes == set(FINAL_CLOSE_CODES)
+    assert '4004: "kicked by an operator"' in table.group(1)
+    assert '4005: "banned by an operator"' in table.group(1)
+    for page in ("play-connection.js", "dashboard-socket.js"):
+        source = (static / page).read_text()
+        assert "finalCloseReason" in source, page
+        assert not re.search(r"event\.code\s*[<>]=?\s*\d", source), page  # no ranges
+
+
 async def test_a_client_using_callbacks_only_keeps_a_bounded_queue(
     start_arena: StartArena,
 ) -> None:

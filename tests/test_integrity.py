@@ -15,6 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from client_sim.client import ArenaClient, ArenaError
 from server.boards import SCORE_MAX
 from server.services.consensus import canonical_scores, outcome_of
+from server.setting_errors import SettingError
 from server.settings import Settings
 from tests.conftest import SpawnNode, StartArena
 from tests.helpers import connect, eventually, http_json, start_match
@@ -353,26 +354,32 @@ async def test_the_results_worker_writes_the_boards_of_the_matchs_mode(
 @pytest.mark.parametrize(
     ("raw", "says"),
     [
-        ('{"duel": {"results": "majority"}}', "mode 'duel': results must be one of consensus"),
+        (
+            '{"duel": {"results": "majority"}}',
+            "mode 'duel': results must be consensus, server or any",
+        ),
         ('{"duel": {"capacity": 1}}', "mode 'duel': capacity must be an integer 2..64"),
         ('{"duel": {"capacity": true}}', "mode 'duel': capacity"),
         ('{"duel": {"start_when_full": "yes"}}', "mode 'duel': start_when_full must be true"),
         ('{"duel": {"result_wait_s": 0}}', "mode 'duel': result_wait_s must be a number"),
         ('{"duel": {"result_wait_s": 4000}}', "mode 'duel': result_wait_s"),
-        ('{"duel": {"boards": ["weekly"]}}', "mode 'duel': boards names 'weekly'"),
-        ('{"duel": {"seats": 2}}', "mode 'duel': unknown field 'seats'"),
-        ('{"Duel Mode": {}}', "mode 'Duel Mode': a name is 1 to 32"),
-        ('{"duel": 2}', "mode 'duel': must be a JSON object"),
+        (
+            '{"duel": {"boards": ["weekly"]}}',
+            "mode 'duel': boards must be ids of boards",
+        ),
+        ('{"duel": {"seats": 2}}', "mode 'duel': fields must be boards, capacity"),
+        ('{"Duel Mode": {}}', "mode names must be 1 to 32 of a-z, 0-9, _ and -"),
+        ('{"duel": 2}', "mode 'duel' must be a JSON object, got 2"),
         ('["duel"]', "must be a JSON object of mode name"),
         ("{duel", "not valid JSON"),
-        ("@/no/such/modes.json", "cannot read '/no/such/modes.json'"),
+        ("@/no/such/modes.json", "readable JSON file, got '@/no/such/modes.json'"),
     ],
 )
 def test_a_bad_arena_modes_is_refused_in_one_line(raw: str, says: str) -> None:
-    with pytest.raises(ValueError, match=r"^ARENA_MODES: ") as error:
+    with pytest.raises(SettingError, match=r"^ARENA_MODES[: ]") as error:
         Settings.from_env({"ARENA_MODES": raw})
     message = str(error.value)
-    assert message.startswith("ARENA_MODES: ")
+    assert error.value.env == "ARENA_MODES"
     assert says in message
     assert "\n" not in message
 
@@ -393,12 +400,12 @@ def test_arena_modes_reads_a_file_and_its_star_entry(tmp_path: object) -> None:
 
 
 def test_own_boards_without_global_need_a_star_entry_and_are_told_so() -> None:
-    with pytest.raises(ValueError, match="ARENA_MODES") as error:
+    with pytest.raises(SettingError, match="ARENA_MODES") as error:
         Settings.from_env({"ARENA_BOARDS": '[{"id": "total"}]'})
     assert str(error.value) == (
-        "ARENA_MODES: modes not listed feed global, daily, but ARENA_BOARDS does not define "
-        """'global': give a "*" entry naming the boards they feed, e.g. """
-        '{"*": {"boards": ["total"]}}'
+        """ARENA_MODES must be a JSON object with a "*" entry naming the boards modes not """
+        """listed feed, e.g. {"*": {"boards": ["total"]}} (by default they feed global, """
+        "daily, and ARENA_BOARDS does not define 'global')"
     )
     book = Settings.from_env(
         {"ARENA_BOARDS": '[{"id": "total"}]', "ARENA_MODES": '{"*": {"boards": ["total"]}}'}

@@ -15,6 +15,7 @@ from playwright.async_api import Browser, Error, Page
 from tests.browser import browser as browser  # a fixture: imported so the tests ask for it
 from tests.browser import collect_errors
 from tests.conftest import StartArena
+from tests.helpers import http_json
 
 WAIT_MS = 5_000
 WIN = 10
@@ -211,4 +212,29 @@ async def test_the_same_name_in_the_same_browser_is_the_same_player_again(
     # Each socket opened with a single-use ticket; the token never went into a URL.
     assert len(sockets) == 2
     assert all("ticket=" in url and "token=" not in url for url in sockets)
+    await assert_no_errors(alice)
+
+
+async def test_a_kicked_page_says_why_and_does_not_reconnect(
+    start_arena: StartArena, browser: Browser
+) -> None:
+    """4004 is final (FINAL_CLOSE_CODES): the page shows why and waits for its player,
+    instead of retrying into the server that just closed it."""
+    admin_key = "admin-key-" + "k" * 32
+    base_url = await start_arena(admin_key=admin_key)
+    alice = await Player.log_in(browser, base_url, "alice")
+    sockets: list[str] = []
+    alice.page.on("websocket", lambda ws: sockets.append(ws.url))
+    status, _ = await http_json(
+        "POST", f"{base_url}/v1/admin/players/{alice.player_id}/kick", token=admin_key
+    )
+    assert status == 200
+    await alice.until("p.phase === 'replaced' && p.error === '4004: kicked by an operator'")
+    assert "reconnecting" not in await alice.page.inner_text("#status")
+    assert sockets == []  # no new socket since the kick
+    # A kick is not a ban: the player's button connects again, with the same session.
+    await alice.page.click("#reconnect")
+    await alice.until("p.phase === 'home' && p.error === null")
+    assert len(sockets) == 1
+    assert await alice.read("player_id") == alice.player_id
     await assert_no_errors(alice)

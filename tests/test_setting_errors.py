@@ -11,6 +11,7 @@ import dataclasses
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -72,6 +73,69 @@ BAD_SETTINGS = [
         "ARENA_BOARDS",
         ["fields", "'colour'"],
     ),
+    ({"ARENA_MODES": "{duel"}, "ARENA_MODES", ["JSON object", "not valid JSON"]),
+    ({"ARENA_MODES": "[" * 100_000}, "ARENA_MODES", ["not valid JSON"]),
+    ({"ARENA_BOARDS": "[" * 100_000}, "ARENA_BOARDS", ["not JSON"]),
+    ({"ARENA_MODES": '["duel"]'}, "ARENA_MODES", ["JSON object of mode name", "['duel']"]),
+    ({"ARENA_MODES": "@missing.json"}, "ARENA_MODES", ["@path", "'@missing.json'"]),
+    ({"ARENA_MODES": '{"Duel Mode": {}}'}, "ARENA_MODES", ["mode names", "'Duel Mode'"]),
+    ({"ARENA_MODES": '{"duel": 2}'}, "ARENA_MODES", ["mode 'duel'", "JSON object", "got 2"]),
+    (
+        {"ARENA_MODES": '{"duel": {"seats": 2}}'},
+        "ARENA_MODES",
+        ["mode 'duel': fields", "capacity", "'seats'"],
+    ),
+    (
+        {"ARENA_MODES": '{"duel": {"capacity": 65}}'},
+        "ARENA_MODES",
+        ["mode 'duel': capacity", "2..64", "65"],
+    ),
+    (
+        {"ARENA_MODES": '{"duel": {"start_when_full": "yes"}}'},
+        "ARENA_MODES",
+        ["start_when_full", "true or false", "'yes'"],
+    ),
+    (
+        {"ARENA_MODES": '{"duel": {"results": "majority"}}'},
+        "ARENA_MODES",
+        ["results", "consensus, server or any", "'majority'"],
+    ),
+    (
+        {"ARENA_MODES": '{"duel": {"result_wait_s": 0}}'},
+        "ARENA_MODES",
+        ["result_wait_s", "above 0, at most 3600", "got 0"],
+    ),
+    ({"ARENA_MODES": '{"duel": {"boards": "global"}}'}, "ARENA_MODES", ["list of board ids"]),
+    (
+        {"ARENA_MODES": '{"duel": {"boards": ["global", "global"]}}'},
+        "ARENA_MODES",
+        ["each once"],
+    ),
+    (
+        {"ARENA_MODES": '{"duel": {"boards": ["weekly"]}}'},
+        "ARENA_MODES",
+        ["boards ARENA_BOARDS defines (daily, global)", "'weekly'"],
+    ),
+    ({"ARENA_BOARDS": '[{"id": "total"}]'}, "ARENA_MODES", ['a "*" entry', "'global'"]),
+    ({"ARENA_ADMIN_KEY": "hunter2"}, "ARENA_ADMIN_KEY", ["at least 32 characters"]),
+    ({"ARENA_SERVER_KEY": "hunter2"}, "ARENA_SERVER_KEY", ["at least 32 characters"]),
+    (
+        {"ARENA_ADMIN_KEY": "hunter2" * 5, "ARENA_SERVER_KEY": "hunter2" * 5},
+        "ARENA_ADMIN_KEY",
+        ["different from ARENA_SERVER_KEY"],
+    ),
+    ({"ARENA_METRICS_PORT": "70000"}, "ARENA_METRICS_PORT", ["0..65535", "70000"]),
+    ({"ARENA_METRICS_PORT": "8080"}, "ARENA_METRICS_PORT", ["different from ARENA_PORT"]),
+    ({"ARENA_METRICS_PORT": "x"}, "ARENA_METRICS_PORT", ["whole number", "'x'"]),
+    ({"ARENA_MAX_SOCKETS_PER_IP": "0"}, "ARENA_MAX_SOCKETS_PER_IP", ["above 0"]),
+    ({"ARENA_MAX_SOCKETS_PER_IP": "many"}, "ARENA_MAX_SOCKETS_PER_IP", ["whole number"]),
+    ({"ARENA_HEADER_TIMEOUT": "0"}, "ARENA_HEADER_TIMEOUT", ["above 0"]),
+    ({"ARENA_HEADER_TIMEOUT": "inf"}, "ARENA_HEADER_TIMEOUT", ["a number", "'inf'"]),
+    ({"ARENA_GUEST_TTL_DAYS": "0"}, "ARENA_GUEST_TTL_DAYS", ["whole number of days"]),
+    ({"ARENA_GUEST_TTL_DAYS": "1.5"}, "ARENA_GUEST_TTL_DAYS", ["whole number", "'1.5'"]),
+    ({"ARENA_MATCH_ABANDON_S": "0"}, "ARENA_MATCH_ABANDON_S", ["above 0"]),
+    ({"ARENA_MATCH_ABANDON_S": "nan"}, "ARENA_MATCH_ABANDON_S", ["a number", "'nan'"]),
+    ({"ARENA_REDIS_WAIT_S": "nan"}, "ARENA_REDIS_WAIT_S", ["a number", "'nan'"]),
     ({"REDIS_URL": "127.0.0.1:6379"}, "REDIS_URL", ["redis://", "'127.0.0.1:6379'"]),
     ({"REDIS_URL": "http://:hunter2@db:6379/0"}, "REDIS_URL", ["rediss://", "***"]),
     ({"REDIS_URL": "redis://:hunter2@db:port/0"}, "REDIS_URL", ["***", "port"]),
@@ -150,7 +214,47 @@ def test_a_redis_that_never_answers_stops_the_process_with_one_line(
     assert len(lines) == 1, lines
     assert redacted_url(url) in lines[0]
     assert "did not answer within 1 s" in lines[0]
+    assert "(last error: cannot reach Redis at 127.0.0.1:" in lines[0]  # why, not just "no"
     assert "hunter2" not in lines[0]
+
+
+@pytest.fixture(scope="module")
+def redis_with_password(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisProcess]:
+    extra = ["--requirepass", "right-password"]
+    with RedisProcess(tmp_path_factory.mktemp("redis"), appendonly=False, extra_args=extra) as r:
+        yield r
+
+
+@pytest.mark.parametrize(
+    ("credentials", "database", "said"),
+    [
+        (":hunter2@", 0, "WRONGPASS"),  # a wrong password
+        ("", 0, "NOAUTH"),  # none, where one is needed
+        ("arena:hunter2@", 0, "WRONGPASS"),  # a user that does not exist
+        (":right-password@", 99, "DB index is out of range"),
+    ],
+)
+@pytest.mark.parametrize("module", ["server", "server.worker"])
+def test_a_redis_that_refuses_the_url_stops_the_process_at_once_saying_why(
+    tmp_path: Path,
+    redis_with_password: RedisProcess,
+    module: str,
+    credentials: str,
+    database: int,
+    said: str,
+) -> None:
+    """Waiting will not cure a wrong password or a database Redis does not have: the
+    process stops at once (with a wait far past the run's bound) with Redis's reason."""
+    url = f"redis://{credentials}127.0.0.1:{redis_with_password.port}/{database}"
+    env = {"REDIS_URL": url, "ARENA_REDIS_WAIT_S": "600", "ARENA_PORT": str(free_port())}
+    status, lines = _run(module, env, tmp_path)
+    assert status == 1
+    assert len(lines) == 1, lines
+    assert redacted_url(url) in lines[0]
+    assert said in lines[0]
+    assert "check the password, user and database number in REDIS_URL" in lines[0]
+    assert "hunter2" not in lines[0]
+    assert "right-password" not in lines[0]
 
 
 def test_a_host_that_is_not_this_machines_stops_the_server_with_a_line_saying_so(

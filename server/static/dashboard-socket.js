@@ -4,6 +4,7 @@
 // page says it is live again (markLive); a refused or ended session logs in afresh.
 
 import { setStatus } from "./dashboard-page.js";
+import { finalCloseReason } from "./play-protocol.js";
 
 const REQUEST_TIMEOUT_MS = 10000;
 const BACKOFF_FIRST_MS = 500;
@@ -83,9 +84,16 @@ async function connect() {
       reject(new Error("socket closed"));
     }
     pending.clear();
-    // A refused ticket fails the upgrade (HTTP 401), so the socket never opens; 4001-4003
-    // end the session. Either way, log in again; a fresh spectator login is cheap.
-    if (!opened || (event.code >= 4001 && event.code <= 4003)) token = null;
+    // A refused ticket fails the upgrade (HTTP 401), so the socket never opens, and an
+    // expired session (4003) needs a new one: log in again; a fresh spectator login is
+    // cheap. Any other final close (kicked, banned, replaced) stops here, saying why.
+    const why = finalCloseReason(event.code);
+    if (why !== null && event.code !== 4003) {
+      token = null;
+      setStatus("offline", `disconnected: ${why}; reload the page to watch again`);
+      return;
+    }
+    if (!opened || event.code === 4003) token = null;
     reconnectLater();
   };
 }

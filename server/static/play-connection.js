@@ -5,7 +5,7 @@
 import { newGame } from "./play-game.js";
 import { showLobby } from "./play-lobby.js";
 import { catchUp, fetchRank, onMatchPush, setPhase, startMatch } from "./play-match.js";
-import { ArenaError, ArenaSocket } from "./play-protocol.js";
+import { ArenaError, ArenaSocket, finalCloseReason } from "./play-protocol.js";
 import { showError, status } from "./play-screen.js";
 import { guestLogin, revokeSession, sessionAlive, socketTicket, tab } from "./play-session.js";
 import { state } from "./play-state.js";
@@ -119,26 +119,21 @@ async function resume(sock) {
 async function closed(sock, event, wasOpen) {
   if (state.sock !== sock) return;
   state.sock = null;
-  if (event.code === 4001) {
-    showError(new ArenaError("4001", "this player opened another connection (another tab?)"));
-    status("");
-    setPhase("replaced");
-    return;
-  }
-  if (event.code === 4002) {
-    tab.set("token", null);
-    showError(new ArenaError("4002", "the session was revoked; log in again"));
-    setPhase("login");
-    return;
-  }
+  const why = finalCloseReason(event.code);
   if (event.code === 4003) {
-    loginAgain();
+    loginAgain(); // the same name logs in as the same player: a new session, not a reconnect
     return;
   }
-  if (event.code === 4005) {
-    tab.set("token", null);
-    showError(new ArenaError("BANNED", "this player was banned by an operator"));
-    setPhase("login");
+  if (why !== null) {
+    // Final (docs/protocol.md): say why and stay put; a person decides what comes next.
+    showError(new ArenaError(String(event.code), why));
+    status("");
+    if (event.code === 4002 || event.code === 4005) {
+      tab.set("token", null); // revoked: this session will not come back
+      setPhase("login");
+    } else {
+      setPhase("replaced"); // its button connects again, when the player chooses
+    }
     return;
   }
   if (!wasOpen) {

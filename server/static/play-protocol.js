@@ -4,6 +4,23 @@
 
 const REQUEST_TIMEOUT_MS = 10000;
 
+// Close codes after which a page must not reconnect on its own (server/protocol.py
+// FINAL_CLOSE_CODES, docs/protocol.md's close codes; tests/test_client_limits.py checks
+// the two lists agree), each with what the page tells its player.
+export const FINAL_CLOSE_CODES = Object.freeze({
+  1009: "a message was too big for the server",
+  4001: "this player opened another connection (another tab?)",
+  4002: "the session was revoked; log in again",
+  4003: "the session expired; log in again",
+  4004: "kicked by an operator",
+  4005: "banned by an operator",
+});
+
+// Why a close is final, or null when the page may reconnect after it.
+export function finalCloseReason(code) {
+  return Object.hasOwn(FINAL_CLOSE_CODES, code) ? FINAL_CLOSE_CODES[code] : null;
+}
+
 export class ArenaError extends Error {
   constructor(code, message, retryAfterMs) {
     super(`${code}: ${message}`);

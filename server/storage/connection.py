@@ -1,8 +1,10 @@
 """Opening Redis, and turning its failures into Arena's errors.
 
-A Redis outage becomes ``Unavailable``; an error reply that bad input causes (an
-id or a number Redis cannot take) becomes ``BadRequest``; any other error reply
-is a bug and stays loud (INTERNAL, with its traceback).
+A Redis outage becomes ``Unavailable``. On the store methods that pass a client's
+value to Redis (``client_values``), an error reply that such a value causes (an id
+or a number Redis cannot take) becomes ``BadRequest``, logged with a short stack so
+the missing check is found; anywhere else, and for any other error reply, it is a
+bug and stays loud (INTERNAL, with its traceback).
 
 Three kinds of connection per process: the pipelined ``Commands`` for every
 command and script, the pub/sub subscriber's own (pubsub.py), and a small
@@ -14,8 +16,11 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import os
+import traceback
 from collections.abc import Awaitable, Callable
 from typing import ParamSpec, TypeVar
+from urllib.parse import urlsplit
 
 import redis.exceptions
 
@@ -35,9 +40,9 @@ REDIS_DOWN = (
     MuxTimeoutError,
 )
 
-# Error replies whose cause is an argument's value, not the code: a stream id past the
-# largest one, a number out of range, a key of another type than the command expects.
-# What the client is told for each (Redis's own words name neither field nor fix).
+# Error replies whose cause can be a client's value: a stream id past the largest one, a
+# number out of range. What the client is told for each (Redis's own words name neither
+# field nor fix). WRONGTYPE is not here: keys are built by the server, so it is a bug.
 REFUSED_INPUT = {
     "ERR Invalid stream ID": "not a valid feed id",
     "ERR invalid start ID": "no feed id can follow that one",
@@ -48,7 +53,6 @@ REFUSED_INPUT = {
     "ERR min or max is not a float": "not a valid number",
     "ERR increment or decrement would overflow": "a number out of range",
     "ERR resulting score is not a number": "not a valid number",
-    "WRONGTYPE": "names something of another kind",
 }
 
 P = ParamSpec("P")
@@ -72,10 +76,33 @@ def refused_input(exc: CommandError) -> str | None:
 
 
 def translate_redis_errors(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
-    """Decorate a store method so a Redis outage surfaces as ``Unavailable``, and an
-    error reply that bad input causes as ``BadRequest`` (logged at warning with the
-    command, so that a server bug sending bad values is still seen)."""
+    """Decorate a store method so a Redis outage surfaces as ``Unavailable``; any other
+    error reply stays loud (the values it sends are the server's own)."""
+    return _translated(fn, client_input=False)
 
+
+def client_values(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+    """``translate_redis_errors`` for a store method that passes a client's id or number to
+    Redis (a feed id, a limit, an offset, a score): an error reply such a value causes
+    becomes ``BadRequest``. The handler should have refused the value first, so each is
+    logged at warning with the command and a short stack, to find the missing check."""
+    return _translated(fn, client_input=True)
+
+
+STACK_FRAMES = 5  # of the warning's stack: enough to name the handler that let it through
+
+
+def _short_stack() -> str:
+    """The innermost calls that led to a store method (the event loop's own left out)."""
+    frames = [
+        frame
+        for frame in traceback.extract_stack()[:-2]  # not this function, nor the wrapper
+        if f"{os.sep}asyncio{os.sep}" not in frame.filename
+    ]
+    return "".join(traceback.format_list(frames[-STACK_FRAMES:]))
+
+
+def _translated(fn: Callable[P, Awaitable[T]], *, client_input: bool) -> Callable[P, Awaitable[T]]:
     @functools.wraps(fn)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
         try:
@@ -89,9 +116,15 @@ def translate_redis_errors(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitab
                 ("LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN", "OOM", "MOVED", "ASK")
             ):
                 raise Unavailable(f"storage unavailable: {str(exc)[:40]}") from exc
-            if (why := refused_input(exc)) is not None:
-                command = exc.command or "?"
-                log.warning("Redis refused %s in %s: %s", command, fn.__qualname__, str(exc)[:120])
+            if client_input and (why := refused_input(exc)) is not None:
+                stack = _short_stack()
+                log.warning(
+                    "Redis refused %s in %s: %s (a client's value reached Redis unchecked)\n%s",
+                    exc.command or "?",
+                    fn.__qualname__,
+                    str(exc)[:120],
+                    stack.rstrip(),
+                )
                 raise BadRequest(f"a value in this request was refused: {why}") from exc
             raise
 
@@ -129,31 +162,71 @@ class RedisUnreachable(RuntimeError):
 WAIT_STEP_MAX_S = 1.0
 
 
+# Refusals that waiting will not cure: a wrong or missing password (or user), a database
+# number the server does not have. The process stops at once, naming what Redis said.
+REFUSED_FOR_GOOD = (
+    "WRONGPASS",
+    "NOAUTH",
+    "invalid password",
+    "called without any password configured",
+    "DB index is out of range",
+    "invalid DB index",
+)
+REASON_MAX = 160
+
+
 async def wait_for_redis(mux: Commands, url: str, *, within_s: float, timeout_s: float) -> None:
     """Return once Redis answers PING; raise ``RedisUnreachable`` (naming the URL, its
-    password hidden) when it has not within ``within_s``. A Redis still
-    starting (a container coming up beside Arena) gets that long to come up."""
+    password hidden, and the last error) when it has not within ``within_s``, or at once
+    when Redis refuses the URL's password or database. A Redis still starting (a container
+    coming up beside Arena) gets that long to come up."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within_s
     pause = 0.05
     while True:
         left = deadline - loop.time()
-        if await redis_answers(mux, max(0.05, min(timeout_s, left))):
+        problem = await redis_problem(mux, max(0.05, min(timeout_s, left)))
+        if problem is None:
             return
+        reason = _one_line(problem, url)
+        if any(marker in problem for marker in REFUSED_FOR_GOOD):
+            raise RedisUnreachable(
+                f"Redis at {redacted_url(url)} refused Arena ({reason}): check the password, "
+                "user and database number in REDIS_URL"
+            )
         left = deadline - loop.time()
         if left <= 0:
             raise RedisUnreachable(
-                f"Redis at {redacted_url(url)} did not answer within {within_s:g} s: check "
-                "REDIS_URL (empty starts a private Redis) and that Redis is running; "
-                "ARENA_REDIS_WAIT_S sets the wait"
+                f"Redis at {redacted_url(url)} did not answer within {within_s:g} s "
+                f"(last error: {reason}): check REDIS_URL (empty starts a private Redis) and "
+                "that Redis is running; ARENA_REDIS_WAIT_S sets the wait"
             )
         await asyncio.sleep(min(pause, left))
         pause = min(pause * 2, WAIT_STEP_MAX_S)
 
 
+def _one_line(problem: str, url: str) -> str:
+    """An error's text fit for the one line a process stops with: no newlines, short, and
+    never the URL's password (whatever a library put in its message)."""
+    line = " ".join(problem.split())[:REASON_MAX]
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        password = None
+    return line.replace(password, "***") if password else line
+
+
+async def redis_problem(mux: Commands, timeout_s: float) -> str | None:
+    """None when Redis replies to PING within ``timeout_s``; else what went wrong."""
+    try:
+        answered = await asyncio.wait_for(mux.ping(), timeout_s)
+    except TimeoutError:
+        return f"no reply within {timeout_s:g} s"
+    except (*REDIS_DOWN, CommandError) as exc:
+        return str(exc) or type(exc).__name__
+    return None if answered else "PING got no PONG"
+
+
 async def redis_answers(mux: Commands, timeout_s: float) -> bool:
     """True when Redis replies to PING within ``timeout_s``."""
-    try:
-        return await asyncio.wait_for(mux.ping(), timeout_s)
-    except (TimeoutError, *REDIS_DOWN, CommandError):
-        return False
+    return await redis_problem(mux, timeout_s) is None

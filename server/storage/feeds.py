@@ -16,7 +16,7 @@ from typing import Any
 from server.errors import FeedTrimmed
 from server.protocol import FeedEntry, is_feed_id, next_feed_id, with_id
 from server.storage import keys
-from server.storage.connection import text, translate_redis_errors
+from server.storage.connection import client_values, text, translate_redis_errors
 from server.storage.mux import Commands
 from server.storage.scripts import Scripts
 
@@ -48,7 +48,7 @@ class Feeds:
     async def append(self, feed: str, channel: str, head: bytes, *, keep: int, ttl_s: int) -> str:
         return text(await self._scripts.feed_append(keys=[feed], args=[channel, head, keep, ttl_s]))
 
-    @translate_redis_errors
+    @client_values
     async def after(self, feed: str, after: str, limit: int) -> list[FeedEntry]:
         """Entries after ``after``, oldest first; FeedTrimmed when some were trimmed away."""
         if is_feed_id(after) and next_feed_id(after) is None:
@@ -60,12 +60,12 @@ class Feeds:
             )
         return _entries(raw)
 
-    @translate_redis_errors
+    @client_values
     async def oldest(self, feed: str, limit: int) -> list[FeedEntry]:
         """The oldest ``limit`` entries still kept."""
         return _entries(await self._mux.execute("XRANGE", feed, "-", "+", "COUNT", limit))
 
-    @translate_redis_errors
+    @client_values
     async def latest(self, feed: str, limit: int) -> list[FeedEntry]:
         """The newest ``limit`` entries, oldest first."""
         raw = await self._mux.execute("XREVRANGE", feed, "+", "-", "COUNT", limit)
@@ -77,7 +77,7 @@ class Feeds:
         raw = await self._mux.execute("XREVRANGE", feed, "+", "-", "COUNT", 1)
         return text(raw[0][0]) if raw else "0-0"
 
-    @translate_redis_errors
+    @client_values
     async def drop_through(self, feed: str, entry_id: str) -> None:
         """Remove every entry up to and including ``entry_id``."""
         next_id = next_feed_id(entry_id)
@@ -139,6 +139,6 @@ class ActivityStore:
                 ("LTRIM", keys.activity_feed(), 0, ACTIVITY_KEEP - 1),
             )
 
-    @translate_redis_errors
+    @client_values
     async def recent(self, limit: int) -> list[bytes]:
         return list(await self._mux.execute("LRANGE", keys.activity_feed(), 0, limit - 1))

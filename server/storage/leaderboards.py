@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from server.storage import keys
-from server.storage.connection import text, translate_redis_errors
+from server.storage.connection import client_values, text, translate_redis_errors
 from server.storage.mux import Arg
 from server.storage.scripts import Scripts
 
@@ -70,7 +70,7 @@ class LeaderboardStore:
     def __init__(self, scripts: Scripts) -> None:
         self._scripts = scripts
 
-    @translate_redis_errors
+    @client_values
     async def submit(
         self,
         board_id: str,
@@ -101,7 +101,7 @@ class LeaderboardStore:
             return None
         return Submitted(score=int(reply[1]), rank=int(reply[2]), improved=bool(reply[3]))
 
-    @translate_redis_errors
+    @client_values
     async def top(
         self, board_id: str, period_id: str, order: str, *, offset: int, limit: int
     ) -> list[Entry]:
@@ -110,7 +110,7 @@ class LeaderboardStore:
         )
         return _entries(reply)
 
-    @translate_redis_errors
+    @client_values
     async def around(
         self, board_id: str, period_id: str, order: str, *, player_id: str, radius: int
     ) -> list[Entry] | None:
@@ -119,7 +119,7 @@ class LeaderboardStore:
         )
         return _entries(reply) if reply else None
 
-    @translate_redis_errors
+    @client_values
     async def rank(
         self, board_id: str, period_id: str, order: str, *, player_id: str
     ) -> Entry | None:

@@ -9,7 +9,7 @@ from typing import Any
 import msgpack
 
 from server.storage import keys
-from server.storage.connection import text, translate_redis_errors
+from server.storage.connection import client_values, text, translate_redis_errors
 from server.storage.locks import Lease, Locks
 from server.storage.mux import Commands
 from server.storage.scripts import Scripts
@@ -153,7 +153,7 @@ class LobbyStore:
             commands.append(("ZREM", keys.open_lobbies(mode), lobby_id))
         await self._mux.pipeline(*commands)
 
-    @translate_redis_errors
+    @client_values
     async def fullest(self, mode: str | None, limit: int) -> list[str]:
         ids = await self._mux.execute("ZREVRANGE", keys.open_lobbies(mode), 0, limit - 1)
         return [text(i) for i in ids]
