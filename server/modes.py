@@ -34,6 +34,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from server.setting_errors import SettingError
+
 MODE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 DEFAULT_ENTRY = "*"
 CAPACITY_MIN, CAPACITY_MAX = 2, 64
@@ -69,8 +71,11 @@ class ModeBook:
         return self.modes.get(mode, self.default)
 
 
-def parse_modes(raw: str, board_ids: Collection[str]) -> ModeBook:
+def parse_modes(
+    raw: str, board_ids: Collection[str], server_boards: Collection[str] = ()
+) -> ModeBook:
     """The mode book from ``ARENA_MODES`` (JSON object, or ``@file``); empty: defaults.
+    ``server_boards``: the boards only the server writes (``"writers": "server"``).
 
     Raises ValueError with one line naming ARENA_MODES, the mode, the field and what
     it accepts.
@@ -100,6 +105,7 @@ def parse_modes(raw: str, board_ids: Collection[str]) -> ModeBook:
                 "starting with a letter or digit (or * for the default)"
             )
         modes[name] = _mode(name, definition, board_ids)
+        _check_server_boards(name, modes[name], server_boards)
     default = modes.pop(DEFAULT_ENTRY, None)
     if default is None:
         default = ModeSpec()
@@ -160,6 +166,20 @@ def _check_boards(name: str, boards: tuple[str, ...], board_ids: Collection[str]
                 f"{SETTING}: mode {name!r}: boards names {board[:40]!r}, which ARENA_BOARDS "
                 f"does not define (boards: {', '.join(sorted(board_ids))})"
             )
+
+
+def _check_server_boards(name: str, spec: ModeSpec, server_boards: Collection[str]) -> None:
+    """``any`` lets every player of a match write its result, so a mode with it feeding a
+    server board would hand that board to the players."""
+    guarded = [board for board in spec.boards if board in server_boards]
+    if spec.results is Results.ANY and guarded:
+        raise SettingError(
+            SETTING,
+            f"consensus or server while it feeds {guarded[0]!r}, a board whose writers is "
+            "server (any would let every player write it)",
+            got="any",
+            part=f"mode {name!r}: results",
+        )
 
 
 def _check_default_boards(default: ModeSpec, board_ids: Collection[str]) -> None:
