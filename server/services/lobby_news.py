@@ -30,6 +30,8 @@ def lobby_wire(lobby: LobbyRecord) -> dict[str, Any]:
         "members": [
             {"player_id": m.player_id, "name": m.name, "ready": m.ready} for m in lobby.members
         ],
+        # Grows with each change: a client ignores a lobby.updated older than the one it holds.
+        "rev": lobby.rev,
     }
 
 
