@@ -25,6 +25,9 @@
   protocol's ``FINAL_CLOSE_CODES`` (replaced by another socket, session revoked
   or expired, kicked, banned, frame too big) ends the client for good:
   ``close_code`` and the ``ConnectionClosed`` that requests then raise say why.
+- ``lobby``: the lobby as last told (a reply or ``lobby.updated``). A
+  ``lobby.updated`` of the same lobby with a lower ``rev`` (an older copy re-sent
+  after a server node's pub/sub gap, overtaken by a live change) is dropped.
 
 From the server it imports only ``server.protocol``: copy it out with its siblings
 ``login.py`` and ``following.py`` and that one module.
@@ -159,6 +162,8 @@ class ArenaClient:
         # Matches followed: match id -> the last feed id handed on (None: none yet).
         self.following = MatchFollowing()
         self.rooms: set[str] = set()
+        # The lobby as last told, newest rev (None: in no lobby as far as we know).
+        self.lobby: Message | None = None
         self._restoring: asyncio.Task[None] | None = None
         self._runner = asyncio.create_task(self._run())
 
@@ -247,6 +252,8 @@ class ArenaClient:
             raise ArenaError.from_reply(reply)
         result = {k: v for k, v in reply.items() if k not in ("rid", "ok")}
         self._remember(op, fields)
+        if op.startswith("lobby."):
+            self._hold_lobby(op, result.get("lobby"))
         return result
 
     async def send(self, op: str, *, timeout: float = 5.0, **fields: Any) -> None:
@@ -340,9 +347,32 @@ class ArenaClient:
         if not task.cancelled() and task.exception() is not None:
             log.error("push callback failed", exc_info=task.exception())
 
+    def _hold_lobby(self, op: str, lobby: object) -> bool:
+        """Hold ``lobby`` unless it is an older copy of the one held; whether it was new."""
+        if op == "lobby.leave":
+            self.lobby = None
+            return True
+        if not isinstance(lobby, dict) or op == "lobby.get":
+            return True  # not about our seat
+        held = self.lobby
+        if (
+            held is not None
+            and held.get("lobby_id") == lobby.get("lobby_id")
+            and int(lobby.get("rev", 0)) < int(held.get("rev", 0))
+        ):
+            return False
+        self.lobby = lobby
+        return True
+
     def _on_push(self, push: Message) -> None:
         event = push.get("ev")
-        if event == "match.started":
+        if event == "lobby.updated":
+            if not self._hold_lobby(event, push.get("lobby")):
+                return  # an older copy (re-sent after a pub/sub gap): the newer one stands
+        elif event == "lobby.closed":
+            if self.lobby is not None and self.lobby.get("lobby_id") == push.get("lobby_id"):
+                self.lobby = None
+        elif event == "match.started":
             if self.following.knows(str(push.get("match_id"))):
                 return  # told again after a node's pub/sub gap: not a new match
             self.following.start(str(push.get("match_id")))

@@ -72,8 +72,11 @@ class ModeBook:
         return self.modes.get(mode, self.default)
 
 
-def parse_modes(raw: str, board_ids: Collection[str]) -> ModeBook:
+def parse_modes(
+    raw: str, board_ids: Collection[str], server_boards: Collection[str] = ()
+) -> ModeBook:
     """The mode book from ``ARENA_MODES`` (JSON object, or ``@file``); empty: defaults.
+    ``server_boards``: the boards only the server writes (``"writers": "server"``).
 
     Raises SettingError: one line naming ARENA_MODES, the mode, the field and what it
     accepts.
@@ -108,6 +111,7 @@ def parse_modes(raw: str, board_ids: Collection[str]) -> ModeBook:
                 got=name,
             )
         modes[name] = _mode(name, definition, board_ids)
+        _check_server_boards(name, modes[name], server_boards)
     default = modes.pop(DEFAULT_ENTRY, None)
     if default is None:
         default = ModeSpec()
@@ -179,6 +183,20 @@ def _check_boards(name: str, boards: tuple[str, ...], board_ids: Collection[str]
                 part=f"mode {name!r}: boards",
                 got=board,
             )
+
+
+def _check_server_boards(name: str, spec: ModeSpec, server_boards: Collection[str]) -> None:
+    """``any`` lets every player of a match write its result, so a mode with it feeding a
+    server board would hand that board to the players."""
+    guarded = [board for board in spec.boards if board in server_boards]
+    if spec.results is Results.ANY and guarded:
+        raise SettingError(
+            SETTING,
+            f"consensus or server while it feeds {guarded[0]!r}, a board whose writers is "
+            "server (any would let every player write it)",
+            got="any",
+            part=f"mode {name!r}: results",
+        )
 
 
 def _check_default_boards(default: ModeSpec, board_ids: Collection[str]) -> None:

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from server.boards import BoardSpec, parse_boards
+from server.boards import BoardSpec, Writers, parse_boards
 from server.modes import ModeBook, parse_modes
 from server.setting_errors import OneLineParser, SettingError
 from server.settings_checks import validate
@@ -337,7 +337,9 @@ class Settings:
 
     def mode_book(self) -> ModeBook:
         """Every game mode's definition, from ``ARENA_MODES`` (checked against the boards)."""
-        return parse_modes(self.modes, {board.id for board in self.board_specs()})
+        boards = self.board_specs()
+        server_boards = {board.id for board in boards if board.writers is Writers.SERVER}
+        return parse_modes(self.modes, {board.id for board in boards}, server_boards)
 
     def public_rooms(self) -> frozenset[str]:
         rooms = frozenset(r.strip() for r in self.chat_rooms.split(",") if r.strip())

@@ -28,8 +28,17 @@ BOARDS = json.dumps(
         {"id": "casual"},
     ]
 )
-# Deciding without everyone is due soon after the first report, and checked often.
+# Due decisions are checked often. Waits are long (a loaded box never passes a deadline
+# between two reports); a test makes a decision due on purpose with make_due.
 FAST_DECISIONS = {"presence_interval_s": 0.1, "presence_ttl_s": 2.0}
+LONG_WAIT_S = 3600
+PENDING_RESULTS = "arena:matches:pending-results"
+
+
+def make_due(redis_client: redis_sync.Redis, match_id: str) -> None:
+    """The match's consensus wait is over now (as if result_wait_s had passed)."""
+    assert redis_client.zscore(PENDING_RESULTS, match_id) is not None  # a report came
+    redis_client.zadd(PENDING_RESULTS, {match_id: int(time.time() * 1000)})
 
 
 def modes(**definitions: dict[str, object]) -> str:
@@ -86,10 +95,10 @@ async def test_a_player_cannot_submit_to_a_server_board_but_the_server_key_route
 
 
 async def test_a_losers_lie_cannot_end_the_match_and_no_majority_ends_it_disputed_on_two_nodes(
-    spawn_node: SpawnNode,
+    spawn_node: SpawnNode, redis_client: redis_sync.Redis
 ) -> None:
     env = {
-        "ARENA_MODES": modes(duel={"capacity": 2, "result_wait_s": 0.5}),
+        "ARENA_MODES": modes(duel={"capacity": 2, "result_wait_s": LONG_WAIT_S}),
         "ARENA_PRESENCE_INTERVAL": "0.1",
         "ARENA_PRESENCE_TTL": "2",
     }
@@ -107,6 +116,7 @@ async def test_a_losers_lie_cannot_end_the_match_and_no_majority_ends_it_dispute
         assert reply["state"] == "running"  # two reports that disagree
 
         # After the wait, one of the two nodes decides: 1 of 2 is no majority.
+        make_due(redis_client, match_id)
         for client in clients:
             ended = await client.next_push("match.ended", timeout=10)
             assert (ended["disputed"], ended["scores"], ended["by"]) == (True, {}, "disputed")
@@ -161,9 +171,11 @@ async def test_everyone_agreeing_ends_the_match_and_a_second_report_replaces_the
         await close_all(clients)
 
 
-async def test_after_the_wait_a_majority_of_the_roster_decides(start_arena: StartArena) -> None:
+async def test_after_the_wait_a_majority_of_the_roster_decides(
+    start_arena: StartArena, redis_client: redis_sync.Redis
+) -> None:
     arena = await start_arena(
-        workers=1, modes=modes(trio={"capacity": 3, "result_wait_s": 0.3}), **FAST_DECISIONS
+        workers=1, modes=modes(trio={"capacity": 3, "result_wait_s": LONG_WAIT_S}), **FAST_DECISIONS
     )
     match_id, clients, players = await start_match([arena], 3, mode="trio")
     majority = {p.player_id: 5 + i for i, p in enumerate(players)}
@@ -171,7 +183,9 @@ async def test_after_the_wait_a_majority_of_the_roster_decides(start_arena: Star
     try:
         await clients[0].request("match.result", match_id=match_id, scores=majority)
         await clients[1].request("match.result", match_id=match_id, scores=majority)
-        await clients[2].request("match.result", match_id=match_id, scores=dissent)
+        reply = await clients[2].request("match.result", match_id=match_id, scores=dissent)
+        assert reply["state"] == "running"  # no decision before the wait is over
+        make_due(redis_client, match_id)
         for client in clients:
             ended = await client.next_push("match.ended", timeout=10)
             assert (ended["scores"], ended["by"]) == (majority, "majority")
@@ -187,7 +201,7 @@ async def test_a_decided_result_whose_job_was_lost_is_queued_again_at_the_deadli
     start_arena: StartArena, redis_client: redis_sync.Redis
 ) -> None:
     # No worker yet: the decided match's job waits in the queue, where we lose it.
-    trio = modes(trio={"capacity": 3, "result_wait_s": 0.3})
+    trio = modes(trio={"capacity": 3, "result_wait_s": LONG_WAIT_S})
     arena = await start_arena(modes=trio, **FAST_DECISIONS)
     match_id, clients, players = await start_match([arena], 3, mode="trio")
     scores = {p.player_id: 2 + i for i, p in enumerate(players)}
@@ -225,14 +239,65 @@ async def test_when_a_player_leaves_those_still_in_the_match_may_all_agree(
         await close_all(clients)
 
 
+async def test_the_last_player_left_cannot_decide_the_result_alone(
+    start_arena: StartArena, redis_client: redis_sync.Redis
+) -> None:
+    # The reviewer's duel: the winner reports the truth and leaves; the loser then lies.
+    duel = modes(duel={"capacity": 2, "result_wait_s": LONG_WAIT_S})
+    arena = await start_arena(workers=1, modes=duel, **FAST_DECISIONS)
+    match_id, clients, players = await start_match([arena], 2, mode="duel")
+    winner, loser = clients
+    truth = {players[0].player_id: 10, players[1].player_id: 3}
+    lie = {players[0].player_id: 0, players[1].player_id: 100}
+    try:
+        await winner.request("match.result", match_id=match_id, scores=truth)
+        await winner.request("match.leave", match_id=match_id)
+        reply = await loser.request("match.result", match_id=match_id, scores=lie)
+        assert reply["state"] == "running"  # the lie alone ends nothing
+        current = (await loser.request("match.current"))["match"]
+        assert current["state"] == "running"
+
+        # At the deadline: one report of two rosters each is no majority.
+        make_due(redis_client, match_id)
+        ended = await loser.next_push("match.ended", timeout=10)
+        assert (ended["disputed"], ended["scores"], ended["by"]) == (True, {}, "disputed")
+        assert await refused(loser, "lb.rank", board="global") == "NOT_RANKED"
+    finally:
+        await close_all(clients)
+
+
+async def test_a_leavers_report_agreeing_with_those_still_in_ends_the_match(
+    start_arena: StartArena,
+) -> None:
+    arena = await start_arena(modes=modes(duel={"capacity": 2, "result_wait_s": LONG_WAIT_S}))
+    match_id, clients, players = await start_match([arena], 2, mode="duel")
+    winner, loser = clients
+    truth = {players[0].player_id: 10, players[1].player_id: 3}
+    try:
+        await winner.request("match.result", match_id=match_id, scores=truth)
+        await winner.request("match.leave", match_id=match_id)
+        reply = await loser.request("match.result", match_id=match_id, scores=truth)
+        assert reply["state"] == "ended"
+        ended = await loser.next_push("match.ended")
+        assert (ended["scores"], ended["by"]) == (truth, "consensus")
+    finally:
+        await close_all(clients)
+
+
 def test_a_majority_is_more_than_half_of_the_roster_and_everyone_means_at_least_one() -> None:
     x, y = canonical_scores({"a": 1}, ["a", "b"]), canonical_scores({"a": 2}, ["a", "b"])
     # Two against two of four: no majority.
     tie = {"a": x, "b": x, "c": y, "d": y}
     assert outcome_of(tie, {"a", "b", "c", "d"}, 4) == ("disputed", b"")
     assert outcome_of({**tie, "d": x}, {"a", "b", "c", "d"}, 4) == ("majority", x)
-    # Those still in the match (c and d left) all agree: that ends it at once.
-    assert outcome_of(tie, {"a", "b"}, 4) == ("consensus", x)
+    # Those still in the match agree, but c and d reported other scores and left: their
+    # reports still count, so nothing ends at once, and 2 of 4 is no majority.
+    assert outcome_of(tie, {"a", "b"}, 4) == ("disputed", b"")
+    # Leavers who reported the same scores, or nothing, do not stand in the way.
+    assert outcome_of({"a": x, "b": x, "c": x}, {"a", "b"}, 4) == ("consensus", x)
+    assert outcome_of({"a": x, "b": x}, {"a", "b"}, 4) == ("consensus", x)
+    # The duel: the winner reported and left; the last one in lies.
+    assert outcome_of({"a": x, "b": y}, {"b"}, 2) == ("disputed", b"")
     # Everyone left: one report from a leaver is neither everyone nor a majority.
     assert outcome_of({"a": x}, set(), 2) == ("disputed", b"")
     # The same scores in another order are the same report.
@@ -382,6 +447,25 @@ def test_a_bad_arena_modes_is_refused_in_one_line(raw: str, says: str) -> None:
     assert error.value.env == "ARENA_MODES"
     assert says in message
     assert "\n" not in message
+
+
+def test_a_mode_taking_any_report_may_not_feed_a_board_only_the_server_writes() -> None:
+    env = {"ARENA_BOARDS": BOARDS, "ARENA_MODES": modes(casual={"results": "any"})}
+    # casual feeds the default global and daily, both server boards here.
+    with pytest.raises(SettingError) as error:
+        Settings.from_env(env)
+    assert str(error.value) == (
+        "ARENA_MODES: mode 'casual': results must be consensus or server while it feeds "
+        "'global', a board whose writers is server (any would let every player write it), "
+        "got 'any'"
+    )
+    star = {"ARENA_BOARDS": BOARDS, "ARENA_MODES": json.dumps({"*": {"results": "any"}})}
+    with pytest.raises(SettingError, match=r"^ARENA_MODES: mode '\*': results"):
+        Settings.from_env(star)
+    # The same mode feeding only a players' board is allowed.
+    allowed = modes(casual={"results": "any", "boards": ["casual"]})
+    book = Settings.from_env({"ARENA_BOARDS": BOARDS, "ARENA_MODES": allowed}).mode_book()
+    assert book.spec_for("casual").results == "any"
 
 
 def test_arena_modes_reads_a_file_and_its_star_entry(tmp_path: object) -> None:

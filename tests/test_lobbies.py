@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import msgpack
 import pytest
 import redis as redis_sync
 
 from client_sim.client import ArenaClient, ArenaError
+from server.storage import keys
 from tests.conftest import StartArena
 from tests.helpers import connect, eventually, login
 
@@ -219,3 +221,28 @@ async def test_ready_from_a_stale_seat_is_refused_and_frees_it(
             lobby = (await alice.request("lobby.get", lobby_id=lobby_id))["lobby"]
             assert member_names(lobby) == ["alice"]  # the ghost's ready started nothing
             await ghost.request("lobby.join", lobby_id=lobby_id)  # and the seat was freed
+
+
+async def test_a_lobbys_rev_grows_with_each_change_and_an_older_copy_is_ignored(
+    arena: str, redis_client: redis_sync.Redis
+) -> None:
+    alice, bob, carol = await players(arena, "alice", "bob", "carol")
+    async with alice, bob, carol:
+        created = (await alice.request("lobby.create", mode="ffa", capacity=4))["lobby"]
+        lobby_id = created["lobby_id"]
+        joined = (await bob.request("lobby.join", lobby_id=lobby_id))["lobby"]
+        readied = (await bob.request("lobby.ready", ready=True))["lobby"]
+        assert created["rev"] < joined["rev"] < readied["rev"]
+        assert (await alice.request("lobby.get", lobby_id=lobby_id))["lobby"] == readied
+        while (await alice.next_push("lobby.updated"))["lobby"]["rev"] != readied["rev"]:
+            pass  # the pushes of bob's join, then of his ready, in that order
+        assert alice.lobby == readied
+
+        # An older copy arrives late on alice's channel (as a re-send after a node's pub/sub
+        # gap can, read before bob's ready), then carol's join: alice's client drops the copy.
+        stale = msgpack.packb({"ev": "lobby.updated", "lobby": joined})
+        redis_client.spublish(keys.player_channel(created["owner"]), stale)
+        with_carol = (await carol.request("lobby.join", lobby_id=lobby_id))["lobby"]
+        assert with_carol["rev"] > readied["rev"]
+        assert (await alice.next_push("lobby.updated"))["lobby"] == with_carol
+        assert alice.lobby == with_carol

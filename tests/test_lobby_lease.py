@@ -5,6 +5,8 @@ mid-way by a store that waits on an event after one of its steps."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,7 +18,7 @@ import redis as redis_sync
 
 from server.app import build_services
 from server.embedded_redis import RedisProcess
-from server.errors import LobbyFull, LockTimeout
+from server.errors import LobbyFull, LobbyNotFound, LockTimeout, Unavailable
 from server.services import Services, lobby_lock
 from server.storage import keys
 from server.storage.clients import open_mux, open_redis
@@ -26,8 +28,11 @@ from server.storage.mux import Commands
 from server.storage.pubsub import Subscriber
 from server.storage.scripts import Scripts
 from tests.conftest import settings_for_test
+from tests.helpers import eventually
 
-SHORT_TTL_MS = 300  # a change held for a second outlives this three times over
+# Renewed every second: only a loop stalled two seconds would lose it, even on a loaded box.
+LEASE_TTL_MS = 3000
+DUEL = json.dumps({"duel": {"capacity": 2, "start_when_full": True}})
 
 
 class PausingStore(LobbyStore):
@@ -57,8 +62,10 @@ class PausingStore(LobbyStore):
         return written
 
 
-async def open_services(redis_url: str) -> tuple[Services, PausingStore, list[Any]]:
-    settings = settings_for_test(redis_url=redis_url, redis_timeout_s=0.5)
+async def open_services(
+    redis_url: str, **overrides: Any
+) -> tuple[Services, PausingStore, list[Any]]:
+    settings = settings_for_test(redis_url=redis_url, redis_timeout_s=0.5, **overrides)
     mux = open_mux(redis_url, timeout_s=settings.redis_timeout_s)
     blocking = open_redis(redis_url, pool_size=2, timeout_s=settings.redis_timeout_s)
     services = build_services(settings, mux, time.time, blocking)
@@ -78,8 +85,8 @@ async def lobby_services(
 
 
 @pytest.fixture
-def short_lock(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(lobby_lock, "LOCK_TTL_MS", SHORT_TTL_MS)
+def lease_ttl(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lobby_lock, "LOCK_TTL_MS", LEASE_TTL_MS)
 
 
 async def held_mid_way(store: PausingStore, step: str, change: Any) -> asyncio.Task[Any]:
@@ -97,18 +104,33 @@ def member_ids(lobby: LobbyRecord | dict[str, Any]) -> list[str]:
 
 
 async def test_a_change_slower_than_the_lock_ttl_keeps_its_lock(
-    lobby_services: tuple[Services, PausingStore], short_lock: None
+    lobby_services: tuple[Services, PausingStore],
+    redis_client: redis_sync.Redis,
+    lease_ttl: None,
 ) -> None:
     services, store = lobby_services
     lobbies = services.lobbies
     lobby = await lobbies.create("owner", "olga", mode="duel", capacity=4, name=None, private=False)
     join = await held_mid_way(store, "write", lobbies.join("bob", "bob", lobby.lobby_id))
+    lock = keys.lock(keys.lobby_resource(lobby.lobby_id))
+    token = redis_client.get(lock)
+    first_expiry_ms = int(redis_client.pexpiretime(lock))
 
-    # More than three TTLs pass while the join is held after its write: nobody else may
-    # take the lobby's lock meanwhile (it is renewed), or it would act on a half-done change.
+    def redis_now_ms() -> int:
+        seconds, micros = redis_client.time()
+        return int(seconds) * 1000 + int(micros) // 1000
+
+    async def past_first_expiry() -> bool:
+        return redis_now_ms() > first_expiry_ms
+
+    # The join is held after its write until the lock would have expired unrenewed (by
+    # Redis's clock): it is still the join's (renewed), so nobody else may take it and
+    # act on a half-done change.
+    await eventually(past_first_expiry, within_s=LEASE_TTL_MS / 1000 + 10)
+    assert redis_client.get(lock) == token
     with pytest.raises(LockTimeout):
         await services.locks.acquire(
-            keys.lobby_resource(lobby.lobby_id), ttl_ms=SHORT_TTL_MS, wait_s=1.0
+            keys.lobby_resource(lobby.lobby_id), ttl_ms=LEASE_TTL_MS, wait_s=0.1
         )
     store.go_on.set()
     joined = await join
@@ -151,8 +173,7 @@ async def test_a_change_whose_lock_was_taken_away_neither_indexes_nor_pushes(
             pushed = msgpack.unpackb(await pushes.get())
         assert member_ids(pushed["lobby"]) == ["owner", "bob", "carol"]
     finally:
-        listener.stopping.set()
-        await running
+        await stop_listening(listener, running)
 
 
 async def test_lobby_full_stays_lobby_full_when_the_lock_cannot_be_released(
@@ -172,6 +193,151 @@ async def test_lobby_full_stays_lobby_full_when_the_lock_cannot_be_released(
         store.go_on.set()
         with pytest.raises(LobbyFull):  # not UNAVAILABLE from the failed release
             await join
+    finally:
+        redis.stop()
+        for client in clients:
+            await client.aclose()
+
+
+# --- a start that stops half-way is finished by the member's retry ----------------------
+
+
+async def pushes_to(
+    redis_url: str, player_ids: list[str]
+) -> tuple[asyncio.Queue[dict[str, Any]], Subscriber, asyncio.Task[None]]:
+    """Every push to these players' channels, decoded, in order."""
+    pushes: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    listener = Subscriber(redis_url, lambda _, payload: pushes.put_nowait(msgpack.unpackb(payload)))
+    for player_id in player_ids:
+        await listener.subscribe(keys.player_channel(player_id))
+    running = asyncio.create_task(listener.run())
+    async with asyncio.timeout(5):
+        for player_id in player_ids:
+            await listener.until_subscribed(keys.player_channel(player_id))
+    return pushes, listener, running
+
+
+async def stop_listening(listener: Subscriber, running: asyncio.Task[None]) -> None:
+    # Cancelled, not only told to stop: its connection's watch would wait out a ping period.
+    listener.stopping.set()
+    running.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await running
+
+
+async def next_push(pushes: asyncio.Queue[dict[str, Any]], ev: str) -> dict[str, Any]:
+    async with asyncio.timeout(5):
+        while True:
+            pushed = await pushes.get()
+            if pushed["ev"] == ev:
+                return pushed
+
+
+async def test_a_join_that_started_a_match_and_lost_its_lock_is_finished_by_its_retry(
+    redis_server: RedisProcess, redis_client: redis_sync.Redis
+) -> None:
+    services, store, clients = await open_services(redis_server.url, modes=DUEL)
+    pushes, listener, running = await pushes_to(redis_server.url, ["owner"])
+    try:
+        lobbies = services.lobbies
+        lobby = await lobbies.create(
+            "owner", "olga", mode="duel", capacity=None, name=None, private=False
+        )
+        join = await held_mid_way(store, "write", lobbies.join("bob", "bob", lobby.lobby_id))
+        redis_client.delete(keys.lock(keys.lobby_resource(lobby.lobby_id)))
+        store.go_on.set()
+        with pytest.raises(LockTimeout):
+            await join
+        # What the review saw: the lobby started (a match id), but no match, both seated.
+        stranded = await store.read(lobby.lobby_id)
+        assert stranded is not None
+        assert stranded.status == "started"
+        assert redis_client.exists(keys.match(stranded.match_id)) == 0
+        assert await store.seat_of("owner") == lobby.lobby_id
+
+        # Bob retries, as LOCK_TIMEOUT tells him to: the start is finished.
+        again = await lobbies.join("bob", "bob", lobby.lobby_id)
+        assert (again.status, again.match_id) == ("started", stranded.match_id)
+        assert redis_client.hget(keys.match(stranded.match_id), "state") == b"running"
+        assert await store.seat_of("owner") is None
+        assert await store.seat_of("bob") is None
+        started = await next_push(pushes, "match.started")
+        assert (started["match_id"], started["players"]) == (stranded.match_id, ["owner", "bob"])
+        # Once finished, the lobby is no way back into that match.
+        with pytest.raises(LobbyNotFound):
+            await lobbies.join("bob", "bob", lobby.lobby_id)
+    finally:
+        await stop_listening(listener, running)
+        for client in clients:
+            await client.aclose()
+
+
+async def test_a_quick_join_that_started_a_match_and_lost_its_lock_is_finished_by_its_retry(
+    redis_server: RedisProcess, redis_client: redis_sync.Redis
+) -> None:
+    services, store, clients = await open_services(redis_server.url, modes=DUEL)
+    pushes, listener, running = await pushes_to(redis_server.url, ["owner"])
+    try:
+        lobbies = services.lobbies
+        lobby = await lobbies.quickjoin("owner", "olga", "duel")
+        join = await held_mid_way(store, "write", lobbies.quickjoin("bob", "bob", "duel"))
+        redis_client.delete(keys.lock(keys.lobby_resource(lobby.lobby_id)))
+        store.go_on.set()
+        # Not a lobby of its own for bob (which would strand the owner in the start).
+        with pytest.raises(LockTimeout):
+            await join
+        again = await lobbies.quickjoin("bob", "bob", "duel")
+        assert (again.lobby_id, again.status) == (lobby.lobby_id, "started")
+        started = await next_push(pushes, "match.started")
+        assert started["match_id"] == again.match_id
+        assert redis_client.hget(keys.match(again.match_id), "state") == b"running"
+        assert await store.seat_of("owner") is None
+    finally:
+        await stop_listening(listener, running)
+        for client in clients:
+            await client.aclose()
+
+
+async def test_a_ready_whose_match_start_failed_is_finished_by_its_retry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    redis = RedisProcess(tmp_path / "redis").start()  # appendonly: a restart keeps the data
+    services, store, clients = await open_services(redis.url)
+    try:
+        lobbies = services.lobbies
+        lobby = await lobbies.create(
+            "owner", "olga", mode="ffa", capacity=2, name=None, private=False
+        )
+        await lobbies.join("bob", "bob", lobby.lobby_id)
+        await lobbies.ready("owner", True)
+
+        # The start is held just before it stores the match; Redis goes away meanwhile.
+        match_store = services.matches._store
+        create = match_store.create
+        reached, go_on = asyncio.Event(), asyncio.Event()
+
+        async def create_later(match: Any) -> bool:
+            monkeypatch.setattr(match_store, "create", create)  # once
+            reached.set()
+            await go_on.wait()
+            return await create(match)
+
+        monkeypatch.setattr(match_store, "create", create_later)
+        ready = asyncio.create_task(lobbies.ready("bob", True))
+        async with asyncio.timeout(5):
+            await reached.wait()
+        await asyncio.to_thread(redis.stop)
+        go_on.set()
+        with pytest.raises(Unavailable):
+            await ready
+        await asyncio.to_thread(redis.start)
+
+        # Bob sends ready again: the lobby started, its members still sit in it, and the
+        # retry finishes the start (not NOT_IN_LOBBY with the match never stored).
+        again = await lobbies.ready("bob", True)
+        assert again.status == "started"
+        assert await services.matches.current_match("bob") == again.match_id
+        assert await store.seat_of("owner") is None
     finally:
         redis.stop()
         for client in clients:

@@ -1,12 +1,12 @@
 """The ``consensus`` results policy: no single player decides a match's result.
 
-Each player's report is kept (a later one replaces it). A match ends with a result
-when every player still in it reported the same scores (checked on each report and
-when a player leaves), or, ``result_wait_s`` after the first report, when a strict
-majority of the roster agree; otherwise it ends disputed, with no result. The
-deadline is a sorted set in Redis that every node's upkeep reads, and one script
-decides each match, so two nodes cannot both decide it and a dead node delays
-nothing.
+Each player's report is kept (a later one replaces it), also after the player leaves.
+A match ends with a result when every player still in it reported and every report kept
+is the same scores (checked on each report and when a player leaves), or,
+``result_wait_s`` after the first report, when a strict majority of the roster agree;
+otherwise it ends disputed, with no result. The deadline is a sorted set in Redis that
+every node's upkeep reads, and one script decides each match, so two nodes cannot both
+decide it and a dead node delays nothing.
 
 The result job is queued only once a result is decided (so no job ever waits on a
 match that may yet end disputed). A node that dies between the decision and the
@@ -45,10 +45,18 @@ def canonical_scores(scores: dict[str, int], roster: list[str]) -> bytes:
 
 def outcome_of(reports: dict[str, bytes], playing: set[str], roster_size: int) -> tuple[str, bytes]:
     """What the reports decide: ``consensus`` (every player still in the match, at least
-    one, reported the same scores), ``majority`` (more than half of the roster did),
-    else ``disputed``; with the agreed scores (b"" when disputed)."""
+    one, reported, and every report kept, those of players who left included, is the same
+    scores), ``majority`` (more than half of the roster did), else ``disputed``; with the
+    agreed scores (b"" when disputed).
+
+    A leaver's report counts: otherwise the last player left would decide alone (the
+    winner reports and leaves, the loser reports a lie, and the lie would stand)."""
     first = reports.get(next(iter(playing))) if playing else None
-    if first is not None and all(reports.get(p) == first for p in playing):
+    if (
+        first is not None
+        and all(reports.get(p) == first for p in playing)
+        and all(scores == first for scores in reports.values())
+    ):
         return AGREED, first
     counts: dict[bytes, int] = {}
     for scores in reports.values():

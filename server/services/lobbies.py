@@ -18,7 +18,10 @@
   before the lock is released, so pushes leave in the order the changes happened.
 - The lock is renewed while a change runs, and the change confirms it still holds
   it before each step after the write (the index, the match start, each publish):
-  a change that lost its lock stops with LOCK_TIMEOUT and pushes nothing.
+  a change that lost its lock stops with LOCK_TIMEOUT and pushes nothing more. Its
+  write may stand: the same request sent again finishes what followed it (a member
+  joining again, a ready again, a quick-join again; a started lobby keeps its
+  members' seats until its match stands, which is how a retry recognises it).
 
 The parts: lobby_lock.py (the lock a change holds), lobby_seats.py (seats and their
 leases), lobby_news.py (the index and pushes that follow a change, the wire shape).
@@ -202,6 +205,11 @@ class LobbyService:
     ) -> LobbyRecord:
         async with hold_lobby(self._store.locks, lobby_id, wait_s) as lease:
             lobby = await self._store.read(lobby_id)
+            if lobby is not None and await self._start_unfinished(lobby, player_id):
+                # A retry of the join that started the match and stopped after its write
+                # (it lost the lock, or Redis failed): finish the start, as ready() does.
+                await after_change(self._store, self._matches, self._watch, lobby)
+                return lobby
             if lobby is None or lobby.status != "open":
                 await self._store.unindex(lobby_id, None if lobby is None else lobby.mode)
                 raise LobbyNotFound("no such lobby")
@@ -247,14 +255,43 @@ class LobbyService:
     async def _try_candidates(
         self, player_id: str, player_name: str, mode: str, wait_s: float
     ) -> LobbyRecord | None:
-        for lobby_id in await self._store.fullest(mode, QUICKJOIN_CANDIDATES):
+        candidates = await self._store.fullest(mode, QUICKJOIN_CANDIDATES)
+        # A retried quick-join whose join started a match and stopped after its write
+        # (the lobby is no longer listed) finishes that start first.
+        unfinished = await self._unfinished_start_of(player_id, mode)
+        if unfinished is not None:
+            candidates = [unfinished, *(c for c in candidates if c != unfinished)]
+        for lobby_id in candidates:
             try:
                 return await self._join(player_id, player_name, lobby_id, wait_s)
             except LobbyNotFound:
                 await self._store.unindex(lobby_id, mode)
-            except (LobbyFull, LockTimeout):
+            except LobbyFull:
+                continue
+            except LockTimeout:
+                if await self._store.seat_of(player_id) == lobby_id:
+                    raise  # its write stands (the player sits there): a retry finishes it
                 continue
         return None
+
+    async def _unfinished_start_of(self, player_id: str, mode: str) -> str | None:
+        """The lobby of the mode whose start the player's own change left unfinished."""
+        lobby_id = await self._store.seat_of(player_id)
+        lobby = None if lobby_id is None else await self._store.read(lobby_id)
+        if lobby is None or lobby.mode != mode:
+            return None
+        return lobby.lobby_id if await self._start_unfinished(lobby, player_id) else None
+
+    async def _start_unfinished(self, lobby: LobbyRecord, player_id: str) -> bool:
+        """Whether the lobby started a match that the player, a member still seated in it,
+        was not sent to yet: a start frees its members' seats only once the match stands,
+        so a seat still held means the start stopped half-way (after_change finishes it
+        again; every step of it is idempotent)."""
+        return (
+            lobby.status == "started"
+            and any(m.player_id == player_id for m in lobby.members)
+            and await self._store.seat_of(player_id) == lobby.lobby_id
+        )
 
     async def leave(self, player_id: str) -> str:
         """Give up the player's seat; the lobby they left."""

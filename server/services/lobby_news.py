@@ -30,6 +30,8 @@ def lobby_wire(lobby: LobbyRecord) -> dict[str, Any]:
         "members": [
             {"player_id": m.player_id, "name": m.name, "ready": m.ready} for m in lobby.members
         ],
+        # Grows with each change: a client ignores a lobby.updated older than the one it holds.
+        "rev": lobby.rev,
     }
 
 
@@ -43,17 +45,20 @@ async def after_change(
     store: LobbyStore, matches: MatchService, watch: WatchFeed, lobby: LobbyRecord
 ) -> None:
     """What follows any change, still under the lock so that it happens in order: the
-    open-lobby index, and the pushes (a start frees every seat and tells everyone).
-    Each step first confirms the lock is still held."""
+    open-lobby index, and the pushes (a start stores the match, then frees every seat
+    and tells everyone). Each step first confirms the lock is still held. Idempotent:
+    a change that stopped half-way is finished by running this again."""
     await still_held(store.locks)
     await store.index(lobby)
     members = [m.player_id for m in lobby.members]
     channels = [keys.player_channel(p) for p in members]
     if lobby.status == "started":
         await still_held(store.locks)
-        await free_seats(store, lobby.lobby_id, members)
         # Before the pushes: each player's socket follows the match before they can send.
         await matches.start(lobby.match_id, lobby.lobby_id, lobby.mode, members)
+        # Only once the match stands (start is idempotent): a start that stops before
+        # this keeps the seats, so a member's retry (join, ready) finds it and finishes it.
+        await free_seats(store, lobby.lobby_id, members)
     await still_held(store.locks)
     # Together (one write, one round trip): the lock is held meanwhile.
     await asyncio.gather(

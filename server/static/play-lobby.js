@@ -10,6 +10,9 @@ import { MODE, myId, state } from "./play-state.js";
 export function showLobby(lobby) {
   // A lobby reply or update that comes after match.started describes a closed lobby.
   if (state.game || !["home", "lobby", "connecting"].includes(state.phase)) return;
+  // An older state of the shown lobby (re-sent after a server's pub/sub gap) came late.
+  const shown = state.lobby;
+  if (shown && shown.lobby_id === lobby.lobby_id && lobby.rev < shown.rev) return;
   state.lobby = lobby;
   tab.set("lobby_id", lobby.lobby_id);
   for (const m of lobby.members) state.names[m.player_id] = m.name;

@@ -39,6 +39,9 @@ class LobbyRecord:
     status: str  # open | started | closed
     members: list[Member] = field(default_factory=list)
     match_id: str = ""
+    # The fencing number of the lobby's last write (the hash's 'fence' field, set by the
+    # fenced write): grows with every change, so a client can tell an older copy apart.
+    rev: int = 0
 
     def fields(self) -> dict[str, Any]:
         return {
@@ -69,6 +72,7 @@ class LobbyRecord:
             status=text(flat["status"]),
             members=members,
             match_id=text(flat.get("match_id", b"")),
+            rev=int(flat.get("fence", b"0")),
         )
 
 
@@ -92,6 +96,8 @@ class LobbyStore:
     async def write(self, lease: Lease, lobby: LobbyRecord) -> bool:
         """Write the lobby under its lock; False when a newer lock holder exists."""
         written = await self.locks.write_fenced(lease, keys.lobby(lobby.lobby_id), lobby.fields())
+        if written:
+            lobby.rev = lease.fence  # as the hash now says
         if written and lobby.status != "open":
             await self._expire(lobby.lobby_id)
         return written

@@ -7,8 +7,9 @@
 -- KEYS[3]  reports (hash: player id -> scores, canonical msgpack)
 -- KEYS[4]  feed (stream)
 -- ARGV[1]  the outcome: 'consensus' (every player still in the match, at least one,
---          reported ARGV[2]), 'majority' (more than half of the roster reported ARGV[2])
---          or 'disputed' (neither holds for any scores)
+--          reported ARGV[2], and every report kept, leavers' too, is ARGV[2]),
+--          'majority' (more than half of the roster reported ARGV[2]) or 'disputed'
+--          (neither holds for any scores)
 -- ARGV[2]  the scores (canonical msgpack; '' when disputed)
 -- ARGV[3]  how many players the roster has
 -- ARGV[4]  channel
@@ -27,6 +28,10 @@ local function all_agree_on(scores)
   if #players == 0 then return false end
   for _, player in ipairs(players) do
     if redis.call('HGET', KEYS[3], player) ~= scores then return false end
+  end
+  -- Leavers' reports count too: the last player in does not decide alone.
+  for _, other in ipairs(redis.call('HVALS', KEYS[3])) do
+    if other ~= scores then return false end
   end
   return true
 end
