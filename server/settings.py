@@ -51,6 +51,7 @@ DEFAULT_RATE_LIMITS = {
     # Per client address: admin and server key checks that failed. Once over, even the
     # right key waits, so guessing runs at this rate at best.
     "auth.key": RateLimit(5, 0.1),
+    "ws.ticket": RateLimit(10, 1.0),  # per player: each ticket is a Redis key for 30 s
 }
 
 

@@ -274,6 +274,7 @@ class SessionService:
     async def issue_ticket(self, session: Session) -> str:
         """A single-use ticket opening a socket as ``session`` (for browsers, whose socket
         URL would otherwise carry the token into logs and history)."""
+        await self._rate_limiter.check("ws.ticket", session.player_id)
         ticket = secrets.token_urlsafe(TOKEN_BYTES)
         await self._store.store_ticket(token_hash(ticket), session.token_hash, TICKET_TTL_S)
         return ticket
