@@ -171,7 +171,7 @@ class SessionService:
         await self._accounts.keep_account(device_hash, player_id, self._account_ttl_s)
         token = secrets.token_urlsafe(TOKEN_BYTES)
         hashed = token_hash(token)
-        await self._store.open_player_session(
+        listing = await self._store.open_player_session(
             player_id=player_id,
             token_hash=hashed,
             now_ms=_now_ms(),
@@ -183,9 +183,10 @@ class SessionService:
             # Again after the session is listed: a ban set meanwhile either shows here or
             # finds the session in the player's set and revokes it. Either way none survives.
             await self._refuse_banned(player_id)
+            await self._refuse_revoked_meanwhile(player_id, listing.revocations)
             if binding.state == "legacy":
                 binding = await self._upgrade_legacy(device_hash, player_id, new_secret, offered)
-        except (Banned, BadCredentials):
+        except (Banned, BadCredentials, Unauthorized):
             await self._store.delete_session(hashed)
             raise
         return Login(
@@ -222,6 +223,16 @@ class SessionService:
         if binding.state == "known":
             self._prove(binding, offered)
         return binding
+
+    async def _refuse_revoked_meanwhile(self, player_id: str, listed_at: int) -> None:
+        """Unauthorized when every session of the player was revoked after this login
+        listed its session: that revocation may have dropped the list before the session
+        existed, so it would live on unlisted. A revocation after this check finds the
+        session listed and ends it; one before the listing is older than this login."""
+        if await self._store.revocations_of(player_id) != listed_at:
+            raise Unauthorized(
+                "every session of this player was revoked while this login ran: log in again"
+            )
 
     async def _refuse_banned(self, player_id: str) -> None:
         until_ms = await self._accounts.banned_until(player_id)
@@ -331,7 +342,9 @@ class SessionService:
         if session.spectator:
             await self.revoke(session)
             return 1
-        ended = await self._store.delete_player_sessions(session.player_id)
+        ended = await self._store.delete_player_sessions(
+            session.player_id, account_ttl_s=self._account_ttl_s
+        )
         # The caller's own, even if it is not listed (made before sessions were listed).
         ended += int(await self._store.delete_session(session.token_hash))
         await self._presence.end_socket(session.player_id, SocketEnd.REVOKED, only_session=None)
@@ -343,7 +356,7 @@ class SessionService:
         until_ms = None if duration_s is None else _now_ms() + duration_s * 1000
         # The ban first, then the sessions: a login racing it sees one or the other.
         await self._accounts.ban(player_id, until_ms or 0)
-        await self._store.delete_player_sessions(player_id)
+        await self._store.delete_player_sessions(player_id, account_ttl_s=self._account_ttl_s)
         await self._presence.end_socket(player_id, SocketEnd.BANNED, only_session=None)
         return until_ms
 
