@@ -245,7 +245,8 @@ class Settings:
         0,
         "ARENA_METRICS_PORT",
         "Serve GET /metrics on this port only (on ARENA_HOST), and 404 on the public port. "
-        "0: /metrics on the public port. python -m server.nodes gives node i this port + i.",
+        "0: /metrics on the public port. python -m server.nodes gives node i (from 1) this "
+        "port + i - 1, as it does the game ports.",
     )
     trusted_proxies: str = _setting(
         "",
