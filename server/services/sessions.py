@@ -36,6 +36,11 @@ BAN_MAX_S = 10 * 365 * 86400
 SPECTATOR = "spectator"
 
 
+def device_hash(device_id: str) -> str:
+    """What Redis keys a device by instead of its id."""
+    return hashlib.sha256(b"device:" + device_id.encode()).hexdigest()
+
+
 def token_hash(token: str) -> str:
     """What Redis stores instead of the token itself."""
     return hashlib.sha256(token.encode()).hexdigest()
@@ -107,6 +112,15 @@ class Login:
     device_secret: str | None = None  # set when this login issued the device a new secret
 
 
+@dataclass(frozen=True, slots=True)
+class Rotation:
+    """A device's new secret, and how many sessions of its player ended with the old."""
+
+    player_id: str
+    device_secret: str
+    revoked: int
+
+
 def _now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -153,10 +167,10 @@ class SessionService:
         device_id = validate_device_id(device_id)
         offered = validate_device_secret(device_secret)
         name = validate_name(name)
-        device_hash = hashlib.sha256(b"device:" + device_id.encode()).hexdigest()
+        device = device_hash(device_id)
         new_secret = secrets.token_urlsafe(SECRET_BYTES)
         binding = await self._accounts.device_login(
-            device_hash,
+            device,
             new_player_id=secrets.token_hex(8),
             new_secret_hash=secret_hash(new_secret),
             ttl_s=self._account_ttl_s,
@@ -168,7 +182,7 @@ class SessionService:
         if binding.state != "new":
             await self._refuse_banned(player_id)  # before the name: a banned player renames no one
         await self._profiles.set_name(player_id, name, ttl_s=self._account_ttl_s)
-        await self._accounts.keep_account(device_hash, player_id, self._account_ttl_s)
+        await self._accounts.keep_account(device, player_id, self._account_ttl_s)
         token = secrets.token_urlsafe(TOKEN_BYTES)
         hashed = token_hash(token)
         listing = await self._store.open_player_session(
@@ -184,8 +198,10 @@ class SessionService:
             # finds the session in the player's set and revokes it. Either way none survives.
             await self._refuse_banned(player_id)
             await self._refuse_revoked_meanwhile(player_id, listing.revocations)
+            if binding.state == "known":
+                await self._refuse_rotated_meanwhile(device, binding.secret_hash)
             if binding.state == "legacy":
-                binding = await self._upgrade_legacy(device_hash, player_id, new_secret, offered)
+                binding = await self._upgrade_legacy(device, player_id, new_secret, offered)
         except (Banned, BadCredentials, Unauthorized):
             await self._store.delete_session(hashed)
             raise
@@ -233,6 +249,42 @@ class SessionService:
             raise Unauthorized(
                 "every session of this player was revoked while this login ran: log in again"
             )
+
+    async def _refuse_rotated_meanwhile(self, device: str, proved: str) -> None:
+        """BadCredentials when the device's secret changed after this login proved the old
+        one: the rotation revokes every session, but may have run before this session was
+        listed. A rotation after this check finds the session listed and ends it."""
+        if await self._accounts.secret_hash_of(device) != proved:
+            raise BadCredentials("this device's secret was changed while this login ran")
+
+    async def rotate_device_secret(
+        self, device_id: object, device_secret: object, *, client_ip: str
+    ) -> Rotation:
+        """Give a device a new secret in place of the one offered (which then no longer
+        logs in), and end every session of its player and its live socket: what a player
+        who fears its secret leaked does. BadCredentials for a wrong secret or a device
+        without one; limited with guest logins (``auth.guest``), as it is a guess too."""
+        await self._rate_limiter.check("auth.guest", client_ip)
+        device = device_hash(validate_device_id(device_id))
+        offered = validate_device_secret(device_secret)
+        if not offered or len(offered) > SECRET_MAX:
+            raise BadCredentials("device_secret: the device's current secret is required")
+        new_secret = secrets.token_urlsafe(SECRET_BYTES)
+        player_id = await self._accounts.rotate_secret(
+            device,
+            offered_hash=secret_hash(offered),
+            new_secret_hash=secret_hash(new_secret),
+            ttl_s=self._account_ttl_s,
+        )
+        if player_id is None:
+            raise BadCredentials("wrong device_id or device_secret")
+        # After the secret: a login that proved the old one either sees the change
+        # (_refuse_rotated_meanwhile) or has listed its session, which this ends.
+        revoked = await self._store.delete_player_sessions(
+            player_id, account_ttl_s=self._account_ttl_s
+        )
+        await self._presence.end_socket(player_id, SocketEnd.REVOKED, only_session=None)
+        return Rotation(player_id, new_secret, revoked)
 
     async def _refuse_banned(self, player_id: str) -> None:
         until_ms = await self._accounts.banned_until(player_id)
