@@ -1,9 +1,11 @@
 """Guest logins and sessions: opaque tokens whose state lives in Redis with a sliding TTL.
 
 A device proves itself with its ``device_secret``: issued on its first login (only
-its SHA-256 is stored), required on every later one. Each player's sessions are
-listed so all can be revoked at once (``DELETE /v1/sessions``, a ban). A socket
-may be opened with a single-use ticket instead of the token itself.
+its SHA-256 is stored), required on every later one, and changed (rotated) by
+whoever holds it. Each player's sessions are listed so all can be revoked at once
+(``DELETE /v1/sessions``, a ban, a rotation); a login racing such a revocation
+leaves no session behind it. A socket may be opened with a single-use ticket
+instead of the token itself.
 """
 
 from __future__ import annotations
