@@ -108,6 +108,21 @@ async def guest_login(request: web.Request) -> web.Response:
     return web.json_response(reply)
 
 
+async def rotate_device_secret(request: web.Request) -> web.Response:
+    """A new ``device_secret`` for the one sent; every session of the player ends."""
+    body = await read_json_object(request)
+    rotation = await request.app[SERVICES].sessions.rotate_device_secret(
+        body.get("device_id"), body.get("device_secret"), client_ip=address_key(request)
+    )
+    return web.json_response(
+        {
+            "player_id": rotation.player_id,
+            "device_secret": rotation.device_secret,
+            "revoked": rotation.revoked,
+        }
+    )
+
+
 async def spectator_login(request: web.Request) -> web.Response:
     """A read-only session for a dashboard: reads and watch.* pushes, never a change."""
     require_json(request)
@@ -249,6 +264,7 @@ async def metrics(request: web.Request) -> web.Response:
 
 def add_routes(app: web.Application) -> None:
     app.router.add_post("/v1/auth/guest", guest_login)
+    app.router.add_post("/v1/auth/guest/rotate", rotate_device_secret)
     app.router.add_post("/v1/auth/spectator", spectator_login)
     app.router.add_get("/v1/session", get_session)
     app.router.add_delete("/v1/session", delete_session)

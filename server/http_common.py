@@ -75,7 +75,17 @@ async def require_key(request: web.Request, expected: str, *, kind: str, off: st
     """``Authorization: Bearer KEY``: 401 without it (or with the routes off: ``off``),
     403 with a wrong one. Wrong keys count per address (``auth.key``); once over, every
     key from that address gets 429 until the window passes, the right one included, so
-    guessing runs at the limit's rate at best. Refusals are logged (never the key)."""
+    guessing runs at the limit's rate at best. Refusals are logged (never the key).
+
+    Each guess is answered only after one atomic step of the limit: a wrong key takes a
+    token, the right one takes and gives it back at once (it only needs one to be left).
+    So however many guesses arrive together, they are admitted in Redis's order and at
+    most ``burst`` wrong ones per window get an answer other than 429, the right one
+    included when it comes after them. Checking first and counting after the comparison
+    (two steps) let a batch of parallel guesses all pass the check before any was
+    counted. Comparing in the process costs nothing and reveals nothing: the reply waits
+    for the limit. A right key never holds a token, so a key holder's parallel calls do
+    not crowd each other out."""
     given = bearer_header(request)
     if not expected:
         log.warning("%s key refused for %s %s: off", kind, request.method, request.path)
@@ -85,8 +95,9 @@ async def require_key(request: web.Request, expected: str, *, kind: str, off: st
         raise Unauthorized(f"the {kind} key is required")
     limiter = request.app[SERVICES].rate_limiter
     address = address_key(request)
-    await limiter.ensure_not_over("auth.key", address)
-    if not hmac.compare_digest(given.encode(), expected.encode()):
-        log.warning("%s key refused for %s %s: wrong key", kind, request.method, request.path)
-        await limiter.check("auth.key", address)
-        raise Forbidden(f"wrong {kind} key")
+    if hmac.compare_digest(given.encode(), expected.encode()):
+        await limiter.ensure_not_over("auth.key", address)
+        return
+    await limiter.check("auth.key", address)
+    log.warning("%s key refused for %s %s: wrong key", kind, request.method, request.path)
+    raise Forbidden(f"wrong {kind} key")

@@ -52,6 +52,7 @@ DEFAULT_RATE_LIMITS = {
     # Per client address: admin and server key checks that failed. Once over, even the
     # right key waits, so guessing runs at this rate at best.
     "auth.key": RateLimit(5, 0.1),
+    "ws.ticket": RateLimit(10, 1.0),  # per player: each ticket is a Redis key for 30 s
 }
 
 
@@ -245,7 +246,8 @@ class Settings:
         0,
         "ARENA_METRICS_PORT",
         "Serve GET /metrics on this port only (on ARENA_HOST), and 404 on the public port. "
-        "0: /metrics on the public port. python -m server.nodes gives node i this port + i.",
+        "0: /metrics on the public port. python -m server.nodes gives node i (from 1) this "
+        "port + i - 1, as it does the game ports.",
     )
     trusted_proxies: str = _setting(
         "",

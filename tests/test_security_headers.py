@@ -7,8 +7,11 @@ import asyncio
 import re
 
 import aiohttp
+from playwright.async_api import Browser
 
+from client_sim.client import ws_url
 from server.app import STATIC
+from tests.browser import browser as browser  # a fixture: imported so the tests ask for it
 from tests.conftest import SpawnNode
 from tests.helpers import login
 
@@ -33,7 +36,7 @@ async def test_pages_get_a_content_security_policy(arena: str) -> None:
         assert policy["default-src"] == "'self'"
         assert policy["script-src"] == "'self'"  # no 'unsafe-inline', no 'unsafe-eval'
         assert policy["style-src"] == "'self'"
-        assert set(policy["connect-src"].split()) == {"'self'", "ws:", "wss:"}
+        assert policy["connect-src"] == "'self'"  # sockets to this server only
         assert policy["img-src"] == "'self' data:"
 
 
@@ -83,3 +86,30 @@ async def test_a_request_the_server_cannot_parse_gets_no_version_either(
     assert "server: arena" in head
     assert "x-content-type-options: nosniff" in head
     assert not any("aiohttp" in line for line in head)
+
+
+# In the page: open a socket and tell how it went. A socket the CSP forbids never leaves
+# the browser: the constructor throws, or the page gets a violation event.
+OPEN_SOCKET = """async (url) => {
+  const violation = new Promise((resolve) => document.addEventListener(
+    "securitypolicyviolation", (e) => resolve("blocked " + e.effectiveDirective), {once: true}));
+  let ws;
+  try { ws = new WebSocket(url); } catch (e) { return "blocked " + e.name; }
+  const outcome = new Promise((resolve) => {
+    ws.onopen = () => { ws.close(); resolve("open"); };
+    ws.onerror = () => resolve("error");
+  });
+  return await Promise.race([violation, outcome]);
+}"""
+
+
+async def test_the_pages_may_open_sockets_to_this_server_only(arena: str, browser: Browser) -> None:
+    player = await login(arena)
+    page = await browser.new_page()
+    await page.goto(arena + "/")
+    # Same host, same port: 'self' covers ws: (CSP Level 3).
+    assert await page.evaluate(OPEN_SOCKET, f"{ws_url(arena)}?token={player.token}") == "open"
+    # The same server under another name is another origin, and so is any other host.
+    port = arena.rsplit(":", 1)[1]
+    for other in (f"ws://localhost:{port}/v1/ws", "wss://example.invalid/socket"):
+        assert await page.evaluate(OPEN_SOCKET, other) == "blocked connect-src", other

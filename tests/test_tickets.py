@@ -82,3 +82,18 @@ async def test_a_token_in_the_query_opens_only_the_socket(arena: str) -> None:
         assert (status, reply["error"]["code"]) == (401, "UNAUTHORIZED"), path
     # /v1/ws still takes it, for clients from before tickets.
     assert await opens_socket(arena, f"token={player.token}") == 101
+
+
+async def test_tickets_are_rate_limited_per_player(
+    arena: str, redis_client: redis_sync.Redis
+) -> None:
+    """Each ticket is a Redis key for 30 s: a player may not mint them without end."""
+    player, other = await login(arena), await login(arena, name="bob")
+    for _ in range(10):  # the burst
+        await ticket_for(arena, player.token)
+    status, reply = await http_json("POST", arena + "/v1/ws/ticket", token=player.token)
+    assert status == 429
+    assert reply["error"]["code"] == "RATE_LIMITED"
+    assert reply["error"]["retry_after_ms"] > 0
+    assert len(redis_client.keys("arena:ticket:*")) == 10
+    await ticket_for(arena, other.token)  # another player is not held up

@@ -1,9 +1,11 @@
 """Guest logins and sessions: opaque tokens whose state lives in Redis with a sliding TTL.
 
 A device proves itself with its ``device_secret``: issued on its first login (only
-its SHA-256 is stored), required on every later one. Each player's sessions are
-listed so all can be revoked at once (``DELETE /v1/sessions``, a ban). A socket
-may be opened with a single-use ticket instead of the token itself.
+its SHA-256 is stored), required on every later one, and changed (rotated) by
+whoever holds it. Each player's sessions are listed so all can be revoked at once
+(``DELETE /v1/sessions``, a ban, a rotation); a login racing such a revocation
+leaves no session behind it. A socket may be opened with a single-use ticket
+instead of the token itself.
 """
 
 from __future__ import annotations
@@ -34,6 +36,11 @@ TICKET_TTL_S = 30
 SESSIONS_PER_PLAYER_MAX = 64  # past this, a login revokes the player's oldest session
 BAN_MAX_S = 10 * 365 * 86400
 SPECTATOR = "spectator"
+
+
+def device_hash(device_id: str) -> str:
+    """What Redis keys a device by instead of its id."""
+    return hashlib.sha256(b"device:" + device_id.encode()).hexdigest()
 
 
 def token_hash(token: str) -> str:
@@ -107,6 +114,15 @@ class Login:
     device_secret: str | None = None  # set when this login issued the device a new secret
 
 
+@dataclass(frozen=True, slots=True)
+class Rotation:
+    """A device's new secret, and how many sessions of its player ended with the old."""
+
+    player_id: str
+    device_secret: str
+    revoked: int
+
+
 def _now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -153,10 +169,10 @@ class SessionService:
         device_id = validate_device_id(device_id)
         offered = validate_device_secret(device_secret)
         name = validate_name(name)
-        device_hash = hashlib.sha256(b"device:" + device_id.encode()).hexdigest()
+        device = device_hash(device_id)
         new_secret = secrets.token_urlsafe(SECRET_BYTES)
         binding = await self._accounts.device_login(
-            device_hash,
+            device,
             new_player_id=secrets.token_hex(8),
             new_secret_hash=secret_hash(new_secret),
             ttl_s=self._account_ttl_s,
@@ -168,10 +184,10 @@ class SessionService:
         if binding.state != "new":
             await self._refuse_banned(player_id)  # before the name: a banned player renames no one
         await self._profiles.set_name(player_id, name, ttl_s=self._account_ttl_s)
-        await self._accounts.keep_account(device_hash, player_id, self._account_ttl_s)
+        await self._accounts.keep_account(device, player_id, self._account_ttl_s)
         token = secrets.token_urlsafe(TOKEN_BYTES)
         hashed = token_hash(token)
-        await self._store.open_player_session(
+        listing = await self._store.open_player_session(
             player_id=player_id,
             token_hash=hashed,
             now_ms=_now_ms(),
@@ -183,9 +199,12 @@ class SessionService:
             # Again after the session is listed: a ban set meanwhile either shows here or
             # finds the session in the player's set and revokes it. Either way none survives.
             await self._refuse_banned(player_id)
+            await self._refuse_revoked_meanwhile(player_id, listing.revocations)
+            if binding.state == "known":
+                await self._refuse_rotated_meanwhile(device, binding.secret_hash)
             if binding.state == "legacy":
-                binding = await self._upgrade_legacy(device_hash, player_id, new_secret, offered)
-        except (Banned, BadCredentials):
+                binding = await self._upgrade_legacy(device, player_id, new_secret, offered)
+        except (Banned, BadCredentials, Unauthorized):
             await self._store.delete_session(hashed)
             raise
         return Login(
@@ -222,6 +241,52 @@ class SessionService:
         if binding.state == "known":
             self._prove(binding, offered)
         return binding
+
+    async def _refuse_revoked_meanwhile(self, player_id: str, listed_at: int) -> None:
+        """Unauthorized when every session of the player was revoked after this login
+        listed its session: that revocation may have dropped the list before the session
+        existed, so it would live on unlisted. A revocation after this check finds the
+        session listed and ends it; one before the listing is older than this login."""
+        if await self._store.revocations_of(player_id) != listed_at:
+            raise Unauthorized(
+                "every session of this player was revoked while this login ran: log in again"
+            )
+
+    async def _refuse_rotated_meanwhile(self, device: str, proved: str) -> None:
+        """BadCredentials when the device's secret changed after this login proved the old
+        one: the rotation revokes every session, but may have run before this session was
+        listed. A rotation after this check finds the session listed and ends it."""
+        if await self._accounts.secret_hash_of(device) != proved:
+            raise BadCredentials("this device's secret was changed while this login ran")
+
+    async def rotate_device_secret(
+        self, device_id: object, device_secret: object, *, client_ip: str
+    ) -> Rotation:
+        """Give a device a new secret in place of the one offered (which then no longer
+        logs in), and end every session of its player and its live socket: what a player
+        who fears its secret leaked does. BadCredentials for a wrong secret or a device
+        without one; limited with guest logins (``auth.guest``), as it is a guess too."""
+        await self._rate_limiter.check("auth.guest", client_ip)
+        device = device_hash(validate_device_id(device_id))
+        offered = validate_device_secret(device_secret)
+        if not offered or len(offered) > SECRET_MAX:
+            raise BadCredentials("device_secret: the device's current secret is required")
+        new_secret = secrets.token_urlsafe(SECRET_BYTES)
+        player_id = await self._accounts.rotate_secret(
+            device,
+            offered_hash=secret_hash(offered),
+            new_secret_hash=secret_hash(new_secret),
+            ttl_s=self._account_ttl_s,
+        )
+        if player_id is None:
+            raise BadCredentials("wrong device_id or device_secret")
+        # After the secret: a login that proved the old one either sees the change
+        # (_refuse_rotated_meanwhile) or has listed its session, which this ends.
+        revoked = await self._store.delete_player_sessions(
+            player_id, account_ttl_s=self._account_ttl_s
+        )
+        await self._presence.end_socket(player_id, SocketEnd.REVOKED, only_session=None)
+        return Rotation(player_id, new_secret, revoked)
 
     async def _refuse_banned(self, player_id: str) -> None:
         until_ms = await self._accounts.banned_until(player_id)
@@ -274,6 +339,7 @@ class SessionService:
     async def issue_ticket(self, session: Session) -> str:
         """A single-use ticket opening a socket as ``session`` (for browsers, whose socket
         URL would otherwise carry the token into logs and history)."""
+        await self._rate_limiter.check("ws.ticket", session.player_id)
         ticket = secrets.token_urlsafe(TOKEN_BYTES)
         await self._store.store_ticket(token_hash(ticket), session.token_hash, TICKET_TTL_S)
         return ticket
@@ -330,7 +396,9 @@ class SessionService:
         if session.spectator:
             await self.revoke(session)
             return 1
-        ended = await self._store.delete_player_sessions(session.player_id)
+        ended = await self._store.delete_player_sessions(
+            session.player_id, account_ttl_s=self._account_ttl_s
+        )
         # The caller's own, even if it is not listed (made before sessions were listed).
         ended += int(await self._store.delete_session(session.token_hash))
         await self._presence.end_socket(session.player_id, SocketEnd.REVOKED, only_session=None)
@@ -342,7 +410,7 @@ class SessionService:
         until_ms = None if duration_s is None else _now_ms() + duration_s * 1000
         # The ban first, then the sessions: a login racing it sees one or the other.
         await self._accounts.ban(player_id, until_ms or 0)
-        await self._store.delete_player_sessions(player_id)
+        await self._store.delete_player_sessions(player_id, account_ttl_s=self._account_ttl_s)
         await self._presence.end_socket(player_id, SocketEnd.BANNED, only_session=None)
         return until_ms
 

@@ -51,6 +51,24 @@ class AccountStore:
         return DeviceBinding(text(player_id), text(secret_hash), text(state))  # type: ignore[arg-type]
 
     @translate_redis_errors
+    async def rotate_secret(
+        self, device_hash: str, *, offered_hash: str, new_secret_hash: str, ttl_s: int
+    ) -> str | None:
+        """Replace the device's secret hash if ``offered_hash`` is the stored one, in one
+        atomic step: the device's player id, or None (unknown device, no secret yet, or
+        the wrong one)."""
+        player_id = await self._scripts.device_rotate(
+            keys=[keys.device(device_hash)], args=[offered_hash, new_secret_hash, ttl_s]
+        )
+        return None if player_id is None else text(player_id)
+
+    @translate_redis_errors
+    async def secret_hash_of(self, device_hash: str) -> str | None:
+        """The device's stored secret hash now (None: none, or no device)."""
+        raw = await self._mux.execute("HGET", keys.device(device_hash), "secret")
+        return None if raw is None else text(raw)
+
+    @translate_redis_errors
     async def keep_account(self, device_hash: str, player_id: str, ttl_s: int) -> None:
         """Start the guest TTL again for the device and the player's session set (the
         profile's is set with its name)."""

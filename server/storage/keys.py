@@ -31,6 +31,13 @@ def player_sessions(player_id: str) -> str:
     return f"{PREFIX}:{{player:{player_id}}}:sessions"
 
 
+def player_revocations(player_id: str) -> str:
+    """Counter with the guest TTL: how many times every session of the player was revoked
+    at once. A login reads it as it lists its session and again once the session exists:
+    a change means a revocation ran in between and may have missed the session."""
+    return f"{PREFIX}:{{player:{player_id}}}:revocations"
+
+
 def player_ban(player_id: str) -> str:
     """String: until when (ms; 0: until unbanned) the player is banned; expires with the ban."""
     return f"{PREFIX}:{{player:{player_id}}}:ban"

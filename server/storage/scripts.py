@@ -72,6 +72,7 @@ class Scripts:
     hash_set_existing: Script
     match_create: Script
     device_login: Script
+    device_rotate: Script
     match_report: Script
     match_settle: Script
 

@@ -12,6 +12,15 @@ from server.storage.mux import Commands
 
 
 @dataclass(frozen=True, slots=True)
+class ListedSession:
+    """What opening a player's session saw: the revocation count as the session was
+    listed, and the sessions revoked to keep the player under its cap."""
+
+    revocations: int
+    evicted: list[str]
+
+
+@dataclass(frozen=True, slots=True)
 class StoredSession:
     player_id: str
     created_ms: int
@@ -70,11 +79,16 @@ class SessionStore:
         ttl_s: int,
         account_ttl_s: int,
         keep_at_most: int,
-    ) -> list[str]:
+    ) -> ListedSession:
         """Open a player's session and list it in the player's session set (first, so a
         session never exists unlisted: revoking all cannot miss it). Entries whose
         session is gone are pruned; past ``keep_at_most`` the oldest sessions are
-        revoked. Returns the token hashes revoked that way."""
+        revoked.
+
+        The listing and the session are two steps (their keys live in different slots),
+        so a revocation of every session may run between them: it drops the list, then
+        the session appears, unlisted. The revocation count, read in the listing's own
+        MULTI/EXEC, lets the caller see that (``revocations_of``) and end the session."""
         listed = keys.player_sessions(player_id)
         members = [text(m) for m in await self._mux.execute("ZRANGE", listed, 0, -1)]
         if members:
@@ -82,10 +96,13 @@ class SessionStore:
             gone = [m for m, exists in zip(members, alive, strict=True) if not exists]
             if gone:
                 await self._mux.execute("ZREM", listed, *gone)
-        _, _, oldest = await self._mux.transaction(
+        revocations = keys.player_revocations(player_id)
+        _, _, oldest, _, count = await self._mux.transaction(
             ("ZADD", listed, now_ms, token_hash),
             ("EXPIRE", listed, account_ttl_s),
             ("ZRANGE", listed, 0, -(keep_at_most + 1)),
+            ("EXPIRE", revocations, account_ttl_s),
+            ("GET", revocations),
         )
         evicted = [text(m) for m in oldest]
         if evicted:
@@ -94,15 +111,25 @@ class SessionStore:
         await self.open_session(
             player_id=player_id, token_hash=token_hash, now_ms=now_ms, ttl_s=ttl_s
         )
-        return evicted
+        return ListedSession(int(count or 0), evicted)
 
     @translate_redis_errors
-    async def delete_player_sessions(self, player_id: str) -> int:
+    async def revocations_of(self, player_id: str) -> int:
+        """How many times every session of the player has been revoked (see above)."""
+        return int(await self._mux.execute("GET", keys.player_revocations(player_id)) or 0)
+
+    @translate_redis_errors
+    async def delete_player_sessions(self, player_id: str, *, account_ttl_s: int) -> int:
         """Delete every session of the player; how many there were. The set is read and
-        dropped in one MULTI/EXEC, so a session listed meanwhile is not forgotten alive."""
-        members, _ = await self._mux.transaction(
+        dropped in one MULTI/EXEC, so a session listed meanwhile is not forgotten alive;
+        the same MULTI/EXEC counts the revocation, so a login whose session was listed
+        before it and opened after it finds out (``open_player_session``)."""
+        revocations = keys.player_revocations(player_id)
+        members, _, _, _ = await self._mux.transaction(
             ("ZRANGE", keys.player_sessions(player_id), 0, -1),
             ("DEL", keys.player_sessions(player_id)),
+            ("INCR", revocations),
+            ("EXPIRE", revocations, account_ttl_s),
         )
         hashes = [text(m) for m in members]
         if not hashes:
