@@ -182,6 +182,8 @@ class SocketEndpoint:
             try:
                 # The seat lease is no longer renewed from here: it lapses after the grace.
                 if not session.spectator:
+                    # Their match is seen before they count as gone: see match_life.
+                    await services.match_life.player_leaving(conn.player_id)
                     if await services.presence.socket_closed(conn.player_id, conn.conn_id):
                         # Their live socket (not one replaced): they are gone; their match hears.
                         await services.match_life.player_gone(conn.player_id)

@@ -67,7 +67,12 @@ class Scripts:
     match_presence: Script
     running_page: Script
     running_left: Script
-    take_lapsed: Script
+    lease_lapsed: Script
+    drop_lapsed: Script
+    presence_stamp: Script
+    running_add: Script
+    running_remove: Script
+    running_tidy: Script
     queue_reclaim: Script
     hash_set_existing: Script
     match_create: Script
