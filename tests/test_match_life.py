@@ -191,7 +191,8 @@ async def test_a_match_whose_players_all_left_ends_abandoned_and_one_with_a_play
                 "by": "abandoned",
             }
             presence = [(e["player_id"], e["online"]) for e in feed if e["ev"] == "match.presence"]
-            assert presence == [(ids[0], False), (ids[1], False)]
+            # Both closed at once: their announcements may come in either order.
+            assert sorted(presence) == sorted([(ids[0], False), (ids[1], False)])
             assert (await back.request("lb.top", board="global", limit=10))["entries"] == []
         finally:
             await back.close()

@@ -80,8 +80,9 @@ class Life:
     async def close(self, life: MatchLifeService, player_id: str) -> None:
         """What a node does when a player's live socket closes."""
         await life.player_leaving(player_id)
-        if await self.services.presence.socket_closed(player_id, self.conns[player_id]):
-            await life.player_gone(player_id)
+        gone = await self.services.presence.socket_closed(player_id, self.conns[player_id])
+        if gone is not None:
+            await life.player_gone(player_id, gone)
 
     async def feed(self, match_id: str) -> list[dict[str, Any]]:
         entries = await self.services.match_life._store.feed_after(match_id, None, 100)
@@ -177,11 +178,13 @@ class FailingOnce(MatchStore):
 
     failures = 1
 
-    async def presence_changed(self, match_id: str, player_id: str, head: bytes) -> str | None:
+    async def presence_changed(
+        self, match_id: str, player_id: str, head: bytes, moment: str
+    ) -> str | None:
         if self.failures:
             self.failures -= 1
             raise Unavailable("Redis unavailable")
-        return await super().presence_changed(match_id, player_id, head)
+        return await super().presence_changed(match_id, player_id, head, moment)
 
 
 async def test_a_lapse_whose_telling_failed_is_told_later_and_the_tick_goes_on(
@@ -268,3 +271,26 @@ async def test_summaries_and_seen_entries_of_unlisted_matches_are_tidied(
     assert redis_client.hexists(SUMMARIES, f"{kept_id}:playing")
     assert not redis_client.hexists(SUMMARIES, f"{orphan}:playing")
     assert redis_client.zscore(SEEN, kept_id) is not None
+
+
+async def test_a_release_announced_after_a_later_return_does_not_leave_the_player_offline(
+    life: Life,
+) -> None:
+    """A socket's release on one node and the same player's new socket on another, their
+    announcements crossing: the feed never ends on the older one."""
+    match_id, (player, _) = await life.start(2)
+    on_a, on_b = life.conns[player], "another-conn"
+    released = await life.services.presence.socket_closed(player, on_a)  # node a: gone...
+    assert released is not None
+    back = await life.services.presence.socket_opened(player, on_b)  # ...node b: back
+    assert back is not None
+    assert int(back) > int(released)
+    # Node b announces first, node a's announcement arrives late.
+    await life.services.match_life.player_back(player, match_id, back)
+    await life.services.match_life.player_gone(player, released)
+    assert await life.presence_feed(match_id) == [(player, True)]
+    # Later changes are announced as usual, in order.
+    gone = await life.services.presence.socket_closed(player, on_b)
+    assert gone is not None
+    await life.services.match_life.player_gone(player, gone)
+    assert await life.presence_feed(match_id) == [(player, True), (player, False)]

@@ -80,18 +80,20 @@ class MatchLifeService:
 
     # --- presence -----------------------------------------------------------------
 
-    async def player_back(self, player_id: str, match_id: str) -> None:
-        """A player of ``match_id`` opened a socket after being gone: the match hears it."""
-        await self._announce(player_id, match_id, online=True)
+    async def player_back(self, player_id: str, match_id: str, moment: str) -> None:
+        """A player of ``match_id`` opened a socket after being gone (at ``moment``, from
+        their claim): the match hears it."""
+        await self._announce(player_id, match_id, moment, online=True)
 
-    async def players_back(self, player_ids: list[str]) -> None:
-        """This node's heartbeat brought these players back after their lapse had been
-        told (their node stalled): their matches hear they are back."""
-        match_ids = await asyncio.gather(*(self._store.current_of(p) for p in player_ids))
+    async def players_back(self, moments: dict[str, str]) -> None:
+        """This node's heartbeat brought these players back (player -> moment) after their
+        lapse had been told (their node stalled): their matches hear they are back."""
+        players = list(moments)
+        match_ids = await asyncio.gather(*(self._store.current_of(p) for p in players))
         await asyncio.gather(
             *(
-                self._announce(p, m, online=True)
-                for p, m in zip(player_ids, match_ids, strict=True)
+                self._announce(p, m, moments[p], online=True)
+                for p, m in zip(players, match_ids, strict=True)
                 if m is not None
             )
         )
@@ -103,21 +105,23 @@ class MatchLifeService:
         if match_id is not None:
             await self._store.index.seen([match_id], self._now_ms())
 
-    async def player_gone(self, player_id: str) -> None:
-        """A player's live socket closed (or their node died): their running match, if
-        any, hears it, and is seen now (its abandonment delay runs from this departure)."""
+    async def player_gone(self, player_id: str, moment: str) -> None:
+        """A player's live socket closed (or their node died) at ``moment`` (from the
+        release or the lapse's lease): their running match, if any, hears it, and is
+        seen now (its abandonment delay runs from this departure)."""
         match_id = await self._store.current_of(player_id)
         if match_id is not None:
-            await self._announce(player_id, match_id, online=False)
+            await self._announce(player_id, match_id, moment, online=False)
             await self._store.index.seen([match_id], self._now_ms())
 
-    async def _announce(self, player_id: str, match_id: str, *, online: bool) -> None:
+    async def _announce(self, player_id: str, match_id: str, moment: str, *, online: bool) -> None:
         head = packed_head(
             Push.MATCH_PRESENCE,
             {"match_id": match_id, "player_id": player_id, "online": online, "ts": self._now_ms()},
         )
-        # None: the match is not running or the player left it; nobody needs telling.
-        await self._store.presence_changed(match_id, player_id, head)
+        # None: the match is not running, the player left it, or a later change of theirs
+        # (announced by another node meanwhile) was told already: nobody needs telling.
+        await self._store.presence_changed(match_id, player_id, head, moment)
 
     # --- the upkeep ---------------------------------------------------------------
 
@@ -135,9 +139,9 @@ class MatchLifeService:
     async def tell_lapsed(self) -> list[str]:
         """Lease lapsed players, tell their matches, drop those told; the players told.
         A failed telling is logged and left to the lease's end (then told again)."""
-        lapsed, lease = await self._presence.lease_lapsed(LAPSED_BATCH, self._lapse_lease_s)
+        lapsed, lease, moment = await self._presence.lease_lapsed(LAPSED_BATCH, self._lapse_lease_s)
         outcomes = await asyncio.gather(
-            *(self.player_gone(p) for p in lapsed), return_exceptions=True
+            *(self.player_gone(p, moment) for p in lapsed), return_exceptions=True
         )
         told = []
         for player_id, outcome in zip(lapsed, outcomes, strict=True):

@@ -62,19 +62,20 @@ class PresenceService:
         """The channel this node listens on for socket commands."""
         return self._commands.channel(self.node_id)
 
-    async def socket_opened(self, player_id: str, conn_id: str) -> bool:
+    async def socket_opened(self, player_id: str, conn_id: str) -> str | None:
         """Make this socket the player's live one; end whichever socket held them before.
 
-        True when the player came online (no socket held them: they were gone), False
-        when this socket replaces a live one (they never went away).
+        The moment they came online (no socket held them: they were gone; what orders
+        their ``match.presence``), or None when this socket replaces a live one (they
+        never went away).
         """
         mine = SocketRef(self.node_id, conn_id)
-        previous = await self._store.claim_live_socket(
+        previous, moment = await self._store.claim_live_socket(
             player_id, mine, until_ms=_now_ms() + self._presence_ttl_ms
         )
         if previous is not None and previous != mine:
             await self._commands.send(previous, SocketCommand(previous.conn_id, SocketEnd.REPLACED))
-        return previous is None
+        return moment if previous is None else None
 
     async def spectator_socket_opened(self, spectator_id: str, conn_id: str) -> None:
         """One socket per spectator session, across nodes: this one; the one it replaces
@@ -99,8 +100,9 @@ class PresenceService:
     async def spectator_socket_closed(self, spectator_id: str, conn_id: str) -> None:
         await self._store.release_spectator_socket(spectator_id, SocketRef(self.node_id, conn_id))
 
-    async def socket_closed(self, player_id: str, conn_id: str) -> bool:
-        """True when this was the player's live socket (not one already replaced)."""
+    async def socket_closed(self, player_id: str, conn_id: str) -> str | None:
+        """The moment it was released when this was the player's live socket (not one
+        already replaced): what orders their ``match.presence``."""
         return await self._store.release_live_socket(player_id, SocketRef(self.node_id, conn_id))
 
     def player_channel(self, player_id: str) -> str:
@@ -161,10 +163,10 @@ class PresenceService:
             if ref.node_id == self.node_id and ref.conn_id in sockets
         ]
 
-    async def heartbeat(self, sockets: dict[str, str]) -> list[str]:
+    async def heartbeat(self, sockets: dict[str, str]) -> dict[str, str]:
         """Keep this node, its players and their live-socket claims alive for another TTL;
         the players it brought back after their lapse had been taken (their node stalled,
-        or Redis was away): their matches must hear they are back."""
+        or Redis was away), with the moment: their matches must hear they are back."""
         began = time.monotonic()
         now = _now_ms()
         try:
@@ -191,14 +193,16 @@ class PresenceService:
             and time.monotonic() - self._steady_since >= self._presence_ttl_s
         )
 
-    async def lease_lapsed(self, limit: int, lease_s: float) -> tuple[list[str], int]:
+    async def lease_lapsed(self, limit: int, lease_s: float) -> tuple[list[str], int, str]:
         """Players whose node stopped stamping them (it died or stalled) and who did not
-        come back elsewhere, leased for ``lease_s`` to this caller: (players, lease), the
-        lease to hand back to ``drop_lapsed`` once their matches were told. Untold, they
-        are leased again when the lease ends."""
+        come back elsewhere, leased for ``lease_s`` to this caller: (players, lease,
+        moment), the lease to hand back to ``drop_lapsed`` once their matches were told,
+        the moment to order their ``match.presence``. Untold, they are leased again when
+        the lease ends."""
         now = _now_ms()
         lease = now + int(lease_s * 1000)
-        return await self._store.lease_lapsed(now, limit, lease), lease
+        players, moment = await self._store.lease_lapsed(now, limit, lease)
+        return players, lease, moment
 
     async def drop_lapsed(self, player_ids: list[str], lease: int) -> None:
         await self._store.drop_lapsed(player_ids, lease)

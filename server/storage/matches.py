@@ -349,12 +349,15 @@ class MatchStore:
         ]
 
     @translate_redis_errors
-    async def presence_changed(self, match_id: str, player_id: str, head: bytes) -> str | None:
+    async def presence_changed(
+        self, match_id: str, player_id: str, head: bytes, moment: str
+    ) -> str | None:
         """Append a player's ``match.presence`` to a running match's feed and publish it;
-        the feed id, or None when the match is not running or the player left it."""
+        the feed id, or None when the match is not running, the player left it, or a
+        change of theirs later than ``moment`` was announced already."""
         reply = await self._scripts.match_presence(
             keys=[keys.match(match_id), keys.match_players(match_id), keys.match_feed(match_id)],
-            args=[player_id, keys.match_channel(match_id), head, self._keep, MATCH_TTL_S],
+            args=[player_id, keys.match_channel(match_id), head, self._keep, MATCH_TTL_S, moment],
         )
         return None if reply is None else text(reply)
 

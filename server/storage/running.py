@@ -141,11 +141,13 @@ class RunningIndex:
 
     @translate_redis_errors
     async def seen(self, match_ids: list[str], now_ms: int) -> None:
-        """Someone of each match is online now (XX: an unlisted match stays unlisted)."""
+        """Someone of each match is online now, or just left (XX: an unlisted match stays
+        unlisted; GT: a node whose clock lags never moves it back)."""
         if match_ids:
             await self._mux.execute(
-                "ZADD", keys.running_seen(), "XX", *(x for m in match_ids for x in (now_ms, m))
-            )
+                "ZADD", keys.running_seen(), "XX", "GT",
+                *(x for m in match_ids for x in (now_ms, m)),
+            )  # fmt: skip
 
     @translate_redis_errors
     async def count_abandoned(self) -> None:

@@ -45,6 +45,7 @@ class Scripts:
     """One field per file in lua/, named after it."""
 
     rate_limit: Script
+    claim_live_socket: Script
     release_live_socket: Script
     refresh_live_sockets: Script
     cache_lookup: Script

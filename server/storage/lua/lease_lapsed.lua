@@ -8,9 +8,12 @@
 -- ARGV[1]  now, ms: entries at or before it have lapsed, leases ended at or before it too
 -- ARGV[2]  at most this many (the rest wait for the next call)
 -- ARGV[3]  the lease's end, ms
--- Returns  the player ids leased
+-- Returns  {the moment (Redis TIME in microseconds: what orders the players' match.presence
+--          announcements), the player ids leased}
 local lapsed = redis.call('ZRANGEBYSCORE', KEYS[1], '-' .. ARGV[1], ARGV[1], 'LIMIT', 0, ARGV[2])
 for _, player in ipairs(lapsed) do
   redis.call('ZADD', KEYS[1], '-' .. ARGV[3], player)
 end
-return lapsed
+local t = redis.call('TIME')
+local moment = t[1] .. string.format('%06d', tonumber(t[2]))
+return {moment, lapsed}
