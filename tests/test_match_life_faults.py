@@ -37,7 +37,7 @@ async def test_a_redis_outage_longer_than_the_presence_ttl_takes_no_live_player_
     try:
         # Node a stamps often, node b rarely: after the outage, a is back long before b
         # has stamped its players again (yet within a presence TTL, as every node does).
-        options = {"presence_ttl_s": 2.0, "match_abandon_s": 1.0, "redis_timeout_s": 0.5}
+        options = {"presence_ttl_s": 3.0, "match_abandon_s": 1.0, "redis_timeout_s": 0.5}
         a = await start_arena(**options, presence_interval_s=0.2, redis_url=redis.url)
         b = await start_arena(**options, presence_interval_s=1.2, redis_url=redis.url)
         live_id, live, _ = await start_match([a, b], 2)
@@ -45,7 +45,7 @@ async def test_a_redis_outage_longer_than_the_presence_ttl_takes_no_live_player_
         r = redis_sync.Redis.from_url(redis.url)
 
         redis.stop()
-        await asyncio.sleep(3.0)  # the outage: longer than the presence TTL
+        await asyncio.sleep(4.0)  # the outage: longer than the presence TTL
         await asyncio.to_thread(redis.start)
 
         async def answers_again() -> bool:
