@@ -7,7 +7,8 @@
 - Add its cache counters to the shared totals.
 - Decide the consensus match results whose wait is over (a majority, or a dispute).
 - After its command channel was down, end sockets that were replaced meanwhile.
-- Tell matches whose players' node died, and end matches all their players abandoned.
+- Tell matches whose players' node died (and those whose stalled node came back), end
+  matches all their players abandoned and those that ran as long as a match may.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ class Upkeep:
 
     async def tick(self) -> None:
         try:
-            await self._services.presence.heartbeat(self._sockets())
+            back = await self._services.presence.heartbeat(self._sockets())
+            await self._services.match_life.players_back(back)  # after a stall: say so
             await self._services.presence.refresh_spectator_sockets(self._spectator_sockets())
             await self._refresh_idle_sessions()
             await self._services.lobbies.renew_seats(list(set(self._sockets().values())))

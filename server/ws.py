@@ -158,13 +158,13 @@ class SocketEndpoint:
         hub = request.app[HUB]
         try:
             if not session.spectator:  # a dashboard is nobody's presence and holds no seat
-                came_online = await services.presence.socket_opened(conn.player_id, conn.conn_id)
+                online_since = await services.presence.socket_opened(conn.player_id, conn.conn_id)
                 conn.claimed = True
                 await hub.listen(services.presence.player_channel(conn.player_id), conn)
                 await services.lobbies.renew_seats([conn.player_id])  # back within the grace
                 profile = await services.profiles.get(session.player_id)
                 conn.identity.name = profile.name
-                await self._rejoin(conn, hub, services, came_online=came_online)
+                await self._rejoin(conn, hub, services, online_since=online_since)
             else:  # one socket per spectator session: this one replaces an earlier one
                 await services.presence.spectator_socket_opened(conn.player_id, conn.conn_id)
             ctx = OpContext(services, conn.identity, session.token_hash, HubChannels(hub, conn))
@@ -182,9 +182,12 @@ class SocketEndpoint:
             try:
                 # The seat lease is no longer renewed from here: it lapses after the grace.
                 if not session.spectator:
-                    if await services.presence.socket_closed(conn.player_id, conn.conn_id):
+                    # Their match is seen before they count as gone: see match_life.
+                    await services.match_life.player_leaving(conn.player_id)
+                    gone = await services.presence.socket_closed(conn.player_id, conn.conn_id)
+                    if gone is not None:
                         # Their live socket (not one replaced): they are gone; their match hears.
-                        await services.match_life.player_gone(conn.player_id)
+                        await services.match_life.player_gone(conn.player_id, gone)
                 else:
                     await services.presence.spectator_socket_closed(conn.player_id, conn.conn_id)
             except ArenaError:
@@ -193,7 +196,7 @@ class SocketEndpoint:
         return ws
 
     async def _rejoin(
-        self, conn: Connection, hub: Hub, services: Services, *, came_online: bool
+        self, conn: Connection, hub: Hub, services: Services, *, online_since: str | None
     ) -> None:
         """A player back mid-match follows it again (from now: the client catches up with
         match.feed), the match hears they are back (unless this socket replaced a live
@@ -201,8 +204,8 @@ class SocketEndpoint:
         match_id = await services.matches.current_match(conn.player_id)
         if match_id is not None:
             await hub.follow_match(conn, match_id, from_start=False)
-            if came_online:
-                await services.match_life.player_back(conn.player_id, match_id)
+            if online_since is not None:
+                await services.match_life.player_back(conn.player_id, match_id, online_since)
         for note in await services.notifications.pending(conn.player_id):
             conn.push(Frame(packed=note.push))
 

@@ -6,13 +6,21 @@ displaced); the displaced socket's node is told through its node channel to
 close it. Nodes re-stamp their players' presence (and live-socket claims) every
 ``presence_interval``; a node that dies stops stamping, and its players drop
 out of the online count within ``presence_ttl`` seconds.
+
+Whoever takes a lapsed player tells their match they have gone, and the heartbeat that
+brings back a player whose lapse was taken (their node had stalled) says they are back.
+A node judges others' players lapsed only once its own heartbeat has run unbroken for a
+presence TTL (``steady``): after a Redis outage every live node has stamped its
+players again by then, so none of them is taken for gone.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from enum import StrEnum
 
+from server.errors import ArenaError
 from server.storage import keys
 from server.storage.presence import PresenceStore
 from server.storage.socket_commands import SocketCommand, SocketCommandBus, SocketEnd, SocketRef
@@ -20,6 +28,14 @@ from server.storage.socket_commands import SocketCommand, SocketCommandBus, Sock
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
+
+
+class Standing(StrEnum):
+    """Where a player of a running match stands, for its abandonment check."""
+
+    ONLINE = "online"  # a live socket on a live node
+    LAPSING = "lapsing"  # their node stopped stamping them; their match is not told yet
+    GONE = "gone"  # their socket closed, or their lapse was told
 
 
 class PresenceService:
@@ -35,25 +51,31 @@ class PresenceService:
         self._commands = commands
         self.node_id = node_id
         self._presence_ttl_ms = int(presence_ttl_s * 1000)
+        self._presence_ttl_s = presence_ttl_s
+        # Monotonic times: the start of the last heartbeat that succeeded, and of the
+        # first of the unbroken run it belongs to (None: the last one failed).
+        self._last_beat: float | None = None
+        self._steady_since: float | None = None
 
     @property
     def command_channel(self) -> str:
         """The channel this node listens on for socket commands."""
         return self._commands.channel(self.node_id)
 
-    async def socket_opened(self, player_id: str, conn_id: str) -> bool:
+    async def socket_opened(self, player_id: str, conn_id: str) -> str | None:
         """Make this socket the player's live one; end whichever socket held them before.
 
-        True when the player came online (no socket held them: they were gone), False
-        when this socket replaces a live one (they never went away).
+        The moment they came online (no socket held them: they were gone; what orders
+        their ``match.presence``), or None when this socket replaces a live one (they
+        never went away).
         """
         mine = SocketRef(self.node_id, conn_id)
-        previous = await self._store.claim_live_socket(
+        previous, moment = await self._store.claim_live_socket(
             player_id, mine, until_ms=_now_ms() + self._presence_ttl_ms
         )
         if previous is not None and previous != mine:
             await self._commands.send(previous, SocketCommand(previous.conn_id, SocketEnd.REPLACED))
-        return previous is None
+        return moment if previous is None else None
 
     async def spectator_socket_opened(self, spectator_id: str, conn_id: str) -> None:
         """One socket per spectator session, across nodes: this one; the one it replaces
@@ -78,8 +100,9 @@ class PresenceService:
     async def spectator_socket_closed(self, spectator_id: str, conn_id: str) -> None:
         await self._store.release_spectator_socket(spectator_id, SocketRef(self.node_id, conn_id))
 
-    async def socket_closed(self, player_id: str, conn_id: str) -> bool:
-        """True when this was the player's live socket (not one already replaced)."""
+    async def socket_closed(self, player_id: str, conn_id: str) -> str | None:
+        """The moment it was released when this was the player's live socket (not one
+        already replaced): what orders their ``match.presence``."""
         return await self._store.release_live_socket(player_id, SocketRef(self.node_id, conn_id))
 
     def player_channel(self, player_id: str) -> str:
@@ -140,20 +163,58 @@ class PresenceService:
             if ref.node_id == self.node_id and ref.conn_id in sockets
         ]
 
-    async def heartbeat(self, sockets: dict[str, str]) -> None:
-        """Keep this node, its players and their live-socket claims alive for another TTL."""
+    async def heartbeat(self, sockets: dict[str, str]) -> dict[str, str]:
+        """Keep this node, its players and their live-socket claims alive for another TTL;
+        the players it brought back after their lapse had been taken (their node stalled,
+        or Redis was away), with the moment: their matches must hear they are back."""
+        began = time.monotonic()
         now = _now_ms()
-        await self._store.heartbeat(
-            self.node_id,
-            {player_id: SocketRef(self.node_id, conn_id) for conn_id, player_id in sockets.items()},
-            now,
-            now + self._presence_ttl_ms,
+        try:
+            back = await self._store.heartbeat(
+                self.node_id,
+                {player: SocketRef(self.node_id, conn_id) for conn_id, player in sockets.items()},
+                now,
+                now + self._presence_ttl_ms,
+            )
+        except ArenaError:
+            self._last_beat = self._steady_since = None
+            raise
+        if self._last_beat is None or began - self._last_beat > self._presence_ttl_s:
+            self._steady_since = began  # a gap: this node's own players may have lapsed
+        self._last_beat = began
+        return back
+
+    def steady(self) -> bool:
+        """Whether this node's heartbeat has run unbroken for a presence TTL: only then
+        may it take others' players as lapsed (after an outage, every live node has
+        stamped its players again by then)."""
+        return (
+            self._steady_since is not None
+            and time.monotonic() - self._steady_since >= self._presence_ttl_s
         )
 
-    async def take_lapsed(self, limit: int) -> list[str]:
-        """Players whose node stopped stamping them (it died) and who did not come back
-        elsewhere: each is returned to one caller, once, which tells their match."""
-        return await self._store.take_lapsed(_now_ms(), limit)
+    async def lease_lapsed(self, limit: int, lease_s: float) -> tuple[list[str], int, str]:
+        """Players whose node stopped stamping them (it died or stalled) and who did not
+        come back elsewhere, leased for ``lease_s`` to this caller: (players, lease,
+        moment), the lease to hand back to ``drop_lapsed`` once their matches were told,
+        the moment to order their ``match.presence``. Untold, they are leased again when
+        the lease ends."""
+        now = _now_ms()
+        lease = now + int(lease_s * 1000)
+        players, moment = await self._store.lease_lapsed(now, limit, lease)
+        return players, lease, moment
+
+    async def drop_lapsed(self, player_ids: list[str], lease: int) -> None:
+        await self._store.drop_lapsed(player_ids, lease)
+
+    async def standing_of(self, player_ids: list[str]) -> dict[str, Standing]:
+        """Where each of ``player_ids`` stands: online, lapsing (not yet told), or gone."""
+        now = _now_ms()
+        scores = await self._store.scores(player_ids)
+        return {
+            p: Standing.GONE if s is None else Standing.ONLINE if s > now else Standing.LAPSING
+            for p, s in zip(player_ids, scores, strict=True)
+        }
 
     async def online_of(self, player_ids: list[str]) -> dict[str, bool]:
         """Which of ``player_ids`` are online (have a live socket on a live node)."""

@@ -188,7 +188,12 @@ class MatchStore:
     ) -> str | None:
         """End a running match with its result; the feed id, or None if it was not running."""
         reply = await self._scripts.match_end(
-            keys=[keys.match(match_id), keys.match_feed(match_id)],
+            keys=[
+                keys.match(match_id),
+                keys.match_feed(match_id),
+                keys.match_players(match_id),
+                keys.match_reports(match_id),
+            ],
             args=[
                 keys.match_channel(match_id),
                 head,
@@ -344,21 +349,32 @@ class MatchStore:
         ]
 
     @translate_redis_errors
-    async def presence_changed(self, match_id: str, player_id: str, head: bytes) -> str | None:
+    async def presence_changed(
+        self, match_id: str, player_id: str, head: bytes, moment: str
+    ) -> str | None:
         """Append a player's ``match.presence`` to a running match's feed and publish it;
-        the feed id, or None when the match is not running or the player left it."""
+        the feed id, or None when the match is not running, the player left it, or a
+        change of theirs later than ``moment`` was announced already."""
         reply = await self._scripts.match_presence(
             keys=[keys.match(match_id), keys.match_players(match_id), keys.match_feed(match_id)],
-            args=[player_id, keys.match_channel(match_id), head, self._keep, MATCH_TTL_S],
+            args=[player_id, keys.match_channel(match_id), head, self._keep, MATCH_TTL_S, moment],
         )
         return None if reply is None else text(reply)
 
     @translate_redis_errors
-    async def abandon(self, match_id: str, head: bytes, now_ms: int) -> list[str] | None:
-        """End a running match with no result because its players are gone; its roster,
-        or None when it was not running (it ended meanwhile, or expired)."""
+    async def abandon(
+        self, match_id: str, head: bytes, now_ms: int, *, by: str = "abandoned"
+    ) -> list[str] | None:
+        """End a running match with no result because its players are gone (``by``
+        abandoned) or it ran as long as a match may (``by`` expired); its roster, or None
+        when it was not running (it ended meanwhile, or expired)."""
         reply = await self._scripts.match_abandon(
-            keys=[keys.match(match_id), keys.match_players(match_id), keys.match_feed(match_id)],
+            keys=[
+                keys.match(match_id),
+                keys.match_players(match_id),
+                keys.match_feed(match_id),
+                keys.match_reports(match_id),
+            ],
             args=[
                 keys.match_channel(match_id),
                 head,
@@ -366,6 +382,7 @@ class MatchStore:
                 msgpack.packb({}),
                 now_ms,
                 ENDED_FEED_TTL_S,  # no result waits for the workers
+                by,
             ],
         )
         return None if reply is None else text(reply[1]).split(",")

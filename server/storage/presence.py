@@ -21,16 +21,17 @@ class PresenceStore:
     @translate_redis_errors
     async def claim_live_socket(
         self, player_id: str, ref: SocketRef, *, until_ms: int
-    ) -> SocketRef | None:
+    ) -> tuple[SocketRef | None, str]:
         """Make ``ref`` the player's live socket and count them online until ``until_ms``.
 
-        Returns the socket it displaced, if any, so the caller can end it.
+        Returns the socket it displaced, if any, so the caller can end it, and the
+        moment of the claim (what orders the player's ``match.presence``).
         """
-        previous, _ = await self._mux.pipeline(
-            ("SET", keys.live_socket(player_id), ref.encode(), "PXAT", until_ms, "GET"),
-            ("ZADD", keys.presence(), until_ms, player_id),
+        previous, moment = await self._scripts.claim_live_socket(
+            keys=[keys.live_socket(player_id), keys.presence()],
+            args=[ref.encode(), until_ms, player_id],
         )
-        return None if previous is None else SocketRef.decode(text(previous))
+        return (None if previous is None else SocketRef.decode(text(previous))), text(moment)
 
     @translate_redis_errors
     async def claim_spectator_socket(
@@ -63,12 +64,13 @@ class PresenceStore:
         )
 
     @translate_redis_errors
-    async def release_live_socket(self, player_id: str, ref: SocketRef) -> bool:
-        """Forget the live socket and mark the player offline, unless a newer socket holds them."""
+    async def release_live_socket(self, player_id: str, ref: SocketRef) -> str | None:
+        """Forget the live socket and mark the player offline, unless a newer socket holds
+        them: the moment of the release (what orders their ``match.presence``), or None."""
         released = await self._scripts.release_live_socket(
             keys=[keys.live_socket(player_id), keys.presence()], args=[ref.encode(), player_id]
         )
-        return bool(released)
+        return None if released == 0 else text(released)
 
     @translate_redis_errors
     async def live_socket(self, player_id: str) -> SocketRef | None:
@@ -85,13 +87,15 @@ class PresenceStore:
     @translate_redis_errors
     async def heartbeat(
         self, node_id: str, sockets: dict[str, SocketRef], now_ms: int, until_ms: int
-    ) -> None:
-        """Keep this node, its players and their claims counted until ``until_ms``."""
+    ) -> dict[str, str]:
+        """Keep this node, its players and their claims counted until ``until_ms``; the
+        players it brought back after their lapse had been taken (their matches were told
+        they had gone), each with the moment (what orders their ``match.presence``)."""
         ttl_ms = until_ms - now_ms
         players = list(sockets)
         chunks = [players[i : i + HEARTBEAT_CHUNK] for i in range(0, len(players), HEARTBEAT_CHUNK)]
         # Issued together, these leave in one write (the client pipelines by itself).
-        await asyncio.gather(
+        replies = await asyncio.gather(
             self._mux.execute("ZADD", keys.nodes(), until_ms, node_id),
             *(
                 self._scripts.refresh_live_sockets(
@@ -101,22 +105,45 @@ class PresenceStore:
                 for chunk in chunks
             ),
             *(
-                self._mux.execute(
-                    "ZADD", keys.presence(), *(x for p in chunk for x in (until_ms, p))
-                )
+                self._scripts.presence_stamp(keys=[keys.presence()], args=[until_ms, *chunk])
                 for chunk in chunks
             ),
         )
-        # Lapsed players are not trimmed here but taken by ``take_lapsed``: their matches
-        # are told they are gone, once.
+        # Lapsed players are not trimmed here but leased by ``lease_lapsed``: their
+        # matches are told they are gone, once.
         await self._mux.execute("ZREMRANGEBYSCORE", keys.nodes(), "-inf", now_ms)
+        return {text(p): text(moment) for moment, back in replies[1 + len(chunks) :] for p in back}
 
     @translate_redis_errors
-    async def take_lapsed(self, now_ms: int, limit: int) -> list[str]:
-        """Remove and return up to ``limit`` players whose presence lapsed by ``now_ms``
-        (their node stopped stamping them); each is taken by one caller only."""
-        taken = await self._scripts.take_lapsed(keys=[keys.presence()], args=[now_ms, limit])
-        return [text(p) for p in taken]
+    async def lease_lapsed(
+        self, now_ms: int, limit: int, lease_until_ms: int
+    ) -> tuple[list[str], str]:
+        """Lease up to ``limit`` players whose presence lapsed by ``now_ms`` (their node
+        stopped stamping them) until ``lease_until_ms``: nobody else takes them meanwhile,
+        and they are taken again after it unless ``drop_lapsed`` dropped them. Returns
+        them and the moment of the lease (what orders their ``match.presence``)."""
+        moment, leased = await self._scripts.lease_lapsed(
+            keys=[keys.presence()], args=[now_ms, limit, lease_until_ms]
+        )
+        return [text(p) for p in leased], text(moment)
+
+    @translate_redis_errors
+    async def drop_lapsed(self, player_ids: list[str], lease_until_ms: int) -> None:
+        """Forget lapsed players whose matches were told, unless they came back meanwhile
+        (or a later lease replaced ours)."""
+        if player_ids:
+            await self._scripts.drop_lapsed(
+                keys=[keys.presence()], args=[lease_until_ms, *player_ids]
+            )
+
+    @translate_redis_errors
+    async def scores(self, player_ids: list[str]) -> list[float | None]:
+        """Each player's presence score: online until (ms), or -(lease end) while their
+        lapse is being told, or None when they have none (gone, and told)."""
+        if not player_ids:
+            return []
+        scores = await self._mux.execute("ZMSCORE", keys.presence(), *player_ids)
+        return [None if s is None else float(s) for s in scores]
 
     @translate_redis_errors
     async def leave_node(self, node_id: str) -> None:

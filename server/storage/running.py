@@ -9,10 +9,12 @@ Three keys under one hash tag (``{matches}``), so a page is one script call:
   checks the stalest first (``stalest``), refreshes those with someone online and ends
   the others once they are older than the abandonment delay.
 
-A match's own keys are in another slot (its tag), so no script touches both: the
-index is written from Python after the match's script, and a node dying in between
-leaves a listed match the upkeep tidies (its match is not running) or an unlisted
-one, never a wrong count for long.
+Listing and unlisting are one script each, so the three keys never disagree. A match's
+own keys are in another slot (its tag), so no script touches both: the index is written
+from Python after the match's script, and a node dying in between leaves a listed match
+the upkeep tidies (its match is not running) or an unlisted one, never a wrong count for
+long. ``tidy`` walks the summaries and last-seen entries a little at a time and drops
+those of unlisted matches (an older node's unlisting that died half-way left them).
 """
 
 from __future__ import annotations
@@ -47,25 +49,46 @@ class RunningIndex:
         self._mux = mux
         self._scripts = scripts
 
+    def _keys(self) -> list[str]:
+        return [keys.running_matches(), keys.running_summaries(), keys.running_seen()]
+
     @translate_redis_errors
     async def add(self, match_id: str, mode: str, players: int, started_ms: int) -> None:
         summary = msgpack.packb({"mode": mode, "players": players, "started_ms": started_ms})
-        playing = _playing_field(match_id)
-        await self._mux.pipeline(
-            ("HSET", keys.running_summaries(), match_id, summary, playing, players),
-            ("ZADD", keys.running_seen(), started_ms, match_id),
-            ("ZADD", keys.running_matches(), started_ms, match_id),
+        await self._scripts.running_add(
+            keys=self._keys(), args=[match_id, summary, players, started_ms]
         )
 
     @translate_redis_errors
     async def remove(self, *match_ids: str) -> None:
-        if not match_ids:
-            return
-        await self._mux.pipeline(
-            ("ZREM", keys.running_matches(), *match_ids),
-            ("ZREM", keys.running_seen(), *match_ids),
-            ("HDEL", keys.running_summaries(), *match_ids, *map(_playing_field, match_ids)),
+        if match_ids:
+            await self._scripts.running_remove(keys=self._keys(), args=list(match_ids))
+
+    @translate_redis_errors
+    async def tidy(self, cursors: tuple[str, str], count: int) -> tuple[tuple[str, str], int]:
+        """One step of the walk over the summaries and last-seen entries, dropping those of
+        unlisted matches: (the cursors to continue from, ('0', '0') to start again; how
+        many entries were dropped)."""
+        summaries, seen, dropped = await self._scripts.running_tidy(
+            keys=self._keys(), args=[*cursors, count]
         )
+        return (text(summaries), text(seen)), int(dropped)
+
+    @translate_redis_errors
+    async def started_before(self, cutoff_ms: int, limit: int) -> list[str]:
+        """Running matches started before ``cutoff_ms``, the oldest first."""
+        flat = await self._mux.execute(
+            "ZRANGEBYSCORE", keys.running_matches(), "-inf", f"({cutoff_ms}", "LIMIT", 0, limit
+        )
+        return [text(m) for m in flat]
+
+    @translate_redis_errors
+    async def seen_of(self, match_ids: list[str]) -> list[int | None]:
+        """When each match was last seen with a player online (None: not listed)."""
+        if not match_ids:
+            return []
+        scores = await self._mux.execute("ZMSCORE", keys.running_seen(), *match_ids)
+        return [None if s is None else int(float(s)) for s in scores]
 
     @translate_redis_errors
     async def player_left(self, match_id: str) -> None:
@@ -105,22 +128,26 @@ class RunningIndex:
         return int(await self._mux.execute("ZCARD", keys.running_matches()))
 
     @translate_redis_errors
-    async def stalest(self, seen_before_ms: int, limit: int) -> list[tuple[str, int]]:
+    async def stalest(
+        self, seen_before_ms: int, limit: int, *, skip: int = 0
+    ) -> list[tuple[str, int]]:
         """Running matches not seen with a player online since ``seen_before_ms``, the
-        stalest first: (match id, last seen ms)."""
+        stalest first after the first ``skip``: (match id, last seen ms)."""
         flat = await self._mux.execute(
             "ZRANGEBYSCORE", keys.running_seen(), "-inf", f"({seen_before_ms}",
-            "WITHSCORES", "LIMIT", 0, limit,
+            "WITHSCORES", "LIMIT", skip, limit,
         )  # fmt: skip
         return [(text(flat[i]), int(float(flat[i + 1]))) for i in range(0, len(flat), 2)]
 
     @translate_redis_errors
     async def seen(self, match_ids: list[str], now_ms: int) -> None:
-        """Someone of each match is online now (XX: an unlisted match stays unlisted)."""
+        """Someone of each match is online now, or just left (XX: an unlisted match stays
+        unlisted; GT: a node whose clock lags never moves it back)."""
         if match_ids:
             await self._mux.execute(
-                "ZADD", keys.running_seen(), "XX", *(x for m in match_ids for x in (now_ms, m))
-            )
+                "ZADD", keys.running_seen(), "XX", "GT",
+                *(x for m in match_ids for x in (now_ms, m)),
+            )  # fmt: skip
 
     @translate_redis_errors
     async def count_abandoned(self) -> None:

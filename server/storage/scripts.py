@@ -45,6 +45,7 @@ class Scripts:
     """One field per file in lua/, named after it."""
 
     rate_limit: Script
+    claim_live_socket: Script
     release_live_socket: Script
     refresh_live_sockets: Script
     cache_lookup: Script
@@ -67,7 +68,12 @@ class Scripts:
     match_presence: Script
     running_page: Script
     running_left: Script
-    take_lapsed: Script
+    lease_lapsed: Script
+    drop_lapsed: Script
+    presence_stamp: Script
+    running_add: Script
+    running_remove: Script
+    running_tidy: Script
     queue_reclaim: Script
     hash_set_existing: Script
     match_create: Script

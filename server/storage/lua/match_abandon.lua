@@ -1,18 +1,21 @@
--- End a running match that its players abandoned: no result. Once, like match_end.lua:
--- a match that is not running (ended by a result, an operator, or another node's upkeep
--- a moment ago) is left alone. The end is appended to the feed and published like any event.
+-- End a running match with no result: its players abandoned it, or it reached the most a
+-- match may run. Once, like match_end.lua: a match that is not running (ended by a result,
+-- an operator, or another node's upkeep a moment ago) is left alone. The end is appended to
+-- the feed and published like any event.
 -- KEYS[1]  match state (hash)
 -- KEYS[2]  players who may send (set)
 -- KEYS[3]  feed (stream)
+-- KEYS[4]  reports (hash, consensus): dropped, no result is decided
 -- ARGV[1]  channel
 -- ARGV[2]  the match.ended push in msgpack, all but its trailing id field
 -- ARGV[3]  how many entries the feed keeps
 -- ARGV[4]  the (empty) result, msgpack
 -- ARGV[5]  ended at, ms
 -- ARGV[6]  seconds the state, the players and the feed live from now on (no result waits)
+-- ARGV[7]  why it ended: 'abandoned' or 'expired'
 -- Returns  {feed id, roster}, or false when the match is not running (or unknown)
 if redis.call('HGET', KEYS[1], 'state') ~= 'running' then return false end
-redis.call('HSET', KEYS[1], 'state', 'ended', 'result', ARGV[4], 'ended_by', 'abandoned',
+redis.call('HSET', KEYS[1], 'state', 'ended', 'result', ARGV[4], 'ended_by', ARGV[7],
   'ended_ms', ARGV[5])
 local id = redis.call('XADD', KEYS[3], 'MAXLEN', ARGV[3], '*', 'p', ARGV[2])
 local len = string.len(id)
@@ -21,4 +24,5 @@ redis.call('SPUBLISH', ARGV[1], ARGV[2] .. '\162id' .. prefix .. id)
 redis.call('EXPIRE', KEYS[1], ARGV[6])
 redis.call('EXPIRE', KEYS[2], ARGV[6])
 redis.call('EXPIRE', KEYS[3], ARGV[6])
+redis.call('DEL', KEYS[4])
 return {id, redis.call('HGET', KEYS[1], 'roster')}

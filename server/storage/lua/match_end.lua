@@ -2,6 +2,8 @@
 -- The end is appended to the feed and published like any event.
 -- KEYS[1]  match state (hash)
 -- KEYS[2]  feed (stream)
+-- KEYS[3]  players who may send (set): goes with the feed
+-- KEYS[4]  reports (hash, consensus): nothing reads them once the match has ended
 -- ARGV[1]  channel
 -- ARGV[2]  the match.ended push in msgpack, all but its trailing id field
 -- ARGV[3]  how many entries the feed keeps
@@ -9,7 +11,7 @@
 -- ARGV[5]  who reported it (a player id, or 'server')
 -- ARGV[6]  ended at, ms
 -- ARGV[7]  seconds the match's state lives from now on (the results worker needs it)
--- ARGV[8]  seconds the match's feed lives from now on (late readers)
+-- ARGV[8]  seconds the match's feed (and its players set) live from now on (late readers)
 -- Returns  the feed id of the end, or false when the match is not running (or unknown)
 if redis.call('HGET', KEYS[1], 'state') ~= 'running' then return false end
 redis.call('HSET', KEYS[1], 'state', 'ended', 'result', ARGV[4], 'ended_by', ARGV[5],
@@ -20,4 +22,6 @@ local prefix = len < 32 and string.char(160 + len) or ('\217' .. string.char(len
 redis.call('SPUBLISH', ARGV[1], ARGV[2] .. '\162id' .. prefix .. id)
 redis.call('EXPIRE', KEYS[1], ARGV[7])
 redis.call('EXPIRE', KEYS[2], ARGV[8])
+redis.call('EXPIRE', KEYS[3], ARGV[8])
+redis.call('DEL', KEYS[4])
 return id

@@ -8,9 +8,17 @@
 -- ARGV[3]  the match.presence push in msgpack, all but its trailing id field
 -- ARGV[4]  how many entries the feed keeps
 -- ARGV[5]  seconds the feed lives, if this entry creates it
--- Returns  the feed id, or false when the match is not running or the player left it
+-- ARGV[6]  the moment of the change in Redis (microseconds, from the {presence} scripts):
+--          an announcement older than one already made for the player is dropped, so
+--          two nodes announcing at once cannot leave the feed saying the older
+-- Returns  the feed id, or false when the match is not running, the player left it, or a
+--          later change of theirs was announced already
 if redis.call('HGET', KEYS[1], 'state') ~= 'running' then return false end
 if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 0 then return false end
+local field = 'presence:' .. ARGV[1]
+local last = redis.call('HGET', KEYS[1], field)
+if last and tonumber(last) >= tonumber(ARGV[6]) then return false end
+redis.call('HSET', KEYS[1], field, ARGV[6])
 local id = redis.call('XADD', KEYS[3], 'MAXLEN', ARGV[4], '*', 'p', ARGV[3])
 redis.call('EXPIRE', KEYS[3], ARGV[5], 'NX')
 local len = string.len(id)

@@ -17,7 +17,7 @@
 -- ARGV[6]  how many entries the feed keeps
 -- ARGV[7]  ended at, ms
 -- ARGV[8]  seconds the match's state lives from now on (the results worker needs it)
--- ARGV[9]  seconds the match's feed lives from now on (late readers)
+-- ARGV[9]  seconds the match's feed (and its players set) live from now on (late readers)
 -- Returns  the feed id of the end; '' when the outcome no longer holds; false when the
 --          match is not running (or unknown)
 if redis.call('HGET', KEYS[1], 'state') ~= 'running' then return false end
@@ -72,4 +72,5 @@ local prefix = len < 32 and string.char(160 + len) or ('\217' .. string.char(len
 redis.call('SPUBLISH', ARGV[4], ARGV[5] .. '\162id' .. prefix .. id)
 redis.call('EXPIRE', KEYS[1], ARGV[8])
 redis.call('EXPIRE', KEYS[4], ARGV[9])
+redis.call('EXPIRE', KEYS[2], ARGV[9])
 return id

@@ -4,10 +4,12 @@
 -- KEYS[2]  the presence sorted set
 -- ARGV[1]  our socket reference ("node_id conn_id")
 -- ARGV[2]  the player id
--- Returns  1 when released, 0 when another socket holds the player now.
+-- Returns  the moment when released (Redis TIME in microseconds: what orders this player's
+--          match.presence announcements), 0 when another socket holds the player now.
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('DEL', KEYS[1])
   redis.call('ZREM', KEYS[2], ARGV[2])
-  return 1
+  local t = redis.call('TIME')
+  return t[1] .. string.format('%06d', tonumber(t[2]))
 end
 return 0
