@@ -503,3 +503,38 @@ def test_a_board_with_unknown_writers_is_refused_in_one_line() -> None:
     assert str(error.value) == (
         "ARENA_BOARDS: board 'global': writers must be players or server, got 'admins'"
     )
+
+
+async def test_an_early_report_from_a_minority_ends_nothing_and_play_goes_on(
+    start_arena: StartArena, redis_client: redis_sync.Redis
+) -> None:
+    # The attacker's grief: one player of four reports at once, to force a dispute.
+    squad = modes(squad={"capacity": 4, "result_wait_s": LONG_WAIT_S})
+    arena = await start_arena(workers=1, modes=squad, **FAST_DECISIONS)
+    match_id, clients, players = await start_match([arena], 4, mode="squad")
+    ids = [p.player_id for p in players]
+    truth = {ids[0]: 30, ids[1]: 20, ids[2]: 10, ids[3]: 0}
+
+    async def deadline_handled() -> bool:
+        return redis_client.zscore(PENDING_RESULTS, match_id) is None
+
+    try:
+        await clients[3].request("match.result", match_id=match_id, scores={ids[3]: 99})
+        make_due(redis_client, match_id)
+        await eventually(deadline_handled, within_s=10)
+        # Nothing ended: the match plays on, and the next report starts a new wait.
+        sent = await clients[0].request("match.send", match_id=match_id, type="move", data={})
+        assert sent["id"]
+        assert (await clients[0].request("match.current"))["match"]["state"] == "running"
+        await clients[1].request("match.result", match_id=match_id, scores=truth)
+        assert redis_client.zscore(PENDING_RESULTS, match_id) is not None
+        # Two reports of four that disagree are no majority either.
+        make_due(redis_client, match_id)
+        await eventually(deadline_handled, within_s=10)
+        for client in clients:
+            await client.request("match.result", match_id=match_id, scores=truth)
+        ended = await clients[0].next_push("match.ended", timeout=10)
+        assert (ended["scores"], ended["by"]) == (truth, "consensus")
+        assert (await clients[0].request("stats.get"))["disputed"] == 0
+    finally:
+        await close_all(clients)

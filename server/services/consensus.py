@@ -4,7 +4,10 @@ Each player's report is kept (a later one replaces it), also after the player le
 A match ends with a result when every player still in it reported and every report kept
 is the same scores (checked on each report and when a player leaves), or,
 ``result_wait_s`` after the first report, when a strict majority of the roster agree;
-otherwise it ends disputed, with no result. The deadline is a sorted set in Redis that
+otherwise, if a strict majority reported (and disagree), it ends disputed, with no
+result; with fewer reports than that nothing is decided: the match plays on and its
+next report starts a new wait (so no minority, one early reporter included, can end
+a match). The deadline is a sorted set in Redis that
 every node's upkeep reads, and one script decides each match, so two nodes cannot both
 decide it and a dead node delays nothing.
 
@@ -114,10 +117,22 @@ class Consensus:
                     continue
                 reports, playing = await self._store.reports(match_id)
                 outcome, packed = outcome_of(reports, playing, len(match.roster))
+                if outcome == DISPUTED and len(reports) * 2 <= len(match.roster):
+                    await self._rearm(match, len(reports))
+                    continue
                 # None: a report changed meanwhile; the entry stays for the next round.
                 await self._settle(match, outcome, packed)
             except ArenaError as exc:
                 log.info("result of match %s not decided yet (%s)", match_id, exc.code)
+
+    async def _rearm(self, match: MatchRecord, reports_read: int) -> None:
+        """The deadline came with no strict majority of the roster reporting: nothing is
+        decided and the match plays on; its next report starts a new wait. (Ending it
+        disputed here would let any one player end any match with an early report.)"""
+        first_ms = await self._store.rearm_decision(match.match_id, reports_read)
+        if first_ms is not None:  # a report came just after: its wait stands
+            wait_ms = int(self._modes.spec_for(match.mode).result_wait_s * 1000)
+            await self._store.schedule_decision(match.match_id, first_ms + wait_ms)
 
     async def after_leave(self, match_id: str) -> None:
         """A player left: those still in the match may now all agree. Never raises (the

@@ -309,6 +309,25 @@ class MatchStore:
         return [text(match_id) for match_id in due]
 
     @translate_redis_errors
+    async def rearm_decision(self, match_id: str, reports_read: int) -> int | None:
+        """Too few reports at the deadline: forget the wait (the next report starts a new
+        one) and drop the deadline. The first report's time if a report came after the
+        wait was forgotten (its deadline must stand: the caller schedules it again); None
+        otherwise (also when a report came before the script: then the entry stays)."""
+        forgotten = await self._scripts.match_rearm(
+            keys=[keys.match(match_id), keys.match_reports(match_id)], args=[reports_read]
+        )
+        if not forgotten:
+            return None
+        # Apart from the match's keys (another slot on a cluster): a report landing between
+        # the script and this ZREM set a new first time; it is read back and rescheduled.
+        _, first = await self._mux.pipeline(
+            ("ZREM", keys.pending_results(), match_id),
+            ("HGET", keys.match(match_id), "first_report_ms"),
+        )
+        return None if first is None else int(first)
+
+    @translate_redis_errors
     async def drop_decision(self, match_id: str) -> None:
         await self._mux.execute("ZREM", keys.pending_results(), match_id)
 

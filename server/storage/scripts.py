@@ -81,6 +81,7 @@ class Scripts:
     device_rotate: Script
     match_report: Script
     match_settle: Script
+    match_rearm: Script
 
     @classmethod
     def load(cls, mux: Commands) -> Scripts:
