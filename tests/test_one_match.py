@@ -3,6 +3,8 @@ its lobby by days: what one account can keep in Redis stays bounded."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import redis as redis_sync
 
@@ -15,6 +17,14 @@ from tests.helpers import connect, start_match
 async def close_all(clients: list[ArenaClient]) -> None:
     for client in clients:
         await client.close()
+
+
+def drain(client: ArenaClient) -> list[dict[str, Any]]:
+    """The pushes the client has received and not read yet."""
+    pushes = []
+    while not client.pushes.empty():
+        pushes.append(client.pushes.get_nowait())
+    return pushes
 
 
 async def another_match(clients: list[ArenaClient]) -> str:
@@ -35,6 +45,7 @@ async def test_a_player_who_starts_a_new_match_leaves_the_one_still_running(
     first, clients, players = await start_match([arena], 3)
     alice, bob, carol = clients
     try:
+        await alice.request("chat.join", room=f"match:{first}")
         # Alice and Bob start another match without leaving the first; Carol stays.
         second = await another_match([alice, bob])
         assert second != first
@@ -53,6 +64,15 @@ async def test_a_player_who_starts_a_new_match_leaves_the_one_still_running(
         assert listed[second]["playing"] == 2
         feed = (await alice.request("match.feed", match_id=first))["events"]
         assert [e["ev"] for e in feed] == ["match.left", "match.left"]
+        # Alice's socket stopped following the first match and left its chat room.
+        await carol.request("chat.join", room=f"match:{first}")
+        await carol.request("match.send", match_id=first, type="m", data="after")
+        await carol.request("chat.send", room=f"match:{first}", text="still here")
+        await carol.next_push("match.event")
+        await carol.next_push("chat.message")
+        await alice.request("ping")  # anything pushed to Alice before now came first
+        stray = [p for p in drain(alice) if p.get("match_id") == first or "room" in p]
+        assert [p["ev"] for p in stray if p["ev"] != "match.left"] == []
     finally:
         await close_all(clients)
 
