@@ -8,6 +8,7 @@ import json
 import logging
 
 import aiohttp
+import msgpack
 import pytest
 
 from server.protocol import has_lone_surrogate
@@ -85,6 +86,14 @@ async def test_a_deeply_nested_frame_is_a_bad_frame(
                     continue
                 assert reply["ok"] is False
                 assert reply["error"]["code"] == "BAD_FRAME", reply
+        # msgpack the same: a fixarray of a fixarray of ... (msgpack's own stack ends it).
+        head = b"\x83\xa2op\xa4ping\xa3rid\x03\xa1x"
+        for depth in (1000, 5000, 20_000):
+            await ws.send_bytes(head + b"\x91" * depth + b"\x01")
+            reply = msgpack.unpackb(await ws.receive_bytes(timeout=5))
+            assert reply["ok"] is (depth == 1000), reply
+            if depth > 1000:
+                assert reply["error"]["code"] == "BAD_FRAME"
         await ws.send_str('{"op":"ping","rid":2}')
         assert json.loads(await ws.receive_str(timeout=5))["ok"] is True
     assert tracebacks(caplog) == []
