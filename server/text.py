@@ -25,7 +25,9 @@ that change how the text around them is shown:
   blank Braille pattern U+2800, which is not): a name of them looks empty. Two
   exceptions: the joiners above, and the emoji variation selectors U+FE0E
   (text style) and U+FE0F (emoji style) right after a visible character
-  (``\u2764\ufe0f`` is the red heart); every other variation selector is refused.
+  (U+2764 U+FE0F is the red heart), and the Mongolian free variation selectors
+  (U+180B..U+180D, U+180F) right after a Mongolian letter, whose form they pick;
+  every other variation selector is refused.
 - a run of more than MARK_RUN_MAX combining marks (category M) in a row: piled
   marks ("Zalgo" text) draw over the lines above and below, and no script needs
   more after NFC (Vietnamese takes two, pointed Hebrew three or four).
@@ -49,6 +51,9 @@ REFUSED = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"})
 JOINERS = frozenset({"\u200c", "\u200d"})
 MULTILINE_CONTROLS = frozenset({"\n", "\t"})
 EMOJI_SELECTORS = frozenset({"\ufe0e", "\ufe0f"})  # text style, emoji style
+# Mongolian spelling picks a letter's form with these: allowed right after a Mongolian letter.
+MONGOLIAN_SELECTORS = frozenset({"\u180b", "\u180c", "\u180d", "\u180f"})
+MONGOLIAN_LETTERS = ("\u1820", "\u18aa")
 BLANKS = frozenset({"\u2800"})  # blank-looking, yet not Default_Ignorable
 MARK_RUN_MAX = 4
 
@@ -119,6 +124,9 @@ def first_refused(text: str, *, multiline: bool = False) -> str | None:
         if char in EMOJI_SELECTORS:
             if not (i > 0 and _shown(text[i - 1])):
                 return f"{_name(char)} (a variation selector) only right after a visible character"
+        elif char in MONGOLIAN_SELECTORS:
+            if not (i > 0 and MONGOLIAN_LETTERS[0] <= text[i - 1] <= MONGOLIAN_LETTERS[1]):
+                return f"{_name(char)} (a variation selector) only right after a Mongolian letter"
         elif category in REFUSED:
             return f"{_KINDS[category]} are not allowed ({_name(char)})"
         elif is_default_ignorable(char) or char in BLANKS:

@@ -35,6 +35,7 @@ REFUSED = {
     "mongolian free variation selector": "a\u180b",
     "mongolian vowel separator": "a\u180eb",
     "mongolian free variation selector four": "a\u180f",
+    "mongolian selector after a space": "\u1820 \u180b",
     "only a combining accent": "\u0301",
     "only combining marks": "\u0301\u0302\u0303",
     "zalgo": "a" + "\u0301" * 499,
@@ -51,6 +52,7 @@ ACCEPTED = {
     "hindi": "\u0915\u094d\u0937\u093f\u0924\u093f",
     "persian with ZWNJ": "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645",
     "four marks on one letter": "x\u0301\u0302\u0303\u0304",
+    "mongolian with free variation selectors": "\u1820\u180b\u1828\u180c",
     "hebrew with points": unicodedata.normalize(
         "NFC", "\u05e9\u05c1\u05b8\u05dc\u05d5\u05b9\u05dd"
     ),
