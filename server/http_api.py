@@ -90,7 +90,7 @@ async def error_middleware(
 
 
 async def guest_login(request: web.Request) -> web.Response:
-    body = await read_json_object(request)
+    body = await read_guest_body(request)
     login = await request.app[SERVICES].sessions.guest_login(
         body.get("device_id"),
         body.get("device_secret"),
@@ -121,6 +121,20 @@ async def rotate_device_secret(request: web.Request) -> web.Response:
             "revoked": rotation.revoked,
         }
     )
+
+
+async def read_guest_body(request: web.Request) -> dict[str, Any]:
+    """The login body, read only while the address is under its ``auth.guest`` limit; a
+    body refused here counts as an attempt (a good one is counted by the login itself),
+    so bad bodies cost an address its allowance like logins do."""
+    limiter = request.app[SERVICES].rate_limiter
+    address = address_key(request)
+    await limiter.ensure_not_over("auth.guest", address)
+    try:
+        return await read_json_object(request)
+    except BadRequest:
+        await limiter.check("auth.guest", address)
+        raise
 
 
 async def spectator_login(request: web.Request) -> web.Response:

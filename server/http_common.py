@@ -8,12 +8,12 @@ import json
 import logging
 from typing import Any
 
-from aiohttp import web
+from aiohttp import ClientConnectionError, web
 
 from server.addresses import address_bucket
 from server.appkeys import SERVICES, SETTINGS
 from server.errors import BadRequest, Forbidden, Unauthorized, UnsupportedMediaType
-from server.protocol import has_lone_surrogate
+from server.protocol import BODY_DEPTH_MAX, has_lone_surrogate, nested_deeper_than
 from server.ws import bearer_header
 
 # Key refusals are logged under the name operators already filter on (docs/operations.md).
@@ -58,14 +58,24 @@ def require_json(request: web.Request) -> None:
 
 
 async def read_json_object(request: web.Request) -> dict[str, Any]:
+    """The body as a JSON object, or BadRequest: malformed, not an object, nested past
+    what json.loads can recurse through (RecursionError), or cut off by a client that
+    went away half-way (a reset while reading it; a cancellation still propagates)."""
     require_json(request)
     try:
         # Over client_max_size, aiohttp raises 413; the middleware gives it our error shape.
-        body = await request.json(loads=json.loads)
-    except (ValueError, UnicodeDecodeError):
+        raw = await request.read()
+    except (ConnectionResetError, ClientConnectionError):
+        # Nobody is left to answer; the request's own log line says 400, once.
+        raise BadRequest("body: the client went away before its body was read") from None
+    try:
+        body = json.loads(raw.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise BadRequest("body must be a JSON object") from None
     if not isinstance(body, dict):
         raise BadRequest("body must be a JSON object")
+    if nested_deeper_than(body, BODY_DEPTH_MAX):
+        raise BadRequest(f"body: nested more than {BODY_DEPTH_MAX} deep")
     if has_lone_surrogate(body):
         raise BadRequest("body: a lone surrogate escape (\\ud800..\\udfff) is not text")
     return body

@@ -258,8 +258,24 @@ class Hub:
         _push_all(frame, self._listeners.get(tap.channel, {}))
         if message is not None and self.fanout_lag is not None:  # live, not read back
             self.fanout_lag(order[0])
-        if frame.message.get("ev") == Push.MATCH_ENDED:
+        event = frame.message.get("ev")
+        if event == Push.MATCH_ENDED:
             self._spawn(self._drop(tap.channel))
+        elif event == Push.MATCH_LEFT:
+            self._drop_leaver(tap.channel, frame.message.get("player_id"), payload)
+
+    def _drop_leaver(self, channel: str, player_id: object, payload: bytes) -> None:
+        """A player left the match (``match.leave`` on any node, or a new match of theirs
+        started): their sockets here stop following it and leave its chat room."""
+        leavers = [
+            conn
+            for conn in self._listeners.get(channel, {}).values()
+            if conn.player_id == player_id
+        ]
+        for conn in leavers:
+            self._spawn(self.unlisten(channel, conn))
+        if leavers and self.rooms_left_by is not None:
+            self.leave_rooms(self.rooms_left_by(payload), leavers)
 
     async def _drop(self, channel: str) -> None:
         """A match ended: its sockets stop following it."""

@@ -182,7 +182,7 @@ def decode(data: bytes | str, fmt: Format) -> Message:
                 raise FrameError("a JSON frame with a lone surrogate (\\ud800..\\udfff) escape")
     except FrameError:
         raise
-    except Exception as exc:  # msgpack and json raise a zoo of types
+    except Exception as exc:  # msgpack and json raise a zoo of types (RecursionError too)
         raise FrameError(f"undecodable {fmt} frame: {type(exc).__name__}") from None
     if not isinstance(obj, dict):
         raise FrameError(f"a frame must be a map, got {type(obj).__name__}")
@@ -194,13 +194,42 @@ _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
 
 def has_lone_surrogate(value: Any) -> bool:
     """Whether a decoded JSON value holds a lone surrogate (``"\\ud800"``) anywhere: text
-    that no UTF-8 or msgpack can carry, so it must be refused where it comes in."""
-    if isinstance(value, str):
-        return any("\ud800" <= char <= "\udfff" for char in value)
-    if isinstance(value, list):
-        return any(has_lone_surrogate(item) for item in value)
-    if isinstance(value, dict):
-        return any(has_lone_surrogate(k) or has_lone_surrogate(v) for k, v in value.items())
+    that no UTF-8 or msgpack can carry, so it must be refused where it comes in.
+
+    A loop over a stack, not recursion: a body nested 100,000 deep is walked like a flat
+    one (recursion would raise RecursionError, a crash, at about a thousand)."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if any("\ud800" <= char <= "\udfff" for char in item):
+                return True
+        elif isinstance(item, list):
+            pending.extend(item)
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+    return False
+
+
+# How deep an HTTP body may nest: twice what a match event's ``data`` may (DEPTH_MAX).
+# (A socket frame nested past what the decoders recurse through is a BAD_FRAME; a
+# deep field no op reads is ignored there, as any unknown field is.)
+BODY_DEPTH_MAX = 64
+
+
+def nested_deeper_than(value: Any, limit: int) -> bool:
+    """Whether lists and maps in ``value`` nest more than ``limit`` deep (a scalar is 0,
+    ``[]`` is 1); a loop, so any depth is measured without recursion."""
+    pending = [(value, 0)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, list | dict):
+            depth += 1
+            if depth > limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            pending.extend((child, depth) for child in children if isinstance(child, list | dict))
     return False
 
 

@@ -34,7 +34,7 @@ TEXT_MAX = 500
 HISTORY_MAX = 100
 # The text as typed may be longer than TEXT_MAX until it is normalised (NFC composes).
 TEXT_RAW_MAX = 4 * TEXT_MAX
-ENDS_A_SEAT = re.compile(rb"lobby\.closed|match\.started")
+ENDS_A_SEAT = re.compile(rb"lobby\.closed|match\.started|match\.left")
 
 
 class ChatService:
@@ -84,8 +84,9 @@ class ChatService:
         return self._store.channel(f"match:{match_id}")
 
     def rooms_left_after(self, payload: bytes) -> list[str]:
-        """The room channels a player-channel push takes its recipient out of: their
-        lobby's room when the lobby was closed or started its match (seats are gone)."""
+        """The room channels a push takes its recipient out of: their lobby's room when
+        the lobby was closed or started its match (seats are gone); the match's room on
+        ``match.left`` (the hub applies that one to the leaver's sockets only)."""
         if ENDS_A_SEAT.search(payload) is None:
             return []  # most pushes: no decoding
         try:
@@ -94,6 +95,9 @@ class ChatService:
             return []
         if not isinstance(message, dict):
             return []
+        match_id = message.get("match_id")
+        if message.get("ev") == Push.MATCH_LEFT and isinstance(match_id, str):
+            return [self.match_room_channel(match_id)]
         lobby_id = message.get("lobby_id")
         if message.get("ev") in (Push.LOBBY_CLOSED, Push.MATCH_STARTED) and isinstance(
             lobby_id, str

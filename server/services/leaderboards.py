@@ -20,7 +20,7 @@ from server.protocol import Format
 from server.services.cache import ReadThroughCache
 from server.services.profiles import ProfileService
 from server.services.ratelimits import RateLimiter
-from server.services.top_pages import CACHE_PAGE, SplitPages, join, pack_page
+from server.services.top_pages import CACHE_PAGE, BoardSizes, SplitPages, join, pack_page
 from server.services.watch import TOP_RANKS, WatchFeed
 from server.storage.leaderboards import Entry, LeaderboardStore, Submitted
 
@@ -63,6 +63,7 @@ class LeaderboardService:
         self._rate_limiter = rate_limiter
         self._top_cache = top_cache
         self._split_pages = SplitPages()
+        self._sizes = BoardSizes(store)
         self._boards = {board.id: board for board in boards}
         self._watch = watch
         self._clock = clock
@@ -157,12 +158,26 @@ class LeaderboardService:
         multiples of CACHE_PAGE: however a reader varies ``offset`` and ``limit``, it
         reaches at most two of them (``limit`` is at most CACHE_PAGE), and a board
         period has at most OFFSET_MAX / CACHE_PAGE + 1 of them to build.
+
+        Nor does a read that names nothing build a page: a period past its retention
+        (its keys have expired) or an offset past the end of the board is answered with
+        an empty page, so varying ``period`` and ``offset`` cannot fill Redis.
         """
         at = self._period(board_id, period)
+        if at.expire_at_ms and at.expire_at_ms <= self._clock() * 1000:
+            return join([], fmt)
         first = offset - offset % CACHE_PAGE
+        # Page 0 (the hot one) is one per board period: only later pages check the size.
+        size = await self._sizes.size(at) if first else CACHE_PAGE
+        if offset >= size:
+            return join([], fmt)
         entries = await self._cached_page(at, first, fmt)
         end = offset + limit
-        if end > first + CACHE_PAGE and len(entries) == CACHE_PAGE:  # spans the next page
+        if (
+            end > first + CACHE_PAGE  # spans the next page...
+            and len(entries) == CACHE_PAGE
+            and await self._sizes.size(at) > first + CACHE_PAGE  # ...which holds entries
+        ):
             entries = entries + await self._cached_page(at, first + CACHE_PAGE, fmt)
         return join(entries[offset - first : end - first], fmt)
 

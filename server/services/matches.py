@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import re
@@ -132,7 +133,10 @@ class MatchService:
         Idempotent: a lobby that retries its start sends the follow orders again, which
         a socket already following ignores. Sent before ``match.started`` on the player
         channels, so a socket follows the match before its player can send to it.
+
+        A player is in one running match at most: one still in another leaves it first.
         """
+        await self._leave_other_matches(players, match_id)
         match = MatchRecord(
             match_id=match_id,
             lobby_id=lobby_id,
@@ -147,6 +151,18 @@ class MatchService:
             self._store.index_running(match),
             self._watch.match(match_wire(match, len(players))),
         )
+
+    async def _leave_other_matches(self, players: list[str], match_id: str) -> None:
+        """Each player still in another running match leaves it, as by ``match.leave``
+        (the others get ``match.left``; those left may now agree on a result), so the
+        player's one ``current`` pointer names the new match, and one account cannot
+        write into many match feeds at once."""
+        currents = await asyncio.gather(*(self._store.current_of(p) for p in players))
+        for player_id, old in zip(players, currents, strict=True):
+            if old is None or old == match_id:  # none, or a retried start of this one
+                continue
+            with contextlib.suppress(NotInMatch, MatchEnded):  # left or ended meanwhile
+                await self.leave(player_id, old)
 
     # --- playing ------------------------------------------------------------------
 

@@ -9,14 +9,18 @@ returned them: a rebuilt page is new bytes, split once.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import msgpack
 
+from server.boards import BoardPeriod
 from server.protocol import Format, encode_value
+from server.storage.leaderboards import LeaderboardStore
 
 CACHE_PAGE = 100  # entries per cached page; pages start at multiples of it
 PAGES_KEPT = 256  # split pages kept per process (the oldest goes first)
+SIZE_TTL_S = 1.0  # how long a process trusts a board period's size it read
 
 _ARRAY = msgpack.Packer()
 
@@ -59,3 +63,30 @@ class SplitPages:
 def _encoded(value: Any, fmt: Format) -> bytes:
     encoded = encode_value(value, fmt)
     return encoded if isinstance(encoded, bytes) else encoded.encode()
+
+
+class BoardSizes:
+    """Per process: each board period's size, read at most once per SIZE_TTL_S.
+
+    A read past the end of a board is answered empty without building a page; the
+    size it is measured by may be SIZE_TTL_S old (like a cached page, which may be its
+    TTL old). Kept per board period within retention, so the map stays small.
+    """
+
+    def __init__(self, store: LeaderboardStore, ttl_s: float = SIZE_TTL_S) -> None:
+        self._store = store
+        self._ttl_s = ttl_s
+        self._sizes: dict[tuple[str, str], tuple[int, float]] = {}
+
+    async def size(self, at: BoardPeriod) -> int:
+        item = (at.board.id, at.period_id)
+        now = time.monotonic()
+        known = self._sizes.get(item)
+        if known is not None and now - known[1] < self._ttl_s:
+            return known[0]
+        size = await self._store.size(at.board.id, at.period_id)
+        self._sizes.pop(item, None)
+        self._sizes[item] = (size, now)
+        if len(self._sizes) > PAGES_KEPT:
+            del self._sizes[next(iter(self._sizes))]
+        return size

@@ -22,6 +22,9 @@ from server.storage.scripts import Scripts
 
 CHAT_KEEP = 200
 CHAT_TTL_S = 7 * 86400
+# A lobby's room ends when its lobby closes or starts its match; its log stays this long
+# after (as an ended match's feed does), for a late chat.history, then goes.
+ROOM_ENDED_TTL_S = 3600
 NOTES_KEEP = 100
 NOTES_TTL_S = 30 * 86400
 ACTIVITY_KEEP = 1000

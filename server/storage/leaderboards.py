@@ -111,6 +111,14 @@ class LeaderboardStore:
         return _entries(reply)
 
     @client_values
+    async def size(self, board_id: str, period_id: str) -> int:
+        """How many entries the board period holds."""
+        reply = await self._scripts.lb_page(
+            keys=_board_keys(board_id, period_id), args=["desc", "size", 0, 0]
+        )
+        return int(reply)
+
+    @client_values
     async def around(
         self, board_id: str, period_id: str, order: str, *, player_id: str, radius: int
     ) -> list[Entry] | None:

@@ -10,6 +10,7 @@ import msgpack
 
 from server.storage import keys
 from server.storage.connection import client_values, text, translate_redis_errors
+from server.storage.feeds import ROOM_ENDED_TTL_S
 from server.storage.locks import Lease, Locks
 from server.storage.mux import Commands
 from server.storage.scripts import Scripts
@@ -104,7 +105,12 @@ class LobbyStore:
 
     @translate_redis_errors
     async def _expire(self, lobby_id: str) -> None:
-        await self._mux.execute("EXPIRE", keys.lobby(lobby_id), CLOSED_TTL_S)
+        # The lobby's chat room ended with it (closed, or its match started): its log
+        # goes soon too (LT: never lengthened; another slot on a cluster, so apart).
+        await asyncio.gather(
+            self._mux.execute("EXPIRE", keys.lobby(lobby_id), CLOSED_TTL_S),
+            self._mux.execute("EXPIRE", keys.chat_log(f"lobby:{lobby_id}"), ROOM_ENDED_TTL_S, "LT"),
+        )
 
     # --- seats: one lobby per player ------------------------------------------------
 

@@ -3,11 +3,13 @@
 -- KEYS[2]  members (hash: player_id -> member)
 -- KEYS[3]  names   (hash: player_id -> display name)
 -- ARGV[1]  order: 'desc' | 'asc'
--- ARGV[2]  mode: 'top' | 'around' | 'rank'
--- ARGV[3]  top: the 0-based offset; around and rank: the player id
--- ARGV[4]  top: the page size; around: the radius; rank: unused
+-- ARGV[2]  mode: 'top' | 'around' | 'rank' | 'size'
+-- ARGV[3]  top: the 0-based offset; around and rank: the player id; size: unused
+-- ARGV[4]  top: the page size; around: the radius; rank, size: unused
 -- Returns  {first_rank, player_id, score, name, player_id, score, name, ...};
---          {} when 'around' or 'rank' names a player who is not on the board
+--          {} when 'around' or 'rank' names a player who is not on the board;
+--          size: the number of entries on the board
+if ARGV[2] == 'size' then return redis.call('ZCARD', KEYS[1]) end
 local desc = ARGV[1] == 'desc'
 local start, stop
 if ARGV[2] == 'top' then
