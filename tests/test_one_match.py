@@ -11,7 +11,7 @@ import redis as redis_sync
 from client_sim.client import ArenaClient, ArenaError
 from server.storage.feeds import ROOM_ENDED_TTL_S
 from tests.conftest import StartArena
-from tests.helpers import connect, start_match
+from tests.helpers import ANY_RESULTS, connect, eventually, start_match
 
 
 async def close_all(clients: list[ArenaClient]) -> None:
@@ -132,3 +132,26 @@ async def test_a_lobby_chat_log_expires_soon_after_its_lobby_ends(
         assert 0 < redis_client.ttl(log_key) <= ROOM_ENDED_TTL_S
     finally:
         await close_all([alice, bob])
+
+
+async def test_a_match_chat_log_expires_soon_after_its_match_ends(
+    start_arena: StartArena, redis_client: redis_sync.Redis
+) -> None:
+    arena = await start_arena(modes=ANY_RESULTS)
+    match_id, clients, players = await start_match([arena], 2)
+    room = f"match:{match_id}"
+    log_key = f"arena:{{chat:{room}}}:log"
+    try:
+        await clients[0].request("chat.join", room=room)
+        await clients[0].request("chat.send", room=room, text="gg")
+        assert redis_client.ttl(log_key) > ROOM_ENDED_TTL_S  # days, while the match runs
+        scores = {p.player_id: 1 for p in players}
+        await clients[0].request("match.result", match_id=match_id, scores=scores)
+        await clients[1].next_push("match.ended")
+        await eventually(lambda: _ttl_within(redis_client, log_key, ROOM_ENDED_TTL_S), within_s=5)
+    finally:
+        await close_all(clients)
+
+
+async def _ttl_within(redis_client: redis_sync.Redis, key: str, most_s: int) -> bool:
+    return 0 < redis_client.ttl(key) <= most_s

@@ -240,6 +240,7 @@ class MatchLifeService:
             *([self._store.index.count_abandoned()] if by == "abandoned" else []),
             self._store.forget_current(roster, match_id),
             self._store.unindex_running(match_id),
+            self._store.close_room(match_id),
         )
         match = await self._store.read(match_id)
         if match is not None:

@@ -324,6 +324,7 @@ class MatchService:
             await asyncio.gather(
                 self._store.forget_current(match.roster, match.match_id),
                 self._store.unindex_running(match.match_id),
+                self._store.close_room(match.match_id),
                 self._watch.match(match_wire(ended, 0)),
             )
             ended = await self._store.read(match.match_id) or ended

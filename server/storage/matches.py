@@ -15,7 +15,7 @@ from server.protocol import FeedEntry
 from server.settings import RateLimit
 from server.storage import keys
 from server.storage.connection import text, translate_redis_errors
-from server.storage.feeds import Feeds
+from server.storage.feeds import ROOM_ENDED_TTL_S, Feeds
 from server.storage.mux import Commands
 from server.storage.running import RunningIndex, RunningSummary
 from server.storage.scripts import Scripts
@@ -111,6 +111,14 @@ class MatchStore:
 
     async def unindex_running(self, match_id: str) -> None:
         await self.index.remove(match_id)
+
+    @translate_redis_errors
+    async def close_room(self, match_id: str) -> None:
+        """The match's chat room ended with it: its log goes an hour later, as its feed
+        does (LT: never lengthened; another slot on a cluster, so not in the end script)."""
+        await self._mux.execute(
+            "EXPIRE", keys.chat_log(f"match:{match_id}"), ROOM_ENDED_TTL_S, "LT"
+        )
 
     async def running(self, limit: int, now_ms: int) -> list[RunningSummary]:
         """Running matches, newest first, from their summaries: one round trip. A match
