@@ -256,13 +256,12 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
     app[REDIS] = redis
     app[MUX] = mux = open_mux(settings.redis_url, timeout_s=settings.redis_timeout_s)
     try:
-        if settings.redis_wait_s > 0:
-            await wait_for_redis(
-                mux,
-                settings.redis_url,
-                within_s=settings.redis_wait_s,
-                timeout_s=settings.redis_timeout_s,
-            )
+        await wait_for_redis(
+            mux,
+            settings.redis_url,
+            within_s=settings.redis_wait_s,
+            timeout_s=settings.redis_timeout_s,
+        )
         await require_redis_version(mux, settings.redis_timeout_s)
     except BaseException:
         await mux.aclose()

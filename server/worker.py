@@ -147,13 +147,12 @@ async def _serve(argv: Sequence[str] | None) -> int:
     )
     mux = open_mux(settings.redis_url, timeout_s=settings.redis_timeout_s)
     try:
-        if settings.redis_wait_s > 0:
-            await wait_for_redis(
-                mux,
-                settings.redis_url,
-                within_s=settings.redis_wait_s,
-                timeout_s=settings.redis_timeout_s,
-            )
+        await wait_for_redis(
+            mux,
+            settings.redis_url,
+            within_s=settings.redis_wait_s,
+            timeout_s=settings.redis_timeout_s,
+        )
     except RedisUnreachable as exc:
         print(f"arena worker: {exc}", file=sys.stderr)
         await mux.aclose()

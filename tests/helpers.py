@@ -13,6 +13,7 @@ import redis
 import redis.cluster
 
 from client_sim.client import ArenaClient, Login, guest_login
+from server.protocol import Message
 
 
 def new_device() -> str:
@@ -115,3 +116,22 @@ async def report_all(clients: list[ArenaClient], match_id: str, scores: dict[str
 # ARENA_MODES for tests about something other than results: any player's first report
 # ends a match (the "any" policy), as before modes had results policies.
 ANY_RESULTS = '{"*": {"results": "any"}}'
+
+
+class Pushes:
+    """The pushes of one kind a client got, in order; waits for them are bounded."""
+
+    def __init__(self, client: ArenaClient, event: str) -> None:
+        self.items: list[Message] = []
+        self._arrived = asyncio.Event()
+        client.on(event, self._add)
+
+    def _add(self, push: Message) -> None:
+        self.items.append(push)
+        self._arrived.set()
+
+    async def until(self, check: Callable[[list[Message]], bool], *, within_s: float) -> None:
+        async with asyncio.timeout(within_s):
+            while not check(self.items):
+                self._arrived.clear()
+                await self._arrived.wait()

@@ -9,7 +9,7 @@ import json
 import signal
 import time
 from asyncio import Task
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,28 +25,9 @@ from server.protocol import Format, Message, decode
 from server.storage import keys
 from tests.balancer import Balancer
 from tests.conftest import SpawnNode
-from tests.helpers import http_json, login, new_device, start_match
+from tests.helpers import Pushes, http_json, login, new_device, start_match
 
 FAST_PRESENCE = {"ARENA_PRESENCE_INTERVAL": "0.3", "ARENA_PRESENCE_TTL": "1.5"}
-
-
-class Pushes:
-    """The pushes of one kind a client got, in order; waits for them are bounded."""
-
-    def __init__(self, client: ArenaClient, event: str) -> None:
-        self.items: list[Message] = []
-        self._arrived = asyncio.Event()
-        client.on(event, self._add)
-
-    def _add(self, push: Message) -> None:
-        self.items.append(push)
-        self._arrived.set()
-
-    async def until(self, check: Callable[[list[Message]], bool], *, within_s: float) -> None:
-        async with asyncio.timeout(within_s):
-            while not check(self.items):
-                self._arrived.clear()
-                await self._arrived.wait()
 
 
 def members(lobby: Message) -> set[str]:

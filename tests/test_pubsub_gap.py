@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,31 +22,12 @@ from client_sim.client import ArenaClient, ArenaError
 from server.embedded_redis import RedisProcess
 from server.protocol import Message
 from tests.conftest import SpawnNode
-from tests.helpers import eventually, http_json, login
+from tests.helpers import Pushes, eventually, http_json, login
 from tests.nodes import NodeProcess
 
 OUTAGE_S = 5.0
 NODE1_USER = ["node1", "on", ">node1-secret", "~*", "&*", "+@all"]
 DEAF = "-ssubscribe"  # node 1 may do anything but subscribe
-
-
-class Pushes:
-    """The pushes of one kind a client got, in order; waits for them are bounded."""
-
-    def __init__(self, client: ArenaClient, event: str) -> None:
-        self.items: list[Message] = []
-        self._arrived = asyncio.Event()
-        client.on(event, self._add)
-
-    def _add(self, push: Message) -> None:
-        self.items.append(push)
-        self._arrived.set()
-
-    async def until(self, check: Callable[[list[Message]], bool], *, within_s: float) -> None:
-        async with asyncio.timeout(within_s):
-            while not check(self.items):
-                self._arrived.clear()
-                await self._arrived.wait()
 
 
 @pytest.fixture

@@ -179,7 +179,10 @@ async def wait_for_redis(mux: Commands, url: str, *, within_s: float, timeout_s:
     """Return once Redis answers PING; raise ``RedisUnreachable`` (naming the URL, its
     password hidden, and the last error) when it has not within ``within_s``, or at once
     when Redis refuses the URL's password or database. A Redis still starting (a container
-    coming up beside Arena) gets that long to come up."""
+    coming up beside Arena) gets that long to come up. ``within_s`` 0: no wait at all
+    (ARENA_REDIS_WAIT_S=0 starts at once; /readyz says when Redis answers)."""
+    if within_s <= 0:
+        return
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within_s
     pause = 0.05
