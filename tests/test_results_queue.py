@@ -61,8 +61,10 @@ async def redo_result_job(redis_client: redis_sync.Redis, match_id: str) -> None
     raw = redis_client.hget(state, "claimed_by")
     job_id = raw.decode() if isinstance(raw, bytes) else str(raw)
     job = {"id": job_id, "kind": "match.result", "args": {"match_id": match_id}, "tries": 1}
-    redis_client.lpush(READY, json.dumps(job))
+    # Unmarked first: a worker taking the job before the mark went would find it applied
+    # and rightly do nothing, and no notification would come.
     redis_client.hdel(state, "applied")
+    redis_client.lpush(READY, json.dumps(job))
 
 
 def blocked_in_take(redis_client: redis_sync.Redis) -> int:
