@@ -39,6 +39,7 @@ NGINX = Path("/usr/sbin/nginx")
 SITE = Path(__file__).resolve().parent.parent / "docs" / "nginx" / "arena.conf"
 LISTEN = re.compile(r"^(\s*)listen 80;\n", re.MULTILINE)
 UPSTREAM_SERVER = re.compile(r"^(\s*)server 127\.0\.0\.1:\d+([^;\n]*);\n", re.MULTILINE)
+CONN_LIMIT = re.compile(r"(limit_conn arena_per_address )\d+;")
 LOG_FOLDER = "/var/log/nginx/"
 # Fast reconnects, so the test does not wait on the client's default backoff.
 BACKOFF = Backoff(first_s=0.05, max_s=0.5, give_up_after_s=10.0)
@@ -54,11 +55,17 @@ FAST = {
 Nodes = dict[str, NodeProcess]
 
 
-def site_config(listen_port: int, node_ports: list[int], log_folder: Path) -> str:
+def site_config(
+    listen_port: int, node_ports: list[int], log_folder: Path, conn_limit: int | None = None
+) -> str:
     """docs/nginx/arena.conf with this test's addresses: its one ``listen`` line and its
-    upstream's ``server`` lines (their parameters kept), and its logs in ``log_folder``.
-    Nothing else is changed."""
+    upstream's ``server`` lines (their parameters kept), and its logs in ``log_folder``;
+    with ``conn_limit``, its per-address connection limit (a test cannot open 256 sockets
+    cheaply). Nothing else is changed."""
     text = SITE.read_text().replace(LOG_FOLDER, f"{log_folder}/")
+    if conn_limit is not None:
+        assert len(CONN_LIMIT.findall(text)) == 1, f"{SITE}: expected one limit_conn line"
+        text = CONN_LIMIT.sub(rf"\g<1>{conn_limit};", text)
     assert len(LISTEN.findall(text)) == 1, f"{SITE}: expected one 'listen 80;' line"
     servers = list(UPSTREAM_SERVER.finditer(text))
     assert servers, f"{SITE}: no 'server 127.0.0.1:PORT' lines in the upstream"
@@ -101,9 +108,12 @@ def require_nginx() -> None:
 class NginxProcess(ChildProcess):
     """Debian's nginx in the foreground, as this process's child, on a free loopback port."""
 
-    def __init__(self, prefix: Path, node_ports: list[int]) -> None:
+    def __init__(
+        self, prefix: Path, node_ports: list[int], *, conn_limit: int | None = None
+    ) -> None:
         self.prefix = prefix
         self.node_ports = node_ports
+        self.conn_limit = conn_limit
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -119,7 +129,7 @@ class NginxProcess(ChildProcess):
         require_nginx()
         self.prefix.mkdir(parents=True, exist_ok=True)
         site = self.prefix / "arena.conf"
-        site.write_text(site_config(self.port, self.node_ports, self.prefix))
+        site.write_text(site_config(self.port, self.node_ports, self.prefix, self.conn_limit))
         conf = self.prefix / "nginx.conf"
         conf.write_text(main_config(self.prefix, site))
         with (self.prefix / "stderr.log").open("ab") as stderr:
@@ -306,3 +316,44 @@ async def test_nginx_hides_metrics_and_admin_and_logs_no_socket_secret(
         assert "ticket-secret-1" not in log
         assert "?" not in log
         assert '"GET /v1/ws HTTP/1.1" 101' in log
+
+
+async def test_nginx_limits_the_connections_of_one_address(
+    spawn_node: SpawnNode, tmp_path: Path
+) -> None:
+    node = spawn_node(**FAST)
+    with NginxProcess(tmp_path / "nginx", [node.port], conn_limit=3) as nginx:
+        players = [await login(nginx.url, f"p{i}") for i in range(4)]
+        async with aiohttp.ClientSession() as http:
+            sockets = [
+                await http.ws_connect(
+                    f"{nginx.url}/v1/ws", headers={"Authorization": f"Bearer {p.token}"}
+                )
+                for p in players[:3]
+            ]
+            try:
+                # A fourth connection from the same address while three are open: refused.
+                with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                    await http.ws_connect(
+                        f"{nginx.url}/v1/ws",
+                        headers={"Authorization": f"Bearer {players[3].token}"},
+                    )
+                assert refused.value.status == 429
+                # One closes: there is room again.
+                await sockets.pop().close()
+
+                async def room_again() -> bool:
+                    try:
+                        ws = await http.ws_connect(
+                            f"{nginx.url}/v1/ws",
+                            headers={"Authorization": f"Bearer {players[3].token}"},
+                        )
+                    except aiohttp.WSServerHandshakeError:
+                        return False
+                    sockets.append(ws)
+                    return True
+
+                await eventually(room_again, within_s=5, every_s=0.1)
+            finally:
+                for ws in sockets:
+                    await ws.close()
