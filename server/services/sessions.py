@@ -369,6 +369,20 @@ class SessionService:
         await self._presence.end_socket(session.player_id, SocketEnd.REVOKED, only_session=None)
         return ended
 
+    async def ended_meanwhile(self, session: Session) -> SocketEnd | None:
+        """Asked once a socket's claim is stored: how a ban or revocation that ran while the
+        socket opened would have ended it (None: neither did). Both write first (the ban,
+        the sessions deleted) and then look for the live socket: one that looked before
+        the claim is seen here."""
+        if not session.spectator:
+            try:
+                await self._refuse_banned(session.player_id)
+            except Banned:
+                return SocketEnd.BANNED
+        if await self._store.read_session(session.token_hash) is None:
+            return SocketEnd.REVOKED
+        return None
+
     async def ban(self, player_id: str, duration_s: int | None) -> int | None:
         """Ban the player (``duration_s`` None: until unbanned): logins refused, every
         session revoked, the live socket closed (BANNED). When it ends (ms), if it does."""
