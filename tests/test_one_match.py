@@ -179,8 +179,10 @@ async def test_a_post_after_the_match_ended_does_not_lengthen_its_chat_log(
 async def test_a_post_after_the_lobby_closed_does_not_lengthen_its_chat_log(
     arena: str, redis_client: redis_sync.Redis
 ) -> None:
-    """A lobby's room log shortened when the lobby started its match stays short, whoever
-    posts after (a member whose seat was not yet read as gone)."""
+    """A post whose membership check passed just before the lobby ended, appended just
+    after the lobby's end shortened its room log, leaves the log short. (An ended lobby
+    refuses posts, so the end is played here as the lobby's close does it: the log's
+    EXPIRE ... LT, while bob still sits in the lobby.)"""
     _, alice = await connect(arena, "alice")
     _, bob = await connect(arena, "bob")
     try:
