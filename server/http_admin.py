@@ -8,7 +8,7 @@ from aiohttp import web
 from server.appkeys import SERVICES, SETTINGS
 from server.errors import NotFound
 from server.http_common import read_json_object, require_key
-from server.services.sessions import validate_ban_duration
+from server.services.session_rules import validate_ban_duration
 
 
 async def require_admin_key(request: web.Request) -> None:

@@ -13,7 +13,7 @@ from aiohttp import ClientConnectionError, web
 from server.addresses import address_bucket
 from server.appkeys import SERVICES, SETTINGS
 from server.errors import BadRequest, Forbidden, Unauthorized, UnsupportedMediaType
-from server.protocol import BODY_DEPTH_MAX, has_lone_surrogate, nested_deeper_than
+from server.json_limits import BODY_DEPTH_MAX, has_lone_surrogate, nested_deeper_than
 from server.ws import bearer_header
 
 # Key refusals are logged under the name operators already filter on (docs/operations.md).

@@ -31,7 +31,7 @@ from typing import Any, Protocol
 import msgpack
 
 from server.connection import Connection, SocketRegistry
-from server.errors import ArenaError
+from server.errors import ArenaError, Unavailable
 from server.protocol import FEED_PAGE_MAX, CloseCode, FeedEntry, Frame, Push, push
 from server.storage.pubsub import Subscriptions
 from server.storage.socket_commands import SocketCommand, SocketEnd
@@ -142,6 +142,16 @@ class Hub:
         if first:
             assert self.subscriber is not None
             await self.subscriber.subscribe(channel)
+
+    async def until_subscribed(self, channel: str, *, within_s: float) -> None:
+        """Return once Redis confirmed ``channel`` on this node's pub/sub connection: from
+        then on its pushes reach the listeners, so state read after cannot miss one.
+        Unavailable when not confirmed within ``within_s`` (pub/sub down or refused)."""
+        assert self.subscriber is not None
+        try:
+            await asyncio.wait_for(self.subscriber.until_subscribed(channel), within_s)
+        except TimeoutError:
+            raise Unavailable("this node cannot hear its players' channels now") from None
 
     async def unlisten(self, channel: str, conn: Connection) -> None:
         """Stop delivering to ``conn``; unsubscribes when no local listener is left."""

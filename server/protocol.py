@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import struct
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 from typing import Any
 
 import msgpack
+
+from server.json_limits import SURROGATE_ESCAPE, has_lone_surrogate
 
 Message = dict[str, Any]
 
@@ -177,7 +178,7 @@ def decode(data: bytes | str, fmt: Format) -> Message:
         else:
             obj = json.loads(data)
             # JSON can spell a lone surrogate (\ud800), which no UTF-8 or msgpack can carry.
-            escapes = not isinstance(data, str) or _SURROGATE_ESCAPE.search(data)
+            escapes = not isinstance(data, str) or SURROGATE_ESCAPE.search(data)
             if escapes and has_lone_surrogate(obj):
                 raise FrameError("a JSON frame with a lone surrogate (\\ud800..\\udfff) escape")
     except FrameError:
@@ -187,50 +188,6 @@ def decode(data: bytes | str, fmt: Format) -> Message:
     if not isinstance(obj, dict):
         raise FrameError(f"a frame must be a map, got {type(obj).__name__}")
     return obj
-
-
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
-
-
-def has_lone_surrogate(value: Any) -> bool:
-    """Whether a decoded JSON value holds a lone surrogate (``"\\ud800"``) anywhere: text
-    that no UTF-8 or msgpack can carry, so it must be refused where it comes in.
-
-    A loop over a stack, not recursion: a body nested 100,000 deep is walked like a flat
-    one (recursion would raise RecursionError, a crash, at about a thousand)."""
-    pending = [value]
-    while pending:
-        item = pending.pop()
-        if isinstance(item, str):
-            if any("\ud800" <= char <= "\udfff" for char in item):
-                return True
-        elif isinstance(item, list):
-            pending.extend(item)
-        elif isinstance(item, dict):
-            pending.extend(item.keys())
-            pending.extend(item.values())
-    return False
-
-
-# How deep an HTTP body may nest: twice what a match event's ``data`` may (DEPTH_MAX).
-# (A socket frame nested past what the decoders recurse through is a BAD_FRAME; a
-# deep field no op reads is ignored there, as any unknown field is.)
-BODY_DEPTH_MAX = 64
-
-
-def nested_deeper_than(value: Any, limit: int) -> bool:
-    """Whether lists and maps in ``value`` nest more than ``limit`` deep (a scalar is 0,
-    ``[]`` is 1); a loop, so any depth is measured without recursion."""
-    pending = [(value, 0)]
-    while pending:
-        item, depth = pending.pop()
-        if isinstance(item, list | dict):
-            depth += 1
-            if depth > limit:
-                return True
-            children = item.values() if isinstance(item, dict) else item
-            pending.extend((child, depth) for child in children if isinstance(child, list | dict))
-    return False
 
 
 class Preencoded:

@@ -22,7 +22,7 @@ from server.errors import (
     UnknownOp,
 )
 from server.handlers import HANDLERS, SPECTATOR_OPS, Identity, OpContext, Request
-from server.hub import Hub
+from server.hub import Hub, end_socket
 from server.metrics import OK, OpMeter
 from server.protocol import (
     CloseCode,
@@ -31,11 +31,14 @@ from server.protocol import (
     Frame,
     FrameError,
     Message,
+    Push,
     decode,
     failure,
     ok,
+    push,
 )
 from server.services import Services
+from server.services.lobby_news import lobby_wire
 from server.services.sessions import Session
 from server.settings import Settings
 
@@ -160,13 +163,22 @@ class SocketEndpoint:
             if not session.spectator:  # a dashboard is nobody's presence and holds no seat
                 online_since = await services.presence.socket_opened(conn.player_id, conn.conn_id)
                 conn.claimed = True
-                await hub.listen(services.presence.player_channel(conn.player_id), conn)
+                if await self._ended_while_opening(conn, services, session):
+                    return ws
+                channel = services.presence.player_channel(conn.player_id)
+                await hub.listen(channel, conn)
+                # What is read below must not predate the subscription: a push published
+                # before Redis confirmed it (a lobby change, a match start, a note) would
+                # be lost for this socket, and the read would not show it either.
+                await hub.until_subscribed(channel, within_s=self._settings.redis_timeout_s)
                 await services.lobbies.renew_seats([conn.player_id])  # back within the grace
                 profile = await services.profiles.get(session.player_id)
                 conn.identity.name = profile.name
                 await self._rejoin(conn, hub, services, online_since=online_since)
             else:  # one socket per spectator session: this one replaces an earlier one
                 await services.presence.spectator_socket_opened(conn.player_id, conn.conn_id)
+                if await self._ended_while_opening(conn, services, session):
+                    return ws
             ctx = OpContext(services, conn.identity, session.token_hash, HubChannels(hub, conn))
             await self._read_loop(conn, ctx)
         except ArenaError as exc:  # Redis gone while opening: tell the client why, then close
@@ -195,12 +207,32 @@ class SocketEndpoint:
             log.info("socket closed for %s (code %s)", conn.player_id, conn.close_code)
         return ws
 
+    async def _ended_while_opening(
+        self, conn: Connection, services: Services, session: Session
+    ) -> bool:
+        """Whether a ban or revocation ended the socket's session while it opened: one run
+        between the authentication and the claim looked for the player's live socket before
+        this one was it, so it could not close it. Each writes (ban, sessions gone) before
+        it looks, so once the claim is stored this read sees it; the socket then closes as
+        that ban or revocation would have closed it."""
+        end = await services.sessions.ended_meanwhile(session)
+        if end is None:
+            return False
+        log.info("socket of %s ended while opening: %s", conn.player_id, end)
+        end_socket(self._registry, conn.conn_id, end)
+        return True
+
     async def _rejoin(
         self, conn: Connection, hub: Hub, services: Services, *, online_since: str | None
     ) -> None:
         """A player back mid-match follows it again (from now: the client catches up with
         match.feed), the match hears they are back (unless this socket replaced a live
-        one), and they get the notifications they have not acknowledged."""
+        one), and they get their lobby as it is now (a change published while the socket
+        opened reached no socket of theirs) and the notifications they have not
+        acknowledged. Called once the player's channel is confirmed."""
+        lobby = await services.lobbies.seated_in(conn.player_id)
+        if lobby is not None:
+            conn.push(Frame(push(Push.LOBBY_UPDATED, lobby=lobby_wire(lobby))))
         match_id = await services.matches.current_match(conn.player_id)
         if match_id is not None:
             await hub.follow_match(conn, match_id, from_start=False)

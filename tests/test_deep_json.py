@@ -11,7 +11,7 @@ import aiohttp
 import msgpack
 import pytest
 
-from server.protocol import has_lone_surrogate
+from server.json_limits import has_lone_surrogate
 from tests.conftest import StartArena
 from tests.helpers import eventually, login
 

@@ -9,7 +9,7 @@ import pytest
 import redis as redis_sync
 
 from client_sim.client import ArenaClient, ArenaError
-from server.storage.feeds import ROOM_ENDED_TTL_S
+from server.storage.feeds import CHAT_TTL_S, ROOM_ENDED_TTL_S
 from tests.conftest import StartArena
 from tests.helpers import ANY_RESULTS, connect, eventually, start_match
 
@@ -151,6 +151,71 @@ async def test_a_match_chat_log_expires_soon_after_its_match_ends(
         await eventually(lambda: _ttl_within(redis_client, log_key, ROOM_ENDED_TTL_S), within_s=5)
     finally:
         await close_all(clients)
+
+
+async def test_a_post_after_the_match_ended_does_not_lengthen_its_chat_log(
+    start_arena: StartArena, redis_client: redis_sync.Redis
+) -> None:
+    """The ended match's players may still post for an hour (its players set lives that
+    long); each post keeps the log's hour, never the 7 days of a live room."""
+    arena = await start_arena(modes=ANY_RESULTS)
+    match_id, clients, players = await start_match([arena], 2)
+    room = f"match:{match_id}"
+    log_key = f"arena:{{chat:{room}}}:log"
+    try:
+        await clients[0].request("chat.join", room=room)
+        await clients[0].request("chat.send", room=room, text="gg")
+        scores = {p.player_id: 1 for p in players}
+        await clients[0].request("match.result", match_id=match_id, scores=scores)
+        await clients[1].next_push("match.ended")
+        await eventually(lambda: _ttl_within(redis_client, log_key, ROOM_ENDED_TTL_S), within_s=5)
+        await clients[1].request("chat.send", room=room, text="one more")
+        assert 0 < redis_client.ttl(log_key) <= ROOM_ENDED_TTL_S
+        assert redis_client.xlen(log_key) == 2
+    finally:
+        await close_all(clients)
+
+
+async def test_a_post_after_the_lobby_closed_does_not_lengthen_its_chat_log(
+    arena: str, redis_client: redis_sync.Redis
+) -> None:
+    """A post whose membership check passed just before the lobby ended, appended just
+    after the lobby's end shortened its room log, leaves the log short. (An ended lobby
+    refuses posts, so the end is played here as the lobby's close does it: the log's
+    EXPIRE ... LT, while bob still sits in the lobby.)"""
+    _, alice = await connect(arena, "alice")
+    _, bob = await connect(arena, "bob")
+    try:
+        lobby = (await alice.request("lobby.create", mode="arena", capacity=4))["lobby"]
+        room = f"lobby:{lobby['lobby_id']}"
+        await bob.request("lobby.join", lobby_id=lobby["lobby_id"])
+        await alice.request("chat.join", room=room)
+        await alice.request("chat.send", room=room, text="hi")
+        log_key = f"arena:{{chat:{room}}}:log"
+        # The room ended (as lobby.close does) while bob is still seated.
+        redis_client.expire(log_key, ROOM_ENDED_TTL_S, lt=True)
+        await bob.request("chat.send", room=room, text="still here")
+        assert 0 < redis_client.ttl(log_key) <= ROOM_ENDED_TTL_S
+    finally:
+        await close_all([alice, bob])
+
+
+async def test_a_live_room_log_gets_its_days_on_each_post(
+    arena: str, redis_client: redis_sync.Redis
+) -> None:
+    _, alice = await connect(arena, "alice")
+    try:
+        lobby = (await alice.request("lobby.create", mode="arena", capacity=4))["lobby"]
+        room = f"lobby:{lobby['lobby_id']}"
+        await alice.request("chat.join", room=room)
+        await alice.request("chat.send", room=room, text="first")
+        log_key = f"arena:{{chat:{room}}}:log"
+        assert redis_client.ttl(log_key) > CHAT_TTL_S - 60
+        redis_client.expire(log_key, CHAT_TTL_S // 2)  # days gone by without a post
+        await alice.request("chat.send", room=room, text="second")
+        assert redis_client.ttl(log_key) > CHAT_TTL_S - 60
+    finally:
+        await alice.close()
 
 
 async def _ttl_within(redis_client: redis_sync.Redis, key: str, most_s: int) -> bool:

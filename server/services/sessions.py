@@ -18,23 +18,24 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from server.errors import BadCredentials, BadRequest, Banned, Unauthorized
+from server.errors import BadCredentials, Banned, Unauthorized
 from server.services.presence import PresenceService
 from server.services.profiles import ProfileService
 from server.services.ratelimits import RateLimiter
+from server.services.session_rules import (
+    validate_device_id,
+    validate_device_secret,
+    validate_name,
+)
 from server.storage.accounts import AccountStore, DeviceBinding
 from server.storage.sessions import SessionStore
 from server.storage.socket_commands import SocketEnd
-from server.text import clean_text
 
-DEVICE_ID_MIN, DEVICE_ID_MAX = 8, 128
-NAME_MIN, NAME_MAX = 1, 24
 TOKEN_BYTES = 32  # 256 bits from secrets; the issue asks for at least 128
 SECRET_BYTES = 32  # a device's secret: 256 bits as well
 SECRET_MAX = 256  # longer is never one we issued
 TICKET_TTL_S = 30
 SESSIONS_PER_PLAYER_MAX = 64  # past this, a login revokes the player's oldest session
-BAN_MAX_S = 10 * 365 * 86400
 SPECTATOR = "spectator"
 
 
@@ -51,42 +52,6 @@ def token_hash(token: str) -> str:
 def secret_hash(secret: str) -> str:
     """What Redis stores instead of a device's secret."""
     return hashlib.sha256(b"device-secret:" + secret.encode()).hexdigest()
-
-
-def validate_device_secret(secret: object) -> str | None:
-    """None when absent (a first login); a string otherwise."""
-    if secret is None:
-        return None
-    if not isinstance(secret, str):
-        raise BadRequest("device_secret: must be a string")
-    return secret
-
-
-def validate_ban_duration(duration_s: object) -> int | None:
-    """None: until unbanned; else whole seconds, 1 to 10 years."""
-    if duration_s is None:
-        return None
-    if not isinstance(duration_s, int) or isinstance(duration_s, bool):
-        raise BadRequest("duration_s: must be a whole number of seconds")
-    if not 1 <= duration_s <= BAN_MAX_S:
-        raise BadRequest(f"duration_s: must be 1 to {BAN_MAX_S} (10 years)")
-    return duration_s
-
-
-def validate_device_id(device_id: object) -> str:
-    if not isinstance(device_id, str):
-        raise BadRequest("device_id: must be a string")
-    if not DEVICE_ID_MIN <= len(device_id) <= DEVICE_ID_MAX:
-        raise BadRequest(f"device_id: must be {DEVICE_ID_MIN} to {DEVICE_ID_MAX} characters")
-    if not device_id.isprintable() or not device_id.isascii():
-        raise BadRequest("device_id: must be printable ASCII")
-    return device_id
-
-
-def validate_name(name: object) -> str:
-    """Player names: NFC, trimmed, then 1 to 24 characters under the rules of server.text.
-    Names need not be unique: the player id is who a player is."""
-    return clean_text(name, field="name", min_len=NAME_MIN, max_len=NAME_MAX)
 
 
 @dataclass(frozen=True, slots=True)
@@ -403,6 +368,20 @@ class SessionService:
         ended += int(await self._store.delete_session(session.token_hash))
         await self._presence.end_socket(session.player_id, SocketEnd.REVOKED, only_session=None)
         return ended
+
+    async def ended_meanwhile(self, session: Session) -> SocketEnd | None:
+        """Asked once a socket's claim is stored: how a ban or revocation that ran while the
+        socket opened would have ended it (None: neither did). Both write first (the ban,
+        the sessions deleted) and then look for the live socket: one that looked before
+        the claim is seen here."""
+        if not session.spectator:
+            try:
+                await self._refuse_banned(session.player_id)
+            except Banned:
+                return SocketEnd.BANNED
+        if await self._store.read_session(session.token_hash) is None:
+            return SocketEnd.REVOKED
+        return None
 
     async def ban(self, player_id: str, duration_s: int | None) -> int | None:
         """Ban the player (``duration_s`` None: until unbanned): logins refused, every

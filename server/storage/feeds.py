@@ -25,6 +25,9 @@ CHAT_TTL_S = 7 * 86400
 # A lobby's room ends when its lobby closes or starts its match; its log stays this long
 # after (as an ended match's feed does), for a late chat.history, then goes.
 ROOM_ENDED_TTL_S = 3600
+# The rooms that end (with their lobby, their match), by the prefix of their name.
+ROOM_LOBBY = "lobby:"
+ROOM_MATCH = "match:"
 NOTES_KEEP = 100
 NOTES_TTL_S = 30 * 86400
 ACTIVITY_KEEP = 1000
@@ -48,8 +51,23 @@ class Feeds:
         self._scripts = scripts
 
     @translate_redis_errors
-    async def append(self, feed: str, channel: str, head: bytes, *, keep: int, ttl_s: int) -> str:
-        return text(await self._scripts.feed_append(keys=[feed], args=[channel, head, keep, ttl_s]))
+    async def append(
+        self,
+        feed: str,
+        channel: str,
+        head: bytes,
+        *,
+        keep: int,
+        ttl_s: int,
+        ended_at_most_s: int = 0,
+    ) -> str:
+        """``ended_at_most_s``: a feed with at most this long left was ended (shortened),
+        and an append leaves its expiry alone rather than lengthen it to ``ttl_s``."""
+        return text(
+            await self._scripts.feed_append(
+                keys=[feed], args=[channel, head, keep, ttl_s, ended_at_most_s]
+            )
+        )
 
     @client_values
     async def after(self, feed: str, after: str, limit: int) -> list[FeedEntry]:
@@ -98,8 +116,18 @@ class ChatStore:
         return keys.chat_channel(room)
 
     async def post(self, room: str, head: bytes) -> str:
+        """A lobby's or match's room ends with it (its log shortened to ROOM_ENDED_TTL_S);
+        its members may still post a while (an ended match's players set lives an hour), and
+        such a post must not give the log its days back. A live room's log gets them on each
+        post (one idle for all but its last hour is taken as ended: it goes as it would)."""
+        ends = room.startswith((ROOM_LOBBY, ROOM_MATCH))
         return await self._feeds.append(
-            keys.chat_log(room), keys.chat_channel(room), head, keep=CHAT_KEEP, ttl_s=CHAT_TTL_S
+            keys.chat_log(room),
+            keys.chat_channel(room),
+            head,
+            keep=CHAT_KEEP,
+            ttl_s=CHAT_TTL_S,
+            ended_at_most_s=ROOM_ENDED_TTL_S if ends else 0,
         )
 
     async def history(self, room: str, limit: int) -> list[FeedEntry]:

@@ -1,0 +1,53 @@
+"""What decoded JSON may hold and how deep it may nest: checks that walk any depth in a
+loop (never recursion), shared by the socket frame decoder (protocol.py) and the HTTP
+body reader (http_common.py)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+# A JSON text that spells a surrogate escape (only such a text can decode to a lone one).
+SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
+
+
+def has_lone_surrogate(value: Any) -> bool:
+    """Whether a decoded JSON value holds a lone surrogate (``"\\ud800"``) anywhere: text
+    that no UTF-8 or msgpack can carry, so it must be refused where it comes in.
+
+    A loop over a stack, not recursion: a body nested 100,000 deep is walked like a flat
+    one (recursion would raise RecursionError, a crash, at about a thousand)."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if any("\ud800" <= char <= "\udfff" for char in item):
+                return True
+        elif isinstance(item, list):
+            pending.extend(item)
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+    return False
+
+
+# How deep an HTTP body may nest: twice what a match event's ``data`` may
+# (protocol.DEPTH_MAX).
+# (A socket frame nested past what the decoders recurse through is a BAD_FRAME; a
+# deep field no op reads is ignored there, as any unknown field is.)
+BODY_DEPTH_MAX = 64
+
+
+def nested_deeper_than(value: Any, limit: int) -> bool:
+    """Whether lists and maps in ``value`` nest more than ``limit`` deep (a scalar is 0,
+    ``[]`` is 1); a loop, so any depth is measured without recursion."""
+    pending = [(value, 0)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, list | dict):
+            depth += 1
+            if depth > limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            pending.extend((child, depth) for child in children if isinstance(child, list | dict))
+    return False
