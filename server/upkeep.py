@@ -107,9 +107,10 @@ class Upkeep:
     async def resubscribed(self) -> None:
         """Catch up on socket commands missed while the command channel was down."""
         try:
-            for command in await self._services.presence.orders_missed(self._sockets()):
-                apply_command(self._registry, command)  # kicked, revoked, renamed
+            # Spectators' sockets too: their orders (a revoked session) are kept the same way.
             claims = {**self._sockets(), **self._spectator_sockets()}  # the same claim keys
+            for command in await self._services.presence.orders_missed(claims):
+                apply_command(self._registry, command)  # kicked, revoked, renamed
             displaced = await self._services.presence.sockets_displaced(claims)
             for conn_id in displaced:
                 end_socket(self._registry, conn_id, SocketEnd.REPLACED)
