@@ -10,16 +10,18 @@ import time
 from pathlib import Path
 
 import msgpack
+import pytest
 import redis as redis_sync
 
 from client_sim.client import ArenaClient
 from server.embedded_redis import RedisProcess
+from server.errors import Unavailable
 from server.storage import keys
 from tests.conftest import SpawnNode, StartArena
 from tests.helpers import Pushes, connect, eventually, http_json, login
 from tests.nodes import NodeProcess
 from tests.test_chat_leaving import ADMIN_KEY, assert_not_in_room, next_chat
-from tests.test_lobby_lease import next_push, pushes_to, stop_listening
+from tests.test_lobby_lease import next_push, open_services, pushes_to, stop_listening
 
 NAMES = ["alice", "bob", "carol"]
 
@@ -190,3 +192,34 @@ async def test_a_kicked_player_is_told_the_lobby_is_closed_for_them(
         await stop_listening(listener, running)
         for client in (olga, bob):
             await client.close()
+
+
+async def test_a_seat_key_always_has_a_ttl_even_when_its_lease_was_never_written(
+    redis_server: RedisProcess, redis_client: redis_sync.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    services, store, clients = await open_services(redis_server.url)
+    try:
+        lobbies = services.lobbies
+        lobby = await lobbies.create(
+            "owner", "olga", mode="arena", capacity=4, name=None, private=False
+        )
+        assert redis_client.pttl(keys.player_lobby("owner")) > 0
+
+        # The seat is taken, then the lease cannot be written: the key is left behind.
+        async def unavailable(*_: object) -> None:
+            raise Unavailable("injected: the lease step fails")
+
+        monkeypatch.setattr(store, "lease_seat", unavailable)
+        with pytest.raises(Unavailable):
+            await lobbies.join("bob", "bob", lobby.lobby_id)
+        assert redis_client.get(keys.player_lobby("bob")) == lobby.lobby_id.encode()
+        assert redis_client.zscore(keys.seat_leases(), "bob") is None
+        assert redis_client.pttl(keys.player_lobby("bob")) > 0  # it still goes by itself
+
+        # A renewed lease renews the key's life too.
+        redis_client.pexpire(keys.player_lobby("owner"), 1000)
+        await lobbies.renew_seats(["owner"])
+        assert redis_client.pttl(keys.player_lobby("owner")) > 1000
+    finally:
+        for client in clients:
+            await client.aclose()

@@ -46,7 +46,13 @@ from server.modes import ModeBook
 from server.protocol import Push, push
 from server.services.lobby_lock import hold_lobby, still_held
 from server.services.lobby_news import Removal, after_change, tell_removed, tell_watchers
-from server.services.lobby_seats import free_lapsed_seats, free_seats, now_ms, take_seat
+from server.services.lobby_seats import (
+    free_lapsed_seats,
+    free_seats,
+    now_ms,
+    seat_key_ttl_ms,
+    take_seat,
+)
 from server.services.matches import MatchService
 from server.services.presence import PresenceService
 from server.services.ratelimits import RateLimiter
@@ -394,7 +400,9 @@ class LobbyService:
 
     async def renew_seats(self, player_ids: list[str]) -> None:
         """A node's heartbeat: its connected players keep their seats."""
-        await self._store.renew_seats(player_ids, now_ms() + self._lease_ms)
+        await self._store.renew_seats(
+            player_ids, now_ms() + self._lease_ms, seat_key_ttl_ms(self._lease_ms)
+        )
 
     async def free_lapsed_seats(self) -> None:
         """Free the seats whose leases ran out (the player dropped or their node died).
