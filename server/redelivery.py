@@ -10,7 +10,8 @@ channel is confirmed:
 - ``lobby.updated`` with the open lobby they sit in, as it is now; or, sitting in
   none, the ``lobby.closed`` they were sent in the last minute (kept for this);
 - ``match.started`` for the running match they play (and their socket follows
-  the match from its first event, in case the order to follow it was lost too);
+  the match from its first event, in case the order to follow it was lost too,
+  and leaves the started lobby's chat room, as a live match.started has it do);
 - their unacknowledged notifications (``notify``).
 
 A player may so get a push twice; the protocol says how clients take that
@@ -119,5 +120,9 @@ class Redelivery:
                     )
                 )
             )
+            # As a live match.started does (the hub): the lobby's room ended with its start.
+            if match.lobby_id:
+                room = self._services.chat.lobby_room_channel(match.lobby_id)
+                self._hub.leave_rooms([room], [conn])
         for note in notes:
             conn.push(Frame(packed=note.push))

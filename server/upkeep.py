@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable, Callable
 
 from server.connection import SocketRegistry
 from server.errors import ArenaError
@@ -31,6 +32,9 @@ class Upkeep:
         self._registry = registry
         # An idle but connected player is still playing: refresh well before the session ends.
         self._idle_refresh_s = session_ttl_s / 3
+        # Players the heartbeat brought back whose matches are not told yet (player ->
+        # moment): the heartbeat will not name them again.
+        self._back: dict[str, str] = {}
 
     def _sockets(self) -> dict[str, str]:
         # Spectators (dashboards) are nobody's presence and hold no seat; a socket still
@@ -42,18 +46,52 @@ class Upkeep:
         return {c.conn_id: c.player_id for c in self._registry.all() if c.identity.spectator}
 
     async def tick(self) -> None:
+        """One round. Each step runs even when one before it failed (logged with its
+        name): one failing part does not stop the others for the round."""
+        steps: list[tuple[str, Callable[[], Awaitable[None]]]] = [
+            ("presence heartbeat", self._heartbeat),
+            ("players back", self._tell_players_back),  # after a stall: say so
+            ("spectator sockets", self._refresh_spectator_sockets),
+            ("idle sessions", self._refresh_idle_sessions),
+            ("seat renewals", self._renew_seats),
+            ("lapsed seats", self._services.lobbies.free_lapsed_seats),
+            ("due results", self._services.matches.decide_due),
+            ("cache counters", self._services.cache_stats.flush),
+            ("match life", self._services.match_life.tick),
+        ]
+        for name, step in steps:
+            try:
+                await step()
+            except ArenaError as exc:
+                log.warning("upkeep step %r skipped: %s", name, exc.message)
+            except Exception:
+                log.warning("upkeep step %r failed", name, exc_info=True)
+
+    async def _heartbeat(self) -> None:
+        back = await self._services.presence.heartbeat(self._sockets())
+        # A later return (a later moment) replaces one still waiting to be told.
+        self._back.update(back)
+
+    async def _tell_players_back(self) -> None:
+        """The heartbeat names a player back once: one whose match could not be told is
+        kept, and told on a later round, while their socket is still here."""
+        here = set(self._sockets().values())
+        waiting = {p: moment for p, moment in self._back.items() if p in here}
+        self._back = {}
+        if not waiting:
+            return
         try:
-            back = await self._services.presence.heartbeat(self._sockets())
-            await self._services.match_life.players_back(back)  # after a stall: say so
-            await self._services.presence.refresh_spectator_sockets(self._spectator_sockets())
-            await self._refresh_idle_sessions()
-            await self._services.lobbies.renew_seats(list(set(self._sockets().values())))
-            await self._services.lobbies.free_lapsed_seats()
-            await self._services.matches.decide_due()
-            await self._services.cache_stats.flush()
-            await self._services.match_life.tick()
-        except ArenaError as exc:
-            log.warning("upkeep skipped: %s", exc.message)
+            failed = await self._services.match_life.players_back(waiting)
+        except BaseException:
+            self._back = {**waiting, **self._back}
+            raise
+        self._back = {**failed, **self._back}
+
+    async def _refresh_spectator_sockets(self) -> None:
+        await self._services.presence.refresh_spectator_sockets(self._spectator_sockets())
+
+    async def _renew_seats(self) -> None:
+        await self._services.lobbies.renew_seats(list(set(self._sockets().values())))
 
     async def _refresh_idle_sessions(self) -> None:
         now = time.monotonic()
@@ -69,9 +107,10 @@ class Upkeep:
     async def resubscribed(self) -> None:
         """Catch up on socket commands missed while the command channel was down."""
         try:
-            for command in await self._services.presence.orders_missed(self._sockets()):
-                apply_command(self._registry, command)  # kicked, revoked, renamed
+            # Spectators' sockets too: their orders (a revoked session) are kept the same way.
             claims = {**self._sockets(), **self._spectator_sockets()}  # the same claim keys
+            for command in await self._services.presence.orders_missed(claims):
+                apply_command(self._registry, command)  # kicked, revoked, renamed
             displaced = await self._services.presence.sockets_displaced(claims)
             for conn_id in displaced:
                 end_socket(self._registry, conn_id, SocketEnd.REPLACED)

@@ -10,7 +10,7 @@ import logging
 from typing import Any
 
 from server.services.lobbies import LobbyService
-from server.services.lobby_news import lobby_wire
+from server.services.lobby_news import Removal, lobby_wire
 from server.services.matches import MatchService, match_wire
 from server.services.presence import PresenceService
 from server.services.profiles import ProfileService
@@ -57,7 +57,7 @@ class AdminService:
         seat. Their sessions stay valid: a kick is not a ban."""
         await self._profiles.get(player_id)  # NotFound (404) for a player who never was
         connected = await self._presence.end_socket(player_id, SocketEnd.KICKED, only_session=None)
-        lobby_id = await self._lobbies.remove(player_id)
+        lobby_id = await self._lobbies.remove(player_id, Removal.KICKED)
         log.info(
             "admin kicked player %s (socket %s, lobby %s)",
             player_id,
@@ -72,7 +72,7 @@ class AdminService:
         the lobby seat."""
         await self._profiles.get(player_id)  # NotFound (404) for a player who never was
         until_ms = await self._sessions.ban(player_id, duration_s)
-        lobby_id = await self._lobbies.remove(player_id)
+        lobby_id = await self._lobbies.remove(player_id, Removal.BANNED)
         log.info(
             "admin banned player %s %s (lobby %s)",
             player_id,

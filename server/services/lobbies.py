@@ -45,8 +45,14 @@ from server.errors import (
 from server.modes import ModeBook
 from server.protocol import Push, push
 from server.services.lobby_lock import hold_lobby, still_held
-from server.services.lobby_news import after_change, tell_watchers
-from server.services.lobby_seats import free_lapsed_seats, free_seats, now_ms, take_seat
+from server.services.lobby_news import Removal, after_change, tell_removed, tell_watchers
+from server.services.lobby_seats import (
+    free_lapsed_seats,
+    free_seats,
+    now_ms,
+    seat_key_ttl_ms,
+    take_seat,
+)
 from server.services.matches import MatchService
 from server.services.presence import PresenceService
 from server.services.ratelimits import RateLimiter
@@ -302,7 +308,11 @@ class LobbyService:
         await self._leave(player_id, lobby_id, LOCK_WAIT_S)
         return lobby_id
 
-    async def _leave(self, player_id: str, lobby_id: str, wait_s: float) -> None:
+    async def _leave(
+        self, player_id: str, lobby_id: str, wait_s: float, removed: Removal | None = None
+    ) -> None:
+        """Take the player out of the lobby: they left (``removed`` None), or the server
+        removed them (``removed`` says why; they are told)."""
         async with hold_lobby(self._store.locks, lobby_id, wait_s) as lease:
             lobby = await self._store.read(lobby_id)
             here = lobby is not None and any(m.player_id == player_id for m in lobby.members)
@@ -319,7 +329,12 @@ class LobbyService:
             if not await self._store.write(lease, lobby):
                 raise LockTimeout("lobby changed hands; try again", retry_after_ms=50)
             await free_seats(self._store, lobby_id, [player_id])
+            if removed is not None:
+                await tell_removed(self._store, player_id, lobby_id, removed)
             await after_change(self._store, self._matches, self._watch, lobby)
+
+    async def _free_lapsed(self, player_id: str, lobby_id: str, wait_s: float) -> None:
+        await self._leave(player_id, lobby_id, wait_s, Removal.SEAT_LAPSED)
 
     async def ready(self, player_id: str, ready: bool) -> LobbyRecord:
         await self._rate_limiter.check("lobby.ready", player_id)
@@ -370,11 +385,12 @@ class LobbyService:
             )
         return lobby
 
-    async def remove(self, player_id: str) -> str | None:
-        """Take the player out of their lobby (an operator's kick); the lobby, if any."""
+    async def remove(self, player_id: str, why: Removal) -> str | None:
+        """Take the player out of their lobby (an operator's kick or ban), telling them;
+        the lobby, if any."""
         lobby_id = await self._store.seat_of(player_id)
         if lobby_id is not None:
-            await self._leave(player_id, lobby_id, LOCK_WAIT_S)
+            await self._leave(player_id, lobby_id, LOCK_WAIT_S, why)
         return lobby_id
 
     async def open_count(self) -> int:
@@ -384,12 +400,24 @@ class LobbyService:
 
     async def renew_seats(self, player_ids: list[str]) -> None:
         """A node's heartbeat: its connected players keep their seats."""
-        await self._store.renew_seats(player_ids, now_ms() + self._lease_ms)
+        await self._store.renew_seats(
+            player_ids, now_ms() + self._lease_ms, seat_key_ttl_ms(self._lease_ms)
+        )
 
     async def free_lapsed_seats(self) -> None:
         """Free the seats whose leases ran out (the player dropped or their node died).
-        Any node may run this; each seat is claimed by one, and retried if that fails."""
-        await free_lapsed_seats(self._store, self._presence, self._lease_ms, self._leave)
+        Any node may run this; each seat is claimed by one, and retried if that fails.
+
+        Only once this node's heartbeat is steady (unbroken for a presence TTL): after a
+        Redis outage every node's leases ran out together, and a live node renews its
+        players' seats at its first heartbeat after it, which may come a presence interval
+        later than ours. By the time we are steady, every live node has stamped its
+        players online again, and a lapsed seat of an online player is renewed, not freed
+        (``lobby_seats.free_lapsed_seats``): a connected player on a live node never loses
+        a seat."""
+        if not self._presence.steady():
+            return
+        await free_lapsed_seats(self._store, self._presence, self._lease_ms, self._free_lapsed)
 
     # --- the steps every change shares -------------------------------------------------
 

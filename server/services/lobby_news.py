@@ -5,6 +5,7 @@ they are, through each member's player channel) and to watchers."""
 from __future__ import annotations
 
 import asyncio
+from enum import StrEnum
 from typing import Any
 
 import msgpack
@@ -39,6 +40,28 @@ async def tell_watchers(watch: WatchFeed, lobby: LobbyRecord) -> None:
     # A private lobby's id is its invitation: watchers (anyone may spectate) never see it.
     if not lobby.private:
         await watch.lobby({**lobby_wire(lobby), "status": lobby.status})
+
+
+class Removal(StrEnum):
+    """Why the server took a player out of a lobby they did not leave themselves: the
+    ``reason`` of the ``lobby.closed`` they are sent (``"admin"`` is an operator closing
+    the whole lobby)."""
+
+    SEAT_LAPSED = "seat_lapsed"  # their node stopped renewing the seat (dropped, stalled)
+    KICKED = "kicked"  # an operator kicked them
+    BANNED = "banned"  # an operator banned them
+
+
+async def tell_removed(store: LobbyStore, player_id: str, lobby_id: str, why: Removal) -> None:
+    """Tell a player the server took them out of the lobby (``lobby.closed`` to them
+    alone: the lobby is closed for them), still under the lock. Their node takes their
+    sockets out of the lobby's chat room on it. Kept first, as an operator's close is:
+    no lobby state tells them later (their seat is gone), and a node whose pub/sub
+    missed it re-sends it."""
+    await still_held(store.locks)
+    closed = msgpack.packb(push(Push.LOBBY_CLOSED, lobby_id=lobby_id, reason=str(why)))
+    await store.keep_push([player_id], closed)
+    await store.publish([keys.player_channel(player_id)], closed)
 
 
 async def after_change(

@@ -23,6 +23,11 @@ UPKEEP_WAIT_S = 0.3
 UPKEEP_RETRY_MS = 5000
 UPKEEP_BUDGET_S = 1.0
 
+# A seat key outlives its lease by this much: a lapsed seat is freed through it (it names
+# the lobby), which may take long after a Redis outage or failing rounds; past this, a
+# key whose lease was never written (or was dropped) goes by itself.
+SEAT_KEY_MARGIN_MS = 3_600_000
+
 # The lobby service's leave: (player_id, lobby_id, lock wait in seconds).
 Leave = Callable[[str, str, float], Awaitable[None]]
 
@@ -31,9 +36,10 @@ async def take_seat(store: LobbyStore, player_id: str, lobby_id: str, lease_ms: 
     """Seat the player, or AlreadyInLobby. A seat that points at a lobby the player is
     not really in (a node died between taking a seat and writing the lobby, or
     before freeing the seats of a started match) is given back first."""
-    elsewhere = await store.take_seat(player_id, lobby_id)
+    ttl_ms = seat_key_ttl_ms(lease_ms)
+    elsewhere = await store.take_seat(player_id, lobby_id, ttl_ms)
     if elsewhere is None:
-        await store.lease_seat(player_id, now_ms() + lease_ms)
+        await store.lease_seat(player_id, now_ms() + lease_ms, ttl_ms)
         return
     other = await store.read(elsewhere)
     really_there = (
@@ -44,9 +50,9 @@ async def take_seat(store: LobbyStore, player_id: str, lobby_id: str, lease_ms: 
     if really_there:
         raise AlreadyInLobby(f"already in lobby {elsewhere}")
     await store.free_seats(elsewhere, [player_id])
-    if await store.take_seat(player_id, lobby_id) is not None:
+    if await store.take_seat(player_id, lobby_id, ttl_ms) is not None:
         raise AlreadyInLobby("already in another lobby")
-    await store.lease_seat(player_id, now_ms() + lease_ms)
+    await store.lease_seat(player_id, now_ms() + lease_ms, ttl_ms)
 
 
 async def free_seats(store: LobbyStore, lobby_id: str, player_ids: list[str]) -> None:
@@ -70,7 +76,7 @@ async def free_lapsed_seats(
         try:
             _, online = await presence.lookup([player_id])
             if online[player_id]:
-                await store.lease_seat(player_id, now + lease_ms)
+                await store.lease_seat(player_id, now + lease_ms, seat_key_ttl_ms(lease_ms))
                 continue  # back on some node just now: its heartbeat takes over
             lobby_id = await store.seat_of(player_id)
             if lobby_id is None:
@@ -79,6 +85,10 @@ async def free_lapsed_seats(
             await leave(player_id, lobby_id, UPKEEP_WAIT_S)
         except ArenaError as exc:
             log.info("seat of %s not freed yet (%s); retrying later", player_id, exc.code)
+
+
+def seat_key_ttl_ms(lease_ms: int) -> int:
+    return lease_ms + SEAT_KEY_MARGIN_MS
 
 
 def now_ms() -> int:

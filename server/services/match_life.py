@@ -85,18 +85,34 @@ class MatchLifeService:
         their claim): the match hears it."""
         await self._announce(player_id, match_id, moment, online=True)
 
-    async def players_back(self, moments: dict[str, str]) -> None:
+    async def players_back(self, moments: dict[str, str]) -> dict[str, str]:
         """This node's heartbeat brought these players back (player -> moment) after their
-        lapse had been told (their node stalled): their matches hear they are back."""
+        lapse had been told (their node stalled): their matches hear they are back. The
+        players whose match could not be told (player -> moment): the caller tries them
+        again (the heartbeat does not name them twice)."""
         players = list(moments)
-        match_ids = await asyncio.gather(*(self._store.current_of(p) for p in players))
-        await asyncio.gather(
-            *(
-                self._announce(p, m, moments[p], online=True)
-                for p, m in zip(players, match_ids, strict=True)
-                if m is not None
-            )
+        found = await asyncio.gather(
+            *(self._store.current_of(p) for p in players), return_exceptions=True
         )
+        failed: dict[str, str] = {}
+        telling: list[tuple[str, str]] = []
+        for player_id, match_id in zip(players, found, strict=True):
+            if isinstance(match_id, BaseException):
+                log.warning(
+                    "could not find %s's match to say they are back: %r", player_id, match_id
+                )
+                failed[player_id] = moments[player_id]
+            elif match_id is not None:
+                telling.append((player_id, match_id))
+        outcomes = await asyncio.gather(
+            *(self._announce(p, m, moments[p], online=True) for p, m in telling),
+            return_exceptions=True,
+        )
+        for (player_id, match_id), outcome in zip(telling, outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                log.warning("could not tell match %s %s is back: %r", match_id, player_id, outcome)
+                failed[player_id] = moments[player_id]
+        return failed
 
     async def player_leaving(self, player_id: str) -> None:
         """A player's socket is about to be released: their match is seen now, before

@@ -20,7 +20,6 @@ import asyncio
 import time
 from enum import StrEnum
 
-from server.errors import ArenaError
 from server.storage import keys
 from server.storage.presence import PresenceStore
 from server.storage.socket_commands import SocketCommand, SocketCommandBus, SocketEnd, SocketRef
@@ -176,7 +175,7 @@ class PresenceService:
                 now,
                 now + self._presence_ttl_ms,
             )
-        except ArenaError:
+        except Exception:  # whatever the failure, this node's players may lapse now
             self._last_beat = self._steady_since = None
             raise
         if self._last_beat is None or began - self._last_beat > self._presence_ttl_s:

@@ -115,10 +115,14 @@ class LobbyStore:
     # --- seats: one lobby per player ------------------------------------------------
 
     @translate_redis_errors
-    async def take_seat(self, player_id: str, lobby_id: str) -> str | None:
+    async def take_seat(self, player_id: str, lobby_id: str, ttl_ms: int) -> str | None:
         """Seat the player in ``lobby_id`` unless they sit elsewhere; returns where they sit
-        if it is not here (``SET NX GET``: two joins racing on two nodes cannot both win)."""
-        held = await self._mux.execute("SET", keys.player_lobby(player_id), lobby_id, "NX", "GET")
+        if it is not here (``SET NX GET``: two joins racing on two nodes cannot both win).
+        The seat key lives ``ttl_ms`` unless renewed with its lease (``lease_seat``,
+        ``renew_seats``): one left behind (its lease never written) goes by itself."""
+        held = await self._mux.execute(
+            "SET", keys.player_lobby(player_id), lobby_id, "NX", "GET", "PX", ttl_ms
+        )
         if held is None or text(held) == lobby_id:
             return None
         return text(held)
@@ -173,16 +177,24 @@ class LobbyStore:
     # --- seat leases: a seat lasts while its player's node keeps renewing it -----------
 
     @translate_redis_errors
-    async def lease_seat(self, player_id: str, until_ms: int) -> None:
-        await self._mux.execute("ZADD", keys.seat_leases(), until_ms, player_id)
+    async def lease_seat(self, player_id: str, until_ms: int, ttl_ms: int) -> None:
+        """Lease the player's seat until ``until_ms``; their seat key lives ``ttl_ms``."""
+        await asyncio.gather(
+            self._mux.execute("ZADD", keys.seat_leases(), until_ms, player_id),
+            self._mux.execute("PEXPIRE", keys.player_lobby(player_id), ttl_ms),
+        )
 
     @translate_redis_errors
-    async def renew_seats(self, player_ids: list[str], until_ms: int) -> None:
-        """Renew the leases of these players that hold one (XX: nobody else gains one)."""
+    async def renew_seats(self, player_ids: list[str], until_ms: int, ttl_ms: int) -> None:
+        """Renew the leases of these players that hold one (XX: nobody else gains one),
+        and their seat keys' lives (a player without a seat has no key to renew)."""
         for start in range(0, len(player_ids), 1000):
             chunk = player_ids[start : start + 1000]
-            await self._mux.execute(
-                "ZADD", keys.seat_leases(), "XX", *(x for p in chunk for x in (until_ms, p))
+            await asyncio.gather(
+                self._mux.execute(
+                    "ZADD", keys.seat_leases(), "XX", *(x for p in chunk for x in (until_ms, p))
+                ),
+                *(self._mux.execute("PEXPIRE", keys.player_lobby(p), ttl_ms) for p in chunk),
             )
 
     @translate_redis_errors
