@@ -51,6 +51,7 @@ from server.storage.accounts import AccountStore
 from server.storage.cache import CacheStore
 from server.storage.clients import BlockingClient, open_mux, open_redis, open_subscriber
 from server.storage.connection import redis_answers, require_redis_version, wait_for_redis
+from server.storage.consensus import ConsensusStore
 from server.storage.feeds import ActivityStore, ChatStore, Feeds, NoteStore
 from server.storage.leaderboards import LeaderboardStore
 from server.storage.lobbies import LobbyStore
@@ -184,6 +185,7 @@ def build_services(
         rate_limiter,
         results_queue,
         watch,
+        consensus=ConsensusStore(mux, scripts, feed_keep=settings.match_feed_max),
         modes=modes,
         clock=clock,
     )

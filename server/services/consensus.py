@@ -30,6 +30,7 @@ import msgpack
 from server.errors import ArenaError, MatchEnded
 from server.modes import ModeBook, Results
 from server.protocol import Push, packed_head
+from server.storage.consensus import ConsensusStore
 from server.storage.matches import MatchRecord, MatchStore
 
 log = logging.getLogger(__name__)
@@ -72,14 +73,16 @@ def outcome_of(reports: dict[str, bytes], playing: set[str], roster_size: int) -
 class Consensus:
     def __init__(
         self,
-        store: MatchStore,
+        matches: MatchStore,
+        store: ConsensusStore,
         modes: ModeBook,
         *,
         now_ms: Callable[[], int],
         queue_result: Callable[[str], Awaitable[None]],
         ended: Callable[[MatchRecord], Awaitable[MatchRecord]],
     ) -> None:
-        self._store = store
+        self._matches = matches  # the match records (read only here)
+        self._store = store  # reports, deadlines, the settling script
         self._modes = modes
         self._now_ms = now_ms
         self._queue_result = queue_result  # the results job of a decided match
@@ -108,7 +111,7 @@ class Consensus:
         """Decide the matches whose wait is over (any node's upkeep runs this)."""
         for match_id in await self._store.due_decisions(self._now_ms(), DECIDE_BATCH):
             try:
-                match = await self._store.read(match_id)
+                match = await self._matches.read(match_id)
                 if match is None or match.state != "running":
                     if match is not None and match.result and not match.applied:
                         # Its deciding node may have died before queueing the job.
@@ -138,7 +141,7 @@ class Consensus:
         """A player left: those still in the match may now all agree. Never raises (the
         leave stands; the deadline decides otherwise)."""
         try:
-            match = await self._store.read(match_id)
+            match = await self._matches.read(match_id)
             if match is None or match.state != "running":
                 return
             if self._modes.spec_for(match.mode).results is not Results.CONSENSUS:
@@ -170,7 +173,7 @@ class Consensus:
         if reply == "":
             return None
         if reply is None:  # decided elsewhere meanwhile (that node queues its job)
-            ended = await self._store.read(match.match_id)
+            ended = await self._matches.read(match.match_id)
             return ended or dataclasses.replace(match, state="ended")
         if outcome == DISPUTED:
             await self._store.count_dispute()

@@ -24,16 +24,15 @@
   members' seats until its match stands, which is how a retry recognises it).
 
 The parts: lobby_lock.py (the lock a change holds), lobby_seats.py (seats and their
-leases), lobby_news.py (the index and pushes that follow a change, the wire shape).
+leases), lobby_news.py (the index and pushes that follow a change, the wire shape),
+lobby_removals.py (taking players out: a leave, a seat lapse, a kick or ban, an
+operator's close).
 """
 
 from __future__ import annotations
 
-import asyncio
 import re
 import secrets
-
-import msgpack
 
 from server.errors import (
     BadRequest,
@@ -43,15 +42,16 @@ from server.errors import (
     NotInLobby,
 )
 from server.modes import ModeBook
-from server.protocol import Push, push
-from server.services.lobby_lock import hold_lobby, still_held
-from server.services.lobby_news import Removal, after_change, tell_removed, tell_watchers
+from server.services.lobby_lock import hold_lobby
+from server.services.lobby_news import Removal, after_change
+from server.services.lobby_removals import close_for_all, start_if_all_ready, take_out
 from server.services.lobby_seats import (
     free_lapsed_seats,
     free_seats,
     now_ms,
     seat_key_ttl_ms,
     take_seat,
+    write_or_give_back,
 )
 from server.services.matches import MatchService
 from server.services.presence import PresenceService
@@ -59,7 +59,6 @@ from server.services.ratelimits import RateLimiter
 from server.services.watch import WatchFeed
 from server.storage import keys
 from server.storage.lobbies import LobbyRecord, LobbyStore, Member
-from server.storage.locks import Lease
 from server.text import clean_text
 
 MODE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
@@ -197,7 +196,7 @@ class LobbyService:
         )
         async with hold_lobby(self._store.locks, lobby.lobby_id, LOCK_WAIT_S) as lease:
             await take_seat(self._store, player_id, lobby.lobby_id, self._lease_ms)
-            await self._write_or_give_back(lease, lobby, player_id)
+            await write_or_give_back(self._store, lease, lobby, player_id)
             await after_change(self._store, self._matches, self._watch, lobby)
         return lobby
 
@@ -229,7 +228,7 @@ class LobbyService:
             await take_seat(self._store, player_id, lobby_id, self._lease_ms)
             lobby.members.append(Member(player_id, player_name))
             self._start_if_full(lobby)
-            await self._write_or_give_back(lease, lobby, player_id)
+            await write_or_give_back(self._store, lease, lobby, player_id)
             await after_change(self._store, self._matches, self._watch, lobby)
         return lobby
 
@@ -313,25 +312,9 @@ class LobbyService:
     ) -> None:
         """Take the player out of the lobby: they left (``removed`` None), or the server
         removed them (``removed`` says why; they are told)."""
-        async with hold_lobby(self._store.locks, lobby_id, wait_s) as lease:
-            lobby = await self._store.read(lobby_id)
-            here = lobby is not None and any(m.player_id == player_id for m in lobby.members)
-            if lobby is None or lobby.status != "open" or not here:
-                # Gone, started, or a seat that was never really taken: only free the seat.
-                await free_seats(self._store, lobby_id, [player_id])
-                return
-            lobby.members = [m for m in lobby.members if m.player_id != player_id]
-            if not lobby.members:
-                lobby.status = "closed"  # the last one out closes it
-            elif lobby.owner == player_id:
-                lobby.owner = lobby.members[0].player_id  # the longest-seated takes over
-            self._start_if_all_ready(lobby)  # those left may all be ready
-            if not await self._store.write(lease, lobby):
-                raise LockTimeout("lobby changed hands; try again", retry_after_ms=50)
-            await free_seats(self._store, lobby_id, [player_id])
-            if removed is not None:
-                await tell_removed(self._store, player_id, lobby_id, removed)
-            await after_change(self._store, self._matches, self._watch, lobby)
+        await take_out(
+            self._store, self._matches, self._watch, player_id, lobby_id, wait_s, removed=removed
+        )
 
     async def _free_lapsed(self, player_id: str, lobby_id: str, wait_s: float) -> None:
         await self._leave(player_id, lobby_id, wait_s, Removal.SEAT_LAPSED)
@@ -354,7 +337,7 @@ class LobbyService:
             for member in lobby.members:
                 if member.player_id == player_id:
                     member.ready = ready
-            self._start_if_all_ready(lobby)
+            start_if_all_ready(lobby)
             if not await self._store.write(lease, lobby):
                 raise LockTimeout("lobby changed hands; try again", retry_after_ms=50)
             await after_change(self._store, self._matches, self._watch, lobby)
@@ -363,27 +346,9 @@ class LobbyService:
     async def close_by_operator(self, lobby_id: str) -> LobbyRecord:
         """An operator closes an open lobby: its players lose their seats and are told
         (``lobby.closed``); the lobby leaves the lists."""
-        lobby_id = validate_lobby_id(lobby_id)
-        async with hold_lobby(self._store.locks, lobby_id, LOCK_WAIT_S) as lease:
-            lobby = await self._store.read(lobby_id)
-            if lobby is None or lobby.status != "open":
-                raise LobbyNotFound("no such open lobby")
-            members = [m.player_id for m in lobby.members]
-            lobby.status = "closed"
-            if not await self._store.write(lease, lobby):
-                raise LockTimeout("lobby changed hands; try again", retry_after_ms=50)
-            await free_seats(self._store, lobby_id, members)
-            await still_held(self._store.locks)
-            await self._store.index(lobby)
-            await still_held(self._store.locks)
-            closed = msgpack.packb(push(Push.LOBBY_CLOSED, lobby_id=lobby_id, reason="admin"))
-            # Kept first: no lobby state tells a player of this later (the seat is gone).
-            await self._store.keep_push(members, closed)
-            await asyncio.gather(
-                self._store.publish([keys.player_channel(p) for p in members], closed),
-                tell_watchers(self._watch, lobby),
-            )
-        return lobby
+        return await close_for_all(
+            self._store, self._watch, validate_lobby_id(lobby_id), LOCK_WAIT_S
+        )
 
     async def remove(self, player_id: str, why: Removal) -> str | None:
         """Take the player out of their lobby (an operator's kick or ban), telling them;
@@ -420,24 +385,6 @@ class LobbyService:
         await free_lapsed_seats(self._store, self._presence, self._lease_ms, self._free_lapsed)
 
     # --- the steps every change shares -------------------------------------------------
-
-    async def _write_or_give_back(self, lease: Lease, lobby: LobbyRecord, player_id: str) -> None:
-        """Write the lobby with the player seated in it, or give the seat back."""
-        try:
-            written = await self._store.write(lease, lobby)
-        except BaseException:
-            await free_seats(self._store, lobby.lobby_id, [player_id])
-            raise
-        if not written:
-            await free_seats(self._store, lobby.lobby_id, [player_id])
-            raise LockTimeout("lobby changed hands; try again", retry_after_ms=50)
-
-    @staticmethod
-    def _start_if_all_ready(lobby: LobbyRecord) -> None:
-        # Under the lock, open -> started happens once, however many nodes race.
-        if len(lobby.members) >= 2 and all(m.ready for m in lobby.members):
-            lobby.status = "started"
-            lobby.match_id = secrets.token_hex(8)
 
     def _start_if_full(self, lobby: LobbyRecord) -> None:
         # A start_when_full mode starts the moment its last seat fills, no ready needed.

@@ -12,9 +12,10 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from server.errors import AlreadyInLobby, ArenaError
+from server.errors import AlreadyInLobby, ArenaError, LockTimeout
 from server.services.presence import PresenceService
-from server.storage.lobbies import LobbyStore
+from server.storage.lobbies import LobbyRecord, LobbyStore
+from server.storage.locks import Lease
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,20 @@ async def take_seat(store: LobbyStore, player_id: str, lobby_id: str, lease_ms: 
 async def free_seats(store: LobbyStore, lobby_id: str, player_ids: list[str]) -> None:
     await store.free_seats(lobby_id, player_ids)
     await store.drop_lease(player_ids)
+
+
+async def write_or_give_back(
+    store: LobbyStore, lease: Lease, lobby: LobbyRecord, player_id: str
+) -> None:
+    """Write the lobby with the player seated in it, or give the seat back."""
+    try:
+        written = await store.write(lease, lobby)
+    except BaseException:
+        await free_seats(store, lobby.lobby_id, [player_id])
+        raise
+    if not written:
+        await free_seats(store, lobby.lobby_id, [player_id])
+        raise LockTimeout("lobby changed hands; try again", retry_after_ms=50)
 
 
 async def free_lapsed_seats(

@@ -51,6 +51,7 @@ from server.services.consensus import Consensus
 from server.services.presence import PresenceService
 from server.services.ratelimits import RateLimiter
 from server.services.watch import WatchFeed
+from server.storage.consensus import ConsensusStore
 from server.storage.matches import MatchRecord, MatchStore
 from server.storage.queue import TaskQueue
 
@@ -104,6 +105,7 @@ class MatchService:
         results: TaskQueue,
         watch: WatchFeed,
         *,
+        consensus: ConsensusStore,
         modes: ModeBook,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -115,7 +117,12 @@ class MatchService:
         self._watch = watch
         self._clock = clock
         self._consensus = Consensus(
-            store, modes, now_ms=self._now_ms, queue_result=self._queue_result, ended=self._ended
+            store,
+            consensus,
+            modes,
+            now_ms=self._now_ms,
+            queue_result=self._queue_result,
+            ended=self._ended,
         )
 
     def _now_ms(self) -> int:

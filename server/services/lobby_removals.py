@@ -1,0 +1,90 @@
+"""Taking players out of a lobby: a player leaving, the server removing one (their
+seat lapsed, an operator kicked or banned them: they are told, lobby_news.py's
+``tell_removed``), and an operator closing a lobby on all its players. Each is a change
+under the lobby's lock, followed by what any change implies (lobbies.py's rules)."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+
+import msgpack
+
+from server.errors import LobbyNotFound, LockTimeout
+from server.protocol import Push, push
+from server.services.lobby_lock import hold_lobby, still_held
+from server.services.lobby_news import Removal, after_change, tell_removed, tell_watchers
+from server.services.lobby_seats import free_seats
+from server.services.matches import MatchService
+from server.services.watch import WatchFeed
+from server.storage import keys
+from server.storage.lobbies import LobbyRecord, LobbyStore
+
+
+def start_if_all_ready(lobby: LobbyRecord) -> None:
+    """Start the lobby if every member (at least two) is ready: after a ready, and after
+    a leave (those left may all be ready)."""
+    # Under the lock, open -> started happens once, however many nodes race.
+    if len(lobby.members) >= 2 and all(m.ready for m in lobby.members):
+        lobby.status = "started"
+        lobby.match_id = secrets.token_hex(8)
+
+
+async def take_out(
+    store: LobbyStore,
+    matches: MatchService,
+    watch: WatchFeed,
+    player_id: str,
+    lobby_id: str,
+    wait_s: float,
+    *,
+    removed: Removal | None,
+) -> None:
+    """Take the player out of the lobby: they left (``removed`` None), or the server
+    removed them (``removed`` says why; they are told)."""
+    async with hold_lobby(store.locks, lobby_id, wait_s) as lease:
+        lobby = await store.read(lobby_id)
+        here = lobby is not None and any(m.player_id == player_id for m in lobby.members)
+        if lobby is None or lobby.status != "open" or not here:
+            # Gone, started, or a seat that was never really taken: only free the seat.
+            await free_seats(store, lobby_id, [player_id])
+            return
+        lobby.members = [m for m in lobby.members if m.player_id != player_id]
+        if not lobby.members:
+            lobby.status = "closed"  # the last one out closes it
+        elif lobby.owner == player_id:
+            lobby.owner = lobby.members[0].player_id  # the longest-seated takes over
+        start_if_all_ready(lobby)  # those left may all be ready
+        if not await store.write(lease, lobby):
+            raise LockTimeout("lobby changed hands; try again", retry_after_ms=50)
+        await free_seats(store, lobby_id, [player_id])
+        if removed is not None:
+            await tell_removed(store, player_id, lobby_id, removed)
+        await after_change(store, matches, watch, lobby)
+
+
+async def close_for_all(
+    store: LobbyStore, watch: WatchFeed, lobby_id: str, wait_s: float
+) -> LobbyRecord:
+    """An operator closes an open lobby: its players lose their seats and are told
+    (``lobby.closed``, reason ``admin``); the lobby leaves the lists."""
+    async with hold_lobby(store.locks, lobby_id, wait_s) as lease:
+        lobby = await store.read(lobby_id)
+        if lobby is None or lobby.status != "open":
+            raise LobbyNotFound("no such open lobby")
+        members = [m.player_id for m in lobby.members]
+        lobby.status = "closed"
+        if not await store.write(lease, lobby):
+            raise LockTimeout("lobby changed hands; try again", retry_after_ms=50)
+        await free_seats(store, lobby_id, members)
+        await still_held(store.locks)
+        await store.index(lobby)
+        await still_held(store.locks)
+        closed = msgpack.packb(push(Push.LOBBY_CLOSED, lobby_id=lobby_id, reason="admin"))
+        # Kept first: no lobby state tells a player of this later (the seat is gone).
+        await store.keep_push(members, closed)
+        await asyncio.gather(
+            store.publish([keys.player_channel(p) for p in members], closed),
+            tell_watchers(watch, lobby),
+        )
+    return lobby
