@@ -7,9 +7,9 @@ is the same scores (checked on each report and when a player leaves), or,
 otherwise, if a strict majority reported (and disagree), it ends disputed, with no
 result; with fewer reports than that nothing is decided: the match plays on and its
 next report starts a new wait (so no minority, one early reporter included, can end
-a match). The deadline is a sorted set in Redis that
-every node's upkeep reads, and one script decides each match, so two nodes cannot both
-decide it and a dead node delays nothing.
+a match). The deadline is a sorted set in Redis that every node's upkeep reads, and one
+script decides each match, so two nodes cannot both decide it and a dead node delays
+nothing.
 
 The result job is queued only once a result is decided (so no job ever waits on a
 match that may yet end disputed). A node that dies between the decision and the
