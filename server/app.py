@@ -26,6 +26,7 @@ from server.background import every, stop
 from server.connection import SocketRegistry
 from server.errors import ArenaError
 from server.hub import Hub
+from server.hub_out import HubPushes
 from server.protocol import CloseCode, Frame, Push, push
 from server.redelivery import Redelivery
 from server.services import Services
@@ -61,6 +62,7 @@ from server.storage.mux import Commands
 from server.storage.players import PlayerStore
 from server.storage.presence import PresenceStore
 from server.storage.pubsub import Publisher
+from server.storage.pushes import PushStore
 from server.storage.queue import TaskQueue
 from server.storage.ratelimit import RateLimitStore
 from server.storage.scripts import Scripts
@@ -147,7 +149,9 @@ def build_services(
         presence_ttl_s=settings.presence_ttl_s,
     )
     profiles = ProfileService(PlayerStore(mux), profile_cache)
-    watch = WatchFeed(Publisher(mux))
+    push_store = PushStore(mux)
+    pushes = HubPushes(push_store)
+    watch = WatchFeed(pushes, channel=push_store.watch_channel())
     leaderboards = LeaderboardService(
         LeaderboardStore(scripts),
         profiles,

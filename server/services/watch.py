@@ -12,28 +12,18 @@ change itself stands. A dashboard re-reads its snapshot now and then.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
-import msgpack
-
-from server.errors import ArenaError
-from server.protocol import Push, push
-from server.storage import keys
-from server.storage.pubsub import Publisher
-
-log = logging.getLogger(__name__)
+from server.protocol import Push
+from server.services.ports import Pushes, Tell
 
 TOP_RANKS = 10  # a score reaching this rank or better is pushed
 
 
 class WatchFeed:
-    def __init__(self, publisher: Publisher) -> None:
-        self._publisher = publisher
-
-    @property
-    def channel(self) -> str:
-        return keys.watch_channel()
+    def __init__(self, pushes: Pushes, *, channel: str) -> None:
+        self._pushes = pushes
+        self.channel = channel  # what a watching socket listens to
 
     async def lobby(self, lobby: dict[str, Any]) -> None:
         await self._publish(Push.WATCH_LOBBY, lobby=lobby)
@@ -54,7 +44,4 @@ class WatchFeed:
             await self._publish(Push.WATCH_ACTIVITY, entry=entry)
 
     async def _publish(self, event: Push, **fields: Any) -> None:
-        try:
-            await self._publisher.publish(self.channel, msgpack.packb(push(event, **fields)))
-        except ArenaError as exc:
-            log.warning("watch push %s not sent: %s", event, exc.message)
+        await self._pushes.to_watchers(Tell(event, fields))
