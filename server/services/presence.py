@@ -20,7 +20,6 @@ import asyncio
 import time
 from enum import StrEnum
 
-from server.storage import keys
 from server.storage.presence import PresenceStore
 from server.storage.socket_commands import SocketCommand, SocketCommandBus, SocketEnd, SocketRef
 
@@ -106,7 +105,7 @@ class PresenceService:
 
     def player_channel(self, player_id: str) -> str:
         """The channel a player's pushes travel on, to whichever node holds their socket."""
-        return keys.player_channel(player_id)
+        return self._store.player_channel(player_id)
 
     async def end_socket(self, player_id: str, end: SocketEnd, *, only_session: str | None) -> bool:
         """End the player's live socket, on whichever node, if it runs ``only_session``

@@ -18,6 +18,11 @@ class PresenceStore:
         self._mux = mux
         self._scripts = scripts
 
+    @staticmethod
+    def player_channel(player_id: str) -> str:
+        """The channel a player's pushes travel on, to whichever node holds their socket."""
+        return keys.player_channel(player_id)
+
     @translate_redis_errors
     async def claim_live_socket(
         self, player_id: str, ref: SocketRef, *, until_ms: int
