@@ -35,7 +35,8 @@ def test_the_checks_can_fail() -> None:
         "server.http_api": {"server.ws"},
         "server.ws": set(),
     }
-    outside = {name: set() for name in edges} | {"server.services.y": {"redis", "aiohttp"}}
+    outside: dict[str, set[str]] = {name: set() for name in edges}
+    outside["server.services.y"] = {"redis", "aiohttp"}
     assert import_graph.upward(edges) == [("server.storage.x", "server.services.y")]
     assert import_graph.cycles(edges) == [["server.services.y", "server.storage.x"]]
     assert len(import_graph.walls(edges, outside)) == 5
