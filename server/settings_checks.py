@@ -8,13 +8,72 @@ same parser the storage clients connect with (redis_urls.py).
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING
+from typing import Any, ClassVar, Protocol
 
 from server.redis_urls import SCHEMES, Endpoint, cluster_seeds, is_cluster
 from server.setting_errors import SettingError, one_of, redacted_url, secret_in
 
-if TYPE_CHECKING:  # for annotations only: settings.py imports this module
-    from server.settings import Settings
+
+class Checked(Protocol):
+    """What the checks read of a ``Settings`` (settings.py, which imports this module:
+    naming the fields here keeps the import one-way)."""
+
+    __dataclass_fields__: ClassVar[dict[str, Any]]
+
+    @property
+    def guest_ttl_days(self) -> int: ...
+
+    @property
+    def presence_ttl_s(self) -> float: ...
+
+    @property
+    def presence_interval_s(self) -> float: ...
+
+    @property
+    def lobby_grace_s(self) -> float: ...
+
+    @property
+    def redis_wait_s(self) -> float: ...
+
+    @property
+    def log_format(self) -> str: ...
+
+    @property
+    def log_level(self) -> str: ...
+
+    @property
+    def metrics(self) -> int: ...
+
+    @property
+    def redis_pool_size(self) -> int: ...
+
+    @property
+    def workers(self) -> int: ...
+
+    @property
+    def port(self) -> int: ...
+
+    @property
+    def metrics_port(self) -> int: ...
+
+    @property
+    def redis_url(self) -> str: ...
+
+    @property
+    def admin_key(self) -> str: ...
+
+    @property
+    def server_key(self) -> str: ...
+
+    @property
+    def lobby_locks(self) -> int: ...
+
+    def rate_limit_table(self) -> object: ...
+
+    def mode_book(self) -> object: ...
+
+    def public_rooms(self) -> object: ...
+
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 KEY_MIN_LENGTH = 32  # admin and server keys: long enough that guessing is hopeless
@@ -42,7 +101,7 @@ POSITIVE = (
 )
 
 
-def validate(settings: Settings) -> None:
+def validate(settings: Checked) -> None:
     """Every check, in order; the first value that cannot be used raises SettingError."""
     for name in POSITIVE:
         if getattr(settings, name) <= 0:
@@ -88,7 +147,7 @@ def validate(settings: Settings) -> None:
     settings.public_rooms()
 
 
-def refuse(settings: Settings, name: str, accepts: str, *, secret: bool = False) -> SettingError:
+def refuse(settings: Checked, name: str, accepts: str, *, secret: bool = False) -> SettingError:
     """The error for field ``name``'s current value: its env var, what it accepts, and
     the value (not for a ``secret``: a key must not reach a log)."""
     if secret:
@@ -96,7 +155,7 @@ def refuse(settings: Settings, name: str, accepts: str, *, secret: bool = False)
     return SettingError(env_of(settings, name), accepts, got=getattr(settings, name))
 
 
-def env_of(settings: Settings, name: str) -> str:
+def env_of(settings: Checked, name: str) -> str:
     """The environment variable of the setting ``name`` (a Settings field)."""
     for f in dataclasses.fields(settings):
         if f.name == name:

@@ -11,7 +11,8 @@ from typing import Any
 
 from server.services.lobbies import LobbyService
 from server.services.lobby_news import Removal, lobby_wire
-from server.services.matches import MatchService, match_wire
+from server.services.match_shapes import match_wire
+from server.services.matches import MatchService
 from server.services.presence import PresenceService
 from server.services.profiles import ProfileService
 from server.services.sessions import SessionService

@@ -37,7 +37,7 @@ import time
 from collections.abc import Callable
 
 from server.protocol import Push, packed_head
-from server.services.matches import match_wire
+from server.services.match_shapes import match_wire
 from server.services.presence import PresenceService, Standing
 from server.services.watch import WatchFeed
 from server.storage.matches import MATCH_TTL_S, MatchStore

@@ -27,7 +27,6 @@ from typing import Any
 
 import msgpack
 
-from server.boards import SCORE_MAX, SCORE_MIN
 from server.errors import (
     ArenaError,
     BadRequest,
@@ -48,6 +47,7 @@ from server.protocol import (
     packed_head,
 )
 from server.services.consensus import Consensus
+from server.services.match_shapes import MATCH_ID, match_wire, validate_match_id, validate_scores
 from server.services.presence import PresenceService
 from server.services.ratelimits import RateLimiter
 from server.services.watch import WatchFeed
@@ -57,43 +57,10 @@ from server.storage.queue import TaskQueue
 
 log = logging.getLogger(__name__)
 
-MATCH_ID = re.compile(r"^[0-9a-f]{16}$")
 EVENT_TYPE = re.compile(r"^[A-Za-z0-9_.:-]{1,32}$")
 DATA_MAX_BYTES = 4096
 FEED_LIMIT_MAX = FEED_PAGE_MAX  # the protocol's, which clients page by
-SCORES_MAX = 64
 RESULT_JOB = "match.result"
-
-
-def validate_match_id(match_id: str) -> str:
-    if not MATCH_ID.match(match_id):
-        raise NotInMatch("not a player of this match")
-    return match_id
-
-
-def validate_scores(scores: object, roster: list[str]) -> dict[str, int]:
-    if not isinstance(scores, dict) or not 1 <= len(scores) <= SCORES_MAX:
-        raise BadRequest(f"scores: a map of player_id to score, 1 to {SCORES_MAX} entries")
-    for player_id, score in scores.items():
-        if player_id not in roster:
-            raise BadRequest(f"scores: {str(player_id)[:32]!r} is not a player of this match")
-        if not isinstance(score, int) or isinstance(score, bool):
-            raise BadRequest("scores: every score must be an integer")
-        if not SCORE_MIN <= score <= SCORE_MAX:
-            raise BadRequest(f"scores: must be between {SCORE_MIN} and {SCORE_MAX}")
-    return dict(scores)
-
-
-def match_wire(match: MatchRecord, playing: int) -> dict[str, Any]:
-    """A match as ``match.list`` and ``watch.match`` show it."""
-    return {
-        "match_id": match.match_id,
-        "mode": match.mode,
-        "players": len(match.roster),
-        "playing": playing,
-        "started_ms": match.started_ms,
-        "state": match.state,
-    }
 
 
 class MatchService:

@@ -1,0 +1,44 @@
+"""What a match's inputs must look like, and the shape a match is shown in."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from server.boards import SCORE_MAX, SCORE_MIN
+from server.errors import BadRequest, NotInMatch
+from server.storage.matches import MatchRecord
+
+MATCH_ID = re.compile(r"^[0-9a-f]{16}$")
+SCORES_MAX = 64
+
+
+def validate_match_id(match_id: str) -> str:
+    if not MATCH_ID.match(match_id):
+        raise NotInMatch("not a player of this match")
+    return match_id
+
+
+def validate_scores(scores: object, roster: list[str]) -> dict[str, int]:
+    if not isinstance(scores, dict) or not 1 <= len(scores) <= SCORES_MAX:
+        raise BadRequest(f"scores: a map of player_id to score, 1 to {SCORES_MAX} entries")
+    for player_id, score in scores.items():
+        if player_id not in roster:
+            raise BadRequest(f"scores: {str(player_id)[:32]!r} is not a player of this match")
+        if not isinstance(score, int) or isinstance(score, bool):
+            raise BadRequest("scores: every score must be an integer")
+        if not SCORE_MIN <= score <= SCORE_MAX:
+            raise BadRequest(f"scores: must be between {SCORE_MIN} and {SCORE_MAX}")
+    return dict(scores)
+
+
+def match_wire(match: MatchRecord, playing: int) -> dict[str, Any]:
+    """A match as ``match.list`` and ``watch.match`` show it."""
+    return {
+        "match_id": match.match_id,
+        "mode": match.mode,
+        "players": len(match.roster),
+        "playing": playing,
+        "started_ms": match.started_ms,
+        "state": match.state,
+    }
