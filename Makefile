@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run demo test bench loadtest install redis-server nginx chromium lint typecheck check clean help settings-table
+.PHONY: run demo test bench loadtest install redis-server nginx chromium lint typecheck check clean help settings-table graph
 
 help:
 	@echo "make run             set up .venv, make sure redis-server exists, start Arena (private Redis unless REDIS_URL is set)"
@@ -15,6 +15,7 @@ help:
 	@echo "make loadtest        Locust users playing over WebSocket against a server it starts (or URL=...);"
 	@echo "                     USERS=50 SPAWN_RATE=10 DURATION=60s FORMAT=msgpack|json; reports in var/loadtest/"
 	@echo "make lint            ruff; make typecheck: mypy --strict"
+	@echo "make graph           who imports whom in server/, by layer, and any import that breaks the layering"
 	@echo "make settings-table  rewrite the README's settings table from server/settings.py"
 	@echo "make clean           remove .venv and var/ (var/ holds the private Redis's data)"
 
@@ -95,6 +96,11 @@ typecheck: install
 	$(BIN)/mypy
 
 check: lint typecheck
+
+# Who imports whom in server/, layer by layer, and what breaks the layering
+# (tests/test_layers.py holds the code to it). --dot: Graphviz.
+graph: install
+	$(BIN)/python -m tests.import_graph
 
 test: install redis-server nginx chromium check
 	$(BIN)/python -m pytest
