@@ -29,37 +29,38 @@
   ``lobby.updated`` of the same lobby with a lower ``rev`` (an older copy re-sent
   after a server node's pub/sub gap, overtaken by a live change) is dropped.
 
-From the server it imports only ``server.protocol``: copy it out with its siblings
-``login.py`` and ``following.py`` and that one module.
+The parts live beside it: ``link.py`` (opening, closing, reopening the socket),
+``inbox.py`` (the push queue and callbacks), ``memory.py`` (lobby, rooms and
+matches followed), ``following.py`` and ``catch_up.py`` (a match's feed after a
+reconnect), ``login.py`` (HTTP login, ``ArenaError``). From the server they import
+only ``server.protocol``: copy out the folder's client modules and that one module.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import itertools
 import logging
-import random
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import Any
 
 import aiohttp
 
+from client_sim.catch_up import catch_up
 from client_sim.following import MatchFollowing
-from client_sim.login import ArenaError, DeviceSecrets, Login, guest_login, ws_url
-from server.protocol import (
-    FEED_PAGE_MAX,
-    FINAL_CLOSE_CODES,
-    CloseCode,
-    Format,
-    FrameError,
-    Message,
-    decode,
-    encode,
+from client_sim.inbox import PUSH_QUEUE_MAX, PushCallback, PushInbox
+from client_sim.link import (
+    Backoff,
+    ConnectionClosed,
+    close_reason,
+    open_socket,
+    reopen,
 )
+from client_sim.login import ArenaError, DeviceSecrets, Login, guest_login, ws_url
+from client_sim.memory import SessionMemory
+from server.protocol import FINAL_CLOSE_CODES, Format, FrameError, Message, decode, encode
 
 __all__ = [
     "ArenaClient",
@@ -74,51 +75,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-MATCH_PUSHES = frozenset({"match.event", "match.left", "match.presence", "match.ended"})
-PUSH_QUEUE_MAX = 1000
-HEARTBEAT_S = 20.0
-HANDSHAKE_TIMEOUT_S = 10.0
-CATCH_UP_TRIES = 5
-
-PushCallback = Callable[[Message], Any]
-
-
-class ConnectionClosed(Exception):
-    """The socket is closed; ``final`` when its close code forbids coming back."""
-
-    def __init__(self, code: int | None) -> None:
-        super().__init__(f"socket closed ({close_reason(code)})")
-        self.code = code
-        self.final = code in FINAL_CLOSE_CODES
-
-
-def close_reason(code: int | None) -> str:
-    """``code 4004 KICKED, final``: a close code as a person reads it."""
-    if code is None:
-        return "no close code: the link dropped"
-    try:
-        name = f" {CloseCode(code).name}"
-    except ValueError:
-        name = ""
-    return f"code {code}{name}{', final' if code in FINAL_CLOSE_CODES else ''}"
-
-
-@dataclass(frozen=True, slots=True)
-class Backoff:
-    """Waits between reconnect attempts: doubling from ``first_s`` up to ``max_s``, jittered."""
-
-    first_s: float = 0.1
-    max_s: float = 5.0
-    give_up_after_s: float = 60.0
-
-    def delays(self) -> itertools.chain[float]:
-        delay = self.first_s
-        steps = []
-        while delay < self.max_s:
-            steps.append(delay)
-            delay *= 2
-        return itertools.chain(steps, itertools.repeat(self.max_s))
 
 
 class ArenaClient:
@@ -145,27 +101,32 @@ class ArenaClient:
         self._backoff = reconnect
         self._rids = itertools.count(1)
         self._waiting: dict[int, asyncio.Future[Message]] = {}
-        # Bounded: a game that only uses callbacks never empties it (see _queue_push).
-        self.pushes: asyncio.Queue[Message] = asyncio.Queue(maxsize=max(1, push_queue_max))
-        self.pushes_dropped = 0
+        # Bounded: a game that only uses callbacks never empties it (see inbox.py).
+        self._inbox = PushInbox(push_queue_max)
+        self.pushes: asyncio.Queue[Message] = self._inbox.queue
         # Failures of fire-and-forget requests (no rid) land here.
         self.errors: asyncio.Queue[Message] = asyncio.Queue()
         self.close_code: int | None = None
         self.reconnects = 0
-        self._callbacks: dict[str, list[PushCallback]] = {}
-        self._callback_tasks: set[asyncio.Future[Any]] = set()
         self._closing = False
         self._closed = asyncio.Event()
         self._open = asyncio.Event()
         self._open.set()
-        self._arrival = asyncio.Event()  # set on each push and on close
-        # Matches followed: match id -> the last feed id handed on (None: none yet).
-        self.following = MatchFollowing()
-        self.rooms: set[str] = set()
-        # The lobby as last told, newest rev (None: in no lobby as far as we know).
-        self.lobby: Message | None = None
+        self._memory = SessionMemory()
+        self.following: MatchFollowing = self._memory.following
+        self.rooms: set[str] = self._memory.rooms
         self._restoring: asyncio.Task[None] | None = None
         self._runner = asyncio.create_task(self._run())
+
+    @property
+    def pushes_dropped(self) -> int:
+        """Pushes dropped unread, the queue being full."""
+        return self._inbox.dropped
+
+    @property
+    def lobby(self) -> Message | None:
+        """The lobby as last told, newest rev (None: in no lobby as far as we know)."""
+        return self._memory.lobby
 
     @classmethod
     async def connect(
@@ -181,7 +142,7 @@ class ArenaClient:
         own = http is None
         http = http or aiohttp.ClientSession()
         try:
-            ws = await cls._open_socket(http, base_url, token)
+            ws = await open_socket(http, base_url, token)
         except BaseException:
             if own:
                 await http.close()
@@ -197,20 +158,6 @@ class ArenaClient:
             reconnect=backoff,
             push_queue_max=push_queue_max,
         )
-
-    @staticmethod
-    async def _open_socket(
-        http: aiohttp.ClientSession, base_url: str, token: str
-    ) -> aiohttp.ClientWebSocketResponse:
-        # Heartbeats find a silently dead link (the peer vanished without a FIN), and a
-        # handshake that hangs gives up, so a reconnect moves on.
-        async with asyncio.timeout(HANDSHAKE_TIMEOUT_S):
-            return await http.ws_connect(
-                ws_url(base_url),
-                headers={"Authorization": f"Bearer {token}"},
-                max_msg_size=0,
-                heartbeat=HEARTBEAT_S,
-            )
 
     async def __aenter__(self) -> ArenaClient:
         return self
@@ -251,9 +198,7 @@ class ArenaClient:
         if not reply.get("ok"):
             raise ArenaError.from_reply(reply)
         result = {k: v for k, v in reply.items() if k not in ("rid", "ok")}
-        self._remember(op, fields)
-        if op.startswith("lobby."):
-            self._hold_lobby(op, result.get("lobby"))
+        self._memory.replied(op, fields, result)
         return result
 
     async def send(self, op: str, *, timeout: float = 5.0, **fields: Any) -> None:
@@ -268,123 +213,29 @@ class ArenaClient:
         if self._closed.is_set():
             raise ConnectionClosed(self.close_code)
 
-    def _remember(self, op: str, fields: Message) -> None:
-        """What a reconnect must restore: rooms joined, matches left."""
-        if op == "chat.join":
-            self.rooms.add(str(fields.get("room")))
-        elif op == "chat.leave":
-            self.rooms.discard(str(fields.get("room")))
-        elif op == "match.leave":
-            self.following.finish(str(fields.get("match_id")))
-
     # --- pushes ---------------------------------------------------------------------
 
     def on(self, event: str, callback: PushCallback) -> None:
         """Call ``callback(push)`` for every push of ``event`` (a coroutine runs as a task).
         Pushes handed to callbacks still reach the queue."""
-        self._callbacks.setdefault(event, []).append(callback)
+        self._inbox.on(event, callback)
 
     def off(self, event: str, callback: PushCallback) -> None:
         """Stop calling ``callback`` for ``event``."""
-        callbacks = self._callbacks.get(event, [])
-        if callback in callbacks:
-            callbacks.remove(callback)
+        self._inbox.off(event, callback)
 
-    async def events(self, *names: str) -> AsyncIterator[Message]:
+    def events(self, *names: str) -> AsyncIterator[Message]:
         """The pushes (of ``names``, or all), as they come, until the socket is closed."""
-        while True:
-            try:
-                push = await self.next_push(timeout=None)
-            except ConnectionClosed:
-                return
-            if not names or push.get("ev") in names:
-                yield push
+        return self._inbox.events(*names)
 
     async def next_push(self, event: str | None = None, *, timeout: float | None = 5.0) -> Message:
         """The next push (of ``event``, skipping others); TimeoutError after ``timeout``."""
-        async with asyncio.timeout(timeout):
-            while True:
-                if not self.pushes.empty():
-                    push = self.pushes.get_nowait()
-                    if event is None or push.get("ev") == event:
-                        return push
-                    continue
-                if self._closed.is_set():
-                    raise ConnectionClosed(self.close_code)
-                await self._arrival.wait()
-                self._arrival.clear()
-
-    def _queue_push(self, push: Message) -> None:
-        """Queue ``push``; when the queue is full, the oldest unread push makes room."""
-        if self.pushes.full():
-            self.pushes.get_nowait()
-            self.pushes_dropped += 1
-            if self.pushes_dropped == 1:
-                log.warning(
-                    "push queue full (%d unread): dropping the oldest; read it, or use "
-                    "callbacks only and ignore it",
-                    self.pushes.maxsize,
-                )
-        self.pushes.put_nowait(push)
-
-    def _hand_on(self, push: Message) -> None:
-        self._queue_push(push)
-        self._arrival.set()
-        for callback in list(self._callbacks.get(str(push.get("ev")), ())):
-            try:
-                result = callback(push)
-            except Exception:
-                # A game's handler failing must not take the socket down with it.
-                log.exception("push callback for %s failed", push.get("ev"))
-                continue
-            if inspect.isawaitable(result):
-                task = asyncio.ensure_future(result)
-                self._callback_tasks.add(task)
-                task.add_done_callback(self._callback_done)
-
-    def _callback_done(self, task: asyncio.Future[Any]) -> None:
-        self._callback_tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("push callback failed", exc_info=task.exception())
-
-    def _hold_lobby(self, op: str, lobby: object) -> bool:
-        """Hold ``lobby`` unless it is an older copy of the one held; whether it was new."""
-        if op == "lobby.leave":
-            self.lobby = None
-            return True
-        if not isinstance(lobby, dict) or op == "lobby.get":
-            return True  # not about our seat
-        held = self.lobby
-        if (
-            held is not None
-            and held.get("lobby_id") == lobby.get("lobby_id")
-            and int(lobby.get("rev", 0)) < int(held.get("rev", 0))
-        ):
-            return False
-        self.lobby = lobby
-        return True
+        return await self._inbox.next_push(event, timeout=timeout)
 
     def _on_push(self, push: Message) -> None:
-        event = push.get("ev")
-        if event == "lobby.updated":
-            if not self._hold_lobby(event, push.get("lobby")):
-                return  # an older copy (re-sent after a pub/sub gap): the newer one stands
-        elif event == "lobby.closed":
-            if self.lobby is not None and self.lobby.get("lobby_id") == push.get("lobby_id"):
-                self.lobby = None
-        elif event == "match.started":
-            if self.following.knows(str(push.get("match_id"))):
-                return  # told again after a node's pub/sub gap: not a new match
-            self.following.start(str(push.get("match_id")))
-        elif event in MATCH_PUSHES:
-            match_id = str(push.get("match_id"))
-            if self.following.held(match_id, push):
-                return
-            if not self.following.is_new(match_id, push):
-                return  # seen already: the feed and the socket overlapped
-        self._hand_on(push)
-        if event == "match.ended":
-            self.following.finish(str(push.get("match_id")))
+        if self._memory.is_news(push):
+            self._inbox.hand_on(push)
+            self._memory.handed_on(push)
 
     # --- the socket's life ----------------------------------------------------------
 
@@ -418,7 +269,7 @@ class ArenaClient:
         finally:
             self._closed.set()
             self._open.set()  # wake waiting senders: they see the close
-            self._arrival.set()
+            self._inbox.close(self.close_code)
             self._fail_waiting(self.close_code)
 
     async def _read_until_closed(self) -> None:
@@ -455,26 +306,13 @@ class ArenaClient:
         """Open a new socket on the same session, with backoff; False to give up."""
         assert self._backoff is not None
         self._open.clear()
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._backoff.give_up_after_s
-        for delay in self._backoff.delays():
-            if self._closing or loop.time() > deadline:
-                return False
-            await asyncio.sleep(delay * random.uniform(0.5, 1.0))
-            try:
-                ws = await self._open_socket(self._http, self._base_url, self._token)
-            except aiohttp.WSServerHandshakeError as exc:
-                if exc.status == 401:
-                    return False  # the session is gone: log in again
-            except (aiohttp.ClientError, OSError, TimeoutError):
-                pass
-            else:
-                if self._closing:  # close() came while this socket was opening
-                    await ws.close()
-                    return False
-                self.ws = ws
-                return True
-        return False  # pragma: no cover - delays() never ends
+        ws = await reopen(
+            self._http, self._base_url, self._token, self._backoff, lambda: self._closing
+        )
+        if ws is None:
+            return False
+        self.ws = ws
+        return True
 
     async def _restore(self) -> None:
         for room in list(self.rooms):
@@ -482,59 +320,17 @@ class ArenaClient:
                 await self.request("chat.join", room=room)
         try:
             for match_id in self.following.matches():
-                await self._catch_up(match_id)
+                await catch_up(self.following, match_id, self.request, self._inbox.hand_on)
         except ConnectionClosed:
             return  # dropped again: the next reconnect restores from the start
         for push in self.following.release():
             self._on_push(push)
 
-    async def _catch_up(self, match_id: str) -> None:
-        """Hand on what the match's feed holds after the last id seen, page by page.
-
-        Transient refusals (Redis away, a rate limit, a slow reply) are retried with a
-        pause while live pushes stay held; only NOT_IN_MATCH ends the following. A drop
-        of the socket cancels this, and the next reconnect starts over.
-        """
-        failures = 0
-        while match_id in self.following:
-            after = self.following.last[match_id]
-            fields: Message = {"match_id": match_id, "limit": FEED_PAGE_MAX}
-            if after is not None:
-                fields["after"] = after
-            try:
-                events = (await self.request("match.feed", **fields))["events"]
-            except ArenaError as exc:
-                if exc.code == "FEED_TRIMMED":
-                    self.following.from_start(match_id)
-                    continue
-                if exc.code == "NOT_IN_MATCH" or failures >= CATCH_UP_TRIES:
-                    log.warning("cannot catch match %s up: %s", match_id, exc.code)
-                    self.following.finish(match_id)
-                    return
-                failures += 1
-                await asyncio.sleep((exc.retry_after_ms or 200 * 2**failures) / 1000)
-                continue
-            except TimeoutError:
-                failures += 1
-                if failures >= CATCH_UP_TRIES:
-                    log.warning("cannot catch match %s up: no reply", match_id)
-                    self.following.finish(match_id)
-                    return
-                continue
-            for push in events:
-                if self.following.is_new(match_id, push):
-                    self._hand_on(push)
-                    if push.get("ev") == "match.ended":
-                        self.following.finish(match_id)
-            if len(events) < FEED_PAGE_MAX:  # the server's page is the protocol's
-                return
-
     async def close(self) -> None:
         self._closing = True
         if self._restoring is not None:
             self._restoring.cancel()
-        for task in list(self._callback_tasks):
-            task.cancel()
+        self._inbox.cancel_callbacks()
         with contextlib.suppress(Exception):
             await self.ws.close()
         self._runner.cancel()

@@ -26,7 +26,7 @@ from tests.conftest import SpawnNode
 from tests.helpers import eventually, start_match
 
 # Imported to be collected again, against the cluster. noqa: the names are pytest's to find.
-from tests.test_integrity import (  # noqa: F401
+from tests.test_integrity_consensus import (  # noqa: F401
     test_a_losers_lie_cannot_end_the_match_and_no_majority_ends_it_disputed_on_two_nodes,
 )
 from tests.test_leaderboard_reads import (  # noqa: F401

@@ -1,97 +1,27 @@
-"""Who may write scores and results: server-only boards, and each mode's results policy
-(consensus, server, any), lived through by real players on real servers."""
+"""Consensus: players' reports decide a match's result only when everyone still in agrees,
+or a majority of the roster does at the deadline; a lie, a leaver's word or an early
+minority report decides nothing, on one node or two."""
 
 from __future__ import annotations
 
 import json
 import time
-from typing import Any
 
-import aiohttp
-import pytest
 import redis as redis_sync
-from prometheus_client.parser import text_string_to_metric_families
 
-from client_sim.client import ArenaClient, ArenaError
-from server.boards import SCORE_MAX
 from server.services.consensus import canonical_scores, outcome_of
-from server.setting_errors import SettingError
-from server.settings import Settings
 from tests.conftest import SpawnNode, StartArena
-from tests.helpers import connect, eventually, http_json, start_match
-
-SERVER_KEY = "integrity-server-key-0123456789abcdef"
-BOARDS = json.dumps(
-    [
-        {"id": "global", "writers": "server"},
-        {"id": "daily", "period": "daily", "writers": "server"},
-        {"id": "casual"},
-    ]
+from tests.helpers import eventually, http_json, start_match
+from tests.integrity_helpers import (
+    FAST_DECISIONS,
+    LONG_WAIT_S,
+    PENDING_RESULTS,
+    close_all,
+    make_due,
+    metric,
+    modes,
+    refused,
 )
-# Due decisions are checked often. Waits are long (a loaded box never passes a deadline
-# between two reports); a test makes a decision due on purpose with make_due.
-FAST_DECISIONS = {"presence_interval_s": 0.1, "presence_ttl_s": 2.0}
-LONG_WAIT_S = 3600
-PENDING_RESULTS = "arena:matches:pending-results"
-
-
-def make_due(redis_client: redis_sync.Redis, match_id: str) -> None:
-    """The match's consensus wait is over now (as if result_wait_s had passed)."""
-    assert redis_client.zscore(PENDING_RESULTS, match_id) is not None  # a report came
-    redis_client.zadd(PENDING_RESULTS, {match_id: int(time.time() * 1000)})
-
-
-def modes(**definitions: dict[str, object]) -> str:
-    return json.dumps(definitions)
-
-
-async def close_all(clients: list[ArenaClient]) -> None:
-    for client in clients:
-        await client.close()
-
-
-async def refused(client: ArenaClient, op: str, **fields: Any) -> str:
-    with pytest.raises(ArenaError) as error:
-        await client.request(op, **fields)
-    return error.value.code
-
-
-async def metric(base_url: str, name: str) -> float:
-    async with aiohttp.ClientSession() as http, http.get(base_url + "/metrics") as resp:
-        text = await resp.text()
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == name:
-                return float(sample.value)
-    raise AssertionError(f"no metric {name}")
-
-
-# --- boards only the server writes ------------------------------------------------------
-
-
-async def test_a_player_cannot_submit_to_a_server_board_but_the_server_key_route_can(
-    start_arena: StartArena,
-) -> None:
-    arena = await start_arena(boards=BOARDS, server_key=SERVER_KEY)
-    alice, client = await connect(arena, "alice")
-    async with client:
-        boards = {b["id"]: b["writers"] for b in (await client.request("lb.boards"))["boards"]}
-        assert boards == {"global": "server", "daily": "server", "casual": "players"}
-        # The outside review's attack: 2^53-1 to rank 1.
-        code = await refused(client, "lb.submit", board="global", score=SCORE_MAX)
-        assert code == "FORBIDDEN"
-        assert (await client.request("lb.top", board="global"))["entries"] == []
-        assert await refused(client, "lb.rank", board="global") == "NOT_RANKED"
-        # A players' board still takes a player's score (the quick start's way).
-        assert (await client.request("lb.submit", board="casual", score=5))["rank"] == 1
-
-        url = f"{arena}/v1/leaderboards/global/scores"
-        body = {"player_id": alice.player_id, "score": 1200}
-        assert (await http_json("POST", url, token=SERVER_KEY, json=body))[0] == 200
-        assert await client.request("lb.rank", board="global") == {"rank": 1, "score": 1200}
-
-
-# --- consensus ---------------------------------------------------------------------------
 
 
 async def test_a_losers_lie_cannot_end_the_match_and_no_majority_ends_it_disputed_on_two_nodes(
@@ -303,205 +233,6 @@ def test_a_majority_is_more_than_half_of_the_roster_and_everyone_means_at_least_
     # The same scores in another order are the same report.
     assert canonical_scores({"b": 1, "a": 2}, ["a", "b"]) == canonical_scores(
         {"a": 2, "b": 1}, ["a", "b"]
-    )
-
-
-# --- server and any ------------------------------------------------------------------------
-
-
-async def test_a_server_mode_refuses_players_results_and_takes_the_servers(
-    start_arena: StartArena,
-) -> None:
-    arena = await start_arena(server_key=SERVER_KEY, modes=modes(ranked={"results": "server"}))
-    match_id, clients, players = await start_match([arena], 2, mode="ranked")
-    scores = {players[0].player_id: 4, players[1].player_id: 2}
-    try:
-        for client in clients:
-            code = await refused(client, "match.result", match_id=match_id, scores=scores)
-            assert code == "FORBIDDEN"
-        url = f"{arena}/v1/matches/{match_id}/result"
-        status, body = await http_json("POST", url, token=SERVER_KEY, json={"scores": scores})
-        assert (status, body) == (200, {"match_id": match_id, "state": "ended"})
-        ended = await clients[1].next_push("match.ended")
-        assert (ended["scores"], ended["by"]) == (scores, "server")
-    finally:
-        await close_all(clients)
-
-
-async def test_the_server_key_route_ends_a_consensus_match_whatever_was_reported(
-    start_arena: StartArena,
-) -> None:
-    arena = await start_arena(server_key=SERVER_KEY)
-    match_id, clients, players = await start_match([arena], 2)
-    scores = {players[0].player_id: 8, players[1].player_id: 6}
-    try:
-        lie = {players[1].player_id: 1000}
-        await clients[1].request("match.result", match_id=match_id, scores=lie)
-        url = f"{arena}/v1/matches/{match_id}/result"
-        assert (await http_json("POST", url, token=SERVER_KEY, json={"scores": scores}))[0] == 200
-        ended = await clients[0].next_push("match.ended")
-        assert (ended["scores"], ended["by"]) == (scores, "server")
-    finally:
-        await close_all(clients)
-
-
-async def test_an_any_mode_takes_the_first_report(start_arena: StartArena) -> None:
-    arena = await start_arena(modes=modes(casual={"results": "any"}))
-    match_id, clients, players = await start_match([arena], 2, mode="casual")
-    first = {players[0].player_id: 1, players[1].player_id: 0}
-    try:
-        reply = await clients[1].request("match.result", match_id=match_id, scores=first)
-        assert reply == {"match_id": match_id, "state": "ended", "reported": True}
-        ended = await clients[0].next_push("match.ended")
-        assert (ended["scores"], ended["by"]) == (first, players[1].player_id)
-        other = {players[0].player_id: 50}
-        code = await refused(clients[0], "match.result", match_id=match_id, scores=other)
-        assert code == "MATCH_ENDED"
-    finally:
-        await close_all(clients)
-
-
-# --- modes shape lobbies and where results go -------------------------------------------
-
-
-async def test_a_duel_quick_join_makes_two_seats_and_starts_when_the_second_joins(
-    start_arena: StartArena,
-) -> None:
-    arena = await start_arena(modes=modes(duel={"capacity": 2, "start_when_full": True}))
-    _, alice = await connect(arena, "alice")
-    _, bob = await connect(arena, "bob")
-    _, carol = await connect(arena, "carol")
-    try:
-        lobby = (await alice.request("lobby.quickjoin", mode="duel"))["lobby"]
-        assert lobby["capacity"] == 2
-        joined = (await bob.request("lobby.quickjoin", mode="duel"))["lobby"]
-        assert joined["lobby_id"] == lobby["lobby_id"]
-        # Nobody pressed ready: the full lobby started its match.
-        started = [await c.next_push("match.started") for c in (alice, bob)]
-        assert started[0]["match_id"] == started[1]["match_id"]
-        assert started[0]["mode"] == "duel"
-        # Unlisted modes keep the default 8 seats; a lobby asks for at most its mode's.
-        ffa = (await carol.request("lobby.create", mode="ffa"))["lobby"]
-        assert ffa["capacity"] == 8
-        await carol.request("lobby.leave")
-        code = await refused(carol, "lobby.create", mode="duel", capacity=3)
-        assert code == "BAD_REQUEST"
-        assert (await carol.request("lobby.create", mode="ffa", capacity=3))["lobby"][
-            "capacity"
-        ] == 3
-    finally:
-        await close_all([alice, bob, carol])
-
-
-async def test_the_results_worker_writes_the_boards_of_the_matchs_mode(
-    start_arena: StartArena,
-) -> None:
-    boards = json.dumps([{"id": "global"}, {"id": "daily", "period": "daily"}, {"id": "duels"}])
-    arena = await start_arena(
-        workers=1, boards=boards, modes=modes(duel={"capacity": 2, "boards": ["duels"]})
-    )
-    match_id, clients, players = await start_match([arena], 2, mode="duel")
-    scores = {players[0].player_id: 12, players[1].player_id: 4}
-    try:
-        for client in clients:
-            await client.request("match.result", match_id=match_id, scores=scores)
-        note = await clients[0].next_push("notify", timeout=10)
-        assert set(note["data"]["boards"]) == {"duels"}
-        assert (await clients[0].request("lb.rank", board="duels"))["score"] == 12
-        assert await refused(clients[0], "lb.rank", board="global") == "NOT_RANKED"
-    finally:
-        await close_all(clients)
-
-
-# --- the setting --------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("raw", "says"),
-    [
-        (
-            '{"duel": {"results": "majority"}}',
-            "mode 'duel': results must be consensus, server or any",
-        ),
-        ('{"duel": {"capacity": 1}}', "mode 'duel': capacity must be an integer 2..64"),
-        ('{"duel": {"capacity": true}}', "mode 'duel': capacity"),
-        ('{"duel": {"start_when_full": "yes"}}', "mode 'duel': start_when_full must be true"),
-        ('{"duel": {"result_wait_s": 0}}', "mode 'duel': result_wait_s must be a number"),
-        ('{"duel": {"result_wait_s": 4000}}', "mode 'duel': result_wait_s"),
-        (
-            '{"duel": {"boards": ["weekly"]}}',
-            "mode 'duel': boards must be ids of boards",
-        ),
-        ('{"duel": {"seats": 2}}', "mode 'duel': fields must be boards, capacity"),
-        ('{"Duel Mode": {}}', "mode names must be 1 to 32 of a-z, 0-9, _ and -"),
-        ('{"duel": 2}', "mode 'duel' must be a JSON object, got 2"),
-        ('["duel"]', "must be a JSON object of mode name"),
-        ("{duel", "not valid JSON"),
-        ("@/no/such/modes.json", "readable JSON file, got '@/no/such/modes.json'"),
-    ],
-)
-def test_a_bad_arena_modes_is_refused_in_one_line(raw: str, says: str) -> None:
-    with pytest.raises(SettingError, match=r"^ARENA_MODES[: ]") as error:
-        Settings.from_env({"ARENA_MODES": raw})
-    message = str(error.value)
-    assert error.value.env == "ARENA_MODES"
-    assert says in message
-    assert "\n" not in message
-
-
-def test_a_mode_taking_any_report_may_not_feed_a_board_only_the_server_writes() -> None:
-    env = {"ARENA_BOARDS": BOARDS, "ARENA_MODES": modes(casual={"results": "any"})}
-    # casual feeds the default global and daily, both server boards here.
-    with pytest.raises(SettingError) as error:
-        Settings.from_env(env)
-    assert str(error.value) == (
-        "ARENA_MODES: mode 'casual': results must be consensus or server while it feeds "
-        "'global', a board whose writers is server (any would let every player write it), "
-        "got 'any'"
-    )
-    star = {"ARENA_BOARDS": BOARDS, "ARENA_MODES": json.dumps({"*": {"results": "any"}})}
-    with pytest.raises(SettingError, match=r"^ARENA_MODES: mode '\*': results"):
-        Settings.from_env(star)
-    # The same mode feeding only a players' board is allowed.
-    allowed = modes(casual={"results": "any", "boards": ["casual"]})
-    book = Settings.from_env({"ARENA_BOARDS": BOARDS, "ARENA_MODES": allowed}).mode_book()
-    assert book.spec_for("casual").results == "any"
-
-
-def test_arena_modes_reads_a_file_and_its_star_entry(tmp_path: object) -> None:
-    path = f"{tmp_path}/modes.json"
-    with open(path, "w") as file:
-        json.dump({"*": {"capacity": 4, "results": "server"}, "duel": {"capacity": 2}}, file)
-    book = Settings.from_env({"ARENA_MODES": "@" + path}).mode_book()
-    assert (book.spec_for("ffa").capacity, book.spec_for("ffa").results) == (4, "server")
-    duel = book.spec_for("duel")
-    assert (duel.capacity, duel.results, duel.result_wait_s, duel.boards) == (
-        2,
-        "consensus",
-        15.0,
-        ("global", "daily"),
-    )
-
-
-def test_own_boards_without_global_need_a_star_entry_and_are_told_so() -> None:
-    with pytest.raises(SettingError, match="ARENA_MODES") as error:
-        Settings.from_env({"ARENA_BOARDS": '[{"id": "total"}]'})
-    assert str(error.value) == (
-        """ARENA_MODES must be a JSON object with a "*" entry naming the boards modes not """
-        """listed feed, e.g. {"*": {"boards": ["total"]}} (by default they feed global, """
-        "daily, and ARENA_BOARDS does not define 'global')"
-    )
-    book = Settings.from_env(
-        {"ARENA_BOARDS": '[{"id": "total"}]', "ARENA_MODES": '{"*": {"boards": ["total"]}}'}
-    ).mode_book()
-    assert book.spec_for("any-mode").boards == ("total",)
-
-
-def test_a_board_with_unknown_writers_is_refused_in_one_line() -> None:
-    with pytest.raises(ValueError, match="writers") as error:
-        Settings.from_env({"ARENA_BOARDS": '[{"id": "global", "writers": "admins"}]'})
-    assert str(error.value) == (
-        "ARENA_BOARDS: board 'global': writers must be players or server, got 'admins'"
     )
 
 
