@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import math
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 from typing import Any
 
@@ -381,6 +381,15 @@ def failure(
     if rid is not None:
         reply = {"rid": rid, **reply}
     return reply
+
+
+@dataclass(frozen=True, slots=True)
+class Tell:
+    """One push, as the game says it: its event and its fields (encoded once, where it
+    is sent or stored)."""
+
+    event: Push
+    fields: dict[str, Any] = field(default_factory=dict)
 
 
 def push(event: Push | str, **fields: Any) -> Message:

@@ -16,6 +16,7 @@ import redis as redis_sync
 
 from server.embedded_redis import RedisProcess
 from server.errors import Unavailable
+from server.protocol import Tell
 from server.services import Services
 from server.services.match_life import MatchLifeService
 from server.storage.clients import open_mux, open_redis
@@ -178,12 +179,12 @@ class FailingOnce(MatchStore):
     failures = 1
 
     async def presence_changed(
-        self, match_id: str, player_id: str, head: bytes, moment: str
+        self, match_id: str, player_id: str, push: Tell, moment: str
     ) -> str | None:
         if self.failures:
             self.failures -= 1
             raise Unavailable("Redis unavailable")
-        return await super().presence_changed(match_id, player_id, head, moment)
+        return await super().presence_changed(match_id, player_id, push, moment)
 
 
 async def test_a_lapse_whose_telling_failed_is_told_later_and_the_tick_goes_on(

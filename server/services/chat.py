@@ -22,7 +22,7 @@ from collections.abc import Callable
 import msgpack
 
 from server.errors import BadRequest, NotInRoom
-from server.protocol import FeedEntry, Push, packed_head
+from server.protocol import FeedEntry, Push, Tell
 from server.services.lobbies import LobbyService
 from server.services.matches import MatchService
 from server.services.ratelimits import RateLimiter
@@ -113,7 +113,7 @@ class ChatService:
             raise BadRequest("text: must not be blank")
         text = clean_text(text, field="text", max_len=TEXT_MAX, multiline=True)
         await self._check_member(player_id, room)
-        head = packed_head(
+        push = Tell(
             Push.CHAT_MESSAGE,
             {
                 "room": room,
@@ -123,7 +123,7 @@ class ChatService:
                 "ts": int(self._clock() * 1000),
             },
         )
-        return await self._store.post(room, head)
+        return await self._store.post(room, push)
 
     async def history(self, player_id: str, room: str, limit: int) -> list[FeedEntry]:
         """The room's latest messages, oldest first."""

@@ -29,7 +29,7 @@ import msgpack
 
 from server.errors import ArenaError, MatchEnded
 from server.modes import ModeBook, Results
-from server.protocol import Push, packed_head
+from server.protocol import Push, Tell
 from server.storage.consensus import ConsensusStore
 from server.storage.matches import MatchRecord, MatchStore
 
@@ -166,9 +166,9 @@ class Consensus:
             fields.update(disputed=True, scores={}, by=outcome, ts=now)
         else:
             fields.update(scores=msgpack.unpackb(packed), by=outcome, ts=now)
-        head = packed_head(Push.MATCH_ENDED, fields)
+        push = Tell(Push.MATCH_ENDED, fields)
         reply = await self._store.settle(
-            match.match_id, outcome, packed, len(match.roster), head, now
+            match.match_id, outcome, packed, len(match.roster), push, now
         )
         if reply == "":
             return None

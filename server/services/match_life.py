@@ -36,7 +36,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from server.protocol import Push, packed_head
+from server.protocol import Push, Tell
 from server.services.match_shapes import match_wire
 from server.services.presence import PresenceService, Standing
 from server.services.watch import WatchFeed
@@ -131,13 +131,13 @@ class MatchLifeService:
             await self._store.index.seen([match_id], self._now_ms())
 
     async def _announce(self, player_id: str, match_id: str, moment: str, *, online: bool) -> None:
-        head = packed_head(
+        push = Tell(
             Push.MATCH_PRESENCE,
             {"match_id": match_id, "player_id": player_id, "online": online, "ts": self._now_ms()},
         )
         # None: the match is not running, the player left it, or a later change of theirs
         # (announced by another node meanwhile) was told already: nobody needs telling.
-        await self._store.presence_changed(match_id, player_id, head, moment)
+        await self._store.presence_changed(match_id, player_id, push, moment)
 
     # --- the upkeep ---------------------------------------------------------------
 
@@ -241,10 +241,8 @@ class MatchLifeService:
         return ended
 
     async def _end_without_result(self, match_id: str, now: int, by: str) -> bool:
-        head = packed_head(
-            Push.MATCH_ENDED, {"match_id": match_id, "scores": {}, "by": by, "ts": now}
-        )
-        roster = await self._store.abandon(match_id, head, now, by=by)
+        push = Tell(Push.MATCH_ENDED, {"match_id": match_id, "scores": {}, "by": by, "ts": now})
+        roster = await self._store.abandon(match_id, push, now, by=by)
         if roster is None:  # it ended meanwhile (a result, an operator, another node)
             await self._store.unindex_running(match_id)
             return False

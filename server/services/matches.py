@@ -42,9 +42,9 @@ from server.protocol import (
     FeedEntry,
     Preencoded,
     Push,
+    Tell,
     is_feed_id,
     json_safe,
-    packed_head,
 )
 from server.services.consensus import Consensus
 from server.services.match_shapes import MATCH_ID, match_wire, validate_match_id, validate_scores
@@ -154,7 +154,7 @@ class MatchService:
         encoded = msgpack.packb(data, use_bin_type=True)
         if len(encoded) > DATA_MAX_BYTES:
             raise BadRequest(f"data: at most {DATA_MAX_BYTES} bytes encoded (msgpack)")
-        head = packed_head(
+        push = Tell(
             Push.MATCH_EVENT,
             {
                 "match_id": match_id,
@@ -165,7 +165,7 @@ class MatchService:
             },
         )
         return await self._store.send(
-            match_id, player_id, head, self._rate_limiter.limit("match.send")
+            match_id, player_id, push, self._rate_limiter.limit("match.send")
         )
 
     async def feed(
@@ -181,10 +181,10 @@ class MatchService:
 
     async def leave(self, player_id: str, match_id: str) -> None:
         validate_match_id(match_id)
-        head = packed_head(
+        push = Tell(
             Push.MATCH_LEFT, {"match_id": match_id, "player_id": player_id, "ts": self._now_ms()}
         )
-        left = await self._store.leave(match_id, player_id, head)
+        left = await self._store.leave(match_id, player_id, push)
         if left is None:
             raise NotInMatch("not a player of this match")
         await self._store.forget_current([player_id], match_id)
@@ -256,10 +256,10 @@ class MatchService:
         """
         await self._queue_result(match.match_id)
         now = self._now_ms()
-        head = packed_head(
+        push = Tell(
             Push.MATCH_ENDED, {"match_id": match.match_id, "scores": scores, "by": by, "ts": now}
         )
-        if await self._store.end(match.match_id, head, scores, by, now) is None:
+        if await self._store.end(match.match_id, push, scores, by, now) is None:
             raise MatchEnded("the match has ended; its result stands")
         return await self._ended(match)
 
@@ -283,10 +283,10 @@ class MatchService:
         if match.state != "running":
             raise MatchEnded("the match has ended already")
         now = self._now_ms()
-        head = packed_head(
+        push = Tell(
             Push.MATCH_ENDED, {"match_id": match_id, "scores": {}, "by": "admin", "ts": now}
         )
-        if await self._store.end(match_id, head, {}, "admin", now) is None:
+        if await self._store.end(match_id, push, {}, "admin", now) is None:
             raise MatchEnded("the match has ended already")
         return await self._ended(match)
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from server.errors import BadRequest
-from server.protocol import FeedEntry, Push, is_feed_id, packed_head
+from server.protocol import FeedEntry, Push, Tell, is_feed_id
 from server.storage.feeds import NOTES_KEEP, NoteStore
 
 KIND = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,31}$")
@@ -34,10 +34,8 @@ class NotificationService:
         """Keep a notification for the player and push it if they are connected; its id."""
         if not KIND.match(kind):
             raise ValueError(f"notification kind {kind!r}")
-        head = packed_head(
-            Push.NOTIFY, {"kind": kind, "data": data, "ts": int(self._clock() * 1000)}
-        )
-        return await self._store.add(player_id, head)
+        push = Tell(Push.NOTIFY, {"kind": kind, "data": data, "ts": int(self._clock() * 1000)})
+        return await self._store.add(player_id, push)
 
     async def pending(self, player_id: str, limit: int = NOTES_KEEP) -> list[FeedEntry]:
         """Unacknowledged notifications, oldest first."""

@@ -9,18 +9,11 @@ and publishes it where every node holding a recipient's socket hears it.
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
-from server.protocol import Push
+from server.protocol import Tell
 
-
-@dataclass(frozen=True, slots=True)
-class Tell:
-    """One push: its event and its fields."""
-
-    event: Push
-    fields: dict[str, Any] = field(default_factory=dict)
+__all__ = ["Pushes", "Tell"]
 
 
 class Pushes(Protocol):

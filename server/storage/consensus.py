@@ -5,6 +5,7 @@ the match's hash tag, so one script checks them against the match and ends it.""
 
 from __future__ import annotations
 
+from server.protocol import Tell, packed_head
 from server.storage import keys
 from server.storage.connection import text, translate_redis_errors
 from server.storage.matches import ENDED_FEED_TTL_S, ENDED_STATE_TTL_S, MATCH_TTL_S
@@ -47,7 +48,7 @@ class ConsensusStore:
         outcome: str,
         scores: bytes,
         roster_size: int,
-        head: bytes,
+        push: Tell,
         now_ms: int,
     ) -> str | None:
         """End a consensus match if ``outcome`` (consensus, majority, disputed) still holds:
@@ -64,7 +65,7 @@ class ConsensusStore:
                 scores,
                 roster_size,
                 keys.match_channel(match_id),
-                head,
+                packed_head(push.event, push.fields),
                 self._keep,
                 now_ms,
                 ENDED_STATE_TTL_S,

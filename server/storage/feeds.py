@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from server.errors import FeedTrimmed
-from server.protocol import FeedEntry, is_feed_id, next_feed_id, with_id
+from server.protocol import FeedEntry, Tell, is_feed_id, next_feed_id, packed_head, with_id
 from server.storage import keys
 from server.storage.connection import client_values, text, translate_redis_errors
 from server.storage.mux import Commands
@@ -115,7 +115,7 @@ class ChatStore:
     def channel(self, room: str) -> str:
         return keys.chat_channel(room)
 
-    async def post(self, room: str, head: bytes) -> str:
+    async def post(self, room: str, push: Tell) -> str:
         """A lobby's or match's room ends with it (its log shortened to ROOM_ENDED_TTL_S);
         its members may still post a while (an ended match's players set lives an hour), and
         such a post must not give the log its days back. A live room's log gets them on each
@@ -124,7 +124,7 @@ class ChatStore:
         return await self._feeds.append(
             keys.chat_log(room),
             keys.chat_channel(room),
-            head,
+            packed_head(push.event, push.fields),
             keep=CHAT_KEEP,
             ttl_s=CHAT_TTL_S,
             ended_at_most_s=ROOM_ENDED_TTL_S if ends else 0,
@@ -140,11 +140,11 @@ class NoteStore:
     def __init__(self, feeds: Feeds) -> None:
         self._feeds = feeds
 
-    async def add(self, player_id: str, head: bytes) -> str:
+    async def add(self, player_id: str, push: Tell) -> str:
         return await self._feeds.append(
             keys.player_notes(player_id),
             keys.player_channel(player_id),
-            head,
+            packed_head(push.event, push.fields),
             keep=NOTES_KEEP,
             ttl_s=NOTES_TTL_S,
         )

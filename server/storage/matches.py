@@ -12,7 +12,7 @@ from typing import Any
 import msgpack
 
 from server.errors import MatchEnded, NotInMatch, RateLimited
-from server.protocol import FeedEntry
+from server.protocol import FeedEntry, Tell, packed_head
 from server.settings import RateLimit
 from server.storage import keys
 from server.storage.connection import text, translate_redis_errors
@@ -163,7 +163,7 @@ class MatchStore:
         )
 
     @translate_redis_errors
-    async def send(self, match_id: str, player_id: str, head: bytes, limit: RateLimit) -> str:
+    async def send(self, match_id: str, player_id: str, push: Tell, limit: RateLimit) -> str:
         """Append a player's event and publish it; the feed id."""
         reply = await self._scripts.match_send(
             keys=[
@@ -177,7 +177,7 @@ class MatchStore:
                 1000.0 / limit.per_s,
                 limit.burst,
                 keys.match_channel(match_id),
-                head,
+                packed_head(push.event, push.fields),
                 self._keep,
                 MATCH_TTL_S,
             ],
@@ -193,7 +193,7 @@ class MatchStore:
 
     @translate_redis_errors
     async def end(
-        self, match_id: str, head: bytes, scores: dict[str, int], reported_by: str, now_ms: int
+        self, match_id: str, push: Tell, scores: dict[str, int], reported_by: str, now_ms: int
     ) -> str | None:
         """End a running match with its result; the feed id, or None if it was not running."""
         reply = await self._scripts.match_end(
@@ -205,7 +205,7 @@ class MatchStore:
             ],
             args=[
                 keys.match_channel(match_id),
-                head,
+                packed_head(push.event, push.fields),
                 self._keep,
                 msgpack.packb(scores),
                 reported_by,
@@ -217,11 +217,17 @@ class MatchStore:
         return None if reply is None else text(reply)
 
     @translate_redis_errors
-    async def leave(self, match_id: str, player_id: str, head: bytes) -> str | None:
+    async def leave(self, match_id: str, player_id: str, push: Tell) -> str | None:
         """Take the player off the match; the feed id ('' if it had ended), None if not in it."""
         reply = await self._scripts.match_leave(
             keys=[keys.match(match_id), keys.match_players(match_id), keys.match_feed(match_id)],
-            args=[player_id, keys.match_channel(match_id), head, self._keep, MATCH_TTL_S],
+            args=[
+                player_id,
+                keys.match_channel(match_id),
+                packed_head(push.event, push.fields),
+                self._keep,
+                MATCH_TTL_S,
+            ],
         )
         return None if reply is None else text(reply)
 
@@ -269,20 +275,27 @@ class MatchStore:
 
     @translate_redis_errors
     async def presence_changed(
-        self, match_id: str, player_id: str, head: bytes, moment: str
+        self, match_id: str, player_id: str, push: Tell, moment: str
     ) -> str | None:
         """Append a player's ``match.presence`` to a running match's feed and publish it;
         the feed id, or None when the match is not running, the player left it, or a
         change of theirs later than ``moment`` was announced already."""
         reply = await self._scripts.match_presence(
             keys=[keys.match(match_id), keys.match_players(match_id), keys.match_feed(match_id)],
-            args=[player_id, keys.match_channel(match_id), head, self._keep, MATCH_TTL_S, moment],
+            args=[
+                player_id,
+                keys.match_channel(match_id),
+                packed_head(push.event, push.fields),
+                self._keep,
+                MATCH_TTL_S,
+                moment,
+            ],
         )
         return None if reply is None else text(reply)
 
     @translate_redis_errors
     async def abandon(
-        self, match_id: str, head: bytes, now_ms: int, *, by: str = "abandoned"
+        self, match_id: str, push: Tell, now_ms: int, *, by: str = "abandoned"
     ) -> list[str] | None:
         """End a running match with no result because its players are gone (``by``
         abandoned) or it ran as long as a match may (``by`` expired); its roster, or None
@@ -296,7 +309,7 @@ class MatchStore:
             ],
             args=[
                 keys.match_channel(match_id),
-                head,
+                packed_head(push.event, push.fields),
                 self._keep,
                 msgpack.packb({}),
                 now_ms,
