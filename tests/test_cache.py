@@ -10,9 +10,11 @@ import redis as redis_sync
 
 from server.embedded_redis import RedisProcess
 from server.services.cache import ReadThroughCache
+from server.storage import keys
 from server.storage.cache import CacheStore
 from server.storage.mux import RedisMux
 from server.storage.scripts import Scripts
+from tests.helpers import eventually
 
 
 @pytest.fixture
@@ -76,9 +78,9 @@ async def test_local_readers_share_one_lookup(store: CacheStore) -> None:
     builds = 0
 
     async def build() -> bytes:
+        # No wait needed: the 49 others all ask while the first one's lookup is in flight.
         nonlocal builds
         builds += 1
-        await asyncio.sleep(0.01)
         return b"v"
 
     assert await asyncio.gather(*(cache.get("x", build) for _ in range(50))) == [b"v"] * 50
@@ -87,7 +89,9 @@ async def test_local_readers_share_one_lookup(store: CacheStore) -> None:
     assert cache.counts["waits"] == 49
 
 
-async def test_a_previous_copy_is_served_only_while_young(store: CacheStore) -> None:
+async def test_a_previous_copy_is_served_only_while_young(
+    store: CacheStore, redis_client: redis_sync.Redis
+) -> None:
     node_a = ReadThroughCache("lb_top", store, ttl_s=0.05)
     node_b = ReadThroughCache("lb_top", store, ttl_s=0.05)
     release = asyncio.Event()
@@ -102,7 +106,12 @@ async def test_a_previous_copy_is_served_only_while_young(store: CacheStore) -> 
         return v
 
     assert await node_a.get("page", lambda: value(b"v1")) == b"v1"
-    await asyncio.sleep(0.1)  # the fresh copy expired; the previous one is 0.1 s old
+
+    # Redis expires the fresh copy by itself; the previous one is then a few ms old.
+    async def fresh_gone() -> bool:
+        return await store.fresh("lb_top", "page") is None
+
+    await eventually(fresh_gone, within_s=5, every_s=0.01)
     rebuild = asyncio.create_task(node_a.get("page", lambda: slow(b"v2")))
     await rebuilding.wait()
     assert await node_b.get("page", lambda: value(b"unused")) == b"v1"  # young: served
@@ -110,7 +119,17 @@ async def test_a_previous_copy_is_served_only_while_young(store: CacheStore) -> 
     release.set()
     assert await rebuild == b"v2"
 
-    await asyncio.sleep(1.2)  # now the previous copy (v2) is older than TTL + 1 s
+    # Wait until the previous copy (v2) is older than TTL + the lock's TTL by Redis's
+    # clock, the clock cache_lookup.lua measures its age by.
+    stale_key = keys.cache_stale("lb_top", "page")
+    built_ms = int((redis_client.get(stale_key) or b"")[:13])
+
+    async def too_old() -> bool:
+        seconds, micros = redis_client.time()
+        age_ms = seconds * 1000 + micros // 1000 - built_ms
+        return age_ms > 50 + ReadThroughCache.LOCK_TTL_MS
+
+    await eventually(too_old, within_s=5, every_s=0.02)
     release.clear()
     rebuilding.clear()
     rebuild = asyncio.create_task(node_a.get("page", lambda: slow(b"v3")))

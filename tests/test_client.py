@@ -71,7 +71,7 @@ async def test_a_dropped_client_comes_back_and_misses_no_match_event(
         async def keep_playing() -> None:  # live events while the client catches up
             for seq in range(20, 40):
                 await sender.send("match.send", match_id=match_id, type="move", data=seq)
-                await asyncio.sleep(0.01)
+                await asyncio.sleep(0.01)  # a player's pace: events go on during the catch-up
 
         playing = asyncio.create_task(keep_playing())
         got += [(await follower.next_push("match.event", timeout=15))["data"] for _ in range(30)]

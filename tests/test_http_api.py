@@ -9,7 +9,7 @@ import redis as redis_sync
 
 from server.embedded_redis import free_port
 from tests.conftest import StartArena
-from tests.helpers import connect, http_json, login, new_device
+from tests.helpers import connect, eventually, http_json, login, new_device
 
 
 async def test_guest_login_returns_an_opaque_token_and_a_stable_player(arena: str) -> None:
@@ -105,12 +105,19 @@ async def test_unknown_or_missing_tokens_are_unauthorized(arena: str) -> None:
         assert reply["error"]["code"] == "UNAUTHORIZED"
 
 
-async def test_an_unused_session_expires_after_its_ttl(start_arena: StartArena) -> None:
+async def test_an_unused_session_expires_after_its_ttl(
+    start_arena: StartArena, redis_client: redis_sync.Redis
+) -> None:
     arena = await start_arena(session_ttl_s=1)
     player = await login(arena)
     assert (await http_json("GET", arena + "/v1/session", token=player.token))[0] == 200
-    # Leaving the session alone for a TTL ends it.
-    await asyncio.sleep(1.2)
+    (key,) = redis_client.keys("arena:session:*")
+
+    # Leaving the session alone for a TTL ends it: Redis expires it by itself.
+    async def expired() -> bool:
+        return redis_client.exists(key) == 0
+
+    await eventually(expired, within_s=5, every_s=0.02)
     status, reply = await http_json("GET", arena + "/v1/session", token=player.token)
     assert status == 401
     assert reply["error"]["code"] == "UNAUTHORIZED"
@@ -135,10 +142,12 @@ async def test_socket_activity_slides_the_session_expiry(
     async with client:
         key = redis_client.keys("arena:session:*")[0]
         redis_client.expire(key, 5)
-        await asyncio.sleep(0.02)
-        await client.request("ping")  # activity past the touch interval refreshes the TTL
-        await client.request("ping")
-        assert redis_client.ttl(key) > 50
+
+        async def slid_by_activity() -> bool:
+            await client.request("ping")  # activity past the touch interval refreshes the TTL
+            return redis_client.ttl(key) > 50
+
+        await eventually(slid_by_activity, within_s=5, every_s=0.01)
 
 
 async def test_revoking_a_session_closes_its_live_socket(arena: str) -> None:
@@ -177,6 +186,8 @@ async def test_guest_logins_are_rate_limited_per_address(start_arena: StartArena
     assert error["code"] == "RATE_LIMITED"
     retry_after_ms = int(error["retry_after_ms"])
     assert 0 < retry_after_ms <= 501
+    # Waiting as told is what is tested: the limit runs on Redis's clock (TIME in
+    # lua/lib/gcra.lua), which no test can move.
     await asyncio.sleep(retry_after_ms / 1000)
     await login(arena)  # waiting as told is enough
 

@@ -71,7 +71,9 @@ async def test_a_redis_outage_takes_no_seat_from_a_player_who_stayed_connected(
             b.signal(signal.SIGSTOP)
             try:
                 redis.stop()
-                await asyncio.sleep(4.0)  # the outage: longer than the presence TTL
+                # The outage itself, longer than the presence TTL: Redis down for that long is
+                # what is tested, not a wait for something.
+                await asyncio.sleep(4.0)
                 await asyncio.to_thread(redis.start)
                 back_ms = time.time() * 1000
 

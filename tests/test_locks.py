@@ -10,11 +10,18 @@ import redis as redis_sync
 
 from server.embedded_redis import RedisProcess
 from server.errors import LockTimeout
+from server.storage import keys
 from server.storage.locks import Locks
 from server.storage.mux import RedisMux
 from server.storage.scripts import Scripts
 
 STATE = "arena:{lobby:test}:state"  # guarded state shares the lock's hash tag
+
+
+def lapse(redis_client: redis_sync.Redis) -> None:
+    """The held lock's TTL runs out, as Redis would let it (the test above waits for the
+    real expiry once): what follows is about what a holder may do once it has lapsed."""
+    assert redis_client.delete(keys.lock("lobby:test")) == 1
 
 
 @pytest.fixture
@@ -34,7 +41,9 @@ async def test_only_one_holder_at_a_time(locks: Locks) -> None:
         async with locks.hold("lobby:test", ttl_ms=5000, wait_s=10):
             inside += 1
             most_inside = max(most_inside, inside)
-            await asyncio.sleep(0.001)  # hold it across a turn of the loop
+            # Hold it while the loop runs the others, whose attempts are in flight: not a
+            # wait for anything, the time held is what gives them a chance to barge in.
+            await asyncio.sleep(0.001)
             inside -= 1
             entered += 1
 
@@ -71,9 +80,11 @@ async def test_a_vanished_holder_frees_the_lock_at_its_ttl(locks: Locks) -> None
     assert successor.fence > lease.fence
 
 
-async def test_nobody_releases_or_extends_a_lock_it_does_not_hold(locks: Locks) -> None:
+async def test_nobody_releases_or_extends_a_lock_it_does_not_hold(
+    locks: Locks, redis_client: redis_sync.Redis
+) -> None:
     stale = await locks.acquire("lobby:test", ttl_ms=50, wait_s=0)
-    await asyncio.sleep(0.06)  # its TTL runs out
+    lapse(redis_client)
     current = await locks.acquire("lobby:test", ttl_ms=5000, wait_s=0)
     assert await locks.release(stale) is False
     assert await locks.extend(stale, 5000) is False
@@ -88,7 +99,7 @@ async def test_a_stale_holders_write_with_an_old_fence_is_refused(
 ) -> None:
     # A holder pauses past its TTL (a long GC, a stalled VM)...
     paused = await locks.acquire("lobby:test", ttl_ms=50, wait_s=0)
-    await asyncio.sleep(0.06)
+    lapse(redis_client)
     # ...meanwhile another takes the lock and writes.
     current = await locks.acquire("lobby:test", ttl_ms=5000, wait_s=0)
     assert await locks.write_fenced(current, STATE, {"members": "alice,bob"}) is True
@@ -103,7 +114,7 @@ async def test_a_stale_holder_is_refused_even_before_the_new_holder_writes(
 ) -> None:
     paused = await locks.acquire("lobby:test", ttl_ms=50, wait_s=0)
     assert await locks.write_fenced(paused, STATE, {"members": "alice"}) is True
-    await asyncio.sleep(0.06)
+    lapse(redis_client)
     current = await locks.acquire("lobby:test", ttl_ms=5000, wait_s=0)  # has not written
     assert await locks.write_fenced(paused, STATE, {"members": "mallory"}) is False
     assert redis_client.hget(STATE, "members") == b"alice"

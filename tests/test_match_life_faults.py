@@ -45,7 +45,9 @@ async def test_a_redis_outage_longer_than_the_presence_ttl_takes_no_live_player_
         r = redis_sync.Redis.from_url(redis.url)
 
         redis.stop()
-        await asyncio.sleep(4.0)  # the outage: longer than the presence TTL
+        # The outage itself, longer than the presence TTL: Redis down for that long is
+        # what is tested, not a wait for something.
+        await asyncio.sleep(4.0)
         await asyncio.to_thread(redis.start)
 
         async def answers_again() -> bool:

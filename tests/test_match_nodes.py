@@ -82,7 +82,7 @@ async def test_a_dropped_player_catches_up_from_the_feed_with_nothing_missing_or
         async def keep_sending() -> None:
             for seq in range(30, 60):
                 await sender.send("match.send", match_id=match_id, type="move", data=seq)
-                await asyncio.sleep(0.005)
+                await asyncio.sleep(0.005)  # a player's pace: events go on during the catch-up
 
         going_on = asyncio.create_task(keep_sending())
         feed = await back.request("match.feed", match_id=match_id, after=seen[-1]["id"])

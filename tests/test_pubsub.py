@@ -48,7 +48,9 @@ async def test_a_peer_that_hangs_up_at_once_is_retried_with_backoff() -> None:
     await subscriber.subscribe("arena:test:a")
     task = asyncio.create_task(subscriber.run(lambda c, p: None))
     try:
-        await asyncio.sleep(1.0)  # watching what a second of failures costs
+        # Watching what a second of failures costs: the backoff's pacing in real time is
+        # what is tested (the subscriber sleeps on the loop's clock; no clock to inject).
+        await asyncio.sleep(1.0)
         # Backoff doubles from 50 ms up to 1 s: a handful of attempts, not thousands.
         assert 2 <= accepted <= 8
     finally:

@@ -52,7 +52,7 @@ class CacheStore:
 
     @translate_redis_errors
     async def unlock(self, cache: str, item: str, token: str) -> None:
-        await self._scripts.cache_unlock(keys=[keys.cache_lock(cache, item)], args=[token])
+        await self._scripts.delete_if_equal(keys=[keys.cache_lock(cache, item)], args=[token])
 
     @translate_redis_errors
     async def fresh(self, cache: str, item: str) -> bytes | None:

@@ -1,5 +1,11 @@
 """Lua scripts, one file each under lua/, each headed by its KEYS/ARGV contract.
 
+Logic more than one script needs is written once, as a snippet in lua/lib/ (one
+``local function`` each, named after its file and headed by what it takes and
+returns). A script names the snippets it uses on a line ``-- include: a, b``; the
+text sent to Redis has that line replaced by them (a snippet's own includes come
+first, and each comes once), so its SHA is the SHA of the assembled text.
+
 They are read once at start-up and run by SHA on the pipelined client (which
 loads a script again when Redis has forgotten it, e.g. after a restart).
 """
@@ -7,15 +13,47 @@ loads a script again when Redis has forgotten it, e.g. after a restart).
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
 from server.storage.mux import Arg, CommandError, Commands
 
+INCLUDE = "-- include:"
 
+
+def _read(path: str) -> str:
+    return resources.files("server.storage").joinpath("lua", path).read_text("utf-8")
+
+
+def includes(line: str) -> list[str]:
+    """The snippets an include line names (none for any other line)."""
+    if not line.startswith(INCLUDE):
+        return []
+    return [name.strip() for name in line.removeprefix(INCLUDE).split(",") if name.strip()]
+
+
+@functools.cache
 def source(name: str) -> str:
-    return resources.files("server.storage").joinpath("lua", f"{name}.lua").read_text("utf-8")
+    """The script ``name`` as Redis runs it: its text with its snippets in place."""
+    return _assemble(_read(f"{name}.lua"), included=set(), within=())
+
+
+def _assemble(text: str, *, included: set[str], within: tuple[str, ...]) -> str:
+    lines: list[str] = []
+    for line in text.splitlines(keepends=True):
+        names = includes(line)
+        if not names:
+            lines.append(line)
+        for snippet in names:
+            if snippet in within:
+                raise ValueError(f"Lua snippets include each other: {' -> '.join(within)}")
+            if snippet not in included:
+                included.add(snippet)
+                body = _read(f"lib/{snippet}.lua")
+                lines.append(_assemble(body, included=included, within=(*within, snippet)))
+    return "".join(lines)
 
 
 class Script:
@@ -50,7 +88,6 @@ class Scripts:
     refresh_live_sockets: Script
     cache_lookup: Script
     cache_fill: Script
-    cache_unlock: Script
     lb_submit: Script
     lb_page: Script
     lb_rename: Script

@@ -6,7 +6,7 @@
 -- ARGV[3]  the player id
 -- Returns  {the socket it displaced or false, the moment (Redis TIME in microseconds):
 --          what orders this player's match.presence announcements}
+-- include: moment
 local previous = redis.call('SET', KEYS[1], ARGV[1], 'PXAT', ARGV[2], 'GET')
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
-local t = redis.call('TIME')
-return {previous, t[1] .. string.format('%06d', tonumber(t[2]))}
+return {previous, moment()}

@@ -1,4 +1,5 @@
--- Delete a key only if it still holds the value we set (a lock's token, a player's seat).
+-- Delete a key only if it still holds the value we set (a lock's token, a player's seat,
+-- a cache rebuild's lock).
 -- KEYS[1]  the key
 -- ARGV[1]  the value we expect
 -- Returns  1 when deleted, 0 when it holds something else (or nothing)

@@ -8,13 +8,8 @@
 -- ARGV[5]  a feed whose time left is already at most this many seconds keeps it (0: none):
 --          an ended room's log, shortened to its last hour, is never lengthened again
 -- Returns  the entry id
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[3], '*', 'p', ARGV[2])
-if ARGV[1] ~= '' then
-  -- msgpack: the key "id" (fixstr) then the id as a str (fixstr, or str8 past 31 bytes).
-  local len = string.len(id)
-  local prefix = len < 32 and string.char(160 + len) or ('\217' .. string.char(len))
-  redis.call('SPUBLISH', ARGV[1], ARGV[2] .. '\162id' .. prefix .. id)
-end
+-- include: append_and_publish
+local id = append_and_publish(KEYS[1], ARGV[3], ARGV[1], ARGV[2])
 local ttl = tonumber(ARGV[4])
 if ttl > 0 then
   local ended_at_most = tonumber(ARGV[5])

@@ -10,10 +10,9 @@
 -- ARGV[3]  the lease's end, ms
 -- Returns  {the moment (Redis TIME in microseconds: what orders the players' match.presence
 --          announcements), the player ids leased}
+-- include: moment
 local lapsed = redis.call('ZRANGEBYSCORE', KEYS[1], '-' .. ARGV[1], ARGV[1], 'LIMIT', 0, ARGV[2])
 for _, player in ipairs(lapsed) do
   redis.call('ZADD', KEYS[1], '-' .. ARGV[3], player)
 end
-local t = redis.call('TIME')
-local moment = t[1] .. string.format('%06d', tonumber(t[2]))
-return {moment, lapsed}
+return {moment(), lapsed}

@@ -14,15 +14,10 @@
 -- ARGV[6]  seconds the state, the players and the feed live from now on (no result waits)
 -- ARGV[7]  why it ended: 'abandoned' or 'expired'
 -- Returns  {feed id, roster}, or false when the match is not running (or unknown)
+-- include: end_match
 if redis.call('HGET', KEYS[1], 'state') ~= 'running' then return false end
-redis.call('HSET', KEYS[1], 'state', 'ended', 'result', ARGV[4], 'ended_by', ARGV[7],
-  'ended_ms', ARGV[5])
-local id = redis.call('XADD', KEYS[3], 'MAXLEN', ARGV[3], '*', 'p', ARGV[2])
-local len = string.len(id)
-local prefix = len < 32 and string.char(160 + len) or ('\217' .. string.char(len))
-redis.call('SPUBLISH', ARGV[1], ARGV[2] .. '\162id' .. prefix .. id)
-redis.call('EXPIRE', KEYS[1], ARGV[6])
-redis.call('EXPIRE', KEYS[2], ARGV[6])
-redis.call('EXPIRE', KEYS[3], ARGV[6])
-redis.call('DEL', KEYS[4])
+local id = end_match(
+  {state = KEYS[1], players = KEYS[2], feed = KEYS[3], reports = KEYS[4]},
+  {'result', ARGV[4], 'ended_by', ARGV[7], 'ended_ms', ARGV[5]},
+  {channel = ARGV[1], head = ARGV[2], keep = ARGV[3]}, ARGV[6], ARGV[6])
 return {id, redis.call('HGET', KEYS[1], 'roster')}

@@ -13,15 +13,9 @@
 -- ARGV[7]  seconds the match's state lives from now on (the results worker needs it)
 -- ARGV[8]  seconds the match's feed (and its players set) live from now on (late readers)
 -- Returns  the feed id of the end, or false when the match is not running (or unknown)
+-- include: end_match
 if redis.call('HGET', KEYS[1], 'state') ~= 'running' then return false end
-redis.call('HSET', KEYS[1], 'state', 'ended', 'result', ARGV[4], 'ended_by', ARGV[5],
-  'ended_ms', ARGV[6])
-local id = redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[3], '*', 'p', ARGV[2])
-local len = string.len(id)
-local prefix = len < 32 and string.char(160 + len) or ('\217' .. string.char(len))
-redis.call('SPUBLISH', ARGV[1], ARGV[2] .. '\162id' .. prefix .. id)
-redis.call('EXPIRE', KEYS[1], ARGV[7])
-redis.call('EXPIRE', KEYS[2], ARGV[8])
-redis.call('EXPIRE', KEYS[3], ARGV[8])
-redis.call('DEL', KEYS[4])
-return id
+return end_match(
+  {state = KEYS[1], players = KEYS[3], feed = KEYS[2], reports = KEYS[4]},
+  {'result', ARGV[4], 'ended_by', ARGV[5], 'ended_ms', ARGV[6]},
+  {channel = ARGV[1], head = ARGV[2], keep = ARGV[3]}, ARGV[7], ARGV[8])

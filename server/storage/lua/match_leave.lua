@@ -8,11 +8,9 @@
 -- ARGV[4]  how many entries the feed keeps
 -- ARGV[5]  seconds the feed lives, if this entry creates it
 -- Returns  the feed id, '' when the match had ended, or false when not a player
+-- include: append_and_publish
 if redis.call('SREM', KEYS[2], ARGV[1]) == 0 then return false end
 if redis.call('HGET', KEYS[1], 'state') ~= 'running' then return '' end
-local id = redis.call('XADD', KEYS[3], 'MAXLEN', ARGV[4], '*', 'p', ARGV[3])
+local id = append_and_publish(KEYS[3], ARGV[4], ARGV[2], ARGV[3])
 redis.call('EXPIRE', KEYS[3], ARGV[5], 'NX')
-local len = string.len(id)
-local prefix = len < 32 and string.char(160 + len) or ('\217' .. string.char(len))
-redis.call('SPUBLISH', ARGV[2], ARGV[3] .. '\162id' .. prefix .. id)
 return id

@@ -13,15 +13,13 @@
 --          two nodes announcing at once cannot leave the feed saying the older
 -- Returns  the feed id, or false when the match is not running, the player left it, or a
 --          later change of theirs was announced already
+-- include: append_and_publish
 if redis.call('HGET', KEYS[1], 'state') ~= 'running' then return false end
 if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 0 then return false end
 local field = 'presence:' .. ARGV[1]
 local last = redis.call('HGET', KEYS[1], field)
 if last and tonumber(last) >= tonumber(ARGV[6]) then return false end
 redis.call('HSET', KEYS[1], field, ARGV[6])
-local id = redis.call('XADD', KEYS[3], 'MAXLEN', ARGV[4], '*', 'p', ARGV[3])
+local id = append_and_publish(KEYS[3], ARGV[4], ARGV[2], ARGV[3])
 redis.call('EXPIRE', KEYS[3], ARGV[5], 'NX')
-local len = string.len(id)
-local prefix = len < 32 and string.char(160 + len) or ('\217' .. string.char(len))
-redis.call('SPUBLISH', ARGV[2], ARGV[3] .. '\162id' .. prefix .. id)
 return id

@@ -10,28 +10,14 @@
 -- ARGV[4]  seconds the reports live if the match's state has no TTL
 -- Returns  false when the match is not running (or unknown); else {agreed, first_ms}:
 --          agreed 1 when every player still in the match (at least one) reported
---          ARGV[2] and every report kept (leavers' too) is ARGV[2], else 0; first_ms when the match's first report arrived
+--          ARGV[2] and every report kept (leavers' too) is ARGV[2], else 0; first_ms when
+--          the match's first report arrived
+-- include: all_agree_on
 if redis.call('HGET', KEYS[1], 'state') ~= 'running' then return false end
 redis.call('HSET', KEYS[3], ARGV[1], ARGV[2])
 redis.call('HSETNX', KEYS[1], 'first_report_ms', ARGV[3])
 -- The reports live as long as the match they belong to.
 local ttl = redis.call('PTTL', KEYS[1])
 if ttl > 0 then redis.call('PEXPIRE', KEYS[3], ttl) else redis.call('EXPIRE', KEYS[3], ARGV[4]) end
-local players = redis.call('SMEMBERS', KEYS[2])
-local agreed = #players > 0 and 1 or 0
-for _, player in ipairs(players) do
-  if redis.call('HGET', KEYS[3], player) ~= ARGV[2] then
-    agreed = 0
-    break
-  end
-end
--- A report kept from a player who left counts too: the last one in does not decide alone.
-if agreed == 1 then
-  for _, scores in ipairs(redis.call('HVALS', KEYS[3])) do
-    if scores ~= ARGV[2] then
-      agreed = 0
-      break
-    end
-  end
-end
+local agreed = all_agree_on(KEYS[2], KEYS[3], ARGV[2]) and 1 or 0
 return {agreed, tonumber(redis.call('HGET', KEYS[1], 'first_report_ms'))}

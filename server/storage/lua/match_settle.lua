@@ -20,21 +20,9 @@
 -- ARGV[9]  seconds the match's feed (and its players set) live from now on (late readers)
 -- Returns  the feed id of the end; '' when the outcome no longer holds; false when the
 --          match is not running (or unknown)
+-- include: all_agree_on, end_match
 if redis.call('HGET', KEYS[1], 'state') ~= 'running' then return false end
 local roster = tonumber(ARGV[3])
-
-local function all_agree_on(scores)
-  local players = redis.call('SMEMBERS', KEYS[2])
-  if #players == 0 then return false end
-  for _, player in ipairs(players) do
-    if redis.call('HGET', KEYS[3], player) ~= scores then return false end
-  end
-  -- Leavers' reports count too: the last player in does not decide alone.
-  for _, other in ipairs(redis.call('HVALS', KEYS[3])) do
-    if other ~= scores then return false end
-  end
-  return true
-end
 
 local function majority_for()
   -- The scores more than half of the roster reported, if any.
@@ -49,28 +37,19 @@ end
 
 local outcome = ARGV[1]
 if outcome == 'consensus' then
-  if not all_agree_on(ARGV[2]) then return '' end
+  if not all_agree_on(KEYS[2], KEYS[3], ARGV[2]) then return '' end
 elseif outcome == 'majority' then
   if majority_for() ~= ARGV[2] then return '' end
 else
   if majority_for() ~= nil then return '' end
   local first = redis.call('HGET', KEYS[3], redis.call('SRANDMEMBER', KEYS[2]) or '')
-  if first and all_agree_on(first) then return '' end
+  if first and all_agree_on(KEYS[2], KEYS[3], first) then return '' end
 end
 
-if outcome == 'disputed' then
-  redis.call('HSET', KEYS[1], 'state', 'ended', 'ended_by', outcome, 'ended_ms', ARGV[7],
-    'disputed', '1')
-else
-  redis.call('HSET', KEYS[1], 'state', 'ended', 'result', ARGV[2], 'ended_by', outcome,
-    'ended_ms', ARGV[7])
+local fields = {'ended_by', outcome, 'ended_ms', ARGV[7], 'disputed', '1'}
+if outcome ~= 'disputed' then
+  fields = {'result', ARGV[2], 'ended_by', outcome, 'ended_ms', ARGV[7]}
 end
-redis.call('DEL', KEYS[3])
-local id = redis.call('XADD', KEYS[4], 'MAXLEN', ARGV[6], '*', 'p', ARGV[5])
-local len = string.len(id)
-local prefix = len < 32 and string.char(160 + len) or ('\217' .. string.char(len))
-redis.call('SPUBLISH', ARGV[4], ARGV[5] .. '\162id' .. prefix .. id)
-redis.call('EXPIRE', KEYS[1], ARGV[8])
-redis.call('EXPIRE', KEYS[4], ARGV[9])
-redis.call('EXPIRE', KEYS[2], ARGV[9])
-return id
+return end_match(
+  {state = KEYS[1], players = KEYS[2], feed = KEYS[4], reports = KEYS[3]},
+  fields, {channel = ARGV[4], head = ARGV[5], keep = ARGV[6]}, ARGV[8], ARGV[9])

@@ -7,12 +7,11 @@
 -- ARGV[2..] the node's player ids
 -- Returns  {the moment (Redis TIME in microseconds: what orders the players' match.presence
 --          announcements), the player ids brought back}
+-- include: moment
 local back = {}
 for i = 2, #ARGV do
   local score = redis.call('ZSCORE', KEYS[1], ARGV[i])
   if score == false or tonumber(score) < 0 then back[#back + 1] = ARGV[i] end
   redis.call('ZADD', KEYS[1], ARGV[1], ARGV[i])
 end
-local t = redis.call('TIME')
-local moment = t[1] .. string.format('%06d', tonumber(t[2]))
-return {moment, back}
+return {moment(), back}

@@ -6,10 +6,10 @@
 -- ARGV[2]  the player id
 -- Returns  the moment when released (Redis TIME in microseconds: what orders this player's
 --          match.presence announcements), 0 when another socket holds the player now.
+-- include: moment
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('DEL', KEYS[1])
   redis.call('ZREM', KEYS[2], ARGV[2])
-  local t = redis.call('TIME')
-  return t[1] .. string.format('%06d', tonumber(t[2]))
+  return moment()
 end
 return 0

@@ -7,11 +7,10 @@
 -- ARGV[2]  cutoff, ms: entries started before it are removed (at most 100 per call)
 -- Returns  {id, summary, playing, id, summary, playing, ...}, newest first; a summary or
 --          count is false when missing (a start that died half-way)
+-- include: unlist_running
 local old = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[2], 'LIMIT', 0, 100)
 for _, id in ipairs(old) do
-  redis.call('ZREM', KEYS[1], id)
-  redis.call('ZREM', KEYS[3], id)
-  redis.call('HDEL', KEYS[2], id, id .. ':playing')
+  unlist_running(KEYS[1], KEYS[2], KEYS[3], id)
 end
 local ids = redis.call('ZREVRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
 if #ids == 0 then return {} end

@@ -4,10 +4,9 @@
 -- KEYS[3]  last seen online (sorted set)
 -- ARGV[1..] match ids
 -- Returns  how many were listed
+-- include: unlist_running
 local removed = 0
 for _, id in ipairs(ARGV) do
-  removed = removed + redis.call('ZREM', KEYS[1], id)
-  redis.call('ZREM', KEYS[3], id)
-  redis.call('HDEL', KEYS[2], id, id .. ':playing')
+  removed = removed + unlist_running(KEYS[1], KEYS[2], KEYS[3], id)
 end
 return removed
