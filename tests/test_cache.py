@@ -73,8 +73,18 @@ async def test_a_failed_rebuild_frees_the_lock_at_once(
     assert cache.counts["waits"] == 0  # the second reader did not wait for a dead lock
 
 
-async def test_local_readers_share_one_lookup(store: CacheStore) -> None:
+def script_calls(redis_client: redis_sync.Redis) -> int:
+    stats = redis_client.info("commandstats")
+    return sum(int(stats.get(f"cmdstat_{c}", {}).get("calls", 0)) for c in ("evalsha", "eval"))
+
+
+async def test_local_readers_share_one_lookup(
+    store: CacheStore, redis_client: redis_sync.Redis
+) -> None:
+    """50 readers on one node: one lookup in Redis (and one fill), not one each; the
+    Redis-side rebuild lock alone would give the same build count, so Redis is asked."""
     cache = ReadThroughCache("lb_top", store, ttl_s=60)
+    before = script_calls(redis_client)
     builds = 0
 
     async def build() -> bytes:
@@ -87,6 +97,7 @@ async def test_local_readers_share_one_lookup(store: CacheStore) -> None:
     assert builds == 1
     assert cache.counts["misses"] == 1
     assert cache.counts["waits"] == 49
+    assert script_calls(redis_client) - before == 2  # cache_lookup, then cache_fill
 
 
 async def test_a_previous_copy_is_served_only_while_young(
