@@ -10,9 +10,10 @@ import pytest
 import redis as redis_sync
 
 from server.storage.command_keys import KEYS, UnknownCommand, keys_of
+from server.storage.mux import Arg
 
 # One representative call of every command in the table (what Arena sends, in Arena's shapes).
-SAMPLES: list[tuple[str | int, ...]] = [
+SAMPLES: list[tuple[Arg, ...]] = [
     ("PING",),
     ("ECHO", "hi"),
     ("INFO", "server"),
@@ -177,17 +178,17 @@ SAMPLES: list[tuple[str | int, ...]] = [
 ]
 
 
-def _raw(client: redis_sync.Redis, *args: str | int | bytes) -> Any:
+def _raw(client: redis_sync.Redis, *args: Arg) -> Any:
     """A reply as Redis sent it (redis-py reshapes COMMAND's replies)."""
     connection = client.connection_pool.get_connection()
     try:
-        connection.send_command(*args)
+        connection.send_command(*args)  # type: ignore[no-untyped-call]
         return connection.read_response()
     finally:
         client.connection_pool.release(connection)
 
 
-def _redis_keys(client: redis_sync.Redis, sample: tuple[str | int, ...]) -> list[bytes]:
+def _redis_keys(client: redis_sync.Redis, sample: tuple[Arg, ...]) -> list[bytes]:
     """The keys Redis finds in ``sample``; for a command Redis says takes channels (sharded
     pub/sub, flagged not_key), the channels its COMMAND INFO range names."""
     try:
@@ -195,7 +196,7 @@ def _redis_keys(client: redis_sync.Redis, sample: tuple[str | int, ...]) -> list
     except redis_sync.ResponseError as exc:
         if "no key arguments" not in str(exc) and "wrong number of arguments" not in str(exc):
             raise
-    name, _, flags, first, last, step, *_ = _raw(client, "COMMAND", "INFO", sample[0])[0]
+    _name, _arity, flags, first, last, step, *_ = _raw(client, "COMMAND", "INFO", sample[0])[0]
     if first == 0 or b"pubsub" not in flags:
         return []
     args = [str(a).encode() for a in sample]
@@ -214,7 +215,7 @@ def test_every_command_in_the_table_has_a_sample_and_finds_the_keys_redis_finds(
 def test_names_are_found_in_any_case_and_unknown_commands_are_refused() -> None:
     assert keys_of((b"evalsha", "0" * 40, 1, "k", "a")) == ("k",)
     assert keys_of(("xread", "streams", "a", "0")) == ("a",)
-    with pytest.raises(UnknownCommand, match="command_keys.py"):
+    with pytest.raises(UnknownCommand, match=r"command_keys\.py"):
         keys_of(("OBJECT", "ENCODING", "k"))
 
 
@@ -229,9 +230,13 @@ def _commands_sent(path: Path) -> set[str]:
                 first = node.args[0]
         elif isinstance(node, ast.Tuple) and node.elts:
             first = node.elts[0]
-        if isinstance(first, ast.Constant) and isinstance(first.value, str):
-            if first.value.isupper() and first.value.isalpha():
-                found.add(first.value)
+        if (
+            isinstance(first, ast.Constant)
+            and isinstance(first.value, str)
+            and first.value.isupper()
+            and first.value.isalpha()
+        ):
+            found.add(first.value)
     return found
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Final
 
-from server.storage.mux import Arg, CommandError
+from server.storage.commands import Arg, CommandError
 
 # Takes a whole command (name first) and gives its keys.
 KeyFinder = Callable[[Sequence[Arg]], Sequence[Arg]]
@@ -31,6 +31,11 @@ KeyFinder = Callable[[Sequence[Arg]], Sequence[Arg]]
 
 class UnknownCommand(CommandError):
     """The cluster client was asked to send a command whose keys it does not know."""
+
+
+class CrossSlot(CommandError):
+    """The keys of one command, or of one transaction, are in more than one hash slot:
+    no single master could run it (Redis would answer CROSSSLOT), so it is not sent."""
 
 
 def _none(args: Sequence[Arg]) -> Sequence[Arg]:
