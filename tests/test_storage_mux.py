@@ -142,7 +142,7 @@ async def test_a_redis_silent_past_the_timeout_fails_what_is_in_flight_and_carri
 
         async def answers() -> bool:  # once the script is done
             try:
-                return await mux.execute("GET", "before") == b"1"
+                return bool(await mux.execute("GET", "before") == b"1")
             except MuxTimeoutError:
                 return False
 
