@@ -16,7 +16,7 @@ import redis as redis_sync
 from aiohttp import web
 
 from server.app import create_app
-from server.embedded_redis import RedisProcess
+from server.embedded_redis import RedisClusterProcesses, RedisProcess
 from server.settings import Settings
 from tests.nodes import NodeProcess
 
@@ -28,6 +28,13 @@ SpawnNode = Callable[..., NodeProcess]
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisProcess]:
     with RedisProcess(tmp_path_factory.mktemp("redis"), appendonly=False) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterProcesses]:
+    """A 3-master Redis Cluster for the session (started once: about 3 s)."""
+    with RedisClusterProcesses(tmp_path_factory.mktemp("cluster")) as cluster:
+        yield cluster
 
 
 @pytest.fixture

@@ -63,9 +63,8 @@ from tests.test_nodes import (  # noqa: F401
 
 
 @pytest.fixture(scope="session")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterProcesses]:
-    with RedisClusterProcesses(tmp_path_factory.mktemp("cluster")) as cluster:
-        yield cluster
+def redis_server(redis_cluster: RedisClusterProcesses) -> RedisClusterProcesses:
+    return redis_cluster
 
 
 @pytest.fixture

@@ -1,19 +1,30 @@
-"""Redis Cluster: the pipelined client and the subscriber, routed to the shard owning each key.
+"""Redis Cluster: the pipelined client, sending each command to the master owning its slot.
 
 ``REDIS_URL=redis+cluster://host:port`` names any one node. ``ClusterMux`` reads
 the slot map (``CLUSTER SLOTS``) from it and keeps one pipelined ``RedisMux``
-per master, so a command costs what it costs on one Redis plus a CRC16 of its
-key: the hot path stays ours rather than redis-py's cluster client, whose
-per-command cost would eat most of the relay's margin (see docs/benchmarks.md).
+per master, so a command costs what it costs on one Redis plus finding its keys
+and a CRC16 of them: the hot path stays ours rather than redis-py's cluster
+client, whose per-command cost would eat most of the relay's margin (see
+docs/benchmarks.md).
 
-Every multi-key command, transaction and script takes keys that share a hash
-tag, by construction in ``keys``; Redis refuses anything else with CROSSSLOT.
+Routing: a command's keys are where command_keys.py says that command keeps them
+(EVALSHA's after its key count, XREAD's after STREAMS, ...); a command without
+keys goes to the owner of slot 0. Refused before anything is sent, with a
+``CommandError``: a command the table does not know (``UnknownCommand``), and a
+command or transaction whose keys span hash slots (``CrossSlot``); ``keys.py``
+gives the keys one call touches one hash tag.
 
-Redirections: ``MOVED`` (a slot changed owner for good) refreshes the map and
-retries at the new owner; ``ASK`` (a slot half-way through migration) retries
-once at the named node after ``ASKING``. A node that cannot be reached fails its
-commands (callers see ``Unavailable``) and makes the map be read again soon, so a
-failover to a replica is picked up by itself.
+Redirections, followed in one place (``_deliver``) for commands, pipelines,
+transactions and scripts alike: ``MOVED`` (a slot changed owner for good) puts
+the news in the map at once, has the whole map read again soon, and sends the
+call to the new owner; ``ASK`` (a slot half-way through migration) sends it to
+the named node after ``ASKING`` (a script by its source, with EVAL, which that
+node may not have loaded). At most ``MAX_REDIRECTS`` in a row. A node that cannot
+be reached fails its commands (callers see ``Unavailable``) and has the map read
+again soon, so a failover to a replica is picked up by itself.
+
+A pipeline's commands for one master leave together, in order; the masters'
+shares run independently (``Commands.pipeline`` says what that promises).
 
 Pub/sub on a cluster is in cluster_pubsub.py.
 """
@@ -25,28 +36,33 @@ import collections
 import hashlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 from redis.crc import REDIS_CLUSTER_HASH_SLOTS, key_slot
 
 from server.redis_urls import Endpoint, cluster_seeds
-from server.storage.mux import (
+from server.storage.command_keys import CrossSlot, keys_of
+from server.storage.commands import (
     Arg,
     CommandError,
     MuxConnectionError,
     MuxTimeoutError,
-    RedisMux,
+    exec_result,
+    named,
 )
+from server.storage.mux import RedisMux
 
 log = logging.getLogger(__name__)
 
-# Commands without a key: they go to any node (the owner of slot 0).
-KEYLESS = frozenset({"PING", "SCRIPT", "INFO", "DBSIZE", "TIME", "CLUSTER", "FLUSHALL"})
-SCRIPT_CALLS = frozenset({"EVALSHA", "EVAL", "EVALSHA_RO", "EVAL_RO"})
 MAX_REDIRECTS = 3
 # A dropped node makes the map be read again, at most this often.
 REFRESH_EVERY_S = 1.0
+
+T = TypeVar("T")
+# Sends a group of calls to one node, together, after ASKING when the flag says: one
+# reply per call, an error reply in its place.
+Sender = Callable[[RedisMux, bool, list[T]], Awaitable[list[Any]]]
 
 
 def slot_of(key: Arg) -> int:
@@ -57,14 +73,20 @@ def slot_of(key: Arg) -> int:
     return int(key_slot(key))
 
 
-def _key_of(args: tuple[Arg, ...]) -> Arg | None:
-    name = args[0]
-    name = (name.decode() if isinstance(name, bytes) else str(name)).upper()
-    if name in SCRIPT_CALLS:
-        return args[3] if int(args[2]) > 0 else None
-    if name in KEYLESS or len(args) < 2:
+def command_slot(args: Sequence[Arg]) -> int | None:
+    """The hash slot of a command's keys (command_keys.py says which arguments those
+    are); None for a command without keys. CrossSlot when they span slots."""
+    keys = keys_of(args)
+    if not keys:
         return None
-    return args[1]
+    slot = slot_of(keys[0])
+    for key in keys[1:]:
+        if slot_of(key) != slot:
+            raise CrossSlot(
+                f"CROSSSLOT the keys of {str(args[0]).upper()} are in more than one hash slot "
+                f"({', '.join(map(str, keys))}): give them one hash tag (storage/keys.py)"
+            )
+    return slot
 
 
 def _redirect(exc: CommandError) -> tuple[str, str, int] | None:
@@ -75,6 +97,39 @@ def _redirect(exc: CommandError) -> tuple[str, str, int] | None:
     address = rest.split(" ")[-1]
     host, _, port = address.rpartition(":")
     return kind, host, int(port)
+
+
+def _raised(calls: Sequence[tuple[Arg, ...]], replies: list[Any]) -> list[Any]:
+    """Replies as a caller gets them: the first error reply raises, named after its command."""
+    for call, reply in zip(calls, replies, strict=True):
+        if isinstance(reply, CommandError):
+            raise named(reply, call[0])
+    return replies
+
+
+async def _send_commands(
+    node: RedisMux, asking: bool, commands: list[tuple[Arg, ...]]
+) -> list[Any]:
+    if not asking:
+        return await node.replies(commands)
+    # ASKING lets only the next command at an importing slot: one before each.
+    replies = await node.replies([c for command in commands for c in (("ASKING",), command)])
+    return replies[1::2]
+
+
+async def _send_transactions(
+    node: RedisMux, asking: bool, transactions: list[tuple[tuple[Arg, ...], ...]]
+) -> list[Any]:
+    results: list[Any] = []
+    for commands in transactions:  # one, in practice
+        # ASKING holds for a whole MULTI: the importing node takes it in one write.
+        start: list[tuple[Arg, ...]] = [("ASKING",)] if asking else []
+        replies = await node.replies([*start, ("MULTI",), *commands, ("EXEC",)])
+        try:
+            results.append(exec_result(commands, replies[len(start) :]))
+        except CommandError as exc:  # a MOVED or ASK while queuing comes first
+            results.append(exc)
+    return results
 
 
 class ClusterMux:
@@ -185,88 +240,89 @@ class ClusterMux:
         self._slots = [self._node(endpoint) for endpoint in self._slot_owner]
         self._masters = list(masters.values())
 
-    def _route(self, args: tuple[Arg, ...]) -> RedisMux:
-        key = _key_of(args)
-        return self._slots[0 if key is None else slot_of(key)]
+    # --- commands: each at its slot's master; MOVED and ASK followed in _deliver -----
 
-    # --- commands -------------------------------------------------------------------
+    def _at(self, args: Sequence[Arg]) -> RedisMux:
+        slot = command_slot(args)
+        return self._slots[0 if slot is None else slot]
+
+    def _redirected(self, reply: Any) -> tuple[RedisMux, bool] | None:
+        """Where a MOVED or ASK reply sends its call again: (node, after ASKING?); None
+        for any other reply. A MOVED's news goes into the slot map at once."""
+        if not isinstance(reply, CommandError) or (redirect := _redirect(reply)) is None:
+            return None
+        kind, host, port = redirect
+        if kind == "MOVED":
+            self.learn(str(reply))
+        return self._node(self._seed.at(host, port)), kind == "ASK"
+
+    async def _deliver(
+        self, calls: Sequence[T], first: list[tuple[RedisMux, bool]], send: Sender[T]
+    ) -> list[Any]:
+        """The one place redirections are followed, for every kind of call.
+
+        Each call goes to its node (``first``: node, after ASKING?), the calls for one
+        node together and in order (``send``); a call answered MOVED or ASK goes again
+        where the answer says, grouped the same way, a few times at most (a migration
+        can move a slot twice). One reply per call, error replies in their place.
+        """
+        replies: list[Any] = [None] * len(calls)
+        todo: dict[tuple[RedisMux, bool], list[int]] = {}
+        for i, place in enumerate(first):
+            todo.setdefault(place, []).append(i)
+        for _ in range(MAX_REDIRECTS + 1):
+            groups = list(todo.items())
+            todo = {}
+            results = await asyncio.gather(
+                *(send(node, asking, [calls[i] for i in at]) for (node, asking), at in groups),
+                return_exceptions=True,
+            )
+            for ((_node, _asking), at), result in zip(groups, results, strict=True):
+                if isinstance(result, MuxConnectionError | MuxTimeoutError):
+                    self._refresh_soon()
+                if isinstance(result, BaseException):
+                    raise result
+                for i, reply in zip(at, result, strict=True):
+                    if (again := self._redirected(reply)) is None:
+                        replies[i] = reply
+                    else:
+                        todo.setdefault(again, []).append(i)
+            if not todo:
+                return replies
+        raise MuxConnectionError("too many cluster redirections; the slot map keeps changing")
 
     async def execute(self, *args: Arg) -> Any:
         if not self._slots:
             await self.refresh()
-        node = self._route(args)
         try:
-            return await node.execute(*args)
+            return await self._at(args).execute(*args)
         except CommandError as exc:
-            if (redirect := _redirect(exc)) is None:
+            if (where := self._redirected(exc)) is None:
                 raise
-            return await self._redirected(redirect, lambda n: n.execute(*args), args)
         except (MuxConnectionError, MuxTimeoutError):
             self._refresh_soon()
             raise
-
-    async def _redirected(
-        self,
-        redirect: tuple[str, str, int],
-        retry: Callable[[RedisMux], Awaitable[Any]],
-        asking: tuple[Arg, ...],
-    ) -> Any:
-        """Follow MOVED/ASK replies, a few at most (a migration can move a slot twice)."""
-        for _ in range(MAX_REDIRECTS):
-            kind, host, port = redirect
-            target = self._node(self._seed.at(host, port))
-            try:
-                if kind == "ASK":
-                    # Only the next command may read the importing slot: the two travel together.
-                    return (await target.pipeline(("ASKING",), asking))[1]
-                await self.refresh()
-                return await retry(target)
-            except CommandError as exc:
-                if (again := _redirect(exc)) is None:
-                    raise
-                redirect = again
-        raise MuxConnectionError("too many cluster redirections; the slot map keeps changing")
+        return _raised([args], await self._deliver([args], [where], _send_commands))[0]
 
     async def pipeline(self, *commands: tuple[Arg, ...]) -> list[Any]:
-        """Each command at its own shard; commands for one shard leave in one write, in order."""
-        replies = await asyncio.gather(
-            *(self.execute(*c) for c in commands), return_exceptions=True
-        )
-        for reply in replies:
-            if isinstance(reply, BaseException):
-                raise reply
-        return list(replies)
-
-    async def transaction(self, *commands: tuple[Arg, ...]) -> list[Any]:
-        """MULTI/EXEC on the shard owning the commands' slot (they must share one)."""
+        """Each master's share in one write, in order; see ``Commands.pipeline``."""
         if not self._slots:
             await self.refresh()
-        slots = {slot_of(key) for c in commands if (key := _key_of(c)) is not None}
+        first = [(self._at(command), False) for command in commands]
+        return _raised(commands, await self._deliver(commands, first, _send_commands))
+
+    async def transaction(self, *commands: tuple[Arg, ...]) -> list[Any]:
+        """MULTI/EXEC at the master owning the commands' slot (they must share one)."""
+        if not self._slots:
+            await self.refresh()
+        slots = {slot for command in commands if (slot := command_slot(command)) is not None}
         if len(slots) > 1:
-            raise CommandError("CROSSSLOT a transaction's keys must share a hash slot")
-        node = self._route(commands[0])
-        try:
-            return await node.transaction(*commands)
-        except CommandError as exc:
-            if (redirect := _redirect(exc)) is None:
-                raise
-            kind, host, port = redirect
-            target = self._node(self._seed.at(host, port))
-            if kind == "MOVED":
-                self.learn(str(exc))
-                return await target.transaction(*commands)
-            # ASK: the slot is migrating. ASKING holds for a whole MULTI, so the
-            # importing node takes the transaction in one write.
-            replies = await target.pipeline(("ASKING",), ("MULTI",), *commands, ("EXEC",))
-            if replies[-1] is None:
-                raise MuxConnectionError("transaction aborted") from exc
-            for reply in replies[-1]:
-                if isinstance(reply, CommandError):
-                    raise reply from exc
-            return list(replies[-1])
-        except (MuxConnectionError, MuxTimeoutError):
-            self._refresh_soon()
-            raise
+            raise CrossSlot("CROSSSLOT a transaction's keys must share a hash slot")
+        node = self._slots[slots.pop() if slots else 0]
+        (result,) = await self._deliver([commands], [(node, False)], _send_transactions)
+        if isinstance(result, BaseException):
+            raise result
+        return list(result)
 
     def register_script(self, source: str) -> str:
         sha = hashlib.sha1(source.encode()).hexdigest()
@@ -278,18 +334,30 @@ class ClusterMux:
     async def evalsha(self, sha: str, keys: list[str], args: list[Arg]) -> Any:
         if not self._slots:
             await self.refresh()
-        node = self._slots[slot_of(keys[0]) if keys else 0]
+        node = self._at(("EVALSHA", sha, len(keys), *keys))
         try:
             return await node.evalsha(sha, keys, args)
         except CommandError as exc:
-            if (redirect := _redirect(exc)) is None:
+            if (where := self._redirected(exc)) is None:
                 raise
-            # After ASKING, EVAL by source: the importing node may not know the script yet.
-            asking = ("EVAL", self._scripts[sha], len(keys), *keys, *args)
-            return await self._redirected(redirect, lambda n: n.evalsha(sha, keys, args), asking)
         except (MuxConnectionError, MuxTimeoutError):
             self._refresh_soon()
             raise
+        source = self._scripts[sha]
+
+        async def send(node: RedisMux, asking: bool, calls: list[None]) -> list[Any]:
+            if asking:  # EVAL by source: the importing node may not know the script yet
+                script = ("EVAL", source, len(keys), *keys, *args)
+                return await _send_commands(node, True, [script])
+            try:
+                return [await node.evalsha(sha, keys, args)]
+            except CommandError as exc:
+                return [exc]
+
+        (reply,) = await self._deliver([None], [where], send)
+        if isinstance(reply, CommandError):
+            raise reply
+        return reply
 
     async def ping(self) -> bool:
         """Every master answers."""

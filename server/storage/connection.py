@@ -112,7 +112,8 @@ def _translated(fn: Callable[P, Awaitable[T]], *, client_input: bool) -> Callabl
         except CommandError as exc:
             # OOM: Redis at maxmemory refuses writes; a full Redis is an outage, not a bug.
             if str(exc).startswith(
-                # MOVED/ASK only reach here when a slot keeps moving: retry later too.
+                # MOVED/ASK: the cluster client follows them (giving up with
+                # MuxConnectionError if a slot keeps moving); kept as an outage too.
                 ("LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN", "OOM", "MOVED", "ASK")
             ):
                 raise Unavailable(f"storage unavailable: {str(exc)[:40]}") from exc

@@ -7,15 +7,27 @@ kernel a handful of round trips, not a thousand, and each command costs Python
 a few microseconds instead of a pooled client's connection checkout, timeout
 context and retry wrapper.
 
-It speaks RESP2 through hiredis's reader. It covers what the stores need:
-plain commands and scripts by SHA (loading a script again when Redis answers
-NOSCRIPT, e.g. after a restart). Blocking commands and pub/sub stay on
-redis-py, which holds their connections apart.
+It speaks RESP2 through hiredis's reader. It covers what the stores need: plain
+commands, pipelines, MULTI/EXEC transactions, and scripts by SHA (loading a
+script again when Redis answers NOSCRIPT, e.g. after a restart). The other
+connections a process holds are elsewhere: pub/sub has its own (pubsub.py, on
+the same hiredis reader), and commands that block (the results workers' BLMOVE)
+use a small redis-py pool (clients.py), so nothing here ever waits on Redis.
 
-Failure model: when the connection drops, every command in flight fails with
-``MuxConnectionError`` (callers see ``Unavailable``); the next command
-reconnects. A command that gets no reply within ``timeout_s`` fails the same way,
-and the connection is replaced, so nothing waits forever.
+Failure model:
+- When the connection drops, every command in flight fails with
+  ``MuxConnectionError`` (callers see ``Unavailable``); the next command reconnects.
+- Timeouts judge progress, not age: the connection is declared dead (every
+  command in flight fails with ``MuxTimeoutError``, and it is replaced) only when
+  commands are waiting and nothing at all has come back for ``timeout_s``. Redis
+  runs one command at a time, so a slow command (a long script) delays every reply
+  behind it; while replies keep arriving the connection is alive, however long
+  the queue. A single command silent for ``timeout_s`` is indistinguishable from a
+  hung Redis and fails, with those behind it (whose outcome is then unknown).
+- Writes have backpressure: when the socket's write buffer passes
+  ``write_buffer_bytes`` (Redis is not reading), new commands wait until it
+  drains; they fail with the rest if the connection is declared dead meanwhile.
+  So memory stays bounded by that mark plus one event-loop turn's commands.
 """
 
 from __future__ import annotations
@@ -24,67 +36,37 @@ import asyncio
 import collections
 import hashlib
 import logging
-import time
-from typing import Any, Protocol
+from collections.abc import Sequence
+from typing import Any
 
 import hiredis
 
 from server.redis_urls import Endpoint
+from server.storage.commands import (
+    Arg,
+    CommandError,
+    Commands,
+    MuxConnectionError,
+    MuxTimeoutError,
+    exec_result,
+    named,
+    pack,
+)
+
+# The names the stores import from here (commands.py defines them).
+__all__ = [
+    "Arg",
+    "CommandError",
+    "Commands",
+    "MuxConnectionError",
+    "MuxTimeoutError",
+    "RedisMux",
+    "pack",
+]
 
 log = logging.getLogger(__name__)
 
-Arg = bytes | str | int | float
-
-
-class MuxConnectionError(ConnectionError):
-    """Redis could not be reached, or the connection dropped with commands in flight."""
-
-
-class MuxTimeoutError(TimeoutError):
-    """Redis did not answer in time."""
-
-
-class CommandError(Exception):
-    """Redis answered with an error reply."""
-
-    # The command (or script) that got it, for the log; set where the caller is known.
-    command: str = ""
-
-
-def _named(exc: CommandError, command: Arg) -> CommandError:
-    if not exc.command:
-        exc.command = command.decode() if isinstance(command, bytes) else str(command)
-    return exc
-
-
-class Commands(Protocol):
-    """What the stores need from a Redis client: one Redis (RedisMux) or a cluster's
-    slot-routing client (cluster.ClusterMux) alike."""
-
-    async def execute(self, *args: Arg) -> Any: ...
-
-    async def pipeline(self, *commands: tuple[Arg, ...]) -> list[Any]: ...
-
-    async def transaction(self, *commands: tuple[Arg, ...]) -> list[Any]: ...
-
-    def register_script(self, source: str) -> str: ...
-
-    async def evalsha(self, sha: str, keys: list[str], args: list[Arg]) -> Any: ...
-
-    async def ping(self) -> bool:
-        """Redis answers (on a cluster: every master does)."""
-        ...
-
-    def error_counts(self) -> collections.Counter[str]:
-        """Connection failures so far, by kind (on a cluster: over every master)."""
-        ...
-
-    async def aclose(self) -> None: ...
-
-
-def pack(args: tuple[Arg, ...]) -> bytes:
-    """One command in RESP, packed by hiredis in C (four times faster than Python here)."""
-    return hiredis.pack_command(args)  # type: ignore[arg-type,no-any-return]
+WRITE_BUFFER_BYTES = 1 << 20  # past this many unsent bytes, new commands wait
 
 
 class _Protocol(asyncio.Protocol):
@@ -93,17 +75,19 @@ class _Protocol(asyncio.Protocol):
         self._reader = hiredis.Reader(replyError=CommandError)
 
     def data_received(self, data: bytes) -> None:
+        mux = self._mux
+        mux._heard += 1  # progress, for the watchdog: a partial reply counts too
         self._reader.feed(data)
-        pending = self._mux._pending
+        pending = mux._pending
         while True:
             reply = self._reader.gets()
             if reply is False:
                 return
             if not pending:
                 log.error("reply with no command waiting for it; dropping the connection")
-                self._mux._lost(MuxConnectionError("protocol out of step"), self)
+                mux._lost(MuxConnectionError("protocol out of step"), self)
                 return
-            future, _ = pending.popleft()
+            future = pending.popleft()
             if not future.done():
                 if isinstance(reply, CommandError):
                     future.set_exception(reply)
@@ -117,27 +101,66 @@ class _Protocol(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._mux._lost(MuxConnectionError(f"connection to Redis lost: {exc or 'closed'}"), self)
 
+    def pause_writing(self) -> None:
+        self._mux._pause(self)
+
+    def resume_writing(self) -> None:
+        self._mux._resume(self)
+
 
 class RedisMux:
+    """The ``Commands`` of one Redis, over one pipelined connection."""
+
     def __init__(
-        self, url: str | Endpoint, *, timeout_s: float = 5.0, connect_timeout_s: float = 1.0
+        self,
+        url: str | Endpoint,
+        *,
+        timeout_s: float = 5.0,
+        connect_timeout_s: float = 1.0,
+        write_buffer_bytes: int = WRITE_BUFFER_BYTES,
     ) -> None:
         self._endpoint = url if isinstance(url, Endpoint) else Endpoint.from_url(url)
         self._timeout_s = timeout_s
         self._connect_timeout_s = connect_timeout_s
+        self._write_buffer_bytes = write_buffer_bytes
         self._transport: asyncio.Transport | None = None  # set once ready for commands
         self._protocol: _Protocol | None = None  # the current connection's, even while setting up
         self._connecting: asyncio.Future[None] | None = None
-        self._pending: collections.deque[tuple[asyncio.Future[Any], float]] = collections.deque()
+        # Set while Redis is not reading (the write buffer is past its mark): resolved
+        # when it drains, failed when the connection goes.
+        self._drained: asyncio.Future[None] | None = None
+        # Connected and writable: a command may be queued at once. The hot path's one check.
+        self._ready = False
+        self._pending: collections.deque[asyncio.Future[Any]] = collections.deque()
         self._outbox: list[bytes] = []
         self._flush_scheduled = False
         self._watchdog: asyncio.TimerHandle | None = None
+        self._heard = 0  # reads so far: the watchdog's measure of progress
+        self._heard_before = 0  # ...as the watchdog last saw it
+        self._quiet_since = 0.0  # since when nothing was read, as far as the watchdog knows
         self._scripts: dict[str, bytes] = {}  # sha -> source, for NOSCRIPT
         self._closed = False
         # Failures by kind (connect_failed, connection_lost, timeout), for the metrics.
         self.errors: collections.Counter[str] = collections.Counter()
 
+    @property
+    def writing_paused(self) -> bool:
+        """Redis is not reading what was sent: new commands wait."""
+        return self._drained is not None
+
+    def buffered_bytes(self) -> int:
+        """Bytes written but not yet taken by the socket (Redis not reading)."""
+        return 0 if self._transport is None else self._transport.get_write_buffer_size()
+
     # --- connecting -----------------------------------------------------------------
+
+    async def _until_ready(self) -> None:
+        """Connect if need be; wait while Redis is not reading what was sent."""
+        while not self._ready:
+            if self._transport is None:
+                await self._ensure_connected()
+            elif self._drained is not None:
+                await asyncio.shield(self._drained)
 
     async def _ensure_connected(self) -> None:
         if self._transport is not None:
@@ -179,6 +202,7 @@ class RedisMux:
         if self._protocol is not protocol:  # it dropped before we got here
             transport.abort()
             raise MuxConnectionError("connection to Redis lost while connecting")
+        transport.set_write_buffer_limits(high=self._write_buffer_bytes)
         hello: list[tuple[Arg, ...]] = []
         if ep.password is not None:
             hello.append(
@@ -190,7 +214,7 @@ class RedisMux:
             # Nobody else can send yet (the transport is not published), so these
             # replies are the first to come back; other callers wait for the set-up.
             futures = [loop.create_future() for _ in hello]
-            self._pending.extend((future, time.monotonic()) for future in futures)
+            self._pending.extend(futures)
             transport.write(b"".join(pack(command) for command in hello))
             try:
                 await asyncio.wait_for(asyncio.gather(*futures), self._connect_timeout_s)
@@ -204,16 +228,29 @@ class RedisMux:
             transport.abort()
             raise MuxConnectionError("connection to Redis lost while connecting")
         self._transport = transport
+        self._ready = self._drained is None
+
+    def _pause(self, protocol: _Protocol) -> None:
+        if protocol is self._protocol and self._drained is None:
+            self._drained = asyncio.get_running_loop().create_future()
+            self._ready = False
+
+    def _resume(self, protocol: _Protocol) -> None:
+        if protocol is self._protocol and self._drained is not None:
+            drained, self._drained = self._drained, None
+            drained.set_result(None)
+            self._ready = self._transport is not None
 
     def _fail_pending(self, exc: Exception) -> None:
         pending, self._pending = self._pending, collections.deque()
-        for future, _ in pending:
+        for future in pending:
             if not future.done():
                 future.set_exception(exc)
                 future.exception()  # seen here; a caller that waits still gets it
 
     def _lost(self, exc: Exception, protocol: _Protocol | None = None) -> None:
-        """The connection is gone (or must go): fail what is in flight.
+        """The connection is gone (or must go): fail what is in flight, and what waits
+        for it to drain.
 
         ``protocol`` names the connection that reported it; a report from an
         older, already-replaced connection is ignored.
@@ -223,72 +260,75 @@ class RedisMux:
         if self._protocol is not None and not self._closed:
             self.errors["timeout" if isinstance(exc, MuxTimeoutError) else "connection_lost"] += 1
         self._protocol = None
+        self._ready = False
         transport, self._transport = self._transport, None
         if transport is not None:
             transport.abort()
+        if self._watchdog is not None:  # the next connection's starts afresh
+            self._watchdog.cancel()
+            self._watchdog = None
+        drained, self._drained = self._drained, None
+        if drained is not None and not drained.done():
+            drained.set_exception(exc)
+            drained.exception()
         self._fail_pending(exc)
         self._outbox.clear()
 
     async def aclose(self) -> None:
         self._closed = True
-        if self._watchdog is not None:
-            self._watchdog.cancel()
         self._lost(MuxConnectionError("client closed"))
 
     # --- sending --------------------------------------------------------------------
 
     async def execute(self, *args: Arg) -> Any:
         """Run one command; its reply, or CommandError for an error reply."""
-        if self._transport is None:
-            await self._ensure_connected()
+        if not self._ready:
+            await self._until_ready()
         try:
-            return await self._send(args)
+            return await self._send_packed(pack(args))
         except CommandError as exc:
-            _named(exc, args[0])
+            named(exc, args[0])
             raise
 
     async def pipeline(self, *commands: tuple[Arg, ...]) -> list[Any]:
-        """Run commands back to back (nothing else interleaves); all their replies.
+        """Run commands back to back, in one write (nothing else of this client between
+        them); all their replies. An error reply raises once every reply has arrived."""
+        replies = await self.replies(commands)
+        for command, reply in zip(commands, replies, strict=True):
+            if isinstance(reply, CommandError):
+                raise named(reply, command[0])
+        return replies
 
-        An error reply raises its CommandError once every reply has arrived.
-        """
-        if self._transport is None:
-            await self._ensure_connected()
+    async def replies(self, commands: Sequence[tuple[Arg, ...]]) -> list[Any]:
+        """``pipeline``, but an error reply is returned in its place, not raised: how
+        ClusterMux reads each command's MOVED or ASK. A lost connection still raises."""
+        if not self._ready:
+            await self._until_ready()
         # Pack everything first: a bad argument must not leave half a batch queued.
         packed = [pack(command) for command in commands]
         futures = [self._send_packed(data) for data in packed]
         replies = await asyncio.gather(*futures, return_exceptions=True)
-        for command, reply in zip(commands, replies, strict=True):
-            if isinstance(reply, CommandError):
-                raise _named(reply, command[0])
-            if isinstance(reply, BaseException):
+        for reply in replies:
+            if isinstance(reply, BaseException) and not isinstance(reply, CommandError):
                 raise reply
-        return list(replies)
+        return replies
 
     async def transaction(self, *commands: tuple[Arg, ...]) -> list[Any]:
         """MULTI ... EXEC: all of ``commands`` or none; their replies (an error reply raises)."""
-        replies = await self.pipeline(("MULTI",), *commands, ("EXEC",))
-        result = replies[-1]
-        if result is None:
-            raise MuxConnectionError("transaction aborted")
-        for command, reply in zip(commands, result, strict=False):
-            if isinstance(reply, CommandError):
-                raise _named(reply, command[0])
-        return list(result)
-
-    def _send(self, args: tuple[Arg, ...]) -> asyncio.Future[Any]:
-        return self._send_packed(pack(args))
+        return exec_result(commands, await self.replies([("MULTI",), *commands, ("EXEC",)]))
 
     def _send_packed(self, data: bytes) -> asyncio.Future[Any]:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         self._outbox.append(data)
-        self._pending.append((future, time.monotonic()))
+        self._pending.append(future)
         if not self._flush_scheduled:
             self._flush_scheduled = True
             loop.call_soon(self._flush)
         if self._watchdog is None:
-            self._watchdog = loop.call_later(self._timeout_s / 4, self._check_overdue)
+            self._quiet_since = loop.time()
+            self._heard_before = self._heard
+            self._watchdog = loop.call_later(self._timeout_s / 4, self._check_progress)
         return future
 
     def _flush(self) -> None:
@@ -302,18 +342,21 @@ class RedisMux:
             return
         self._transport.write(data)
 
-    def _check_overdue(self) -> None:
+    def _check_progress(self) -> None:
+        """Every quarter timeout while commands wait: has anything come back since the
+        last look? Dead only after ``timeout_s`` of silence."""
         self._watchdog = None
         if not self._pending:
             return
-        _, oldest = self._pending[0]
-        if time.monotonic() - oldest > self._timeout_s:
-            log.warning("Redis did not answer in %.1fs; dropping the connection", self._timeout_s)
+        loop = asyncio.get_running_loop()
+        if self._heard != self._heard_before:
+            self._heard_before = self._heard
+            self._quiet_since = loop.time()
+        elif loop.time() - self._quiet_since > self._timeout_s:
+            log.warning("Redis sent nothing for %.1fs; dropping the connection", self._timeout_s)
             self._lost(MuxTimeoutError(f"no reply from Redis in {self._timeout_s}s"))
             return
-        self._watchdog = asyncio.get_running_loop().call_later(
-            self._timeout_s / 4, self._check_overdue
-        )
+        self._watchdog = loop.call_later(self._timeout_s / 4, self._check_progress)
 
     async def ping(self) -> bool:
         return bool(await self.execute("PING"))
@@ -329,12 +372,16 @@ class RedisMux:
         self._scripts[sha] = source.encode()
         return sha
 
+    def script_source(self, sha: str) -> bytes:
+        """A registered script's source (ClusterMux sends it with EVAL after ASKING)."""
+        return self._scripts[sha]
+
     async def evalsha(self, sha: str, keys: list[str], args: list[Arg]) -> Any:
-        if self._transport is None:
-            await self._ensure_connected()
+        if not self._ready:
+            await self._until_ready()
         try:
-            # _send directly: this is the hot path, and every coroutine layer costs.
-            return await self._send(("EVALSHA", sha, len(keys), *keys, *args))
+            # _send_packed directly: this is the hot path, and every coroutine layer costs.
+            return await self._send_packed(pack(("EVALSHA", sha, len(keys), *keys, *args)))
         except CommandError as exc:
             if not str(exc).startswith("NOSCRIPT"):
                 raise

@@ -1,0 +1,102 @@
+"""ClusterMux on a real 3-master cluster: routing by each command's declared keys, refusals
+before sending, and MOVED/ASK followed alike by commands, pipelines and scripts."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+import redis
+
+from server.embedded_redis import RedisClusterProcesses
+from server.storage.cluster import ClusterMux, command_slot, slot_of
+from server.storage.command_keys import CrossSlot, UnknownCommand
+
+
+@pytest.fixture
+async def mux(redis_cluster: RedisClusterProcesses) -> AsyncIterator[ClusterMux]:
+    client = ClusterMux(redis_cluster.url)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+def nodes(redis_cluster: RedisClusterProcesses) -> Iterator[dict[int, redis.Redis]]:
+    """A plain client per node, by port, to set slots migrating behind ClusterMux's back."""
+    clients = {n.port: redis.Redis(port=n.port) for n in redis_cluster.nodes}
+    yield clients
+    for client in clients.values():
+        client.close()
+
+
+def _command(client: redis.Redis, *args: Any) -> Any:
+    return client.execute_command(*args)  # type: ignore[no-untyped-call]
+
+
+async def test_xread_and_multi_key_commands_route_by_their_declared_keys(mux: ClusterMux) -> None:
+    a, b = "arena:{feeds}:a", "arena:{feeds}:b"
+    assert command_slot(("XREAD", "COUNT", 5, "STREAMS", a, b, "0", "0")) == slot_of(a)
+    first = await mux.execute("XADD", a, "*", "p", "1")
+    await mux.execute("XADD", b, "*", "p", "2")
+    reply = await mux.execute("XREAD", "COUNT", 5, "STREAMS", a, b, "0", "0")
+    assert [stream for stream, _ in reply] == [a.encode(), b.encode()]
+    assert reply[0][1][0][0] == first
+    assert await mux.execute("BLMOVE", "{q}:ready", "{q}:taken", "RIGHT", "LEFT", 0.01) is None
+    assert await mux.execute("MSET", "{m}:1", "x", "{m}:2", "y") == b"OK"
+    assert await mux.execute("MGET", "{m}:1", "{m}:2") == [b"x", b"y"]
+
+
+async def test_cross_slot_and_unknown_commands_are_refused_before_sending(
+    mux: ClusterMux,
+) -> None:
+    with pytest.raises(CrossSlot, match="CROSSSLOT"):
+        await mux.execute("XREAD", "STREAMS", "arena:{one}:a", "arena:{two}:b", "0", "0")
+    with pytest.raises(CrossSlot):
+        await mux.execute("MGET", "{x}a", "{y}b")
+    with pytest.raises(CrossSlot):
+        await mux.transaction(("SET", "{x}a", 1), ("SET", "{y}b", 1))
+    with pytest.raises(CrossSlot):
+        await mux.evalsha(mux.register_script("return 1"), ["{x}a", "{y}b"], [])
+    with pytest.raises(UnknownCommand, match="OBJECT"):
+        await mux.execute("OBJECT", "ENCODING", "{x}a")
+    # Nothing was sent: not even the transaction's first SET.
+    assert await mux.execute("EXISTS", "{x}a") == 0
+
+
+async def test_a_pipeline_spans_every_master_and_keeps_each_slots_order(mux: ClusterMux) -> None:
+    keys = [f"arena:{{p{i}}}:n" for i in range(30)]
+    assert len({(await mux.owner(k)).port for k in keys}) == 3
+    commands = [c for k in keys for c in (("INCR", k), ("INCRBY", k, 10), ("GET", k))]
+    replies = await mux.pipeline(*commands)
+    assert replies == [r for _ in keys for r in (1, 11, b"11")]
+
+
+async def test_a_half_migrated_slot_sends_only_the_missing_keys_on_with_ask(
+    mux: ClusterMux, nodes: dict[int, redis.Redis]
+) -> None:
+    """Slot migrating: the source answers for the keys it still has and ASKs for the rest.
+    A pipeline gets each reply once, in order; a script follows ASK by its source (EVAL)."""
+    here, gone = "arena:{half}:here", "arena:{half}:gone"
+    await mux.execute("SET", here, 10)
+    source = await mux.owner(here)
+    target = next(m for m in await mux.masters() if m != source)
+    slot = slot_of(here)
+    ids = {p: _command(c, "CLUSTER", "MYID").decode() for p, c in nodes.items()}
+    try:
+        _command(nodes[target.port], "CLUSTER", "SETSLOT", slot, "IMPORTING", ids[source.port])
+        _command(nodes[source.port], "CLUSTER", "SETSLOT", slot, "MIGRATING", ids[target.port])
+        replies = await mux.pipeline(
+            ("INCR", here), ("SET", gone, "x"), ("INCR", here), ("APPEND", gone, "y")
+        )
+        assert replies == [11, b"OK", 12, 2]
+        script = mux.register_script("return redis.call('GET', KEYS[1])")
+        assert await mux.evalsha(script, [gone], []) == b"xy"  # ASK, then EVAL at the target
+        assert await mux.execute("GET", gone) == b"xy"
+    finally:
+        # Finish the move, as redis-cli would: the remaining key, then the slot.
+        _command(nodes[source.port], "MIGRATE", "127.0.0.1", target.port, here, 0, 5000)
+        for client in nodes.values():
+            _command(client, "CLUSTER", "SETSLOT", slot, "NODE", ids[target.port])
+    assert await mux.execute("GET", here) == b"12"  # MOVED: learnt, and followed
+    assert await mux.owner(here) == target
