@@ -200,6 +200,7 @@ def build_services(
         presence,
         matches,
         watch,
+        pushes,
         grace_s=settings.lobby_grace_s,
         renew_interval_s=settings.presence_interval_s,
         modes=modes,
