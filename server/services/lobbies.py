@@ -1,7 +1,7 @@
 """Lobbies: create, list, join, leave, ready, quick-join; the rules that keep them honest.
 
 - Every change to a lobby happens under its distributed lock, and the write is
-  fenced: a holder that lost its lock cannot write (locks.py).
+  fenced: a holder that lost its lock cannot write (docs/locks.md).
 - A lobby is never overfilled: the member count is checked and written under the lock.
 - A player is never in two lobbies: a seat key per player, taken with ``SET NX``
   before the lobby is written (and given back if the write does not happen).
@@ -9,7 +9,7 @@
   the status moves from open to started under the lock, so two nodes seeing the
   last "ready" at the same moment cannot both start it.
 - Every member gets ``lobby.updated`` on every change, on whichever node they are
-  (published to each member's player channel).
+  (the ``Pushes`` port reaches each member's socket there).
 - A seat is a lease: while the player is connected, their node renews it every
   presence interval. A dropped socket or a dead node stops the renewals, and the
   seat frees a grace period later (any node's upkeep does it), unless the player
@@ -17,7 +17,7 @@
 - Everything a change implies (the index of open lobbies, the pushes) happens
   before the lock is released, so pushes leave in the order the changes happened.
 - The lock is renewed while a change runs, and the change confirms it still holds
-  it before each step after the write (the index, the match start, each publish):
+  it before each step after the write (the index, the match start, each push):
   a change that lost its lock stops with LOCK_TIMEOUT and pushes nothing more. Its
   write may stand: the same request sent again finishes what followed it (a member
   joining again, a ready again, a quick-join again; a started lobby keeps its
