@@ -1,6 +1,6 @@
-"""A node's metrics, wired to the running app: where each number is read from, the
-metrics-only port (ARENA_METRICS_PORT) and the event loop lag probe; cleanup contexts
-and a factory that app.py's composition root installs."""
+"""A node's metrics: where each number is read from (``node_metrics``, which the
+composition root calls), and the cleanup contexts of the metrics-only port
+(ARENA_METRICS_PORT) and of the event loop lag probe."""
 
 from __future__ import annotations
 
@@ -11,22 +11,28 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from server import http_api, http_headers
-from server.appkeys import HUB, METRICS, MUX, REGISTRY, SERVICES, SETTINGS
+from server.appkeys import METRICS, SETTINGS
 from server.background import stop
+from server.connection import SocketRegistry
 from server.errors import ArenaError
 from server.metrics import GameTotals, Metrics, Sources
 from server.protocol import Op
+from server.services import Services
+from server.storage.mux import Commands
+from server.storage.pubsub import Subscriptions
 
 # The start-up line keeps the logger it had before this moved out of app.py.
 log = logging.getLogger("server.app")
 
 
-def node_metrics(app: web.Application) -> Metrics:
-    """Read lazily: the services exist once the app starts, the metrics before."""
+def node_metrics(
+    services: Services, registry: SocketRegistry, mux: Commands, subscriber: Subscriptions
+) -> Metrics:
+    """The node's metrics, each figure read from where it lives when scraped."""
 
     async def game_totals() -> GameTotals:
         try:
-            stats = await app[SERVICES].stats.snapshot()
+            stats = await services.stats.snapshot()
         except ArenaError:
             return GameTotals(redis_up=False)
         return GameTotals(
@@ -38,18 +44,16 @@ def node_metrics(app: web.Application) -> Metrics:
         )
 
     def redis_errors() -> dict[str, int]:
-        errors = app[MUX].error_counts()
-        subscriber = app[HUB].subscriber
-        if subscriber is not None:
-            errors.update(subscriber.error_counts())
+        errors = mux.error_counts()
+        errors.update(subscriber.error_counts())
         return dict(errors)
 
     return Metrics(
         Sources(
-            sockets_open=lambda: len(app[REGISTRY]),
-            cache_counts=lambda: app[SERVICES].cache_stats.node_counts(),
-            lock_counts=lambda: app[SERVICES].locks.counts,
-            rate_limit_refusals=lambda: app[SERVICES].rate_limiter.refusals,
+            sockets_open=lambda: len(registry),
+            cache_counts=services.cache_stats.node_counts,
+            lock_counts=lambda: services.locks.counts,
+            rate_limit_refusals=lambda: services.rate_limiter.refusals,
             redis_errors=redis_errors,
             game_totals=game_totals,
         ),

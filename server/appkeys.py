@@ -13,6 +13,7 @@ from server.services import Services
 from server.settings import Settings
 from server.storage.clients import BlockingClient
 from server.storage.mux import Commands
+from server.storage.pubsub import Subscriptions
 
 SETTINGS = web.AppKey("settings", Settings)
 # redis-py: the blocking commands' connections (the results workers' BLMOVE)
@@ -21,6 +22,7 @@ MUX = web.AppKey("mux", Commands)  # the pipelined client every command goes thr
 SERVICES = web.AppKey("services", Services)
 REGISTRY = web.AppKey("registry", SocketRegistry)
 HUB = web.AppKey("hub", Hub)
+SUBSCRIBER: web.AppKey[Subscriptions] = web.AppKey("subscriber")  # the node's pub/sub
 METRICS = web.AppKey("metrics", Metrics)
 # Set when the node starts stopping: the result workers stop taking jobs at once,
 # while the sockets are still being told, instead of after.

@@ -26,7 +26,7 @@ import time
 
 from aiohttp import web
 
-from server.handlers.base import Identity
+from server.identity import Identity
 from server.protocol import CloseCode, Format, Frame, Message, encode, ws_frame
 
 log = logging.getLogger(__name__)

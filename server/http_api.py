@@ -19,12 +19,18 @@ from server import logs
 from server.appkeys import METRICS, SERVICES, SETTINGS
 from server.errors import ArenaError, BadRequest
 from server.http_admin import add_admin_routes
-from server.http_common import address_key, error_body, read_json_object, require_json, require_key
+from server.http_common import (
+    address_key,
+    bearer_header,
+    error_body,
+    read_json_object,
+    require_json,
+    require_key,
+)
 from server.metrics import CONTENT_TYPE
 from server.protocol import ErrorCode, Format
 from server.services.leaderboards import OFFSET_MAX, TOP_LIMIT_MAX
 from server.services.sessions import TICKET_TTL_S
-from server.ws import bearer_token
 
 log = logging.getLogger(__name__)
 
@@ -148,13 +154,13 @@ async def spectator_login(request: web.Request) -> web.Response:
 
 async def get_session(request: web.Request) -> web.Response:
     sessions = request.app[SERVICES].sessions
-    session = await sessions.authenticate(bearer_token(request))
+    session = await sessions.authenticate(bearer_header(request))
     return web.json_response(await sessions.describe(session.token_hash))
 
 
 async def delete_session(request: web.Request) -> web.Response:
     sessions = request.app[SERVICES].sessions
-    session = await sessions.authenticate(bearer_token(request))
+    session = await sessions.authenticate(bearer_header(request))
     await sessions.revoke(session)
     return web.json_response({"revoked": True})
 
@@ -162,14 +168,14 @@ async def delete_session(request: web.Request) -> web.Response:
 async def delete_sessions(request: web.Request) -> web.Response:
     """Every session of the player ends, and its live socket closes (4002)."""
     sessions = request.app[SERVICES].sessions
-    session = await sessions.authenticate(bearer_token(request))
+    session = await sessions.authenticate(bearer_header(request))
     return web.json_response({"revoked": await sessions.revoke_all(session)})
 
 
 async def socket_ticket(request: web.Request) -> web.Response:
     """A single-use ticket for ``GET /v1/ws?ticket=``, valid TICKET_TTL_S seconds."""
     sessions = request.app[SERVICES].sessions
-    session = await sessions.authenticate(bearer_token(request))
+    session = await sessions.authenticate(bearer_header(request))
     ticket = await sessions.issue_ticket(session)
     return web.json_response({"ticket": ticket, "expires_in": TICKET_TTL_S})
 

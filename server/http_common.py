@@ -14,10 +14,19 @@ from server.addresses import address_bucket
 from server.appkeys import SERVICES, SETTINGS
 from server.errors import BadRequest, Forbidden, Unauthorized, UnsupportedMediaType
 from server.json_limits import BODY_DEPTH_MAX, has_lone_surrogate, nested_deeper_than
-from server.ws import bearer_header
 
 # Key refusals are logged under the name operators already filter on (docs/operations.md).
 log = logging.getLogger("server.http_api")
+
+
+def bearer_header(request: web.Request) -> str | None:
+    """``Authorization: Bearer VALUE`` only: what tokens, server and admin keys travel in
+    on HTTP routes (a query string ends up in proxies' access logs and browser history)."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return None
 
 
 def error_body(code: str, message: str, retry_after_ms: int | None = None) -> dict[str, Any]:

@@ -115,16 +115,24 @@ class MatchTap:
 
 
 class Hub:
-    def __init__(self, registry: SocketRegistry, command_channel: str) -> None:
+    def __init__(
+        self,
+        registry: SocketRegistry,
+        subscriber: Subscriptions,
+        match_feeds: MatchFeeds,
+        *,
+        command_channel: str,
+        rooms_left_by: Callable[[bytes], list[str]],
+        fanout_lag: Callable[[int], None] | None = None,
+    ) -> None:
         self._registry = registry
+        self._subscriber = subscriber
+        self._match_feeds = match_feeds
         self._command_channel = command_channel
-        self.subscriber: Subscriptions | None = None  # set by the composition root
-        self.match_feeds: MatchFeeds | None = None  # set by the composition root
+        # The chat room channels a push takes its recipients out of (a lobby closed).
+        self._rooms_left_by = rooms_left_by
         # Told each live match event's publish time (ms) once delivered: the metrics.
-        self.fanout_lag: Callable[[int], None] | None = None
-        # The chat room channels a push takes its recipients out of (a lobby closed): set
-        # by the composition root.
-        self.rooms_left_by: Callable[[bytes], list[str]] | None = None
+        self._fanout_lag = fanout_lag
         self._listeners: dict[str, dict[str, Connection]] = {}  # channel -> conn_id -> conn
         self._channels_of: dict[str, set[str]] = {}  # conn_id -> channels
         self._taps: dict[str, MatchTap] = {}  # match channel -> tap
@@ -140,16 +148,14 @@ class Hub:
         listeners[conn.conn_id] = conn
         self._channels_of.setdefault(conn.conn_id, set()).add(channel)
         if first:
-            assert self.subscriber is not None
-            await self.subscriber.subscribe(channel)
+            await self._subscriber.subscribe(channel)
 
     async def until_subscribed(self, channel: str, *, within_s: float) -> None:
         """Return once Redis confirmed ``channel`` on this node's pub/sub connection: from
         then on its pushes reach the listeners, so state read after cannot miss one.
         Unavailable when not confirmed within ``within_s`` (pub/sub down or refused)."""
-        assert self.subscriber is not None
         try:
-            await asyncio.wait_for(self.subscriber.until_subscribed(channel), within_s)
+            await asyncio.wait_for(self._subscriber.until_subscribed(channel), within_s)
         except TimeoutError:
             raise Unavailable("this node cannot hear its players' channels now") from None
 
@@ -163,8 +169,7 @@ class Hub:
         if not listeners:
             del self._listeners[channel]
             self._taps.pop(channel, None)
-            assert self.subscriber is not None
-            await self.subscriber.unsubscribe(channel)
+            await self._subscriber.unsubscribe(channel)
 
     async def forget(self, conn: Connection) -> None:
         """A socket closed: drop it from every channel it listened to."""
@@ -187,10 +192,9 @@ class Hub:
         ``from_start``: from the match's first event (the match is starting); else
         from now (a socket opening mid-match: its client catches up with match.feed).
         """
-        assert self.match_feeds is not None
-        channel = self.match_feeds.channel(match_id)
+        channel = self._match_feeds.channel(match_id)
         if channel not in self._taps:
-            after = "0-0" if from_start else await self.match_feeds.feed_tail(match_id)
+            after = "0-0" if from_start else await self._match_feeds.feed_tail(match_id)
             if channel not in self._taps:  # another socket may have made it meanwhile
                 tap = self._taps[channel] = MatchTap(match_id, channel, _feed_order(after))
                 self._spawn(self._fill(tap))
@@ -212,15 +216,13 @@ class Hub:
     async def _fill(self, tap: MatchTap) -> None:
         """Read from the feed what came after the tap's last event, once Redis confirmed the
         subscription (so nothing falls between the two), then release the held events."""
-        assert self.subscriber is not None
-        assert self.match_feeds is not None
         while self._taps.get(tap.channel) is tap and tap.filling:
             tap.again = False
             try:
-                await asyncio.wait_for(self.subscriber.until_subscribed(tap.channel), 5.0)
+                await asyncio.wait_for(self._subscriber.until_subscribed(tap.channel), 5.0)
                 while True:
                     after = f"{tap.last[0]}-{tap.last[1]}"
-                    entries = await self.match_feeds.events_after(tap.match_id, after)
+                    entries = await self._match_feeds.events_after(tap.match_id, after)
                     for entry in entries:
                         self._deliver(tap, entry.id, entry.push, None)
                     if len(entries) < FEED_PAGE_MAX:  # events_after's page
@@ -266,8 +268,8 @@ class Hub:
         tap.last = order
         frame = Frame(message, packed=payload)
         _push_all(frame, self._listeners.get(tap.channel, {}))
-        if message is not None and self.fanout_lag is not None:  # live, not read back
-            self.fanout_lag(order[0])
+        if message is not None and self._fanout_lag is not None:  # live, not read back
+            self._fanout_lag(order[0])
         event = frame.message.get("ev")
         if event == Push.MATCH_ENDED:
             self._spawn(self._drop(tap.channel))
@@ -284,8 +286,8 @@ class Hub:
         ]
         for conn in leavers:
             self._spawn(self.unlisten(channel, conn))
-        if leavers and self.rooms_left_by is not None:
-            self.leave_rooms(self.rooms_left_by(payload), leavers)
+        if leavers:
+            self.leave_rooms(self._rooms_left_by(payload), leavers)
 
     async def _drop(self, channel: str) -> None:
         """A match ended: its sockets stop following it."""
@@ -316,8 +318,7 @@ class Hub:
         if not listeners:
             return
         _push_all(Frame(packed=payload), listeners)
-        if self.rooms_left_by is not None:
-            self.leave_rooms(self.rooms_left_by(payload), list(listeners.values()))
+        self.leave_rooms(self._rooms_left_by(payload), list(listeners.values()))
 
     def leave_rooms(self, rooms: list[str], conns: list[Connection]) -> None:
         """Take the push's recipients out of the rooms it ended their membership of."""

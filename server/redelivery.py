@@ -27,7 +27,7 @@ import contextlib
 import logging
 
 from server.connection import Connection, SocketRegistry
-from server.errors import ArenaError
+from server.errors import ArenaError, Unavailable
 from server.hub import Hub
 from server.hub_out import packed
 from server.protocol import Frame, Push, push
@@ -75,12 +75,10 @@ class Redelivery:
             log.info("told %d players their lobby, match and notes again", len(conns))
 
     async def _tell_when_subscribed(self, conn: Connection, turns: asyncio.Semaphore) -> None:
-        subscriber = self._hub.subscriber
-        assert subscriber is not None
         channel = self._services.presence.player_channel(conn.player_id)
         try:
-            await asyncio.wait_for(subscriber.until_subscribed(channel), CONFIRM_WAIT_S)
-        except TimeoutError:
+            await self._hub.until_subscribed(channel, within_s=CONFIRM_WAIT_S)
+        except Unavailable:
             return
         async with turns:
             await self._tell(conn)

@@ -21,11 +21,16 @@ import time
 from collections.abc import Sequence
 
 from server import logs
+from server.compose import build_services
 from server.errors import ArenaError
+from server.hub_out import HubPushes
 from server.services import Services
 from server.services.matches import RESULT_JOB
 from server.services.results import ResultNotReady, ResultService
 from server.settings import Settings
+from server.storage.clients import open_mux, open_redis
+from server.storage.connection import RedisUnreachable, wait_for_redis
+from server.storage.pushes import PushStore
 from server.storage.queue import Job, TaskQueue
 
 log = logging.getLogger(__name__)
@@ -133,10 +138,6 @@ async def finish_jobs(workers: list[ResultWorker], grace_s: float) -> None:
 
 
 async def _serve(argv: Sequence[str] | None) -> int:
-    from server.app import build_services  # the composition root, shared with the server
-    from server.storage.clients import open_mux, open_redis
-    from server.storage.connection import RedisUnreachable, wait_for_redis
-
     settings = Settings.from_args(argv, prog="python -m server.worker")
     logs.configure(settings.log_level, "json" if settings.log_format == "json" else "text")
     if not settings.redis_url:
@@ -158,7 +159,14 @@ async def _serve(argv: Sequence[str] | None) -> int:
         await mux.aclose()
         await redis.aclose()
         return 1
-    services = build_services(settings, mux, time.time, redis)
+    services = build_services(
+        settings,
+        mux,
+        redis,
+        clock=time.time,
+        pushes=HubPushes(PushStore(mux)),
+        pubsub_hears=lambda channel: False,  # a worker holds no sockets and serves no probe
+    )
     count = max(1, settings.workers)
     workers = make_workers(services, settings, count, "w")
     stopping = asyncio.Event()

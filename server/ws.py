@@ -11,7 +11,6 @@ from collections.abc import Callable
 from aiohttp import WSMsgType, web
 
 from server import logs
-from server.appkeys import HUB, SERVICES
 from server.connection import Connection, FloodGate, SocketRegistry
 from server.errors import (
     ArenaError,
@@ -21,8 +20,10 @@ from server.errors import (
     TooManySockets,
     UnknownOp,
 )
-from server.handlers import HANDLERS, SPECTATOR_OPS, Identity, OpContext, Request
+from server.handlers import HANDLERS, SPECTATOR_OPS, OpContext, Request
+from server.http_common import bearer_header
 from server.hub import Hub, end_socket
+from server.identity import Identity
 from server.metrics import OK, OpMeter
 from server.protocol import (
     CloseCode,
@@ -43,33 +44,6 @@ from server.services.sessions import Session
 from server.settings import Settings
 
 log = logging.getLogger(__name__)
-
-
-def bearer_header(request: web.Request) -> str | None:
-    """``Authorization: Bearer KEY`` only: what server and admin keys travel in (a query
-    string ends up in proxies' access logs)."""
-    header = request.headers.get("Authorization", "")
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() == "bearer" and value.strip():
-        return value.strip()
-    return None
-
-
-def bearer_token(request: web.Request) -> str | None:
-    """``Authorization: Bearer TOKEN`` only: an HTTP route never reads a token from the
-    query (it would end up in access logs, proxies and browser history)."""
-    return bearer_header(request)
-
-
-async def socket_session(request: web.Request) -> Session:
-    """Who opens ``/v1/ws``: ``?ticket=`` (single use, from POST /v1/ws/ticket: what
-    browsers send, as they cannot set socket headers), else the Authorization header,
-    else ``?token=`` (kept for old clients, on this route only)."""
-    sessions = request.app[SERVICES].sessions
-    ticket = request.query.get("ticket")
-    if ticket is not None:
-        return await sessions.authenticate_ticket(ticket)
-    return await sessions.authenticate(bearer_header(request) or request.query.get("token"))
 
 
 class HubChannels:
@@ -100,12 +74,16 @@ class SocketEndpoint:
         self,
         settings: Settings,
         registry: SocketRegistry,
+        services: Services,
+        hub: Hub,
         ops: OpMeter | None = None,
         *,
         address_of: Callable[[web.Request], str] = lambda request: request.remote or "",
     ) -> None:
         self._settings = settings
         self._registry = registry
+        self._services = services
+        self._hub = hub
         self._ops = ops  # None: metrics off
         self._address_of = address_of  # what per-address caps count by
         # Sockets open or opening per client address, on this node.
@@ -127,10 +105,20 @@ class SocketEndpoint:
             if not self._per_address[address]:
                 del self._per_address[address]
 
+    async def _session(self, request: web.Request) -> Session:
+        """Who opens ``/v1/ws``: ``?ticket=`` (single use, from POST /v1/ws/ticket: what
+        browsers send, as they cannot set socket headers), else the Authorization header,
+        else ``?token=`` (kept for old clients, on this route only)."""
+        ticket = request.query.get("ticket")
+        if ticket is not None:
+            return await self._services.sessions.authenticate_ticket(ticket)
+        token = bearer_header(request) or request.query.get("token")
+        return await self._services.sessions.authenticate(token)
+
     async def _open(self, request: web.Request) -> web.StreamResponse:
-        services = request.app[SERVICES]
+        services, hub = self._services, self._hub
         # Refused with 401 before the upgrade (the error middleware renders it).
-        session = await socket_session(request)
+        session = await self._session(request)
 
         ws = web.WebSocketResponse(
             max_msg_size=self._settings.max_frame_bytes,
@@ -158,7 +146,6 @@ class SocketEndpoint:
         self._registry.add(conn)
         logs.conn_id.set(conn.conn_id)  # on every log line of this socket from here
         log.info("socket opened for %s %s", session.role, conn.player_id)
-        hub = request.app[HUB]
         try:
             if not session.spectator:  # a dashboard is nobody's presence and holds no seat
                 online_since = await services.presence.socket_opened(conn.player_id, conn.conn_id)
@@ -186,7 +173,7 @@ class SocketEndpoint:
             conn.close(CloseCode.INTERNAL_ERROR, exc.code)
         finally:
             self._registry.remove(conn)
-            await request.app[HUB].forget(conn)
+            await hub.forget(conn)
             conn.close(CloseCode.NORMAL)
             # Give the closing handshake time to get through what is still buffered,
             # so the client can read its close code; then aiohttp drops the connection.

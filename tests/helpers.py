@@ -13,7 +13,15 @@ import redis
 import redis.cluster
 
 from client_sim.client import ArenaClient, Login, guest_login
+from server.compose import build_services
+from server.hub_out import HubPushes
 from server.protocol import Message
+from server.services import Services
+from server.services.leaderboards import Clock
+from server.settings import Settings
+from server.storage.clients import BlockingClient
+from server.storage.mux import Commands
+from server.storage.pushes import PushStore
 
 
 def new_device() -> str:
@@ -135,3 +143,15 @@ class Pushes:
             while not check(self.items):
                 self._arrived.clear()
                 await self._arrived.wait()
+
+
+def services_of(settings: Settings, mux: Commands, clock: Clock, redis: BlockingClient) -> Services:
+    """A node's services without its sockets and hub, as the results worker builds them."""
+    return build_services(
+        settings,
+        mux,
+        redis,
+        clock=clock,
+        pushes=HubPushes(PushStore(mux)),
+        pubsub_hears=lambda channel: False,
+    )

@@ -153,10 +153,12 @@ async def test_a_slot_moved_to_another_master_is_followed_by_commands_and_subscr
     async def on_connected() -> None:
         resubscribed.set()
 
-    subscriber = ClusterSubscriber(
-        mux, lambda channel, payload: received.put_nowait((channel, payload)), on_connected
+    subscriber = ClusterSubscriber(mux)
+    task = asyncio.create_task(
+        subscriber.run(
+            lambda channel, payload: received.put_nowait((channel, payload)), on_connected
+        )
     )
-    task = asyncio.create_task(subscriber.run())
     try:
         key, channel = "arena:{moving}:x", "arena:{moving}:events"
         await mux.execute("SET", key, "before")
@@ -210,8 +212,8 @@ async def test_a_subscription_sent_to_a_slots_old_owner_follows_it_and_spares_th
     That channel moves to the new owner; the old owner's other channels keep flowing."""
     mux = ClusterMux(redis_server.url)
     received: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
-    subscriber = ClusterSubscriber(mux, lambda c, p: received.put_nowait((c, p)))
-    task = asyncio.create_task(subscriber.run())
+    subscriber = ClusterSubscriber(mux)
+    task = asyncio.create_task(subscriber.run(lambda c, p: received.put_nowait((c, p))))
     try:
         moving = "arena:{drift}:events"
         masters = await mux.masters()

@@ -17,7 +17,6 @@ import msgpack
 import pytest
 import redis as redis_sync
 
-from server.app import build_services
 from server.embedded_redis import RedisProcess
 from server.errors import LobbyFull, LobbyNotFound, LockTimeout, Unavailable
 from server.hub_out import HubPushes
@@ -33,7 +32,7 @@ from server.storage.pubsub import Subscriber
 from server.storage.pushes import PushStore
 from server.storage.scripts import Scripts
 from tests.conftest import settings_for_test
-from tests.helpers import eventually
+from tests.helpers import eventually, services_of
 
 # Renewed every second: only a loop stalled two seconds would lose it, even on a loaded box.
 LEASE_TTL_MS = 3000
@@ -72,7 +71,7 @@ async def open_services(
     settings = settings_for_test(redis_url=redis_url, redis_timeout_s=0.5, **overrides)
     mux = open_mux(redis_url, timeout_s=settings.redis_timeout_s)
     blocking = open_redis(redis_url, pool_size=2, timeout_s=settings.redis_timeout_s)
-    services = build_services(settings, mux, time.time, blocking)
+    services = services_of(settings, mux, time.time, blocking)
     store = PausingStore(mux, services.locks)
     # The lobby service as built, over the pausing store.
     paused = LobbyService(
@@ -161,9 +160,9 @@ async def test_a_change_whose_lock_was_taken_away_neither_indexes_nor_pushes(
     lobbies = services.lobbies
     lobby = await lobbies.create("owner", "olga", mode="duel", capacity=4, name=None, private=False)
     pushes: asyncio.Queue[bytes] = asyncio.Queue()
-    listener = Subscriber(redis_server.url, lambda _, payload: pushes.put_nowait(payload))
+    listener = Subscriber(redis_server.url)
     await listener.subscribe(keys.player_channel("owner"))
-    running = asyncio.create_task(listener.run())
+    running = asyncio.create_task(listener.run(lambda _, payload: pushes.put_nowait(payload)))
     try:
         async with asyncio.timeout(5):
             await listener.until_subscribed(keys.player_channel("owner"))
@@ -222,10 +221,12 @@ async def pushes_to(
 ) -> tuple[asyncio.Queue[dict[str, Any]], Subscriber, asyncio.Task[None]]:
     """Every push to these players' channels, decoded, in order."""
     pushes: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-    listener = Subscriber(redis_url, lambda _, payload: pushes.put_nowait(msgpack.unpackb(payload)))
+    listener = Subscriber(redis_url)
     for player_id in player_ids:
         await listener.subscribe(keys.player_channel(player_id))
-    running = asyncio.create_task(listener.run())
+    running = asyncio.create_task(
+        listener.run(lambda _, payload: pushes.put_nowait(msgpack.unpackb(payload)))
+    )
     async with asyncio.timeout(5):
         for player_id in player_ids:
             await listener.until_subscribed(keys.player_channel(player_id))

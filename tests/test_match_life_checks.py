@@ -14,7 +14,6 @@ import msgpack
 import pytest
 import redis as redis_sync
 
-from server.app import build_services
 from server.embedded_redis import RedisProcess
 from server.errors import Unavailable
 from server.services import Services
@@ -23,7 +22,7 @@ from server.storage.clients import open_mux, open_redis
 from server.storage.matches import MATCH_TTL_S, MatchStore
 from server.storage.mux import Commands
 from tests.conftest import settings_for_test
-from tests.helpers import eventually
+from tests.helpers import eventually, services_of
 
 ABANDON_S = 10.0
 CHECK_EVERY_S = 1.0
@@ -100,7 +99,7 @@ async def open_life(redis_url: str, clock: Clock, **settings: Any) -> tuple[Life
     config = settings_for_test(redis_url=redis_url, **settings)
     mux = open_mux(redis_url, timeout_s=config.redis_timeout_s)
     blocking = open_redis(redis_url, pool_size=2, timeout_s=config.redis_timeout_s)
-    return Life(build_services(config, mux, clock, blocking), mux, clock), [mux, blocking]
+    return Life(services_of(config, mux, clock, blocking), mux, clock), [mux, blocking]
 
 
 @pytest.fixture

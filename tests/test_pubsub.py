@@ -16,11 +16,9 @@ async def test_messages_arrive_once_the_subscription_is_confirmed_even_with_a_pa
 ) -> None:
     with RedisProcess(tmp_path, appendonly=False, extra_args=["--requirepass", "s3cret"]) as redis:
         got: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
-        subscriber = Subscriber(
-            f"redis://:s3cret@127.0.0.1:{redis.port}/3", lambda c, p: got.put_nowait((c, p))
-        )
+        subscriber = Subscriber(f"redis://:s3cret@127.0.0.1:{redis.port}/3")
         await subscriber.subscribe("arena:test:a")
-        task = asyncio.create_task(subscriber.run())
+        task = asyncio.create_task(subscriber.run(lambda c, p: got.put_nowait((c, p))))
         try:
             await asyncio.wait_for(subscriber.until_subscribed("arena:test:a"), 5)
             publisher = redis_sync.Redis(port=redis.port, password="s3cret", db=0)
@@ -46,9 +44,9 @@ async def test_a_peer_that_hangs_up_at_once_is_retried_with_backoff() -> None:
 
     port = free_port()
     server = await asyncio.start_server(hang_up, "127.0.0.1", port)
-    subscriber = Subscriber(f"redis://127.0.0.1:{port}/0", lambda c, p: None)
+    subscriber = Subscriber(f"redis://127.0.0.1:{port}/0")
     await subscriber.subscribe("arena:test:a")
-    task = asyncio.create_task(subscriber.run())
+    task = asyncio.create_task(subscriber.run(lambda c, p: None))
     try:
         await asyncio.sleep(1.0)  # watching what a second of failures costs
         # Backoff doubles from 50 ms up to 1 s: a handful of attempts, not thousands.

@@ -14,7 +14,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 import redis as redis_sync
 
-from server.app import build_services
 from server.embedded_redis import RedisProcess
 from server.errors import BadCredentials, Unauthorized
 from server.services import Services
@@ -25,7 +24,7 @@ from server.storage.mux import Commands
 from server.storage.scripts import Scripts
 from server.storage.sessions import ListedSession, SessionStore
 from tests.conftest import settings_for_test
-from tests.helpers import new_device
+from tests.helpers import new_device, services_of
 
 
 class RevokingWhileOpening(SessionStore):
@@ -76,7 +75,7 @@ async def real(
     settings = settings_for_test(redis_url=redis_server.url)
     mux = open_mux(redis_server.url, timeout_s=5)
     redis = open_redis(redis_server.url, pool_size=2, timeout_s=5)
-    yield build_services(settings, mux, time.time, redis), mux
+    yield services_of(settings, mux, time.time, redis), mux
     await mux.aclose()
     await redis.aclose()
 

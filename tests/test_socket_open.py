@@ -19,11 +19,11 @@ from aiohttp import web
 
 from client_sim.client import ArenaClient
 from server.app import create_app
-from server.appkeys import HUB, SERVICES
+from server.appkeys import HUB, SERVICES, SUBSCRIBER
 from server.embedded_redis import RedisProcess
-from server.hub import Hub
 from server.protocol import CloseCode, Message
 from server.services import Services
+from server.storage.pubsub import Subscriptions
 from tests.conftest import settings_for_test
 from tests.helpers import eventually, login
 
@@ -57,9 +57,9 @@ class HeldSubscription:
     ``release``: until then Redis does not deliver that channel to the node. ``waited``
     is set when the node starts waiting for the channel's confirmation."""
 
-    def __init__(self, hub: Hub, channel: str, monkeypatch: pytest.MonkeyPatch) -> None:
-        subscriber = hub.subscriber
-        assert subscriber is not None
+    def __init__(
+        self, subscriber: Subscriptions, channel: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         self._channel = channel
         self._subscribe = subscriber.subscribe
         self._until_subscribed = subscriber.until_subscribed
@@ -114,7 +114,7 @@ async def test_what_is_published_while_a_socket_opens_reaches_it(
         return hub.listening(channel) == 0
 
     await eventually(channel_dropped, within_s=5)  # the next socket subscribes afresh
-    held = HeldSubscription(hub, channel, monkeypatch)
+    held = HeldSubscription(app[SUBSCRIBER], channel, monkeypatch)
     bobs = await ArenaClient.connect(base, bob.token)
     again = await ArenaClient.connect(base, alice.token)
     try:
@@ -152,7 +152,7 @@ async def test_a_socket_whose_channel_is_never_confirmed_closes_for_a_retry(
     base, app = await serve(redis_timeout_s=0.5)
     alice = await login(base, "alice")
     channel = app[SERVICES].presence.player_channel(alice.player_id)
-    HeldSubscription(app[HUB], channel, monkeypatch)
+    HeldSubscription(app[SUBSCRIBER], channel, monkeypatch)
     client = await ArenaClient.connect(base, alice.token)
     try:
         assert await client.wait_closed(timeout=10) == CloseCode.INTERNAL_ERROR

@@ -6,7 +6,7 @@ Redis or build key names.
 
 from __future__ import annotations
 
-from server.handlers.base import Handler, Identity, OpContext, Request, SocketChannels
+from server.handlers.base import Handler, OpContext, Request, SocketChannels
 from server.handlers.leaderboards import LEADERBOARD_HANDLERS
 from server.handlers.lobbies import LOBBY_HANDLERS
 from server.handlers.matches import MATCH_HANDLERS
@@ -46,7 +46,6 @@ __all__ = [
     "HANDLERS",
     "SPECTATOR_OPS",
     "Handler",
-    "Identity",
     "OpContext",
     "Request",
     "SocketChannels",

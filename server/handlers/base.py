@@ -9,19 +9,11 @@ from typing import Any, Protocol, TypeVar
 import msgpack
 
 from server.errors import BadRequest
+from server.identity import Identity
 from server.protocol import FeedEntry, Format, Message, Preencoded
 from server.services import Services
 
 T = TypeVar("T")
-
-
-@dataclass(slots=True)
-class Identity:
-    """Who holds a socket. The name is kept current: a rename reaches the live socket."""
-
-    player_id: str
-    name: str
-    spectator: bool = False  # a read-only session: no presence, no seat, reads only
 
 
 class SocketChannels(Protocol):

@@ -6,10 +6,14 @@ from collections.abc import Awaitable, Callable
 
 
 class HealthService:
-    def __init__(self, redis_answers: Callable[[float], Awaitable[bool]]) -> None:
+    def __init__(
+        self,
+        redis_answers: Callable[[float], Awaitable[bool]],
+        commands_connected: Callable[[], bool],
+    ) -> None:
         self._redis_answers = redis_answers
-        # Set by the composition root once the hub exists.
-        self.commands_connected: Callable[[], bool] = lambda: False
+        # Whether the node hears its command channel (a replaced socket must close).
+        self.commands_connected = commands_connected
 
     async def not_ready_because(self, timeout_s: float) -> str | None:
         """None when ready, else why not."""

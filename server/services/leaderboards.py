@@ -216,8 +216,19 @@ class LeaderboardService:
             raise NotRanked(f"{player_id[:64]!r} has no score on {_where(at)}")
         return entries
 
+
+class BoardNames:
+    """The names boards show beside scores, kept current when a player renames."""
+
+    def __init__(
+        self, store: LeaderboardStore, boards: Sequence[BoardSpec], *, clock: Clock = time.time
+    ) -> None:
+        self._store = store
+        self._boards = list(boards)
+        self._clock = clock
+
     async def player_renamed(self, player_id: str, name: str) -> None:
         """Show the new name on every board's current period (past periods keep the old one)."""
         now = self._clock()
-        periods = [current(board, now) for board in self._boards.values()]
+        periods = [current(board, now) for board in self._boards]
         await self._store.rename([(p.board.id, p.period_id) for p in periods], player_id, name)

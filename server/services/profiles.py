@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import msgpack
@@ -23,11 +23,17 @@ class Profile:
 
 
 class ProfileService:
-    def __init__(self, store: PlayerStore, cache: ReadThroughCache) -> None:
+    def __init__(
+        self,
+        store: PlayerStore,
+        cache: ReadThroughCache,
+        *,
+        rename_listeners: Sequence[RenameListener] = (),
+    ) -> None:
         self._store = store
         self._cache = cache
         # Called with (player_id, new_name) after a name changes: boards show names too.
-        self.rename_listeners: list[RenameListener] = []
+        self._rename_listeners = tuple(rename_listeners)
 
     async def set_name(self, player_id: str, name: str, *, ttl_s: int | None = None) -> None:
         """Set the name; with ``ttl_s`` the profile lives that long from now."""
@@ -37,7 +43,7 @@ class ProfileService:
         # Also when new: an earlier lookup may have cached "no such player".
         await self._cache.invalidate(player_id)
         if previous is not None:
-            for listener in self.rename_listeners:
+            for listener in self._rename_listeners:
                 await listener(player_id, name)
 
     async def get(self, player_id: str) -> Profile:

@@ -10,8 +10,6 @@ forms: ``ClusterMux`` and ``ClusterSubscriber`` (cluster.py), and redis-py's
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 
@@ -20,7 +18,7 @@ from server.storage.cluster import ClusterMux
 from server.storage.cluster_pubsub import ClusterSubscriber
 from server.storage.connection import wait_for_redis
 from server.storage.mux import Commands, RedisMux
-from server.storage.pubsub import OnMessage, Subscriber
+from server.storage.pubsub import Subscriber
 
 # redis-py, for the commands that hold a connection while they block.
 BlockingClient = Redis | RedisCluster
@@ -62,18 +60,11 @@ def open_mux(url: str, *, timeout_s: float) -> Commands:
     return kind(url, timeout_s=timeout_s, connect_timeout_s=min(timeout_s, 1.0))
 
 
-def open_subscriber(
-    url: str,
-    mux: Commands,
-    on_message: OnMessage,
-    on_connected: Callable[[], Awaitable[None]],
-    *,
-    timeout_s: float,
-) -> Subscriber | ClusterSubscriber:
-    """The node's pub/sub: one connection, or one per cluster shard."""
+def open_subscriber(url: str, mux: Commands, *, timeout_s: float) -> Subscriber | ClusterSubscriber:
+    """The node's pub/sub: one connection, or one per cluster shard (``run`` connects)."""
     if isinstance(mux, ClusterMux):
-        return ClusterSubscriber(mux, on_message, on_connected, timeout_s=timeout_s)
-    return Subscriber(url, on_message, on_connected, timeout_s=timeout_s)
+        return ClusterSubscriber(mux, timeout_s=timeout_s)
+    return Subscriber(url, timeout_s=timeout_s)
 
 
 async def check_redis(url: str, *, within_s: float, timeout_s: float) -> None:

@@ -19,11 +19,11 @@ import asyncio
 import collections
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 
 from server.storage.cluster import ClusterMux
 from server.storage.mux import CommandError, MuxConnectionError, MuxTimeoutError
-from server.storage.pubsub import OnMessage, Subscriber
+from server.storage.pubsub import OnConnected, OnMessage, Subscriber
 
 log = logging.getLogger(__name__)
 
@@ -48,14 +48,13 @@ class ClusterSubscriber:
     def __init__(
         self,
         mux: ClusterMux,
-        on_message: OnMessage,
-        on_connected: Callable[[], Awaitable[None]] | None = None,
         *,
         timeout_s: float = 5.0,
     ) -> None:
         self._mux = mux
-        self._on_message = on_message
-        self._on_connected = on_connected
+        # Given to ``run``, which hands them to every shard's loop.
+        self._on_message: OnMessage | None = None
+        self._on_connected: OnConnected | None = None
         self._timeout_s = timeout_s
         self._shards: dict[tuple[str, int], Subscriber] = {}
         self._wanted: set[str] = set()  # every channel the hub wants
@@ -101,6 +100,10 @@ class ClusterSubscriber:
         shard = self._where.get(channel)
         return shard is not None and shard.is_confirmed(channel)
 
+    def hears(self, channel: str) -> bool:
+        shard = self._where.get(channel)
+        return shard is not None and shard.hears(channel)
+
     def error_counts(self) -> collections.Counter[str]:
         total: collections.Counter[str] = collections.Counter()
         for shard in self._shards.values():
@@ -121,14 +124,10 @@ class ClusterSubscriber:
         shard = self._shards.get(address)
         if shard is None:
             shard = self._shards[address] = Subscriber(
-                owner,
-                self._on_message,
-                self._on_connected,
-                timeout_s=self._timeout_s,
-                on_misplaced=self._misplaced,
+                owner, timeout_s=self._timeout_s, on_misplaced=self._misplaced
             )
             if self._running:
-                self._start(shard.run(), "hub-shard")
+                self._start_shard(shard)
         return shard
 
     async def _put(self, channel: str, shard: Subscriber) -> bool:
@@ -178,11 +177,17 @@ class ClusterSubscriber:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def run(self) -> None:
+    def _start_shard(self, shard: Subscriber) -> None:
+        assert self._on_message is not None  # running
+        self._start(shard.run(self._on_message, self._on_connected), "hub-shard")
+
+    async def run(self, on_message: OnMessage, on_connected: OnConnected | None = None) -> None:
         """Until ``stopping`` is set or the task is cancelled; then every shard's loop ends."""
+        self._on_message = on_message
+        self._on_connected = on_connected
         self._running = True
         for shard in self._shards.values():
-            self._start(shard.run(), "hub-shard")
+            self._start_shard(shard)
         self._start(self._placer(), "hub-placer")
         try:
             await self.stopping.wait()

@@ -32,13 +32,22 @@ from server.storage.mux import CommandError, Commands, pack
 log = logging.getLogger(__name__)
 
 OnMessage = Callable[[str, bytes], None]
+OnConnected = Callable[[], Awaitable[None]]
+
+
+def _nobody(channel: str, payload: bytes) -> None:
+    """Before ``run``: no connection, so nothing arrives."""
+
 
 # Silence on a subscribed connection is normal; a PING every so often tells a dead one apart.
 PING_EVERY_S = 5.0
 
 
 class Subscriptions(Protocol):
-    """What the hub needs of a subscriber: one Redis's (``Subscriber``) or a cluster's."""
+    """A node's pub/sub, as the hub and the composition use it: one Redis's
+    (``Subscriber``) or a cluster's (``ClusterSubscriber``)."""
+
+    stopping: asyncio.Event
 
     async def subscribe(self, channel: str) -> None: ...
 
@@ -46,7 +55,13 @@ class Subscriptions(Protocol):
 
     async def until_subscribed(self, channel: str) -> None: ...
 
+    def hears(self, channel: str) -> bool:
+        """Connected, and Redis confirmed ``channel`` on the connection."""
+
     def error_counts(self) -> collections.Counter[str]: ...
+
+    async def run(self, on_message: OnMessage, on_connected: OnConnected | None = None) -> None:
+        """Deliver messages until ``stopping`` is set (or the task is cancelled)."""
 
 
 class Publisher:
@@ -89,17 +104,15 @@ class Subscriber:
     def __init__(
         self,
         url: str | Endpoint,
-        on_message: OnMessage,
-        on_connected: Callable[[], Awaitable[None]] | None = None,
         *,
         timeout_s: float = 5.0,
         on_misplaced: Callable[[str | None], None] | None = None,
     ) -> None:
         self._endpoint = url if isinstance(url, Endpoint) else Endpoint.from_url(url)
         self._timeout_s = timeout_s
-        self._on_message = on_message
-        # Runs after every (re)subscribe: what was published meanwhile is lost.
-        self._on_connected = on_connected
+        # Given to ``run``: nothing arrives before it connects.
+        self._on_message: OnMessage = _nobody
+        self._on_connected: OnConnected | None = None
         # A cluster shard told us a channel is not its own (a MOVED reply, given here) or
         # dropped one whose slot moved away, or cannot be reached (both: None).
         self._on_misplaced = on_misplaced
@@ -129,6 +142,9 @@ class Subscriber:
 
     def is_confirmed(self, channel: str) -> bool:
         return channel in self._confirmed
+
+    def hears(self, channel: str) -> bool:
+        return self.connected.is_set() and channel in self._confirmed
 
     async def subscribe(self, channel: str) -> None:
         self._channels.add(channel)
@@ -220,7 +236,11 @@ class Subscriber:
 
     # --- the connection -------------------------------------------------------------
 
-    async def run(self) -> None:
+    async def run(self, on_message: OnMessage, on_connected: OnConnected | None = None) -> None:
+        """Deliver every message to ``on_message`` until ``stopping``; ``on_connected``
+        runs after every (re)subscribe: what was published meanwhile is lost."""
+        self._on_message = on_message
+        self._on_connected = on_connected
         backoff = 0.05
         while not self.stopping.is_set():
             if not self._channels:
