@@ -51,7 +51,7 @@ from server.storage.consensus import ConsensusStore
 from server.storage.feeds import ActivityStore, ChatStore, Feeds, NoteStore
 from server.storage.leaderboards import LeaderboardStore
 from server.storage.lobbies import LobbyStore
-from server.storage.locks import Locks, NoLocks
+from server.storage.locks import Locks
 from server.storage.matches import MatchStore
 from server.storage.mux import Commands
 from server.storage.players import PlayerStore
@@ -202,13 +202,14 @@ def build_services(
         modes=modes,
         clock=clock,
     )
-    locks = Locks(scripts) if settings.lobby_locks else NoLocks(scripts, mux)
+    locks = Locks(scripts)
     lobbies = LobbyService(
         LobbyStore(mux, scripts, locks),
         rate_limiter,
         presence,
         matches,
         watch,
+        pushes,
         grace_s=settings.lobby_grace_s,
         renew_interval_s=settings.presence_interval_s,
         modes=modes,

@@ -29,6 +29,7 @@ import logging
 from server.connection import Connection, SocketRegistry
 from server.errors import ArenaError, Unavailable
 from server.hub import Hub
+from server.hub_out import packed
 from server.protocol import Frame, Push, push
 from server.services import Services
 from server.services.lobby_news import lobby_wire
@@ -98,7 +99,8 @@ class Redelivery:
             return  # closed meanwhile
         if lobby is not None:
             conn.push(Frame(push(Push.LOBBY_UPDATED, lobby=lobby_wire(lobby))))
-        for payload in closed:
+        for tell in closed:
+            payload = packed(tell)
             conn.push(Frame(packed=payload))
             self._hub.leave_rooms(self._services.chat.rooms_left_after(payload), [conn])
         if match is not None:

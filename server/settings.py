@@ -170,12 +170,6 @@ class Settings:
         "ARENA_LOBBY_GRACE",
         "Seconds a player whose socket dropped keeps their lobby seat for a reconnect.",
     )
-    lobby_locks: int = _setting(
-        1,
-        "ARENA_LOBBY_LOCKS",
-        "1: lobby changes take the lobby's lock. 0 only to benchmark the lock's cost: "
-        "lobbies can then overfill.",
-    )
     match_feed_max: int = _setting(
         1000,
         "ARENA_MATCH_FEED_MAX",

@@ -122,8 +122,6 @@ def validate(settings: Checked) -> None:
         raise refuse(settings, "log_format", "text or json")
     if settings.metrics not in (0, 1):
         raise refuse(settings, "metrics", "0 or 1")
-    if settings.lobby_locks not in (0, 1):
-        raise refuse(settings, "lobby_locks", "1 (or 0, for benchmarks only)")
     if settings.redis_pool_size < max(2, settings.workers):
         raise refuse(
             settings,

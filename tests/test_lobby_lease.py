@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import time
 from collections.abc import AsyncIterator
@@ -18,13 +19,17 @@ import redis as redis_sync
 
 from server.embedded_redis import RedisProcess
 from server.errors import LobbyFull, LobbyNotFound, LockTimeout, Unavailable
-from server.services import Services, lobby_lock
+from server.hub_out import HubPushes
+from server.services import Services
+from server.services.lobbies import LobbyService
 from server.storage import keys
+from server.storage import lobbies as lobby_storage
 from server.storage.clients import open_mux, open_redis
 from server.storage.lobbies import LobbyRecord, LobbyStore
 from server.storage.locks import Lease, Locks
 from server.storage.mux import Commands
 from server.storage.pubsub import Subscriber
+from server.storage.pushes import PushStore
 from server.storage.scripts import Scripts
 from tests.conftest import settings_for_test
 from tests.helpers import eventually, services_of
@@ -55,10 +60,9 @@ class PausingStore(LobbyStore):
         await self._maybe_pause("read")
         return lobby
 
-    async def write(self, lease: Lease, lobby: LobbyRecord) -> bool:
-        written = await super().write(lease, lobby)
+    async def write(self, lease: Lease, lobby: LobbyRecord) -> None:
+        await super().write(lease, lobby)
         await self._maybe_pause("write")
-        return written
 
 
 async def open_services(
@@ -69,8 +73,19 @@ async def open_services(
     blocking = open_redis(redis_url, pool_size=2, timeout_s=settings.redis_timeout_s)
     services = services_of(settings, mux, time.time, blocking)
     store = PausingStore(mux, services.locks)
-    services.lobbies._store = store
-    return services, store, [mux, blocking]
+    # The lobby service as built, over the pausing store.
+    paused = LobbyService(
+        store,
+        services.rate_limiter,
+        services.presence,
+        services.matches,
+        services.watch,
+        HubPushes(PushStore(mux)),
+        grace_s=settings.lobby_grace_s,
+        renew_interval_s=settings.presence_interval_s,
+        modes=settings.mode_book(),
+    )
+    return dataclasses.replace(services, lobbies=paused), store, [mux, blocking]
 
 
 @pytest.fixture
@@ -85,7 +100,7 @@ async def lobby_services(
 
 @pytest.fixture
 def lease_ttl(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(lobby_lock, "LOCK_TTL_MS", LEASE_TTL_MS)
+    monkeypatch.setattr(lobby_storage, "LOCK_TTL_MS", LEASE_TTL_MS)
 
 
 async def held_mid_way(store: PausingStore, step: str, change: Any) -> asyncio.Task[Any]:

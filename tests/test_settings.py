@@ -26,6 +26,12 @@ def test_environment_then_flags() -> None:
     assert settings.session_ttl_s == 60
 
 
+def test_a_removed_setting_left_in_the_environment_is_ignored() -> None:
+    # docs/operations.md's upgrade notes promise this for each setting taken out.
+    removed = {"ARENA_LOBBY_LOCKS": "0", "ARENA_LOBBY_CAPACITY": "4", "ARENA_RESULT_BOARDS": "*"}
+    assert Settings.from_env(removed) == Settings.from_env({})
+
+
 def test_bad_values_are_refused_with_the_variable_named() -> None:
     with pytest.raises(ValueError, match="ARENA_PORT"):
         Settings.from_env({"ARENA_PORT": "eighty"})

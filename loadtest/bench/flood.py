@@ -28,8 +28,11 @@ async def flood(
     duration_s: float,
     make_request: MakeRequest,
     name_prefix: str = "flood",
+    around_load: Callable[[], object] | None = None,
 ) -> tuple[float, int]:
-    """Requests answered per second, and how many answers were failures."""
+    """Requests answered per second, and how many answers were failures. ``around_load``
+    is called as the load starts and again as it ends (every socket logged in and open
+    before, none closed yet after), for a caller that meters the load alone."""
     # limit=0: a socket holds its connection for good; aiohttp's default pool stops at 100.
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
         tokens = [
@@ -71,9 +74,13 @@ async def flood(
                     await send()
                     in_flight += 1
 
+        if around_load is not None:
+            around_load()
         started = time.perf_counter()
         await asyncio.gather(*(drive(ws, i) for i, ws in enumerate(conns)))
         elapsed = time.perf_counter() - started
+        if around_load is not None:
+            around_load()
         for ws in conns:
             await ws.close()
     return answered / elapsed, failed

@@ -1,7 +1,7 @@
 """Lobbies: create, list, join, leave, ready, quick-join; the rules that keep them honest.
 
 - Every change to a lobby happens under its distributed lock, and the write is
-  fenced: a holder that lost its lock cannot write (locks.py).
+  fenced: a holder that lost its lock cannot write (docs/locks.md).
 - A lobby is never overfilled: the member count is checked and written under the lock.
 - A player is never in two lobbies: a seat key per player, taken with ``SET NX``
   before the lobby is written (and given back if the write does not happen).
@@ -9,7 +9,7 @@
   the status moves from open to started under the lock, so two nodes seeing the
   last "ready" at the same moment cannot both start it.
 - Every member gets ``lobby.updated`` on every change, on whichever node they are
-  (published to each member's player channel).
+  (the ``Pushes`` port reaches each member's socket there).
 - A seat is a lease: while the player is connected, their node renews it every
   presence interval. A dropped socket or a dead node stops the renewals, and the
   seat frees a grace period later (any node's upkeep does it), unless the player
@@ -17,16 +17,16 @@
 - Everything a change implies (the index of open lobbies, the pushes) happens
   before the lock is released, so pushes leave in the order the changes happened.
 - The lock is renewed while a change runs, and the change confirms it still holds
-  it before each step after the write (the index, the match start, each publish):
+  it before each step after the write (the index, the match start, each push):
   a change that lost its lock stops with LOCK_TIMEOUT and pushes nothing more. Its
   write may stand: the same request sent again finishes what followed it (a member
   joining again, a ready again, a quick-join again; a started lobby keeps its
   members' seats until its match stands, which is how a retry recognises it).
 
-The parts: lobby_lock.py (the lock a change holds), lobby_seats.py (seats and their
-leases), lobby_news.py (the index and pushes that follow a change, the wire shape),
-lobby_removals.py (taking players out: a leave, a seat lapse, a kick or ban, an
-operator's close).
+The parts: the store holds the locks (``LobbyStore.holding``, ``confirm_held``),
+lobby_seats.py (seats and their leases), lobby_news.py (the index and pushes that
+follow a change, the wire shape), lobby_removals.py (taking players out: a leave, a
+seat lapse, a kick or ban, an operator's close).
 """
 
 from __future__ import annotations
@@ -34,30 +34,26 @@ from __future__ import annotations
 import re
 import secrets
 
-from server.errors import (
-    BadRequest,
-    LobbyFull,
-    LobbyNotFound,
-    LockTimeout,
-    NotInLobby,
-)
+from server.errors import BadRequest, LobbyFull, LobbyNotFound, LockTimeout, NotInLobby
 from server.modes import ModeBook
-from server.services.lobby_lock import hold_lobby
-from server.services.lobby_news import Removal, after_change
+from server.services.lobby_news import LobbyNews, Removal
 from server.services.lobby_removals import close_for_all, start_if_all_ready, take_out
 from server.services.lobby_seats import (
     free_lapsed_seats,
     free_seats,
+    is_member,
     now_ms,
     seat_key_ttl_ms,
+    seat_of,
+    sits_in,
     take_seat,
     write_or_give_back,
 )
 from server.services.matches import MatchService
+from server.services.ports import Pushes, Tell
 from server.services.presence import PresenceService
 from server.services.ratelimits import RateLimiter
 from server.services.watch import WatchFeed
-from server.storage import keys
 from server.storage.lobbies import LobbyRecord, LobbyStore, Member
 from server.text import clean_text
 
@@ -68,10 +64,9 @@ NAME_MAX = 32
 # Hundreds of players may queue for one popular lobby; each turn holds it a millisecond or two.
 LOCK_WAIT_S = 3.0
 QUICKJOIN_CANDIDATES = 10
-# Inside quick-join's mode lock, a busy candidate is skipped quickly: the mode lock's TTL
-# must outlast every candidate tried (10 x 0.2 s) plus creating a lobby.
+# Inside quick-join's mode lock, a busy candidate is skipped quickly (the mode lock's TTL,
+# storage/lobbies.py's MODE_LOCK_TTL_MS, outlasts them all and the create after them).
 CANDIDATE_WAIT_S = 0.2
-MODE_LOCK_TTL_MS = 8000
 
 
 def validate_mode(mode: object) -> str:
@@ -94,6 +89,7 @@ class LobbyService:
         presence: PresenceService,
         matches: MatchService,
         watch: WatchFeed,
+        pushes: Pushes,
         *,
         grace_s: float,
         renew_interval_s: float,
@@ -102,8 +98,7 @@ class LobbyService:
         self._store = store
         self._rate_limiter = rate_limiter
         self._presence = presence
-        self._matches = matches
-        self._watch = watch
+        self._news = LobbyNews(store, matches, watch, pushes)
         # A lease outlives one missed renewal, so a connected player never loses a seat.
         self._lease_ms = int((grace_s + renew_interval_s) * 1000)
         self._modes = modes
@@ -122,26 +117,19 @@ class LobbyService:
         """Whether the player sits in the open lobby (a started lobby has no seats left)."""
         if not LOBBY_ID.match(lobby_id):
             return False
-        lobby = await self._store.read(lobby_id)
-        return (
-            lobby is not None
-            and lobby.status == "open"
-            and any(m.player_id == player_id for m in lobby.members)
-        )
+        return sits_in(await self._store.read(lobby_id), player_id)
 
     async def seated_in(self, player_id: str) -> LobbyRecord | None:
         """The open lobby the player sits in, as it is now (a node re-telling its players
         after its pub/sub came back), or None."""
         lobby_id = await self._store.seat_of(player_id)
         lobby = None if lobby_id is None else await self._store.read(lobby_id)
-        if lobby is None or lobby.status != "open":
-            return None
-        return lobby if any(m.player_id == player_id for m in lobby.members) else None
+        return lobby if sits_in(lobby, player_id) else None
 
-    async def closed_lately(self, player_id: str) -> list[bytes]:
-        """The ``lobby.closed`` pushes the player got in the last minute (as sent), for a
-        node that may have missed them."""
-        return await self._store.kept_pushes(player_id)
+    async def closed_lately(self, player_id: str) -> list[Tell]:
+        """The ``lobby.closed`` pushes the player got in the last minute, oldest first, for
+        a node that may have missed them."""
+        return await self._news.closed_lately(player_id)
 
     async def list_open(self, mode: str | None, limit: int) -> list[LobbyRecord]:
         """Open public lobbies with free seats, fullest first."""
@@ -194,10 +182,10 @@ class LobbyService:
             status="open",
             members=[Member(player_id, player_name)],
         )
-        async with hold_lobby(self._store.locks, lobby.lobby_id, LOCK_WAIT_S) as lease:
+        async with self._store.holding(lobby.lobby_id, wait_s=LOCK_WAIT_S) as lease:
             await take_seat(self._store, player_id, lobby.lobby_id, self._lease_ms)
             await write_or_give_back(self._store, lease, lobby, player_id)
-            await after_change(self._store, self._matches, self._watch, lobby)
+            await self._news.after_change(lobby)
         return lobby
 
     async def join(self, player_id: str, player_name: str, lobby_id: str) -> LobbyRecord:
@@ -208,20 +196,20 @@ class LobbyService:
     async def _join(
         self, player_id: str, player_name: str, lobby_id: str, wait_s: float
     ) -> LobbyRecord:
-        async with hold_lobby(self._store.locks, lobby_id, wait_s) as lease:
+        async with self._store.holding(lobby_id, wait_s=wait_s) as lease:
             lobby = await self._store.read(lobby_id)
             if lobby is not None and await self._start_unfinished(lobby, player_id):
                 # A retry of the join that started the match and stopped after its write
                 # (it lost the lock, or Redis failed): finish the start, as ready() does.
-                await after_change(self._store, self._matches, self._watch, lobby)
+                await self._news.after_change(lobby)
                 return lobby
             if lobby is None or lobby.status != "open":
                 await self._store.unindex(lobby_id, None if lobby is None else lobby.mode)
                 raise LobbyNotFound("no such lobby")
-            if any(m.player_id == player_id for m in lobby.members):
+            if is_member(lobby, player_id):
                 # Back in a seat they kept (a reconnect), or a retry of a join that stopped
                 # after its write (it lost the lock): index and announce the lobby again.
-                await after_change(self._store, self._matches, self._watch, lobby)
+                await self._news.after_change(lobby)
                 return lobby
             if len(lobby.members) >= lobby.capacity:
                 raise LobbyFull("the lobby is full")
@@ -229,7 +217,7 @@ class LobbyService:
             lobby.members.append(Member(player_id, player_name))
             self._start_if_full(lobby)
             await write_or_give_back(self._store, lease, lobby, player_id)
-            await after_change(self._store, self._matches, self._watch, lobby)
+            await self._news.after_change(lobby)
         return lobby
 
     async def quickjoin(self, player_id: str, player_name: str, mode: str) -> LobbyRecord:
@@ -241,9 +229,7 @@ class LobbyService:
             return lobby
         # None open: create one, but only one at a time per mode, so a crowd pressing
         # Quick Join on an empty mode fills one lobby instead of making a hundred.
-        async with self._store.locks.hold(
-            keys.mode_resource(mode), ttl_ms=MODE_LOCK_TTL_MS, wait_s=LOCK_WAIT_S
-        ):
+        async with self._store.holding_mode(mode, wait_s=LOCK_WAIT_S):
             lobby = await self._try_candidates(player_id, player_name, mode, CANDIDATE_WAIT_S)
             if lobby is not None:
                 return lobby
@@ -294,16 +280,14 @@ class LobbyService:
         again; every step of it is idempotent)."""
         return (
             lobby.status == "started"
-            and any(m.player_id == player_id for m in lobby.members)
+            and is_member(lobby, player_id)
             and await self._store.seat_of(player_id) == lobby.lobby_id
         )
 
     async def leave(self, player_id: str) -> str:
         """Give up the player's seat; the lobby they left."""
         await self._rate_limiter.check("lobby.leave", player_id)
-        lobby_id = await self._store.seat_of(player_id)
-        if lobby_id is None:
-            raise NotInLobby("not in a lobby")
+        lobby_id = await seat_of(self._store, player_id)
         await self._leave(player_id, lobby_id, LOCK_WAIT_S)
         return lobby_id
 
@@ -312,43 +296,35 @@ class LobbyService:
     ) -> None:
         """Take the player out of the lobby: they left (``removed`` None), or the server
         removed them (``removed`` says why; they are told)."""
-        await take_out(
-            self._store, self._matches, self._watch, player_id, lobby_id, wait_s, removed=removed
-        )
+        await take_out(self._news, player_id, lobby_id, wait_s, removed=removed)
 
     async def _free_lapsed(self, player_id: str, lobby_id: str, wait_s: float) -> None:
         await self._leave(player_id, lobby_id, wait_s, Removal.SEAT_LAPSED)
 
     async def ready(self, player_id: str, ready: bool) -> LobbyRecord:
         await self._rate_limiter.check("lobby.ready", player_id)
-        lobby_id = await self._store.seat_of(player_id)
-        if lobby_id is None:
-            raise NotInLobby("not in a lobby")
-        async with hold_lobby(self._store.locks, lobby_id, LOCK_WAIT_S) as lease:
+        lobby_id = await seat_of(self._store, player_id)
+        async with self._store.holding(lobby_id, wait_s=LOCK_WAIT_S) as lease:
             lobby = await self._store.read(lobby_id)
-            here = lobby is not None and any(m.player_id == player_id for m in lobby.members)
-            if lobby is not None and here and lobby.status == "started":
+            if lobby is not None and lobby.status == "started" and is_member(lobby, player_id):
                 # A retry after a failure half-way through the start: finish it again.
-                await after_change(self._store, self._matches, self._watch, lobby)
+                await self._news.after_change(lobby)
                 return lobby
-            if lobby is None or lobby.status != "open" or not here:
+            if not sits_in(lobby, player_id):
                 await free_seats(self._store, lobby_id, [player_id])  # a stale seat
                 raise NotInLobby("not in an open lobby")
             for member in lobby.members:
                 if member.player_id == player_id:
                     member.ready = ready
             start_if_all_ready(lobby)
-            if not await self._store.write(lease, lobby):
-                raise LockTimeout("lobby changed hands; try again", retry_after_ms=50)
-            await after_change(self._store, self._matches, self._watch, lobby)
+            await self._store.write(lease, lobby)
+            await self._news.after_change(lobby)
         return lobby
 
     async def close_by_operator(self, lobby_id: str) -> LobbyRecord:
         """An operator closes an open lobby: its players lose their seats and are told
         (``lobby.closed``); the lobby leaves the lists."""
-        return await close_for_all(
-            self._store, self._watch, validate_lobby_id(lobby_id), LOCK_WAIT_S
-        )
+        return await close_for_all(self._news, validate_lobby_id(lobby_id), LOCK_WAIT_S)
 
     async def remove(self, player_id: str, why: Removal) -> str | None:
         """Take the player out of their lobby (an operator's kick or ban), telling them;

@@ -5,20 +5,12 @@ under the lobby's lock, followed by what any change implies (lobbies.py's rules)
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 
-import msgpack
-
-from server.errors import LobbyNotFound, LockTimeout
-from server.protocol import Push, push
-from server.services.lobby_lock import hold_lobby, still_held
-from server.services.lobby_news import Removal, after_change, tell_removed, tell_watchers
-from server.services.lobby_seats import free_seats
-from server.services.matches import MatchService
-from server.services.watch import WatchFeed
-from server.storage import keys
-from server.storage.lobbies import LobbyRecord, LobbyStore
+from server.errors import LobbyNotFound
+from server.services.lobby_news import LobbyNews, Removal
+from server.services.lobby_seats import free_seats, sits_in
+from server.storage.lobbies import LobbyRecord
 
 
 def start_if_all_ready(lobby: LobbyRecord) -> None:
@@ -31,21 +23,14 @@ def start_if_all_ready(lobby: LobbyRecord) -> None:
 
 
 async def take_out(
-    store: LobbyStore,
-    matches: MatchService,
-    watch: WatchFeed,
-    player_id: str,
-    lobby_id: str,
-    wait_s: float,
-    *,
-    removed: Removal | None,
+    news: LobbyNews, player_id: str, lobby_id: str, wait_s: float, *, removed: Removal | None
 ) -> None:
     """Take the player out of the lobby: they left (``removed`` None), or the server
     removed them (``removed`` says why; they are told)."""
-    async with hold_lobby(store.locks, lobby_id, wait_s) as lease:
+    store = news.store
+    async with store.holding(lobby_id, wait_s=wait_s) as lease:
         lobby = await store.read(lobby_id)
-        here = lobby is not None and any(m.player_id == player_id for m in lobby.members)
-        if lobby is None or lobby.status != "open" or not here:
+        if not sits_in(lobby, player_id):
             # Gone, started, or a seat that was never really taken: only free the seat.
             await free_seats(store, lobby_id, [player_id])
             return
@@ -55,36 +40,24 @@ async def take_out(
         elif lobby.owner == player_id:
             lobby.owner = lobby.members[0].player_id  # the longest-seated takes over
         start_if_all_ready(lobby)  # those left may all be ready
-        if not await store.write(lease, lobby):
-            raise LockTimeout("lobby changed hands; try again", retry_after_ms=50)
+        await store.write(lease, lobby)
         await free_seats(store, lobby_id, [player_id])
         if removed is not None:
-            await tell_removed(store, player_id, lobby_id, removed)
-        await after_change(store, matches, watch, lobby)
+            await news.tell_removed(player_id, lobby_id, removed)
+        await news.after_change(lobby)
 
 
-async def close_for_all(
-    store: LobbyStore, watch: WatchFeed, lobby_id: str, wait_s: float
-) -> LobbyRecord:
+async def close_for_all(news: LobbyNews, lobby_id: str, wait_s: float) -> LobbyRecord:
     """An operator closes an open lobby: its players lose their seats and are told
     (``lobby.closed``, reason ``admin``); the lobby leaves the lists."""
-    async with hold_lobby(store.locks, lobby_id, wait_s) as lease:
+    store = news.store
+    async with store.holding(lobby_id, wait_s=wait_s) as lease:
         lobby = await store.read(lobby_id)
         if lobby is None or lobby.status != "open":
             raise LobbyNotFound("no such open lobby")
         members = [m.player_id for m in lobby.members]
         lobby.status = "closed"
-        if not await store.write(lease, lobby):
-            raise LockTimeout("lobby changed hands; try again", retry_after_ms=50)
+        await store.write(lease, lobby)
         await free_seats(store, lobby_id, members)
-        await still_held(store.locks)
-        await store.index(lobby)
-        await still_held(store.locks)
-        closed = msgpack.packb(push(Push.LOBBY_CLOSED, lobby_id=lobby_id, reason="admin"))
-        # Kept first: no lobby state tells a player of this later (the seat is gone).
-        await store.keep_push(members, closed)
-        await asyncio.gather(
-            store.publish([keys.player_channel(p) for p in members], closed),
-            tell_watchers(watch, lobby),
-        )
+        await news.tell_closed(lobby, members)
     return lobby

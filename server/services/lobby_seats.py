@@ -11,8 +11,9 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from typing import TypeGuard
 
-from server.errors import AlreadyInLobby, ArenaError, LockTimeout
+from server.errors import AlreadyInLobby, ArenaError, NotInLobby
 from server.services.presence import PresenceService
 from server.storage.lobbies import LobbyRecord, LobbyStore
 from server.storage.locks import Lease
@@ -33,6 +34,25 @@ SEAT_KEY_MARGIN_MS = 3_600_000
 Leave = Callable[[str, str, float], Awaitable[None]]
 
 
+def sits_in(lobby: LobbyRecord | None, player_id: str) -> TypeGuard[LobbyRecord]:
+    """Whether the player sits in the lobby, and it is open (a started lobby has no seats
+    left)."""
+    return lobby is not None and lobby.status == "open" and is_member(lobby, player_id)
+
+
+def is_member(lobby: LobbyRecord, player_id: str) -> bool:
+    """Whether the player is among the lobby's members, whatever its status."""
+    return any(m.player_id == player_id for m in lobby.members)
+
+
+async def seat_of(store: LobbyStore, player_id: str) -> str:
+    """The lobby the player's seat names, or NOT_IN_LOBBY."""
+    lobby_id = await store.seat_of(player_id)
+    if lobby_id is None:
+        raise NotInLobby("not in a lobby")
+    return lobby_id
+
+
 async def take_seat(store: LobbyStore, player_id: str, lobby_id: str, lease_ms: int) -> None:
     """Seat the player, or AlreadyInLobby. A seat that points at a lobby the player is
     not really in (a node died between taking a seat and writing the lobby, or
@@ -42,13 +62,7 @@ async def take_seat(store: LobbyStore, player_id: str, lobby_id: str, lease_ms: 
     if elsewhere is None:
         await store.lease_seat(player_id, now_ms() + lease_ms, ttl_ms)
         return
-    other = await store.read(elsewhere)
-    really_there = (
-        other is not None
-        and other.status == "open"
-        and any(m.player_id == player_id for m in other.members)
-    )
-    if really_there:
+    if sits_in(await store.read(elsewhere), player_id):
         raise AlreadyInLobby(f"already in lobby {elsewhere}")
     await store.free_seats(elsewhere, [player_id])
     if await store.take_seat(player_id, lobby_id, ttl_ms) is not None:
@@ -64,15 +78,13 @@ async def free_seats(store: LobbyStore, lobby_id: str, player_ids: list[str]) ->
 async def write_or_give_back(
     store: LobbyStore, lease: Lease, lobby: LobbyRecord, player_id: str
 ) -> None:
-    """Write the lobby with the player seated in it, or give the seat back."""
+    """Write the lobby with the player seated in it, or give the seat back (LOCK_TIMEOUT
+    when the lobby changed hands, or whatever else failed)."""
     try:
-        written = await store.write(lease, lobby)
+        await store.write(lease, lobby)
     except BaseException:
         await free_seats(store, lobby.lobby_id, [player_id])
         raise
-    if not written:
-        await free_seats(store, lobby.lobby_id, [player_id])
-        raise LockTimeout("lobby changed hands; try again", retry_after_ms=50)
 
 
 async def free_lapsed_seats(

@@ -1,13 +1,18 @@
-"""Lobbies in Redis: one fenced hash per lobby, a seat key per player, open-lobby indexes."""
+"""Lobbies in Redis: one fenced hash per lobby and the locks that guard it, a seat key per
+player, open-lobby indexes."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
 import msgpack
 
+from server.errors import LockTimeout
 from server.storage import keys
 from server.storage.connection import client_values, text, translate_redis_errors
 from server.storage.feeds import ROOM_ENDED_TTL_S
@@ -17,9 +22,16 @@ from server.storage.scripts import Scripts
 
 # A closed lobby's hash stays this long, so late readers get a clear "not found".
 CLOSED_TTL_S = 60
-# A push kept for a node that missed it: far past a pub/sub gap (about a second).
-KEPT_PUSHES = 4
-KEPT_PUSH_TTL_MS = 60_000
+# A lobby's lock, renewed every third of this while a change holds it: a holder that died
+# blocks the lobby this long at most.
+LOCK_TTL_MS = 2000
+# Quick-join's per-mode lock (renewed too): it outlasts the candidates a quick-join tries
+# in it (10 x 0.2 s) and the lobby it then creates, even with a renewal missed.
+MODE_LOCK_TTL_MS = 8000
+
+# The lobby lock the running change holds (each task its own): what ``confirm_held``
+# confirms.
+_HELD: ContextVar[Lease | None] = ContextVar("held_lobby_lock", default=None)
 
 
 @dataclass(slots=True)
@@ -81,7 +93,38 @@ class LobbyStore:
     def __init__(self, mux: Commands, scripts: Scripts, locks: Locks) -> None:
         self._mux = mux
         self._scripts = scripts
-        self.locks = locks
+        self._locks = locks
+
+    # --- the locks a change holds (docs/locks.md) -------------------------------------
+
+    @asynccontextmanager
+    async def holding(self, lobby_id: str, *, wait_s: float) -> AsyncIterator[Lease]:
+        """Hold the lobby's lock for the block (renewed while it runs; LOCK_TIMEOUT after
+        ``wait_s``): its lease goes to ``write``, and ``confirm_held`` confirms it."""
+        async with self._locks.hold(
+            keys.lobby_resource(lobby_id), ttl_ms=LOCK_TTL_MS, wait_s=wait_s
+        ) as lease:
+            held = _HELD.set(lease)
+            try:
+                yield lease
+            finally:
+                _HELD.reset(held)
+
+    async def confirm_held(self) -> None:
+        """Raise LOCK_TIMEOUT if the running change lost its lobby's lock: a newer holder
+        may have acted since, and what this one would index or push would be out of date
+        or out of order. Outside ``holding``, nothing to confirm."""
+        lease = _HELD.get()
+        if lease is not None:
+            await self._locks.confirm(lease)
+
+    @asynccontextmanager
+    async def holding_mode(self, mode: str, *, wait_s: float) -> AsyncIterator[None]:
+        """Hold the mode's lock for the block: one quick-join at a time creates its lobby."""
+        async with self._locks.hold(
+            keys.mode_resource(mode), ttl_ms=MODE_LOCK_TTL_MS, wait_s=wait_s
+        ):
+            yield
 
     @translate_redis_errors
     async def read(self, lobby_id: str) -> LobbyRecord | None:
@@ -94,14 +137,14 @@ class LobbyStore:
         )
         return [LobbyRecord.parse(raw) for raw in raws]
 
-    async def write(self, lease: Lease, lobby: LobbyRecord) -> bool:
-        """Write the lobby under its lock; False when a newer lock holder exists."""
-        written = await self.locks.write_fenced(lease, keys.lobby(lobby.lobby_id), lobby.fields())
-        if written:
-            lobby.rev = lease.fence  # as the hash now says
-        if written and lobby.status != "open":
+    async def write(self, lease: Lease, lobby: LobbyRecord) -> None:
+        """Write the lobby under its lock (``holding``'s lease); LOCK_TIMEOUT, nothing
+        written, when a newer holder of the lock exists (fencing)."""
+        if not await self._locks.write_fenced(lease, keys.lobby(lobby.lobby_id), lobby.fields()):
+            raise changed_hands()
+        lobby.rev = lease.fence  # as the hash now says
+        if lobby.status != "open":
             await self._expire(lobby.lobby_id)
-        return written
 
     @translate_redis_errors
     async def _expire(self, lobby_id: str) -> None:
@@ -220,24 +263,7 @@ class LobbyStore:
         )
         return bool(claimed)
 
-    @translate_redis_errors
-    async def keep_push(self, player_ids: list[str], payload: bytes) -> None:
-        """Keep a push a minute beside each player, for a node whose pub/sub misses it."""
-        await asyncio.gather(
-            *(
-                self._mux.pipeline(
-                    ("RPUSH", keys.player_kept_pushes(p), payload),
-                    ("LTRIM", keys.player_kept_pushes(p), -KEPT_PUSHES, -1),
-                    ("PEXPIRE", keys.player_kept_pushes(p), KEPT_PUSH_TTL_MS),
-                )
-                for p in player_ids
-            )
-        )
 
-    @translate_redis_errors
-    async def kept_pushes(self, player_id: str) -> list[bytes]:
-        return list(await self._mux.execute("LRANGE", keys.player_kept_pushes(player_id), 0, -1))
-
-    @translate_redis_errors
-    async def publish(self, channels: list[str], payload: bytes) -> None:
-        await asyncio.gather(*(self._mux.execute("SPUBLISH", c, payload) for c in channels))
+def changed_hands() -> LockTimeout:
+    """A change that lost the lobby's lock to a newer holder: the client tries again."""
+    return LockTimeout("lobby changed hands; try again", retry_after_ms=50)

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from server.errors import ArenaError, LockTimeout
 from server.storage import keys
 from server.storage.connection import translate_redis_errors
-from server.storage.mux import Arg, Commands
+from server.storage.mux import Arg
 from server.storage.scripts import Scripts
 
 # The fencing counter outlives any pause a holder could survive; a lost counter restarts
@@ -183,32 +183,3 @@ class Locks:
 
 def _lost(lease: Lease) -> LockTimeout:
     return LockTimeout(f"{lease.resource} changed hands mid-change; try again", retry_after_ms=50)
-
-
-class NoLocks(Locks):
-    """Locks that lock nothing: for the benchmark that measures what locking costs.
-
-    With these, lobbies can be overfilled and players seated twice; never use them
-    to serve players (``ARENA_LOBBY_LOCKS=0``).
-    """
-
-    def __init__(self, scripts: Scripts, mux: Commands) -> None:
-        super().__init__(scripts)
-        self._mux = mux
-
-    async def try_acquire(self, resource: str, ttl_ms: int) -> tuple[Lease | None, int]:
-        return Lease(resource, "", 0, ttl_ms), 0
-
-    async def release(self, lease: Lease) -> bool:
-        return True
-
-    async def extend(self, lease: Lease, ttl_ms: int) -> bool:
-        return True
-
-    @translate_redis_errors
-    async def write_fenced(self, lease: Lease, key: str, fields: Mapping[str, Arg]) -> bool:
-        args: list[Arg] = []
-        for field, value in fields.items():
-            args += [field, value]
-        await self._mux.execute("HSET", key, *args)
-        return True
