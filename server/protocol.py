@@ -391,6 +391,9 @@ class Tell:
     event: Push
     fields: dict[str, Any] = field(default_factory=dict)
 
+    def message(self) -> Message:
+        return push(self.event, **self.fields)
+
 
 def push(event: Push | str, **fields: Any) -> Message:
     return {"ev": str(event), **fields}

@@ -30,9 +30,9 @@ from server.connection import Connection, SocketRegistry
 from server.errors import ArenaError, Unavailable
 from server.hub import Hub
 from server.hub_out import packed
-from server.protocol import Frame, Push, push
+from server.protocol import Frame
 from server.services import Services
-from server.services.lobby_news import lobby_wire
+from server.services.match_shapes import match_started
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ class Redelivery:
     async def _tell(self, conn: Connection) -> None:
         player_id = conn.player_id
         try:
-            lobby = await self._services.lobbies.seated_in(player_id)
+            lobby = await self._services.lobbies.seat_news(player_id)
             closed = (
                 [] if lobby is not None else await self._services.lobbies.closed_lately(player_id)
             )
@@ -98,7 +98,7 @@ class Redelivery:
         if self._registry.get(conn.conn_id) is not conn:
             return  # closed meanwhile
         if lobby is not None:
-            conn.push(Frame(push(Push.LOBBY_UPDATED, lobby=lobby_wire(lobby))))
+            conn.push(Frame(lobby.message()))
         for tell in closed:
             payload = packed(tell)
             conn.push(Frame(packed=payload))
@@ -109,17 +109,8 @@ class Redelivery:
                 await self._hub.follow_match(conn, match.match_id, from_start=True)
             except ArenaError as exc:
                 log.warning("could not follow match %s again: %s", match.match_id, exc.code)
-            conn.push(
-                Frame(
-                    push(
-                        Push.MATCH_STARTED,
-                        match_id=match.match_id,
-                        lobby_id=match.lobby_id,
-                        mode=match.mode,
-                        players=match.roster,
-                    )
-                )
-            )
+            started = match_started(match.match_id, match.lobby_id, match.mode, match.roster)
+            conn.push(Frame(started.message()))
             # As a live match.started does (the hub): the lobby's room ended with its start.
             if match.lobby_id:
                 room = self._services.chat.lobby_room_channel(match.lobby_id)

@@ -138,7 +138,8 @@ class Settings:
     redis_timeout_s: float = _setting(
         5.0,
         "ARENA_REDIS_TIMEOUT",
-        "Seconds a Redis command may take before it fails with UNAVAILABLE.",
+        "Seconds Redis may stay silent while commands wait on a connection before they "
+        "fail with UNAVAILABLE (a Redis answering slowly but steadily is not cut off).",
     )
     redis_wait_s: float = _setting(
         10.0,

@@ -32,14 +32,11 @@ from server.protocol import (
     Frame,
     FrameError,
     Message,
-    Push,
     decode,
     failure,
     ok,
-    push,
 )
 from server.services import Services
-from server.services.lobby_news import lobby_wire
 from server.services.sessions import Session
 from server.settings import Settings
 
@@ -217,9 +214,9 @@ class SocketEndpoint:
         one), and they get their lobby as it is now (a change published while the socket
         opened reached no socket of theirs) and the notifications they have not
         acknowledged. Called once the player's channel is confirmed."""
-        lobby = await services.lobbies.seated_in(conn.player_id)
+        lobby = await services.lobbies.seat_news(conn.player_id)
         if lobby is not None:
-            conn.push(Frame(push(Push.LOBBY_UPDATED, lobby=lobby_wire(lobby))))
+            conn.push(Frame(lobby.message()))
         match_id = await services.matches.current_match(conn.player_id)
         if match_id is not None:
             await hub.follow_match(conn, match_id, from_start=False)

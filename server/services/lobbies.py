@@ -36,7 +36,8 @@ import secrets
 
 from server.errors import BadRequest, LobbyFull, LobbyNotFound, LockTimeout, NotInLobby
 from server.modes import ModeBook
-from server.services.lobby_news import LobbyNews, Removal
+from server.protocol import Push
+from server.services.lobby_news import LobbyNews, Removal, lobby_wire
 from server.services.lobby_removals import close_for_all, start_if_all_ready, take_out
 from server.services.lobby_seats import (
     free_lapsed_seats,
@@ -125,6 +126,12 @@ class LobbyService:
         lobby_id = await self._store.seat_of(player_id)
         lobby = None if lobby_id is None else await self._store.read(lobby_id)
         return lobby if sits_in(lobby, player_id) else None
+
+    async def seat_news(self, player_id: str) -> Tell | None:
+        """``lobby.updated`` with the open lobby the player sits in, as it is now (a socket
+        opening, or a node whose pub/sub came back, tells them again), or None."""
+        lobby = await self.seated_in(player_id)
+        return None if lobby is None else Tell(Push.LOBBY_UPDATED, {"lobby": lobby_wire(lobby)})
 
     async def closed_lately(self, player_id: str) -> list[Tell]:
         """The ``lobby.closed`` pushes the player got in the last minute, oldest first, for

@@ -10,6 +10,7 @@ from typing import Any
 
 from server.protocol import Push
 from server.services.lobby_seats import free_seats
+from server.services.match_shapes import match_started
 from server.services.matches import MatchService
 from server.services.ports import Pushes, Tell
 from server.services.watch import WatchFeed
@@ -77,13 +78,8 @@ class LobbyNews:
         await asyncio.gather(self._pushes.to_players(members, updated), self.tell_watchers(lobby))
         if lobby.status == "started":
             await store.confirm_held()
-            started = {
-                "match_id": lobby.match_id,
-                "lobby_id": lobby.lobby_id,
-                "mode": lobby.mode,
-                "players": members,
-            }
-            await self._pushes.to_players(members, Tell(Push.MATCH_STARTED, started))
+            started = match_started(lobby.match_id, lobby.lobby_id, lobby.mode, members)
+            await self._pushes.to_players(members, started)
 
     async def tell_removed(self, player_id: str, lobby_id: str, why: Removal) -> None:
         """Tell a player the server took them out of the lobby (``lobby.closed`` to them

@@ -7,6 +7,7 @@ from typing import Any
 
 from server.boards import SCORE_MAX, SCORE_MIN
 from server.errors import BadRequest, NotInMatch
+from server.protocol import Push, Tell
 from server.storage.matches import MatchRecord
 
 MATCH_ID = re.compile(r"^[0-9a-f]{16}$")
@@ -42,3 +43,9 @@ def match_wire(match: MatchRecord, playing: int) -> dict[str, Any]:
         "started_ms": match.started_ms,
         "state": match.state,
     }
+
+
+def match_started(match_id: str, lobby_id: str, mode: str, players: list[str]) -> Tell:
+    """The push that tells a match's players it started (their sockets follow it)."""
+    fields = {"match_id": match_id, "lobby_id": lobby_id, "mode": mode, "players": players}
+    return Tell(Push.MATCH_STARTED, fields)
