@@ -314,6 +314,28 @@ async def test_refill_reads_what_a_deaf_node_missed_from_the_feed(node: Node) ->
     assert listener.ids() == heard + missed + live
 
 
+async def test_refill_during_a_fill_has_it_read_the_feed_again(node: Node) -> None:
+    """The connection dropped after the fill read the feed: what was lost in between is
+    in no read yet, so the fill reads once more before it lets the held events go."""
+    match_id, (a, b) = await node.start_match()
+    earlier = await node.send(a, match_id, 1)
+    after = node.feeds.after = Gate()
+    listener = node.sockets.open(a)
+    await node.hub.follow_match(listener, match_id, from_start=True)
+    await asyncio.wait_for(after.reached.wait(), WITHIN_S)
+
+    node.deaf = True
+    missed = await node.send(b, match_id, 2)
+    await until(lambda: missed[-1] in node.heard)
+    node.deaf = False
+    node.hub.refill()
+    after.go_on.set()
+
+    await until(lambda: node.caught_up(match_id))
+    assert node.feeds.reads == 2
+    assert listener.ids() == earlier + missed
+
+
 async def test_a_killed_pubsub_connection_catches_up_from_the_feed_once_back(
     node: Node, redis_client: redis_sync.Redis
 ) -> None:
