@@ -1,194 +1,26 @@
 """The hub's catch-up of a match channel from its feed (``MatchTap``), driven directly: a
 real Redis, the real pub/sub ``Subscriber`` and the real match service, whose events land
-in the feed and on the channel as in production. The hub delivers to in-process listeners
-that record the frames they are given. Reads of the feed can be held mid-way (before a
-read goes to Redis, or after it came back), so the test decides what a fill sees and what
-arrives live meanwhile; every wait is for a condition, with a deadline."""
+in the feed and on the channel as in production; the hub delivers to in-process listeners
+(tests/hub_parts.py). Feed reads can be held mid-way, so a test decides what a fill sees
+and what arrives live meanwhile; every wait is for a condition, with a deadline."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import secrets
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
-import msgpack
 import pytest
 import redis as redis_sync
 
 import server.hub
 from server.embedded_redis import RedisProcess
-from server.hub import Hub, Listener, MatchTap
-from server.identity import Identity
-from server.protocol import FeedEntry, Frame, Message
-from server.services import Services
-from server.services.matches import MatchService
 from server.storage.clients import open_mux, open_redis
 from server.storage.pubsub import Subscriber
 from tests.conftest import settings_for_test
 from tests.helpers import services_of
-
-COMMANDS = "arena:test:hub-taps:commands"  # the node's command channel: heard first
-WITHIN_S = 3.0
-
-
-async def until(check: Callable[[], bool], *, within_s: float = WITHIN_S) -> None:
-    """Wait until ``check`` holds, failing after ``within_s``."""
-    deadline = asyncio.get_running_loop().time() + within_s
-    while not check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"condition not met within {within_s}s")
-        await asyncio.sleep(0.005)
-
-
-class Recorder:
-    """A socket as the hub sees it (a ``Listener``), in process: it keeps what it is given."""
-
-    def __init__(self, player_id: str) -> None:
-        self.conn_id = secrets.token_hex(6)
-        self.player_id = player_id
-        self.session_hash = "s" + secrets.token_hex(4)
-        self.identity = Identity(player_id, player_id)
-        self.messages: list[Message] = []
-        self.closed_with: int | None = None
-
-    @property
-    def closing(self) -> bool:
-        return self.closed_with is not None
-
-    def push(self, frame: Frame) -> None:
-        self.messages.append(frame.message)
-
-    def close(self, code: int, reason: str = "") -> None:
-        self.closed_with = code
-
-    def ids(self) -> list[str]:
-        return [str(m["id"]) for m in self.messages if m.get("ev") == "match.event"]
-
-
-class Sockets:
-    """The node's open sockets by id, as ``SocketRegistry`` keeps them."""
-
-    def __init__(self) -> None:
-        self._open: dict[str, Listener] = {}
-
-    def get(self, conn_id: str) -> Listener | None:
-        return self._open.get(conn_id)
-
-    def open(self, player_id: str) -> Recorder:
-        listener = Recorder(player_id)
-        self._open[listener.conn_id] = listener
-        return listener
-
-    def close(self, listener: Recorder) -> None:
-        del self._open[listener.conn_id]
-
-
-class Gate:
-    """Holds one step until the test lets it go."""
-
-    def __init__(self) -> None:
-        self.reached = asyncio.Event()
-        self.go_on = asyncio.Event()
-
-    async def wait_here(self) -> None:
-        self.reached.set()
-        await self.go_on.wait()
-
-
-class Feeds:
-    """The match service's feeds as the hub reads them; the next read can be held before
-    it goes to Redis (``before``) or after it came back (``after``), once each."""
-
-    def __init__(self, matches: MatchService) -> None:
-        self._matches = matches
-        self.reads = 0
-        self.before: Gate | None = None
-        self.after: Gate | None = None
-        self.tail: Gate | None = None
-
-    def channel(self, match_id: str) -> str:
-        return self._matches.channel(match_id)
-
-    async def events_after(self, match_id: str, after: str) -> list[FeedEntry]:
-        self.reads += 1
-        gate, self.before = self.before, None
-        if gate is not None:
-            await gate.wait_here()
-        entries = await self._matches.events_after(match_id, after)
-        gate, self.after = self.after, None
-        if gate is not None:
-            await gate.wait_here()
-        return entries
-
-    async def feed_tail(self, match_id: str) -> str:
-        tail = await self._matches.feed_tail(match_id)
-        gate, self.tail = self.tail, None
-        if gate is not None:
-            await gate.wait_here()
-        return tail
-
-
-class Node:
-    """One node's hub on its own pub/sub connection, with the match service beside it."""
-
-    def __init__(self, services: Services, subscriber: Subscriber) -> None:
-        self.services = services
-        self.subscriber = subscriber
-        self.sockets = Sockets()
-        self.feeds = Feeds(services.matches)
-        self.hub = Hub(
-            self.sockets,
-            subscriber,
-            self.feeds,
-            command_channel=COMMANDS,
-            rooms_left_by=services.chat.rooms_left_after,
-        )
-        self.heard: dict[str, bytes] = {}  # match event id -> payload, as it came on the channel
-        self.deaf = False  # drop what arrives, as a connection that lost it would
-        self.connections = 0
-
-    def on_message(self, channel: str, payload: bytes) -> None:
-        message = msgpack.unpackb(payload)
-        if isinstance(message, dict) and "id" in message:
-            self.heard[str(message["id"])] = payload
-        if not self.deaf:
-            self.hub.on_message(channel, payload)
-
-    async def connected(self) -> None:
-        """What the node does on every (re)connection: taps catch up first."""
-        self.connections += 1
-        self.hub.refill()
-
-    def tap(self, match_id: str) -> MatchTap | None:
-        return self.hub._taps.get(self.services.matches.channel(match_id))
-
-    def caught_up(self, match_id: str) -> bool:
-        tap = self.tap(match_id)
-        return tap is not None and not tap.filling
-
-    async def start_match(self) -> tuple[str, list[str]]:
-        match_id = secrets.token_hex(8)
-        players = [f"p{secrets.token_hex(4)}" for _ in range(2)]
-        await self.services.matches.start(match_id, secrets.token_hex(6), "duel", players)
-        return match_id, players
-
-    async def send(self, player_id: str, match_id: str, count: int) -> list[str]:
-        return [
-            await self.services.matches.send(player_id, match_id, "move", {"n": n})
-            for n in range(count)
-        ]
-
-
-# The node's pub/sub connects as a user of its own, so a test can refuse it its channels
-# (as test_pubsub_gap.py does to a whole node) while everything else works.
-HUB_USER = "hub-taps"
-DEAF = "-ssubscribe"
-
-
-def hub_url(redis: RedisProcess) -> str:
-    return f"redis://{HUB_USER}:hub-taps-secret@127.0.0.1:{redis.port}/0"
+from tests.hub_parts import COMMANDS, DEAF, HUB_PASSWORD, HUB_USER, WITHIN_S, Node, hub_url, until
 
 
 @pytest.fixture
@@ -196,7 +28,7 @@ async def node(redis_server: RedisProcess, redis_client: redis_sync.Redis) -> As
     redis_client.acl_setuser(
         HUB_USER,
         enabled=True,
-        passwords=["+hub-taps-secret"],
+        passwords=[f"+{HUB_PASSWORD}"],
         keys=["*"],
         channels=["*"],
         commands=["+@all"],
@@ -238,7 +70,7 @@ async def test_live_events_held_while_filling_come_after_the_feeds_once_each(
 ) -> None:
     match_id, (a, b) = await node.start_match()
     earlier = await node.send(a, match_id, 2)
-    before, after = node.feeds.before, node.feeds.after = Gate(), Gate()
+    before, after = node.feeds.hold("before"), node.feeds.hold("after")
     listener = node.sockets.open(a)
     await node.hub.follow_match(listener, match_id, from_start=True)
     tap = node.tap(match_id)
@@ -270,7 +102,7 @@ async def test_more_live_events_than_can_be_held_are_let_go_and_read_from_the_fe
     monkeypatch.setattr(server.hub, "HELD_MAX", 3)
     match_id, (a, b) = await node.start_match()
     earlier = await node.send(a, match_id, 1)
-    after = node.feeds.after = Gate()
+    after = node.feeds.hold("after")
     listener = node.sockets.open(a)
     await node.hub.follow_match(listener, match_id, from_start=True)
     tap = node.tap(match_id)
@@ -319,7 +151,7 @@ async def test_refill_during_a_fill_has_it_read_the_feed_again(node: Node) -> No
     in no read yet, so the fill reads once more before it lets the held events go."""
     match_id, (a, b) = await node.start_match()
     earlier = await node.send(a, match_id, 1)
-    after = node.feeds.after = Gate()
+    after = node.feeds.hold("after")
     listener = node.sockets.open(a)
     await node.hub.follow_match(listener, match_id, from_start=True)
     await asyncio.wait_for(after.reached.wait(), WITHIN_S)
@@ -406,7 +238,7 @@ async def test_a_socket_closing_while_its_follow_reads_the_tail_does_not_listen(
 ) -> None:
     match_id, (a, _) = await node.start_match()
     channel = node.services.matches.channel(match_id)
-    tail = node.feeds.tail = Gate()
+    tail = node.feeds.hold("tail")
     listener = node.sockets.open(a)
     following = asyncio.create_task(node.hub.follow_match(listener, match_id, from_start=False))
     await asyncio.wait_for(tail.reached.wait(), WITHIN_S)
