@@ -24,14 +24,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import msgpack
 
-from server.connection import Connection, SocketRegistry
 from server.errors import ArenaError, Unavailable
+from server.identity import Identity
 from server.protocol import FEED_PAGE_MAX, CloseCode, FeedEntry, Frame, Push, push
 from server.storage.pubsub import Subscriptions
 from server.storage.socket_commands import SocketCommand, SocketEnd
@@ -48,7 +48,38 @@ ENDINGS: dict[SocketEnd, tuple[Push | None, CloseCode]] = {
 }
 
 
-def end_socket(registry: SocketRegistry, conn_id: str, end: SocketEnd) -> None:
+class Listener(Protocol):
+    """A socket as the hub sees it (``Connection`` is one): where pushes go, whose it is,
+    and what a socket command changes on it."""
+
+    @property
+    def conn_id(self) -> str: ...
+
+    @property
+    def player_id(self) -> str: ...
+
+    @property
+    def session_hash(self) -> str: ...
+
+    @property
+    def identity(self) -> Identity: ...  # a rename sets its name
+
+    @property
+    def closing(self) -> bool: ...
+
+    def push(self, frame: Frame) -> None: ...
+
+    def close(self, code: int, reason: str = "") -> None: ...
+
+
+class Sockets(Protocol):
+    """The sockets this node holds, by connection id (``SocketRegistry``): a socket that
+    closed is no longer there."""
+
+    def get(self, conn_id: str) -> Listener | None: ...
+
+
+def end_socket(registry: Sockets, conn_id: str, end: SocketEnd) -> None:
     conn = registry.get(conn_id)
     if conn is None:
         return  # already gone
@@ -58,7 +89,7 @@ def end_socket(registry: SocketRegistry, conn_id: str, end: SocketEnd) -> None:
     conn.close(code, str(end))
 
 
-def apply_command(registry: SocketRegistry, command: SocketCommand) -> Connection | None:
+def apply_command(registry: Sockets, command: SocketCommand) -> Listener | None:
     """Rename or end the command's socket if this node holds it (and it runs the command's
     session, if one is named); the socket, or None."""
     conn = registry.get(command.conn_id)
@@ -73,7 +104,7 @@ def apply_command(registry: SocketRegistry, command: SocketCommand) -> Connectio
     return conn
 
 
-def _push_all(frame: Frame, listeners: dict[str, Connection]) -> None:
+def _push_all(frame: Frame, listeners: dict[str, Listener]) -> None:
     """Queue the frame on every listener; a frame one format cannot carry fails alone."""
     for conn in list(listeners.values()):
         try:
@@ -117,7 +148,7 @@ class MatchTap:
 class Hub:
     def __init__(
         self,
-        registry: SocketRegistry,
+        registry: Sockets,
         subscriber: Subscriptions,
         match_feeds: MatchFeeds,
         *,
@@ -133,12 +164,12 @@ class Hub:
         self._rooms_left_by = rooms_left_by
         # Told each live match event's publish time (ms) once delivered: the metrics.
         self._fanout_lag = fanout_lag
-        self._listeners: dict[str, dict[str, Connection]] = {}  # channel -> conn_id -> conn
+        self._listeners: dict[str, dict[str, Listener]] = {}  # channel -> conn_id -> conn
         self._channels_of: dict[str, set[str]] = {}  # conn_id -> channels
         self._taps: dict[str, MatchTap] = {}  # match channel -> tap
         self._tasks: set[asyncio.Task[None]] = set()
 
-    async def listen(self, channel: str, conn: Connection) -> None:
+    async def listen(self, channel: str, conn: Listener) -> None:
         """Deliver the channel's pushes to ``conn``; subscribes on the first local listener."""
         listeners = self._listeners.get(channel)
         first = listeners is None
@@ -159,7 +190,7 @@ class Hub:
         except TimeoutError:
             raise Unavailable("this node cannot hear its players' channels now") from None
 
-    async def unlisten(self, channel: str, conn: Connection) -> None:
+    async def unlisten(self, channel: str, conn: Listener) -> None:
         """Stop delivering to ``conn``; unsubscribes when no local listener is left."""
         self._channels_of.get(conn.conn_id, set()).discard(channel)
         listeners = self._listeners.get(channel)
@@ -171,7 +202,7 @@ class Hub:
             self._taps.pop(channel, None)
             await self._subscriber.unsubscribe(channel)
 
-    async def forget(self, conn: Connection) -> None:
+    async def forget(self, conn: Listener) -> None:
         """A socket closed: drop it from every channel it listened to."""
         for channel in list(self._channels_of.pop(conn.conn_id, ())):
             await self.unlisten(channel, conn)
@@ -180,13 +211,13 @@ class Hub:
         """How many local sockets listen to ``channel``."""
         return len(self._listeners.get(channel, ()))
 
-    def following(self, conn: Connection) -> set[str]:
+    def following(self, conn: Listener) -> set[str]:
         """The channels ``conn`` listens to."""
         return set(self._channels_of.get(conn.conn_id, ()))
 
     # --- matches ------------------------------------------------------------------
 
-    async def follow_match(self, conn: Connection, match_id: str, *, from_start: bool) -> None:
+    async def follow_match(self, conn: Listener, match_id: str, *, from_start: bool) -> None:
         """Deliver the match's events to ``conn``.
 
         ``from_start``: from the match's first event (the match is starting); else
@@ -320,7 +351,7 @@ class Hub:
         _push_all(Frame(packed=payload), listeners)
         self.leave_rooms(self._rooms_left_by(payload), list(listeners.values()))
 
-    def leave_rooms(self, rooms: list[str], conns: list[Connection]) -> None:
+    def leave_rooms(self, rooms: list[str], conns: Sequence[Listener]) -> None:
         """Take the push's recipients out of the rooms it ended their membership of."""
         for room in rooms:
             for conn in conns:
