@@ -21,7 +21,7 @@ import asyncio
 import collections
 import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, cast
@@ -180,38 +180,36 @@ class Shadow:
         self.exchanges: list[Exchange] = []
 
     async def execute(self, *args: Arg) -> Any:
-        b_args = self._for_b(args)
         return await self._run(
             str(args[0]).upper(),
             (args,),
-            self._ours.execute(*args),
-            lambda: self._theirs.run(*b_args),
+            lambda: self._ours.execute(*args),
+            lambda: self._theirs.run(*self._for_b(args)),
         )
 
     async def pipeline(self, *commands: Command) -> list[Any]:
-        b_commands = [self._for_b(c) for c in commands]
         return cast(
             list[Any],
             await self._run(
                 "pipeline",
                 commands,
-                self._ours.pipeline(*commands),
-                lambda: as_pipeline([self._theirs.outcome(c) for c in b_commands]),
+                lambda: self._ours.pipeline(*commands),
+                lambda: as_pipeline([self._theirs.outcome(self._for_b(c)) for c in commands]),
             ),
         )
 
     async def transaction(self, *commands: Command) -> list[Any]:
-        b_commands = [self._for_b(c) for c in commands]
-        port = self._theirs.port_of(b_commands[0])
+        def theirs() -> Any:
+            b_commands = [self._for_b(c) for c in commands]
+            port = self._theirs.port_of(b_commands[0])
+            return as_transaction(
+                self._theirs.run_all([("MULTI",), *b_commands, ("EXEC",)], port=port)
+            )
+
         return cast(
             list[Any],
             await self._run(
-                "transaction",
-                commands,
-                self._ours.transaction(*commands),
-                lambda: as_transaction(
-                    self._theirs.run_all([("MULTI",), *b_commands, ("EXEC",)], port=port)
-                ),
+                "transaction", commands, lambda: self._ours.transaction(*commands), theirs
             ),
         )
 
@@ -222,10 +220,8 @@ class Shadow:
         return sha
 
     async def evalsha(self, sha: str, keys: list[str], args: list[Arg]) -> Any:
-        b_args = self._for_b(tuple(args))
-        command: Command = ("EVALSHA", sha, len(keys), *keys, *b_args)
-
         def theirs() -> Any:
+            command: Command = ("EVALSHA", sha, len(keys), *keys, *self._for_b(tuple(args)))
             try:
                 return self._theirs.run(*command)
             except redis.exceptions.NoScriptError:
@@ -236,7 +232,7 @@ class Shadow:
         return await self._run(
             f"script {self._names.get(sha, sha)}",
             (tuple(keys), tuple(args)),
-            self._ours.evalsha(sha, keys, args),
+            lambda: self._ours.evalsha(sha, keys, args),
             theirs,
         )
 
@@ -246,16 +242,22 @@ class Shadow:
         return await self._run(
             "BLMOVE",
             (("BLMOVE", src, dst, "RIGHT", "LEFT"),),
-            ours.blmove(src, dst, wait_s, "RIGHT", "LEFT"),  # type: ignore[arg-type]
+            lambda: ours.blmove(src, dst, wait_s, "RIGHT", "LEFT"),  # type: ignore[arg-type]
             lambda: self._theirs.run("LMOVE", src, dst, "RIGHT", "LEFT"),
         )
 
     async def _run(
-        self, what: str, commands: tuple[Command, ...], ours: Any, theirs: Callable[[], Any]
+        self,
+        what: str,
+        commands: tuple[Command, ...],
+        ours: Callable[[], Awaitable[Any]],
+        theirs: Callable[[], Any],
     ) -> Any:
+        """One call at a time: ours on A, then theirs on B (its clock-made arguments
+        translated by what the calls before it taught)."""
         async with self._lock:
             try:
-                mine = await ours
+                mine = await ours()
             except CommandError as exc:
                 mine = exc
             exchange = Exchange(what, commands, mine, outcome(theirs))
