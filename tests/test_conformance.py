@@ -1,33 +1,57 @@
-"""Our client answers what redis-py answers: every command shape the stores send, and
-every Lua script they run, on one Redis and on a 3-master cluster, errors included.
+"""Our client answers what redis-py answers, on one Redis and on a 3-master cluster,
+errors included: for the command shapes the stores send, and for every call the stores
+really make, in their order and with their arguments.
 
-Each case starts from an empty Redis and the same set-up, runs once through ours
-(``RedisMux`` or ``ClusterMux``) and once through redis-py, and the two replies must be
-equal. redis-py speaks RESP2 with its pure-Python parser here (ours uses hiredis), and
-sends each command to the master redis-py's own slot lookup names (ours uses
+The shapes: each case starts from an empty Redis and the same set-up, runs once
+through ours (``RedisMux`` or ``ClusterMux``) and once through redis-py, and the two
+replies must be equal; among them the error replies (WRONGTYPE, a bad float, an
+unknown command, a script's runtime error) that no healthy flow gets.
+
+The calls: the real services, on a ``Shadow`` client (tests/shadow.py), live a day
+(tests/conformance_flows.py): each store call runs through ours against Redis A, then
+through redis-py against Redis B (a second server or cluster); every pair of answers
+must agree, every script in lua/ must have run and every command the stores name
+must have been sent.
+
+redis-py speaks RESP2 with its pure-Python parser here (ours uses hiredis), and sends
+each command to the master redis-py's own slot lookup names (ours uses
 command_keys.py), so neither parsing nor routing is shared. An error compares by its
-text, its leading code (which redis-py strips from some) aside. Time-made values (ms
-stamps, stream ids) differ between two runs, so they compare as placeholders.
+text, its leading code (which redis-py strips from some) aside. What Redis makes of
+its clock (ms stamps, stream ids, TIME moments, fences, a wait's ms) and the order of
+a hash's fields or a set's members differ between two servers: they are settled
+(shadow.settled), and nothing else is.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator, Iterator
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
-import redis.cluster
-from redis._parsers import _RESP2Parser
 
 from server.embedded_redis import RedisClusterProcesses, RedisProcess
-from server.storage.clients import open_mux
+from server.services import Services
+from server.storage.clients import open_mux, open_redis
 from server.storage.command_keys import UnknownCommand
 from server.storage.mux import Arg, CommandError, Commands
+from tests.conformance_flows import DOOMED, MAIN, SWEEPER, Clock, Nodes, a_day
+from tests.conftest import settings_for_test
+from tests.helpers import services_of
+from tests.shadow import (
+    Command,
+    Deployment,
+    Exchange,
+    Shadow,
+    ShadowBlocking,
+    Theirs,
+    comparable,
+    script_names,
+    settled,
+)
+from tests.test_command_keys import _commands_sent
 
-Command = tuple[Arg, ...]
 T = "{c}"  # one hash tag: the multi-key shapes run on a cluster as the stores' do
 K, H, L, S, Z, X, N = (f"arena:{T}:{name}" for name in ("k", "h", "l", "s", "z", "x", "n"))
 
@@ -102,11 +126,6 @@ CASES: list[tuple[str, Command]] = [
 REFUSED = {"incr wrong type", "incrby not a number", "hget wrong type", "zadd not a float"}
 REFUSED |= {"xrange bad id", "unknown command", "wrong arity"}
 
-LUA = resources.files("server.storage").joinpath("lua")
-STORE_SCRIPTS = sorted(
-    p.name.removesuffix(".lua") for p in LUA.iterdir() if p.name.endswith(".lua")
-)
-
 # Replies of every RESP kind a script can give, and its errors.
 SCRIPTS: list[tuple[str, str, list[str], list[Arg]]] = [
     ("types", "return {1, 'two', false, true, {3.7, ''}, redis.status_reply('FINE')}", [], []),
@@ -128,62 +147,11 @@ def deployment(
     return cluster
 
 
-class Theirs:
-    """redis-py, raw: RESP2, its Python parser, no reply reshaping; on a cluster, each
-    command at the master redis-py's own slot lookup names."""
-
-    def __init__(self, deployment: RedisProcess | RedisClusterProcesses) -> None:
-        nodes = deployment.nodes if isinstance(deployment, RedisClusterProcesses) else [deployment]
-        self.pools = {
-            n.port: redis.ConnectionPool(port=n.port, protocol=2, parser_class=_RESP2Parser)
-            for n in nodes
-        }
-        self.cluster = (
-            redis.cluster.RedisCluster(host="127.0.0.1", port=nodes[0].port)
-            if isinstance(deployment, RedisClusterProcesses)
-            else None
-        )
-
-    def masters(self) -> list[int]:
-        if self.cluster is None:
-            return list(self.pools)
-        return [n.port for n in self.cluster.get_primaries()]  # type: ignore[no-untyped-call]
-
-    def run(self, *args: Arg, port: int | None = None) -> Any:
-        if port is None:
-            port = self._port(args)
-        connection = self.pools[port].get_connection()
-        try:
-            connection.send_command(*args)  # type: ignore[no-untyped-call]
-            return connection.read_response()
-        finally:
-            self.pools[port].release(connection)
-
-    def _port(self, args: Command) -> int:
-        if self.cluster is None:
-            return next(iter(self.pools))
-        if args[0] == "EVALSHA" and args[2] == 0:  # redis-py would pick a node at random
-            return self.masters()[0]
-        try:
-            slot = self.cluster.determine_slot(*args)
-        except redis.RedisError:  # no keys: any node will do
-            return self.masters()[0]
-        assert slot is not None
-        return int(self.cluster.nodes_manager.get_node_from_slot(slot).port)
-
-    def fresh(self) -> None:
-        """Empty, scripts forgotten, then SETUP."""
-        for port in self.masters():
-            self.run("FLUSHALL", port=port)
-            self.run("SCRIPT", "FLUSH", port=port)
-        for command in SETUP:
-            self.run(*command)
-
-    def close(self) -> None:
-        for pool in self.pools.values():
-            pool.disconnect()
-        if self.cluster is not None:
-            self.cluster.close()
+def fresh(theirs: Theirs) -> None:
+    """Empty, scripts forgotten, then SETUP."""
+    theirs.flush()
+    for command in SETUP:
+        theirs.run(*command)
 
 
 @pytest.fixture(scope="module")
@@ -198,26 +166,6 @@ async def ours(deployment: RedisProcess | RedisClusterProcesses) -> AsyncIterato
     mux = open_mux(deployment.url, timeout_s=5)
     yield mux
     await mux.aclose()
-
-
-# A ms or µs stamp, or a stream id made of one.
-STAMP = re.compile(rb"\b1\d{12,15}(-\d+)?\b")
-
-
-def _same(value: Any) -> Any:
-    """A reply in comparable form: time-made values as placeholders; an error as its text
-    without its leading code (redis-py strips some codes, e.g. ERR, and keeps others)."""
-    if isinstance(value, Exception):
-        text = str(value)
-        code, _, rest = text.partition(" ")
-        return ("error", rest if code.isupper() and rest else text)
-    if isinstance(value, list):
-        return [_same(v) for v in value]
-    if isinstance(value, bytes):
-        return STAMP.sub(b"<t>", value)
-    if isinstance(value, int) and 10**12 <= value < 2 * 10**15:
-        return "<t>"
-    return value
 
 
 async def _ours(call: Any) -> Any:
@@ -238,13 +186,13 @@ def _theirs(theirs: Theirs, *args: Arg) -> Any:
 async def test_each_command_answers_as_redis_py_does(
     name: str, command: Command, ours: Commands, theirs: Theirs
 ) -> None:
-    theirs.fresh()
+    fresh(theirs)
     mine = await _ours(ours.execute(*command))
     if name == "unknown command" and theirs.cluster is not None:
         assert isinstance(mine, UnknownCommand)  # refused before sending: no keys known
         return
-    theirs.fresh()
-    assert _same(mine) == _same(_theirs(theirs, *command))
+    fresh(theirs)
+    assert comparable(mine) == comparable(_theirs(theirs, *command))
 
 
 async def test_pipelines_and_transactions_answer_as_redis_py_does(
@@ -252,14 +200,14 @@ async def test_pipelines_and_transactions_answer_as_redis_py_does(
 ) -> None:
     # Not the refused ones (the first error raises), nor PTTL (a ms may pass between runs).
     commands = [c for name, c in CASES if name not in REFUSED and c[0] != "PTTL"]
-    theirs.fresh()
+    fresh(theirs)
     mine = await ours.pipeline(*commands)
-    theirs.fresh()
-    assert _same(mine) == _same([theirs.run(*c) for c in commands])
+    fresh(theirs)
+    assert comparable(mine) == comparable([theirs.run(*c) for c in commands])
     session = [("HSET", N, "player_id", "p1"), ("EXPIRE", N, 60), ("HGETALL", N)]
-    theirs.fresh()
+    fresh(theirs)
     mine = await ours.transaction(*session)
-    theirs.fresh()
+    fresh(theirs)
     assert mine == theirs.run("EVAL", _AS_TRANSACTION, 1, N)
     with pytest.raises(CommandError, match="WRONGTYPE"):
         await ours.transaction(("INCR", N), ("LPUSH", N, "x"))
@@ -277,31 +225,131 @@ async def test_script_replies_and_errors_answer_as_redis_py_does(
     name: str, source: str, keys: list[str], args: list[Arg], ours: Commands, theirs: Theirs
 ) -> None:
     sha = ours.register_script(source)
-    theirs.fresh()  # the script forgotten: ours loads it on NOSCRIPT
+    fresh(theirs)  # the script forgotten: ours loads it on NOSCRIPT
     mine = await _ours(ours.evalsha(sha, keys, args))
-    theirs.fresh()
+    fresh(theirs)
     assert isinstance(
         _theirs(theirs, "EVALSHA", sha, len(keys), *keys, *args), redis.exceptions.NoScriptError
     )
-    theirs.run("SCRIPT", "LOAD", source, port=theirs._port(("EVALSHA", sha, len(keys), *keys)))
-    assert _same(mine) == _same(_theirs(theirs, "EVALSHA", sha, len(keys), *keys, *args))
+    theirs.run("SCRIPT", "LOAD", source, port=theirs.port_of(("EVALSHA", sha, len(keys), *keys)))
+    assert comparable(mine) == comparable(_theirs(theirs, "EVALSHA", sha, len(keys), *keys, *args))
 
 
-@pytest.mark.parametrize("script", STORE_SCRIPTS)
-async def test_every_store_script_answers_as_redis_py_does(
-    script: str, ours: Commands, theirs: Theirs
+# --- the stores' own calls, from a day of real flows ------------------------------------
+
+# Scripts no flow here runs, and why.
+UNREACHED: dict[str, str] = {}
+# Commands the stores name that no flow here sends, and why.
+NOT_SENT: dict[str, str] = {}
+# Upper-case tuples in the stores that are not commands (error prefixes matched against
+# replies), and the client's own plumbing (connection set-up, routing, pub/sub).
+NOT_COMMANDS = {"LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN", "OOM", "MOVED"}
+NOT_COMMANDS |= {"ASK", "WRONGPASS", "NOAUTH", "NOSCRIPT"}
+CLIENT_MODULES = {"mux.py", "cluster.py", "commands.py", "command_keys.py", "connection.py"}
+CLIENT_MODULES |= {"pubsub.py", "cluster_pubsub.py"}
+
+
+@pytest.fixture(scope="module")
+def other(deployment: Deployment, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    """Redis B, of the same kind as A: redis-py's side of the shadow."""
+    where = tmp_path_factory.mktemp("other")
+    with (
+        RedisClusterProcesses(where)
+        if isinstance(deployment, RedisClusterProcesses)
+        else RedisProcess(where, appendonly=False)
+    ) as b:
+        yield b
+
+
+def _told(i: int, exchange: Exchange) -> str:
+    ours, theirs = settled(exchange)
+    return f"#{i} {exchange.what} {exchange.commands!r}:\n  ours   {ours!r}\n  theirs {theirs!r}"
+
+
+def _differ(exchange: Exchange) -> bool:
+    ours, theirs = settled(exchange)
+    return bool(ours != theirs)
+
+
+def _sent(exchange: Exchange) -> list[str]:
+    if exchange.what.startswith("script "):
+        return []
+    return [str(c[0]).upper() for c in exchange.commands]
+
+
+async def test_a_day_of_arena_answers_as_redis_py_does(
+    deployment: Deployment, theirs: Theirs, other: Deployment
 ) -> None:
-    """Each script in lua/ with as many keys and arguments as its header names: keys in one
-    hash tag (with the set-up's data in some), numbers for arguments."""
-    source = LUA.joinpath(f"{script}.lua").read_text()
-    n_keys = max((int(n) for n in re.findall(r"KEYS\[(\d+)\]", source)), default=0)
-    n_args = max((int(n) for n in re.findall(r"ARGV\[(\d+)\]", source)), default=0)
-    keys = [f"arena:{T}:{script}:{i}" for i in range(n_keys)]
-    args: list[Arg] = ["1"] * n_args
-    sha = ours.register_script(source)
-    theirs.fresh()
-    mine = await _ours(ours.evalsha(sha, keys, args))
-    theirs.fresh()
-    port = theirs._port(("EVALSHA", sha, len(keys), *keys))
-    theirs.run("SCRIPT", "LOAD", source, port=port)
-    assert _same(mine) == _same(_theirs(theirs, "EVALSHA", sha, len(keys), *keys, *args))
+    """Sessions, presence, boards, lobbies into a match, consensus and disputes, results
+    applied by a worker, match life, lapsed seats, operators: every call the stores
+    make, through ours on A and redis-py on B in turn, answers alike."""
+    theirs.flush()
+    b = Theirs(other)
+    b.flush()
+    shadow = Shadow(open_mux(deployment.url, timeout_s=5), b)
+    blocking = open_redis(deployment.url, pool_size=4, timeout_s=5)
+    clock = Clock()
+
+    def node(node_id: str, **settings: Any) -> Services:
+        config = settings_for_test(
+            redis_url=deployment.url, node_id=node_id, rate_limits="lb.submit=2/0.5", **settings
+        )
+        return services_of(config, shadow, clock, ShadowBlocking(shadow, blocking).as_client())
+
+    try:
+        await a_day(
+            Nodes(
+                main=node("main", **MAIN),
+                doomed=node("doomed", **DOOMED),
+                sweeper=node("sweeper", **SWEEPER),
+                clock=clock,
+            )
+        )
+    finally:
+        await shadow.aclose()
+        await blocking.aclose()
+        b.close()
+
+    differ = [_told(i, e) for i, e in enumerate(shadow.exchanges) if _differ(e)]
+    assert differ == [], "\n".join(differ)
+
+    ran = {e.what.removeprefix("script ") for e in shadow.exchanges if e.what.startswith("script ")}
+    assert sorted(set(script_names()) - ran - set(UNREACHED)) == []
+    assert sorted(ran & set(UNREACHED)) == []  # a script listed as unreached now runs
+
+    storage = Path(__file__).parent.parent / "server" / "storage"
+    named = set().union(
+        *(_commands_sent(p) for p in storage.glob("*.py") if p.name not in CLIENT_MODULES)
+    )
+    sent = {name for e in shadow.exchanges for name in _sent(e)}
+    assert sorted(named - NOT_COMMANDS - sent - set(NOT_SENT)) == []
+    assert sorted(sent & set(NOT_SENT)) == []
+
+
+def test_the_comparison_settles_only_what_redis_leaves_free() -> None:
+    """Clock-made values, waits on Redis's clock, hash and set order: settled; any other
+    difference stands."""
+
+    def alike(what: str, commands: tuple[Command, ...], ours: Any, theirs: Any) -> bool:
+        mine, yours = settled(Exchange(what, commands, ours, theirs))
+        return bool(mine == yours)
+
+    get = (("GET", K),)
+    assert alike("GET", get, b"1700000000123-0", b"1700000000125-3")
+    assert not alike("GET", get, b"7", b"8")
+    assert alike(
+        "XRANGE", get, [[b"1700000000123-0", [b"p", b"x"]]], [[b"1700000000124-1", [b"p", b"x"]]]
+    )
+    assert not alike(
+        "XRANGE", get, [[b"1700000000123-0", [b"p", b"x"]]], [[b"1700000000124-1", [b"p", b"y"]]]
+    )
+    assert alike("script rate_limit", (), [0, 999], [0, 998])
+    assert not alike("script rate_limit", (), [0, 999], [1, 0])
+    assert not alike("script lb_page", (), [1, b"p1", b"10"], [1, b"p1", b"11"])
+    assert alike("HGETALL", get, [b"a", b"1", b"b", b"2"], [b"b", b"2", b"a", b"1"])
+    assert not alike("HGETALL", get, [b"a", b"1", b"b", b"2"], [b"a", b"2", b"b", b"1"])
+    assert not alike("LRANGE", get, [b"a", b"b"], [b"b", b"a"])
+    pipeline = (("HMGET", K, "f"), ("PTTL", K))
+    assert alike("pipeline", pipeline, [[b"v"], 59_998], [[b"v"], 59_997])
+    assert not alike("pipeline", pipeline, [[b"v"], 59_998], [[b"v"], -1])
+    assert not alike("GET", get, CommandError("WRONGTYPE a"), redis.ResponseError("WRONGTYPE b"))
