@@ -25,7 +25,7 @@ from __future__ import annotations
 import argparse
 import ast
 import collections
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,7 +59,11 @@ def modules(package: str = "server") -> dict[str, Path]:
     return found
 
 
-def _imported(tree: ast.Module, name: str, is_package: bool) -> Iterator[str]:
+def _imported(
+    tree: ast.Module, name: str, is_package: bool, found: Collection[str]
+) -> Iterator[str]:
+    """What a module imports: ``from pkg import x`` is the module ``pkg.x`` when there is
+    one, else a name taken from ``pkg`` itself (its ``__init__``)."""
     here = name if is_package else name.rpartition(".")[0]
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -71,8 +75,8 @@ def _imported(tree: ast.Module, name: str, is_package: bool) -> Iterator[str]:
             else:
                 source = node.module or ""
             for alias in node.names:
-                yield f"{source}.{alias.name}"  # a submodule, when it is one
-            yield source
+                submodule = f"{source}.{alias.name}"
+                yield submodule if submodule in found else source
 
 
 def external(package: str = "server") -> dict[str, set[str]]:
@@ -111,20 +115,14 @@ def walls(edges: dict[str, set[str]], outside: dict[str, set[str]]) -> list[str]
 
 
 def graph(package: str = "server") -> dict[str, set[str]]:
-    """Module -> the project modules it imports (a package's ``__init__`` only when
-    something is taken from it, not when it is just the path to a submodule)."""
+    """Module -> the project modules it imports (a package's ``__init__`` when a name
+    is taken from it, not when it is just the path to a submodule)."""
     found = modules(package)
     edges: dict[str, set[str]] = {}
     for name, path in found.items():
         tree = ast.parse(path.read_text(), str(path))
-        targets = set(_imported(tree, name, path.name == "__init__.py"))
-        edges[name] = {
-            t
-            for t in targets
-            if t in found
-            and t != name
-            and not (found[t].name == "__init__.py" and any(u.startswith(t + ".") for u in targets))
-        }
+        targets = set(_imported(tree, name, path.name == "__init__.py", found))
+        edges[name] = {t for t in targets if t in found and t != name}
     return edges
 
 

@@ -4,6 +4,8 @@ cycle, and no file grows past 400 lines (tests/import_graph.py draws the picture
 
 from __future__ import annotations
 
+import ast
+
 from tests import import_graph
 
 
@@ -40,3 +42,17 @@ def test_the_checks_can_fail() -> None:
     assert import_graph.upward(edges) == [("server.storage.x", "server.services.y")]
     assert import_graph.cycles(edges) == [["server.services.y", "server.storage.x"]]
     assert len(import_graph.walls(edges, outside)) == 5
+
+
+def test_a_name_taken_from_a_package_is_an_import_of_the_package() -> None:
+    """``from server.handlers import OpContext`` in the socket layer loads every handler:
+    the graph must show it as an edge to the package, and the wall must catch it."""
+    source = "from server.handlers import OpContext\nfrom server.storage import keys\n"
+    found = {"server.handlers", "server.storage", "server.storage.keys"}
+    tree = ast.parse(source)
+    assert set(import_graph._imported(tree, "server.connection", False, found)) == {
+        "server.handlers",
+        "server.storage.keys",
+    }
+    edges = {"server.connection": {"server.handlers"}, "server.handlers": set()}
+    assert import_graph.walls(edges, {"server.connection": set(), "server.handlers": set()})
