@@ -26,7 +26,6 @@ from server.appkeys import (
     HUB,
     METRICS,
     MUX,
-    REDIS,
     REGISTRY,
     SERVICES,
     SETTINGS,
@@ -58,7 +57,6 @@ def create_app(settings: Settings, *, clock: Clock = time.time) -> web.Applicati
         middlewares=[http_api.request_log_middleware, http_api.error_middleware],
     )
     app[SETTINGS] = settings
-    app[REDIS] = node.redis
     app[MUX] = node.mux
     app[SERVICES] = node.services
     app[REGISTRY] = node.registry

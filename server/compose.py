@@ -1,11 +1,12 @@
 """The composition root: every store, service and collaborator of a node, built once.
 
 Everything goes in through constructors, in the order things depend on each
-other; nothing is set on an object after it is built. Building connects to
+other; nothing is set on an object after it is built (a subscriber's callbacks
+are the arguments of its ``run``, which delivers to them). Building connects to
 nothing: the Redis clients connect on first use, the pub/sub connection when
 its ``run`` starts (``server.app``'s cleanup contexts start and stop what is
 built here). The results worker process (``python -m server.worker``) builds
-the same services with ``build_services``.
+the same services (``build_worker``).
 """
 
 from __future__ import annotations
@@ -133,6 +134,32 @@ def build_node(settings: Settings, *, clock: Clock = time.time) -> Node:
         endpoint=endpoint,
         stopping=asyncio.Event(),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerParts:
+    """A results worker process's parts: no sockets, no hub, no pub/sub."""
+
+    mux: Commands
+    redis: BlockingClient
+    services: Services
+
+
+def build_worker(settings: Settings, *, clock: Clock = time.time) -> WorkerParts:
+    """What ``python -m server.worker`` runs on, connected to nothing yet."""
+    redis = open_redis(
+        settings.redis_url, pool_size=settings.redis_pool_size, timeout_s=settings.redis_timeout_s
+    )
+    mux = open_mux(settings.redis_url, timeout_s=settings.redis_timeout_s)
+    services = build_services(
+        settings,
+        mux,
+        redis,
+        clock=clock,
+        pushes=HubPushes(PushStore(mux)),
+        pubsub_hears=lambda channel: False,  # a worker holds no sockets and serves no probe
+    )
+    return WorkerParts(mux, redis, services)
 
 
 def build_services(

@@ -22,7 +22,6 @@ import re
 import sys
 import time
 from typing import Any, Literal
-from urllib.parse import urlparse, urlunparse
 
 from aiohttp.http_exceptions import HttpProcessingError
 
@@ -107,15 +106,6 @@ def configure(level: str, fmt: LogFormat) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-
-
-def safe_url(url: str) -> str:
-    """A URL fit for a log: its password replaced, its query string dropped."""
-    parsed = urlparse(url)
-    netloc = parsed.netloc
-    if parsed.password is not None:
-        netloc = netloc.replace(f":{parsed.password}@", ":***@", 1)
-    return urlunparse(parsed._replace(netloc=netloc, query="", fragment=""))
 
 
 class ClientHttpErrors(logging.Filter):

@@ -21,16 +21,13 @@ import time
 from collections.abc import Sequence
 
 from server import logs
-from server.compose import build_services
+from server.compose import build_worker
 from server.errors import ArenaError
-from server.hub_out import HubPushes
 from server.services import Services
 from server.services.matches import RESULT_JOB
 from server.services.results import ResultNotReady, ResultService
 from server.settings import Settings
-from server.storage.clients import open_mux, open_redis
 from server.storage.connection import RedisUnreachable, wait_for_redis
-from server.storage.pushes import PushStore
 from server.storage.queue import Job, TaskQueue
 
 log = logging.getLogger(__name__)
@@ -143,10 +140,8 @@ async def _serve(argv: Sequence[str] | None) -> int:
     if not settings.redis_url:
         print("arena worker: set REDIS_URL to the Redis the servers use", file=sys.stderr)
         return 2
-    redis = open_redis(
-        settings.redis_url, pool_size=settings.redis_pool_size, timeout_s=settings.redis_timeout_s
-    )
-    mux = open_mux(settings.redis_url, timeout_s=settings.redis_timeout_s)
+    parts = build_worker(settings)
+    mux, redis, services = parts.mux, parts.redis, parts.services
     try:
         await wait_for_redis(
             mux,
@@ -159,14 +154,6 @@ async def _serve(argv: Sequence[str] | None) -> int:
         await mux.aclose()
         await redis.aclose()
         return 1
-    services = build_services(
-        settings,
-        mux,
-        redis,
-        clock=time.time,
-        pushes=HubPushes(PushStore(mux)),
-        pubsub_hears=lambda channel: False,  # a worker holds no sockets and serves no probe
-    )
     count = max(1, settings.workers)
     workers = make_workers(services, settings, count, "w")
     stopping = asyncio.Event()

@@ -6,8 +6,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import msgpack
-
 from server.services.watch import WatchFeed
 from server.storage.feeds import ActivityStore
 
@@ -26,8 +24,8 @@ class ActivityFeed:
         """Add entries, each ``{"kind": ..., ...}``; the time is stamped here."""
         now = int(self._clock() * 1000)
         entries = [{**item, "ts": now} for item in items]
-        await self._store.post([msgpack.packb(entry) for entry in entries])
+        await self._store.post(entries)
         await self._watch.activity(entries)
 
     async def recent(self, limit: int) -> list[dict[str, Any]]:
-        return [msgpack.unpackb(raw) for raw in await self._store.recent(min(limit, LIMIT_MAX))]
+        return await self._store.recent(min(limit, LIMIT_MAX))

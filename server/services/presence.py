@@ -214,12 +214,6 @@ class PresenceService:
             for p, s in zip(player_ids, scores, strict=True)
         }
 
-    async def online_of(self, player_ids: list[str]) -> dict[str, bool]:
-        """Which of ``player_ids`` are online (have a live socket on a live node)."""
-        if not player_ids:
-            return {}
-        return (await self.lookup(player_ids))[1]
-
     async def node_stopping(self) -> None:
         await self._store.leave_node(self.node_id)
 

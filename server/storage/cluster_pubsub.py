@@ -101,8 +101,9 @@ class ClusterSubscriber:
         return shard is not None and shard.is_confirmed(channel)
 
     def hears(self, channel: str) -> bool:
-        shard = self._where.get(channel)
-        return shard is not None and shard.hears(channel)
+        """Every shard holding channels is connected, every wanted channel is placed, and
+        ``channel`` is confirmed: one shard down leaves some players deaf."""
+        return self.connected.is_set() and self.is_confirmed(channel)
 
     def error_counts(self) -> collections.Counter[str]:
         total: collections.Counter[str] = collections.Counter()

@@ -93,9 +93,6 @@ def pack(args: tuple[Arg, ...]) -> bytes:
     return hiredis.pack_command(args)  # type: ignore[arg-type,no-any-return]
 
 
-ASKING = pack(("ASKING",))
-
-
 def exec_result(commands: Sequence[tuple[Arg, ...]], replies: list[Any]) -> list[Any]:
     """A transaction's replies (MULTI's, each command's QUEUED, EXEC's) as its result:
     the replies inside EXEC's; the first error reply among any of them raises."""

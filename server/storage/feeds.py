@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgpack
+
 from server.errors import FeedTrimmed
 from server.protocol import FeedEntry, Tell, is_feed_id, next_feed_id, packed_head, with_id
 from server.storage import keys
@@ -163,13 +165,14 @@ class ActivityStore:
         self._mux = mux
 
     @translate_redis_errors
-    async def post(self, entries: list[bytes]) -> None:
+    async def post(self, entries: list[dict[str, Any]]) -> None:
         if entries:
             await self._mux.pipeline(
-                ("LPUSH", keys.activity_feed(), *entries),
+                ("LPUSH", keys.activity_feed(), *(msgpack.packb(e) for e in entries)),
                 ("LTRIM", keys.activity_feed(), 0, ACTIVITY_KEEP - 1),
             )
 
     @client_values
-    async def recent(self, limit: int) -> list[bytes]:
-        return list(await self._mux.execute("LRANGE", keys.activity_feed(), 0, limit - 1))
+    async def recent(self, limit: int) -> list[dict[str, Any]]:
+        raw = await self._mux.execute("LRANGE", keys.activity_feed(), 0, limit - 1)
+        return [msgpack.unpackb(entry) for entry in raw]

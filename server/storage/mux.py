@@ -372,10 +372,6 @@ class RedisMux:
         self._scripts[sha] = source.encode()
         return sha
 
-    def script_source(self, sha: str) -> bytes:
-        """A registered script's source (ClusterMux sends it with EVAL after ASKING)."""
-        return self._scripts[sha]
-
     async def evalsha(self, sha: str, keys: list[str], args: list[Arg]) -> Any:
         if not self._ready:
             await self._until_ready()
