@@ -303,7 +303,7 @@ class LobbyService:
     ) -> None:
         """Take the player out of the lobby: they left (``removed`` None), or the server
         removed them (``removed`` says why; they are told)."""
-        await take_out(self._news, player_id, lobby_id, wait_s, removed=removed)
+        await take_out(self._store, self._news, player_id, lobby_id, wait_s, removed=removed)
 
     async def _free_lapsed(self, player_id: str, lobby_id: str, wait_s: float) -> None:
         await self._leave(player_id, lobby_id, wait_s, Removal.SEAT_LAPSED)
@@ -331,7 +331,9 @@ class LobbyService:
     async def close_by_operator(self, lobby_id: str) -> LobbyRecord:
         """An operator closes an open lobby: its players lose their seats and are told
         (``lobby.closed``); the lobby leaves the lists."""
-        return await close_for_all(self._news, validate_lobby_id(lobby_id), LOCK_WAIT_S)
+        return await close_for_all(
+            self._store, self._news, validate_lobby_id(lobby_id), LOCK_WAIT_S
+        )
 
     async def remove(self, player_id: str, why: Removal) -> str | None:
         """Take the player out of their lobby (an operator's kick or ban), telling them;

@@ -52,7 +52,7 @@ class LobbyNews:
     def __init__(
         self, store: LobbyStore, matches: MatchService, watch: WatchFeed, pushes: Pushes
     ) -> None:
-        self.store = store
+        self._store = store
         self._matches = matches
         self._watch = watch
         self._pushes = pushes
@@ -61,7 +61,7 @@ class LobbyNews:
         """What follows any change: the open-lobby index, and the pushes (a start stores
         the match, then frees every seat and tells everyone). Idempotent: a change that
         stopped half-way is finished by running this again."""
-        store = self.store
+        store = self._store
         await store.confirm_held()
         await store.index(lobby)
         members = [m.player_id for m in lobby.members]
@@ -86,16 +86,16 @@ class LobbyNews:
         alone: the lobby is closed for them). Their node takes their sockets out of the
         lobby's chat room on it. Kept, as an operator's close is: no lobby state tells
         them later (their seat is gone), and a node whose pub/sub missed it re-sends it."""
-        await self.store.confirm_held()
+        await self._store.confirm_held()
         closed = Tell(Push.LOBBY_CLOSED, {"lobby_id": lobby_id, "reason": str(why)})
         await self._pushes.to_players([player_id], closed, keep=True)
 
     async def tell_closed(self, lobby: LobbyRecord, members: list[str]) -> None:
         """Tell the members an operator closed the lobby (``lobby.closed``, reason
         ``admin``), and the watchers; after the index."""
-        await self.store.confirm_held()
-        await self.store.index(lobby)
-        await self.store.confirm_held()
+        await self._store.confirm_held()
+        await self._store.index(lobby)
+        await self._store.confirm_held()
         closed = Tell(Push.LOBBY_CLOSED, {"lobby_id": lobby.lobby_id, "reason": "admin"})
         # Kept: no lobby state tells a player of this later (the seat is gone).
         await asyncio.gather(

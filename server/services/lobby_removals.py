@@ -10,7 +10,7 @@ import secrets
 from server.errors import LobbyNotFound
 from server.services.lobby_news import LobbyNews, Removal
 from server.services.lobby_seats import free_seats, sits_in
-from server.storage.lobbies import LobbyRecord
+from server.storage.lobbies import LobbyRecord, LobbyStore
 
 
 def start_if_all_ready(lobby: LobbyRecord) -> None:
@@ -23,11 +23,16 @@ def start_if_all_ready(lobby: LobbyRecord) -> None:
 
 
 async def take_out(
-    news: LobbyNews, player_id: str, lobby_id: str, wait_s: float, *, removed: Removal | None
+    store: LobbyStore,
+    news: LobbyNews,
+    player_id: str,
+    lobby_id: str,
+    wait_s: float,
+    *,
+    removed: Removal | None,
 ) -> None:
     """Take the player out of the lobby: they left (``removed`` None), or the server
     removed them (``removed`` says why; they are told)."""
-    store = news.store
     async with store.holding(lobby_id, wait_s=wait_s) as lease:
         lobby = await store.read(lobby_id)
         if not sits_in(lobby, player_id):
@@ -47,10 +52,11 @@ async def take_out(
         await news.after_change(lobby)
 
 
-async def close_for_all(news: LobbyNews, lobby_id: str, wait_s: float) -> LobbyRecord:
+async def close_for_all(
+    store: LobbyStore, news: LobbyNews, lobby_id: str, wait_s: float
+) -> LobbyRecord:
     """An operator closes an open lobby: its players lose their seats and are told
     (``lobby.closed``, reason ``admin``); the lobby leaves the lists."""
-    store = news.store
     async with store.holding(lobby_id, wait_s=wait_s) as lease:
         lobby = await store.read(lobby_id)
         if lobby is None or lobby.status != "open":

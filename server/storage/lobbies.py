@@ -29,10 +29,6 @@ LOCK_TTL_MS = 2000
 # in it (10 x 0.2 s) and the lobby it then creates, even with a renewal missed.
 MODE_LOCK_TTL_MS = 8000
 
-# The lobby lock the running change holds (each task its own): what ``confirm_held``
-# confirms.
-_HELD: ContextVar[Lease | None] = ContextVar("held_lobby_lock", default=None)
-
 
 @dataclass(slots=True)
 class Member:
@@ -94,6 +90,10 @@ class LobbyStore:
         self._mux = mux
         self._scripts = scripts
         self._locks = locks
+        # The lobby lock the running change holds, each task its own (a context variable
+        # per store, so two stores in one process never see each other's): what
+        # ``confirm_held`` confirms.
+        self._held: ContextVar[Lease | None] = ContextVar("held_lobby_lock", default=None)
 
     # --- the locks a change holds (docs/locks.md) -------------------------------------
 
@@ -104,17 +104,17 @@ class LobbyStore:
         async with self._locks.hold(
             keys.lobby_resource(lobby_id), ttl_ms=LOCK_TTL_MS, wait_s=wait_s
         ) as lease:
-            held = _HELD.set(lease)
+            held = self._held.set(lease)
             try:
                 yield lease
             finally:
-                _HELD.reset(held)
+                self._held.reset(held)
 
     async def confirm_held(self) -> None:
         """Raise LOCK_TIMEOUT if the running change lost its lobby's lock: a newer holder
         may have acted since, and what this one would index or push would be out of date
         or out of order. Outside ``holding``, nothing to confirm."""
-        lease = _HELD.get()
+        lease = self._held.get()
         if lease is not None:
             await self._locks.confirm(lease)
 
