@@ -175,6 +175,7 @@ SAMPLES: list[tuple[Arg, ...]] = [
     ("ZDIFFSTORE", "d", 2, "a", "b"),
     ("XREAD", "COUNT", 10, "BLOCK", 0, "STREAMS", "x1", "x2", "0-0", "$"),
     ("XREADGROUP", "GROUP", "g", "c", "COUNT", 1, "STREAMS", "x1", ">"),
+    ("XREADGROUP", "GROUP", "streams", "streams", "STREAMS", "x1", ">"),
 ]
 
 

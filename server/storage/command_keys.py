@@ -81,13 +81,22 @@ def _counted(at: int, *, before: int = 0) -> KeyFinder:
     return keys
 
 
+# XREAD/XREADGROUP options before STREAMS, and how many values each takes: a group or
+# consumer named "streams" is a value, not the keyword (Redis's xreadGetKeys skips them so).
+_XREAD_OPTIONS = {"GROUP": 2, "COUNT": 1, "BLOCK": 1, "NOACK": 0}
+
+
 def _streams(args: Sequence[Arg]) -> Sequence[Arg]:
-    """XREAD/XREADGROUP ... STREAMS key [key ...] id [id ...]: the first half after STREAMS."""
-    for i in range(1, len(args)):
+    """XREAD/XREADGROUP [options] STREAMS key [key ...] id [id ...]: the first half after
+    STREAMS."""
+    i = 1
+    while i < len(args):
         word = args[i]
-        if isinstance(word, bytes | str) and _upper(word) == "STREAMS":
+        name = _upper(word) if isinstance(word, bytes | str) else ""
+        if name == "STREAMS":
             rest = args[i + 1 :]
             return rest[: len(rest) // 2]
+        i += 1 + _XREAD_OPTIONS.get(name, 0)
     return ()
 
 
