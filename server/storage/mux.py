@@ -24,6 +24,10 @@ Failure model:
   behind it; while replies keep arriving the connection is alive, however long
   the queue. A single command silent for ``timeout_s`` is indistinguishable from a
   hung Redis and fails, with those behind it (whose outcome is then unknown).
+  The watchdog looks every quarter of ``timeout_s`` (no clock read per command),
+  so a silent connection is dropped between 1 and 1.5 ``timeout_s`` after its
+  last reply; and while replies keep arriving, no single command has a deadline
+  of its own (a caller that needs one wraps its await).
 - Writes have backpressure: when the socket's write buffer passes
   ``write_buffer_bytes`` (Redis is not reading), new commands wait until it
   drains; they fail with the rest if the connection is declared dead meanwhile.
