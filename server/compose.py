@@ -24,6 +24,7 @@ from server.hub import Hub
 from server.hub_out import HubPushes
 from server.metrics import Metrics
 from server.redelivery import Redelivery
+from server.room_exits import RoomExits
 from server.services import Services
 from server.services.activity import ActivityFeed
 from server.services.admin import AdminService
@@ -109,7 +110,9 @@ def build_node(settings: Settings, *, clock: Clock = time.time) -> Node:
         subscriber,
         services.matches,
         command_channel=services.presence.command_channel,
-        rooms_left_by=services.chat.rooms_left_after,
+        rooms_left_by=RoomExits(
+            services.chat.lobby_room_channel, services.chat.match_room_channel
+        ).after,
         fanout_lag=metrics.fanout_lag if settings.metrics else None,
     )
     endpoint = SocketEndpoint(

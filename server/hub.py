@@ -351,6 +351,11 @@ class Hub:
         _push_all(Frame(packed=payload), listeners)
         self.leave_rooms(self._rooms_left_by(payload), list(listeners.values()))
 
+    def leave_rooms_after(self, payload: bytes, conns: Sequence[Listener]) -> None:
+        """Take a push's recipients out of the chat rooms it ended their place in (a push
+        told again after a pub/sub gap, as a live one would)."""
+        self.leave_rooms(self._rooms_left_by(payload), conns)
+
     def leave_rooms(self, rooms: list[str], conns: Sequence[Listener]) -> None:
         """Take the push's recipients out of the rooms it ended their membership of."""
         for room in rooms:

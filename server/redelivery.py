@@ -102,7 +102,7 @@ class Redelivery:
         for tell in closed:
             payload = packed(tell)
             conn.push(Frame(packed=payload))
-            self._hub.leave_rooms(self._services.chat.rooms_left_after(payload), [conn])
+            self._hub.leave_rooms_after(payload, [conn])
         if match is not None:
             # Following first, as at the start: the player may send as soon as told.
             try:

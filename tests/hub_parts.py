@@ -16,6 +16,7 @@ from server.embedded_redis import RedisProcess
 from server.hub import Hub, Listener, MatchTap
 from server.identity import Identity
 from server.protocol import FeedEntry, Frame, Message
+from server.room_exits import RoomExits
 from server.services import Services
 from server.services.matches import MatchService
 from server.storage.pubsub import Subscriber
@@ -134,7 +135,9 @@ class Node:
             subscriber,
             self.feeds,
             command_channel=COMMANDS,
-            rooms_left_by=services.chat.rooms_left_after,
+            rooms_left_by=RoomExits(
+                services.chat.lobby_room_channel, services.chat.match_room_channel
+            ).after,
         )
         self.heard: dict[str, bytes] = {}  # match event id -> payload, as it came on the channel
         self.deaf = False  # drop what arrives, as a connection that lost it would

@@ -32,7 +32,16 @@ ROOT = Path(__file__).resolve().parent.parent
 LAYERS = ("base", "storage", "services", "handlers", "transport", "entry")
 
 ENTRY = {"__main__", "nodes", "app", "compose", "worker", "transport", "banner", "embedded_redis"}
-TRANSPORT = {"ws", "connection", "hub", "hub_out", "upkeep", "redelivery", "app_metrics"}
+TRANSPORT = {
+    "ws",
+    "connection",
+    "hub",
+    "hub_out",
+    "room_exits",
+    "upkeep",
+    "redelivery",
+    "app_metrics",
+}
 TRANSPORT_PREFIXES = ("http_", "appkeys")
 
 

@@ -9,8 +9,8 @@ A lobby's room is for those seated in the open lobby; a match's room for the
 players who have not left the match. Who stops being a member stops hearing the
 room too: ``lobby.leave`` and ``match.leave`` take the socket out of the room,
 and so does a push that ends the seat on another node's say-so (``lobby.closed``,
-or ``match.started``, which closes the lobby): ``rooms_left_after`` names the
-rooms such a push ends, and the hub takes the socket out of them.
+or ``match.started``, which closes the lobby): the hub takes the socket out of
+the rooms such a push ends (server/room_exits.py).
 """
 
 from __future__ import annotations
@@ -18,8 +18,6 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
-
-import msgpack
 
 from server.errors import BadRequest, NotInRoom
 from server.protocol import FeedEntry, Push, Tell
@@ -34,7 +32,6 @@ TEXT_MAX = 500
 HISTORY_MAX = 100
 # The text as typed may be longer than TEXT_MAX until it is normalised (NFC composes).
 TEXT_RAW_MAX = 4 * TEXT_MAX
-ENDS_A_SEAT = re.compile(rb"lobby\.closed|match\.started|match\.left")
 
 
 class ChatService:
@@ -82,28 +79,6 @@ class ChatService:
 
     def match_room_channel(self, match_id: str) -> str:
         return self._store.channel(f"match:{match_id}")
-
-    def rooms_left_after(self, payload: bytes) -> list[str]:
-        """The room channels a push takes its recipient out of: their lobby's room when
-        the lobby was closed or started its match (seats are gone); the match's room on
-        ``match.left`` (the hub applies that one to the leaver's sockets only)."""
-        if ENDS_A_SEAT.search(payload) is None:
-            return []  # most pushes: no decoding
-        try:
-            message = msgpack.unpackb(payload)
-        except Exception:
-            return []
-        if not isinstance(message, dict):
-            return []
-        match_id = message.get("match_id")
-        if message.get("ev") == Push.MATCH_LEFT and isinstance(match_id, str):
-            return [self.match_room_channel(match_id)]
-        lobby_id = message.get("lobby_id")
-        if message.get("ev") in (Push.LOBBY_CLOSED, Push.MATCH_STARTED) and isinstance(
-            lobby_id, str
-        ):
-            return [self.lobby_room_channel(lobby_id)]
-        return []
 
     async def send(self, player_id: str, name: str, room: str, text: str) -> str:
         await self._rate_limiter.check("chat.send", player_id)
