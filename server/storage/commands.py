@@ -155,7 +155,7 @@ def _blocks(args: Sequence[Arg]) -> bool:
     while i < len(args):
         word = args[i]
         option = upper_name(word) if isinstance(word, bytes | str) else ""
-        if option in ("BLOCK", "STREAMS"):
+        if option in {"BLOCK", "STREAMS"}:
             return option == "BLOCK"
         i += 3 if option == "GROUP" else 2 if option == "COUNT" else 1
     return False
