@@ -62,8 +62,8 @@ class Commands(Protocol):
         """Run ``commands`` in order and return every reply; the first error reply raises,
         once all have arrived. Not atomic: other clients' commands may run between them.
 
-        One Redis: they leave in one write, back to back, with no other command of this
-        client between them. A cluster: each master's share leaves that way, in order;
+        One Redis: they leave back to back, with no other command of this client between
+        them. A cluster: each master's share leaves that way, in order;
         the shares of different masters run independently (commands on different slots
         have no order between them), and a command redirected by a slot on the move is
         sent again, with the others redirected to the same node, after the rest.

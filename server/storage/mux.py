@@ -1,6 +1,7 @@
 """One pipelined Redis connection shared by every task of a process: the hot path's client.
 
-Commands issued during one event-loop turn leave in one write; replies come
+Commands issued during one event-loop turn leave in one write (one per
+``write_buffer_bytes`` past that); replies come
 back in order on the same connection and resolve their callers' futures. This
 is auto-pipelining: a thousand players submitting at once cost Redis and the
 kernel a handful of round trips, not a thousand, and each command costs Python
@@ -124,8 +125,8 @@ class RedisMux(MuxLink):
             raise
 
     async def pipeline(self, *commands: tuple[Arg, ...]) -> list[Any]:
-        """Run commands back to back, in one write (nothing else of this client between
-        them); all their replies. An error reply raises once every reply has arrived."""
+        """Run commands back to back (nothing else of this client between them); all
+        their replies. An error reply raises once every reply has arrived."""
         replies = await self.replies(commands)
         for command, reply in zip(commands, replies, strict=True):
             if isinstance(reply, CommandError):
