@@ -138,8 +138,10 @@ class Settings:
     redis_timeout_s: float = _setting(
         5.0,
         "ARENA_REDIS_TIMEOUT",
-        "Seconds Redis may stay silent while commands wait on a connection before they "
-        "fail with UNAVAILABLE (a Redis answering slowly but steadily is not cut off).",
+        "Seconds a Redis command may take: past it the request fails with UNAVAILABLE "
+        "(outcome unknown); a connection that sends no reply for that long is replaced. "
+        "Must exceed the longest work Redis may do without answering (a slow script, "
+        "several sent together).",
     )
     redis_wait_s: float = _setting(
         10.0,

@@ -3,6 +3,7 @@ before sending, and MOVED/ASK followed alike by commands, pipelines and scripts.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -12,6 +13,8 @@ import redis
 from server.embedded_redis import RedisClusterProcesses
 from server.storage.cluster import ClusterMux, command_slot, slot_of
 from server.storage.command_keys import CrossSlot, UnknownCommand
+from server.storage.commands import MuxConnectionError, RefusedCommand
+from tests.helpers import eventually
 
 
 @pytest.fixture
@@ -42,7 +45,7 @@ async def test_xread_and_multi_key_commands_route_by_their_declared_keys(mux: Cl
     reply = await mux.execute("XREAD", "COUNT", 5, "STREAMS", a, b, "0", "0")
     assert [stream for stream, _ in reply] == [a.encode(), b.encode()]
     assert reply[0][1][0][0] == first
-    assert await mux.execute("BLMOVE", "{q}:ready", "{q}:taken", "RIGHT", "LEFT", 0.01) is None
+    assert await mux.execute("LMOVE", "{q}:ready", "{q}:taken", "RIGHT", "LEFT") is None
     assert await mux.execute("MSET", "{m}:1", "x", "{m}:2", "y") == b"OK"
     assert await mux.execute("MGET", "{m}:1", "{m}:2") == [b"x", b"y"]
 
@@ -60,6 +63,15 @@ async def test_cross_slot_and_unknown_commands_are_refused_before_sending(
         await mux.evalsha(mux.register_script("return 1"), ["{x}a", "{y}b"], [])
     with pytest.raises(UnknownCommand, match="OBJECT"):
         await mux.execute("OBJECT", "ENCODING", "{x}a")
+    # Commands that would change or block a node's shared connection: refused, saying so.
+    with pytest.raises(RefusedCommand):
+        await mux.execute("BLMOVE", "{q}:ready", "{q}:taken", "RIGHT", "LEFT", 0)
+    with pytest.raises(RefusedCommand):
+        await mux.execute("ssubscribe", "{x}chan")
+    with pytest.raises(RefusedCommand):
+        await mux.pipeline(("SET", "{x}a", 1), ("XREAD", "BLOCK", 0, "STREAMS", "{x}s", "$"))
+    with pytest.raises(RefusedCommand):
+        await mux.transaction(("SET", "{x}a", 1), ("CLIENT", "REPLY", "OFF"))
     # Nothing was sent: not even the transaction's first SET.
     assert await mux.execute("EXISTS", "{x}a") == 0
 
@@ -100,3 +112,70 @@ async def test_a_half_migrated_slot_sends_only_the_missing_keys_on_with_ask(
             _command(client, "CLUSTER", "SETSLOT", slot, "NODE", ids[target.port])
     assert await mux.execute("GET", here) == b"12"  # MOVED: learnt, and followed
     assert await mux.owner(here) == target
+
+
+def _tryagains(client: redis.Redis) -> int:
+    stats = client.info("errorstats")
+    return int(stats.get("errorstat_TRYAGAIN", {}).get("count", 0))
+
+
+async def test_a_multi_key_command_split_by_a_migration_is_tried_again(
+    mux: ClusterMux, nodes: dict[int, redis.Redis]
+) -> None:
+    """One key of two moved, the slot still migrating: the source answers TRYAGAIN, and the
+    client sends the command again after a pause (it raised at once before); once the
+    migration ends, the retry is MOVED to the new owner and answered."""
+    a, b = "arena:{split}:a", "arena:{split}:b"
+    await mux.execute("MSET", a, "1", b, "2")
+    source = await mux.owner(a)
+    target = next(m for m in await mux.masters() if m != source)
+    slot = slot_of(a)
+    ids = {p: _command(c, "CLUSTER", "MYID").decode() for p, c in nodes.items()}
+    seen = _tryagains(nodes[source.port])
+    try:
+        _command(nodes[target.port], "CLUSTER", "SETSLOT", slot, "IMPORTING", ids[source.port])
+        _command(nodes[source.port], "CLUSTER", "SETSLOT", slot, "MIGRATING", ids[target.port])
+        _command(nodes[source.port], "MIGRATE", "127.0.0.1", target.port, b, 0, 5000)
+        both = asyncio.create_task(mux.execute("MGET", a, b))
+
+        async def tried() -> bool:
+            return _tryagains(nodes[source.port]) > seen
+
+        await eventually(tried, within_s=5, every_s=0.005)
+    finally:
+        # Finish the move (these calls hold the event loop: the retry cannot run first).
+        _command(nodes[source.port], "MIGRATE", "127.0.0.1", target.port, a, 0, 5000)
+        for client in nodes.values():
+            _command(client, "CLUSTER", "SETSLOT", slot, "NODE", ids[target.port])
+    assert await both == [b"1", b"2"]
+    assert await mux.owner(a) == target
+
+
+async def test_aclose_while_the_slot_map_is_read_opens_nothing_more(
+    redis_cluster: RedisClusterProcesses,
+) -> None:
+    """The first seed hangs (it takes the command and never answers): closing the client
+    then must not go on to the next seed, open a connection there and install a map."""
+    asked = asyncio.Event()
+
+    async def hang(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(100)
+        asked.set()
+        await reader.read()  # until the client goes
+
+    hung = await asyncio.start_server(hang, "127.0.0.1", 0)
+    port = hung.sockets[0].getsockname()[1]
+    real = redis_cluster.nodes[0].port
+    mux = ClusterMux(f"redis+cluster://127.0.0.1:{port},127.0.0.1:{real}", timeout_s=5)
+    try:
+        reading = asyncio.create_task(mux.refresh())
+        await asyncio.wait_for(asked.wait(), 5)
+        await mux.aclose()
+        with pytest.raises(MuxConnectionError):
+            await reading
+        assert list(mux._nodes) == [("127.0.0.1", port)]  # nothing opened at the real seed
+        mux.learn(f"MOVED 1 127.0.0.1:{real}")
+        assert list(mux._nodes) == [("127.0.0.1", port)]
+    finally:
+        await mux.aclose()
+        hung.close()

@@ -246,7 +246,7 @@ NOT_SENT: dict[str, str] = {}
 NOT_COMMANDS = {"LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN", "OOM", "MOVED"}
 NOT_COMMANDS |= {"ASK", "WRONGPASS", "NOAUTH", "NOSCRIPT"}
 CLIENT_MODULES = {"mux.py", "cluster.py", "commands.py", "command_keys.py", "connection.py"}
-CLIENT_MODULES |= {"pubsub.py", "cluster_pubsub.py"}
+CLIENT_MODULES |= {"mux_link.py", "pubsub.py", "cluster_pubsub.py"}
 
 
 @pytest.fixture(scope="module")

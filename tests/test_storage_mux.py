@@ -10,9 +10,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 
 from server.embedded_redis import RedisProcess
-from server.storage.mux import CommandError, MuxConnectionError, MuxTimeoutError, RedisMux
+from server.storage.commands import RefusedCommand
+from server.storage.mux import (
+    CommandError,
+    MuxConnectionError,
+    MuxNotSentError,
+    MuxTimeoutError,
+    RedisMux,
+)
 from tests.helpers import eventually
 
 
@@ -63,22 +71,22 @@ async def test_a_redis_restart_fails_fast_then_recovers_with_scripts_reloaded(
 
 
 async def test_passwords_and_databases_from_the_url(tmp_path: Path) -> None:
-    redis = RedisProcess(
-        tmp_path / "auth", appendonly=False, extra_args=["--requirepass", "s3cret"]
-    )
-    with redis:
-        mux = RedisMux(f"redis://:s3cret@127.0.0.1:{redis.port}/3")
+    auth = RedisProcess(tmp_path / "auth", appendonly=False, extra_args=["--requirepass", "s3cret"])
+    with auth:
+        mux = RedisMux(f"redis://:s3cret@127.0.0.1:{auth.port}/3")
         try:
             # Commands sent while the connection is still being set up wait for SELECT.
             await asyncio.gather(*(mux.execute("SET", f"where{i}", "db3") for i in range(200)))
             assert await mux.execute("DBSIZE") == 200
-            assert b" db=3 " in await mux.execute("CLIENT", "INFO")
-            other = RedisMux(f"redis://:s3cret@127.0.0.1:{redis.port}/0")
+            db3 = redis.Redis(port=auth.port, password="s3cret", db=3)
+            assert db3.dbsize() == 200  # SELECT 3 came first
+            db3.close()
+            other = RedisMux(f"redis://:s3cret@127.0.0.1:{auth.port}/0")
             assert await other.execute("DBSIZE") == 0
             await other.aclose()
         finally:
             await mux.aclose()
-        wrong = RedisMux(f"redis://:nope@127.0.0.1:{redis.port}/0")
+        wrong = RedisMux(f"redis://:nope@127.0.0.1:{auth.port}/0")
         for _ in range(2):  # and it stays refused: no half-set-up connection is reused
             with pytest.raises(MuxConnectionError, match="set-up"):
                 await wrong.execute("PING")
@@ -98,23 +106,61 @@ return ARGV[1]
 ALONE = b"." * 64 * 1024
 
 
-async def test_slow_replies_that_keep_coming_fail_nothing(own_redis: RedisProcess) -> None:
-    """Seven scripts of 120 ms each, queued at once: the last reply comes long after the
-    0.5 s timeout, but replies keep coming back every 120-240 ms, so the connection is
-    alive and every command gets its reply (judging each command's age, as the client
-    once did, failed them all)."""
-    mux = RedisMux(own_redis.url, timeout_s=0.5)
+async def test_a_caller_waits_at_most_the_timeout_and_a_connection_that_answers_stays(
+    own_redis: RedisProcess,
+) -> None:
+    """Eight scripts of 150 ms each, queued at once behind an ECHO, with a 0.6 s timeout:
+    replies keep coming (every 150-300 ms), so the connection is alive and is kept; but
+    no caller waits past its own deadline (1 to 1.25 timeouts): those not answered by
+    then fail with MuxTimeoutError, their replies are read and dropped when they come,
+    and the next command gets its own reply (once, the queue's last waited 1.2 s)."""
+    mux = RedisMux(own_redis.url, timeout_s=0.6)
     sha = mux.register_script(BUSY)
     try:
         await mux.evalsha(sha, [], [0])  # loaded, so NOSCRIPT does not split the queue
-        calls = []
-        for i in range(7):
-            calls += [mux.execute("ECHO", f"quick-{i}"), mux.evalsha(sha, [], [120, ALONE])]
-        replies = await asyncio.gather(*calls)
-        assert replies == [r for i in range(7) for r in (f"quick-{i}".encode(), b"120")]
-        assert mux.errors["timeout"] == 0
+        calls = [mux.execute("ECHO", "first")]
+        calls += [mux.evalsha(sha, [], [150, ALONE]) for _ in range(8)]
+        calls.append(mux.execute("ECHO", "last"))
+        replies = await asyncio.gather(*calls, return_exceptions=True)
+        assert replies[0] == b"first"
+        # Sent together, they share one deadline: answered before it, or failed at it.
+        answered = [r for r in replies[1:] if not isinstance(r, BaseException)]
+        assert answered == [b"150"] * len(answered)
+        assert all(isinstance(r, MuxTimeoutError) for r in replies[1 + len(answered) :])
+        assert isinstance(replies[-1], MuxTimeoutError)
+        assert mux.errors["command_timeout"] == len(replies) - 1 - len(answered)
+        assert mux.errors["timeout"] == mux.errors["connection_lost"] == 0  # not replaced
+        assert await mux.execute("ECHO", "next") == b"next"  # in step
     finally:
         await mux.aclose()
+
+
+async def test_a_reply_trickling_in_a_byte_at_a_time_is_silence() -> None:
+    """A peer that sends a reply's bytes, one every 20 ms, and never its end: bytes are
+    not replies, so after the timeout the connection is declared dead (not only the
+    caller failed) and replaced."""
+    handlers: list[asyncio.Task[None]] = []
+
+    async def trickle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        handlers.append(asyncio.current_task())  # type: ignore[arg-type]
+        await reader.read(100)
+        writer.write(b"+")
+        while not writer.is_closing():
+            writer.write(b"P")  # "+PPPP...": a status reply that never ends
+            await asyncio.sleep(0.02)
+
+    server = await asyncio.start_server(trickle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    mux = RedisMux(f"redis://127.0.0.1:{port}/0", timeout_s=0.2)
+    try:
+        with pytest.raises(MuxTimeoutError):  # the old client waited as long as bytes came
+            await asyncio.wait_for(mux.execute("PING"), 2.0)
+        assert mux.errors["timeout"] == 1
+    finally:
+        await mux.aclose()
+        server.close()
+        for task in handlers:
+            task.cancel()
 
 
 async def test_a_redis_silent_past_the_timeout_fails_what_is_in_flight_and_carries_on(
@@ -187,26 +233,90 @@ async def test_writes_wait_while_redis_does_not_read_and_go_when_it_does(
         await mux.aclose()
 
 
-async def test_writes_waiting_on_a_redis_that_never_reads_fail_after_the_timeout(
+async def test_one_turns_writes_stop_at_the_mark_and_the_unsent_fail_as_not_sent(
     own_redis: RedisProcess,
 ) -> None:
-    mux = RedisMux(own_redis.url, timeout_s=0.5, write_buffer_bytes=64 * 1024)
-    value = b"v" * 256 * 1024
+    """SIGSTOP Redis, then 3000 SETs of 10 KB in one event-loop turn (30 MB): the mark
+    (64 KiB) counts within the turn too, so the socket's buffer stays near it (the old
+    client buffered all of them). Redis never reads: after the timeout those sent fail
+    with MuxTimeoutError (outcome unknown) and those that never left with
+    MuxNotSentError (safe to retry)."""
+    mark, size = 64 * 1024, 10_000
+    mux = RedisMux(own_redis.url, timeout_s=0.5, write_buffer_bytes=mark)
     assert own_redis.process is not None
     pid = own_redis.process.pid
-    sets: list[asyncio.Task[Any]] = []
     try:
         await mux.execute("PING")
         os.kill(pid, signal.SIGSTOP)
-        while not mux.writing_paused and len(sets) < 1024:
-            sets.append(asyncio.create_task(mux.execute("SET", f"k{len(sets)}", value)))
-            for _ in range(3):
-                await asyncio.sleep(0)
-        waiting = mux.execute("SET", "late", value)
-        with pytest.raises(MuxTimeoutError):
-            await waiting
+        sets = [asyncio.create_task(mux.execute("SET", f"k{i}", b"v" * size)) for i in range(3000)]
+        await asyncio.sleep(0)  # every task runs once: each sends, or waits for room
+        assert mux.writing_paused
+        assert mux.buffered_bytes() <= mark + size + 100
         results = await asyncio.gather(*sets, return_exceptions=True)
-        assert all(isinstance(r, MuxTimeoutError) for r in results)
+        kinds = {type(r) for r in results}
+        assert kinds == {MuxTimeoutError, MuxNotSentError}, kinds
+        assert isinstance(results[-1], MuxNotSentError)
     finally:
         os.kill(pid, signal.SIGCONT)
+        await mux.aclose()
+
+
+async def test_past_max_pending_new_commands_fail_at_once_and_the_rest_carry_on(
+    own_redis: RedisProcess,
+) -> None:
+    """With Redis stopped, 100 commands wait for replies (max_pending): the next ones
+    fail at once, not sent; SIGCONT, and the 100 get their own replies, and new
+    commands are taken again."""
+    mux = RedisMux(own_redis.url, timeout_s=10, max_pending=100)
+    assert own_redis.process is not None
+    pid = own_redis.process.pid
+    try:
+        await mux.execute("PING")
+        os.kill(pid, signal.SIGSTOP)
+        calls = [asyncio.create_task(mux.execute("ECHO", f"v{i}")) for i in range(150)]
+        await asyncio.sleep(0)
+        refused = [task for task in calls if task.done()]
+        assert len(refused) == 50
+        assert all(isinstance(task.exception(), MuxNotSentError) for task in refused)
+        assert mux.errors["too_many_pending"] == 50
+        os.kill(pid, signal.SIGCONT)
+        assert await asyncio.gather(*calls[:100]) == [f"v{i}".encode() for i in range(100)]
+        assert await mux.execute("ECHO", "again") == b"again"
+    finally:
+        os.kill(pid, signal.SIGCONT)
+        await mux.aclose()
+
+
+async def test_commands_that_change_or_block_the_shared_connection_are_refused(
+    own_redis: RedisProcess,
+) -> None:
+    """CLIENT REPLY OFF would leave every later caller a reply short, MULTI would have them
+    answered QUEUED, BLPOP would stall them: refused before sending, in any spelling, in
+    a pipeline or a transaction too (nothing of those is sent)."""
+    mux = RedisMux(own_redis.url)
+    refused: list[tuple[Any, ...]] = [
+        ("CLIENT", "REPLY", "OFF"),
+        ("multi",),
+        (b"Select", 1),
+        ("SSUBSCRIBE", "c"),
+        ("BLPOP", "q", 0),
+        ("XREAD", "COUNT", 1, "BLOCK", 0, "STREAMS", "s", "$"),
+        ("WATCH", "k"),
+    ]
+    try:
+        for command in refused:
+            with pytest.raises(RefusedCommand):
+                await mux.execute(*command)
+        with pytest.raises(RefusedCommand):
+            await mux.pipeline(("SET", "k", 1), ("CLIENT", "REPLY", "SKIP"))
+        with pytest.raises(RefusedCommand):
+            await mux.transaction(("SET", "k", 1), ("SELECT", 2))
+        assert await mux.execute("EXISTS", "k") == 0  # not even their SETs went
+        # XREADGROUP's group named "block" is a value, not the option.
+        assert await mux.execute("XREAD", "COUNT", 1, "STREAMS", "s", "0") is None
+        with pytest.raises(CommandError, match="NOGROUP"):
+            await mux.execute("XREADGROUP", "GROUP", "block", "c", "STREAMS", "s", ">")
+        values = await asyncio.gather(*(mux.execute("ECHO", f"e{i}") for i in range(100)))
+        assert values == [f"e{i}".encode() for i in range(100)]
+    finally:
         await mux.aclose()

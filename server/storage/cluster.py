@@ -21,7 +21,9 @@ call to the new owner; ``ASK`` (a slot half-way through migration) sends it to
 the named node after ``ASKING`` (a script by its source, with EVAL, which that
 node may not have loaded). At most ``MAX_REDIRECTS`` in a row. A node that cannot
 be reached fails its commands (callers see ``Unavailable``) and has the map read
-again soon, so a failover to a replica is picked up by itself.
+again soon, so a failover to a replica is picked up by itself. ``TRYAGAIN`` (a
+multi-key command whose keys are split by a migration under way) is sent again to
+the same node after ``TRYAGAIN_PAUSE_S``, as redis-py does, within the same budget.
 
 A pipeline's commands for one master leave together, in order; the masters'
 shares run independently (``Commands.pipeline`` says what that promises).
@@ -39,54 +41,35 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
-from redis.crc import REDIS_CLUSTER_HASH_SLOTS, key_slot
+from redis.crc import REDIS_CLUSTER_HASH_SLOTS
 
 from server.redis_urls import Endpoint, cluster_seeds
-from server.storage.command_keys import CrossSlot, keys_of
+from server.storage.command_keys import CrossSlot
+from server.storage.command_keys import command_slot as command_slot  # tests import them here
+from server.storage.command_keys import slot_of as slot_of
 from server.storage.commands import (
+    PASSED,
     Arg,
     CommandError,
     MuxConnectionError,
+    MuxNotSentError,
     MuxTimeoutError,
     exec_result,
     named,
+    vet,
 )
 from server.storage.mux import RedisMux
 
 log = logging.getLogger(__name__)
 
-MAX_REDIRECTS = 3
-# A dropped node makes the map be read again, at most this often.
-REFRESH_EVERY_S = 1.0
+MAX_REDIRECTS = 3  # MOVED, ASK or TRYAGAIN in a row
+TRYAGAIN_PAUSE_S = 0.05  # before sending a TRYAGAIN's call again (redis-py's pause)
+REFRESH_EVERY_S = 1.0  # a dropped node makes the map be read again, at most this often
 
 T = TypeVar("T")
 # Sends a group of calls to one node, together, after ASKING when the flag says: one
 # reply per call, an error reply in its place.
 Sender = Callable[[RedisMux, bool, list[T]], Awaitable[list[Any]]]
-
-
-def slot_of(key: Arg) -> int:
-    if isinstance(key, str):
-        key = key.encode()
-    elif not isinstance(key, bytes):
-        key = str(key).encode()
-    return int(key_slot(key))
-
-
-def command_slot(args: Sequence[Arg]) -> int | None:
-    """The hash slot of a command's keys (command_keys.py says which arguments those
-    are); None for a command without keys. CrossSlot when they span slots."""
-    keys = keys_of(args)
-    if not keys:
-        return None
-    slot = slot_of(keys[0])
-    for key in keys[1:]:
-        if slot_of(key) != slot:
-            raise CrossSlot(
-                f"CROSSSLOT the keys of {str(args[0]).upper()} are in more than one hash slot "
-                f"({', '.join(map(str, keys))}): give them one hash tag (storage/keys.py)"
-            )
-    return slot
 
 
 def _redirect(exc: CommandError) -> tuple[str, str, int] | None:
@@ -97,6 +80,17 @@ def _redirect(exc: CommandError) -> tuple[str, str, int] | None:
     address = rest.split(" ")[-1]
     host, _, port = address.rpartition(":")
     return kind, host, int(port)
+
+
+def _tryagain(reply: Any) -> bool:
+    return isinstance(reply, CommandError) and str(reply).startswith("TRYAGAIN")
+
+
+def _vetted(commands: Sequence[tuple[Arg, ...]]) -> None:
+    """Refuse what the shared connections do not carry (commands.vet) before any is sent."""
+    for command in commands:
+        if command[0] not in PASSED:
+            vet(command)
 
 
 def _raised(calls: Sequence[tuple[Arg, ...]], replies: list[Any]) -> list[Any]:
@@ -111,9 +105,10 @@ async def _send_commands(
     node: RedisMux, asking: bool, commands: list[tuple[Arg, ...]]
 ) -> list[Any]:
     if not asking:
-        return await node.replies(commands)
+        return await node.replies(commands, vetted=True)
     # ASKING lets only the next command at an importing slot: one before each.
-    replies = await node.replies([c for command in commands for c in (("ASKING",), command)])
+    asked = [c for command in commands for c in (("ASKING",), command)]
+    replies = await node.replies(asked, vetted=True)
     return replies[1::2]
 
 
@@ -124,7 +119,7 @@ async def _send_transactions(
     for commands in transactions:  # one, in practice
         # ASKING holds for a whole MULTI: the importing node takes it in one write.
         start: list[tuple[Arg, ...]] = [("ASKING",)] if asking else []
-        replies = await node.replies([*start, ("MULTI",), *commands, ("EXEC",)])
+        replies = await node.replies([*start, ("MULTI",), *commands, ("EXEC",)], vetted=True)
         try:
             results.append(exec_result(commands, replies[len(start) :]))
         except CommandError as exc:  # a MOVED or ASK while queuing comes first
@@ -152,6 +147,8 @@ class ClusterMux:
     # --- the slot map ---------------------------------------------------------------
 
     def _node(self, endpoint: Endpoint) -> RedisMux:
+        if self._closed:  # a closed client opens nothing (each node's aclose is done)
+            raise MuxNotSentError("client closed")
         address = (endpoint.host, endpoint.port)
         node = self._nodes.get(address)
         if node is None:
@@ -178,6 +175,8 @@ class ClusterMux:
         """A MOVED reply's news (``MOVED slot host:port``): that slot is at that node now.
         Taken at once, so the next command or subscription goes there; the whole map is
         read again soon too."""
+        if self._closed:
+            return
         parts = redirect.split(" ")
         if len(parts) < 3 or not parts[1].isdigit() or not self._slots:
             self._refresh_soon()
@@ -220,9 +219,12 @@ class ClusterMux:
                 reply = await self._node(endpoint).execute("CLUSTER", "SLOTS")
             except (MuxConnectionError, MuxTimeoutError, CommandError) as exc:
                 errors.append(f"{endpoint.host}:{endpoint.port}: {exc}")
-                continue
-            self._install(endpoint, reply)
-            return
+                reply = None
+            if self._closed:  # closed meanwhile: no next node, no map
+                raise MuxNotSentError("client closed")
+            if reply is not None:
+                self._install(endpoint, reply)
+                return
         raise MuxConnectionError(f"no Redis cluster node gave its slot map ({'; '.join(errors)})")
 
     def _install(self, asked: Endpoint, reply: list[Any]) -> None:
@@ -246,9 +248,12 @@ class ClusterMux:
         slot = command_slot(args)
         return self._slots[0 if slot is None else slot]
 
-    def _redirected(self, reply: Any) -> tuple[RedisMux, bool] | None:
-        """Where a MOVED or ASK reply sends its call again: (node, after ASKING?); None
-        for any other reply. A MOVED's news goes into the slot map at once."""
+    def _redirected(self, reply: Any, place: tuple[RedisMux, bool]) -> tuple[RedisMux, bool] | None:
+        """Where a MOVED, ASK or TRYAGAIN reply to a call sent to ``place`` sends it
+        again: (node, after ASKING?); None for any other reply. A MOVED's news goes into
+        the slot map at once."""
+        if _tryagain(reply):
+            return place
         if not isinstance(reply, CommandError) or (redirect := _redirect(reply)) is None:
             return None
         kind, host, port = redirect
@@ -257,36 +262,47 @@ class ClusterMux:
         return self._node(self._seed.at(host, port)), kind == "ASK"
 
     async def _deliver(
-        self, calls: Sequence[T], first: list[tuple[RedisMux, bool]], send: Sender[T]
+        self,
+        calls: Sequence[T],
+        first: list[tuple[RedisMux, bool]],
+        send: Sender[T],
+        *,
+        pause: bool = False,
     ) -> list[Any]:
         """The one place redirections are followed, for every kind of call.
 
         Each call goes to its node (``first``: node, after ASKING?), the calls for one
         node together and in order (``send``); a call answered MOVED or ASK goes again
         where the answer says, grouped the same way, a few times at most (a migration
-        can move a slot twice). One reply per call, error replies in their place.
+        can move a slot twice); one answered TRYAGAIN goes again to the same node after
+        a pause (``pause``: the first sending too). One reply per call, error replies
+        in their place.
         """
         replies: list[Any] = [None] * len(calls)
         todo: dict[tuple[RedisMux, bool], list[int]] = {}
         for i, place in enumerate(first):
             todo.setdefault(place, []).append(i)
         for _ in range(MAX_REDIRECTS + 1):
+            if pause:
+                await asyncio.sleep(TRYAGAIN_PAUSE_S)
+                pause = False
             groups = list(todo.items())
             todo = {}
             results = await asyncio.gather(
                 *(send(node, asking, [calls[i] for i in at]) for (node, asking), at in groups),
                 return_exceptions=True,
             )
-            for ((_node, _asking), at), result in zip(groups, results, strict=True):
+            for (place, at), result in zip(groups, results, strict=True):
                 if isinstance(result, MuxConnectionError | MuxTimeoutError):
                     self._refresh_soon()
                 if isinstance(result, BaseException):
                     raise result
                 for i, reply in zip(at, result, strict=True):
-                    if (again := self._redirected(reply)) is None:
+                    if (again := self._redirected(reply, place)) is None:
                         replies[i] = reply
                     else:
                         todo.setdefault(again, []).append(i)
+                        pause = pause or _tryagain(reply)
             if not todo:
                 return replies
         raise MuxConnectionError("too many cluster redirections; the slot map keeps changing")
@@ -294,20 +310,24 @@ class ClusterMux:
     async def execute(self, *args: Arg) -> Any:
         if not self._slots:
             await self.refresh()
+        node = self._at(args)
         try:
-            return await self._at(args).execute(*args)
+            return await node.execute(*args)
         except CommandError as exc:
-            if (where := self._redirected(exc)) is None:
+            if (where := self._redirected(exc, (node, False))) is None:
                 raise
+            pause = _tryagain(exc)
         except (MuxConnectionError, MuxTimeoutError):
             self._refresh_soon()
             raise
-        return _raised([args], await self._deliver([args], [where], _send_commands))[0]
+        replies = await self._deliver([args], [where], _send_commands, pause=pause)
+        return _raised([args], replies)[0]
 
     async def pipeline(self, *commands: tuple[Arg, ...]) -> list[Any]:
         """Each master's share in one write, in order; see ``Commands.pipeline``."""
         if not self._slots:
             await self.refresh()
+        _vetted(commands)
         first = [(self._at(command), False) for command in commands]
         return _raised(commands, await self._deliver(commands, first, _send_commands))
 
@@ -315,6 +335,7 @@ class ClusterMux:
         """MULTI/EXEC at the master owning the commands' slot (they must share one)."""
         if not self._slots:
             await self.refresh()
+        _vetted(commands)
         slots = {slot for command in commands if (slot := command_slot(command)) is not None}
         if len(slots) > 1:
             raise CrossSlot("CROSSSLOT a transaction's keys must share a hash slot")
@@ -338,8 +359,9 @@ class ClusterMux:
         try:
             return await node.evalsha(sha, keys, args)
         except CommandError as exc:
-            if (where := self._redirected(exc)) is None:
+            if (where := self._redirected(exc, (node, False))) is None:
                 raise
+            pause = _tryagain(exc)
         except (MuxConnectionError, MuxTimeoutError):
             self._refresh_soon()
             raise
@@ -354,7 +376,7 @@ class ClusterMux:
             except CommandError as exc:
                 return [exc]
 
-        (reply,) = await self._deliver([None], [where], send)
+        (reply,) = await self._deliver([None], [where], send, pause=pause)
         if isinstance(reply, CommandError):
             raise reply
         return reply
@@ -372,6 +394,7 @@ class ClusterMux:
         return total
 
     async def aclose(self) -> None:
+        """Close every node's connection; nothing is opened after (a map read stops)."""
         self._closed = True
         for node in list(self._nodes.values()):
             await node.aclose()

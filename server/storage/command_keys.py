@@ -2,7 +2,7 @@
 
 A cluster runs a command on the master owning its keys' slot, so the client must
 know which arguments are keys; "the first argument" is wrong for EVALSHA (keys
-after the key count), XREAD (keys after STREAMS), BLMOVE (two keys), MSET (every
+after the key count), XREAD (keys after STREAMS), LMOVE (two keys), MSET (every
 other argument) and more. ``KEYS`` says, for every command Arena issues (and a few
 close relatives), where its keys are, in the terms Redis's own ``COMMAND INFO``
 uses; tests/test_command_keys.py checks each against Redis's ``COMMAND GETKEYS``.
@@ -14,8 +14,13 @@ time would cover any command, but would route by what a server says at start-up
 and hide the decision from review; a table that a test holds to Redis's answers
 is both fast and checked.
 
-Sharded pub/sub's channels (SPUBLISH, SSUBSCRIBE) are routed like keys (a channel
-lives on its slot's master) though Redis flags them ``not_key``.
+Sharded pub/sub's channel (SPUBLISH) is routed like a key (a channel lives on its
+slot's master) though Redis flags it ``not_key``.
+
+Not in the table, and refused with ``RefusedCommand`` rather than ``UnknownCommand``:
+the commands that change or block the connection they are sent on
+(``commands.CONNECTION_STATE``: MULTI, SELECT, CLIENT, SSUBSCRIBE, BLMOVE, ...). The
+clients send MULTI/EXEC and ASKING themselves, without asking the table.
 """
 
 from __future__ import annotations
@@ -23,7 +28,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Final
 
-from server.storage.commands import Arg, CommandError
+from redis.crc import key_slot
+
+from server.storage.commands import CONNECTION_STATE, Arg, CommandError, vet
 
 # Takes a whole command (name first) and gives its keys.
 KeyFinder = Callable[[Sequence[Arg]], Sequence[Arg]]
@@ -57,11 +64,6 @@ def _first_two(args: Sequence[Arg]) -> Sequence[Arg]:
 
 def _all(args: Sequence[Arg]) -> Sequence[Arg]:
     return args[1:]
-
-
-def _all_but_last(args: Sequence[Arg]) -> Sequence[Arg]:
-    """Keys, then a timeout (BLPOP a b 0)."""
-    return args[1:-1]
 
 
 def _every_other(args: Sequence[Arg]) -> Sequence[Arg]:
@@ -106,8 +108,7 @@ def _upper(word: bytes | str) -> str:
 
 def _table() -> dict[str, KeyFinder]:
     shapes: dict[KeyFinder, str] = {
-        _none: "PING ECHO INFO TIME DBSIZE SCRIPT CLUSTER FLUSHALL FLUSHDB CONFIG CLIENT "
-        "COMMAND MULTI EXEC DISCARD ASKING READONLY SELECT AUTH HELLO PUBLISH",
+        _none: "PING ECHO INFO TIME DBSIZE SCRIPT CLUSTER FLUSHALL FLUSHDB CONFIG COMMAND PUBLISH",
         _first: "GET SET SETNX SETEX PSETEX GETDEL GETEX GETSET APPEND STRLEN INCR INCRBY "
         "INCRBYFLOAT DECR DECRBY EXPIRE PEXPIRE EXPIREAT PEXPIREAT PERSIST TTL PTTL TYPE "
         "DUMP RESTORE "
@@ -121,12 +122,10 @@ def _table() -> dict[str, KeyFinder]:
         "XADD XRANGE XREVRANGE XLEN XTRIM XDEL XACK XCLAIM XAUTOCLAIM XPENDING "
         "SPUBLISH",
         _second: "XGROUP XINFO",
-        _first_two: "BLMOVE LMOVE RPOPLPUSH BRPOPLPUSH SMOVE RENAME RENAMENX COPY ZRANGESTORE",
-        _all: "DEL EXISTS UNLINK TOUCH MGET WATCH SINTER SUNION SDIFF SINTERSTORE SUNIONSTORE "
-        "SDIFFSTORE SSUBSCRIBE SUNSUBSCRIBE",
-        _all_but_last: "BLPOP BRPOP BZPOPMIN BZPOPMAX",
+        _first_two: "LMOVE RPOPLPUSH SMOVE RENAME RENAMENX COPY ZRANGESTORE",
+        _all: "DEL EXISTS UNLINK TOUCH MGET SINTER SUNION SDIFF SINTERSTORE SUNIONSTORE SDIFFSTORE",
         _every_other: "MSET MSETNX",
-        _counted(2): "EVAL EVALSHA EVAL_RO EVALSHA_RO FCALL FCALL_RO BLMPOP BZMPOP",
+        _counted(2): "EVAL EVALSHA EVAL_RO EVALSHA_RO FCALL FCALL_RO",
         _counted(1): "ZUNION ZINTER ZDIFF ZINTERCARD SINTERCARD LMPOP ZMPOP",
         _counted(2, before=1): "ZUNIONSTORE ZINTERSTORE ZDIFFSTORE",
         _streams: "XREAD XREADGROUP",
@@ -138,15 +137,43 @@ KEYS: Final[dict[str, KeyFinder]] = _table()
 
 
 def keys_of(args: Sequence[Arg]) -> Sequence[Arg]:
-    """The keys of one command (``args[0]`` its name); UnknownCommand if not in ``KEYS``."""
+    """The keys of one command (``args[0]`` its name); UnknownCommand if not in ``KEYS``,
+    RefusedCommand for one that would change or block the shared connection."""
     name = args[0]
     finder = KEYS.get(name) if isinstance(name, str) else None  # the usual spelling: no copy
     if finder is None:
         upper = _upper(name) if isinstance(name, bytes | str) else str(name)
         finder = KEYS.get(upper)
+        if upper in CONNECTION_STATE:
+            vet(args)  # raises, saying why
         if finder is None:
             raise UnknownCommand(
                 f"ERR the cluster client does not know where {upper}'s keys are: add it to "
                 "server/storage/command_keys.py (and a sample to tests/test_command_keys.py)"
             )
     return finder(args)
+
+
+def slot_of(key: Arg) -> int:
+    """The hash slot a cluster keeps ``key`` (or a sharded channel) in."""
+    if isinstance(key, str):
+        key = key.encode()
+    elif not isinstance(key, bytes):
+        key = str(key).encode()
+    return int(key_slot(key))
+
+
+def command_slot(args: Sequence[Arg]) -> int | None:
+    """The hash slot of a command's keys (``keys_of`` says which arguments those are);
+    None for a command without keys. CrossSlot when they span slots."""
+    keys = keys_of(args)
+    if not keys:
+        return None
+    slot = slot_of(keys[0])
+    for key in keys[1:]:
+        if slot_of(key) != slot:
+            raise CrossSlot(
+                f"CROSSSLOT the keys of {str(args[0]).upper()} are in more than one hash slot "
+                f"({', '.join(map(str, keys))}): give them one hash tag (storage/keys.py)"
+            )
+    return slot

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import collections
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 import hiredis
 
@@ -17,11 +17,17 @@ Arg = bytes | str | int | float
 
 
 class MuxConnectionError(ConnectionError):
-    """Redis could not be reached, or the connection dropped with commands in flight."""
+    """Redis could not be reached, or the connection dropped with commands in flight
+    (whose outcome is then unknown: Redis may have run them)."""
+
+
+class MuxNotSentError(MuxConnectionError):
+    """The command was never sent (no connection, no room to send it, too many commands
+    waiting): Redis did not run it, so it is safe to try again."""
 
 
 class MuxTimeoutError(TimeoutError):
-    """Redis sent nothing back for ``timeout_s`` while commands were waiting."""
+    """No reply within ``timeout_s``: outcome unknown (Redis may still run the command)."""
 
 
 class CommandError(Exception):
@@ -56,8 +62,8 @@ class Commands(Protocol):
         """Run ``commands`` in order and return every reply; the first error reply raises,
         once all have arrived. Not atomic: other clients' commands may run between them.
 
-        One Redis: they leave in one write, back to back, with no other command of this
-        client between them. A cluster: each master's share leaves that way, in order;
+        One Redis: they leave back to back, with no other command of this client between
+        them. A cluster: each master's share leaves that way, in order;
         the shares of different masters run independently (commands on different slots
         have no order between them), and a command redirected by a slot on the move is
         sent again, with the others redirected to the same node, after the rest.
@@ -65,8 +71,17 @@ class Commands(Protocol):
         ...
 
     async def transaction(self, *commands: tuple[Arg, ...]) -> list[Any]:
-        """MULTI ... EXEC: all of ``commands`` or none, atomically; their replies (an
-        error reply raises). On a cluster their keys must share one hash slot."""
+        """MULTI ... EXEC: ``commands`` run together, no other client's command between
+        them; their replies. On a cluster their keys must share one hash slot.
+
+        Not all-or-none. A command Redis refuses while queuing it (unknown, wrong number
+        of arguments, a slot on the move) aborts the transaction: nothing is applied, and
+        its error reply raises. But a command that fails when EXEC runs it (WRONGTYPE, a
+        script's error) does not undo the others: Redis has no rollback, so every other
+        command HAS been applied, and the first such error reply raises (CommandError)
+        all the same. Callers that need all-or-none send commands that cannot fail at
+        run time, or a script that checks before it writes.
+        """
         ...
 
     def register_script(self, source: str) -> str:
@@ -86,6 +101,64 @@ class Commands(Protocol):
         ...
 
     async def aclose(self) -> None: ...
+
+
+# Commands the shared connection never carries: each changes the state of the connection
+# it is sent on (a transaction, a database, a user, a protocol, pub/sub mode, replies
+# switched off) or blocks it, so every other task's commands behind it would get the
+# wrong replies or none. Transactions go through ``Commands.transaction`` (the client
+# sends MULTI/EXEC itself), blocking commands through the redis-py pool (clients.py),
+# pub/sub through its own connection (pubsub.py); the set-up's AUTH and SELECT, and
+# the cluster's ASKING, are sent by the clients themselves, not through this check.
+_STATEFUL = (
+    "MULTI EXEC DISCARD WATCH UNWATCH SELECT AUTH HELLO RESET QUIT CLIENT ASKING READONLY "
+    "READWRITE SUBSCRIBE SSUBSCRIBE PSUBSCRIBE UNSUBSCRIBE SUNSUBSCRIBE PUNSUBSCRIBE MONITOR "
+    "SYNC PSYNC WAIT WAITAOF BLPOP BRPOP BLMOVE BRPOPLPUSH BZPOPMIN BZPOPMAX BLMPOP BZMPOP"
+)
+CONNECTION_STATE: Final = frozenset(_STATEFUL.split())
+# ...and these only with BLOCK among their options (before STREAMS).
+_BLOCK_OPTION = frozenset({"XREAD", "XREADGROUP"})
+# Command names, as spelt by callers, that ``vet`` let through: the hot path's one look-up.
+PASSED: set[Arg] = set()
+PASSED_MAX = 1024  # spellings remembered (a caller inventing names cannot grow it for ever)
+
+
+class RefusedCommand(CommandError):
+    """A command the shared connection does not carry (``CONNECTION_STATE``): refused
+    before it is sent."""
+
+
+def upper_name(name: Arg) -> str:
+    return (name.decode() if isinstance(name, bytes) else str(name)).upper()
+
+
+def vet(args: Sequence[Arg]) -> None:
+    """Refuse (``RefusedCommand``) a command that would change or block the shared
+    connection; remember a name found harmless, so the next call pays one set look-up
+    (``if args[0] not in PASSED: vet(args)``)."""
+    name = args[0]
+    upper = upper_name(name)
+    if upper in CONNECTION_STATE or (upper in _BLOCK_OPTION and _blocks(args)):
+        raise RefusedCommand(
+            f"ERR {upper} is not sent on the shared Redis connection: it changes or blocks "
+            "the connection every task shares (transactions: Commands.transaction; blocking "
+            "commands: the redis-py pool, storage/clients.py)"
+        )
+    if upper not in _BLOCK_OPTION and len(PASSED) < PASSED_MAX:
+        PASSED.add(name)
+
+
+def _blocks(args: Sequence[Arg]) -> bool:
+    """XREAD/XREADGROUP with a BLOCK option: options come before STREAMS, and a group or
+    consumer named "block" is a value, not the option."""
+    i = 1
+    while i < len(args):
+        word = args[i]
+        option = upper_name(word) if isinstance(word, bytes | str) else ""
+        if option in {"BLOCK", "STREAMS"}:
+            return option == "BLOCK"
+        i += 3 if option == "GROUP" else 2 if option == "COUNT" else 1
+    return False
 
 
 def pack(args: tuple[Arg, ...]) -> bytes:

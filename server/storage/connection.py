@@ -26,7 +26,13 @@ import redis.exceptions
 
 from server.errors import BadRequest, Unavailable
 from server.setting_errors import redacted_url
-from server.storage.mux import CommandError, Commands, MuxConnectionError, MuxTimeoutError
+from server.storage.mux import (
+    CommandError,
+    Commands,
+    MuxConnectionError,
+    MuxNotSentError,
+    MuxTimeoutError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +114,10 @@ def _translated(fn: Callable[P, Awaitable[T]], *, client_input: bool) -> Callabl
         try:
             return await fn(*args, **kwargs)
         except REDIS_DOWN as exc:
-            raise Unavailable(f"storage unavailable: {type(exc).__name__}") from exc
+            # Never sent: nothing happened. Else (a timeout, a dropped connection) Redis
+            # may have run it: the outcome is unknown.
+            what = "not sent" if isinstance(exc, MuxNotSentError) else "outcome unknown"
+            raise Unavailable(f"storage unavailable: {type(exc).__name__} ({what})") from exc
         except CommandError as exc:
             # OOM: Redis at maxmemory refuses writes; a full Redis is an outage, not a bug.
             if str(exc).startswith(
