@@ -90,10 +90,7 @@ class Node:
 
 def build_node(settings: Settings, *, clock: Clock = time.time) -> Node:
     """Every part of a server process (``settings.node_id`` set), connected to nothing yet."""
-    redis = open_redis(
-        settings.redis_url, pool_size=settings.redis_pool_size, timeout_s=settings.redis_timeout_s
-    )
-    mux = open_mux(settings.redis_url, timeout_s=settings.redis_timeout_s)
+    mux, redis = _clients(settings)
     subscriber = open_subscriber(settings.redis_url, mux, timeout_s=settings.redis_timeout_s)
     registry = SocketRegistry()
     services = build_services(
@@ -150,10 +147,7 @@ class WorkerParts:
 
 def build_worker(settings: Settings, *, clock: Clock = time.time) -> WorkerParts:
     """What ``python -m server.worker`` runs on, connected to nothing yet."""
-    redis = open_redis(
-        settings.redis_url, pool_size=settings.redis_pool_size, timeout_s=settings.redis_timeout_s
-    )
-    mux = open_mux(settings.redis_url, timeout_s=settings.redis_timeout_s)
+    mux, redis = _clients(settings)
     services = build_services(
         settings,
         mux,
@@ -163,6 +157,16 @@ def build_worker(settings: Settings, *, clock: Clock = time.time) -> WorkerParts
         pubsub_hears=lambda channel: False,  # a worker holds no sockets and serves no probe
     )
     return WorkerParts(mux, redis, services)
+
+
+def _clients(settings: Settings) -> tuple[Commands, BlockingClient]:
+    """The pipelined client every command goes through, and redis-py's few connections
+    for the blocking takes; both connect on first use."""
+    mux = open_mux(settings.redis_url, timeout_s=settings.redis_timeout_s)
+    redis = open_redis(
+        settings.redis_url, pool_size=settings.redis_pool_size, timeout_s=settings.redis_timeout_s
+    )
+    return mux, redis
 
 
 def build_services(
