@@ -138,8 +138,9 @@ class Settings:
     redis_timeout_s: float = _setting(
         5.0,
         "ARENA_REDIS_TIMEOUT",
-        "Seconds a Redis command may take: past it the request fails with UNAVAILABLE "
-        "(outcome unknown); a connection that sends no reply for that long is replaced. "
+        "Seconds a Redis command may wait for its reply (per round trip): past it the "
+        "request fails with UNAVAILABLE (outcome unknown); a connection that sends no reply "
+        "for that long is replaced. "
         "Must exceed the longest work Redis may do without answering (a slow script, "
         "several sent together).",
     )

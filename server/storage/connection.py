@@ -114,8 +114,8 @@ def _translated(fn: Callable[P, Awaitable[T]], *, client_input: bool) -> Callabl
         try:
             return await fn(*args, **kwargs)
         except REDIS_DOWN as exc:
-            # Never sent: nothing happened. Else (a timeout, a dropped connection) Redis
-            # may have run it: the outcome is unknown.
+            # Never sent: this call did nothing (a request's earlier calls may have).
+            # Else (a timeout, a dropped connection) Redis may have run it: unknown.
             what = "not sent" if isinstance(exc, MuxNotSentError) else "outcome unknown"
             raise Unavailable(f"storage unavailable: {type(exc).__name__} ({what})") from exc
         except CommandError as exc:
