@@ -139,7 +139,8 @@ async def test_a_caller_waits_at_most_the_timeout_and_a_connection_that_answers_
         # allows 0.35 timeouts (210 ms) past the promise for the watchdog's four timer
         # wake-ups running late on a loaded 2-core machine.
         waits = [wait for reply, wait in timings if isinstance(reply, MuxTimeoutError)]
-        assert waits and all(timeout <= wait <= 1.6 * timeout for wait in waits), waits
+        assert waits
+        assert all(timeout <= wait <= 1.6 * timeout for wait in waits), waits
         assert replies[0] == b"first"
         # Sent together, they share one deadline: answered before it, or failed at it.
         answered = [r for r in replies[1:] if not isinstance(r, BaseException)]
@@ -171,7 +172,8 @@ async def test_a_timed_out_pipeline_and_transaction_leave_the_connection_in_step
             mux.transaction(("INCR", "t"), ("ECHO", "transaction")),
             return_exceptions=True,
         )
-        assert isinstance(late[-2], MuxTimeoutError) and isinstance(late[-1], MuxTimeoutError)
+        assert isinstance(late[-2], MuxTimeoutError)
+        assert isinstance(late[-1], MuxTimeoutError)
         # 2 pipelined commands, and MULTI, 2 commands, EXEC; more of the scripts maybe.
         assert mux.errors["command_timeout"] >= 6
         assert mux.errors["timeout"] == mux.errors["connection_lost"] == 0  # kept
