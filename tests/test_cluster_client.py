@@ -11,9 +11,14 @@ import pytest
 import redis
 
 from server.embedded_redis import RedisClusterProcesses
-from server.storage.cluster import ClusterMux, command_slot, slot_of
+from server.storage.cluster import TRYAGAIN_RETRIES, ClusterMux, command_slot, slot_of
 from server.storage.command_keys import CrossSlot, UnknownCommand
-from server.storage.commands import MuxConnectionError, RefusedCommand
+from server.storage.commands import (
+    CommandError,
+    MuxConnectionError,
+    MuxNotSentError,
+    RefusedCommand,
+)
 from tests.helpers import eventually
 
 
@@ -179,3 +184,46 @@ async def test_aclose_while_the_slot_map_is_read_opens_nothing_more(
     finally:
         await mux.aclose()
         hung.close()
+
+
+async def test_a_tryagain_that_lasts_raises_its_own_error_after_its_retries(
+    mux: ClusterMux, nodes: dict[int, redis.Redis]
+) -> None:
+    """A migration that stays half done: the split MGET is sent TRYAGAIN_RETRIES more
+    times, then its TRYAGAIN error is raised (not run, so safe to retry), not an
+    "outcome unknown" connection error."""
+    a, b = "arena:{stuck}:a", "arena:{stuck}:b"
+    await mux.execute("MSET", a, "1", b, "2")
+    source = await mux.owner(a)
+    target = next(m for m in await mux.masters() if m != source)
+    slot = slot_of(a)
+    ids = {p: _command(c, "CLUSTER", "MYID").decode() for p, c in nodes.items()}
+    seen = _tryagains(nodes[source.port])
+    try:
+        _command(nodes[target.port], "CLUSTER", "SETSLOT", slot, "IMPORTING", ids[source.port])
+        _command(nodes[source.port], "CLUSTER", "SETSLOT", slot, "MIGRATING", ids[target.port])
+        _command(nodes[source.port], "MIGRATE", "127.0.0.1", target.port, b, 0, 5000)
+        with pytest.raises(CommandError, match="TRYAGAIN"):
+            await mux.execute("MGET", a, b)
+        assert _tryagains(nodes[source.port]) - seen == 1 + TRYAGAIN_RETRIES
+    finally:
+        _command(nodes[source.port], "MIGRATE", "127.0.0.1", target.port, a, 0, 5000)
+        for client in nodes.values():
+            _command(client, "CLUSTER", "SETSLOT", slot, "NODE", ids[target.port])
+
+
+async def test_a_pipeline_partly_run_is_not_reported_as_not_sent(mux: ClusterMux) -> None:
+    """A pipeline over two masters, one of whose clients cannot send (closed): the other
+    master's share ran, so the pipeline's outcome is unknown (MuxConnectionError), not
+    "not sent"; one wholly on the closed master's client was not sent at all."""
+    keys = [f"arena:{{half{i}}}:n" for i in range(30)]
+    owners = {k: await mux.owner(k) for k in keys}
+    dead = owners[keys[0]]
+    alive = next(k for k in keys if owners[k] != dead)
+    await mux._nodes[(dead.host, dead.port)].aclose()  # its commands now fail, not sent
+    with pytest.raises(MuxConnectionError) as raised:
+        await mux.pipeline(("INCR", keys[0]), ("INCR", alive))
+    assert not isinstance(raised.value, MuxNotSentError)
+    assert await mux.execute("GET", alive) == b"1"  # that share ran
+    with pytest.raises(MuxNotSentError):
+        await mux.pipeline(("INCR", keys[0]), ("INCR", keys[0]))

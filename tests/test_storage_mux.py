@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -114,14 +114,33 @@ async def test_a_caller_waits_at_most_the_timeout_and_a_connection_that_answers_
     no caller waits past its own deadline (1 to 1.25 timeouts): those not answered by
     then fail with MuxTimeoutError, their replies are read and dropped when they come,
     and the next command gets its own reply (once, the queue's last waited 1.2 s)."""
-    mux = RedisMux(own_redis.url, timeout_s=0.6)
+    timeout = 0.6
+    mux = RedisMux(own_redis.url, timeout_s=timeout)
     sha = mux.register_script(BUSY)
+    loop = asyncio.get_running_loop()
+
+    async def timed(call: Awaitable[Any]) -> tuple[Any, float]:
+        started = loop.time()  # the call sends at once: this is its sending time
+        try:
+            reply = await call
+        except MuxTimeoutError as exc:
+            reply = exc
+        return reply, loop.time() - started
+
     try:
         await mux.evalsha(sha, [], [0])  # loaded, so NOSCRIPT does not split the queue
         calls = [mux.execute("ECHO", "first")]
         calls += [mux.evalsha(sha, [], [150, ALONE]) for _ in range(8)]
         calls.append(mux.execute("ECHO", "last"))
-        replies = await asyncio.gather(*calls, return_exceptions=True)
+        timings = await asyncio.gather(*(timed(call) for call in calls))
+        replies = [reply for reply, _ in timings]
+        # The client's own promise (mux.py): a caller fails between 1 and 1.25 timeouts
+        # after sending. Not a speed test: never before the timeout, and the upper bound
+        # allows 0.35 timeouts (210 ms) past the promise for the watchdog's four timer
+        # wake-ups running late on a loaded 2-core machine.
+        waits = [wait for reply, wait in timings if isinstance(reply, MuxTimeoutError)]
+        assert waits
+        assert all(timeout <= wait <= 1.6 * timeout for wait in waits), waits
         assert replies[0] == b"first"
         # Sent together, they share one deadline: answered before it, or failed at it.
         answered = [r for r in replies[1:] if not isinstance(r, BaseException)]
@@ -131,6 +150,38 @@ async def test_a_caller_waits_at_most_the_timeout_and_a_connection_that_answers_
         assert mux.errors["command_timeout"] == len(replies) - 1 - len(answered)
         assert mux.errors["timeout"] == mux.errors["connection_lost"] == 0  # not replaced
         assert await mux.execute("ECHO", "next") == b"next"  # in step
+    finally:
+        await mux.aclose()
+
+
+async def test_a_timed_out_pipeline_and_transaction_leave_the_connection_in_step(
+    own_redis: RedisProcess,
+) -> None:
+    """A pipeline and a transaction queued behind 1.2 s of scripts, with a 0.6 s timeout:
+    every one of their callers fails at its deadline, each future once; their replies,
+    when they come, are read and dropped (Redis did run them: outcome unknown), and the
+    commands after get their own replies, not those late ones."""
+    mux = RedisMux(own_redis.url, timeout_s=0.6)
+    sha = mux.register_script(BUSY)
+    try:
+        await mux.evalsha(sha, [], [0])
+        scripts = [mux.evalsha(sha, [], [150, ALONE]) for _ in range(8)]
+        late = await asyncio.gather(
+            *scripts,
+            mux.pipeline(("INCR", "p"), ("ECHO", "pipeline")),
+            mux.transaction(("INCR", "t"), ("ECHO", "transaction")),
+            return_exceptions=True,
+        )
+        assert isinstance(late[-2], MuxTimeoutError)
+        assert isinstance(late[-1], MuxTimeoutError)
+        # 2 pipelined commands, and MULTI, 2 commands, EXEC; more of the scripts maybe.
+        assert mux.errors["command_timeout"] >= 6
+        assert mux.errors["timeout"] == mux.errors["connection_lost"] == 0  # kept
+        echoes = [("ECHO", f"e{i}") for i in range(5)]
+        assert await mux.pipeline(*echoes) == [f"e{i}".encode() for i in range(5)]
+        assert await mux.transaction(("INCR", "t"), ("ECHO", "x")) == [2, b"x"]
+        assert await mux.execute("GET", "p") == b"1"  # the late pipeline ran, once
+        assert not mux._pending  # every late reply was matched and dropped
     finally:
         await mux.aclose()
 

@@ -23,7 +23,8 @@ node may not have loaded). At most ``MAX_REDIRECTS`` in a row. A node that canno
 be reached fails its commands (callers see ``Unavailable``) and has the map read
 again soon, so a failover to a replica is picked up by itself. ``TRYAGAIN`` (a
 multi-key command whose keys are split by a migration under way) is sent again to
-the same node after ``TRYAGAIN_PAUSE_S``, as redis-py does, within the same budget.
+the same node, ``TRYAGAIN_PAUSE_S`` apart, at most ``TRYAGAIN_RETRIES`` times (a
+budget of its own); then its ``TRYAGAIN`` error is raised (not run: safe to retry).
 
 A pipeline's commands for one master leave together, in order; the masters'
 shares run independently (``Commands.pipeline`` says what that promises).
@@ -48,22 +49,23 @@ from server.storage.command_keys import CrossSlot
 from server.storage.command_keys import command_slot as command_slot  # tests import them here
 from server.storage.command_keys import slot_of as slot_of
 from server.storage.commands import (
-    PASSED,
     Arg,
     CommandError,
     MuxConnectionError,
     MuxNotSentError,
     MuxTimeoutError,
     exec_result,
-    named,
-    vet,
+    failure,
+    raised,
+    vet_all,
 )
 from server.storage.mux import RedisMux
 
 log = logging.getLogger(__name__)
 
-MAX_REDIRECTS = 3  # MOVED, ASK or TRYAGAIN in a row
+MAX_REDIRECTS = 3  # MOVED or ASK in a row
 TRYAGAIN_PAUSE_S = 0.05  # before sending a TRYAGAIN's call again (redis-py's pause)
+TRYAGAIN_RETRIES = 10  # a migration's keys may take a moment to be all on one side
 REFRESH_EVERY_S = 1.0  # a dropped node makes the map be read again, at most this often
 
 T = TypeVar("T")
@@ -84,21 +86,6 @@ def _redirect(exc: CommandError) -> tuple[str, str, int] | None:
 
 def _tryagain(reply: Any) -> bool:
     return isinstance(reply, CommandError) and str(reply).startswith("TRYAGAIN")
-
-
-def _vetted(commands: Sequence[tuple[Arg, ...]]) -> None:
-    """Refuse what the shared connections do not carry (commands.vet) before any is sent."""
-    for command in commands:
-        if command[0] not in PASSED:
-            vet(command)
-
-
-def _raised(calls: Sequence[tuple[Arg, ...]], replies: list[Any]) -> list[Any]:
-    """Replies as a caller gets them: the first error reply raises, named after its command."""
-    for call, reply in zip(calls, replies, strict=True):
-        if isinstance(reply, CommandError):
-            raise named(reply, call[0])
-    return replies
 
 
 async def _send_commands(
@@ -191,7 +178,7 @@ class ClusterMux:
     async def refresh(self) -> None:
         """Read the slot map again; callers at the same time share one reading."""
         if self._closed:
-            raise MuxConnectionError("client closed")
+            raise MuxNotSentError("client closed")
         if self._refreshing is None:
             self._refreshing = asyncio.ensure_future(self._read_map())
             self._refreshing.add_done_callback(self._refreshed)
@@ -275,37 +262,48 @@ class ClusterMux:
         node together and in order (``send``); a call answered MOVED or ASK goes again
         where the answer says, grouped the same way, a few times at most (a migration
         can move a slot twice); one answered TRYAGAIN goes again to the same node after
-        a pause (``pause``: the first sending too). One reply per call, error replies
-        in their place.
+        a pause (``pause``: the first sending too), up to ``TRYAGAIN_RETRIES`` times,
+        then that reply stands. One reply per call, error replies in their place. A
+        node's share that fails raises once every share is in (``commands.failure``).
         """
         replies: list[Any] = [None] * len(calls)
         todo: dict[tuple[RedisMux, bool], list[int]] = {}
         for i, place in enumerate(first):
             todo.setdefault(place, []).append(i)
-        for _ in range(MAX_REDIRECTS + 1):
+        moves = tries = 0
+        ran = False  # a call got its own reply (a redirection says it did not run)
+        while todo:
             if pause:
                 await asyncio.sleep(TRYAGAIN_PAUSE_S)
-                pause = False
+                tries += 1
             groups = list(todo.items())
-            todo = {}
+            todo, moved, pause = {}, False, False
             results = await asyncio.gather(
                 *(send(node, asking, [calls[i] for i in at]) for (node, asking), at in groups),
                 return_exceptions=True,
             )
+            failed: list[BaseException] = []
             for (place, at), result in zip(groups, results, strict=True):
-                if isinstance(result, MuxConnectionError | MuxTimeoutError):
-                    self._refresh_soon()
-                if isinstance(result, BaseException):
-                    raise result
+                if isinstance(result, BaseException):  # every group looked at first
+                    failed.append(result)
+                    continue
                 for i, reply in zip(at, result, strict=True):
-                    if (again := self._redirected(reply, place)) is None:
-                        replies[i] = reply
-                    else:
-                        todo.setdefault(again, []).append(i)
-                        pause = pause or _tryagain(reply)
-            if not todo:
-                return replies
-        raise MuxConnectionError("too many cluster redirections; the slot map keeps changing")
+                    again = self._redirected(reply, place)
+                    if again is None or (_tryagain(reply) and tries >= TRYAGAIN_RETRIES):
+                        replies[i], ran = reply, ran or again is None
+                        continue
+                    todo.setdefault(again, []).append(i)
+                    pause, moved = pause or _tryagain(reply), moved or not _tryagain(reply)
+            if failed:
+                if any(isinstance(e, MuxConnectionError | MuxTimeoutError) for e in failed):
+                    self._refresh_soon()
+                raise failure(failed, ran)
+            moves += moved
+            if moves > MAX_REDIRECTS:
+                raise MuxConnectionError(
+                    "too many cluster redirections; the slot map keeps changing"
+                )
+        return replies
 
     async def execute(self, *args: Arg) -> Any:
         if not self._slots:
@@ -321,21 +319,21 @@ class ClusterMux:
             self._refresh_soon()
             raise
         replies = await self._deliver([args], [where], _send_commands, pause=pause)
-        return _raised([args], replies)[0]
+        return raised([args], replies)[0]
 
     async def pipeline(self, *commands: tuple[Arg, ...]) -> list[Any]:
         """Each master's share in one write, in order; see ``Commands.pipeline``."""
         if not self._slots:
             await self.refresh()
-        _vetted(commands)
+        vet_all(commands)
         first = [(self._at(command), False) for command in commands]
-        return _raised(commands, await self._deliver(commands, first, _send_commands))
+        return raised(commands, await self._deliver(commands, first, _send_commands))
 
     async def transaction(self, *commands: tuple[Arg, ...]) -> list[Any]:
         """MULTI/EXEC at the master owning the commands' slot (they must share one)."""
         if not self._slots:
             await self.refresh()
-        _vetted(commands)
+        vet_all(commands)
         slots = {slot for command in commands if (slot := command_slot(command)) is not None}
         if len(slots) > 1:
             raise CrossSlot("CROSSSLOT a transaction's keys must share a hash slot")

@@ -161,6 +161,35 @@ def _blocks(args: Sequence[Arg]) -> bool:
     return False
 
 
+def vet_all(commands: Sequence[tuple[Arg, ...]]) -> None:
+    """``vet`` each command, before any is sent."""
+    for command in commands:
+        if command[0] not in PASSED:
+            vet(command)
+
+
+def raised(calls: Sequence[tuple[Arg, ...]], replies: list[Any]) -> list[Any]:
+    """Replies as a caller gets them: the first error reply raises, named after its command."""
+    for call, reply in zip(calls, replies, strict=True):
+        if isinstance(reply, CommandError):
+            raise named(reply, call[0])
+    return replies
+
+
+def failure(failed: Sequence[BaseException], ran: bool) -> BaseException:
+    """What one call raises when parts of it (sent on several connections) failed:
+    not sent only if every failed part was not sent and nothing else of it ran (``ran``:
+    some part got its own reply); otherwise outcome unknown."""
+    for exc in failed:  # not the connection's (a bug, a cancel), or already unknown
+        if not isinstance(exc, MuxNotSentError):
+            return exc
+    if not ran:
+        return failed[0]
+    unknown = MuxConnectionError(f"partly run, the rest not sent: {failed[0]}")
+    unknown.__cause__ = failed[0]
+    return unknown
+
+
 def pack(args: tuple[Arg, ...]) -> bytes:
     """One command in RESP, packed by hiredis in C (four times faster than Python here)."""
     return hiredis.pack_command(args)  # type: ignore[arg-type,no-any-return]

@@ -39,7 +39,8 @@ Failure model (docs/faults.md tells what players see):
   the socket has not taken pass ``write_buffer_bytes``, they are written at once
   and, past the mark, new commands wait until the socket drains (at most
   ``timeout_s``, then ``MuxNotSentError``). Memory stays bounded by that mark and
-  by ``max_pending`` commands waiting for replies.
+  by ``max_pending`` commands waiting for replies: a soft cap, looked at as the room
+  runs out, so one pipeline under way when it is reached may pass it.
 - Commands that change or block the shared connection (MULTI, SELECT, CLIENT,
   SUBSCRIBE, BLPOP, ...: ``commands.CONNECTION_STATE``) are refused before sending.
 """
@@ -82,7 +83,7 @@ __all__ = [
 ]
 
 WRITE_BUFFER_BYTES = 1 << 20  # past this many unsent bytes, new commands wait
-MAX_PENDING = 200_000  # commands waiting for replies; past this, new ones fail at once
+MAX_PENDING = 200_000  # commands waiting for replies; past this, new ones fail at once (soft)
 
 
 class RedisMux(MuxLink):
@@ -183,14 +184,20 @@ class RedisMux(MuxLink):
 
     def _no_room(self) -> None:
         """This turn's commands have used the room there was: write them now (the
-        transport pauses us past the mark), and stop taking more at ``max_pending``."""
-        self._flush()
+        transport pauses us past the mark), and stop taking more at ``max_pending``.
+        While writing is paused, the rest of a pipeline under way stays queued for the
+        turn's flush: one write, not one per command."""
+        if self._drained is None:
+            self._write_out()
         if len(self._pending) >= self._max_pending:
             self._too_many = True
             self._ready = False
 
     def _flush(self) -> None:
         self._flush_scheduled = False
+        self._write_out()
+
+    def _write_out(self) -> None:
         if not self._outbox:
             return
         data = b"".join(self._outbox)
@@ -226,10 +233,10 @@ class RedisMux(MuxLink):
         start = max(self._expired, self._head)
         if before <= start:
             return
-        exc = MuxTimeoutError(f"no reply from Redis in {self._timeout_s}s (outcome unknown)")
+        message = f"no reply from Redis in {self._timeout_s}s (outcome unknown)"
         for future in itertools.islice(self._pending, start - self._head, before - self._head):
             if not future.done():
-                future.set_exception(exc)
+                future.set_exception(MuxTimeoutError(message))  # one each, as in _fail_pending
                 future.exception()
                 self.errors["command_timeout"] += 1
         self._expired = before

@@ -43,6 +43,7 @@ class _Protocol(asyncio.Protocol):
             if reply is False:
                 break
             if not pending:
+                mux._head += waiting  # the replies just read count, as below
                 log.error("reply with no command waiting for it; dropping the connection")
                 mux._lost(MuxConnectionError("protocol out of step"), self)
                 return
@@ -111,7 +112,9 @@ class MuxLink:
         self._marks: collections.deque[int] = collections.deque(maxlen=TICKS + 1)
         self._expired = 0  # commands numbered below this have been failed by their deadline
         self._closed = False
-        # Failures by kind (connect_failed, connection_lost, timeout), for the metrics.
+        # Failures by kind, for the metrics: connect_failed, connection_lost, timeout (the
+        # connection dropped as silent), command_timeout (a caller's deadline passed),
+        # too_many_pending and no_room (refused before sending).
         self.errors: collections.Counter[str] = collections.Counter()
 
     @property
@@ -144,6 +147,7 @@ class MuxLink:
                     async with asyncio.timeout_at(deadline):
                         await asyncio.shield(self._drained)
                 except TimeoutError:
+                    self.errors["no_room"] += 1
                     raise MuxNotSentError(
                         f"not sent: Redis did not take the commands ahead in {self._timeout_s}s"
                     ) from None
@@ -235,10 +239,13 @@ class MuxLink:
         """Fail every command waiting for a reply; the last ``unsent`` never left."""
         pending, self._pending = self._pending, collections.deque()
         self._head += len(pending)
-        not_sent = MuxNotSentError(f"not sent: {exc}")
+        # An exception of its own for each caller: one instance raised in many tasks
+        # would gather each one's traceback and context onto the others'.
         for i, future in enumerate(pending, start=unsent - len(pending)):
             if not future.done():
-                future.set_exception(not_sent if i >= 0 else exc)
+                future.set_exception(
+                    MuxNotSentError(f"not sent: {exc}") if i >= 0 else type(exc)(*exc.args)
+                )
                 future.exception()  # seen here; a caller that waits still gets it
 
     def _lost(self, exc: Exception, protocol: _Protocol | None = None) -> None:
