@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 import redis
 
 from server.embedded_redis import RedisClusterProcesses
+from server.redis_urls import Endpoint
 from server.storage.cluster import TRYAGAIN_RETRIES, ClusterMux, command_slot, slot_of
 from server.storage.command_keys import CrossSlot, UnknownCommand
 from server.storage.commands import (
@@ -40,6 +42,42 @@ def nodes(redis_cluster: RedisClusterProcesses) -> Iterator[dict[int, redis.Redi
 
 def _command(client: redis.Redis, *args: Any) -> Any:
     return client.execute_command(*args)  # type: ignore[no-untyped-call]
+
+
+@dataclass
+class SlotMove:
+    """A key's slot moved from its owner to another master, the way redis-cli moves one,
+    behind ClusterMux's back: ``begin`` marks it migrating, ``migrate`` moves keys one by
+    one, ``finish`` moves the rest and gives every node the slot's new owner."""
+
+    nodes: dict[int, redis.Redis]
+    source: Endpoint
+    target: Endpoint
+    slot: int
+    ids: dict[int, str]
+
+    @classmethod
+    async def of(cls, mux: ClusterMux, nodes: dict[int, redis.Redis], key: str) -> SlotMove:
+        source = await mux.owner(key)
+        target = next(m for m in await mux.masters() if m != source)
+        ids = {p: _command(c, "CLUSTER", "MYID").decode() for p, c in nodes.items()}
+        return cls(nodes, source, target, slot_of(key), ids)
+
+    def begin(self) -> None:
+        src, dst = self.source.port, self.target.port
+        _command(self.nodes[dst], "CLUSTER", "SETSLOT", self.slot, "IMPORTING", self.ids[src])
+        _command(self.nodes[src], "CLUSTER", "SETSLOT", self.slot, "MIGRATING", self.ids[dst])
+
+    def migrate(self, *keys: str) -> None:
+        for key in keys:
+            _command(
+                self.nodes[self.source.port], "MIGRATE", "127.0.0.1", self.target.port, key, 0, 5000
+            )
+
+    def finish(self, *remaining: str) -> None:
+        self.migrate(*remaining)
+        for client in self.nodes.values():
+            _command(client, "CLUSTER", "SETSLOT", self.slot, "NODE", self.ids[self.target.port])
 
 
 async def test_xread_and_multi_key_commands_route_by_their_declared_keys(mux: ClusterMux) -> None:
@@ -96,13 +134,9 @@ async def test_a_half_migrated_slot_sends_only_the_missing_keys_on_with_ask(
     A pipeline gets each reply once, in order; a script follows ASK by its source (EVAL)."""
     here, gone = "arena:{half}:here", "arena:{half}:gone"
     await mux.execute("SET", here, 10)
-    source = await mux.owner(here)
-    target = next(m for m in await mux.masters() if m != source)
-    slot = slot_of(here)
-    ids = {p: _command(c, "CLUSTER", "MYID").decode() for p, c in nodes.items()}
+    move = await SlotMove.of(mux, nodes, here)
     try:
-        _command(nodes[target.port], "CLUSTER", "SETSLOT", slot, "IMPORTING", ids[source.port])
-        _command(nodes[source.port], "CLUSTER", "SETSLOT", slot, "MIGRATING", ids[target.port])
+        move.begin()
         replies = await mux.pipeline(
             ("INCR", here), ("SET", gone, "x"), ("INCR", here), ("APPEND", gone, "y")
         )
@@ -111,12 +145,9 @@ async def test_a_half_migrated_slot_sends_only_the_missing_keys_on_with_ask(
         assert await mux.evalsha(script, [gone], []) == b"xy"  # ASK, then EVAL at the target
         assert await mux.execute("GET", gone) == b"xy"
     finally:
-        # Finish the move, as redis-cli would: the remaining key, then the slot.
-        _command(nodes[source.port], "MIGRATE", "127.0.0.1", target.port, here, 0, 5000)
-        for client in nodes.values():
-            _command(client, "CLUSTER", "SETSLOT", slot, "NODE", ids[target.port])
+        move.finish(here)
     assert await mux.execute("GET", here) == b"12"  # MOVED: learnt, and followed
-    assert await mux.owner(here) == target
+    assert await mux.owner(here) == move.target
 
 
 def _tryagains(client: redis.Redis) -> int:
@@ -132,28 +163,22 @@ async def test_a_multi_key_command_split_by_a_migration_is_tried_again(
     migration ends, the retry is MOVED to the new owner and answered."""
     a, b = "arena:{split}:a", "arena:{split}:b"
     await mux.execute("MSET", a, "1", b, "2")
-    source = await mux.owner(a)
-    target = next(m for m in await mux.masters() if m != source)
-    slot = slot_of(a)
-    ids = {p: _command(c, "CLUSTER", "MYID").decode() for p, c in nodes.items()}
-    seen = _tryagains(nodes[source.port])
+    move = await SlotMove.of(mux, nodes, a)
+    source = nodes[move.source.port]
+    seen = _tryagains(source)
     try:
-        _command(nodes[target.port], "CLUSTER", "SETSLOT", slot, "IMPORTING", ids[source.port])
-        _command(nodes[source.port], "CLUSTER", "SETSLOT", slot, "MIGRATING", ids[target.port])
-        _command(nodes[source.port], "MIGRATE", "127.0.0.1", target.port, b, 0, 5000)
+        move.begin()
+        move.migrate(b)
         both = asyncio.create_task(mux.execute("MGET", a, b))
 
         async def tried() -> bool:
-            return _tryagains(nodes[source.port]) > seen
+            return _tryagains(source) > seen
 
         await eventually(tried, within_s=5, every_s=0.005)
     finally:
-        # Finish the move (these calls hold the event loop: the retry cannot run first).
-        _command(nodes[source.port], "MIGRATE", "127.0.0.1", target.port, a, 0, 5000)
-        for client in nodes.values():
-            _command(client, "CLUSTER", "SETSLOT", slot, "NODE", ids[target.port])
+        move.finish(a)  # blocking calls: they hold the event loop, so the retry waits
     assert await both == [b"1", b"2"]
-    assert await mux.owner(a) == target
+    assert await mux.owner(a) == move.target
 
 
 async def test_aclose_while_the_slot_map_is_read_opens_nothing_more(
@@ -194,22 +219,17 @@ async def test_a_tryagain_that_lasts_raises_its_own_error_after_its_retries(
     "outcome unknown" connection error."""
     a, b = "arena:{stuck}:a", "arena:{stuck}:b"
     await mux.execute("MSET", a, "1", b, "2")
-    source = await mux.owner(a)
-    target = next(m for m in await mux.masters() if m != source)
-    slot = slot_of(a)
-    ids = {p: _command(c, "CLUSTER", "MYID").decode() for p, c in nodes.items()}
-    seen = _tryagains(nodes[source.port])
+    move = await SlotMove.of(mux, nodes, a)
+    source = nodes[move.source.port]
+    seen = _tryagains(source)
     try:
-        _command(nodes[target.port], "CLUSTER", "SETSLOT", slot, "IMPORTING", ids[source.port])
-        _command(nodes[source.port], "CLUSTER", "SETSLOT", slot, "MIGRATING", ids[target.port])
-        _command(nodes[source.port], "MIGRATE", "127.0.0.1", target.port, b, 0, 5000)
+        move.begin()
+        move.migrate(b)
         with pytest.raises(CommandError, match="TRYAGAIN"):
             await mux.execute("MGET", a, b)
-        assert _tryagains(nodes[source.port]) - seen == 1 + TRYAGAIN_RETRIES
+        assert _tryagains(source) - seen == 1 + TRYAGAIN_RETRIES
     finally:
-        _command(nodes[source.port], "MIGRATE", "127.0.0.1", target.port, a, 0, 5000)
-        for client in nodes.values():
-            _command(client, "CLUSTER", "SETSLOT", slot, "NODE", ids[target.port])
+        move.finish(a)
 
 
 async def test_a_pipeline_partly_run_is_not_reported_as_not_sent(mux: ClusterMux) -> None:
