@@ -22,7 +22,7 @@ replaying recorded inputs from a snapshot gives the same state and the same outp
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol, TypeVar, runtime_checkable
@@ -133,7 +133,7 @@ class GameContext:
         so it does not drift)."""
         return self.tick / self.tick_rate
 
-    def broadcast(self, type: str, data: JsonValue, to: list[str] | None = None) -> None:
+    def broadcast(self, type: str, data: JsonValue, to: Iterable[str] | None = None) -> None:
         """An event to every player in the match, or only to ``to``."""
         self._sink(Event(type, data, None if to is None else tuple(to)))
 
