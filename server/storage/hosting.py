@@ -11,13 +11,15 @@ Per match, under the match's hash tag (so each script below touches one slot):
 - the inputs, a capped stream, appended by whichever node holds the player's socket;
 - the out feed, the match feed every match has: one entry per event, carrying the
   tick, epoch and last input consumed (``t``, ``e``, ``u``) beside the push;
-- the steps since the last snapshot (tick -> last input consumed, for the ticks that
-  consumed any), so a replay hands each tick exactly the inputs it had;
+- the steps since the last snapshot: the last tick committed, and tick -> last input
+  consumed for the ticks that consumed any, so a replay hands each tick exactly the
+  inputs it had and stops where the old host's last commit did (``Steps``);
 - the snapshot: tick, epoch, last input consumed, last feed id, and the blob.
 
 Beside them, on its own slot, a sorted set of lease deadlines that sweepers read; it is
 updated in separate calls (``note_lease``), and a stale score only costs a failed claim.
-Every key expires: the match's with the match, the deadlines' set while nothing renews it.
+Every key expires: the match's with the match (a day at most); the deadlines' set a day
+after its last note, and a deadline a day old is dropped by the next sweep.
 """
 
 from __future__ import annotations
@@ -40,8 +42,9 @@ from server.storage.scripts import Scripts
 
 # The hosting keys live as long as the match's own (a match runs at most this long).
 HOST_TTL_S = MATCH_TTL_S
-# About how many inputs a match keeps unconsumed (MAXLEN ~): minutes of a full match at
-# the default input rate, far more than a host that snapshots every second leaves.
+# About how many inputs a match keeps (MAXLEN ~): 40 s of 8 players at the full default
+# rate (30/s), far more than a host that snapshots every second leaves, and more than a
+# failover (lease 5 s + sweep) lets pile up.
 INPUT_KEEP = 10_000
 FENCED = b"FENCED"
 
@@ -226,7 +229,10 @@ class HostStore:
     @translate_redis_errors
     async def snapshot(self, match_id: str, snapshot: Snapshot) -> None:
         """Store the snapshot taken under ``snapshot.epoch`` and trim the inputs and steps
-        it covers. Fenced (nothing written) when another node has claimed the match."""
+        it covers. Fenced (nothing written) when another node has claimed the match.
+
+        Take it between ticks: after tick ``snapshot.tick``'s commit has returned and
+        before the next is sent (it drops every step recorded so far)."""
         epoch = snapshot.epoch
         reply = await self._scripts.host_snapshot(
             keys=[
