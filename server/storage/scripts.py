@@ -119,6 +119,11 @@ class Scripts:
     match_report: Script
     match_settle: Script
     match_rearm: Script
+    host_open: Script
+    host_claim: Script
+    host_commit: Script
+    host_snapshot: Script
+    input_add: Script
 
     @classmethod
     def load(cls, mux: Commands) -> Scripts:

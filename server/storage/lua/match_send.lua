@@ -1,5 +1,5 @@
 -- A player's event in a match: check, rate-limit, append to the feed and publish, in one
--- round trip. The rate limit is GCRA (lib/gcra.lua), as in rate_limit.lua.
+-- round trip. The rate limit is GCRA (lib/gcra.lua), as in rate_limit.lua and input_add.lua.
 -- KEYS[1]  match state (hash)
 -- KEYS[2]  players who may send (set)
 -- KEYS[3]  feed (stream)
@@ -12,15 +12,9 @@
 -- ARGV[6]  how many entries the feed keeps
 -- ARGV[7]  seconds the feed lives, if this event creates it (a running match's keys all expire)
 -- Returns  {1, id} sent; {0, 'NOT_IN_MATCH'}; {0, 'MATCH_ENDED'}; {0, 'RATE_LIMITED', retry_ms}
--- include: gcra, append_and_publish
-local state = redis.call('HGET', KEYS[1], 'state')
-if not state or redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 0 then
-  return {0, 'NOT_IN_MATCH'}
-end
-if state ~= 'running' then return {0, 'MATCH_ENDED'} end
-
-local wait = gcra(KEYS[4], tonumber(ARGV[2]), tonumber(ARGV[3]), true)
-if wait > 0 then return {0, 'RATE_LIMITED', wait} end
+-- include: refuse_sender, append_and_publish
+local refused = refuse_sender(KEYS[1], KEYS[2], ARGV[1], KEYS[4], ARGV[2], ARGV[3])
+if refused then return refused end
 
 local id = append_and_publish(KEYS[3], ARGV[6], ARGV[4], ARGV[5])
 redis.call('EXPIRE', KEYS[3], ARGV[7], 'NX')

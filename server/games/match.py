@@ -1,0 +1,100 @@
+"""One hosted match, pure: a game, its context and its state, stepped by the caller.
+
+Each call (``join_attempt``, ``join``, ``leave``, ``step``, ``terminate``) returns the
+outputs the game emitted during it, in order, for the caller to commit. A snapshot
+holds everything a tick reads besides its inputs (the tick number, the rng and the
+game's state), so ``HostedMatch.restore`` followed by the same ``step`` calls gives
+the same state and the same outputs: that is how another node takes a match over.
+
+A callback that raises propagates: the runner ends the match (``reason: "error"``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Generic
+
+import msgpack
+
+from server.games.api import Game, GameContext, Input, JsonValue, LeaveReason, Output, S
+
+
+class HostedMatch(Generic[S]):
+    """A match of ``game`` with its state; no I/O, no clock but the tick count."""
+
+    def __init__(self, game: Game[S], ctx: GameContext, state: S, outputs: list[Output]) -> None:
+        self.game = game
+        self.ctx = ctx
+        self.state = state
+        self._outputs = outputs
+
+    @classmethod
+    def start(
+        cls,
+        game: Game[S],
+        match_id: str,
+        tick_rate: int,
+        params: Mapping[str, JsonValue],
+        *,
+        seed: int,
+    ) -> tuple[HostedMatch[S], list[Output]]:
+        """A new match (tick 0) and what ``init`` emitted."""
+        outputs: list[Output] = []
+        ctx = GameContext(match_id, tick_rate, outputs.append, seed=seed)
+        match = cls(game, ctx, game.init(ctx, params), outputs)
+        return match, match._take()
+
+    @property
+    def ended(self) -> bool:
+        return self.ctx.ended
+
+    def join_attempt(self, player: str, meta: Mapping[str, JsonValue]) -> str | None:
+        """None if the game takes ``player``, else its reason (emits nothing)."""
+        reason = self.game.join_attempt(self.ctx, self.state, player, meta)
+        self._outputs.clear()  # a refusal is answered to the asker, not broadcast
+        return reason
+
+    def join(self, players: list[str]) -> list[Output]:
+        self.game.join(self.ctx, self.state, players)
+        return self._take()
+
+    def leave(self, players: list[str], reason: LeaveReason) -> list[Output]:
+        self.game.leave(self.ctx, self.state, players, reason)
+        return self._take()
+
+    def step(self, inputs: list[Input]) -> list[Output]:
+        """One tick: the tick count moves on, then the game reads ``inputs``."""
+        self.ctx.tick += 1
+        self.state = self.game.tick(self.ctx, self.state, inputs)
+        return self._take()
+
+    def terminate(self) -> list[Output]:
+        self.game.terminate(self.ctx, self.state)
+        return self._take()
+
+    def snapshot(self) -> bytes:
+        """Tick, rng and game state in one blob (what ``{m:ID}:snap`` will hold)."""
+        packed: bytes = msgpack.packb(
+            {
+                "tick": self.ctx.tick,
+                "ended": self.ctx.ended,
+                "rng": self.ctx.rng_state(),
+                "state": self.game.snapshot(self.state),
+            }
+        )
+        return packed
+
+    @classmethod
+    def restore(cls, game: Game[S], match_id: str, tick_rate: int, blob: bytes) -> HostedMatch[S]:
+        """The match as ``snapshot`` left it, ready for the next ``step``."""
+        saved: dict[str, Any] = msgpack.unpackb(blob)
+        outputs: list[Output] = []
+        ctx = GameContext(match_id, tick_rate, outputs.append, tick=saved["tick"])
+        ctx.ended = saved["ended"]
+        ctx.restore_rng(saved["rng"])
+        return cls(game, ctx, game.restore(saved["state"]), outputs)
+
+    def _take(self) -> list[Output]:
+        taken = list(self._outputs)
+        self._outputs.clear()
+        return taken

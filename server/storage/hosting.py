@@ -1,0 +1,366 @@
+"""Server-run matches in Redis: who hosts each match, what its players sent, what it
+emitted, and where a node taking it over starts from.
+
+Per match, under the match's hash tag (so each script below touches one slot):
+
+- the hosting record (game, params, tick rate, seed), written once by ``open``;
+- the epoch, a counter every claim moves on: the fencing token. A commit or snapshot
+  under an older epoch writes nothing (``Fenced``), so a host paused past its lease
+  and then resumed cannot speak after its successor;
+- the lease, ``<node>:<epoch>`` with a PX TTL, renewed by the host's tick commits;
+- the inputs, a capped stream, appended by whichever node holds the player's socket;
+- the out feed, the match feed every match has: one entry per event, carrying the
+  tick, epoch and last input consumed (``t``, ``e``, ``u``) beside the push;
+- the steps since the last snapshot: the last tick committed, and tick -> last input
+  consumed for the ticks that consumed any, so a replay hands each tick exactly the
+  inputs it had and stops where the old host's last commit did (``Steps``);
+- the snapshot: tick, epoch, last input consumed, last feed id, and the blob.
+
+Beside them, on its own slot, a sorted set of lease deadlines that sweepers read; it is
+updated in separate calls (``note_lease``), and a stale score only costs a failed claim.
+Every key expires: the match's with the match (a day at most); the deadlines' set a day
+after its last note, and a deadline a day old is dropped by the next sweep.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import msgpack
+
+from server.errors import MatchEnded, NotInMatch, RateLimited
+from server.games.api import Input, JsonValue
+from server.settings import RateLimit
+from server.storage import keys
+from server.storage.connection import pairs, text, translate_redis_errors
+from server.storage.matches import MATCH_TTL_S
+from server.storage.mux import Commands
+from server.storage.scripts import Scripts
+
+# The hosting keys live as long as the match's own (a match runs at most this long).
+HOST_TTL_S = MATCH_TTL_S
+# About how many inputs a match keeps (MAXLEN ~): 40 s of 8 players at the full default
+# rate (30/s), far more than a host that snapshots every second leaves, and more than a
+# failover (lease 5 s + sweep) lets pile up.
+INPUT_KEEP = 10_000
+FENCED = b"FENCED"
+
+
+def _fields(flat: Sequence[bytes]) -> dict[str, bytes]:
+    """A hash's or stream entry's [field, value, ...] with text fields, values as stored."""
+    return {text(flat[i]): flat[i + 1] for i in range(0, len(flat), 2)}
+
+
+class Fenced(Exception):
+    """Another node claimed the match (a newer epoch): this host must stop, silently."""
+
+
+class Refusal(StrEnum):
+    """Why a claim won nothing."""
+
+    HELD = "held"  # a live lease: someone hosts it
+    GONE = "gone"  # no hosting record: never opened, or expired
+
+
+@dataclass(frozen=True, slots=True)
+class HostRecord:
+    """What a node needs to run a match: the game (``module:Class``), its params, tick
+    rate and rng seed."""
+
+    game: str
+    tick_rate: int
+    seed: int
+    params: Mapping[str, JsonValue]
+
+    def fields(self) -> list[Any]:
+        return [
+            "game",
+            self.game,
+            "tick_rate",
+            self.tick_rate,
+            "seed",
+            self.seed,
+            "params",
+            msgpack.packb(dict(self.params)),
+        ]
+
+    @classmethod
+    def parse(cls, raw: Sequence[bytes]) -> HostRecord:
+        flat = _fields(raw)
+        return cls(
+            game=text(flat["game"]),
+            tick_rate=int(flat["tick_rate"]),
+            seed=int(flat["seed"]),
+            params=msgpack.unpackb(flat["params"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    tick: int
+    epoch: int
+    in_upto: str  # the last input consumed ('' for none)
+    out_id: str  # the feed's last entry by then ('' for none)
+    blob: bytes  # HostedMatch.snapshot(): tick, rng and game state
+
+    @classmethod
+    def parse(cls, raw: Sequence[bytes]) -> Snapshot | None:
+        if not raw:
+            return None
+        flat = _fields(raw)
+        return cls(
+            tick=int(flat["tick"]),
+            epoch=int(flat["epoch"]),
+            in_upto=text(flat["in_upto"]),
+            out_id=text(flat["out_id"]),
+            blob=flat["blob"],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A won claim: the epoch to commit under, the record, and the snapshot to restore
+    (None: no snapshot yet, start the match afresh)."""
+
+    epoch: int
+    record: HostRecord
+    snapshot: Snapshot | None
+
+
+@dataclass(frozen=True, slots=True)
+class Steps:
+    """The ticks committed since the last snapshot: the last one (None: none since), and
+    for each that consumed inputs, the last input it consumed. A host taking over steps
+    from the snapshot's tick to ``last``, handing each tick the inputs after the previous
+    one's up to its own (none to a tick not in ``consumed``), emitting nothing; then it
+    goes on from ``last + 1``. A tick after ``last`` was never committed: no one saw it."""
+
+    last: int | None
+    consumed: dict[int, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Committed:
+    """One feed entry a host committed: its id, tick, epoch and last input consumed."""
+
+    id: str
+    tick: int
+    epoch: int
+    in_upto: str
+
+
+class HostStore:
+    def __init__(self, mux: Commands, scripts: Scripts, *, feed_keep: int) -> None:
+        self._mux = mux
+        self._scripts = scripts
+        self._keep = feed_keep
+
+    @translate_redis_errors
+    async def open(self, match_id: str, record: HostRecord) -> bool:
+        """Make the match claimable; False when it was opened already (a retried start)."""
+        opened = await self._scripts.host_open(
+            keys=[keys.match_host(match_id)], args=[HOST_TTL_S, *record.fields()]
+        )
+        return bool(opened)
+
+    @translate_redis_errors
+    async def claim(self, match_id: str, node: str, lease_ms: int) -> Claim | Refusal:
+        """Host the match if no one does: a new epoch and the lease, or why not."""
+        reply = await self._scripts.host_claim(
+            keys=[
+                keys.match_host(match_id),
+                keys.match_epoch(match_id),
+                keys.match_lease(match_id),
+                keys.match_snapshot(match_id),
+            ],
+            args=[node, lease_ms],
+        )
+        if reply == 0:
+            return Refusal.HELD
+        if reply == -1:
+            return Refusal.GONE
+        epoch, snapshot, record = reply
+        return Claim(int(epoch), HostRecord.parse(record), Snapshot.parse(snapshot))
+
+    @translate_redis_errors
+    async def commit(
+        self,
+        match_id: str,
+        *,
+        epoch: int,
+        node: str,
+        tick: int,
+        in_upto: str,
+        consumed: bool,
+        pushes: Sequence[bytes],
+        renew_ms: int = 0,
+    ) -> list[str]:
+        """One tick's pushes (``protocol.packed_head``), appended to the match's feed and
+        published in order; their feed ids. ``in_upto``: the last input consumed so far;
+        ``consumed``: this tick consumed inputs. ``renew_ms``: renew the lease too.
+        Fenced (nothing written) when another node has claimed the match."""
+        reply = await self._scripts.host_commit(
+            keys=[
+                keys.match_epoch(match_id),
+                keys.match_lease(match_id),
+                keys.match_feed(match_id),
+                keys.match_steps(match_id),
+            ],
+            args=[
+                epoch,
+                node,
+                renew_ms,
+                tick,
+                in_upto,
+                1 if consumed else 0,
+                keys.match_channel(match_id),
+                self._keep,
+                HOST_TTL_S,
+                *pushes,
+            ],
+        )
+        if reply == FENCED:
+            raise Fenced(f"match {match_id}: epoch {epoch} was superseded")
+        return [text(i) for i in reply]
+
+    @translate_redis_errors
+    async def snapshot(self, match_id: str, snapshot: Snapshot) -> None:
+        """Store the snapshot taken under ``snapshot.epoch`` and trim the inputs and steps
+        it covers. Fenced (nothing written) when another node has claimed the match.
+
+        Take it between ticks: after tick ``snapshot.tick``'s commit has returned and
+        before the next is sent (it drops every step recorded so far)."""
+        epoch = snapshot.epoch
+        reply = await self._scripts.host_snapshot(
+            keys=[
+                keys.match_epoch(match_id),
+                keys.match_snapshot(match_id),
+                keys.match_inputs(match_id),
+                keys.match_steps(match_id),
+            ],
+            args=[
+                epoch,
+                snapshot.tick,
+                snapshot.in_upto,
+                snapshot.out_id,
+                snapshot.blob,
+                HOST_TTL_S,
+            ],
+        )
+        if reply == FENCED:
+            raise Fenced(f"match {match_id}: epoch {epoch} was superseded")
+
+    @translate_redis_errors
+    async def release(self, match_id: str, node: str, epoch: int, now_ms: int) -> bool:
+        """Hand the match off (a draining node, after its last snapshot): drop the lease
+        if still ours and mark it due, so a sweeper claims it at once. False if not ours."""
+        released = await self._scripts.delete_if_equal(
+            keys=[keys.match_lease(match_id)], args=[f"{node}:{epoch}"]
+        )
+        if released:
+            await self.note_lease(match_id, now_ms)
+        return bool(released)
+
+    @translate_redis_errors
+    async def steps(self, match_id: str) -> Steps:
+        """What was committed since the last snapshot (read by a host that just claimed)."""
+        raw = pairs(await self._mux.execute("HGETALL", keys.match_steps(match_id)))
+        last = raw.pop("last", None)
+        return Steps(None if last is None else int(last), {int(t): u for t, u in raw.items()})
+
+    @translate_redis_errors
+    async def committed_after(self, match_id: str, after: str, limit: int) -> list[Committed]:
+        """The host-committed feed entries after ``after`` ('' for all), oldest first;
+        entries appended otherwise (a player's presence) are left out."""
+        start = f"({after}" if after else "-"
+        raw = await self._mux.execute(
+            "XRANGE", keys.match_feed(match_id), start, "+", "COUNT", limit
+        )
+        found = []
+        for entry_id, fields in raw:
+            flat = _fields(fields)
+            if "t" in flat:
+                tick, epoch, upto = int(flat["t"]), int(flat["e"]), text(flat["u"])
+                found.append(Committed(text(entry_id), tick, epoch, upto))
+        return found
+
+    # --- inputs ------------------------------------------------------------------------
+
+    @translate_redis_errors
+    async def add_input(
+        self, match_id: str, player_id: str, type: str, data: JsonValue, limit: RateLimit
+    ) -> str:
+        """Store a player's input for the host's next tick; its id. NotInMatch, MatchEnded
+        or RateLimited when refused."""
+        reply = await self._scripts.input_add(
+            keys=[
+                keys.match(match_id),
+                keys.match_players(match_id),
+                keys.match_inputs(match_id),
+                keys.match_input_rate(match_id, player_id),
+            ],
+            args=[
+                player_id,
+                1000.0 / limit.per_s,
+                limit.burst,
+                type,
+                msgpack.packb(data),
+                INPUT_KEEP,
+                HOST_TTL_S,
+            ],
+        )
+        if reply[0] == 1:
+            return text(reply[1])
+        code = text(reply[1])
+        if code == "MATCH_ENDED":
+            raise MatchEnded("the match has ended")
+        if code == "RATE_LIMITED":
+            raise RateLimited("too many match inputs", retry_after_ms=int(reply[2]))
+        raise NotInMatch("not a player of this match")
+
+    @translate_redis_errors
+    async def inputs_after(self, match_id: str, after: str, limit: int) -> list[Input]:
+        """Inputs after ``after`` ('' for the oldest kept), in arrival order."""
+        start = f"({after}" if after else "-"
+        raw = await self._mux.execute(
+            "XRANGE", keys.match_inputs(match_id), start, "+", "COUNT", limit
+        )
+        inputs = []
+        for entry_id, fields in raw:
+            flat = _fields(fields)
+            inputs.append(
+                Input(
+                    text(flat["pl"]), text(flat["ty"]), msgpack.unpackb(flat["d"]), text(entry_id)
+                )
+            )
+        return inputs
+
+    # --- lease deadlines, for sweepers -------------------------------------------------
+
+    @translate_redis_errors
+    async def note_lease(self, match_id: str, deadline_ms: int) -> None:
+        """When the match's lease lapses unless renewed (after a claim, a renewal or a
+        hand-off). The set lives while anything is noted in it."""
+        await self._mux.pipeline(
+            ("ZADD", keys.host_leases(), deadline_ms, match_id),
+            ("EXPIRE", keys.host_leases(), HOST_TTL_S),
+        )
+
+    @translate_redis_errors
+    async def forget_lease(self, match_id: str) -> None:
+        """The match ended (or is gone): sweepers need not look at it again."""
+        await self._mux.execute("ZREM", keys.host_leases(), match_id)
+
+    @translate_redis_errors
+    async def due_leases(self, now_ms: int, limit: int) -> list[str]:
+        """Matches whose lease deadline has passed, oldest first, for a sweeper to try
+        claiming. Deadlines older than any match lives are dropped first (a match whose
+        every host died before it ended)."""
+        _, due = await self._mux.pipeline(
+            ("ZREMRANGEBYSCORE", keys.host_leases(), "-inf", now_ms - HOST_TTL_S * 1000),
+            ("ZRANGEBYSCORE", keys.host_leases(), "-inf", now_ms, "LIMIT", 0, limit),
+        )
+        return [text(m) for m in due]
