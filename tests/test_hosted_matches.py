@@ -42,7 +42,8 @@ async def test_tictactoe_from_quick_join_to_a_win_on_the_boards(start_arena: Sta
         )
         assert reply["id"]
         rejected = await second.next_push("match.event")
-        assert rejected["type"] == "rejected" and rejected["to"] == [ids[second]]
+        assert rejected["type"] == "rejected"
+        assert rejected["to"] == [ids[second]]
         # first takes 0, 1, 2 while second takes 3, 4.
         for mover, cell in [(first, 0), (second, 3), (first, 1), (second, 4), (first, 2)]:
             await mover.request("match.input", match_id=match_id, type="move", data={"cell": cell})
@@ -88,14 +89,16 @@ async def test_inputs_are_only_for_server_run_matches_and_sends_only_for_relayed
         # Bob asks; the game takes him (a free seat); he hears match.started.
         assert (await bob.request("match.join", match_id=match_id))["state"] == "asked"
         joined = await bob.next_push("match.started")
-        assert joined["match_id"] == match_id and b.player_id in joined["players"]
+        assert joined["match_id"] == match_id
+        assert b.player_id in joined["players"]
         await next_state(bob, match_id)
         # Carol finds no seat: the mode's capacity is 2.
         _, carol = await connect(arena, "carol")
         assert await refused(carol, "match.join", match_id=match_id) == "MATCH_FULL"
         await carol.close()
         current = (await bob.request("match.current"))["match"]
-        assert current["match_id"] == match_id and current["epoch"] == 1
+        assert current["match_id"] == match_id
+        assert current["epoch"] == 1
         assert current["host"]
     finally:
         await close_all([alice, bob])
