@@ -41,7 +41,7 @@ class Stores:
 
     async def start(self, match_id: str, players: list[str]) -> None:
         """A running match of ``players``, opened for hosting."""
-        record = MatchRecord(match_id, "lobby", "tictactoe", players, "running", 1)
+        record = MatchRecord(match_id, "lobby", "tictactoe", players, "running", 1, hosted=True)
         assert await self.matches.create(record)
         assert await self.hosting.open(match_id, RECORD)
 
