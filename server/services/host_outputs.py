@@ -9,6 +9,7 @@ the commit.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,14 +43,24 @@ class Hosted:
     pending: list[Step] = field(default_factory=list)
 
 
+LATE_BOUNDS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
+
+
 @dataclass(slots=True)
 class HostCounts:
-    """What the metrics read."""
+    """What the metrics read: counters, and how late tick batches started (buckets of
+    ``LATE_BOUNDS``, the last one past them all)."""
 
     ticks: int = 0
     errors: int = 0  # game callbacks that raised (each ended its match)
     fenced: int = 0  # matches dropped because another node took them
     takeovers: int = 0  # matches taken over from another node (or this one's past)
+    late: list[int] = field(default_factory=lambda: [0] * (len(LATE_BOUNDS) + 1))
+    late_sum: float = 0.0
+
+    def observe_late(self, seconds: float) -> None:
+        self.late[bisect_left(LATE_BOUNDS, seconds)] += 1
+        self.late_sum += seconds
 
 
 def encode_outputs(

@@ -84,10 +84,10 @@ class MatchHost:
         self._monotonic = monotonic
         self._matches: dict[str, Hosted] = {}
         self._due: list[str] = []
-        self.scheduler: Scheduler[str] = Scheduler(
-            self._due.append, flush=self._flush, clock=monotonic
-        )
         self.counts = HostCounts()
+        self.scheduler: Scheduler[str] = Scheduler(
+            self._due.append, flush=self._flush, clock=monotonic, on_late=self.counts.observe_late
+        )
         self._draining = False
         self._done = asyncio.Event()
 

@@ -351,6 +351,7 @@ class MatchService:
                 "playing": s.playing,
                 "started_ms": s.started_ms,
                 "state": "running",
+                "authoritative": self.authoritative(s.mode),
             }
             for s in found
         ]
