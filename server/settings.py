@@ -192,9 +192,10 @@ class Settings:
         "",
         "ARENA_MODES",
         "Game modes: a JSON object of mode -> {capacity, start_when_full, results, "
-        "result_wait_s, boards}, or @path to a JSON file (format in docs/protocol.md; "
-        '"*" is every mode not named). Empty: every mode has 8 seats, consensus results '
-        "and feeds global and daily.",
+        "result_wait_s, boards, game, tick_rate, params, create}, or @path to a JSON file "
+        '(format in docs/protocol.md; "*" is every mode not named). Empty: the server-run '
+        "games tictactoe and dots; every other mode has 8 seats, consensus results and "
+        "feeds global and daily.",
     )
     host_lease_s: float = _setting(
         5.0,

@@ -72,7 +72,12 @@ TABLE: dict[str, dict[str, Field]] = {
     "lobby.leave": {},
     "lobby.ready": {"ready": Field("bool", False)},
     "lobby.quickjoin": {"mode": Field("str", "fuzz")},
-    "match.list": {"limit": Field("int", 5, required=False)},
+    "match.list": {
+        "limit": Field("int", 5, required=False),
+        "mode": Field("str", "ffa", required=False),
+        "label": Field("map", {"open": {"min": 1}}, required=False),
+        "open": Field("bool", False, required=False),
+    },
     "match.current": {},
     "match.send": {
         "match_id": Field("str", MATCH),
@@ -84,6 +89,13 @@ TABLE: dict[str, dict[str, Field]] = {
         "after": Field("str", "0-0", required=False),
         "limit": Field("int", 5, required=False),
     },
+    "match.input": {
+        "match_id": Field("str", MATCH),
+        "type": Field("str", "move"),
+        "data": Field("any", {"x": 1}, required=False),
+    },
+    "match.create": {"mode": Field("str", "ffa"), "params": Field("map", {}, required=False)},
+    "match.join": {"match_id": Field("str", MATCH), "meta": Field("map", {}, required=False)},
     "feed.global": {"limit": Field("int", 5, required=False)},
     "chat.join": {"room": Field("str", "general")},
     "chat.leave": {"room": Field("str", "general")},

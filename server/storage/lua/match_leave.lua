@@ -12,14 +12,10 @@
 -- ARGV[6]  why, in msgpack ('left' or 'kicked')
 -- ARGV[7]  about how many inputs the stream keeps (MAXLEN ~)
 -- Returns  the feed id, '' when the match had ended, or false when not a player
--- include: append_and_publish
+-- include: append_and_publish, tell_game
 if redis.call('SREM', KEYS[2], ARGV[1]) == 0 then return false end
 if redis.call('HGET', KEYS[1], 'state') ~= 'running' then return '' end
-if redis.call('HGET', KEYS[1], 'hosted') == '1' then
-  redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[7], '*', 'pl', ARGV[1], 'ty', '$leave',
-    'd', ARGV[6])
-  redis.call('EXPIRE', KEYS[4], ARGV[5], 'NX')
-end
+tell_game(KEYS[1], KEYS[4], ARGV[1], '$leave', ARGV[6], ARGV[7], ARGV[5])
 local id = append_and_publish(KEYS[3], ARGV[4], ARGV[2], ARGV[3])
 redis.call('EXPIRE', KEYS[3], ARGV[5], 'NX')
 return id

@@ -17,19 +17,18 @@
 -- ARGV[8]  about how many inputs the stream keeps (MAXLEN ~)
 -- Returns  the feed id, or false when the match is not running, the player left it, or a
 --          later change of theirs was announced already
--- include: append_and_publish
+-- include: append_and_publish, tell_game
 if redis.call('HGET', KEYS[1], 'state') ~= 'running' then return false end
 if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 0 then return false end
 local field = 'presence:' .. ARGV[1]
 local last = redis.call('HGET', KEYS[1], field)
 if last and tonumber(last) >= tonumber(ARGV[6]) then return false end
 redis.call('HSET', KEYS[1], field, ARGV[6])
-if redis.call('HGET', KEYS[1], 'hosted') == '1' then
-  -- msgpack: nil for a join, the string 'dropped' for a leave.
-  local entry = ARGV[7] == '1' and {'$join', '\192'} or {'$leave', '\167dropped'}
-  redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[8], '*', 'pl', ARGV[1], 'ty', entry[1],
-    'd', entry[2])
-  redis.call('EXPIRE', KEYS[4], ARGV[5], 'NX')
+-- msgpack: nil for a join, the string 'dropped' for a leave.
+if ARGV[7] == '1' then
+  tell_game(KEYS[1], KEYS[4], ARGV[1], '$join', '\192', ARGV[8], ARGV[5])
+else
+  tell_game(KEYS[1], KEYS[4], ARGV[1], '$leave', '\167dropped', ARGV[8], ARGV[5])
 end
 local id = append_and_publish(KEYS[3], ARGV[4], ARGV[2], ARGV[3])
 redis.call('EXPIRE', KEYS[3], ARGV[5], 'NX')
