@@ -106,7 +106,7 @@ test: install redis-server nginx chromium check
 	$(BIN)/python -m pytest
 
 settings-table: install
-	$(BIN)/python -c 'import pathlib, server.settings as s; p = pathlib.Path("README.md"); p.write_text(s.rewrite_readme_table(p.read_text()))'
+	$(BIN)/python -c 'import pathlib, server.settings_table as s; p = pathlib.Path("README.md"); p.write_text(s.rewrite_readme_table(p.read_text()))'
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

@@ -26,6 +26,9 @@ class SessionMemory:
         self.rooms: set[str] = set()
         # Matches followed: match id -> the last feed id handed on (None: none yet).
         self.following = MatchFollowing()
+        # Matches whose match.started was handed on (a server-run game's first events
+        # may come through another node's channel before it).
+        self.started: set[str] = set()
 
     def replied(self, op: str, fields: Message, result: Message) -> None:
         """A request ``op`` with ``fields`` succeeded with ``result``."""
@@ -43,9 +46,11 @@ class SessionMemory:
             if self.lobby is not None and self.lobby.get("lobby_id") == push.get("lobby_id"):
                 self.lobby = None
         elif event == "match.started":
-            if self.following.knows(str(push.get("match_id"))):
+            match_id = str(push.get("match_id"))
+            if match_id in self.started:
                 return False  # told again after a node's pub/sub gap: not a new match
-            self.following.start(str(push.get("match_id")))
+            self.started.add(match_id)
+            self.following.start(match_id)
         elif event in MATCH_PUSHES:
             match_id = str(push.get("match_id"))
             if self.following.held(match_id, push):

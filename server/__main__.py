@@ -56,7 +56,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"arena: {exc}", file=sys.stderr)
                 return 1
             settings = dataclasses.replace(settings, redis_url=redis.url)
-        app = create_app(settings)
+        try:
+            app = create_app(settings)
+        except SettingError as exc:  # a game a mode names that cannot be loaded
+            print(f"arena: {exc}", file=sys.stderr)
+            return EXIT_BAD_SETTING
         app.on_shutdown.insert(0, _ignore_repeated_signals)
         try:
             transport.run(

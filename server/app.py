@@ -68,8 +68,11 @@ def create_app(settings: Settings, *, clock: Clock = time.time) -> web.Applicati
     app.cleanup_ctx.append(_services(node))
     app.cleanup_ctx.append(_hub_and_upkeep(node))
     app.cleanup_ctx.append(_result_workers(node))
+    app.cleanup_ctx.append(_match_host(node))
     app.cleanup_ctx.append(loop_lag)
     app.cleanup_ctx.append(metrics_site)
+    # First on SIGTERM: hand this node's server-run matches to the others at once.
+    app.on_shutdown.append(_hand_off(node))
     app.on_shutdown.append(_tell_sockets_and_close)
     app.on_response_prepare.append(http_headers.security_headers)
 
@@ -190,6 +193,26 @@ def _result_workers(node: Node) -> CleanupContext:
         await stop(task, node.stopping)
 
     return result_workers
+
+
+def _match_host(node: Node) -> CleanupContext:
+    """The scheduler and sweeper of this node's server-run matches."""
+
+    async def match_host(app: web.Application) -> AsyncIterator[None]:
+        host = node.services.host
+        task = asyncio.create_task(host.run(), name="match-host")
+        yield
+        await host.drain()  # a no-op when the shutdown handed off already
+        await task
+
+    return match_host
+
+
+def _hand_off(node: Node) -> Callable[[web.Application], Awaitable[None]]:
+    async def hand_off(app: web.Application) -> None:
+        await node.services.host.drain()
+
+    return hand_off
 
 
 async def _tell_sockets_and_close(app: web.Application) -> None:

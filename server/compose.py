@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from server import http_common
 from server.app_metrics import node_metrics
 from server.connection import SocketRegistry
+from server.games.loader import load_games
 from server.hub import Hub
 from server.hub_out import HubPushes
 from server.metrics import Metrics
@@ -31,8 +32,11 @@ from server.services.admin import AdminService
 from server.services.cache import CacheStats, ReadThroughCache
 from server.services.chat import ChatService
 from server.services.health import HealthService
+from server.services.host_opener import Doorbell, HostOpener
+from server.services.hosted_matches import HostedMatches
 from server.services.leaderboards import BoardNames, Clock, LeaderboardService
 from server.services.lobbies import LobbyService
+from server.services.match_host import MatchHost
 from server.services.match_life import MatchLifeService
 from server.services.matches import MatchService
 from server.services.notifications import NotificationService
@@ -51,6 +55,8 @@ from server.storage.clients import BlockingClient, open_mux, open_redis, open_su
 from server.storage.connection import redis_answers
 from server.storage.consensus import ConsensusStore
 from server.storage.feeds import ActivityStore, ChatStore, Feeds, NoteStore
+from server.storage.host_nodes import HostNodes
+from server.storage.hosting import HostStore
 from server.storage.leaderboards import LeaderboardStore
 from server.storage.lobbies import LobbyStore
 from server.storage.locks import Locks
@@ -226,6 +232,9 @@ def build_services(
         max_tries=settings.job_tries,
     )
     match_store = MatchStore(mux, scripts, feeds, feed_keep=settings.match_feed_max)
+    host_store = HostStore(mux, scripts, feed_keep=settings.match_feed_max)
+    host_nodes = HostNodes(mux)
+    doorbell = Doorbell()
     matches = MatchService(
         match_store,
         presence,
@@ -234,7 +243,18 @@ def build_services(
         watch,
         consensus=ConsensusStore(mux, scripts, feed_keep=settings.match_feed_max),
         modes=modes,
+        hosting=HostOpener(host_store, host_nodes, doorbell, node_id=settings.node_id, clock=clock),
         clock=clock,
+    )
+    hosted = HostedMatches(
+        matches,
+        match_store,
+        host_store,
+        host_nodes,
+        presence,
+        pushes,
+        rate_limiter,
+        modes=modes,
     )
     locks = Locks(scripts)
     lobbies = LobbyService(
@@ -269,6 +289,19 @@ def build_services(
             watch,
             abandon_s=settings.match_abandon_s,
             check_every_s=settings.presence_interval_s,
+            clock=clock,
+        ),
+        hosted=hosted,
+        host=MatchHost(
+            host_store,
+            host_nodes,
+            hosted,
+            load_games(modes),
+            doorbell,
+            node_id=settings.node_id,
+            lease_s=settings.host_lease_s,
+            sweep_s=settings.host_sweep_s,
+            snapshot_s=settings.host_snapshot_s,
             clock=clock,
         ),
         chat=ChatService(

@@ -23,6 +23,7 @@
     ├── NotInLobby                  NOT_IN_LOBBY   409
     ├── NotInMatch                  NOT_IN_MATCH   403  (also: no such match)
     ├── MatchEnded                  MATCH_ENDED    409
+    ├── MatchFull                   MATCH_FULL     409  (a server-run match has no open seat)
     ├── FeedTrimmed                 FEED_TRIMMED   410
     ├── NotInRoom                   NOT_IN_ROOM    403
     └── Unavailable                 UNAVAILABLE    503  (Redis down or too slow)
@@ -164,6 +165,11 @@ class NotInMatch(ArenaError):
 
 class MatchEnded(ArenaError):
     code = ErrorCode.MATCH_ENDED
+    http_status = 409
+
+
+class MatchFull(ArenaError):
+    code = ErrorCode.MATCH_FULL
     http_status = 409
 
 

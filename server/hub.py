@@ -104,6 +104,15 @@ def apply_command(registry: Sockets, command: SocketCommand) -> Listener | None:
     return conn
 
 
+def _for(conn: Listener, push: bytes) -> bool:
+    """Whether a match push is for ``conn``'s player: a server-run game's event sent to
+    some players only carries ``to``."""
+    if b"\xa2to" not in push:
+        return True
+    to = msgpack.unpackb(push).get("to")
+    return not isinstance(to, list) or conn.player_id in to
+
+
 def _push_all(frame: Frame, listeners: dict[str, Listener]) -> None:
     """Queue the frame on every listener; a frame one format cannot carry fails alone."""
     for conn in list(listeners.values()):
@@ -224,15 +233,25 @@ class Hub:
         from now (a socket opening mid-match: its client catches up with match.feed).
         """
         channel = self._match_feeds.channel(match_id)
+        past: list[FeedEntry] = []
         if channel not in self._taps:
             after = "0-0" if from_start else await self._match_feeds.feed_tail(match_id)
             if channel not in self._taps:  # another socket may have made it meanwhile
                 tap = self._taps[channel] = MatchTap(match_id, channel, _feed_order(after))
                 self._spawn(self._fill(tap))
+        elif from_start:
+            # Others here follow it already: what the tap delivered before this socket
+            # came (a server-run game's first events, a player admitted mid-match) is
+            # read back for it alone; the tap brings the rest.
+            past = await self._match_feeds.events_after(match_id, "0-0")
         if self._registry.get(conn.conn_id) is not conn:  # the socket closed meanwhile
             if not self._listeners.get(channel):
                 self._taps.pop(channel, None)
             return
+        now_tap = self._taps.get(channel)
+        for entry in past:
+            if now_tap and _feed_order(entry.id) <= now_tap.last and _for(conn, entry.push):
+                conn.push(Frame(packed=entry.push))
         await self.listen(channel, conn)
 
     def refill(self) -> None:
@@ -298,7 +317,12 @@ class Hub:
             return  # delivered already (the feed and the channel overlap)
         tap.last = order
         frame = Frame(message, packed=payload)
-        _push_all(frame, self._listeners.get(tap.channel, {}))
+        listeners = self._listeners.get(tap.channel, {})
+        if b"\xa2to" in payload:  # a server-run game's event may be for some players only
+            to = frame.message.get("to")
+            if isinstance(to, list):
+                listeners = {k: c for k, c in listeners.items() if c.player_id in to}
+        _push_all(frame, listeners)
         if message is not None and self._fanout_lag is not None:  # live, not read back
             self._fanout_lag(order[0])
         event = frame.message.get("ev")

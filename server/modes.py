@@ -12,7 +12,11 @@ A mode is named by the lobbies that play it (``lobby.create {mode}``,
 - ``result_wait_s``: under ``consensus``, how long after the first report a strict
   majority of the roster may decide without everyone;
 - ``boards``: the leaderboards its results feed (the first one is where personal
-  bests are announced).
+  bests are announced);
+- ``game`` (``"package.module:Class"``): the game the server runs for its matches, at
+  ``tick_rate`` (1..60, default 20) ticks a second, its ``init`` given ``params`` (a JSON
+  object); such a mode's results come from the game only (``results`` is ``server``);
+  ``create: true`` lets a player start one with ``match.create``.
 
 Definitions come from ``ARENA_MODES``: a JSON object of mode name -> definition, or
 ``@path`` to a file holding one::
@@ -20,7 +24,8 @@ Definitions come from ``ARENA_MODES``: a JSON object of mode name -> definition,
     {"duel": {"capacity": 2, "start_when_full": true, "results": "consensus"},
      "*": {"capacity": 4}}
 
-Modes not listed take the ``"*"`` entry, or the defaults below when there is none.
+Modes not listed take the ``"*"`` entry, or the defaults below when there is none. An
+empty ``ARENA_MODES`` means ``DEFAULT_MODES``: the two example games and the defaults.
 """
 
 from __future__ import annotations
@@ -36,11 +41,25 @@ from typing import Any
 
 from server.setting_errors import SettingError, one_of
 
+TICK_RATE_MIN, TICK_RATE_MAX = 1, 60  # as server.games.api (modes stay free of game code)
+DEFAULT_TICK_RATE = 20
+
 MODE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 DEFAULT_ENTRY = "*"
 CAPACITY_MIN, CAPACITY_MAX = 2, 64
 RESULT_WAIT_MAX_S = 3600.0
 SETTING = "ARENA_MODES"
+PARAMS_MAX_BYTES = 4096  # a mode's params, as JSON
+# What an empty ARENA_MODES means: the two server-run example games (docs/games.md).
+DEFAULT_MODES = {
+    "tictactoe": {
+        "game": "server.games.tictactoe:TicTacToe",
+        "tick_rate": 10,
+        "capacity": 2,
+        "start_when_full": True,
+        "create": True,
+    },
+}
 MODES_FORM = "a JSON object of mode name -> definition, or @path to a file holding one"
 
 
@@ -59,6 +78,14 @@ class ModeSpec:
     results: Results = Results.CONSENSUS
     result_wait_s: float = 15.0
     boards: tuple[str, ...] = ("global", "daily")
+    game: str | None = None  # "package.module:Class": the server runs its matches
+    tick_rate: int = DEFAULT_TICK_RATE
+    params: Mapping[str, Any] = field(default_factory=dict)
+    create: bool = False  # players may start one with match.create
+
+    @property
+    def authoritative(self) -> bool:
+        return self.game is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,9 +109,9 @@ def parse_modes(
     accepts.
     """
     if not raw.strip():
-        book = ModeBook()
-        _check_default_boards(book.default, board_ids)
-        return book
+        # The example games feed the default boards: say first when those are missing.
+        _check_default_boards(ModeSpec(), board_ids)
+        raw = json.dumps(DEFAULT_MODES)
     text = raw
     if raw.startswith("@"):
         try:
@@ -124,6 +151,7 @@ def _mode(name: str, item: object, board_ids: Collection[str]) -> ModeSpec:
     if not isinstance(item, dict):
         raise SettingError(SETTING, "a JSON object", part=where, got=item)
     known = {"capacity", "start_when_full", "results", "result_wait_s", "boards"}
+    known |= {"game", "tick_rate", "params", "create"}
     unknown = sorted(set(item) - known)
     if unknown:
         raise SettingError(SETTING, one_of(sorted(known)), part=f"{where}: fields", got=unknown[0])
@@ -141,7 +169,8 @@ def _mode(name: str, item: object, board_ids: Collection[str]) -> ModeSpec:
         raise SettingError(
             SETTING, "true or false", part=f"{where}: start_when_full", got=start_when_full
         )
-    results = item.get("results", str(spec.results))
+    game_part = _game_part(where, item)
+    results = item.get("results", str(Results.SERVER if game_part.get("game") else spec.results))
     if not isinstance(results, str) or results not in {r.value for r in Results}:
         raise SettingError(SETTING, one_of(Results), part=f"{where}: results", got=results)
     wait = item.get("result_wait_s", spec.result_wait_s)
@@ -171,7 +200,54 @@ def _mode(name: str, item: object, board_ids: Collection[str]) -> ModeSpec:
         results=Results(results),
         result_wait_s=float(wait),
         boards=tuple(boards),
+        **game_part,
     )
+
+
+def _game_part(where: str, item: dict[str, Any]) -> dict[str, Any]:
+    """A mode's server-run game: its class path (loaded at start-up, not here), tick rate,
+    params and whether players may create its matches."""
+    game = item.get("game")
+    if "game" in item and (not isinstance(game, str) or not game):
+        raise SettingError(SETTING, "package.module:Class", part=f"{where}: game", got=game)
+    if game is None:
+        for only in ("tick_rate", "params", "create"):
+            if only in item:
+                raise SettingError(
+                    SETTING,
+                    "left out (it is for a mode with a game)",
+                    part=f"{where}: {only}",
+                    got=item[only],
+                )
+        return {}
+    results = item.get("results", Results.SERVER.value)
+    if results != Results.SERVER.value:
+        raise SettingError(
+            SETTING,
+            "server (a server-run game decides its results)",
+            part=f"{where}: results",
+            got=results,
+        )
+    tick_rate = item.get("tick_rate", DEFAULT_TICK_RATE)
+    if not _is_int(tick_rate) or not TICK_RATE_MIN <= tick_rate <= TICK_RATE_MAX:
+        raise SettingError(
+            SETTING,
+            f"an integer {TICK_RATE_MIN}..{TICK_RATE_MAX}",
+            part=f"{where}: tick_rate",
+            got=tick_rate,
+        )
+    params = item.get("params", {})
+    if not isinstance(params, dict) or len(json.dumps(params)) > PARAMS_MAX_BYTES:
+        raise SettingError(
+            SETTING,
+            f"a JSON object of at most {PARAMS_MAX_BYTES} bytes",
+            part=f"{where}: params",
+            got=params if isinstance(params, dict | list) else str(params),
+        )
+    create = item.get("create", False)
+    if not isinstance(create, bool):
+        raise SettingError(SETTING, "true or false", part=f"{where}: create", got=create)
+    return {"game": game, "tick_rate": tick_rate, "params": params, "create": create}
 
 
 def _check_boards(name: str, boards: tuple[str, ...], board_ids: Collection[str]) -> None:

@@ -109,7 +109,13 @@ class Redelivery:
                 await self._hub.follow_match(conn, match.match_id, from_start=True)
             except ArenaError as exc:
                 log.warning("could not follow match %s again: %s", match.match_id, exc.code)
-            started = match_started(match.match_id, match.lobby_id, match.mode, match.roster)
+            started = match_started(
+                match.match_id,
+                match.lobby_id,
+                match.mode,
+                match.roster,
+                authoritative=match.hosted,
+            )
             conn.push(Frame(started.message()))
             # As a live match.started does (the hub): the lobby's room ended with its start.
             if match.lobby_id:

@@ -46,6 +46,9 @@ DEFAULT_RATE_LIMITS = {
     "chat.join": RateLimit(20, 2.0),
     # A fast action game sends 20 to 30 events a second per player, with short bursts.
     "match.send": RateLimit(60, 30.0),
+    "match.input": RateLimit(60, 30.0),  # the same, to a game the server runs
+    "match.create": RateLimit(5, 1.0),
+    "match.join": RateLimit(10, 2.0),
     "match.result": RateLimit(5, 1.0),
     # Per client address: anonymous HTTP board reads (a page is cached, the check is not).
     "http.read": RateLimit(120, 20.0),
@@ -192,6 +195,24 @@ class Settings:
         "result_wait_s, boards}, or @path to a JSON file (format in docs/protocol.md; "
         '"*" is every mode not named). Empty: every mode has 8 seats, consensus results '
         "and feeds global and daily.",
+    )
+    host_lease_s: float = _setting(
+        5.0,
+        "ARENA_HOST_LEASE_S",
+        "Seconds a node's hold on a server-run match lasts unless renewed (renewed every "
+        "fifth of it): how long a match whose node died waits before another node takes it.",
+    )
+    host_sweep_s: float = _setting(
+        0.5,
+        "ARENA_HOST_SWEEP_S",
+        "Seconds between a node's looks for server-run matches to take (new, handed off, "
+        "or whose host's lease lapsed).",
+    )
+    host_snapshot_s: float = _setting(
+        1.0,
+        "ARENA_HOST_SNAPSHOT_S",
+        "Seconds between snapshots of a server-run match's state (a node taking it over "
+        "replays the inputs since the last one).",
     )
     workers: int = _setting(
         1,
@@ -376,22 +397,3 @@ def _convert(f: dataclasses.Field[Any], raw: str) -> Any:
     except ValueError:
         accepts = "a whole number" if kind is int else "a number"
         raise SettingError(f.metadata["env"], accepts, got=raw) from None
-
-
-def settings_table() -> str:
-    """The README's settings table, as Markdown."""
-    rows = ["| Environment | Flag | Default | Meaning |", "|---|---|---|---|"]
-    for f in dataclasses.fields(Settings):
-        flag = "--" + f.name.replace("_", "-")
-        default = f"`{f.default}`" if f.default != "" else "(empty)"
-        rows.append(f"| `{f.metadata['env']}` | `{flag}` | {default} | {f.metadata['help']} |")
-    return "\n".join(rows)
-
-
-def rewrite_readme_table(readme: str) -> str:
-    """The README with its settings table replaced by the current one."""
-    start, end = "<!-- settings:start", "<!-- settings:end -->"
-    head, _, rest = readme.partition(start)
-    marker_line, _, rest = rest.partition("\n")
-    _, _, tail = rest.partition(end)
-    return f"{head}{start}{marker_line}\n{settings_table()}\n{end}{tail}"

@@ -95,6 +95,9 @@ POSITIVE = (
     "job_tries",
     "max_sockets_per_ip",
     "header_timeout_s",
+    "host_lease_s",
+    "host_sweep_s",
+    "host_snapshot_s",
 )
 
 

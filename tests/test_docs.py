@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from server.protocol import CloseCode, ErrorCode, Op, Push
-from server.settings import settings_table
+from server.settings_table import settings_table
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from server.settings import Settings, settings_table
+from server.settings import Settings
+from server.settings_table import settings_table
 
 
 def test_defaults_match_the_documented_ones() -> None:

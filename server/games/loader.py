@@ -17,6 +17,7 @@ import traceback
 from typing import Any
 
 from server.games.api import CALLBACKS, Game
+from server.modes import ModeBook
 from server.setting_errors import SettingError
 
 GAME_FORM = "package.module:Class naming a game class"
@@ -60,3 +61,15 @@ def load_game(spec: object, *, setting: str = "ARENA_MODES", part: str = "game")
 
 def _last_line(exc: BaseException) -> str:
     return traceback.format_exception_only(exc)[-1].strip()
+
+
+def load_games(modes: ModeBook) -> dict[str, Game[Any]]:
+    """Every game the modes name, by class path, loaded once each; SettingError (one line
+    naming the mode) for the first that cannot be."""
+    games: dict[str, Game[Any]] = {}
+    for name, spec in sorted(modes.modes.items()):
+        if spec.game is not None and spec.game not in games:
+            games[spec.game] = load_game(spec.game, part=f"mode {name!r}: game")
+    if modes.default.game is not None and modes.default.game not in games:
+        games[modes.default.game] = load_game(modes.default.game, part="mode '*': game")
+    return games

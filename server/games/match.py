@@ -12,11 +12,36 @@ A callback that raises propagates: the runner ends the match (``reason: "error"`
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Generic
 
 import msgpack
 
 from server.games.api import Game, GameContext, Input, JsonValue, LeaveReason, Output, S
+
+# Entries of the input stream that Arena writes, not players (a player's input type never
+# starts with "$"): a player back after a drop, a player gone (left, dropped, kicked), a
+# player asking to join (data: their meta).
+JOIN, LEAVE, ATTEMPT = "$join", "$leave", "$attempt"
+REASONS = frozenset(r.value for r in LeaveReason)
+
+
+@dataclass(frozen=True, slots=True)
+class Admit:
+    """The game took a player who asked to join: the host seats them."""
+
+    player: str
+
+
+@dataclass(frozen=True, slots=True)
+class Refuse:
+    """The game refused a player who asked to join, with its reason."""
+
+    player: str
+    reason: str
+
+
+Step = Output | Admit | Refuse
 
 
 class HostedMatch(Generic[S]):
@@ -67,6 +92,32 @@ class HostedMatch(Generic[S]):
         self.ctx.tick += 1
         self.state = self.game.tick(self.ctx, self.state, inputs)
         return self._take()
+
+    def advance(self, entries: list[Input]) -> list[Step]:
+        """One tick from what the match's input stream held: the players who asked to join
+        (``$attempt``: ``join_attempt``, then ``join`` if taken), came back (``$join``) and
+        went (``$leave``, its data the reason) are dealt with first, in order, then the
+        tick reads the players' own inputs. Replaying the same entries gives the same
+        outputs."""
+        outputs: list[Step] = []
+        inputs = []
+        for entry in entries:
+            if entry.type == ATTEMPT:
+                meta = entry.data if isinstance(entry.data, Mapping) else {}
+                reason = self.join_attempt(entry.player, meta)
+                if reason is None:
+                    outputs += self.join([entry.player])
+                    outputs.append(Admit(entry.player))
+                else:
+                    outputs.append(Refuse(entry.player, str(reason)[:200]))
+            elif entry.type == JOIN:
+                outputs += self.join([entry.player])
+            elif entry.type == LEAVE:
+                reason = entry.data if entry.data in REASONS else LeaveReason.LEFT
+                outputs += self.leave([entry.player], LeaveReason(reason))
+            else:
+                inputs.append(entry)
+        return outputs + self.step(inputs)
 
     def terminate(self) -> list[Output]:
         self.game.terminate(self.ctx, self.state)

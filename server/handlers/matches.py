@@ -1,4 +1,5 @@
-"""match.send, match.feed, match.leave, match.result."""
+"""match.send, match.feed, match.leave, match.result, match.list, match.current, and
+for server-run games match.input, match.create and match.join."""
 
 from __future__ import annotations
 
@@ -49,11 +50,40 @@ async def match_result(ctx: OpContext, req: Request) -> Message:
 
 async def match_list(ctx: OpContext, req: Request) -> Message:
     limit = req.integer("limit", min_value=1, max_value=MATCH_LIST_MAX, default=20)
-    return {"matches": await ctx.services.matches.running(limit)}
+    matches = await ctx.services.hosted.listing(
+        limit,
+        req.optional_string("mode", max_len=32),
+        req.fields.get("label"),
+        req.flag("open", default=False),
+    )
+    return {"matches": matches}
 
 
 async def match_current(ctx: OpContext, req: Request) -> Message:
-    return {"match": await ctx.services.matches.current_of(ctx.player_id)}
+    return {"match": await ctx.services.hosted.current_of(ctx.player_id)}
+
+
+async def match_input(ctx: OpContext, req: Request) -> Message:
+    input_id = await ctx.services.hosted.input(
+        ctx.player_id,
+        req.string("match_id", min_len=1, max_len=32),
+        req.string("type", min_len=1, max_len=32),
+        req.fields.get("data"),
+    )
+    return {"id": input_id}
+
+
+async def match_create(ctx: OpContext, req: Request) -> Message:
+    match = await ctx.services.hosted.create(
+        ctx.player_id, req.string("mode", min_len=1, max_len=32), req.fields.get("params")
+    )
+    return {"match": match}
+
+
+async def match_join(ctx: OpContext, req: Request) -> Message:
+    match_id = req.string("match_id", min_len=1, max_len=32)
+    await ctx.services.hosted.join(ctx.player_id, match_id, req.fields.get("meta"))
+    return {"match_id": match_id, "state": "asked"}
 
 
 MATCH_HANDLERS: dict[str, Handler] = {
@@ -63,4 +93,7 @@ MATCH_HANDLERS: dict[str, Handler] = {
     Op.MATCH_FEED: match_feed,
     Op.MATCH_LEAVE: match_leave,
     Op.MATCH_RESULT: match_result,
+    Op.MATCH_INPUT: match_input,
+    Op.MATCH_CREATE: match_create,
+    Op.MATCH_JOIN: match_join,
 }

@@ -9,8 +9,10 @@ from server.services.admin import AdminService
 from server.services.cache import CacheStats
 from server.services.chat import ChatService
 from server.services.health import HealthService
+from server.services.hosted_matches import HostedMatches
 from server.services.leaderboards import LeaderboardService
 from server.services.lobbies import LobbyService
+from server.services.match_host import MatchHost
 from server.services.match_life import MatchLifeService
 from server.services.matches import MatchService
 from server.services.notifications import NotificationService
@@ -34,6 +36,8 @@ class Services:
     lobbies: LobbyService
     matches: MatchService
     match_life: MatchLifeService  # presence pushes and abandoned ends
+    hosted: HostedMatches  # server-run matches: create, join, input, listing
+    host: MatchHost  # runs this node's server-run matches (started by the app)
     chat: ChatService
     notifications: NotificationService
     activity: ActivityFeed

@@ -78,8 +78,15 @@ class LobbyNews:
         await asyncio.gather(self._pushes.to_players(members, updated), self.tell_watchers(lobby))
         if lobby.status == "started":
             await store.confirm_held()
-            started = match_started(lobby.match_id, lobby.lobby_id, lobby.mode, members)
+            started = match_started(
+                lobby.match_id,
+                lobby.lobby_id,
+                lobby.mode,
+                members,
+                authoritative=self._matches.authoritative(lobby.mode),
+            )
             await self._pushes.to_players(members, started)
+            await self._matches.told_started(lobby.match_id, lobby.mode)
 
     async def tell_removed(self, player_id: str, lobby_id: str, why: Removal) -> None:
         """Tell a player the server took them out of the lobby (``lobby.closed`` to them

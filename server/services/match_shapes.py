@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import msgpack
+
 from server.boards import SCORE_MAX, SCORE_MIN
 from server.errors import BadRequest, NotInMatch
 from server.protocol import Push, Tell
@@ -42,10 +44,30 @@ def match_wire(match: MatchRecord, playing: int) -> dict[str, Any]:
         "playing": playing,
         "started_ms": match.started_ms,
         "state": match.state,
+        "authoritative": match.hosted,
     }
 
 
-def match_started(match_id: str, lobby_id: str, mode: str, players: list[str]) -> Tell:
-    """The push that tells a match's players it started (their sockets follow it)."""
-    fields = {"match_id": match_id, "lobby_id": lobby_id, "mode": mode, "players": players}
+def may_see(push: bytes, player_id: str) -> bool:
+    """Whether a feed entry is for ``player_id``: a game's event sent to some players only
+    carries ``to`` (msgpack ``"to"`` then the list); the rest are for every reader. Only
+    such entries are decoded."""
+    if b"\xa2to" not in push:
+        return True
+    to = msgpack.unpackb(push).get("to")
+    return to is None or player_id in to
+
+
+def match_started(
+    match_id: str, lobby_id: str, mode: str, players: list[str], *, authoritative: bool
+) -> Tell:
+    """The push that tells a match's players it started (their sockets follow it);
+    ``authoritative``: the server runs its game (players send match.input)."""
+    fields = {
+        "match_id": match_id,
+        "lobby_id": lobby_id,
+        "mode": mode,
+        "players": players,
+        "authoritative": authoritative,
+    }
     return Tell(Push.MATCH_STARTED, fields)

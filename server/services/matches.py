@@ -22,7 +22,7 @@ import dataclasses
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import msgpack
@@ -47,7 +47,14 @@ from server.protocol import (
     json_safe,
 )
 from server.services.consensus import Consensus
-from server.services.match_shapes import MATCH_ID, match_wire, validate_match_id, validate_scores
+from server.services.host_opener import HostOpener
+from server.services.match_shapes import (
+    MATCH_ID,
+    match_wire,
+    may_see,
+    validate_match_id,
+    validate_scores,
+)
 from server.services.presence import PresenceService
 from server.services.ratelimits import RateLimiter
 from server.services.watch import WatchFeed
@@ -74,9 +81,11 @@ class MatchService:
         *,
         consensus: ConsensusStore,
         modes: ModeBook,
+        hosting: HostOpener,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
+        self._hosting = hosting
         self._modes = modes
         self._presence = presence
         self._rate_limiter = rate_limiter
@@ -95,13 +104,30 @@ class MatchService:
     def _now_ms(self) -> int:
         return int(self._clock() * 1000)
 
+    async def told_started(self, match_id: str, mode: str) -> None:
+        """The match's players were told it started (``match.started``): a server-run
+        game may begin (its events never come before that push)."""
+        if self.authoritative(mode):
+            await self._hosting.ready(match_id)
+
+    def authoritative(self, mode: str) -> bool:
+        """Whether the server runs the game of ``mode``'s matches."""
+        return self._modes.spec_for(mode).authoritative
+
     def channel(self, match_id: str) -> str:
         """The channel a match's events travel on."""
         return self._store.channel(match_id)
 
     # --- starting -----------------------------------------------------------------
 
-    async def start(self, match_id: str, lobby_id: str, mode: str, players: list[str]) -> None:
+    async def start(
+        self,
+        match_id: str,
+        lobby_id: str,
+        mode: str,
+        players: list[str],
+        params: Mapping[str, Any] | None = None,
+    ) -> None:
         """Store the match and have each player's socket follow it from its first event.
 
         Idempotent: a lobby that retries its start sends the follow orders again, which
@@ -109,8 +135,10 @@ class MatchService:
         channels, so a socket follows the match before its player can send to it.
 
         A player is in one running match at most: one still in another leaves it first.
+        A mode with a game is opened for hosting (``params`` go to the game's ``init``).
         """
         await self._leave_other_matches(players, match_id)
+        spec = self._modes.spec_for(mode)
         match = MatchRecord(
             match_id=match_id,
             lobby_id=lobby_id,
@@ -118,8 +146,11 @@ class MatchService:
             roster=list(players),
             state="running",
             started_ms=self._now_ms(),
+            hosted=spec.authoritative,
         )
         await self._store.create(match)
+        if spec.authoritative:
+            await self._hosting.open(match_id, mode, spec, params or {})
         await self._presence.follow_match(players, match_id)
         await asyncio.gather(
             self._store.index_running(match),
@@ -177,14 +208,20 @@ class MatchService:
             raise BadRequest("after: a feed id, like 1700000000000-0")
         if not await self._store.may_read(match_id, player_id):
             raise NotInMatch("not a player of this match")
-        return await self._store.feed_after(match_id, after, min(limit, FEED_LIMIT_MAX))
+        entries = await self._store.feed_after(match_id, after, min(limit, FEED_LIMIT_MAX))
+        return [e for e in entries if may_see(e.push, player_id)]
 
-    async def leave(self, player_id: str, match_id: str) -> None:
+    async def leave(self, player_id: str, match_id: str, *, kicked: bool = False) -> None:
+        """The player leaves the match (``kicked``: its server-run game removed them; the
+        push says ``reason: "kicked"``)."""
         validate_match_id(match_id)
-        push = Tell(
-            Push.MATCH_LEFT, {"match_id": match_id, "player_id": player_id, "ts": self._now_ms()}
+        fields = {"match_id": match_id, "player_id": player_id, "ts": self._now_ms()}
+        if kicked:
+            fields["reason"] = "kicked"
+        push = Tell(Push.MATCH_LEFT, fields)
+        left = await self._store.leave(
+            match_id, player_id, push, reason="kicked" if kicked else "left"
         )
-        left = await self._store.leave(match_id, player_id, push)
         if left is None:
             raise NotInMatch("not a player of this match")
         await self._store.forget_current([player_id], match_id)
@@ -274,19 +311,21 @@ class MatchService:
         """Matches that ended disputed, ever (stats, metrics)."""
         return await self._consensus.disputed_count()
 
-    async def end_by_operator(self, match_id: str) -> MatchRecord:
+    async def end_by_operator(self, match_id: str, *, by: str = "admin") -> MatchRecord:
         """An operator ends a running match with no result: nothing reaches the boards;
-        everyone gets ``match.ended`` with empty scores and ``by: "admin"``."""
+        everyone gets ``match.ended`` with empty scores and ``by: "admin"``. (``by:
+        "error"``: its server-run game failed; the push says ``reason: "error"`` too.)"""
         match = await self._store.read(match_id) if MATCH_ID.match(match_id) else None
         if match is None:
             raise NotFound("no such match")
         if match.state != "running":
             raise MatchEnded("the match has ended already")
         now = self._now_ms()
-        push = Tell(
-            Push.MATCH_ENDED, {"match_id": match_id, "scores": {}, "by": "admin", "ts": now}
-        )
-        if await self._store.end(match_id, push, {}, "admin", now) is None:
+        fields: dict[str, Any] = {"match_id": match_id, "scores": {}, "by": by, "ts": now}
+        if by == "error":
+            fields["reason"] = "error"
+        push = Tell(Push.MATCH_ENDED, fields)
+        if await self._store.end(match_id, push, {}, by, now) is None:
             raise MatchEnded("the match has ended already")
         return await self._ended(match)
 

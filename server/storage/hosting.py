@@ -31,22 +31,19 @@ from typing import Any
 
 import msgpack
 
-from server.errors import MatchEnded, NotInMatch, RateLimited
+from server.errors import Forbidden, MatchEnded, NotInMatch, RateLimited
 from server.games.api import Input, JsonValue
 from server.settings import RateLimit
 from server.storage import keys
 from server.storage.connection import pairs, text, translate_redis_errors
-from server.storage.matches import MATCH_TTL_S
+from server.storage.matches import INPUT_KEEP, MATCH_TTL_S
 from server.storage.mux import Commands
 from server.storage.scripts import Scripts
 
 # The hosting keys live as long as the match's own (a match runs at most this long).
 HOST_TTL_S = MATCH_TTL_S
-# About how many inputs a match keeps (MAXLEN ~): 40 s of 8 players at the full default
-# rate (30/s), far more than a host that snapshots every second leaves, and more than a
-# failover (lease 5 s + sweep) lets pile up.
-INPUT_KEEP = 10_000
 FENCED = b"FENCED"
+ENDED = b"ENDED"
 
 
 def _fields(flat: Sequence[bytes]) -> dict[str, bytes]:
@@ -74,8 +71,13 @@ class HostRecord:
     tick_rate: int
     seed: int
     params: Mapping[str, JsonValue]
+    mode: str = ""
+    # Placement: until ``place_until`` (ms) only node ``place`` may claim it first.
+    place: str = ""
+    place_until: int = 0
 
     def fields(self) -> list[Any]:
+        placed = ["place", self.place, "place_until", self.place_until] if self.place else []
         return [
             "game",
             self.game,
@@ -85,6 +87,9 @@ class HostRecord:
             self.seed,
             "params",
             msgpack.packb(dict(self.params)),
+            "mode",
+            self.mode,
+            *placed,
         ]
 
     @classmethod
@@ -95,6 +100,7 @@ class HostRecord:
             tick_rate=int(flat["tick_rate"]),
             seed=int(flat["seed"]),
             params=msgpack.unpackb(flat["params"]),
+            mode=text(flat.get("mode", b"")),
         )
 
 
@@ -197,17 +203,21 @@ class HostStore:
         consumed: bool,
         pushes: Sequence[bytes],
         renew_ms: int = 0,
+        label: Mapping[str, JsonValue] | None = None,
     ) -> list[str]:
         """One tick's pushes (``protocol.packed_head``), appended to the match's feed and
         published in order; their feed ids. ``in_upto``: the last input consumed so far;
-        ``consumed``: this tick consumed inputs. ``renew_ms``: renew the lease too.
-        Fenced (nothing written) when another node has claimed the match."""
+        ``consumed``: this tick consumed inputs. ``renew_ms``: renew the lease too;
+        ``label``: the game's new label. Fenced (nothing written) when another node has
+        claimed the match; MatchEnded when it ended meanwhile (abandoned, an operator)."""
         reply = await self._scripts.host_commit(
             keys=[
                 keys.match_epoch(match_id),
                 keys.match_lease(match_id),
                 keys.match_feed(match_id),
                 keys.match_steps(match_id),
+                keys.match(match_id),
+                keys.match_host(match_id),
             ],
             args=[
                 epoch,
@@ -219,11 +229,14 @@ class HostStore:
                 keys.match_channel(match_id),
                 self._keep,
                 HOST_TTL_S,
+                b"" if label is None else msgpack.packb(dict(label)),
                 *pushes,
             ],
         )
         if reply == FENCED:
             raise Fenced(f"match {match_id}: epoch {epoch} was superseded")
+        if reply == ENDED:
+            raise MatchEnded(f"match {match_id} has ended")
         return [text(i) for i in reply]
 
     @translate_redis_errors
@@ -263,6 +276,15 @@ class HostStore:
         if released:
             await self.note_lease(match_id, now_ms)
         return bool(released)
+
+    @translate_redis_errors
+    async def holder(self, match_id: str) -> tuple[str, int] | None:
+        """The node hosting the match and its epoch; None while no node holds it."""
+        lease = await self._mux.execute("GET", keys.match_lease(match_id))
+        if lease is None:
+            return None
+        node, _, epoch = text(lease).rpartition(":")
+        return node, int(epoch)
 
     @translate_redis_errors
     async def steps(self, match_id: str) -> Steps:
@@ -319,6 +341,8 @@ class HostStore:
             raise MatchEnded("the match has ended")
         if code == "RATE_LIMITED":
             raise RateLimited("too many match inputs", retry_after_ms=int(reply[2]))
+        if code == "WRONG_KIND":
+            raise Forbidden("this match's players relay events: send match.send")
         raise NotInMatch("not a player of this match")
 
     @translate_redis_errors

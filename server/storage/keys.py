@@ -256,6 +256,12 @@ def host_leases() -> str:
     return f"{PREFIX}:hosting:leases"
 
 
+def host_load() -> str:
+    """Hash: node id -> how many matches it hosts, written by each node's sweeper (a new
+    match is placed on the least loaded live node); it expires when no node writes it."""
+    return f"{PREFIX}:hosting:load"
+
+
 def player_match(player_id: str) -> str:
     """String: the running match a player is in, so a new socket follows it."""
     return f"{PREFIX}:{{player:{player_id}}}:match"

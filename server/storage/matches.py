@@ -11,7 +11,7 @@ from typing import Any
 
 import msgpack
 
-from server.errors import MatchEnded, NotInMatch, RateLimited
+from server.errors import Forbidden, MatchEnded, NotInMatch, RateLimited
 from server.protocol import FeedEntry, Tell, packed_head
 from server.settings import RateLimit
 from server.storage import keys
@@ -27,6 +27,10 @@ from server.storage.scripts import Scripts
 MATCH_TTL_S = 24 * 3600
 ENDED_STATE_TTL_S = 7 * 86400
 ENDED_FEED_TTL_S = 3600
+# About how many inputs a server-run match keeps (MAXLEN ~): 40 s of 8 players at the full
+# default rate (30/s), far more than a host that snapshots every second leaves, and more
+# than a failover (lease 5 s + sweep) lets pile up.
+INPUT_KEEP = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +44,7 @@ class MatchRecord:
     ended_ms: int = 0
     result: dict[str, int] | None = None
     applied: bool = False  # the result reached the leaderboards
+    hosted: bool = False  # a server-run game's: players send inputs, not events
 
     def fields(self) -> dict[str, Any]:
         return {
@@ -49,6 +54,7 @@ class MatchRecord:
             "roster": ",".join(self.roster),
             "state": self.state,
             "started_ms": self.started_ms,
+            "hosted": int(self.hosted),
         }
 
     @classmethod
@@ -67,6 +73,7 @@ class MatchRecord:
             ended_ms=int(flat.get("ended_ms", 0)),
             result=None if result is None else dict(msgpack.unpackb(result)),
             applied=flat.get("applied") == b"1",
+            hosted=flat.get("hosted") == b"1",
         )
 
 
@@ -102,6 +109,39 @@ class MatchStore:
             )
         )
         return True
+
+    @translate_redis_errors
+    async def admit(self, match_id: str, player_id: str) -> bool:
+        """A server-run match's game took a player who asked to join: they are in its
+        roster, may send inputs, and it is their match; False when it is not running."""
+        roster = await self._scripts.match_admit(
+            keys=[keys.match(match_id), keys.match_players(match_id)], args=[player_id]
+        )
+        if roster is None:
+            return False
+        await self._mux.execute("SET", keys.player_match(player_id), match_id, "EX", MATCH_TTL_S)
+        return True
+
+    @translate_redis_errors
+    async def asked_to_join(self, match_id: str, player_id: str, meta: bytes) -> str:
+        """A player's wish to join a server-run match, for its game's ``join_attempt`` at
+        the next tick (an entry of its input stream, in order with the inputs)."""
+        entry = await self._mux.execute(
+            "XADD",
+            keys.match_inputs(match_id),
+            "MAXLEN",
+            "~",
+            INPUT_KEEP,
+            "*",
+            "pl",
+            player_id,
+            "ty",
+            "$attempt",
+            "d",
+            meta,
+        )
+        await self._mux.execute("EXPIRE", keys.match_inputs(match_id), MATCH_TTL_S, "NX")
+        return text(entry)
 
     # --- the running-match index (match.list, stats) ---------------------------------
 
@@ -189,6 +229,8 @@ class MatchStore:
             raise MatchEnded("the match has ended")
         if code == "RATE_LIMITED":
             raise RateLimited("too many match events", retry_after_ms=int(reply[2]))
+        if code == "WRONG_KIND":
+            raise Forbidden("the server runs this match's game: send match.input")
         raise NotInMatch("not a player of this match")
 
     @translate_redis_errors
@@ -217,16 +259,26 @@ class MatchStore:
         return None if reply is None else text(reply)
 
     @translate_redis_errors
-    async def leave(self, match_id: str, player_id: str, push: Tell) -> str | None:
-        """Take the player off the match; the feed id ('' if it had ended), None if not in it."""
+    async def leave(
+        self, match_id: str, player_id: str, push: Tell, *, reason: str = "left"
+    ) -> str | None:
+        """Take the player off the match; the feed id ('' if it had ended), None if not in it.
+        A server-run match's game hears of it (``reason``: left or kicked)."""
         reply = await self._scripts.match_leave(
-            keys=[keys.match(match_id), keys.match_players(match_id), keys.match_feed(match_id)],
+            keys=[
+                keys.match(match_id),
+                keys.match_players(match_id),
+                keys.match_feed(match_id),
+                keys.match_inputs(match_id),
+            ],
             args=[
                 player_id,
                 keys.match_channel(match_id),
                 packed_head(push.event, push.fields),
                 self._keep,
                 MATCH_TTL_S,
+                msgpack.packb(reason),
+                INPUT_KEEP,
             ],
         )
         return None if reply is None else text(reply)
@@ -281,7 +333,12 @@ class MatchStore:
         the feed id, or None when the match is not running, the player left it, or a
         change of theirs later than ``moment`` was announced already."""
         reply = await self._scripts.match_presence(
-            keys=[keys.match(match_id), keys.match_players(match_id), keys.match_feed(match_id)],
+            keys=[
+                keys.match(match_id),
+                keys.match_players(match_id),
+                keys.match_feed(match_id),
+                keys.match_inputs(match_id),
+            ],
             args=[
                 player_id,
                 keys.match_channel(match_id),
@@ -289,6 +346,8 @@ class MatchStore:
                 self._keep,
                 MATCH_TTL_S,
                 moment,
+                1 if push.fields.get("online") else 0,
+                INPUT_KEEP,
             ],
         )
         return None if reply is None else text(reply)

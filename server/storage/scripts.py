@@ -124,6 +124,7 @@ class Scripts:
     host_commit: Script
     host_snapshot: Script
     input_add: Script
+    match_admit: Script
 
     @classmethod
     def load(cls, mux: Commands) -> Scripts:

@@ -1,6 +1,7 @@
 -- Claim hosting a match whose lease is free (new, lapsed, or handed off): take the next
 -- epoch (the fencing token every later commit is checked against) and the lease. Only
--- one of any number of racing claimers wins.
+-- one of any number of racing claimers wins. A new match is placed: until its record's
+-- 'place_until' (ms) only the node it names in 'place' may take it first.
 -- KEYS[1]  the match's hosting record (hash)
 -- KEYS[2]  its epoch (string counter)
 -- KEYS[3]  its lease (string '<node>:<epoch>', PX)
@@ -11,6 +12,15 @@
 --          held; else {epoch, {snapshot field, value, ...}, {record field, value, ...}}
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 if redis.call('EXISTS', KEYS[3]) == 1 then return 0 end
+if redis.call('EXISTS', KEYS[2]) == 0 then
+  local place = redis.call('HMGET', KEYS[1], 'place', 'place_until')
+  if place[1] and place[1] ~= ARGV[1] then
+    local now = redis.call('TIME')
+    if tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) < tonumber(place[2]) then
+      return 0
+    end
+  end
+end
 local epoch = redis.call('INCR', KEYS[2])
 -- The counter lives exactly as long as the record: it never restarts under a live match.
 local ttl = redis.call('PTTL', KEYS[1])

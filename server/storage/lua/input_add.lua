@@ -11,9 +11,10 @@
 -- ARGV[5]  its data (msgpack)
 -- ARGV[6]  about how many inputs the stream keeps (MAXLEN ~)
 -- ARGV[7]  seconds the stream lives, if this input creates it
--- Returns  {1, id}; or {0, 'NOT_IN_MATCH'}, {0, 'MATCH_ENDED'}, {0, 'RATE_LIMITED', retry_ms}
+-- Returns  {1, id}; or {0, 'NOT_IN_MATCH'}, {0, 'MATCH_ENDED'}, {0, 'WRONG_KIND'} (a relayed
+--          match), {0, 'RATE_LIMITED', retry_ms}
 -- include: refuse_sender
-local refused = refuse_sender(KEYS[1], KEYS[2], ARGV[1], KEYS[4], ARGV[2], ARGV[3])
+local refused = refuse_sender(KEYS[1], KEYS[2], ARGV[1], KEYS[4], ARGV[2], ARGV[3], '1')
 if refused then return refused end
 local id = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[6], '*',
   'pl', ARGV[1], 'ty', ARGV[4], 'd', ARGV[5])

@@ -11,9 +11,10 @@
 -- ARGV[5]  the push in msgpack, all but its trailing id field
 -- ARGV[6]  how many entries the feed keeps
 -- ARGV[7]  seconds the feed lives, if this event creates it (a running match's keys all expire)
--- Returns  {1, id} sent; {0, 'NOT_IN_MATCH'}; {0, 'MATCH_ENDED'}; {0, 'RATE_LIMITED', retry_ms}
+-- Returns  {1, id} sent; {0, 'NOT_IN_MATCH'}; {0, 'MATCH_ENDED'}; {0, 'WRONG_KIND'} (a
+--          server-run match takes inputs); {0, 'RATE_LIMITED', retry_ms}
 -- include: refuse_sender, append_and_publish
-local refused = refuse_sender(KEYS[1], KEYS[2], ARGV[1], KEYS[4], ARGV[2], ARGV[3])
+local refused = refuse_sender(KEYS[1], KEYS[2], ARGV[1], KEYS[4], ARGV[2], ARGV[3], '0')
 if refused then return refused end
 
 local id = append_and_publish(KEYS[3], ARGV[6], ARGV[4], ARGV[5])

@@ -1,0 +1,476 @@
+"""The host: runs the server-run matches this node holds, and takes over those whose
+host is gone.
+
+One scheduler (``server.games.scheduler``) ticks every match held here. Per batch of due
+matches: their new inputs are read (one pipelined round trip for all), each game steps
+(``HostedMatch.advance``), and each tick's outputs are committed in one script under the
+match's epoch (``HostStore.commit``): only then are they published, so what a paused or
+dead host computed but did not commit reaches no one. A tick with nothing to say and no
+input commits nothing, except every fifth of the lease, when the commit renews it.
+About every ``snapshot_s`` a match's state is snapshotted (fenced too), which trims the
+inputs it has consumed.
+
+What the game decided beyond its events (kick, end, admit or refuse a joiner) is carried
+out after the commit, through ``HostedMatches``; each of those is safe to repeat.
+
+Losing the match: a commit or snapshot answered ``Fenced`` (another node claimed it: this
+one was paused past its lease) drops the local copy silently. Redis trouble on a commit
+drops it too, without a word: its lease lapses and a sweeper (maybe this node's) takes
+it over from what Redis holds, so no tick is ever committed twice or skipped over.
+
+Taking over (the sweeper, every ``sweep_s`` or when rung): for each match whose lease
+deadline passed, claim it (``HostStore.claim``: a new epoch), restore its snapshot (or
+start it afresh), replay the ticks committed since (``server.games.replay``), commit
+``match.resync {match_id, tick, epoch}`` and go on ticking.
+
+Draining (SIGTERM): stop ticking, snapshot every match held and release it; other nodes'
+sweepers take each at their next sweep.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgpack
+
+from server.errors import ArenaError, MatchEnded
+from server.games.api import End, Event, Game, Input, Kick, SetLabel
+from server.games.match import Admit, HostedMatch, Refuse, Step
+from server.games.replay import replay, stream_order
+from server.games.scheduler import Scheduler
+from server.protocol import Preencoded, Push, json_safe, packed_head
+from server.services.host_opener import Doorbell
+from server.services.hosted_matches import HostedMatches
+from server.storage.host_nodes import HostNodes
+from server.storage.hosting import Claim, Fenced, HostStore, Refusal, Snapshot
+
+log = logging.getLogger(__name__)
+
+INPUTS_PER_TICK = 128  # a tick reads at most this many inputs (the rest wait a tick)
+REPLAY_PAGE = 1000
+SWEEP_BATCH = 50
+
+
+class GameOutputError(Exception):
+    """A game emitted something no client could read."""
+
+
+@dataclass(slots=True)
+class Hosted:
+    match_id: str
+    mode: str
+    match: HostedMatch[Any]
+    epoch: int
+    in_upto: str
+    out_id: str = ""
+    snap_tick: int = -1
+    snap_at: float = 0.0
+    renew_at: float = 0.0
+    pending: list[Step] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class HostCounts:
+    """What the metrics read."""
+
+    ticks: int = 0
+    errors: int = 0  # game callbacks that raised (each ended its match)
+    fenced: int = 0  # matches dropped because another node took them
+    takeovers: int = 0  # matches taken over from another node (or this one's past)
+
+
+class MatchHost:
+    def __init__(
+        self,
+        store: HostStore,
+        nodes: HostNodes,
+        hosted: HostedMatches,
+        games: Mapping[str, Game[Any]],
+        doorbell: Doorbell,
+        *,
+        node_id: str,
+        lease_s: float,
+        sweep_s: float,
+        snapshot_s: float,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._store = store
+        self._nodes = nodes
+        self._hosted = hosted
+        self._games = games
+        self._doorbell = doorbell
+        self._node = node_id
+        self._lease_ms = int(lease_s * 1000)
+        self._renew_s = lease_s / 5
+        self._sweep_s = sweep_s
+        self._snapshot_s = snapshot_s
+        self._clock = clock
+        self._monotonic = monotonic
+        self._matches: dict[str, Hosted] = {}
+        self._due: list[str] = []
+        self.scheduler: Scheduler[str] = Scheduler(
+            self._due.append, flush=self._flush, clock=monotonic
+        )
+        self.counts = HostCounts()
+        self._draining = False
+        self._done = asyncio.Event()
+
+    @property
+    def hosted(self) -> int:
+        return len(self._matches)
+
+    def _now_ms(self) -> int:
+        return int(self._clock() * 1000)
+
+    # --- running ------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Tick and sweep until ``drain``."""
+        sweeper = asyncio.create_task(self._sweep_loop())
+        try:
+            await self.scheduler.run()
+        finally:
+            sweeper.cancel()
+            await asyncio.gather(sweeper, return_exceptions=True)
+            self._done.set()
+
+    async def drain(self) -> None:
+        """Stop ticking; snapshot and hand off every match held here. Once."""
+        if self._draining:
+            await self._done.wait()
+            return
+        self._draining = True
+        self.scheduler.stop()
+        await self._done.wait()
+        with contextlib.suppress(ArenaError):
+            await self._nodes.forget(self._node)
+        for hosted in list(self._matches.values()):
+            try:
+                await self._snapshot(hosted)
+                await self._store.release(hosted.match_id, self._node, hosted.epoch, self._now_ms())
+            except (ArenaError, Fenced) as exc:
+                log.warning("could not hand off match %s: %r", hosted.match_id, exc)
+        log.info("handed off %d server-run matches", len(self._matches))
+        self._matches.clear()
+
+    async def _sweep_loop(self) -> None:
+        while not self._draining:
+            try:
+                await self.sweep()
+            except ArenaError as exc:
+                log.warning("sweeping for matches to host failed: %s", exc.code)
+            except Exception:
+                log.exception("sweeping for matches to host failed")
+            await self._doorbell.wait(self._sweep_s)
+
+    async def sweep(self) -> None:
+        """Report this node's load; take the matches whose lease lapsed (or was handed
+        off, or that were just opened)."""
+        await self._nodes.report_load(self._node, len(self._matches))
+        for match_id in await self._store.due_leases(self._now_ms(), SWEEP_BATCH):
+            if match_id not in self._matches and not self._draining:
+                await self.adopt(match_id)
+
+    # --- taking a match -----------------------------------------------------------
+
+    async def adopt(self, match_id: str) -> bool:
+        """Host the match if its lease is free: restore, replay, resume. Whether taken."""
+        claim = await self._store.claim(match_id, self._node, self._lease_ms)
+        if claim is Refusal.GONE:
+            await self._store.forget_lease(match_id)
+        if not isinstance(claim, Claim):
+            return False
+        hosted = await self._restore(match_id, claim)
+        if hosted is None:
+            return False
+        self._matches[match_id] = hosted
+        await self._store.note_lease(match_id, self._now_ms() + self._lease_ms)
+        await self._commit(hosted, [], consumed=False, force=True)
+        if match_id in self._matches and not hosted.match.ended:
+            self.scheduler.add(match_id, hosted.match.ctx.tick_rate)
+        return True
+
+    async def _restore(self, match_id: str, claim: Claim) -> Hosted | None:
+        record = claim.record
+        match = await self._hosted.read(match_id)
+        game = self._games.get(record.game)
+        if match is None or match.state != "running" or game is None:
+            if game is None:
+                log.error("match %s runs %s, which this node did not load", match_id, record.game)
+            else:
+                await self._store.forget_lease(match_id)
+            await self._store.release(match_id, self._node, claim.epoch, self._now_ms())
+            return None
+        steps = await self._store.steps(match_id)
+        side: list[Step] = []
+        pending: list[Step] = []
+        try:
+            if claim.snapshot is not None:
+                hosted_match = HostedMatch.restore(
+                    game, match_id, record.tick_rate, claim.snapshot.blob
+                )
+                in_upto = claim.snapshot.in_upto
+            else:
+                hosted_match, started = HostedMatch.start(
+                    game, match_id, record.tick_rate, record.params, seed=record.seed
+                )
+                first: list[Step] = [*started, *hosted_match.join(list(match.roster))]
+                in_upto = ""
+                if steps.last is None:
+                    pending = first  # tick 0 was never committed: say it now
+                else:
+                    side = [o for o in first if not isinstance(o, Event)]
+            upto = max(steps.consumed.values(), key=stream_order, default="")
+            inputs = await self._inputs_between(match_id, in_upto, upto)
+            side += replay(hosted_match, steps.last, steps.consumed, inputs)
+        except Exception:
+            log.exception("match %s: its game raised while being taken over", match_id)
+            self.counts.errors += 1
+            await self._hosted.fail(match_id)
+            await self._forget(match_id, claim.epoch)
+            return None
+        if upto and stream_order(upto) > stream_order(in_upto):
+            in_upto = upto
+        if claim.epoch > 1:
+            self.counts.takeovers += 1
+            log.info(
+                "took over match %s at tick %d (epoch %d)",
+                match_id,
+                hosted_match.ctx.tick,
+                claim.epoch,
+            )
+        hosted = Hosted(match_id, record.mode, hosted_match, claim.epoch, in_upto, pending=pending)
+        hosted.pending += side
+        if claim.epoch > 1:
+            hosted.pending.append(Event("$resync", None))
+        if claim.snapshot is not None:
+            hosted.snap_tick = claim.snapshot.tick
+            hosted.snap_at = self._monotonic()
+        return hosted
+
+    async def _inputs_between(self, match_id: str, after: str, upto: str) -> list[Input]:
+        """The stream's entries after ``after`` up to ``upto`` (inclusive), in order."""
+        found: list[Input] = []
+        if not upto or stream_order(upto) <= stream_order(after):
+            return found
+        bound = stream_order(upto)
+        while True:
+            page = await self._store.inputs_after(match_id, after, REPLAY_PAGE)
+            found += [i for i in page if stream_order(i.id) <= bound]
+            if len(page) < REPLAY_PAGE or stream_order(page[-1].id) >= bound:
+                return found
+            after = page[-1].id
+
+    # --- ticking ------------------------------------------------------------------
+
+    async def _flush(self) -> None:
+        due = list(self._due)
+        self._due.clear()
+        live = [self._matches[m] for m in due if m in self._matches]
+        reads = await asyncio.gather(
+            *(self._store.inputs_after(h.match_id, h.in_upto, INPUTS_PER_TICK) for h in live),
+            return_exceptions=True,
+        )
+        await asyncio.gather(*(self._tick(h, r) for h, r in zip(live, reads, strict=True)))
+
+    async def _tick(self, hosted: Hosted, entries: list[Input] | BaseException) -> None:
+        if isinstance(entries, BaseException):
+            log.warning("match %s: could not read its inputs: %r", hosted.match_id, entries)
+            return  # this tick waits: the next batch tries again
+        try:
+            outputs = hosted.pending + hosted.match.advance(entries)
+        except Exception:
+            log.exception("match %s: its game raised; the match ends", hosted.match_id)
+            self.counts.errors += 1
+            await self._fail(hosted)
+            return
+        hosted.pending = []
+        self.counts.ticks += 1
+        if entries:
+            hosted.in_upto = entries[-1].id
+        await self._commit(hosted, outputs, consumed=bool(entries))
+
+    async def _commit(
+        self, hosted: Hosted, outputs: list[Step], *, consumed: bool, force: bool = False
+    ) -> None:
+        outputs = hosted.pending + outputs
+        hosted.pending = []
+        try:
+            pushes, side, label = self._encode(hosted, outputs)
+        except GameOutputError as exc:
+            log.error("match %s: %s; the match ends", hosted.match_id, exc)
+            self.counts.errors += 1
+            await self._fail(hosted)
+            return
+        now = self._monotonic()
+        renew = now >= hosted.renew_at
+        if not (pushes or side or consumed or renew or force or label is not None):
+            await self._maybe_snapshot(hosted, now)
+            return
+        try:
+            ids = await self._store.commit(
+                hosted.match_id,
+                epoch=hosted.epoch,
+                node=self._node,
+                tick=hosted.match.ctx.tick,
+                in_upto=hosted.in_upto,
+                consumed=consumed,
+                pushes=pushes,
+                renew_ms=self._lease_ms if renew else 0,
+                label=label,
+            )
+        except Fenced:
+            log.info("match %s: another node holds it now; dropped here", hosted.match_id)
+            self.counts.fenced += 1
+            self._drop(hosted)
+            return
+        except MatchEnded:
+            log.info("match %s ended outside its game; no longer hosted", hosted.match_id)
+            self._terminate(hosted)
+            await self._forget(hosted.match_id, hosted.epoch)
+            return
+        except ArenaError as exc:
+            # Whether it was written is unknown: let the lease lapse and a takeover
+            # replay from what Redis holds.
+            log.warning(
+                "match %s: commit failed (%s); left to a takeover", hosted.match_id, exc.code
+            )
+            self._drop(hosted)
+            return
+        if ids:
+            hosted.out_id = ids[-1]
+        if renew:
+            hosted.renew_at = now + self._renew_s
+            with contextlib.suppress(ArenaError):  # a stale deadline costs a failed claim
+                await self._store.note_lease(hosted.match_id, self._now_ms() + self._lease_ms)
+        await self._carry_out(hosted, side)
+        if hosted.match_id in self._matches:
+            await self._maybe_snapshot(hosted, now)
+
+    def _encode(
+        self, hosted: Hosted, outputs: list[Step]
+    ) -> tuple[list[bytes], list[Step], Mapping[str, Any] | None]:
+        pushes: list[bytes] = []
+        side: list[Step] = []
+        label: Mapping[str, Any] | None = None
+        ts = self._now_ms()
+        tick = hosted.match.ctx.tick
+        for output in outputs:
+            if isinstance(output, Event) and output.type == "$resync":
+                fields = {
+                    "match_id": hosted.match_id,
+                    "tick": tick,
+                    "epoch": hosted.epoch,
+                    "ts": ts,
+                }
+                pushes.append(packed_head(Push.MATCH_RESYNC, fields))
+            elif isinstance(output, Event):
+                if not isinstance(output.type, str) or not json_safe(output.data):
+                    raise GameOutputError(f"event {output.type!r}: data no client can read")
+                event: dict[str, Any] = {
+                    "match_id": hosted.match_id,
+                    "from": "server",
+                    "type": output.type,
+                    "data": Preencoded(msgpack.packb(output.data, use_bin_type=True)),
+                    "tick": tick,
+                    "ts": ts,
+                }
+                if output.to is not None:
+                    event["to"] = list(output.to)
+                pushes.append(packed_head(Push.MATCH_EVENT, event))
+            elif isinstance(output, SetLabel):
+                if (
+                    not json_safe(dict(output.label))
+                    or len(msgpack.packb(dict(output.label))) > 2048
+                ):
+                    raise GameOutputError("label: not readable by clients, or over 2048 bytes")
+                label = output.label
+            else:
+                side.append(output)
+        return pushes, side, label
+
+    async def _carry_out(self, hosted: Hosted, side: list[Step]) -> None:
+        match_id = hosted.match_id
+        try:
+            for output in side:
+                if isinstance(output, Kick):
+                    await self._hosted.kick(match_id, output.player)
+                elif isinstance(output, Admit):
+                    await self._hosted.admit(match_id, output.player)
+                elif isinstance(output, Refuse):
+                    await self._hosted.refuse(match_id, output.player, output.reason)
+                elif isinstance(output, End):
+                    await self._hosted.finish(match_id, output.scores)
+        except ArenaError as exc:
+            log.warning(
+                "match %s: carrying out its game's decision failed (%s)", match_id, exc.code
+            )
+            self._drop(hosted)  # the lease lapses; a takeover carries it out again
+            return
+        except Exception:
+            log.exception("match %s: its game's decision could not be carried out", match_id)
+            self.counts.errors += 1
+            await self._fail(hosted)
+            return
+        if hosted.match.ended:
+            self._terminate(hosted)
+            await self._forget(match_id, hosted.epoch)
+
+    async def _maybe_snapshot(self, hosted: Hosted, now: float) -> None:
+        if now - hosted.snap_at < self._snapshot_s or hosted.match.ctx.tick == hosted.snap_tick:
+            return
+        try:
+            await self._snapshot(hosted)
+        except Fenced:
+            self.counts.fenced += 1
+            self._drop(hosted)
+        except ArenaError as exc:
+            log.warning("match %s: snapshot failed (%s)", hosted.match_id, exc.code)
+
+    async def _snapshot(self, hosted: Hosted) -> None:
+        match = hosted.match
+        await self._store.snapshot(
+            hosted.match_id,
+            Snapshot(match.ctx.tick, hosted.epoch, hosted.in_upto, hosted.out_id, match.snapshot()),
+        )
+        hosted.snap_tick = match.ctx.tick
+        hosted.snap_at = self._monotonic()
+
+    # --- letting go ---------------------------------------------------------------
+
+    def _drop(self, hosted: Hosted) -> None:
+        """Stop hosting here, saying nothing to Redis."""
+        self._matches.pop(hosted.match_id, None)
+        self.scheduler.remove(hosted.match_id)
+
+    def _terminate(self, hosted: Hosted) -> None:
+        self._drop(hosted)
+        try:
+            hosted.match.terminate()  # what it says is said to no one: the match is over
+        except Exception:
+            log.exception("match %s: terminate raised", hosted.match_id)
+
+    async def _fail(self, hosted: Hosted) -> None:
+        self._drop(hosted)
+        try:
+            await self._hosted.fail(hosted.match_id)
+        except ArenaError as exc:
+            log.warning(
+                "match %s: could not end it after its error (%s)", hosted.match_id, exc.code
+            )
+            return  # the lease lapses; a takeover meets the error again
+        await self._forget(hosted.match_id, hosted.epoch)
+
+    async def _forget(self, match_id: str, epoch: int) -> None:
+        """The match is over: no sweeper need look at it again."""
+        with contextlib.suppress(ArenaError):
+            await self._store.forget_lease(match_id)
+            await self._store.release(match_id, self._node, epoch, 0)
+            await self._store.forget_lease(match_id)
