@@ -15,9 +15,10 @@ from server.appkeys import METRICS, SETTINGS
 from server.background import stop
 from server.connection import SocketRegistry
 from server.errors import ArenaError
-from server.metrics import GameTotals, Metrics, Sources
+from server.metrics import GameTotals, Histogram, Metrics, Sources
 from server.protocol import Op
 from server.services import Services
+from server.services.host_outputs import LATE_BOUNDS
 from server.storage.mux import Commands
 from server.storage.pubsub import Subscriptions
 
@@ -43,6 +44,25 @@ def node_metrics(
             matches_disputed=stats.disputed,
         )
 
+    host = services.host
+
+    def host_counts() -> dict[str, int]:
+        counts = host.counts
+        return {
+            "hosted": host.hosted,
+            "ticks": counts.ticks,
+            "skipped": host.scheduler.plan.skipped,
+            "errors": counts.errors,
+            "takeovers": counts.takeovers,
+            "fenced": counts.fenced,
+        }
+
+    def tick_lateness() -> Histogram:
+        lateness = Histogram(LATE_BOUNDS)
+        lateness.counts = list(host.counts.late)
+        lateness.sum = host.counts.late_sum
+        return lateness
+
     def redis_errors() -> dict[str, int]:
         errors = mux.error_counts()
         errors.update(subscriber.error_counts())
@@ -56,6 +76,8 @@ def node_metrics(
             rate_limit_refusals=lambda: services.rate_limiter.refusals,
             redis_errors=redis_errors,
             game_totals=game_totals,
+            host_counts=host_counts,
+            tick_lateness=tick_lateness,
         ),
         known_ops=[str(op) for op in Op],
     )

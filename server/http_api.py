@@ -185,7 +185,9 @@ async def presence(request: web.Request) -> web.Response:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    return web.json_response({"status": "alive"})
+    # The node's id: which node a load balancer reached, and what match.current's
+    # host names.
+    return web.json_response({"status": "alive", "node": request.app[SETTINGS].node_id})
 
 
 async def readyz(request: web.Request) -> web.Response:

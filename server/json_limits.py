@@ -4,8 +4,12 @@ body reader (http_common.py)."""
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
+
+JSON_SAFE_INT = 2**53 - 1  # integers every JSON reader holds exactly
+DEPTH_MAX = 32
 
 # A JSON text that spells a surrogate escape (only such a text can decode to a lone one).
 SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
@@ -50,4 +54,23 @@ def nested_deeper_than(value: Any, limit: int) -> bool:
                 return True
             children = item.values() if isinstance(item, dict) else item
             pending.extend((child, depth) for child in children if isinstance(child, list | dict))
+    return False
+
+
+def json_safe(value: Any, depth: int = 0) -> bool:
+    """Whether a value means the same to msgpack and JSON clients: null, booleans, finite
+    numbers (integers within JSON_SAFE_INT), strings, lists, and maps with string keys,
+    nested at most DEPTH_MAX deep. Binary and extension values are not."""
+    if value is None or isinstance(value, bool | str):
+        return True
+    if isinstance(value, int):
+        return -JSON_SAFE_INT <= value <= JSON_SAFE_INT
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if depth >= DEPTH_MAX:
+        return False
+    if isinstance(value, list | tuple):  # a game's tuple goes out as a list
+        return all(json_safe(item, depth + 1) for item in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and json_safe(v, depth + 1) for k, v in value.items())
     return False

@@ -119,6 +119,10 @@ class Sources:
     rate_limit_refusals: Callable[[], Mapping[str, int]]
     redis_errors: Callable[[], Mapping[str, int]]
     game_totals: Callable[[], Awaitable[GameTotals]]
+    # Server-run matches on this node: hosted (a gauge), ticks, skipped, errors,
+    # takeovers and fenced (counters); and how late tick batches started.
+    host_counts: Callable[[], Mapping[str, int]] = dict
+    tick_lateness: Callable[[], Histogram] | None = None
 
 
 class Metrics:
@@ -248,9 +252,36 @@ class ArenaCollector(Collector):
             for state, count in sorted(states.items()):
                 depth.add_metric([queue, state], count)
         yield depth
+        yield from _hosting(src)
         yield CounterMetricFamily(
             "arena_matches_disputed",
             "Matches that ended disputed: their players' reports agreed on no result (same "
             "on every node).",
             value=totals.matches_disputed,
+        )
+
+
+HOST_COUNTERS = {
+    "ticks": "Ticks run by this node's server-run matches.",
+    "skipped": "Ticks skipped because the scheduler ran late (an overrun), not bunched.",
+    "errors": "Server-run matches ended because their game raised.",
+    "takeovers": "Server-run matches this node took over after their host's lease lapsed.",
+    "fenced": "Server-run matches this node dropped because another node had taken them.",
+}
+
+
+def _hosting(src: Sources) -> Iterable[Metric]:
+    counts = src.host_counts()
+    yield GaugeMetricFamily(
+        "arena_matches_hosted", "Server-run matches this node runs now.",
+        value=counts.get("hosted", 0),
+    )  # fmt: skip
+    for name, doc in HOST_COUNTERS.items():
+        yield CounterMetricFamily(f"arena_match_{name}", doc, value=counts.get(name, 0))
+    if src.tick_lateness is not None:
+        yield _histogram(
+            "arena_match_tick_lateness_seconds",
+            "How late a batch of server-run match ticks started after its due time.",
+            {"": src.tick_lateness()},
+            "",
         )

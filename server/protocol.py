@@ -16,7 +16,6 @@ Envelopes::
 from __future__ import annotations
 
 import json
-import math
 import struct
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
@@ -24,7 +23,10 @@ from typing import Any
 
 import msgpack
 
-from server.json_limits import SURROGATE_ESCAPE, has_lone_surrogate
+from server.json_limits import (
+    SURROGATE_ESCAPE,
+    has_lone_surrogate,
+)
 
 Message = dict[str, Any]
 
@@ -169,7 +171,6 @@ class FrameError(ValueError):
 
 
 # Integers larger than this do not survive a JSON round trip through a JS client.
-JSON_SAFE_INT = 2**53 - 1
 
 
 def decode(data: bytes | str, fmt: Format) -> Message:
@@ -287,26 +288,6 @@ class Frame:
 
 
 FEED_ID_MAX = 2**64 - 1
-DEPTH_MAX = 32
-
-
-def json_safe(value: Any, depth: int = 0) -> bool:
-    """Whether a value means the same to msgpack and JSON clients: null, booleans, finite
-    numbers (integers within JSON_SAFE_INT), strings, lists, and maps with string keys,
-    nested at most DEPTH_MAX deep. Binary and extension values are not."""
-    if value is None or isinstance(value, bool | str):
-        return True
-    if isinstance(value, int):
-        return -JSON_SAFE_INT <= value <= JSON_SAFE_INT
-    if isinstance(value, float):
-        return math.isfinite(value)
-    if depth >= DEPTH_MAX:
-        return False
-    if isinstance(value, list):
-        return all(json_safe(item, depth + 1) for item in value)
-    if isinstance(value, dict):
-        return all(isinstance(k, str) and json_safe(v, depth + 1) for k, v in value.items())
-    return False
 
 
 def is_feed_id(text: str) -> bool:

@@ -22,15 +22,8 @@ from server.storage import keys
 from server.storage.cluster import ClusterMux, slot_of
 from server.storage.connection import text
 from server.storage.feeds import Feeds
-from server.storage.hosting import (
-    Claim,
-    Fenced,
-    HostRecord,
-    HostStore,
-    Refusal,
-    Snapshot,
-    Steps,
-)
+from server.storage.hosting import HostStore
+from server.storage.hosting_records import Claim, Fenced, HostRecord, Refusal, Snapshot, Steps
 from server.storage.matches import MatchRecord, MatchStore
 from server.storage.mux import Commands, RedisMux
 from server.storage.scripts import Scripts
@@ -48,7 +41,7 @@ class Stores:
 
     async def start(self, match_id: str, players: list[str]) -> None:
         """A running match of ``players``, opened for hosting."""
-        record = MatchRecord(match_id, "lobby", "tictactoe", players, "running", 1)
+        record = MatchRecord(match_id, "lobby", "tictactoe", players, "running", 1, hosted=True)
         assert await self.matches.create(record)
         assert await self.hosting.open(match_id, RECORD)
 

@@ -179,8 +179,10 @@ class Scheduler(Generic[K]):
         clock: Callable[[], float] = time.monotonic,
         pause: Pause = pause,
         slots: int = DEFAULT_SLOTS,
+        on_late: Callable[[float], object] | None = None,
     ) -> None:
         self.plan: TickPlan[K] = TickPlan(clock(), slots)
+        self._on_late = on_late  # told how late (s) each batch started after its due time
         self.errors = 0
         self._on_tick = on_tick
         self._flush = flush
@@ -203,7 +205,11 @@ class Scheduler(Generic[K]):
     async def run(self) -> None:
         """Tick until ``stop()``."""
         while not self._stopped:
-            batch = self.plan.due(self._clock())
+            due_at = self.plan.next_due()
+            now = self._clock()
+            batch = self.plan.due(now)
+            if batch and due_at is not None and self._on_late is not None:
+                self._on_late(max(0.0, now - due_at))
             for match in batch:
                 if match in self.plan:  # not removed by a tick before it in this batch
                     self._tick(match)

@@ -20,7 +20,8 @@ from collections.abc import Callable, Mapping
 from server.games.api import JsonValue
 from server.modes import ModeSpec
 from server.storage.host_nodes import HostNodes
-from server.storage.hosting import HostRecord, HostStore
+from server.storage.hosting import HostStore
+from server.storage.hosting_records import HostRecord
 
 PLACE_GRACE_MS = 2000
 START_GRACE_MS = 1000

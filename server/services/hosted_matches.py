@@ -27,12 +27,16 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
-import msgpack
-
 from server.errors import BadRequest, Forbidden, MatchEnded, MatchFull, NotFound, NotInMatch
 from server.modes import MODE_NAME, ModeBook
-from server.protocol import Push, Tell, json_safe
-from server.services.match_shapes import MATCH_ID, match_started, match_wire, validate_match_id
+from server.protocol import Push, Tell
+from server.services.match_shapes import (
+    MATCH_ID,
+    match_started,
+    match_wire,
+    packed_json,
+    validate_match_id,
+)
 from server.services.matches import DATA_MAX_BYTES, EVENT_TYPE, MatchService
 from server.services.ports import Pushes
 from server.services.presence import PresenceService
@@ -46,20 +50,6 @@ log = logging.getLogger(__name__)
 META_MAX_BYTES = 1024
 LIST_SCAN_MAX = 500  # running matches one filtered match.list looks at, newest first
 LABEL_KEY = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
-JSON_SAFE = (
-    "null, booleans, numbers (integers within ±(2^53-1)), strings, lists and maps with "
-    "string keys, nested at most 32 deep"
-)
-
-
-def packed_json(value: object, what: str, limit: int) -> bytes:
-    """``value`` in msgpack if every client can read it and it fits; else BadRequest."""
-    if not json_safe(value):
-        raise BadRequest(f"{what}: {JSON_SAFE}")
-    encoded: bytes = msgpack.packb(value, use_bin_type=True)
-    if len(encoded) > limit:
-        raise BadRequest(f"{what}: at most {limit} bytes encoded (msgpack)")
-    return encoded
 
 
 class HostedMatches:

@@ -34,55 +34,24 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
-import msgpack
-
 from server.errors import ArenaError, MatchEnded
-from server.games.api import End, Event, Game, Input, Kick, SetLabel
+from server.games.api import End, Event, Game, Input, Kick
 from server.games.match import Admit, HostedMatch, Refuse, Step
 from server.games.replay import replay, stream_order
 from server.games.scheduler import Scheduler
-from server.protocol import Preencoded, Push, json_safe, packed_head
 from server.services.host_opener import Doorbell
+from server.services.host_outputs import RESYNC, GameOutputError, HostCounts, Hosted, encode_outputs
 from server.services.hosted_matches import HostedMatches
 from server.storage.host_nodes import HostNodes
-from server.storage.hosting import Claim, Fenced, HostStore, Refusal, Snapshot
+from server.storage.hosting import HostStore
+from server.storage.hosting_records import Claim, Fenced, Refusal, Snapshot
 
 log = logging.getLogger(__name__)
 
 INPUTS_PER_TICK = 128  # a tick reads at most this many inputs (the rest wait a tick)
-REPLAY_PAGE = 1000
 SWEEP_BATCH = 50
-
-
-class GameOutputError(Exception):
-    """A game emitted something no client could read."""
-
-
-@dataclass(slots=True)
-class Hosted:
-    match_id: str
-    mode: str
-    match: HostedMatch[Any]
-    epoch: int
-    in_upto: str
-    out_id: str = ""
-    snap_tick: int = -1
-    snap_at: float = 0.0
-    renew_at: float = 0.0
-    pending: list[Step] = field(default_factory=list)
-
-
-@dataclass(slots=True)
-class HostCounts:
-    """What the metrics read."""
-
-    ticks: int = 0
-    errors: int = 0  # game callbacks that raised (each ended its match)
-    fenced: int = 0  # matches dropped because another node took them
-    takeovers: int = 0  # matches taken over from another node (or this one's past)
 
 
 class MatchHost:
@@ -115,10 +84,10 @@ class MatchHost:
         self._monotonic = monotonic
         self._matches: dict[str, Hosted] = {}
         self._due: list[str] = []
-        self.scheduler: Scheduler[str] = Scheduler(
-            self._due.append, flush=self._flush, clock=monotonic
-        )
         self.counts = HostCounts()
+        self.scheduler: Scheduler[str] = Scheduler(
+            self._due.append, flush=self._flush, clock=monotonic, on_late=self.counts.observe_late
+        )
         self._draining = False
         self._done = asyncio.Event()
 
@@ -228,7 +197,7 @@ class MatchHost:
                 else:
                     side = [o for o in first if not isinstance(o, Event)]
             upto = max(steps.consumed.values(), key=stream_order, default="")
-            inputs = await self._inputs_between(match_id, in_upto, upto)
+            inputs = await self._store.inputs_between(match_id, in_upto, upto)
             side += replay(hosted_match, steps.last, steps.consumed, inputs)
         except Exception:
             log.exception("match %s: its game raised while being taken over", match_id)
@@ -249,24 +218,11 @@ class MatchHost:
         hosted = Hosted(match_id, record.mode, hosted_match, claim.epoch, in_upto, pending=pending)
         hosted.pending += side
         if claim.epoch > 1:
-            hosted.pending.append(Event("$resync", None))
+            hosted.pending.append(RESYNC)
         if claim.snapshot is not None:
             hosted.snap_tick = claim.snapshot.tick
             hosted.snap_at = self._monotonic()
         return hosted
-
-    async def _inputs_between(self, match_id: str, after: str, upto: str) -> list[Input]:
-        """The stream's entries after ``after`` up to ``upto`` (inclusive), in order."""
-        found: list[Input] = []
-        if not upto or stream_order(upto) <= stream_order(after):
-            return found
-        bound = stream_order(upto)
-        while True:
-            page = await self._store.inputs_after(match_id, after, REPLAY_PAGE)
-            found += [i for i in page if stream_order(i.id) <= bound]
-            if len(page) < REPLAY_PAGE or stream_order(page[-1].id) >= bound:
-                return found
-            after = page[-1].id
 
     # --- ticking ------------------------------------------------------------------
 
@@ -303,7 +259,7 @@ class MatchHost:
         outputs = hosted.pending + outputs
         hosted.pending = []
         try:
-            pushes, side, label = self._encode(hosted, outputs)
+            pushes, side, label = encode_outputs(hosted, outputs, self._now_ms())
         except GameOutputError as exc:
             log.error("match %s: %s; the match ends", hosted.match_id, exc)
             self.counts.errors += 1
@@ -353,48 +309,6 @@ class MatchHost:
         await self._carry_out(hosted, side)
         if hosted.match_id in self._matches:
             await self._maybe_snapshot(hosted, now)
-
-    def _encode(
-        self, hosted: Hosted, outputs: list[Step]
-    ) -> tuple[list[bytes], list[Step], Mapping[str, Any] | None]:
-        pushes: list[bytes] = []
-        side: list[Step] = []
-        label: Mapping[str, Any] | None = None
-        ts = self._now_ms()
-        tick = hosted.match.ctx.tick
-        for output in outputs:
-            if isinstance(output, Event) and output.type == "$resync":
-                fields = {
-                    "match_id": hosted.match_id,
-                    "tick": tick,
-                    "epoch": hosted.epoch,
-                    "ts": ts,
-                }
-                pushes.append(packed_head(Push.MATCH_RESYNC, fields))
-            elif isinstance(output, Event):
-                if not isinstance(output.type, str) or not json_safe(output.data):
-                    raise GameOutputError(f"event {output.type!r}: data no client can read")
-                event: dict[str, Any] = {
-                    "match_id": hosted.match_id,
-                    "from": "server",
-                    "type": output.type,
-                    "data": Preencoded(msgpack.packb(output.data, use_bin_type=True)),
-                    "tick": tick,
-                    "ts": ts,
-                }
-                if output.to is not None:
-                    event["to"] = list(output.to)
-                pushes.append(packed_head(Push.MATCH_EVENT, event))
-            elif isinstance(output, SetLabel):
-                if (
-                    not json_safe(dict(output.label))
-                    or len(msgpack.packb(dict(output.label))) > 2048
-                ):
-                    raise GameOutputError("label: not readable by clients, or over 2048 bytes")
-                label = output.label
-            else:
-                side.append(output)
-        return pushes, side, label
 
     async def _carry_out(self, hosted: Hosted, side: list[Step]) -> None:
         match_id = hosted.match_id

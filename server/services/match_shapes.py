@@ -9,11 +9,26 @@ import msgpack
 
 from server.boards import SCORE_MAX, SCORE_MIN
 from server.errors import BadRequest, NotInMatch
+from server.json_limits import json_safe
 from server.protocol import Push, Tell
 from server.storage.matches import MatchRecord
 
 MATCH_ID = re.compile(r"^[0-9a-f]{16}$")
 SCORES_MAX = 64
+JSON_SAFE = (
+    "null, booleans, numbers (integers within ±(2^53-1)), strings, lists and maps with "
+    "string keys, nested at most 32 deep"
+)
+
+
+def packed_json(value: object, what: str, limit: int) -> bytes:
+    """``value`` in msgpack if every client can read it and it fits; else BadRequest."""
+    if not json_safe(value):
+        raise BadRequest(f"{what}: {JSON_SAFE}")
+    encoded: bytes = msgpack.packb(value, use_bin_type=True)
+    if len(encoded) > limit:
+        raise BadRequest(f"{what}: at most {limit} bytes encoded (msgpack)")
+    return encoded
 
 
 def validate_match_id(match_id: str) -> str:

@@ -25,8 +25,6 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import msgpack
-
 from server.errors import (
     ArenaError,
     BadRequest,
@@ -37,21 +35,14 @@ from server.errors import (
     NotInMatch,
 )
 from server.modes import ModeBook, Results
-from server.protocol import (
-    FEED_PAGE_MAX,
-    FeedEntry,
-    Preencoded,
-    Push,
-    Tell,
-    is_feed_id,
-    json_safe,
-)
+from server.protocol import FEED_PAGE_MAX, FeedEntry, Preencoded, Push, Tell, is_feed_id
 from server.services.consensus import Consensus
 from server.services.host_opener import HostOpener
 from server.services.match_shapes import (
     MATCH_ID,
     match_wire,
     may_see,
+    packed_json,
     validate_match_id,
     validate_scores,
 )
@@ -111,8 +102,7 @@ class MatchService:
             await self._hosting.ready(match_id)
 
     def authoritative(self, mode: str) -> bool:
-        """Whether the server runs the game of ``mode``'s matches."""
-        return self._modes.spec_for(mode).authoritative
+        return self._modes.spec_for(mode).authoritative  # the server runs its game
 
     def channel(self, match_id: str) -> str:
         """The channel a match's events travel on."""
@@ -176,15 +166,8 @@ class MatchService:
         validate_match_id(match_id)
         if not EVENT_TYPE.match(event_type):
             raise BadRequest("type: 1 to 32 of A-Z, a-z, 0-9 and _ . : -")
-        if not json_safe(data):
-            # Every player gets it, in msgpack or JSON: only what both can carry.
-            raise BadRequest(
-                "data: null, booleans, numbers (integers within ±(2^53-1)), strings, lists "
-                "and maps with string keys, nested at most 32 deep"
-            )
-        encoded = msgpack.packb(data, use_bin_type=True)
-        if len(encoded) > DATA_MAX_BYTES:
-            raise BadRequest(f"data: at most {DATA_MAX_BYTES} bytes encoded (msgpack)")
+        # Every player gets it, in msgpack or JSON: only what both can carry.
+        encoded = packed_json(data, "data", DATA_MAX_BYTES)
         push = Tell(
             Push.MATCH_EVENT,
             {
@@ -312,9 +295,9 @@ class MatchService:
         return await self._consensus.disputed_count()
 
     async def end_by_operator(self, match_id: str, *, by: str = "admin") -> MatchRecord:
-        """An operator ends a running match with no result: nothing reaches the boards;
-        everyone gets ``match.ended`` with empty scores and ``by: "admin"``. (``by:
-        "error"``: its server-run game failed; the push says ``reason: "error"`` too.)"""
+        """An operator (or, ``by: "error"``, a failed server-run game: the push says
+        ``reason: "error"`` too) ends a running match with no result: everyone gets
+        ``match.ended`` with empty scores; nothing reaches the boards."""
         match = await self._store.read(match_id) if MATCH_ID.match(match_id) else None
         if match is None:
             raise NotFound("no such match")
@@ -368,6 +351,7 @@ class MatchService:
                 "playing": s.playing,
                 "started_ms": s.started_ms,
                 "state": "running",
+                "authoritative": self.authoritative(s.mode),
             }
             for s in found
         ]

@@ -25,137 +25,34 @@ after its last note, and a deadline a day old is dropped by the next sweep.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from enum import StrEnum
-from typing import Any
 
 import msgpack
 
 from server.errors import Forbidden, MatchEnded, NotInMatch, RateLimited
 from server.games.api import Input, JsonValue
+from server.games.replay import stream_order
 from server.settings import RateLimit
 from server.storage import keys
 from server.storage.connection import pairs, text, translate_redis_errors
+from server.storage.hosting_records import (
+    Claim,
+    Committed,
+    Fenced,
+    HostRecord,
+    Refusal,
+    Snapshot,
+    Steps,
+    fields_of,
+)
 from server.storage.matches import INPUT_KEEP, MATCH_TTL_S
 from server.storage.mux import Commands
 from server.storage.scripts import Scripts
 
 # The hosting keys live as long as the match's own (a match runs at most this long).
 HOST_TTL_S = MATCH_TTL_S
+REPLAY_PAGE = 1000  # inputs a takeover reads at once
 FENCED = b"FENCED"
 ENDED = b"ENDED"
-
-
-def _fields(flat: Sequence[bytes]) -> dict[str, bytes]:
-    """A hash's or stream entry's [field, value, ...] with text fields, values as stored."""
-    return {text(flat[i]): flat[i + 1] for i in range(0, len(flat), 2)}
-
-
-class Fenced(Exception):
-    """Another node claimed the match (a newer epoch): this host must stop, silently."""
-
-
-class Refusal(StrEnum):
-    """Why a claim won nothing."""
-
-    HELD = "held"  # a live lease: someone hosts it
-    GONE = "gone"  # no hosting record: never opened, or expired
-
-
-@dataclass(frozen=True, slots=True)
-class HostRecord:
-    """What a node needs to run a match: the game (``module:Class``), its params, tick
-    rate and rng seed."""
-
-    game: str
-    tick_rate: int
-    seed: int
-    params: Mapping[str, JsonValue]
-    mode: str = ""
-    # Placement: until ``place_until`` (ms) only node ``place`` may claim it first.
-    place: str = ""
-    place_until: int = 0
-
-    def fields(self) -> list[Any]:
-        placed = ["place", self.place, "place_until", self.place_until] if self.place else []
-        return [
-            "game",
-            self.game,
-            "tick_rate",
-            self.tick_rate,
-            "seed",
-            self.seed,
-            "params",
-            msgpack.packb(dict(self.params)),
-            "mode",
-            self.mode,
-            *placed,
-        ]
-
-    @classmethod
-    def parse(cls, raw: Sequence[bytes]) -> HostRecord:
-        flat = _fields(raw)
-        return cls(
-            game=text(flat["game"]),
-            tick_rate=int(flat["tick_rate"]),
-            seed=int(flat["seed"]),
-            params=msgpack.unpackb(flat["params"]),
-            mode=text(flat.get("mode", b"")),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class Snapshot:
-    tick: int
-    epoch: int
-    in_upto: str  # the last input consumed ('' for none)
-    out_id: str  # the feed's last entry by then ('' for none)
-    blob: bytes  # HostedMatch.snapshot(): tick, rng and game state
-
-    @classmethod
-    def parse(cls, raw: Sequence[bytes]) -> Snapshot | None:
-        if not raw:
-            return None
-        flat = _fields(raw)
-        return cls(
-            tick=int(flat["tick"]),
-            epoch=int(flat["epoch"]),
-            in_upto=text(flat["in_upto"]),
-            out_id=text(flat["out_id"]),
-            blob=flat["blob"],
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class Claim:
-    """A won claim: the epoch to commit under, the record, and the snapshot to restore
-    (None: no snapshot yet, start the match afresh)."""
-
-    epoch: int
-    record: HostRecord
-    snapshot: Snapshot | None
-
-
-@dataclass(frozen=True, slots=True)
-class Steps:
-    """The ticks committed since the last snapshot: the last one (None: none since), and
-    for each that consumed inputs, the last input it consumed. A host taking over steps
-    from the snapshot's tick to ``last``, handing each tick the inputs after the previous
-    one's up to its own (none to a tick not in ``consumed``), emitting nothing; then it
-    goes on from ``last + 1``. A tick after ``last`` was never committed: no one saw it."""
-
-    last: int | None
-    consumed: dict[int, str]
-
-
-@dataclass(frozen=True, slots=True)
-class Committed:
-    """One feed entry a host committed: its id, tick, epoch and last input consumed."""
-
-    id: str
-    tick: int
-    epoch: int
-    in_upto: str
 
 
 class HostStore:
@@ -303,7 +200,7 @@ class HostStore:
         )
         found = []
         for entry_id, fields in raw:
-            flat = _fields(fields)
+            flat = fields_of(fields)
             if "t" in flat:
                 tick, epoch, upto = int(flat["t"]), int(flat["e"]), text(flat["u"])
                 found.append(Committed(text(entry_id), tick, epoch, upto))
@@ -354,13 +251,27 @@ class HostStore:
         )
         inputs = []
         for entry_id, fields in raw:
-            flat = _fields(fields)
+            flat = fields_of(fields)
             inputs.append(
                 Input(
                     text(flat["pl"]), text(flat["ty"]), msgpack.unpackb(flat["d"]), text(entry_id)
                 )
             )
         return inputs
+
+    async def inputs_between(self, match_id: str, after: str, upto: str) -> list[Input]:
+        """The inputs after ``after`` up to ``upto`` (inclusive), in order, page by page
+        (what a takeover replays)."""
+        found: list[Input] = []
+        if not upto or stream_order(upto) <= stream_order(after):
+            return found
+        bound = stream_order(upto)
+        while True:
+            page = await self.inputs_after(match_id, after, REPLAY_PAGE)
+            found += [i for i in page if stream_order(i.id) <= bound]
+            if len(page) < REPLAY_PAGE or stream_order(page[-1].id) >= bound:
+                return found
+            after = page[-1].id
 
     # --- lease deadlines, for sweepers -------------------------------------------------
 
