@@ -59,6 +59,8 @@ DEFAULT_MODES = {
         "start_when_full": True,
         "create": True,
     },
+    # /play's race: 8 seats, started when every player in the lobby is ready.
+    "dots": {"game": "server.games.dots:Dots", "tick_rate": 20, "capacity": 8},
 }
 MODES_FORM = "a JSON object of mode name -> definition, or @path to a file holding one"
 

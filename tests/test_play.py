@@ -1,13 +1,16 @@
 """The browser game at /play, as two people in Debian's chromium live it.
 
 They log in as guests, quick-join one lobby, press Ready, and race their dots to the
-numbered ring; one reloads mid-match and carries on where the match stands; the first
-to 10 wins, both see the result, and the winner sees their rank. Any error the page
-logs fails the test. No skipping: a missing chromium fails (``make test`` installs it).
+numbered ring. The server runs the race (server/games/dots.py): the pages only say where
+they steer and draw what the server pushes. One reloads mid-match and carries on where
+the match stands; the first to 10 wins, both see the result the server decided, and the
+winner sees their rank. Any error the page logs fails the test. No skipping: a missing
+chromium fails (``make test`` installs it).
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from playwright.async_api import Browser, Error, Page
@@ -19,6 +22,23 @@ from tests.helpers import http_json
 
 WAIT_MS = 5_000
 WIN = 10
+STEER_EVERY_MS = 50  # play-match.js: at most 20 steers a second
+# Dots as the default mode defines it, but four times as fast: a race to 10 in seconds.
+FAST_DOTS = json.dumps(
+    {"dots": {"game": "server.games.dots:Dots", "tick_rate": 20, "params": {"speed": 960}}}
+)
+# Every WebSocket frame the page sends, with when (the page's clock, in ms), and how many
+# pointer moves it saw.
+RECORD_SENDS = """
+window.__sent = [];
+window.__moves = 0;
+window.addEventListener("pointermove", () => { window.__moves += 1; }, true);
+const send = WebSocket.prototype.send;
+WebSocket.prototype.send = function (data) {
+  window.__sent.push([performance.now(), String(data)]);
+  return send.call(this, data);
+};
+"""
 
 
 class Player:
@@ -32,6 +52,7 @@ class Player:
     @classmethod
     async def log_in(cls, browser: Browser, base_url: str, name: str) -> Player:
         context = await browser.new_context()
+        await context.add_init_script(RECORD_SENDS)
         player = cls(await context.new_page())
         await player.page.goto(f"{base_url}/play")
         await player.page.fill("#name", name)
@@ -51,25 +72,37 @@ class Player:
         except Error as exc:
             shown = await self.page.evaluate(
                 "() => JSON.stringify({phase: arenaPlay.phase, scores: arenaPlay.scores,"
+                " me: arenaPlay.me, steer: arenaPlay.steer, target: arenaPlay.target,"
                 " catchup: arenaPlay.catchup, error: arenaPlay.error})"
             )
             raise AssertionError(f"not met within {WAIT_MS} ms: {condition} ({shown})") from exc
 
-    async def point_at(self, x: float, y: float, *, click: bool) -> None:
-        """Put the pointer on field point (x, y): hovering moves the dot, a click too."""
+    async def page_point(self, x: float, y: float) -> tuple[float, float]:
+        """Where field point (x, y) is on the page."""
         box = await self.page.locator("#field").bounding_box()
         assert box is not None
         field = await self.read("field")
         border = 1  # play.css: the field is the canvas inside its 1px border
         page_x = box["x"] + border + x * (box["width"] - 2 * border) / field["w"]
         page_y = box["y"] + border + y * (box["height"] - 2 * border) / field["h"]
+        return page_x, page_y
+
+    async def point_at(self, x: float, y: float, *, click: bool) -> None:
+        """Put the pointer on field point (x, y): hovering steers the dot there, a click too."""
+        page_x, page_y = await self.page_point(x, y)
         if click:
             await self.page.mouse.click(page_x, page_y)
         else:
             await self.page.mouse.move(page_x, page_y)
 
+    async def sweep(self, points: list[tuple[int, int]], steps: int) -> None:
+        """Drag the pointer through field ``points``, ``steps`` pointer moves to each."""
+        for x, y in points:
+            await self.page.mouse.move(*await self.page_point(x, y), steps=steps)
+
     async def move_to(self, x: int, y: int) -> dict[str, int]:
-        """Hover at field point (x, y); returns where the dot went (within a pixel of it)."""
+        """Hover at field point (x, y) and wait for the server to run the dot there;
+        returns where the server put it (within a pixel of the pointer)."""
         await self.point_at(x, y, click=False)
         await self.until(
             "p.me && Math.abs(p.me.x - arg[0]) <= 1 && Math.abs(p.me.y - arg[1]) <= 1", [x, y]
@@ -78,11 +111,17 @@ class Player:
         return at
 
     async def score(self) -> None:
-        """Click the ring and wait for the point to count."""
+        """Click the ring and wait for the server to count the point."""
         before = (await self.read("scores"))[self.player_id]
         target = await self.read("target")
         await self.point_at(target["x"], target["y"], click=True)
         await self.until("p.scores[p.player_id] === arg", before + 1)
+
+    async def inputs_sent(self) -> list[tuple[float, dict[str, Any]]]:
+        """The match.input requests this tab sent since it loaded, with when."""
+        sent = await self.page.evaluate("window.__sent")
+        frames = [(at, json.loads(text)) for at, text in sent]
+        return [(at, frame) for at, frame in frames if frame.get("op") == "match.input"]
 
 
 async def into_one_match(first: Player, second: Player) -> str:
@@ -95,7 +134,9 @@ async def into_one_match(first: Player, second: Player) -> str:
         await player.page.click("#ready")
     assert lobbies[0] == lobbies[1]
     for player in (first, second):
-        await player.until("p.phase === 'playing' && !p.catching_up")
+        # The server runs it, and has said where the dots and the first ring are.
+        await player.until("p.phase === 'playing' && !p.catching_up && p.target !== null")
+        assert await player.read("authoritative") is True
     match_id = await first.read("match_id")
     assert await second.read("match_id") == match_id
     return str(match_id)
@@ -124,12 +165,13 @@ async def assert_no_errors(*players: Player) -> None:
 async def test_two_players_race_to_ten_and_a_reload_catches_up(
     start_arena: StartArena, browser: Browser
 ) -> None:
-    base_url = await start_arena(workers=1)  # the results worker: ranks after the match
+    # The results worker: ranks after the match.
+    base_url = await start_arena(workers=1, modes=FAST_DOTS)
     alice = await Player.log_in(browser, base_url, "alice")
     bob = await Player.log_in(browser, base_url, "bob")
     await into_one_match(alice, bob)
 
-    # Each sees the other's dot where the other put it.
+    # Each sees the other's dot where the server ran it.
     await sees_at(bob, alice, await alice.move_to(*await bottom_band(alice, 100)))
     await sees_at(alice, bob, await bob.move_to(*await bottom_band(bob, 500)))
 
@@ -137,16 +179,17 @@ async def test_two_players_race_to_ten_and_a_reload_catches_up(
         await alice.score()
     await bob.until("p.scores[arg] === 3", alice.player_id)
 
-    # Bob reloads mid-match: same tab, same token, the match rebuilt from its feed.
+    # Bob reloads mid-match: same tab, same token, the match picked up from its feed.
     await bob.page.reload()
-    await bob.until("p.phase === 'playing' && !p.catching_up")
+    await bob.until("p.phase === 'playing' && !p.catching_up && p.target !== null")
     assert await bob.read("player_id") == bob.player_id
     scores = {alice.player_id: 3, bob.player_id: 0}
     assert await bob.read("scores") == await alice.read("scores") == scores
     catchup = await bob.read("catchup")
     assert catchup["trimmed"] is False
-    assert catchup["events"] >= 6  # the moves and claims so far, read from the feed
+    assert catchup["events"] >= 4  # the states so far, read from the feed
     await sees_at(bob, alice, await alice.read("me"))
+    assert await bob.read("target") == await alice.read("target")
 
     for _ in range(WIN - 3):
         await alice.score()
@@ -154,21 +197,56 @@ async def test_two_players_race_to_ten_and_a_reload_catches_up(
     for player in (alice, bob):
         await player.until("p.phase === 'ended'")
         assert await player.read("winner") == alice.player_id
-        assert (await player.read("result"))["scores"] == final
+        result = await player.read("result")
+        assert (result["scores"], result["by"]) == (final, "server")
+        assert await player.read("target") is None
     assert await alice.page.locator("#result-title").inner_text() == "You win!"
+    assert await bob.page.locator("#result-title").inner_text() == "alice wins."
 
     # The rank follows once the results worker applied the result.
     await alice.until("p.rank && p.rank.rank !== null")
     assert await alice.read("rank") == {"board": "global", "rank": 1, "score": WIN}
     assert "#1" in await alice.page.locator("#result-rank").inner_text()
+    # The pages only steered: no result reports, no claims, nothing but inputs.
+    for player in (alice, bob):
+        ops = {json.loads(text)["op"] for _, text in await player.page.evaluate("window.__sent")}
+        assert "match.result" not in ops
+        assert "match.send" not in ops
+    await assert_no_errors(alice, bob)
+
+
+async def test_a_page_steers_at_most_twenty_times_a_second_and_the_dot_follows(
+    start_arena: StartArena, browser: Browser
+) -> None:
+    """The default dots mode (what ``make run`` serves): 240 px/s at 20 ticks a second.
+    The pointer sweeps the field far faster than that; the page sends only the latest
+    steer, at most one each 50 ms, and the server's dot ends where the pointer did."""
+    base_url = await start_arena()
+    alice = await Player.log_in(browser, base_url, "alice")
+    bob = await Player.log_in(browser, base_url, "bob")
+    await into_one_match(alice, bob)
+    # Chromium hands a page at most one pointer move a frame (60 a second): about 2.5 s.
+    corners = [(20, 20), (620, 20), (20, 300), (620, 300), (320, 200)]
+    await alice.sweep(corners, steps=30)
+    await alice.until("p.me && p.me.x === 320 && p.me.y === 200")
+    sent = await alice.inputs_sent()
+    assert all(frame["type"] == "steer" and set(frame["data"]) == {"x", "y"} for _, frame in sent)
+    assert sent[-1][1]["data"] == {"x": 320, "y": 200}
+    moves = await alice.page.evaluate("window.__moves")
+    assert moves >= 30 * len(corners)
+    assert len(sent) < moves / 2  # the latest steer, not every move
+    # In any second, at most 20 steers and the one that opened it: under the 30/s limit.
+    times = [at for at, _ in sent]
+    busiest = max(sum(1 for t in times if start <= t < start + 1000) for start in times)
+    assert busiest <= 1000 // STEER_EVERY_MS + 1
     await assert_no_errors(alice, bob)
 
 
 async def test_a_reload_after_the_feed_trimmed_its_start_still_agrees(
     start_arena: StartArena, browser: Browser
 ) -> None:
-    # A feed of 6: four points (a move and a claim each) push the first ones out.
-    base_url = await start_arena(match_feed_max=6)
+    # A feed of 6: the server's states push the first ones out within a second.
+    base_url = await start_arena(match_feed_max=6, modes=FAST_DOTS)
     alice = await Player.log_in(browser, base_url, "alice")
     bob = await Player.log_in(browser, base_url, "bob")
     await into_one_match(alice, bob)
@@ -177,7 +255,7 @@ async def test_a_reload_after_the_feed_trimmed_its_start_still_agrees(
     await bob.until("p.scores[arg] === 4", alice.player_id)
 
     await bob.page.reload()
-    await bob.until("p.phase === 'playing' && !p.catching_up")
+    await bob.until("p.phase === 'playing' && !p.catching_up && p.target !== null")
     assert (await bob.read("catchup"))["trimmed"] is True
     assert await bob.read("scores") == await alice.read("scores")
 

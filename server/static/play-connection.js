@@ -172,11 +172,17 @@ function onPush(msg) {
       }
       break;
     case "match.started":
-      startMatch({ match_id: msg.match_id, players: msg.players, mode: msg.mode });
+      startMatch({
+        match_id: msg.match_id,
+        players: msg.players,
+        mode: msg.mode,
+        authoritative: msg.authoritative === true,
+      });
       break;
     case "match.event":
     case "match.left":
     case "match.ended":
+    case "match.resync":
       onMatchPush(msg);
       break;
     case "notify":

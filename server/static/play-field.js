@@ -1,8 +1,8 @@
 // Drawing the playing field on its canvas, in field coordinates (FIELD.w x FIELD.h).
 
-import { DOT_R, FIELD, TARGET_R, colorOf, targetOf } from "./play-game.js";
+import { DOT_R, FIELD, TARGET_R, colorOf } from "./play-game.js";
 
-// view: {game, positions: {player_id: {x, y}}, myId, nameOf(player_id)}
+// view: {game, positions: {player_id: {x, y}}, steer: {x, y} or null, myId, nameOf(player_id)}
 export function drawField(canvas, view) {
   const ctx = canvas.getContext("2d");
   const dpr = window.devicePixelRatio || 1;
@@ -20,16 +20,23 @@ export function drawField(canvas, view) {
   if (!game) return;
   ctx.textAlign = "center";
   ctx.textBaseline = "middle";
-  if (game.k !== null && game.winner === null && !game.ended) {
-    const t = targetOf(game.matchId, game.k);
+  const t = game.target;
+  if (t && game.winner === null && !game.ended) {
     circle(ctx, t.x, t.y, TARGET_R, "rgba(47, 111, 222, .12)", "#2f6fde");
     ctx.fillStyle = "#2f6fde";
     ctx.font = "600 15px system-ui, sans-serif";
-    ctx.fillText(String(game.k + 1), t.x, t.y);
+    ctx.fillText(String(t.k + 1), t.x, t.y);
+  }
+  const mine = view.positions[view.myId];
+  if (view.steer && mine && !game.ended) {
+    // Where I steer: my dot runs there at the server's pace.
+    ctx.strokeStyle = colorOf(view.myId);
+    ctx.lineWidth = 2;
+    line(ctx, view.steer.x - 6, view.steer.y, view.steer.x + 6, view.steer.y);
+    line(ctx, view.steer.x, view.steer.y - 6, view.steer.x, view.steer.y + 6);
   }
   ctx.font = "12px system-ui, sans-serif";
   for (const [p, at] of Object.entries(view.positions)) {
-    if (game.left.has(p)) continue;
     circle(ctx, at.x, at.y, DOT_R, colorOf(p), p === view.myId ? "#1d2330" : null);
     ctx.fillStyle = "#1d2330";
     ctx.fillText(view.nameOf(p), at.x, at.y - DOT_R - 8);

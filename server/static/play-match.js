@@ -1,20 +1,17 @@
-// The match as this page plays it: catching up from the feed, moving my dot, claiming
-// the ring, reporting the result and asking for the rank. The rules themselves are in
-// play-game.js; this is what the page does about them, and when (see `changed`).
+// The match as this page plays it: catching up from the feed, steering my dot, asking
+// for the rank at the end. The server runs the race (server/games/dots.py): the page
+// sends where its player steers (`match.input {type: "steer"}`) and shows what the
+// server pushes (play-game.js folds it). What follows a change is in `changed`.
 
-import {
-  applyMatchPush,
-  clampPoint,
-  newGame,
-  resetGame,
-  targetOf,
-  touches,
-} from "./play-game.js";
+import { applyMatchPush, clampPoint, newGame, resetGame } from "./play-game.js";
 import { tab } from "./play-session.js";
 import { clearError, renderScreen, showError, showPhase, status } from "./play-screen.js";
+import { ArenaError } from "./play-protocol.js";
 import { BOARD, MODE, myId, state } from "./play-state.js";
 
-const SEND_EVERY_MS = 66; // about 15 moves a second: match.send allows 30/s
+// At most 20 steers a second (match.input allows a burst of 60, then 30/s), and one in
+// flight at a time: a slow link sends fewer, always the latest.
+const STEER_EVERY_MS = 50;
 const FEED_PAGE = 500;
 const RANK_FALLBACK_MS = 5000; // ask for the rank anyway if the result note is late
 // Refusals that waiting (or reconnecting) cures.
@@ -27,7 +24,7 @@ const RETRYABLE = new Set([
 ]);
 
 // Here rather than in play-screen.js: a new phase can have match consequences (an ended
-// game reports, asks for the rank), and the screen knows no rules.
+// game asks for the rank), and the screen knows no rules.
 export function setPhase(phase) {
   showPhase(phase);
   changed();
@@ -41,17 +38,12 @@ export function changed() {
       setPhase("ended");
       return;
     }
-    // Every page that read the whole game reports it (see play-game.js on trimmed feeds):
-    // each derives the same final scores from the same feed, and the match ends once all
-    // players still in it agree (the mode's consensus, docs/protocol.md section 6).
-    if (game.winner !== null && !game.ended && game.complete) reportResult(game);
-    if (game.ended && !game.rankAsked) {
+    if (game.ended && !game.rankAsked && game.ended.by !== "error") {
       // The rank is new once the results worker applied the result: it says so in a note.
       game.rankAsked = true;
       if (state.resultsIn.has(game.matchId)) fetchRank(game);
       else game.rankTimer = setTimeout(() => fetchRank(game), RANK_FALLBACK_MS);
     }
-    claimIfTouching();
   }
   renderScreen();
 }
@@ -60,19 +52,27 @@ export function onMatchPush(push) {
   const game = state.game;
   if (!game) {
     // The socket follows a match this tab never heard start (it reloaded right then):
-    // read it from its feed, learning the roster from who plays.
+    // read it from its feed, learning the roster from the server's state.
     const fresh = !state.finished.has(push.match_id) && state.phase !== "login";
     if (push.ev === "match.event" && fresh) {
-      startMatch({ match_id: push.match_id, players: [myId()], mode: MODE, partial: true });
+      startMatch({ match_id: push.match_id, players: [myId()], mode: MODE });
     }
     return;
   }
   if (push.match_id !== game.matchId) return;
+  if (push.ev === "match.resync") {
+    // Another server took the match over (its host died or stopped): it goes on from
+    // the last state; what it pushes from here on follows on from what this page has.
+    status("The match moved to another server.");
+    return;
+  }
   if (game.catchingUp) {
     game.held.push(push);
     return;
   }
+  const refusedBefore = game.rejected;
   applyMatchPush(game, push);
+  if (game.rejected !== refusedBefore) status(`The server refused a steer: ${game.rejected}`);
   changed();
 }
 
@@ -82,10 +82,14 @@ export function startMatch(match) {
   if (state.game && state.game.matchId === match.match_id) return;
   tab.set("match", match);
   state.game = newGame(match);
-  state.me = null;
-  state.sentPos = null;
+  state.steer = null;
+  state.sentSteer = null;
   state.rank = null;
   clearError();
+  if (!state.game.authoritative) {
+    // This page plays only server-run Dots: a relay match would have no one to run it.
+    showError(new ArenaError("CLIENT", `mode ${match.mode} is not run by this server`));
+  }
   if (state.sock) catchUp(state.game, state.sock);
 }
 
@@ -105,7 +109,7 @@ export async function catchUp(game, sock) {
         ({ events } = await sock.request("match.feed", fields));
       } catch (err) {
         if (err.code !== "FEED_TRIMMED" || after === null) throw err;
-        resetGame(game, false); // rebuild from what the feed still keeps
+        resetGame(game, true); // any state the feed still keeps is the whole picture
         after = null;
         continue;
       }
@@ -128,15 +132,17 @@ export async function catchUp(game, sock) {
   if (state.game !== game || state.sock !== sock) return;
   game.catchingUp = false;
   for (const push of game.held.splice(0)) applyMatchPush(game, push);
-  if (!state.me) state.me = { ...game.positions[myId()] };
   status("");
+  // A new socket: the server may not have stored the steer sent as the old one closed.
+  state.sentSteer = null;
+  queueSteer();
   changed();
 }
 
 export function leaveMatch() {
   if (state.game) state.finished.add(state.game.matchId);
   state.game = null;
-  state.me = null;
+  state.steer = null;
   tab.set("match", null);
   setPhase("home");
 }
@@ -146,72 +152,56 @@ export function playable() {
   return game && state.phase === "playing" && game.winner === null && !game.ended;
 }
 
-export function moveTo(x, y) {
+// Where my dot is, as the server last said; null before it said.
+export function myDot() {
+  const game = state.game;
+  return game && game.dots[myId()] ? { ...game.dots[myId()] } : null;
+}
+
+// Steer my dot towards field point (x, y): the server runs it there at its own speed.
+export function steerTo(x, y) {
   if (!playable()) return;
-  state.me = clampPoint(x, y);
-  queueMove();
-  claimIfTouching();
-  changed();
+  state.steer = clampPoint(x, y);
+  queueSteer();
+  renderScreen();
 }
 
-function queueMove() {
-  const wait = state.sentAt + SEND_EVERY_MS - performance.now();
-  if (wait <= 0) flushMove();
-  else if (!state.moveTimer) state.moveTimer = setTimeout(flushMove, wait);
-}
-
-function flushMove() {
-  clearTimeout(state.moveTimer);
-  state.moveTimer = 0;
-  const game = state.game;
-  const at = state.me;
-  if (!game || !at || !state.sock) return;
-  if (state.sentPos && state.sentPos.x === at.x && state.sentPos.y === at.y) return;
-  // Fire-and-forget: the echo is the acknowledgement.
-  const data = { x: at.x, y: at.y };
-  if (state.sock.fire("match.send", { match_id: game.matchId, type: "move", data })) {
-    state.sentAt = performance.now();
-    state.sentPos = { ...at };
+function queueSteer() {
+  if (state.steerBusy || state.steerTimer) return;
+  const wait = state.sentAt + STEER_EVERY_MS - performance.now();
+  if (wait > 0) {
+    state.steerTimer = setTimeout(() => {
+      state.steerTimer = 0;
+      queueSteer();
+    }, wait);
+    return;
   }
+  sendSteer();
 }
 
-async function claimIfTouching() {
-  const game = state.game;
-  const at = state.me;
-  if (!playable() || game.catchingUp || game.k === null || !at || !state.sock) return;
-  const k = game.k;
-  if (game.claimed === k || !touches(at, targetOf(game.matchId, k))) return;
-  game.claimed = k;
-  flushMove();
+async function sendSteer() {
+  const { game, sock, steer } = state;
+  if (!playable() || game.catchingUp || !steer || !sock || !sock.isOpen) return;
+  const sent = state.sentSteer;
+  if (sent && sent.x === steer.x && sent.y === steer.y) return;
+  state.steerBusy = true;
+  state.sentAt = performance.now();
   try {
-    const data = { k, x: at.x, y: at.y, before: { ...game.scores } };
-    // With a rid: a refused claim (rate) must be retried, not lost.
-    await state.sock.request("match.send", { match_id: game.matchId, type: "score", data });
+    // With a rid: acknowledged once stored, and then it is applied at a coming tick.
+    const data = { x: steer.x, y: steer.y };
+    await sock.request("match.input", { match_id: game.matchId, type: "steer", data });
+    state.sentSteer = steer;
   } catch (err) {
-    // Claim again once it may pass; a refusal that waiting does not cure is shown once.
-    if (!RETRYABLE.has(err.code)) {
-      if (err.code !== "MATCH_ENDED") showError(err);
+    if (err.code === "RATE_LIMITED") {
+      state.sentAt = performance.now() + (err.retryAfterMs ?? 500) - STEER_EVERY_MS;
+    } else if (!RETRYABLE.has(err.code) && err.code !== "MATCH_ENDED") {
+      showError(err); // MATCH_ENDED: the end is on its way as match.ended
       return;
     }
-    if (game.claimed === k) game.claimed = -1;
-    if (err.code !== "DISCONNECTED") setTimeout(claimIfTouching, err.retryAfterMs ?? 500);
+  } finally {
+    state.steerBusy = false;
   }
-}
-
-async function reportResult(game) {
-  if (game.ended || game.reported || state.game !== game || !state.sock) return;
-  game.reported = true;
-  const scores = Object.fromEntries(game.players.map((p) => [p, game.scores[p] || 0]));
-  try {
-    await state.sock.request("match.result", { match_id: game.matchId, scores });
-  } catch (err) {
-    if (!RETRYABLE.has(err.code)) {
-      if (err.code !== "MATCH_ENDED") showError(err); // MATCH_ENDED: decided without us
-      return;
-    }
-    game.reported = false; // after a reconnect, the catch-up reports again
-    if (err.code !== "DISCONNECTED") setTimeout(() => reportResult(game), err.retryAfterMs ?? 1000);
-  }
+  if (state.game === game && state.sock === sock) queueSteer();
 }
 
 export async function fetchRank(game) {

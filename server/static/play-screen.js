@@ -1,6 +1,6 @@
 // What the player sees: which view is up, the status line, the error bar, the scores,
-// the result and the field. It shows the state and knows no rules; a change of phase
-// has consequences for the match, so setPhase (play-match.js) calls showPhase here.
+// the result and the field. It shows what the server said and knows no rules; a change
+// of phase has consequences for the match, so setPhase (play-match.js) calls showPhase.
 
 import { drawField } from "./play-field.js";
 import { colorOf } from "./play-game.js";
@@ -39,11 +39,10 @@ export function clearError() {
   $("error").hidden = true;
 }
 
-// Every dot where this page shows it: mine where I moved it, the others from the feed.
+// Every dot still racing, where the server last put it.
 export function positionsOf(game) {
   const out = {};
-  for (const p of game.players) out[p] = { ...game.positions[p] };
-  if (state.me) out[myId()] = { ...state.me };
+  for (const [p, at] of Object.entries(game.dots)) if (!game.left.has(p)) out[p] = { ...at };
   return out;
 }
 
@@ -55,7 +54,8 @@ export function renderScreen() {
     requestAnimationFrame(() => {
       state.drawQueued = false;
       const game = state.game;
-      drawField(canvas, { game, positions: game ? positionsOf(game) : {}, myId: myId(), nameOf });
+      const positions = game ? positionsOf(game) : {};
+      drawField(canvas, { game, positions, steer: state.steer, myId: myId(), nameOf });
     });
   }
 }
@@ -63,7 +63,8 @@ export function renderScreen() {
 function renderPanels() {
   const game = state.game;
   if (!game) return;
-  const scores = game.ended && !game.ended.disputed ? game.ended.scores : game.scores;
+  const failed = game.ended && game.ended.by === "error";
+  const scores = game.ended && !failed ? game.ended.scores : game.scores;
   const rows = game.players.slice().sort((a, b) => (scores[b] || 0) - (scores[a] || 0));
   $("scores").replaceChildren(
     ...rows.map((p) => {
@@ -79,14 +80,15 @@ function renderPanels() {
   );
   if (game.ended) {
     const winner = game.winner ?? rows[0];
-    $("result-title").textContent = game.ended.disputed
-      ? "No result: the players' reports disagreed."
+    $("result-title").textContent = failed
+      ? "The match stopped: the game failed on the server. No result."
       : winner === myId()
         ? "You win!"
         : `${nameOf(winner)} wins.`;
     const r = state.rank;
-    $("result-rank").textContent =
-      r === null
+    $("result-rank").textContent = failed
+      ? ""
+      : r === null
         ? `Your rank on "${BOARD}": waiting for the results…`
         : r.rank === null
           ? `You are not ranked on "${BOARD}" yet.`

@@ -14,10 +14,11 @@ export const state = {
   retryTimer: 0,
   lobby: null,
   game: null,
-  me: null, // my dot, moved locally; the others come from the feed
+  steer: null, // where my player steers my dot ({x, y}); the dots come from the server
+  sentSteer: null, // the last steer the server acknowledged
+  steerBusy: false, // a steer is in flight
+  steerTimer: 0,
   sentAt: 0,
-  sentPos: null,
-  moveTimer: 0,
   rank: null,
   error: null,
   names: tab.get("names") || {},

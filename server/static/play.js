@@ -1,25 +1,26 @@
 // Arena · Dots: a browser game on Arena's wire protocol (docs/protocol.md), JSON text
 // frames only, no build step. Guest login, quick-join, ready, then a race: every player
-// moves a dot, the first to touch the numbered ring scores, first to 10 wins. The rules
-// are in play-game.js: no game server, every client folds the match's feed the same way,
-// and every client reports the same result (the match ends once they agree).
+// steers a dot, the first to touch the numbered ring scores, first to 10 wins. The server
+// runs the race (server/games/dots.py, docs/games.md): the page sends only where its
+// player steers, shows the state the server pushes, and the server ends the match.
 //
-// A reloaded tab keeps its token (sessionStorage), reconnects, and rebuilds the match by
-// reading its feed from the start, merging live events by feed id.
+// A reloaded tab keeps its token (sessionStorage), reconnects, and picks the match up by
+// reading its feed, merging live events by feed id.
 //
 // The modules, each importing only the ones below it:
 //   play.js             this page: the player's input, the test hook, the start
 //   play-connection.js  log in, connect, resume, reconnect; routes the pushes
 //   play-lobby.js       quick-join, ready, leave
-//   play-match.js       catch up, move, claim, report, rank; what follows a change
+//   play-match.js       catch up, steer, rank; what follows a change
 //   play-screen.js      what is shown (views, status, error, scores, field)
 //   play-state.js       what the page knows right now
-//   play-game.js, play-field.js, play-protocol.js, play-session.js: rules, drawing, wire, storage
+//   play-game.js, play-field.js, play-protocol.js, play-session.js: the server's state
+//                       folded, drawing, wire, storage
 
 import { connect, login, logout } from "./play-connection.js";
-import { FIELD, targetOf } from "./play-game.js";
+import { FIELD } from "./play-game.js";
 import { leaveLobby, quickJoin, toggleReady } from "./play-lobby.js";
-import { leaveMatch, moveTo, playable } from "./play-match.js";
+import { leaveMatch, myDot, playable, steerTo } from "./play-match.js";
 import { $, canvas, clearError, positionsOf, showError } from "./play-screen.js";
 import { tab } from "./play-session.js";
 import { myId, state } from "./play-state.js";
@@ -38,10 +39,10 @@ function fieldPoint(event) {
 
 canvas.addEventListener("pointerdown", (e) => {
   canvas.focus();
-  moveTo(...fieldPoint(e));
+  steerTo(...fieldPoint(e));
 });
 canvas.addEventListener("pointermove", (e) => {
-  if (e.pointerType === "mouse" || e.buttons) moveTo(...fieldPoint(e));
+  if (e.pointerType === "mouse" || e.buttons) steerTo(...fieldPoint(e));
 });
 
 const KEYS = {
@@ -52,8 +53,9 @@ window.addEventListener("keydown", (e) => {
   const dir = KEYS[e.key];
   if (!dir || !playable() || e.target instanceof HTMLInputElement) return;
   e.preventDefault();
-  const at = state.me || state.game.positions[myId()];
-  moveTo(at.x + dir[0] * KEY_STEP, at.y + dir[1] * KEY_STEP);
+  // A key steers a step on from where I steer (or from my dot, before I steered).
+  const at = state.steer || myDot();
+  if (at) steerTo(at.x + dir[0] * KEY_STEP, at.y + dir[1] * KEY_STEP);
 });
 
 $("login-form").addEventListener("submit", async (e) => {
@@ -101,15 +103,14 @@ Object.defineProperty(window, "arenaPlay", {
     get catchup() {
       const g = state.game;
       if (!g) return null;
-      return { trimmed: g.trimmed, complete: g.complete, events: g.events, last_id: g.lastId };
+      return { trimmed: g.trimmed, events: g.events, last_id: g.lastId, tick: g.tick };
     },
+    get authoritative() { return state.game ? state.game.authoritative : null; },
     get scores() { return state.game ? { ...state.game.scores } : {}; },
-    get target() {
-      const g = state.game;
-      if (!g || g.k === null || g.winner !== null || g.ended) return null;
-      return { ...targetOf(g.matchId, g.k) }; // field coordinates: the canvas spans FIELD
-    },
-    get me() { return copy(state.me); },
+    // field coordinates (the canvas spans FIELD); null before the first state and at the end
+    get target() { return state.game ? copy(state.game.target) : null; },
+    get steer() { return copy(state.steer); }, // where this page steers
+    get me() { return myDot(); }, // my dot, where the server last put it
     get players() { return state.game ? positionsOf(state.game) : {}; },
     get winner() { return state.game ? state.game.winner : null; },
     get result() { return state.game ? copy(state.game.ended) : null; },
