@@ -60,7 +60,7 @@ DEFAULT_MODES = {
         "create": True,
     },
     # /play's race: 8 seats, started when every player in the lobby is ready.
-    "dots": {"game": "server.games.dots:Dots", "tick_rate": 20, "capacity": 8},
+    "dots": {"game": "server.games.dots:Dots", "tick_rate": 20, "capacity": 8, "create": True},
 }
 MODES_FORM = "a JSON object of mode name -> definition, or @path to a file holding one"
 

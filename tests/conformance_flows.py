@@ -30,6 +30,7 @@ from server.protocol import Format
 from server.services import Services
 from server.services.sessions import Login
 from server.worker import ResultWorker
+from tests.conformance_hosted import server_run
 from tests.helpers import eventually
 
 IP = "203.0.113.9"
@@ -93,6 +94,7 @@ async def a_day(nodes: Nodes) -> None:
     await _match_life(nodes, ann, bob)
     await _lapsed_seats(nodes)
     await _operators(s, ann, bob, dan)
+    await server_run(nodes.main, nodes.sweeper, ann, bob, cat)
 
 
 async def _log_in(s: Services, name: str) -> Player:

@@ -17,9 +17,15 @@ MATCH = "<match>"  # replaced by the id of the match the fuzzing player is in
 ME = "<me>"  # replaced by the fuzzing player's id
 OTHER = "<other>"  # replaced by the other player's id
 LOBBY = "<lobby>"  # replaced by the id of an open lobby of the other player's
+HOSTED = "<hosted>"  # replaced by the id of a server-run match a third player created
 
 # The fuzz server's modes: lobby.create's capacity takes 2..64 in "ffa".
-FUZZ_MODES = '{"ffa": {"capacity": 64}}'
+FUZZ_MODES = json.dumps(
+    {
+        "ffa": {"capacity": 64},
+        "duel": {"game": "server.games.tictactoe:TicTacToe", "capacity": 2, "create": True},
+    }
+)
 
 Kind = str  # "str" | "int" | "bool" | "str_list" | "map" | "any"
 
@@ -89,13 +95,6 @@ TABLE: dict[str, dict[str, Field]] = {
         "after": Field("str", "0-0", required=False),
         "limit": Field("int", 5, required=False),
     },
-    "match.input": {
-        "match_id": Field("str", MATCH),
-        "type": Field("str", "move"),
-        "data": Field("any", {"x": 1}, required=False),
-    },
-    "match.create": {"mode": Field("str", "ffa"), "params": Field("map", {}, required=False)},
-    "match.join": {"match_id": Field("str", MATCH), "meta": Field("map", {}, required=False)},
     "feed.global": {"limit": Field("int", 5, required=False)},
     "chat.join": {"room": Field("str", "general")},
     "chat.leave": {"room": Field("str", "general")},
@@ -109,6 +108,15 @@ TABLE: dict[str, dict[str, Field]] = {
     # Last: they take the player out of the match, or end it.
     "match.result": {"match_id": Field("str", MATCH), "scores": Field("map", {ME: 1, OTHER: 2})},
     "match.leave": {"match_id": Field("str", MATCH)},
+    # Then the server-run match: asked to join (the game takes them), played, and last a
+    # match of their own (each leaves the one before).
+    "match.join": {"match_id": Field("str", HOSTED), "meta": Field("map", {}, required=False)},
+    "match.input": {
+        "match_id": Field("str", HOSTED),
+        "type": Field("str", "move"),
+        "data": Field("any", {"cell": 4}, required=False),
+    },
+    "match.create": {"mode": Field("str", "duel"), "params": Field("map", {}, required=False)},
 }
 
 MISSING: Any = object()

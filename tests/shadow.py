@@ -281,6 +281,8 @@ class Shadow:
         return tuple(self._translated(a) for a in args)
 
     def _translated(self, arg: Arg) -> Arg:
+        if isinstance(arg, str) and arg.startswith("("):  # an exclusive range bound
+            return "(" + str(self._translated(arg[1:]))
         made = _made(arg)
         if made is None:
             return arg

@@ -39,6 +39,7 @@ from tests.conftest import StartArena
 from tests.fuzz_values import (
     CODES,
     FUZZ_MODES,
+    HOSTED,
     HOSTILE,
     LOBBY,
     MATCH,
@@ -56,7 +57,7 @@ from tests.fuzz_values import (
     nfc,
     wrong_type,
 )
-from tests.helpers import start_match
+from tests.helpers import connect, eventually, start_match
 
 ACCESSOR = re.compile(
     r"req\.(?:string|optional_string|integer|flag|string_list)\(\s*\"(\w+)\""
@@ -254,6 +255,15 @@ async def read_back(ws: aiohttp.ClientWebSocketResponse, op: str, texts: set[str
     return problems
 
 
+async def in_match(arena: str, token: str, match_id: str) -> bool:
+    client = await ArenaClient.connect(arena, token)
+    try:
+        current = (await client.request("match.current"))["match"]
+    finally:
+        await client.close()
+    return current is not None and current["match_id"] == match_id
+
+
 async def test_every_field_of_every_op_survives_hostile_values(
     start_arena: StartArena, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -270,13 +280,24 @@ async def test_every_field_of_every_op_survives_hostile_values(
             await client.request("lb.submit", board=board, score=5)
     await me_client.close()
     lobby = (await other_client.request("lobby.create", mode="ffa", name="open"))["lobby"]
-    ids = {MATCH: match_id, ME: me.player_id, OTHER: other.player_id, LOBBY: lobby["lobby_id"]}
+    # A third player's server-run match (the other player stays in the relayed one).
+    _, host_client = await connect(arena, "carol")
+    hosted = (await host_client.request("match.create", mode="duel"))["match"]["match_id"]
+    ids = {
+        MATCH: match_id,
+        ME: me.player_id,
+        OTHER: other.player_id,
+        LOBBY: lobby["lobby_id"],
+        HOSTED: hosted,
+    }
     problems: list[str] = []
     succeeded: set[str] = set()  # op.field, and op.field=value label
     accepted: dict[str, set[str]] = {"lobby.create": set(), "chat.send": set()}  # texts
     total = 0
     async with aiohttp.ClientSession() as http:
         for op, fields in TABLE.items():  # one socket per op, its requests pipelined
+            if op == "match.input":  # once the game took the player (match.join's cases)
+                await eventually(lambda: in_match(arena, me.token, hosted), within_s=10)
             cases = cases_for(op, fields, ids)
             total += len(cases)
             async with http.ws_connect(
@@ -297,6 +318,7 @@ async def test_every_field_of_every_op_survives_hostile_values(
                 # Still open and answering.
                 assert (await exchange(ws, [json.dumps({"op": "ping", "rid": -1})]))[0]["ok"]
     await other_client.close()
+    await host_client.close()
     assert total > 3000
     assert not problems, f"{len(problems)} of {total} cases:\n" + "\n".join(problems)
     every_field = {f"{op}.{name}" for op, fields in TABLE.items() for name in fields}

@@ -82,8 +82,8 @@ async def match_create(ctx: OpContext, req: Request) -> Message:
 
 async def match_join(ctx: OpContext, req: Request) -> Message:
     match_id = req.string("match_id", min_len=1, max_len=32)
-    await ctx.services.hosted.join(ctx.player_id, match_id, req.fields.get("meta"))
-    return {"match_id": match_id, "state": "asked"}
+    state = await ctx.services.hosted.join(ctx.player_id, match_id, req.fields.get("meta"))
+    return {"match_id": match_id, "state": state}
 
 
 MATCH_HANDLERS: dict[str, Handler] = {

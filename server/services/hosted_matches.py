@@ -97,8 +97,9 @@ class HostedMatches:
         assert match is not None
         return match_wire(match, 1)
 
-    async def join(self, player_id: str, match_id: str, meta: object) -> None:
-        """Ask the game to take the player; its answer comes as a push."""
+    async def join(self, player_id: str, match_id: str, meta: object) -> str:
+        """Ask the game to take the player (``asked``: its answer comes as a push), or
+        ``joined`` when they are in it already."""
         await self._rate_limiter.check("match.join", player_id)
         if not MATCH_ID.match(match_id):
             raise NotFound("no such match")
@@ -113,12 +114,13 @@ class HostedMatches:
             if len(match.roster) >= self._modes.spec_for(match.mode).capacity:
                 raise MatchFull("the match has no open seat")
         elif await self._matches.in_match(match_id, player_id):
-            raise BadRequest("already a player of this match")
+            return "joined"  # a retried join that was answered already
         if meta is None:
             meta = {}
         if not isinstance(meta, dict):
             raise BadRequest("meta: a map")
         await self._store.asked_to_join(match_id, player_id, packed_json(meta, "meta", 1024))
+        return "asked"
 
     async def input(self, player_id: str, match_id: str, type: str, data: object) -> str:
         """Store a player's input for the game's next tick; its id."""
@@ -169,7 +171,11 @@ class HostedMatches:
 
     async def admit(self, match_id: str, player_id: str) -> None:
         match = await self._matches.read(match_id)
-        if match is None or not await self._store.admit(match_id, player_id):
+        if match is None or match.state != "running":
+            return
+        # One running match per player, as at a start: one they are still in, they leave.
+        await self._matches.leave_other_matches([player_id], match_id)
+        if not await self._store.admit(match_id, player_id):
             return
         roster = match.roster if player_id in match.roster else [*match.roster, player_id]
         started = match_started(match_id, match.lobby_id, match.mode, roster, authoritative=True)

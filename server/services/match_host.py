@@ -89,7 +89,9 @@ class MatchHost:
             self._due.append, flush=self._flush, clock=monotonic, on_late=self.counts.observe_late
         )
         self._draining = False
-        self._done = asyncio.Event()
+        self._started = False
+        self._done = asyncio.Event()  # run() returned
+        self._drained = asyncio.Event()  # every match held was handed off
 
     @property
     def hosted(self) -> int:
@@ -102,6 +104,7 @@ class MatchHost:
 
     async def run(self) -> None:
         """Tick and sweep until ``drain``."""
+        self._started = True
         sweeper = asyncio.create_task(self._sweep_loop())
         try:
             await self.scheduler.run()
@@ -113,21 +116,27 @@ class MatchHost:
     async def drain(self) -> None:
         """Stop ticking; snapshot and hand off every match held here. Once."""
         if self._draining:
-            await self._done.wait()
+            await self._drained.wait()
             return
         self._draining = True
         self.scheduler.stop()
-        await self._done.wait()
-        with contextlib.suppress(ArenaError):
-            await self._nodes.forget(self._node)
-        for hosted in list(self._matches.values()):
-            try:
-                await self._snapshot(hosted)
-                await self._store.release(hosted.match_id, self._node, hosted.epoch, self._now_ms())
-            except (ArenaError, Fenced) as exc:
-                log.warning("could not hand off match %s: %r", hosted.match_id, exc)
-        log.info("handed off %d server-run matches", len(self._matches))
-        self._matches.clear()
+        try:
+            if self._started:  # else nothing ticks: no batch to wait for
+                await self._done.wait()
+            with contextlib.suppress(ArenaError):
+                await self._nodes.forget(self._node)
+            for hosted in list(self._matches.values()):
+                try:
+                    await self._snapshot(hosted)
+                    await self._store.release(
+                        hosted.match_id, self._node, hosted.epoch, self._now_ms()
+                    )
+                except (ArenaError, Fenced) as exc:  # its lease lapses: taken over later
+                    log.warning("could not hand off match %s: %r", hosted.match_id, exc)
+            log.info("handed off %d server-run matches", len(self._matches))
+            self._matches.clear()
+        finally:
+            self._drained.set()
 
     async def _sweep_loop(self) -> None:
         while not self._draining:

@@ -127,7 +127,7 @@ class MatchService:
         A player is in one running match at most: one still in another leaves it first.
         A mode with a game is opened for hosting (``params`` go to the game's ``init``).
         """
-        await self._leave_other_matches(players, match_id)
+        await self.leave_other_matches(players, match_id)
         spec = self._modes.spec_for(mode)
         match = MatchRecord(
             match_id=match_id,
@@ -147,7 +147,7 @@ class MatchService:
             self._watch.match(match_wire(match, len(players))),
         )
 
-    async def _leave_other_matches(self, players: list[str], match_id: str) -> None:
+    async def leave_other_matches(self, players: list[str], match_id: str) -> None:
         """Each player still in another running match leaves it, as by ``match.leave``
         (the others get ``match.left``; those left may now agree on a result), so the
         player's one ``current`` pointer names the new match, and one account cannot

@@ -26,4 +26,11 @@ local epoch = redis.call('INCR', KEYS[2])
 local ttl = redis.call('PTTL', KEYS[1])
 if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
 redis.call('SET', KEYS[3], ARGV[1] .. ':' .. epoch, 'PX', ARGV[2])
-return {epoch, redis.call('HGETALL', KEYS[4]), redis.call('HGETALL', KEYS[1])}
+-- The snapshot's fields in a fixed order (none when there is no snapshot yet).
+local snap = redis.call('HMGET', KEYS[4], 'tick', 'epoch', 'in_upto', 'out_id', 'blob')
+local saved = {}
+if snap[1] then
+  saved = {'tick', snap[1], 'epoch', snap[2], 'in_upto', snap[3], 'out_id', snap[4],
+    'blob', snap[5]}
+end
+return {epoch, saved, redis.call('HGETALL', KEYS[1])}
