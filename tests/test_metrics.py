@@ -12,7 +12,7 @@ from client_sim.client import ArenaError
 from server import nodes
 from server.embedded_redis import free_port
 from tests.conftest import SpawnNode, StartArena
-from tests.helpers import connect, start_match
+from tests.helpers import connect, eventually, start_match
 
 NAMES = {
     "arena_sockets_open": "gauge",
@@ -31,6 +31,13 @@ NAMES = {
     "arena_nodes_alive": "gauge",
     "arena_matches_abandoned": "counter",
     "arena_queue_jobs": "gauge",
+    "arena_matches_hosted": "gauge",
+    "arena_match_ticks": "counter",
+    "arena_match_skipped": "counter",
+    "arena_match_errors": "counter",
+    "arena_match_takeovers": "counter",
+    "arena_match_fenced": "counter",
+    "arena_match_tick_lateness_seconds": "histogram",
     "arena_matches_disputed": "counter",
 }
 
@@ -93,6 +100,15 @@ async def test_metrics_count_ops_by_code_time_them_and_see_the_game(
     assert m["arena_nodes_alive", ()] == 1
     assert m["arena_redis_up", ()] == 1
     assert m["arena_queue_jobs", (("queue", "results"), ("state", "ready"))] == 0
+    assert m["arena_matches_hosted", ()] == 0
+    # A server-run match: hosted here, ticking.
+    await alice.request("match.create", mode="tictactoe")
+
+    async def ticking() -> bool:
+        m = await scrape(arena)
+        return m["arena_matches_hosted", ()] == 1 and m["arena_match_ticks_total", ()] > 0
+
+    await eventually(ticking, within_s=5)
     for client in [alice, *clients]:
         await client.close()
 
