@@ -13,9 +13,10 @@ anyone: the new host runs it afresh.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from server.games.api import End, Event, Input, Kick, SetLabel
+from server.games.api import Event, Game, Input
 from server.games.match import HostedMatch, Step
 
 
@@ -54,4 +55,52 @@ def replay(
     return kept
 
 
-__all__ = ["End", "Kick", "SetLabel", "replay", "stream_order"]
+@dataclass(slots=True)
+class Rebuilt:
+    """A match as a node taking it over has it: at the last committed tick, with the last
+    input consumed, what tick 0 said if it was never committed (``pending``: to say now),
+    and the decisions to carry out again (``side``)."""
+
+    match: HostedMatch[Any]
+    in_upto: str
+    pending: list[Step] = field(default_factory=list)
+    side: list[Step] = field(default_factory=list)
+
+
+def rebuild(
+    game: Game[Any],
+    match_id: str,
+    record: Mapping[str, Any],
+    roster: list[str],
+    snapshot: tuple[bytes, str] | None,
+    last: int | None,
+    consumed: Mapping[int, str],
+    inputs: list[Input],
+) -> Rebuilt:
+    """The match from its snapshot (blob, last input consumed), or afresh from ``record``
+    (tick_rate, params, seed) and its roster, then replayed to tick ``last``. A game
+    callback that raises propagates."""
+    tick_rate = int(record["tick_rate"])
+    if snapshot is not None:
+        blob, in_upto = snapshot
+        rebuilt = Rebuilt(HostedMatch.restore(game, match_id, tick_rate, blob), in_upto)
+    else:
+        match, started = HostedMatch.start(
+            game, match_id, tick_rate, record["params"], seed=int(record["seed"])
+        )
+        first: list[Step] = [*started, *match.join(list(roster))]
+        rebuilt = Rebuilt(match, "")
+        if last is None:
+            rebuilt.pending = first  # tick 0 was never committed: say it now
+        else:
+            rebuilt.side = [o for o in first if not isinstance(o, Event)]
+    rebuilt.side += replay(rebuilt.match, last, consumed, inputs)
+    upto = last_consumed(consumed)
+    if upto and stream_order(upto) > stream_order(rebuilt.in_upto):
+        rebuilt.in_upto = upto
+    return rebuilt
+
+
+def last_consumed(consumed: Mapping[int, str]) -> str:
+    """The last input any committed tick consumed ('' for none)."""
+    return max(consumed.values(), key=stream_order, default="")

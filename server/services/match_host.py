@@ -1,30 +1,23 @@
 """The host: runs the server-run matches this node holds, and takes over those whose
 host is gone.
 
-One scheduler (``server.games.scheduler``) ticks every match held here. Per batch of due
-matches: their new inputs are read (one pipelined round trip for all), each game steps
-(``HostedMatch.advance``), and each tick's outputs are committed in one script under the
-match's epoch (``HostStore.commit``): only then are they published, so what a paused or
-dead host computed but did not commit reaches no one. A tick with nothing to say and no
-input commits nothing, except every fifth of the lease, when the commit renews it.
-About every ``snapshot_s`` a match's state is snapshotted (fenced too), which trims the
-inputs it has consumed.
-
+One scheduler (``server.games.scheduler``) ticks every match held here. Per batch: the
+due matches' inputs are read (pipelined), each game steps (``HostedMatch.advance``), and
+each tick's outputs are committed in one script under the match's epoch: only then are
+they published, so what a paused or dead host computed reaches no one. A quiet tick
+commits nothing, but every fifth of the lease a commit renews it. About every
+``snapshot_s`` the state is snapshotted (fenced too), trimming the inputs it covers.
 What the game decided beyond its events (kick, end, admit or refuse a joiner) is carried
-out after the commit, through ``HostedMatches``; each of those is safe to repeat.
+out after the commit, through ``HostedMatches``; each is safe to repeat.
 
-Losing the match: a commit or snapshot answered ``Fenced`` (another node claimed it: this
-one was paused past its lease) drops the local copy silently. Redis trouble on a commit
-drops it too, without a word: its lease lapses and a sweeper (maybe this node's) takes
-it over from what Redis holds, so no tick is ever committed twice or skipped over.
+Losing a match: ``Fenced`` (another node claimed it) drops the local copy silently, and
+so does Redis trouble on a commit: the lease lapses and a sweeper (maybe this node's)
+takes the match over from what Redis holds, so no tick is committed twice.
 
-Taking over (the sweeper, every ``sweep_s`` or when rung): for each match whose lease
-deadline passed, claim it (``HostStore.claim``: a new epoch), restore its snapshot (or
-start it afresh), replay the ticks committed since (``server.games.replay``), commit
-``match.resync {match_id, tick, epoch}`` and go on ticking.
-
-Draining (SIGTERM): stop ticking, snapshot every match held and release it; other nodes'
-sweepers take each at their next sweep.
+Taking over (the sweeper, every ``sweep_s`` or when rung): claim a match whose lease
+deadline passed (a new epoch), rebuild it from its snapshot and the ticks committed
+since (``server.games.replay``), commit ``match.resync`` and go on ticking. Draining
+(SIGTERM): stop ticking, snapshot and release every match held; others take them.
 """
 
 from __future__ import annotations
@@ -36,10 +29,10 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from server.errors import ArenaError, MatchEnded
-from server.games.api import End, Event, Game, Input, Kick
-from server.games.match import Admit, HostedMatch, Refuse, Step
-from server.games.replay import replay, stream_order
+from server.errors import ArenaError, BadRequest, MatchEnded
+from server.games.api import End, Game, Input, Kick
+from server.games.match import Admit, Refuse, Step
+from server.games.replay import last_consumed, rebuild
 from server.games.scheduler import Scheduler
 from server.services.host_opener import Doorbell
 from server.services.host_outputs import RESYNC, GameOutputError, HostCounts, Hosted, encode_outputs
@@ -50,6 +43,7 @@ from server.storage.hosting_records import Claim, Fenced, Refusal, Snapshot
 
 log = logging.getLogger(__name__)
 
+SNAPSHOT_MAX_BYTES = 1 << 20  # a game's state in Redis, at most (else the match ends)
 INPUTS_PER_TICK = 128  # a tick reads at most this many inputs (the rest wait a tick)
 SWEEP_BATCH = 50
 
@@ -131,7 +125,7 @@ class MatchHost:
                     await self._store.release(
                         hosted.match_id, self._node, hosted.epoch, self._now_ms()
                     )
-                except (ArenaError, Fenced) as exc:  # its lease lapses: taken over later
+                except Exception as exc:  # its lease lapses: taken over later
                     log.warning("could not hand off match %s: %r", hosted.match_id, exc)
             log.info("handed off %d server-run matches", len(self._matches))
             self._matches.clear()
@@ -187,35 +181,28 @@ class MatchHost:
             await self._store.release(match_id, self._node, claim.epoch, self._now_ms())
             return None
         steps = await self._store.steps(match_id)
-        side: list[Step] = []
-        pending: list[Step] = []
+        saved = claim.snapshot
+        inputs = await self._store.inputs_between(
+            match_id, saved.in_upto if saved else "", last_consumed(steps.consumed)
+        )
         try:
-            if claim.snapshot is not None:
-                hosted_match = HostedMatch.restore(
-                    game, match_id, record.tick_rate, claim.snapshot.blob
-                )
-                in_upto = claim.snapshot.in_upto
-            else:
-                hosted_match, started = HostedMatch.start(
-                    game, match_id, record.tick_rate, record.params, seed=record.seed
-                )
-                first: list[Step] = [*started, *hosted_match.join(list(match.roster))]
-                in_upto = ""
-                if steps.last is None:
-                    pending = first  # tick 0 was never committed: say it now
-                else:
-                    side = [o for o in first if not isinstance(o, Event)]
-            upto = max(steps.consumed.values(), key=stream_order, default="")
-            inputs = await self._store.inputs_between(match_id, in_upto, upto)
-            side += replay(hosted_match, steps.last, steps.consumed, inputs)
+            rebuilt = rebuild(
+                game,
+                match_id,
+                {"tick_rate": record.tick_rate, "params": record.params, "seed": record.seed},
+                match.roster,
+                (saved.blob, saved.in_upto) if saved else None,
+                steps.last,
+                steps.consumed,
+                inputs,
+            )
         except Exception:
             log.exception("match %s: its game raised while being taken over", match_id)
             self.counts.errors += 1
             await self._hosted.fail(match_id)
             await self._forget(match_id, claim.epoch)
             return None
-        if upto and stream_order(upto) > stream_order(in_upto):
-            in_upto = upto
+        hosted_match = rebuilt.match
         if claim.epoch > 1:
             self.counts.takeovers += 1
             log.info(
@@ -224,8 +211,8 @@ class MatchHost:
                 hosted_match.ctx.tick,
                 claim.epoch,
             )
-        hosted = Hosted(match_id, record.mode, hosted_match, claim.epoch, in_upto, pending=pending)
-        hosted.pending += side
+        hosted = Hosted(match_id, record.mode, hosted_match, claim.epoch, rebuilt.in_upto)
+        hosted.pending = [*rebuilt.pending, *rebuilt.side]
         if claim.epoch > 1:
             hosted.pending.append(RESYNC)
         if claim.snapshot is not None:
@@ -331,6 +318,11 @@ class MatchHost:
                     await self._hosted.refuse(match_id, output.player, output.reason)
                 elif isinstance(output, End):
                     await self._hosted.finish(match_id, output.scores)
+        except BadRequest as exc:  # the game's result names no player of it, or no number
+            log.error("match %s: its game's result was refused: %s", match_id, exc.message)
+            self.counts.errors += 1
+            await self._fail(hosted)
+            return
         except ArenaError as exc:
             log.warning(
                 "match %s: carrying out its game's decision failed (%s)", match_id, exc.code
@@ -356,12 +348,19 @@ class MatchHost:
             self._drop(hosted)
         except ArenaError as exc:
             log.warning("match %s: snapshot failed (%s)", hosted.match_id, exc.code)
+        except Exception:  # the game's snapshot raised, or outgrew the bound
+            log.exception("match %s: its game's snapshot failed; the match ends", hosted.match_id)
+            self.counts.errors += 1
+            await self._fail(hosted)
 
     async def _snapshot(self, hosted: Hosted) -> None:
         match = hosted.match
+        blob = match.snapshot()
+        if len(blob) > SNAPSHOT_MAX_BYTES:
+            raise GameOutputError(f"a snapshot of {len(blob)} bytes, over {SNAPSHOT_MAX_BYTES}")
         await self._store.snapshot(
             hosted.match_id,
-            Snapshot(match.ctx.tick, hosted.epoch, hosted.in_upto, hosted.out_id, match.snapshot()),
+            Snapshot(match.ctx.tick, hosted.epoch, hosted.in_upto, hosted.out_id, blob),
         )
         hosted.snap_tick = match.ctx.tick
         hosted.snap_at = self._monotonic()
