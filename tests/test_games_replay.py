@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from server.games.api import End, Event, Game, GameContext, Input, JsonValue, LeaveReason
-from server.games.match import Admit, HostedMatch, Refuse
+from server.games.match import Admit, HostedMatch, Refuse, Step
 from server.games.replay import last_consumed, rebuild, stream_order
 
 RATE = 10
@@ -53,9 +53,9 @@ def entry(n: int, player: str, type: str, data: Any) -> Input:
     return Input(player, type, data, f"{1000 + n}-0")
 
 
-def run_host(ticks: list[list[Input]], roster: list[str]) -> tuple[HostedMatch[Any], list[Any]]:
+def run_host(ticks: list[list[Input]], roster: list[str]) -> tuple[HostedMatch[Any], list[Step]]:
     match, started = HostedMatch.start(Dice(), "m", RATE, {}, seed=42)
-    outputs = [*started, *match.join(roster)]
+    outputs: list[Step] = [*started, *match.join(roster)]
     for inputs in ticks:
         outputs += match.advance(inputs)
     return match, outputs
