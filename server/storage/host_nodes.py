@@ -8,6 +8,7 @@ A game's label is a field of its match's hosting record, written by the tick com
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
 from typing import Any
 
@@ -38,8 +39,9 @@ class HostNodes:
 
     @translate_redis_errors
     async def least_loaded(self, now_ms: int) -> str | None:
-        """The live node hosting fewest matches (ties: the first by id); None when no live
-        node reports a load (none hosts yet: the caller places the match itself)."""
+        """The live node hosting fewest matches (ties: any of them), counted one more; None
+        when no live node reports a load (none hosts yet: the caller places the match
+        itself)."""
         alive, loads = await self._mux.pipeline(
             ("ZRANGEBYSCORE", keys.nodes(), now_ms, "+inf"),
             ("HGETALL", keys.host_load()),
@@ -49,8 +51,14 @@ class HostNodes:
         dead = [n for n in reported if n not in live]
         if dead:
             await self._mux.execute("HDEL", keys.host_load(), *dead)
-        candidates = sorted((load, node) for node, load in reported.items() if node in live)
-        return candidates[0][1] if candidates else None
+        candidates = {node: load for node, load in reported.items() if node in live}
+        if not candidates:
+            return None
+        least = min(candidates.values())
+        chosen = random.choice(sorted(n for n, load in candidates.items() if load == least))
+        # Counted at once, so a burst of starts spreads before the next report corrects it.
+        await self._mux.execute("HINCRBY", keys.host_load(), chosen, 1)
+        return chosen
 
     @translate_redis_errors
     async def labels(self, match_ids: Sequence[str]) -> list[dict[str, Any] | None]:
