@@ -205,12 +205,8 @@ class MatchHost:
         hosted_match = rebuilt.match
         if claim.epoch > 1:
             self.counts.takeovers += 1
-            log.info(
-                "took over match %s at tick %d (epoch %d)",
-                match_id,
-                hosted_match.ctx.tick,
-                claim.epoch,
-            )
+            tick = hosted_match.ctx.tick
+            log.info("took over match %s at tick %d (epoch %d)", match_id, tick, claim.epoch)
         hosted = Hosted(match_id, record.mode, hosted_match, claim.epoch, rebuilt.in_upto)
         hosted.pending = [*rebuilt.pending, *rebuilt.side]
         if claim.epoch > 1:
@@ -230,7 +226,13 @@ class MatchHost:
             *(self._store.inputs_after(h.match_id, h.in_upto, INPUTS_PER_TICK) for h in live),
             return_exceptions=True,
         )
-        await asyncio.gather(*(self._tick(h, r) for h, r in zip(live, reads, strict=True)))
+        ticked = await asyncio.gather(
+            *(self._tick(h, r) for h, r in zip(live, reads, strict=True)), return_exceptions=True
+        )
+        for hosted, outcome in zip(live, ticked, strict=True):
+            if isinstance(outcome, Exception):  # a bug here: that match stops, the rest go on
+                log.error("match %s: its tick failed", hosted.match_id, exc_info=outcome)
+                self._drop(hosted)
 
     async def _tick(self, hosted: Hosted, entries: list[Input] | BaseException) -> None:
         if isinstance(entries, BaseException):
@@ -291,9 +293,7 @@ class MatchHost:
         except ArenaError as exc:
             # Whether it was written is unknown: let the lease lapse and a takeover
             # replay from what Redis holds.
-            log.warning(
-                "match %s: commit failed (%s); left to a takeover", hosted.match_id, exc.code
-            )
+            log.warning("match %s: commit failed (%s)", hosted.match_id, exc.code)
             self._drop(hosted)
             return
         if ids:
@@ -324,9 +324,7 @@ class MatchHost:
             await self._fail(hosted)
             return
         except ArenaError as exc:
-            log.warning(
-                "match %s: carrying out its game's decision failed (%s)", match_id, exc.code
-            )
+            log.warning("match %s: carrying out a decision failed (%s)", match_id, exc.code)
             self._drop(hosted)  # the lease lapses; a takeover carries it out again
             return
         except Exception:
