@@ -8,7 +8,7 @@ from typing import Any
 
 from client_sim.client import ArenaClient
 from tests.conftest import StartArena
-from tests.helpers import connect, eventually
+from tests.helpers import connect, eventually, http_json
 from tests.integrity_helpers import close_all, refused
 
 
@@ -102,3 +102,22 @@ async def test_inputs_are_only_for_server_run_matches_and_sends_only_for_relayed
         assert current["host"]
     finally:
         await close_all([alice, bob])
+
+
+async def test_healthz_names_the_node_that_match_current_calls_the_host(
+    start_arena: StartArena,
+) -> None:
+    arena = await start_arena(node_id="node-a")
+    status, body = await http_json("GET", arena + "/healthz")
+    assert (status, body) == (200, {"status": "alive", "node": "node-a"})
+    _, alice = await connect(arena, "alice")
+    try:
+        match_id = (await alice.request("match.create", mode="tictactoe"))["match"]["match_id"]
+
+        async def hosted_here() -> bool:
+            current = (await alice.request("match.current"))["match"]
+            return current["match_id"] == match_id and current["host"] == "node-a"
+
+        await eventually(hosted_here, within_s=5)
+    finally:
+        await alice.close()

@@ -109,7 +109,7 @@ async def test_a_client_sending_headers_a_byte_at_a_time_is_cut_off(
         assert answered.count(b"HTTP/1.1") == 1
     # A whole request still gets its answer, and the node serves on.
     status, body = await http_json("GET", node.url + "/healthz")
-    assert (status, body) == (200, {"status": "alive"})
+    assert (status, body["status"]) == (200, "alive")
 
 
 async def test_a_slow_request_body_and_an_open_socket_are_not_cut_off(
