@@ -28,7 +28,7 @@ from collections.abc import Mapping, Sequence
 
 import msgpack
 
-from server.errors import Forbidden, MatchEnded, NotInMatch, RateLimited
+from server.errors import MatchEnded
 from server.games.api import Input, JsonValue
 from server.games.replay import stream_order
 from server.settings import RateLimit
@@ -44,7 +44,7 @@ from server.storage.hosting_records import (
     Steps,
     fields_of,
 )
-from server.storage.matches import INPUT_KEEP, MATCH_TTL_S
+from server.storage.matches import INPUT_KEEP, MATCH_TTL_S, sent_or_refused
 from server.storage.mux import Commands
 from server.storage.scripts import Scripts
 
@@ -231,16 +231,9 @@ class HostStore:
                 HOST_TTL_S,
             ],
         )
-        if reply[0] == 1:
-            return text(reply[1])
-        code = text(reply[1])
-        if code == "MATCH_ENDED":
-            raise MatchEnded("the match has ended")
-        if code == "RATE_LIMITED":
-            raise RateLimited("too many match inputs", retry_after_ms=int(reply[2]))
-        if code == "WRONG_KIND":
-            raise Forbidden("this match's players relay events: send match.send")
-        raise NotInMatch("not a player of this match")
+        return sent_or_refused(
+            reply, "too many match inputs", "this match's players relay events: send match.send"
+        )
 
     @translate_redis_errors
     async def inputs_after(self, match_id: str, after: str, limit: int) -> list[Input]:

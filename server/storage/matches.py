@@ -77,6 +77,22 @@ class MatchRecord:
         )
 
 
+def sent_or_refused(reply: list[Any], too_many: str, wrong_kind: str) -> str:
+    """The feed or stream id of a send that passed ``lib/refuse_sender.lua``; else its
+    refusal raised: MatchEnded, RateLimited (``too_many``), Forbidden (``wrong_kind``: a
+    relayed match's event sent as an input, or the other way round) or NotInMatch."""
+    if reply[0] == 1:
+        return text(reply[1])
+    code = text(reply[1])
+    if code == "MATCH_ENDED":
+        raise MatchEnded("the match has ended")
+    if code == "RATE_LIMITED":
+        raise RateLimited(too_many, retry_after_ms=int(reply[2]))
+    if code == "WRONG_KIND":
+        raise Forbidden(wrong_kind)
+    raise NotInMatch("not a player of this match")
+
+
 class MatchStore:
     def __init__(self, mux: Commands, scripts: Scripts, feeds: Feeds, *, feed_keep: int) -> None:
         self._mux = mux
@@ -222,16 +238,9 @@ class MatchStore:
                 MATCH_TTL_S,
             ],
         )
-        if reply[0] == 1:
-            return text(reply[1])
-        code = text(reply[1])
-        if code == "MATCH_ENDED":
-            raise MatchEnded("the match has ended")
-        if code == "RATE_LIMITED":
-            raise RateLimited("too many match events", retry_after_ms=int(reply[2]))
-        if code == "WRONG_KIND":
-            raise Forbidden("the server runs this match's game: send match.input")
-        raise NotInMatch("not a player of this match")
+        return sent_or_refused(
+            reply, "too many match events", "the server runs this match's game: send match.input"
+        )
 
     @translate_redis_errors
     async def end(
