@@ -14,7 +14,10 @@ from __future__ import annotations
 from client_sim.following import MatchFollowing
 from server.protocol import Message
 
-MATCH_PUSHES = frozenset({"match.event", "match.left", "match.presence", "match.ended"})
+# Pushes kept in a match's feed (each with its feed id): deduplicated against catch-up.
+MATCH_PUSHES = frozenset(
+    {"match.event", "match.left", "match.presence", "match.ended", "match.resync"}
+)
 
 
 class SessionMemory:
