@@ -31,77 +31,12 @@ from typing import Any, Protocol
 import msgpack
 
 from server.errors import ArenaError, Unavailable
-from server.identity import Identity
-from server.protocol import FEED_PAGE_MAX, CloseCode, FeedEntry, Frame, Push, push
+from server.hub_sockets import Listener, Sockets, apply_command
+from server.protocol import FEED_PAGE_MAX, FeedEntry, Frame, Push
 from server.storage.pubsub import Subscriptions
-from server.storage.socket_commands import SocketCommand, SocketEnd
+from server.storage.socket_commands import SocketCommand
 
 log = logging.getLogger(__name__)
-
-# How each reason to end a socket reaches the client: a push first (or none), then a close code.
-ENDINGS: dict[SocketEnd, tuple[Push | None, CloseCode]] = {
-    SocketEnd.REPLACED: (Push.SESSION_REPLACED, CloseCode.SESSION_REPLACED),
-    SocketEnd.REVOKED: (None, CloseCode.SESSION_REVOKED),
-    SocketEnd.EXPIRED: (None, CloseCode.SESSION_EXPIRED),
-    SocketEnd.KICKED: (Push.SESSION_KICKED, CloseCode.KICKED),
-    SocketEnd.BANNED: (Push.SESSION_BANNED, CloseCode.BANNED),
-}
-
-
-class Listener(Protocol):
-    """A socket as the hub sees it (``Connection`` is one): where pushes go, whose it is,
-    and what a socket command changes on it."""
-
-    @property
-    def conn_id(self) -> str: ...
-
-    @property
-    def player_id(self) -> str: ...
-
-    @property
-    def session_hash(self) -> str: ...
-
-    @property
-    def identity(self) -> Identity: ...  # a rename sets its name
-
-    @property
-    def closing(self) -> bool: ...
-
-    def push(self, frame: Frame) -> None: ...
-
-    def close(self, code: int, reason: str = "") -> None: ...
-
-
-class Sockets(Protocol):
-    """The sockets this node holds, by connection id (``SocketRegistry``): a socket that
-    closed is no longer there."""
-
-    def get(self, conn_id: str) -> Listener | None: ...
-
-
-def end_socket(registry: Sockets, conn_id: str, end: SocketEnd) -> None:
-    conn = registry.get(conn_id)
-    if conn is None:
-        return  # already gone
-    event, code = ENDINGS[end]
-    if event is not None:
-        conn.push(Frame(push(event)))
-    conn.close(code, str(end))
-
-
-def apply_command(registry: Sockets, command: SocketCommand) -> Listener | None:
-    """Rename or end the command's socket if this node holds it (and it runs the command's
-    session, if one is named); the socket, or None."""
-    conn = registry.get(command.conn_id)
-    if conn is None:
-        return None
-    if command.only_session is not None and command.only_session != conn.session_hash:
-        return None
-    if command.new_name is not None:
-        conn.identity.name = command.new_name
-    if command.end is not None:
-        end_socket(registry, command.conn_id, command.end)
-    return conn
 
 
 def _for(conn: Listener, push: bytes) -> bool:
@@ -139,6 +74,7 @@ def _feed_order(entry_id: str) -> tuple[int, int]:
 
 FILL_RETRY_S = 0.2
 HELD_MAX = 5000  # live events held while a tap catches up, at most
+READ_BACK_PAGES = 20  # feed pages a socket joining a followed match reads back, at most
 
 
 @dataclass(slots=True)
@@ -233,26 +169,45 @@ class Hub:
         from now (a socket opening mid-match: its client catches up with match.feed).
         """
         channel = self._match_feeds.channel(match_id)
+        if conn.conn_id in self._listeners.get(channel, {}):
+            return  # it follows the match already
         past: list[FeedEntry] = []
-        if channel not in self._taps:
-            after = "0-0" if from_start else await self._match_feeds.feed_tail(match_id)
-            if channel not in self._taps:  # another socket may have made it meanwhile
-                tap = self._taps[channel] = MatchTap(match_id, channel, _feed_order(after))
-                self._spawn(self._fill(tap))
-        elif from_start:
+        if channel in self._taps and from_start:
             # Others here follow it already: what the tap delivered before this socket
             # came (a server-run game's first events, a player admitted mid-match) is
             # read back for it alone; the tap brings the rest.
-            past = await self._match_feeds.events_after(match_id, "0-0")
+            past = await self._delivered_so_far(match_id, channel)
+        if channel not in self._taps:  # none yet, or its last listener left meanwhile
+            if from_start:
+                after = past[-1].id if past else "0-0"  # what this socket is given below
+            else:
+                after = await self._match_feeds.feed_tail(match_id)
+            if channel not in self._taps:  # another socket may have made it meanwhile
+                tap = self._taps[channel] = MatchTap(match_id, channel, _feed_order(after))
+                self._spawn(self._fill(tap))
         if self._registry.get(conn.conn_id) is not conn:  # the socket closed meanwhile
             if not self._listeners.get(channel):
                 self._taps.pop(channel, None)
             return
-        now_tap = self._taps.get(channel)
+        # No await from here until the socket listens: what the tap delivers next, it gets.
+        delivered = self._taps[channel].last
         for entry in past:
-            if now_tap and _feed_order(entry.id) <= now_tap.last and _for(conn, entry.push):
+            if _feed_order(entry.id) <= delivered and _for(conn, entry.push):
                 conn.push(Frame(packed=entry.push))
         await self.listen(channel, conn)
+
+    async def _delivered_so_far(self, match_id: str, channel: str) -> list[FeedEntry]:
+        """The match's feed up to what its tap here has delivered, page by page."""
+        past: list[FeedEntry] = []
+        after = "0-0"
+        for _ in range(READ_BACK_PAGES):
+            page = await self._match_feeds.events_after(match_id, after)
+            past += page
+            tap = self._taps.get(channel)
+            if not page or tap is None or _feed_order(page[-1].id) >= tap.last:
+                break
+            after = page[-1].id
+        return past
 
     def refill(self) -> None:
         """The pub/sub connection came back: every match tap catches up from its feed."""

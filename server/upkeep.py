@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 
 from server.connection import SocketRegistry
 from server.errors import ArenaError
-from server.hub import apply_command, end_socket
+from server.hub_sockets import apply_command, end_socket
 from server.services import Services
 from server.storage.socket_commands import SocketEnd
 

@@ -22,7 +22,8 @@ from server.errors import (
 )
 from server.handlers import HANDLERS, SPECTATOR_OPS, OpContext, Request
 from server.http_common import bearer_header
-from server.hub import Hub, end_socket
+from server.hub import Hub
+from server.hub_sockets import end_socket
 from server.identity import Identity
 from server.metrics import OK, OpMeter
 from server.protocol import (

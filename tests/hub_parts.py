@@ -13,7 +13,8 @@ from collections.abc import Callable
 import msgpack
 
 from server.embedded_redis import RedisProcess
-from server.hub import Hub, Listener, MatchTap
+from server.hub import Hub, MatchTap
+from server.hub_sockets import Listener
 from server.identity import Identity
 from server.protocol import FeedEntry, Frame, Message
 from server.room_exits import RoomExits

@@ -40,6 +40,7 @@ TRANSPORT = {
     "connection",
     "hub",
     "hub_out",
+    "hub_sockets",
     "room_exits",
     "upkeep",
     "redelivery",

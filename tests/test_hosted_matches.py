@@ -116,7 +116,7 @@ async def test_healthz_names_the_node_that_match_current_calls_the_host(
 
         async def hosted_here() -> bool:
             current = (await alice.request("match.current"))["match"]
-            return current["match_id"] == match_id and current["host"] == "node-a"
+            return bool(current["match_id"] == match_id and current["host"] == "node-a")
 
         await eventually(hosted_here, within_s=5)
     finally:
