@@ -331,3 +331,15 @@ def test_bad_params_are_refused_at_init(params: dict[str, Any], name: str) -> No
 
 def test_dots_are_drawn_where_the_page_expects_them() -> None:
     assert (FIELD_W, FIELD_H, TARGET_R, DOT_R) == (640, 400, 24, 10)  # play-field.js
+
+
+def test_a_race_run_alone_scores_nothing_until_a_second_player_joins() -> None:
+    match = start(players=("alice",))
+    for n in range(100):  # long enough to reach the ring many times over
+        x, y = match.state.target
+        match.step([steer("alice", x, y, n)])
+    assert match.state.scores == {"alice": 0}
+    assert not match.ended
+    match.join(["bob"])
+    chase(match, "alice")
+    assert match.state.scores["alice"] == 1

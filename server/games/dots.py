@@ -43,6 +43,9 @@ APART = 4 * REACH  # ring k + 1 is at least this far from ring k: one touch, one
 DEFAULT_SPEED = 240.0  # px/s
 DEFAULT_WIN = 10
 DEFAULT_SEATS = 8
+# Points count once this many have joined: a race run alone scores nothing (else one
+# player, or a creator alone in a match, would farm the boards).
+DEFAULT_MIN_PLAYERS = 2
 MAX_SPEED = 10_000.0
 MAX_WIN = 1000
 MAX_SEATS = 64
@@ -57,6 +60,7 @@ class Race:
     speed: float = DEFAULT_SPEED
     win: int = DEFAULT_WIN
     seats: int = DEFAULT_SEATS
+    min_players: int = DEFAULT_MIN_PLAYERS
     players: list[str] = field(default_factory=list)
     gone: list[str] = field(default_factory=list)  # left or kicked: out for good
     dots: dict[str, list[float]] = field(default_factory=dict)
@@ -147,6 +151,7 @@ class Dots(Game[Race]):
             speed=_number(params, "speed", DEFAULT_SPEED, MAX_SPEED),
             win=_whole(params, "win", DEFAULT_WIN, MAX_WIN),
             seats=_whole(params, "seats", DEFAULT_SEATS, MAX_SEATS),
+            min_players=_whole(params, "min_players", DEFAULT_MIN_PLAYERS, MAX_SEATS),
         )
         race.target = self._draw_target(ctx, None)
         ctx.set_label({"open": race.seats})
@@ -223,6 +228,8 @@ class Dots(Game[Race]):
                 first = (when, player)
             moved = moved or end != at
             state.dots[player] = end
+        if len(state.players) < state.min_players:
+            first = None  # not a race yet: nobody scores alone
         if first is not None:
             self._score(ctx, state, first[1])
         elif moved or ctx.tick - state.sent_at >= ctx.tick_rate:
