@@ -16,7 +16,8 @@ A mode is named by the lobbies that play it (``lobby.create {mode}``,
 - ``game`` (``"package.module:Class"``): the game the server runs for its matches, at
   ``tick_rate`` (1..60, default 20) ticks a second, its ``init`` given ``params`` (a JSON
   object); such a mode's results come from the game only (``results`` is ``server``);
-  ``create: true`` lets a player start one with ``match.create``.
+  ``create: true`` lets a player start one with ``match.create``, setting only the
+  params keys ``create_params`` lists.
 
 Definitions come from ``ARENA_MODES``: a JSON object of mode name -> definition, or
 ``@path`` to a file holding one::
@@ -84,6 +85,7 @@ class ModeSpec:
     tick_rate: int = DEFAULT_TICK_RATE
     params: Mapping[str, Any] = field(default_factory=dict)
     create: bool = False  # players may start one with match.create
+    create_params: tuple[str, ...] = ()  # the params keys a creator may set
 
     @property
     def authoritative(self) -> bool:
@@ -153,7 +155,7 @@ def _mode(name: str, item: object, board_ids: Collection[str]) -> ModeSpec:
     if not isinstance(item, dict):
         raise SettingError(SETTING, "a JSON object", part=where, got=item)
     known = {"capacity", "start_when_full", "results", "result_wait_s", "boards"}
-    known |= {"game", "tick_rate", "params", "create"}
+    known |= {"game", "tick_rate", "params", "create", "create_params"}
     unknown = sorted(set(item) - known)
     if unknown:
         raise SettingError(SETTING, one_of(sorted(known)), part=f"{where}: fields", got=unknown[0])
@@ -213,7 +215,7 @@ def _game_part(where: str, item: dict[str, Any]) -> dict[str, Any]:
     if "game" in item and (not isinstance(game, str) or not game):
         raise SettingError(SETTING, "package.module:Class", part=f"{where}: game", got=game)
     if game is None:
-        for only in ("tick_rate", "params", "create"):
+        for only in ("tick_rate", "params", "create", "create_params"):
             if only in item:
                 raise SettingError(
                     SETTING,
@@ -249,7 +251,18 @@ def _game_part(where: str, item: dict[str, Any]) -> dict[str, Any]:
     create = item.get("create", False)
     if not isinstance(create, bool):
         raise SettingError(SETTING, "true or false", part=f"{where}: create", got=create)
-    return {"game": game, "tick_rate": tick_rate, "params": params, "create": create}
+    settable = item.get("create_params", [])
+    if not isinstance(settable, list) or not all(isinstance(k, str) for k in settable):
+        raise SettingError(
+            SETTING, "a list of params keys", part=f"{where}: create_params", got=settable
+        )
+    return {
+        "game": game,
+        "tick_rate": tick_rate,
+        "params": params,
+        "create": create,
+        "create_params": tuple(settable),
+    }
 
 
 def _check_boards(name: str, boards: tuple[str, ...], board_ids: Collection[str]) -> None:

@@ -18,7 +18,7 @@ from tests.helpers import eventually
 async def server_run(main: Services, other: Services, ann: Any, bob: Any, cat: Any) -> None:
     running = asyncio.create_task(main.host.run())
     try:
-        match_id = (await main.hosted.create(ann.id, "tictactoe", {"move_clock_s": 30}))["match_id"]
+        match_id = (await main.hosted.create(ann.id, "tictactoe", {}))["match_id"]
 
         async def hosted() -> bool:
             current = await main.hosted.current_of(ann.id)

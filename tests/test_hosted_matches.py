@@ -4,6 +4,7 @@ told to its sender only, match.create and match.join through the game's join_att
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from client_sim.client import ArenaClient
@@ -119,5 +120,36 @@ async def test_healthz_names_the_node_that_match_current_calls_the_host(
             return bool(current["match_id"] == match_id and current["host"] == "node-a")
 
         await eventually(hosted_here, within_s=5)
+    finally:
+        await alice.close()
+
+
+async def test_a_creator_sets_only_the_params_the_mode_opens_and_an_emptied_match_ends(
+    start_arena: StartArena,
+) -> None:
+    modes = {
+        "ttt": {
+            "game": "server.games.tictactoe:TicTacToe",
+            "capacity": 2,
+            "create": True,
+            "create_params": ["move_clock_s"],
+        }
+    }
+    arena = await start_arena(modes=json.dumps(modes))
+    _, alice = await connect(arena, "alice")
+    try:
+        assert await refused(alice, "match.create", mode="ttt", params={"win": 1}) == "BAD_REQUEST"
+        match = await alice.request("match.create", mode="ttt", params={"move_clock_s": 5})
+        match_id = match["match"]["match_id"]
+        await alice.next_push("match.started")
+        # Alice leaves before anyone joins: no player is left, so the match ends.
+        await alice.request("match.leave", match_id=match_id)
+
+        async def ended() -> bool:
+            running = (await alice.request("match.list", limit=100))["matches"]
+            return match_id not in [m["match_id"] for m in running]
+
+        await eventually(ended, within_s=5)
+        assert await refused(alice, "match.join", match_id=match_id) == "MATCH_ENDED"
     finally:
         await alice.close()

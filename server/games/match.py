@@ -41,7 +41,13 @@ class Refuse:
     reason: str
 
 
-Step = Output | Admit | Refuse
+@dataclass(frozen=True, slots=True)
+class Abandon:
+    """Every player left (none merely dropped) and the game did not end the match: the
+    host ends it with no result."""
+
+
+Step = Output | Admit | Refuse | Abandon
 
 
 class HostedMatch(Generic[S]):
@@ -52,6 +58,9 @@ class HostedMatch(Generic[S]):
         self.ctx = ctx
         self.state = state
         self._outputs = outputs
+        # Who is in the match, as far as Arena knows: joined and not left or kicked (a
+        # dropped player is still in). Empty after a leave: the match is abandoned.
+        self.present: set[str] = set()
 
     @classmethod
     def start(
@@ -80,10 +89,13 @@ class HostedMatch(Generic[S]):
         return reason
 
     def join(self, players: list[str]) -> list[Output]:
+        self.present.update(players)
         self.game.join(self.ctx, self.state, players)
         return self._take()
 
     def leave(self, players: list[str], reason: LeaveReason) -> list[Output]:
+        if reason is not LeaveReason.DROPPED:
+            self.present.difference_update(players)
         self.game.leave(self.ctx, self.state, players, reason)
         return self._take()
 
@@ -117,7 +129,10 @@ class HostedMatch(Generic[S]):
                 outputs += self.leave([entry.player], LeaveReason(reason))
             else:
                 inputs.append(entry)
-        return outputs + self.step(inputs)
+        outputs += self.step(inputs)
+        if not self.present and not self.ended and any(e.type == LEAVE for e in entries):
+            outputs.append(Abandon())
+        return outputs
 
     def terminate(self) -> list[Output]:
         self.game.terminate(self.ctx, self.state)
@@ -129,6 +144,7 @@ class HostedMatch(Generic[S]):
             {
                 "tick": self.ctx.tick,
                 "ended": self.ctx.ended,
+                "present": sorted(self.present),
                 "rng": self.ctx.rng_state(),
                 "state": self.game.snapshot(self.state),
             }
@@ -143,7 +159,9 @@ class HostedMatch(Generic[S]):
         ctx = GameContext(match_id, tick_rate, outputs.append, tick=saved["tick"])
         ctx.ended = saved["ended"]
         ctx.restore_rng(saved["rng"])
-        return cls(game, ctx, game.restore(saved["state"]), outputs)
+        match = cls(game, ctx, game.restore(saved["state"]), outputs)
+        match.present = set(saved.get("present", ()))
+        return match
 
     def _take(self) -> list[Output]:
         taken = list(self._outputs)

@@ -86,6 +86,10 @@ class HostedMatches:
             params = {}
         if not isinstance(params, dict):
             raise BadRequest("params: a map")
+        unknown = sorted(set(params) - set(spec.create_params))
+        if unknown:
+            allowed = ", ".join(spec.create_params) or "none"
+            raise BadRequest(f"params: {unknown[0][:32]!r} is not one a creator sets ({allowed})")
         packed_json(params, "params", DATA_MAX_BYTES)
         match_id = secrets.token_hex(8)
         await self._matches.start(match_id, "", mode, [player_id], params)
@@ -199,6 +203,11 @@ class HostedMatches:
         }
         with contextlib.suppress(MatchEnded):  # ended already (a repeat after a takeover)
             await self._matches.report_result(match_id, whole, reported_by=None)
+
+    async def abandon(self, match_id: str) -> None:
+        """Every player left the match: it ends with no result (``by: "abandoned"``)."""
+        with contextlib.suppress(MatchEnded, NotFound):
+            await self._matches.end_by_operator(match_id, by="abandoned")
 
     async def fail(self, match_id: str) -> None:
         """The game raised: the match ends with no result (``by``/``reason``: error)."""

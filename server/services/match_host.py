@@ -31,7 +31,7 @@ from typing import Any
 
 from server.errors import ArenaError, BadRequest, MatchEnded
 from server.games.api import End, Game, Input, Kick
-from server.games.match import Admit, Refuse, Step
+from server.games.match import Abandon, Admit, Refuse, Step
 from server.games.replay import last_consumed, rebuild
 from server.games.scheduler import Scheduler
 from server.services.host_opener import Doorbell
@@ -143,8 +143,7 @@ class MatchHost:
             await self._doorbell.wait(self._sweep_s)
 
     async def sweep(self) -> None:
-        """Report this node's load; take the matches whose lease lapsed (or was handed
-        off, or that were just opened)."""
+        """Report this node's load; take the matches due (lapsed, handed off, or new)."""
         await self._nodes.report_load(self._node, len(self._matches))
         for match_id in await self._store.due_leases(self._now_ms(), SWEEP_BATCH):
             if match_id not in self._matches and not self._draining:
@@ -318,6 +317,11 @@ class MatchHost:
                     await self._hosted.refuse(match_id, output.player, output.reason)
                 elif isinstance(output, End):
                     await self._hosted.finish(match_id, output.scores)
+                elif isinstance(output, Abandon):
+                    await self._hosted.abandon(match_id)
+                    self._terminate(hosted)
+                    await self._forget(match_id, hosted.epoch)
+                    return
         except BadRequest as exc:  # the game's result names no player of it, or no number
             log.error("match %s: its game's result was refused: %s", match_id, exc.message)
             self.counts.errors += 1
