@@ -18,45 +18,13 @@ from typing import Any
 
 from server.boards import BoardSpec, Writers, parse_boards
 from server.modes import ModeBook, parse_modes
+from server.rate_limits import DEFAULT_RATE_LIMITS as DEFAULT_RATE_LIMITS
+from server.rate_limits import RateLimit as RateLimit
 from server.setting_errors import OneLineParser, SettingError
 from server.settings_checks import validate
 
 RATE_LIMITS_FORM = "action=burst/per_second, comma-separated"
 PUBLIC_ROOM = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
-
-
-@dataclass(frozen=True, slots=True)
-class RateLimit:
-    """A burst, then a steady rate (GCRA)."""
-
-    burst: int
-    per_s: float
-
-
-DEFAULT_RATE_LIMITS = {
-    "auth.guest": RateLimit(300, 30.0),  # per client IP
-    "lb.submit": RateLimit(20, 10.0),
-    "lobby.create": RateLimit(5, 1.0),
-    "lobby.join": RateLimit(10, 2.0),
-    "lobby.quickjoin": RateLimit(10, 2.0),
-    "lobby.get": RateLimit(20, 5.0),
-    "lobby.ready": RateLimit(10, 2.0),
-    "lobby.leave": RateLimit(10, 2.0),
-    "chat.send": RateLimit(10, 2.0),
-    "chat.join": RateLimit(20, 2.0),
-    # A fast action game sends 20 to 30 events a second per player, with short bursts.
-    "match.send": RateLimit(60, 30.0),
-    "match.input": RateLimit(60, 30.0),  # the same, to a game the server runs
-    "match.create": RateLimit(5, 1.0),
-    "match.join": RateLimit(10, 2.0),
-    "match.result": RateLimit(5, 1.0),
-    # Per client address: anonymous HTTP board reads (a page is cached, the check is not).
-    "http.read": RateLimit(120, 20.0),
-    # Per client address: admin and server key checks that failed. Once over, even the
-    # right key waits, so guessing runs at this rate at best.
-    "auth.key": RateLimit(5, 0.1),
-    "ws.ticket": RateLimit(10, 1.0),  # per player: each ticket is a Redis key for 30 s
-}
 
 
 def _setting(default: Any, env: str, help: str) -> Any:

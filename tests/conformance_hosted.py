@@ -31,7 +31,7 @@ async def server_run(main: Services, other: Services, ann: Any, bob: Any, cat: A
             return await main.matches.in_match(match_id, bob.id)
 
         await eventually(joined, within_s=5)
-        full = await main.hosted.listing(10, "tictactoe", {"open": {"max": 0}}, False)
+        full = await main.hosted.listing(ann.id, 10, "tictactoe", {"open": {"max": 0}}, False)
         assert [m["match_id"] for m in full] == [match_id]
         await main.hosted.input(ann.id, match_id, "move", {"cell": 4})
         await main.hosted.input(bob.id, match_id, "move", {"cell": 0})

@@ -29,8 +29,9 @@ async def test_a_tap_lost_during_the_read_back_is_made_again(node: Node) -> None
     gate.go_on.set()
     await asyncio.wait_for(following, WITHIN_S)
     assert node.tap(match_id) is not None
-    secret = {"ev": "match.event", "match_id": match_id, "from": "server", "type": "hand"}
-    secret |= {"data": [1, 2], "to": [a], "tick": 5, "ts": 1, "id": "9999999999999-0"}
+    secret: dict[str, object] = {"ev": "match.event", "match_id": match_id, "from": "server"}
+    secret |= {"type": "hand", "data": [1, 2], "to": [a], "tick": 5, "ts": 1}
+    secret["id"] = "9999999999999-0"
     node.hub.on_message(channel, msgpack.packb(secret))
     assert not [m for m in second.messages if m.get("type") == "hand"]
     assert second.ids()[:2] == first.ids()[:2]  # the past, read back, in order

@@ -51,6 +51,7 @@ async def match_result(ctx: OpContext, req: Request) -> Message:
 async def match_list(ctx: OpContext, req: Request) -> Message:
     limit = req.integer("limit", min_value=1, max_value=MATCH_LIST_MAX, default=20)
     matches = await ctx.services.hosted.listing(
+        ctx.player_id,
         limit,
         req.optional_string("mode", max_len=32),
         req.fields.get("label"),

@@ -146,12 +146,14 @@ class HostedMatches:
         return current
 
     async def listing(
-        self, limit: int, mode: str | None, label: object, open_only: bool
+        self, player_id: str, limit: int, mode: str | None, label: object, open_only: bool
     ) -> list[dict[str, Any]]:
-        """Running matches, newest first; with filters, among the newest LIST_SCAN_MAX."""
+        """Running matches, newest first; with filters, among the newest LIST_SCAN_MAX
+        (then rate-limited: each such read looks at hundreds of matches)."""
         wanted = _label_filter(label)
         if mode is None and not wanted and not open_only:
             return await self._matches.running(limit)
+        await self._rate_limiter.check("match.list", player_id)
         found = [
             m
             for m in await self._matches.running(LIST_SCAN_MAX)
