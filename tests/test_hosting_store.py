@@ -24,7 +24,7 @@ from server.storage.connection import text
 from server.storage.feeds import Feeds
 from server.storage.hosting import HostStore
 from server.storage.hosting_records import Claim, Fenced, HostRecord, Refusal, Snapshot, Steps
-from server.storage.matches import MatchRecord, MatchStore
+from server.storage.matches import JOIN_BACKLOG, MatchRecord, MatchStore
 from server.storage.mux import Commands, RedisMux
 from server.storage.scripts import Scripts
 
@@ -331,3 +331,18 @@ async def test_claim_commit_and_fence_on_a_cluster_in_one_slot(
         keys.match_channel(match_id),
     ]
     assert len({slot_of(k) for k in tagged}) == 1
+
+
+async def test_asks_to_join_are_refused_while_the_inputs_hold_a_backlog(
+    stores: Stores, redis_client: redis_sync.Redis
+) -> None:
+    await stores.start("m", ["p1"])
+    assert await stores.matches.asked_to_join("m", "p2", b"\x80")
+    inputs = keys.match_inputs("m")
+    pipe = redis_client.pipeline()
+    for _ in range(JOIN_BACKLOG):
+        pipe.xadd(inputs, {"pl": "p1", "ty": "move", "d": b"\x80"})
+    pipe.execute()
+    with pytest.raises(RateLimited):
+        await stores.matches.asked_to_join("m", "p3", b"\x80")
+    assert redis_client.xlen(inputs) == JOIN_BACKLOG + 1  # nothing more written

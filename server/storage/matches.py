@@ -31,6 +31,9 @@ ENDED_FEED_TTL_S = 3600
 # default rate (30/s), far more than a host that snapshots every second leaves, and more
 # than a failover (lease 5 s + sweep) lets pile up.
 INPUT_KEEP = 10_000
+# Entries waiting in a server-run match's input stream past which asks to join are
+# refused: a host reads 128 a tick, and snapshots trim what it read every second.
+JOIN_BACKLOG = 2_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,22 +144,14 @@ class MatchStore:
     @translate_redis_errors
     async def asked_to_join(self, match_id: str, player_id: str, meta: bytes) -> str:
         """A player's wish to join a server-run match, for its game's ``join_attempt`` at
-        the next tick (an entry of its input stream, in order with the inputs)."""
-        entry = await self._mux.execute(
-            "XADD",
-            keys.match_inputs(match_id),
-            "MAXLEN",
-            "~",
-            INPUT_KEEP,
-            "*",
-            "pl",
-            player_id,
-            "ty",
-            "$attempt",
-            "d",
-            meta,
+        the next tick (an entry of its input stream, in order with the inputs). RateLimited
+        while the stream holds ``JOIN_BACKLOG`` entries."""
+        entry = await self._scripts.join_ask(
+            keys=[keys.match_inputs(match_id)],
+            args=[player_id, meta, INPUT_KEEP, MATCH_TTL_S, JOIN_BACKLOG],
         )
-        await self._mux.execute("EXPIRE", keys.match_inputs(match_id), MATCH_TTL_S, "NX")
+        if entry is None:
+            raise RateLimited("the match has too many asks waiting", retry_after_ms=1000)
         return text(entry)
 
     # --- the running-match index (match.list, stats) ---------------------------------

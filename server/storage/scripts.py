@@ -125,6 +125,7 @@ class Scripts:
     host_snapshot: Script
     input_add: Script
     match_admit: Script
+    join_ask: Script
 
     @classmethod
     def load(cls, mux: Commands) -> Scripts:
