@@ -1,0 +1,72 @@
+"""Games the failover tests run on real nodes (named in ARENA_MODES as
+``tests.games_for_tests:Class``). Each is small and says something checkable.
+
+- ``Counter``: input ``{type: "add", data: n}`` adds ``n`` to the sender's total and
+  remembers it; ``report`` broadcasts every total and every value applied, in order, so
+  a test can see each input applied once; ``end`` ends the match with the totals.
+- ``Boom``: a Counter whose tick raises on an input ``boom``.
+- ``Slow``: a Counter whose tick blocks (``time.sleep``, as a careless game would) for
+  ``data`` seconds on an input ``slow``: it overruns its period.
+- ``Guarded``: a Counter whose ``join_attempt`` refuses a player whose meta ``pass`` is
+  not the match's ``params.pass``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from server.games.api import Game, GameContext, Input, JsonValue
+
+SLOW_MAX_S = 2.0  # a test's overrun, bounded
+
+State = dict[str, Any]
+
+
+class Counter(Game[State]):
+    def init(self, ctx: GameContext, params: Mapping[str, JsonValue]) -> State:
+        return {"totals": {}, "applied": {}, "pass": params.get("pass", "")}
+
+    def join(self, ctx: GameContext, state: State, players: list[str]) -> None:
+        for player in players:
+            state["totals"].setdefault(player, 0)
+            state["applied"].setdefault(player, [])
+
+    def tick(self, ctx: GameContext, state: State, inputs: list[Input]) -> State:
+        for item in inputs:
+            self.on_input(ctx, state, item)
+        return state
+
+    def on_input(self, ctx: GameContext, state: State, item: Input) -> None:
+        if item.type == "add" and isinstance(item.data, int) and not isinstance(item.data, bool):
+            state["totals"][item.player] = state["totals"].get(item.player, 0) + item.data
+            state["applied"].setdefault(item.player, []).append(item.data)
+            ctx.send(item.player, "added", {"n": item.data})
+        elif item.type == "report":
+            ctx.broadcast("report", {"totals": state["totals"], "applied": state["applied"]})
+        elif item.type == "end" and not ctx.ended:
+            ctx.end(state["totals"])
+
+
+class Boom(Counter):
+    def on_input(self, ctx: GameContext, state: State, item: Input) -> None:
+        if item.type == "boom":
+            raise RuntimeError("boom, as the test asked")
+        super().on_input(ctx, state, item)
+
+
+class Slow(Counter):
+    def on_input(self, ctx: GameContext, state: State, item: Input) -> None:
+        if item.type == "slow" and isinstance(item.data, int | float):
+            time.sleep(min(float(item.data), SLOW_MAX_S))
+        super().on_input(ctx, state, item)
+
+
+class Guarded(Counter):
+    def join_attempt(
+        self, ctx: GameContext, state: State, player: str, meta: Mapping[str, JsonValue]
+    ) -> str | None:
+        if meta.get("pass") != state["pass"]:
+            return "wrong pass"
+        return None
