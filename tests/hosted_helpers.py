@@ -117,21 +117,24 @@ class MatchPushes:
 
 
 @dataclass(frozen=True, slots=True)
-class FeedEntry:
+class Committed:
+    """A feed entry a host committed: its id, push, tick and epoch."""
+
     id: str
     ev: str
-    tick: int | None  # None: not committed by a host (a player's presence, the end)
-    epoch: int | None
+    tick: int
+    epoch: int
 
 
-def feed_in_redis(redis_client: redis_sync.Redis, match_id: str) -> list[FeedEntry]:
-    """The match's feed as Redis holds it, oldest first."""
-    entries = []
-    for raw_id, fields in redis_client.xrange(keys.match_feed(match_id)):
+def committed_in_redis(redis_client: redis_sync.Redis, match_id: str) -> list[Committed]:
+    """The entries of the match's feed its hosts committed (not a player's presence, not
+    the end), oldest first, as Redis holds them."""
+    found = []
+    raw: Any = redis_client.xrange(keys.match_feed(match_id))
+    for raw_id, fields in raw:
         entry_id = raw_id.decode()
         flat = {k.decode(): v for k, v in fields.items()}
-        push: Message = msgpack.unpackb(with_id(flat["p"], entry_id))
-        tick = int(flat["t"]) if "t" in flat else None
-        epoch = int(flat["e"]) if "e" in flat else None
-        entries.append(FeedEntry(entry_id, str(push["ev"]), tick, epoch))
-    return entries
+        if "t" in flat:
+            push = msgpack.unpackb(with_id(flat["p"], entry_id))
+            found.append(Committed(entry_id, push["ev"], int(flat["t"]), int(flat["e"])))
+    return found

@@ -15,7 +15,7 @@ from tests.conftest import SpawnNode
 from tests.helpers import Pushes, connect, eventually, login
 from tests.hosted_helpers import (
     MatchPushes,
-    feed_in_redis,
+    committed_in_redis,
     host_of,
     move,
     node_env,
@@ -202,7 +202,7 @@ async def test_a_host_paused_past_its_lease_says_nothing_once_another_node_took_
             ticks = [p["tick"] for p in pushes.events()]
             assert ticks == sorted(ticks)
         # Redis holds each tick's outputs from one epoch only, the old epoch's first.
-        committed = [e for e in feed_in_redis(redis_client, match_id) if e.tick is not None]
+        committed = committed_in_redis(redis_client, match_id)
         epochs = [e.epoch for e in committed]
         assert epochs == sorted(epochs)
         assert set(epochs) == {1, 2}
