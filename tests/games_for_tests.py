@@ -4,7 +4,8 @@
 - ``Counter``: input ``{type: "add", data: n}`` adds ``n`` to the sender's total and
   remembers it; ``report`` broadcasts every total and every value applied, in order, so
   a test can see each input applied once; ``end`` ends the match with the totals.
-- ``Boom``: a Counter whose tick raises on an input ``boom``.
+- ``Boom``: a Counter whose tick raises on an input ``boom``, and whose ``snapshot``
+  raises once it had an input ``boom_later``.
 - ``Slow``: a Counter whose tick blocks (``time.sleep``, as a careless game would) for
   ``data`` seconds on an input ``slow``: it overruns its period.
 - ``Guarded``: a Counter whose ``join_attempt`` refuses a player whose meta ``pass`` is
@@ -53,7 +54,14 @@ class Boom(Counter):
     def on_input(self, ctx: GameContext, state: State, item: Input) -> None:
         if item.type == "boom":
             raise RuntimeError("boom, as the test asked")
+        if item.type == "boom_later":
+            state["boom_in_snapshot"] = True
         super().on_input(ctx, state, item)
+
+    def snapshot(self, state: State) -> bytes:
+        if state.get("boom_in_snapshot"):
+            raise RuntimeError("boom in snapshot, as the test asked")
+        return super().snapshot(state)
 
 
 class Slow(Counter):

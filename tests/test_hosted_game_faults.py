@@ -7,12 +7,14 @@ every input taken is applied; a game's join_attempt refuses a player with its re
 from __future__ import annotations
 
 import asyncio
+import signal
 
 import pytest
 
 from client_sim.client import ArenaClient, ArenaError
+from tests.balancer import Balancer
 from tests.conftest import SpawnNode, StartArena
-from tests.helpers import connect, eventually
+from tests.helpers import connect, eventually, login
 from tests.hosted_helpers import BOARDS, MODES, next_event, node_env
 from tests.integrity_helpers import close_all, metric, refused
 
@@ -166,3 +168,55 @@ async def test_a_game_refusing_a_join_tells_the_player_why(start_arena: StartAre
         await add(carol, match_id, 4)
     finally:
         await close_all([alice, bob, carol])
+
+
+async def test_a_game_whose_snapshot_raises_ends_its_match_and_nothing_else(
+    spawn_node: SpawnNode,
+) -> None:
+    node = spawn_node(**node_env("solo"))
+    (_, alice), (_, bob) = await connect(node.url, "alice"), await connect(node.url, "bob")
+    try:
+        doomed = await create(alice, "boom")
+        other = await create(bob, "counter")
+        await alice.request("match.input", match_id=doomed, type="boom_later")
+        ended = await alice.next_push("match.ended", timeout=10)  # at its next snapshot
+        assert ended["match_id"] == doomed
+        assert ended["by"] == "error"
+        # The node still ticks its other match, and takes new ones.
+        await add(bob, other, 5)
+        await add(alice, await create(alice, "counter"), 6)
+    finally:
+        await close_all([alice, bob])
+
+
+async def test_a_node_draining_a_game_whose_snapshot_raises_still_hands_off_the_others(
+    spawn_node: SpawnNode,
+) -> None:
+    # Snapshots come rarely here: the one that raises is the drain's.
+    draining = spawn_node(**node_env("draining", ARENA_HOST_SNAPSHOT_S="600"))
+    # The players come back through the balancer, on the node started later.
+    balancer = await Balancer([draining.port]).start()
+    accounts = [await login(draining.url, name) for name in ("alice", "bob")]
+    alice, bob = [
+        await ArenaClient.connect(balancer.url, a.token, reconnect=True) for a in accounts
+    ]
+    try:
+        doomed = await create(alice, "boom")
+        other = await create(bob, "counter")
+        await add(bob, other, 1)
+        await alice.request("match.input", match_id=doomed, type="boom_later")
+        await add(alice, doomed, 2)  # applied: the next snapshot raises
+        taker = spawn_node(**node_env("taker"))
+        balancer.backend_ports.append(taker.port)
+        draining.signal(signal.SIGTERM)
+        assert await asyncio.to_thread(draining.wait, 15) == 0
+        ended = await alice.next_push("match.ended", timeout=10)
+        assert ended["match_id"] == doomed
+        assert ended["by"] == "error"
+        # The other match was handed off: it goes on on the node left.
+        resync = await bob.next_push("match.resync", timeout=10)
+        assert resync["epoch"] == 2
+        await add(bob, other, 3)
+    finally:
+        await close_all([alice, bob])
+        await balancer.aclose()

@@ -126,6 +126,12 @@ class MatchHost:
                 await self._store.release(hosted.match_id, self._node, hosted.epoch, self._now_ms())
             except (ArenaError, Fenced) as exc:
                 log.warning("could not hand off match %s: %r", hosted.match_id, exc)
+            except Exception:
+                log.exception(
+                    "match %s: its game raised in snapshot; the match ends", hosted.match_id
+                )
+                self.counts.errors += 1
+                await self._fail(hosted)
         log.info("handed off %d server-run matches", len(self._matches))
         self._matches.clear()
 
@@ -347,6 +353,10 @@ class MatchHost:
             self._drop(hosted)
         except ArenaError as exc:
             log.warning("match %s: snapshot failed (%s)", hosted.match_id, exc.code)
+        except Exception:  # the game's snapshot raised: as any callback, it ends the match
+            log.exception("match %s: its game raised in snapshot; the match ends", hosted.match_id)
+            self.counts.errors += 1
+            await self._fail(hosted)
 
     async def _snapshot(self, hosted: Hosted) -> None:
         match = hosted.match
