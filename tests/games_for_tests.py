@@ -3,7 +3,8 @@
 
 - ``Counter``: input ``{type: "add", data: n}`` adds ``n`` to the sender's total and
   remembers it; ``report`` broadcasts every total and every value applied, in order, so
-  a test can see each input applied once; ``end`` ends the match with the totals.
+  a test can see each input applied once; ``end`` ends the match with the totals (or
+  with its data, as it is: the scores a careless game might give).
 - ``Boom``: a Counter whose tick raises on an input ``boom``, and whose ``snapshot``
   raises once it had an input ``boom_later``.
 - ``Slow``: a Counter whose tick blocks (``time.sleep``, as a careless game would) for
@@ -47,7 +48,7 @@ class Counter(Game[State]):
         elif item.type == "report":
             ctx.broadcast("report", {"totals": state["totals"], "applied": state["applied"]})
         elif item.type == "end" and not ctx.ended:
-            ctx.end(state["totals"])
+            ctx.end(state["totals"] if item.data is None else item.data)
 
 
 class Boom(Counter):

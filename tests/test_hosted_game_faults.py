@@ -189,6 +189,21 @@ async def test_a_game_whose_snapshot_raises_ends_its_match_and_nothing_else(
         await close_all([alice, bob])
 
 
+async def test_a_game_ending_with_scores_no_board_takes_ends_with_an_error(
+    start_arena: StartArena,
+) -> None:
+    arena = await start_arena(modes=MODES, boards=BOARDS, host_lease_s=2.0)
+    _, alice = await connect(arena, "alice")
+    try:
+        match_id = await create(alice, "counter")
+        await alice.request("match.input", match_id=match_id, type="end", data={"nobody": 1})
+        ended = await alice.next_push("match.ended", timeout=10)
+        assert ended["by"] == "error"
+        assert ended["scores"] == {}
+    finally:
+        await alice.close()
+
+
 async def test_a_node_draining_a_game_whose_snapshot_raises_still_hands_off_the_others(
     spawn_node: SpawnNode,
 ) -> None:

@@ -187,12 +187,22 @@ class HostedMatches:
             await self._matches.leave(player_id, match_id, kicked=True)
 
     async def finish(self, match_id: str, scores: Mapping[str, float]) -> None:
-        """The game's result: to the results queue and the boards, once."""
+        """The game's result: to the results queue and the boards, once. Scores no board
+        takes (not whole numbers, or for someone not in the match) end it as an error."""
         whole = {
             p: int(s) if isinstance(s, float) and s.is_integer() else s for p, s in scores.items()
         }
-        with contextlib.suppress(MatchEnded):  # ended already (a repeat after a takeover)
-            await self._matches.report_result(match_id, whole, reported_by=None)
+        try:
+            with contextlib.suppress(MatchEnded):  # ended already (a repeat after a takeover)
+                await self._matches.report_result(match_id, whole, reported_by=None)
+        except BadRequest as exc:
+            # Refused every time: left to a takeover, it would be retried forever.
+            log.error(
+                "match %s: its game ended it with bad %s; it ends as an error",
+                match_id,
+                exc.message,
+            )
+            await self.fail(match_id)
 
     async def fail(self, match_id: str) -> None:
         """The game raised: the match ends with no result (``by``/``reason``: error)."""
