@@ -10,14 +10,16 @@ import signal
 import redis as redis_sync
 
 from client_sim.client import ArenaClient
+from server.storage import keys
 from tests.balancer import Balancer
 from tests.conftest import SpawnNode
-from tests.helpers import Pushes, connect, eventually, login
+from tests.helpers import Pushes, connect, eventually, http_json, login
 from tests.hosted_helpers import (
     MatchPushes,
     committed_in_redis,
     host_of,
     move,
+    next_event,
     node_env,
     state_with,
 )
@@ -210,3 +212,41 @@ async def test_a_host_paused_past_its_lease_says_nothing_once_another_node_took_
         assert all(e.tick >= resync_tick for e in committed if e.epoch == 2)
     finally:
         await close_all(clients)
+
+
+async def test_a_match_ended_while_its_host_was_dead_is_left_alone_once_seen_ended(
+    spawn_node: SpawnNode, redis_client: redis_sync.Redis
+) -> None:
+    admin_key = "failover-admin-key-0123456789abcdef"
+    nodes = {name: spawn_node(**node_env(name, ARENA_ADMIN_KEY=admin_key)) for name in "ab"}
+    _, alice = await connect(nodes["a"].url, "alice")
+    try:
+        match_id = (await alice.request("match.create", mode="counter"))["match"]["match_id"]
+        await alice.request("match.input", match_id=match_id, type="add", data=1)
+        await next_event(alice, match_id, "added")
+        host, _ = await host_of(alice)
+        survivor = nodes["b" if host == "a" else "a"]
+        nodes[host].signal(signal.SIGKILL)
+        assert await asyncio.to_thread(nodes[host].wait, 5) == -signal.SIGKILL
+        # An operator ends it while no node runs it.
+        status, _ = await http_json(
+            "POST", f"{survivor.url}/v1/admin/matches/{match_id}/end", token=admin_key
+        )
+        assert status == 200
+
+        async def seen_ended() -> bool:
+            """A sweeper claimed it once its lease lapsed, found it ended, let it go."""
+            epoch = int(redis_client.get(keys.match_epoch(match_id)) or 0)
+            return epoch == 2 and redis_client.zscore(keys.host_leases(), match_id) is None
+
+        await eventually(seen_ended, within_s=10)
+        # A sweep after that one (it takes a new match) leaves the ended match alone.
+        _, bob = await connect(survivor.url, "bob")
+        other = (await bob.request("match.create", mode="counter"))["match"]["match_id"]
+        await bob.request("match.input", match_id=other, type="add", data=2)
+        await next_event(bob, other, "added")
+        await bob.close()
+        assert int(redis_client.get(keys.match_epoch(match_id)) or 0) == 2
+        assert redis_client.zscore(keys.host_leases(), match_id) is None
+    finally:
+        await alice.close()

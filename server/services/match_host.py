@@ -127,9 +127,7 @@ class MatchHost:
             except (ArenaError, Fenced) as exc:
                 log.warning("could not hand off match %s: %r", hosted.match_id, exc)
             except Exception:
-                log.exception(
-                    "match %s: its game raised in snapshot; the match ends", hosted.match_id
-                )
+                log.exception("match %s: its game raised in snapshot; it ends", hosted.match_id)
                 self.counts.errors += 1
                 await self._fail(hosted)
         log.info("handed off %d server-run matches", len(self._matches))
@@ -179,9 +177,9 @@ class MatchHost:
         if match is None or match.state != "running" or game is None:
             if game is None:
                 log.error("match %s runs %s, which this node did not load", match_id, record.game)
-            else:
-                await self._store.forget_lease(match_id)
-            await self._store.release(match_id, self._node, claim.epoch, self._now_ms())
+                await self._store.release(match_id, self._node, claim.epoch, self._now_ms())
+            else:  # over: no sweeper need claim it again (release would note it due)
+                await self._forget(match_id, claim.epoch)
             return None
         steps = await self._store.steps(match_id)
         side: list[Step] = []
