@@ -58,6 +58,11 @@ async def test_tictactoe_between_two_nodes_to_a_win_that_reaches_the_boards_once
     try:
         match_id = await quick_join([alice, bob])
         first, second = await who_moves_first(match_id, {a.player_id: alice, b.player_id: bob})
+        seen = {client: MatchPushes(client) for client in (first, second)}
+        # A move out of turn: refused to its sender alone, whose node is not the other's.
+        await move(second, match_id, 4)
+        rejected = await next_event(second, match_id, "rejected")
+        assert rejected["to"] == [ids[second]]
         # first takes 0, 1, 2 while second takes 3, 4.
         for mover, cell in [(first, 0), (second, 3), (first, 1), (second, 4), (first, 2)]:
             await move(mover, match_id, cell)
@@ -67,11 +72,12 @@ async def test_tictactoe_between_two_nodes_to_a_win_that_reaches_the_boards_once
             ended = await client.next_push("match.ended")
             assert ended["by"] == "server"
             assert ended["scores"] == {ids[first]: 1, ids[second]: 0}
+        assert [p["type"] for p in seen[first].events()] == ["state"] * 5
+        assert [p["type"] for p in seen[second].events()] == ["rejected"] + ["state"] * 5
 
         async def applied() -> bool:
-            queue = "results"
-            waiting = redis_client.llen(f"arena:queue:{{{queue}}}:ready")
-            taken = redis_client.llen(f"arena:queue:{{{queue}}}:taken")
+            waiting = redis_client.llen(keys.queue_ready("results"))
+            taken = redis_client.llen(keys.queue_taken("results"))
             top = await first.request("lb.top", board="wins", limit=10)
             on_board = any(e["player_id"] == ids[first] for e in top["entries"])
             return on_board and waiting + taken == 0
