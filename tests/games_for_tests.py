@@ -4,7 +4,8 @@
 - ``Counter``: input ``{type: "add", data: n}`` adds ``n`` to the sender's total and
   remembers it; ``report`` broadcasts every total and every value applied, in order, so
   a test can see each input applied once; ``end`` ends the match with the totals (or
-  with its data, as it is: the scores a careless game might give).
+  with its data, as it is: the scores a careless game might give); ``kick`` kicks the
+  player its data names; ``unreadable`` broadcasts what no client could decode.
 - ``Boom``: a Counter whose tick raises on an input ``boom``, and whose ``snapshot``
   raises once it had an input ``boom_later``.
 - ``Slow``: a Counter whose tick blocks (``time.sleep``, as a careless game would) for
@@ -19,7 +20,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from server.games.api import Game, GameContext, Input, JsonValue
+from server.games.api import Game, GameContext, Input, JsonValue, LeaveReason
 
 SLOW_MAX_S = 2.0  # a test's overrun, bounded
 
@@ -35,6 +36,11 @@ class Counter(Game[State]):
             state["totals"].setdefault(player, 0)
             state["applied"].setdefault(player, [])
 
+    def leave(
+        self, ctx: GameContext, state: State, players: list[str], reason: LeaveReason
+    ) -> None:
+        ctx.broadcast("left", {"players": players, "reason": reason.value})
+
     def tick(self, ctx: GameContext, state: State, inputs: list[Input]) -> State:
         for item in inputs:
             self.on_input(ctx, state, item)
@@ -47,6 +53,10 @@ class Counter(Game[State]):
             ctx.send(item.player, "added", {"n": item.data})
         elif item.type == "report":
             ctx.broadcast("report", {"totals": state["totals"], "applied": state["applied"]})
+        elif item.type == "kick" and isinstance(item.data, str):
+            ctx.kick(item.data)
+        elif item.type == "unreadable":
+            ctx.broadcast("unreadable", {1: b"bytes are no JSON"})
         elif item.type == "end" and not ctx.ended:
             ctx.end(state["totals"] if item.data is None else item.data)
 

@@ -235,3 +235,42 @@ async def test_a_node_draining_a_game_whose_snapshot_raises_still_hands_off_the_
     finally:
         await close_all([alice, bob])
         await balancer.aclose()
+
+
+async def test_a_game_saying_what_no_client_can_read_ends_its_match_with_an_error(
+    start_arena: StartArena,
+) -> None:
+    arena = await start_arena(modes=MODES, boards=BOARDS, host_lease_s=2.0)
+    _, alice = await connect(arena, "alice")
+    try:
+        match_id = await create(alice, "counter")
+        await alice.request("match.input", match_id=match_id, type="unreadable")
+        ended = await alice.next_push("match.ended", timeout=10)
+        assert ended["by"] == "error"
+        assert ended["reason"] == "error"
+    finally:
+        await alice.close()
+
+
+async def test_a_player_the_game_kicks_is_out_and_the_game_hears_it(
+    start_arena: StartArena,
+) -> None:
+    arena = await start_arena(modes=MODES, boards=BOARDS, host_lease_s=2.0)
+    (_, alice), (b, bob) = await connect(arena, "alice"), await connect(arena, "bob")
+    try:
+        match_id = await create(alice, "counter")
+        await bob.request("match.join", match_id=match_id)
+        assert (await bob.next_push("match.started"))["match_id"] == match_id
+        await alice.request("match.input", match_id=match_id, type="kick", data=b.player_id)
+        left = await alice.next_push("match.left", timeout=10)
+        assert left["player_id"] == b.player_id
+        assert left["reason"] == "kicked"
+        heard = await next_event(alice, match_id, "left")
+        assert heard["data"] == {"players": [b.player_id], "reason": "kicked"}
+        assert (
+            await refused(bob, "match.input", match_id=match_id, type="add", data=1)
+            == "NOT_IN_MATCH"
+        )
+        await add(alice, match_id, 1)
+    finally:
+        await close_all([alice, bob])
