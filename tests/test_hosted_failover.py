@@ -256,3 +256,35 @@ async def test_a_match_ended_while_its_host_was_dead_is_left_alone_once_seen_end
         assert redis_client.zscore(keys.host_leases(), match_id) is None
     finally:
         await alice.close()
+
+
+async def test_a_lone_node_restarted_with_sigterm_picks_its_match_up_where_it_was(
+    spawn_node: SpawnNode,
+) -> None:
+    node = spawn_node(**node_env("lone"))
+    logins = [await login(node.url, name) for name in ("ann", "ben")]
+    clients = [await ArenaClient.connect(node.url, p.token, reconnect=True) for p in logins]
+    try:
+        match_id = await quick_join(clients)
+        ids = [p.player_id for p in logins]
+        first, second = await who_moves_first(match_id, dict(zip(ids, clients, strict=True)))
+        resyncs = [Pushes(client, "match.resync") for client in clients]
+        await move(first, match_id, 0)
+        await move(second, match_id, 3)
+        node.signal(signal.SIGTERM)
+        assert await asyncio.to_thread(node.wait, 15) == 0  # handed off: to itself, later
+        await asyncio.to_thread(node.start)
+        for pushes in resyncs:  # live, or from the feed once reconnected
+            await pushes.until(lambda items: bool(items), within_s=10)
+            assert pushes.items[0]["epoch"] == 2
+        await move(first, match_id, 1)
+        for client in clients:
+            state = await state_with(client, match_id, 3)
+            assert [i for i, cell in enumerate(state["board"]) if cell] == [0, 1, 3]
+        await move(second, match_id, 4)
+        await move(first, match_id, 2)
+        for client in clients:
+            ended = await client.next_push("match.ended", timeout=10)
+            assert ended["scores"][ids[clients.index(first)]] == 1
+    finally:
+        await close_all(clients)
