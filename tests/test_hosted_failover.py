@@ -185,15 +185,20 @@ async def test_a_host_paused_past_its_lease_says_nothing_once_another_node_took_
         try:
             for pushes in seen:
                 await pushes.until_resync(within_s=10)
+            # A move the new host plays; the paused one has not read it yet.
+            await move(first, match_id, 1)
+            for client in clients:
+                await state_with(client, match_id, 3)
         finally:
             paused.signal(signal.SIGCONT)
 
-        # Resumed, the old host ticks the match again, and its commit is refused.
+        # Resumed, the old host plays that move on its own copy, and its commit of the
+        # state it would say is refused.
         async def fenced() -> bool:
             return f"match {match_id}: another node holds it now" in paused.log()
 
         await eventually(fenced, within_s=10)
-        for mover, cell in [(first, 1), (second, 4), (first, 2)]:
+        for mover, cell in [(second, 4), (first, 2)]:
             await move(mover, match_id, cell)
         for client in clients:
             await client.next_push("match.ended", timeout=10)
