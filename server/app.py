@@ -201,11 +201,18 @@ def _match_host(node: Node) -> CleanupContext:
     async def match_host(app: web.Application) -> AsyncIterator[None]:
         host = node.services.host
         task = asyncio.create_task(host.run(), name="match-host")
+        task.add_done_callback(_say_if_failed)
         yield
         await host.drain()  # a no-op when the shutdown handed off already
         await task
 
     return match_host
+
+
+def _say_if_failed(task: asyncio.Task[None]) -> None:
+    """The host's loop is meant to run until the node stops: say at once if it died."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error("the match host stopped", exc_info=task.exception())
 
 
 def _hand_off(node: Node) -> Callable[[web.Application], Awaitable[None]]:

@@ -86,8 +86,8 @@ def test_a_rebuild_afresh_reaches_the_hosts_state_and_rng() -> None:
     assert rebuilt.in_upto == "1007-0" == last_consumed(consumed)
     assert rebuilt.pending == []  # tick 0 was committed: its events were said
     # The join attempts' verdicts come back to be carried out again, no events.
-    assert rebuilt.side == [Admit("c"), Refuse("d", "wrong pass")]
-    assert Admit("c") in outputs
+    assert rebuilt.side == [Admit("c", "1002-0"), Refuse("d", "wrong pass")]
+    assert Admit("c", "1002-0") in outputs
 
 
 def test_a_rebuild_from_a_snapshot_replays_only_the_ticks_after_it() -> None:

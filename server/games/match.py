@@ -28,9 +28,11 @@ REASONS = frozenset(r.value for r in LeaveReason)
 
 @dataclass(frozen=True, slots=True)
 class Admit:
-    """The game took a player who asked to join: the host seats them."""
+    """The game took a player who asked to join (``attempt``: the ask's stream id): the
+    host seats them, once per ask however often a takeover replays it."""
 
     player: str
+    attempt: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +121,7 @@ class HostedMatch(Generic[S]):
                 reason = self.join_attempt(entry.player, meta)
                 if reason is None:
                     outputs += self.join([entry.player])
-                    outputs.append(Admit(entry.player))
+                    outputs.append(Admit(entry.player, entry.id))
                 else:
                     outputs.append(Refuse(entry.player, str(reason)[:200]))
             elif entry.type == JOIN:

@@ -22,6 +22,7 @@ from server.json_limits import json_safe
 from server.protocol import Preencoded, Push, packed_head
 
 LABEL_MAX_BYTES = 2048  # as Nakama's
+SNAPSHOT_MAX_BYTES = 1 << 20  # a game's state in Redis, at most (else the match ends)
 RESYNC = Event("$resync", None)  # the takeover's push, queued like an event
 
 
@@ -103,3 +104,11 @@ def encode_outputs(
         else:
             side.append(output)
     return pushes, side, label
+
+
+def checked_snapshot(match: HostedMatch[Any]) -> bytes:
+    """The match's snapshot; GameOutputError past SNAPSHOT_MAX_BYTES."""
+    blob = match.snapshot()
+    if len(blob) > SNAPSHOT_MAX_BYTES:
+        raise GameOutputError(f"a snapshot of {len(blob)} bytes, over {SNAPSHOT_MAX_BYTES}")
+    return blob

@@ -175,14 +175,14 @@ class HostedMatches:
     async def read(self, match_id: str) -> MatchRecord | None:
         return await self._matches.read(match_id)
 
-    async def admit(self, match_id: str, player_id: str) -> None:
+    async def admit(self, match_id: str, player_id: str, attempt: str) -> None:
+        """Seat a player the game took (once per ask): they leave another running match
+        (one at a time, as at a start), hear ``match.started``, then follow this one."""
         match = await self._matches.read(match_id)
-        if match is None or match.state != "running":
+        if match is None or not await self._store.admit(match_id, player_id, attempt):
             return
-        # One running match per player, as at a start: one they are still in, they leave.
         await self._matches.leave_other_matches([player_id], match_id)
-        if not await self._store.admit(match_id, player_id):
-            return
+        await self._store.point_to(match_id, player_id)
         roster = match.roster if player_id in match.roster else [*match.roster, player_id]
         started = match_started(match_id, match.lobby_id, match.mode, roster, authoritative=True)
         await self._pushes.to_players([player_id], started, keep=True)
@@ -198,13 +198,22 @@ class HostedMatches:
         with contextlib.suppress(NotInMatch, MatchEnded):  # gone already
             await self._matches.leave(player_id, match_id, kicked=True)
 
-    async def finish(self, match_id: str, scores: Mapping[str, float]) -> None:
-        """The game's result: to the results queue and the boards, once."""
+    async def finish(self, match_id: str, scores: Mapping[str, float]) -> bool:
+        """The game's result: to the results queue and the boards, once. Scores no board
+        takes (not whole numbers, or for someone not in the match) end it as an error:
+        False then."""
         whole = {
             p: int(s) if isinstance(s, float) and s.is_integer() else s for p, s in scores.items()
         }
-        with contextlib.suppress(MatchEnded):  # ended already (a repeat after a takeover)
-            await self._matches.report_result(match_id, whole, reported_by=None)
+        try:
+            with contextlib.suppress(MatchEnded):  # ended already (a repeat after a takeover)
+                await self._matches.report_result(match_id, whole, reported_by=None)
+        except BadRequest as exc:
+            # Refused every time: left to a takeover, it would be retried forever.
+            log.error("match %s: its game's result was refused: %s", match_id, exc.message)
+            await self.fail(match_id)
+            return False
+        return True
 
     async def abandon(self, match_id: str) -> None:
         """Every player left the match: it ends with no result (``by: "abandoned"``)."""

@@ -29,13 +29,20 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from server.errors import ArenaError, BadRequest, MatchEnded
+from server.errors import ArenaError, MatchEnded
 from server.games.api import End, Game, Input, Kick
 from server.games.match import Abandon, Admit, Refuse, Step
 from server.games.replay import last_consumed, rebuild
 from server.games.scheduler import Scheduler
 from server.services.host_opener import Doorbell
-from server.services.host_outputs import RESYNC, GameOutputError, HostCounts, Hosted, encode_outputs
+from server.services.host_outputs import (
+    RESYNC,
+    GameOutputError,
+    HostCounts,
+    Hosted,
+    checked_snapshot,
+    encode_outputs,
+)
 from server.services.hosted_matches import HostedMatches
 from server.storage.host_nodes import HostNodes
 from server.storage.hosting import HostStore
@@ -43,7 +50,6 @@ from server.storage.hosting_records import Claim, Fenced, Refusal, Snapshot
 
 log = logging.getLogger(__name__)
 
-SNAPSHOT_MAX_BYTES = 1 << 20  # a game's state in Redis, at most (else the match ends)
 INPUTS_PER_TICK = 128  # a tick reads at most this many inputs (the rest wait a tick)
 SWEEP_BATCH = 50
 
@@ -94,8 +100,6 @@ class MatchHost:
     def _now_ms(self) -> int:
         return int(self._clock() * 1000)
 
-    # --- running ------------------------------------------------------------------
-
     async def run(self) -> None:
         """Tick and sweep until ``drain``."""
         self._started = True
@@ -125,8 +129,12 @@ class MatchHost:
                     await self._store.release(
                         hosted.match_id, self._node, hosted.epoch, self._now_ms()
                     )
-                except Exception as exc:  # its lease lapses: taken over later
+                except (ArenaError, Fenced) as exc:  # its lease lapses: taken over later
                     log.warning("could not hand off match %s: %r", hosted.match_id, exc)
+                except Exception:
+                    log.exception("match %s: its game's snapshot failed; it ends", hosted.match_id)
+                    self.counts.errors += 1
+                    await self._fail(hosted)
             log.info("handed off %d server-run matches", len(self._matches))
             self._matches.clear()
         finally:
@@ -149,8 +157,6 @@ class MatchHost:
             if match_id not in self._matches and not self._draining:
                 await self.adopt(match_id)
 
-    # --- taking a match -----------------------------------------------------------
-
     async def adopt(self, match_id: str) -> bool:
         """Host the match if its lease is free: restore, replay, resume. Whether taken."""
         claim = await self._store.claim(match_id, self._node, self._lease_ms)
@@ -162,8 +168,12 @@ class MatchHost:
         if hosted is None:
             return False
         self._matches[match_id] = hosted
-        await self._store.note_lease(match_id, self._now_ms() + self._lease_ms)
-        await self._commit(hosted, [], consumed=False, force=True)
+        try:
+            await self._store.note_lease(match_id, self._now_ms() + self._lease_ms)
+            await self._commit(hosted, [], consumed=False, force=True)
+        except Exception:  # (cancelled by a drain, it stays: the drain hands it off)
+            self._drop(hosted)  # its lease lapses: taken over again
+            raise
         if match_id in self._matches and not hosted.match.ended:
             self.scheduler.add(match_id, hosted.match.ctx.tick_rate)
         return True
@@ -175,9 +185,9 @@ class MatchHost:
         if match is None or match.state != "running" or game is None:
             if game is None:
                 log.error("match %s runs %s, which this node did not load", match_id, record.game)
-            else:
-                await self._store.forget_lease(match_id)
-            await self._store.release(match_id, self._node, claim.epoch, self._now_ms())
+                await self._store.release(match_id, self._node, claim.epoch, self._now_ms())
+            else:  # over: no sweeper need claim it again (release would note it due)
+                await self._forget(match_id, claim.epoch)
             return None
         steps = await self._store.steps(match_id)
         saved = claim.snapshot
@@ -215,8 +225,6 @@ class MatchHost:
             hosted.snap_at = self._monotonic()
         return hosted
 
-    # --- ticking ------------------------------------------------------------------
-
     async def _flush(self) -> None:
         due = list(self._due)
         self._due.clear()
@@ -229,9 +237,10 @@ class MatchHost:
             *(self._tick(h, r) for h, r in zip(live, reads, strict=True)), return_exceptions=True
         )
         for hosted, outcome in zip(live, ticked, strict=True):
-            if isinstance(outcome, Exception):  # a bug here: that match stops, the rest go on
+            if isinstance(outcome, Exception):  # e.g. a game's event no push can carry
                 log.error("match %s: its tick failed", hosted.match_id, exc_info=outcome)
-                self._drop(hosted)
+                self.counts.errors += 1
+                await self._fail(hosted)  # ended, not left to fail again on every node
 
     async def _tick(self, hosted: Hosted, entries: list[Input] | BaseException) -> None:
         if isinstance(entries, BaseException):
@@ -312,21 +321,18 @@ class MatchHost:
                 if isinstance(output, Kick):
                     await self._hosted.kick(match_id, output.player)
                 elif isinstance(output, Admit):
-                    await self._hosted.admit(match_id, output.player)
+                    await self._hosted.admit(match_id, output.player, output.attempt)
                 elif isinstance(output, Refuse):
                     await self._hosted.refuse(match_id, output.player, output.reason)
-                elif isinstance(output, End):
-                    await self._hosted.finish(match_id, output.scores)
+                elif isinstance(output, End) and not await self._hosted.finish(
+                    match_id, output.scores
+                ):
+                    self.counts.errors += 1  # its result was refused: it ended as an error
                 elif isinstance(output, Abandon):
                     await self._hosted.abandon(match_id)
                     self._terminate(hosted)
                     await self._forget(match_id, hosted.epoch)
                     return
-        except BadRequest as exc:  # the game's result names no player of it, or no number
-            log.error("match %s: its game's result was refused: %s", match_id, exc.message)
-            self.counts.errors += 1
-            await self._fail(hosted)
-            return
         except ArenaError as exc:
             log.warning("match %s: carrying out a decision failed (%s)", match_id, exc.code)
             self._drop(hosted)  # the lease lapses; a takeover carries it out again
@@ -357,9 +363,7 @@ class MatchHost:
 
     async def _snapshot(self, hosted: Hosted) -> None:
         match = hosted.match
-        blob = match.snapshot()
-        if len(blob) > SNAPSHOT_MAX_BYTES:
-            raise GameOutputError(f"a snapshot of {len(blob)} bytes, over {SNAPSHOT_MAX_BYTES}")
+        blob = checked_snapshot(match)
         await self._store.snapshot(
             hosted.match_id,
             Snapshot(match.ctx.tick, hosted.epoch, hosted.in_upto, hosted.out_id, blob),
@@ -367,10 +371,7 @@ class MatchHost:
         hosted.snap_tick = match.ctx.tick
         hosted.snap_at = self._monotonic()
 
-    # --- letting go ---------------------------------------------------------------
-
     def _drop(self, hosted: Hosted) -> None:
-        """Stop hosting here, saying nothing to Redis."""
         self._matches.pop(hosted.match_id, None)
         self.scheduler.remove(hosted.match_id)
 
@@ -386,15 +387,11 @@ class MatchHost:
         try:
             await self._hosted.fail(hosted.match_id)
         except ArenaError as exc:
-            log.warning(
-                "match %s: could not end it after its error (%s)", hosted.match_id, exc.code
-            )
+            log.warning("match %s: could not end it (%s)", hosted.match_id, exc.code)
             return  # the lease lapses; a takeover meets the error again
         await self._forget(hosted.match_id, hosted.epoch)
 
     async def _forget(self, match_id: str, epoch: int) -> None:
-        """The match is over: no sweeper need look at it again."""
+        """The match is over: no sweeper need look at it again; its hosting keys go soon."""
         with contextlib.suppress(ArenaError):
-            await self._store.forget_lease(match_id)
-            await self._store.release(match_id, self._node, epoch, 0)
-            await self._store.forget_lease(match_id)
+            await self._store.retire(match_id, self._node, epoch)

@@ -51,6 +51,7 @@ from server.storage.scripts import Scripts
 # The hosting keys live as long as the match's own (a match runs at most this long).
 HOST_TTL_S = MATCH_TTL_S
 REPLAY_PAGE = 1000  # inputs a takeover reads at once
+RETIRED_TTL_S = 3600  # an ended match's hosting keys, kept for a post-mortem
 FENCED = b"FENCED"
 ENDED = b"ENDED"
 
@@ -173,6 +174,26 @@ class HostStore:
         if released:
             await self.note_lease(match_id, now_ms)
         return bool(released)
+
+    @translate_redis_errors
+    async def retire(self, match_id: str, node: str, epoch: int) -> None:
+        """The match ended: its lease goes (if still ours), sweepers forget it, and its
+        hosting keys (record, epoch, inputs, steps, snapshot) live an hour more, for a
+        post-mortem, instead of the day a running match's do."""
+        await self._scripts.delete_if_equal(
+            keys=[keys.match_lease(match_id)], args=[f"{node}:{epoch}"]
+        )
+        hosting_keys = (
+            keys.match_host(match_id),
+            keys.match_epoch(match_id),
+            keys.match_inputs(match_id),
+            keys.match_steps(match_id),
+            keys.match_snapshot(match_id),
+        )
+        await self._mux.pipeline(
+            ("ZREM", keys.host_leases(), match_id),
+            *(("EXPIRE", key, RETIRED_TTL_S) for key in hosting_keys),
+        )
 
     @translate_redis_errors
     async def holder(self, match_id: str) -> tuple[str, int] | None:

@@ -130,16 +130,19 @@ class MatchStore:
         return True
 
     @translate_redis_errors
-    async def admit(self, match_id: str, player_id: str) -> bool:
-        """A server-run match's game took a player who asked to join: they are in its
-        roster, may send inputs, and it is their match; False when it is not running."""
+    async def admit(self, match_id: str, player_id: str, attempt: str) -> bool:
+        """A server-run match's game took a player who asked to join (ask ``attempt``):
+        they are in its roster and may send inputs. False when it is not running, or this
+        ask was admitted already (a takeover's replay). Their pointer is ``point_to``'s."""
         roster = await self._scripts.match_admit(
-            keys=[keys.match(match_id), keys.match_players(match_id)], args=[player_id]
+            keys=[keys.match(match_id), keys.match_players(match_id)], args=[player_id, attempt]
         )
-        if roster is None:
-            return False
+        return roster is not None
+
+    @translate_redis_errors
+    async def point_to(self, match_id: str, player_id: str) -> None:
+        """The match is the player's running match (a new socket follows it)."""
         await self._mux.execute("SET", keys.player_match(player_id), match_id, "EX", MATCH_TTL_S)
-        return True
 
     @translate_redis_errors
     async def asked_to_join(self, match_id: str, player_id: str, meta: bytes) -> str:
