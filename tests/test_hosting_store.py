@@ -24,7 +24,7 @@ from server.storage.connection import text
 from server.storage.feeds import Feeds
 from server.storage.hosting import HostStore
 from server.storage.hosting_records import Claim, Fenced, HostRecord, Refusal, Snapshot, Steps
-from server.storage.matches import JOIN_BACKLOG, MatchRecord, MatchStore
+from server.storage.matches import INPUT_BACKLOG, JOIN_BACKLOG, MatchRecord, MatchStore
 from server.storage.mux import Commands, RedisMux
 from server.storage.scripts import Scripts
 
@@ -346,3 +346,18 @@ async def test_asks_to_join_are_refused_while_the_inputs_hold_a_backlog(
     with pytest.raises(RateLimited):
         await stores.matches.asked_to_join("m", "p3", b"\x80")
     assert redis_client.xlen(inputs) == JOIN_BACKLOG + 1  # nothing more written
+
+
+async def test_inputs_are_refused_while_the_host_leaves_a_backlog_unread(
+    stores: Stores, redis_client: redis_sync.Redis
+) -> None:
+    await stores.start("m", ["p1"])
+    inputs = keys.match_inputs("m")
+    pipe = redis_client.pipeline()
+    for _ in range(INPUT_BACKLOG):
+        pipe.xadd(inputs, {"pl": "p1", "ty": "move", "d": b"\x80"})
+    pipe.execute()
+    with pytest.raises(RateLimited) as refused:
+        await stores.hosting.add_input("m", "p1", "move", {}, LIMIT)
+    assert refused.value.retry_after_ms == 1000
+    assert redis_client.xlen(inputs) == INPUT_BACKLOG  # nothing acknowledged is trimmed

@@ -185,7 +185,10 @@ class MatchHost:
         if match is None or match.state != "running" or game is None:
             if game is None:
                 log.error("match %s runs %s, which this node did not load", match_id, record.game)
-                await self._store.release(match_id, self._node, claim.epoch, self._now_ms())
+                # Others may run it; this node looks again only a lease later.
+                await self._store.release(
+                    match_id, self._node, claim.epoch, self._now_ms() + self._lease_ms
+                )
             else:  # over: no sweeper need claim it again (release would note it due)
                 await self._forget(match_id, claim.epoch)
             return None

@@ -44,7 +44,7 @@ from server.storage.hosting_records import (
     Steps,
     fields_of,
 )
-from server.storage.matches import INPUT_KEEP, MATCH_TTL_S, sent_or_refused
+from server.storage.matches import INPUT_BACKLOG, INPUT_KEEP, MATCH_TTL_S, sent_or_refused
 from server.storage.mux import Commands
 from server.storage.scripts import Scripts
 
@@ -250,6 +250,7 @@ class HostStore:
                 msgpack.packb(data),
                 INPUT_KEEP,
                 HOST_TTL_S,
+                INPUT_BACKLOG,
             ],
         )
         return sent_or_refused(

@@ -34,6 +34,9 @@ INPUT_KEEP = 10_000
 # Entries waiting in a server-run match's input stream past which asks to join are
 # refused: a host reads 128 a tick, and snapshots trim what it read every second.
 JOIN_BACKLOG = 2_000
+# Past this many, inputs themselves are refused (RATE_LIMITED): the host is far behind, or
+# no node hosts the match yet; what was acknowledged stays below INPUT_KEEP, never trimmed.
+INPUT_BACKLOG = 5_000
 
 
 @dataclass(frozen=True, slots=True)
