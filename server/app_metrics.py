@@ -51,7 +51,7 @@ def node_metrics(
         return {
             "hosted": host.hosted,
             "ticks": counts.ticks,
-            "skipped": host.scheduler.plan.skipped,
+            "skipped": host.scheduler.plan.skipped + counts.busy,
             "errors": counts.errors,
             "takeovers": counts.takeovers,
             "fenced": counts.fenced,

@@ -56,6 +56,7 @@ class HostCounts:
     errors: int = 0  # game callbacks that raised (each ended its match)
     fenced: int = 0  # matches dropped because another node took them
     takeovers: int = 0  # matches taken over from another node (or this one's past)
+    busy: int = 0  # ticks skipped because the match's previous tick was still under way
     late: list[int] = field(default_factory=lambda: [0] * (len(LATE_BOUNDS) + 1))
     late_sum: float = 0.0
 

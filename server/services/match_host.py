@@ -1,23 +1,11 @@
-"""The host: runs the server-run matches this node holds, and takes over those whose
-host is gone.
-
-One scheduler (``server.games.scheduler``) ticks every match held here. Per batch: the
-due matches' inputs are read (pipelined), each game steps (``HostedMatch.advance``), and
-each tick's outputs are committed in one script under the match's epoch: only then are
-they published, so what a paused or dead host computed reaches no one. A quiet tick
-commits nothing, but every fifth of the lease a commit renews it. About every
-``snapshot_s`` the state is snapshotted (fenced too), trimming the inputs it covers.
-What the game decided beyond its events (kick, end, admit or refuse a joiner) is carried
-out after the commit, through ``HostedMatches``; each is safe to repeat.
-
-Losing a match: ``Fenced`` (another node claimed it) drops the local copy silently, and
-so does Redis trouble on a commit: the lease lapses and a sweeper (maybe this node's)
-takes the match over from what Redis holds, so no tick is committed twice.
-
-Taking over (the sweeper, every ``sweep_s`` or when rung): claim a match whose lease
-deadline passed (a new epoch), rebuild it from its snapshot and the ticks committed
-since (``server.games.replay``), commit ``match.resync`` and go on ticking. Draining
-(SIGTERM): stop ticking, snapshot and release every match held; others take them.
+"""The host: runs the server-run matches this node holds; takes over those whose host is
+gone. One scheduler ticks them all; each tick's outputs are committed in one script under
+the match's epoch before anyone hears them, so a paused or dead host's ticks reach no one
+and a stale host's writes are refused (``Fenced``: it drops its copy silently). What the
+game decided besides events (kick, end, admit, refuse) is carried out after the commit,
+safe to repeat. A sweeper claims matches whose lease lapsed (or were handed off, or are
+new), rebuilds them from snapshot and committed ticks (``server.games.replay``), says
+``match.resync``, and goes on. SIGTERM: ``drain`` snapshots and releases every match.
 """
 
 from __future__ import annotations
@@ -84,6 +72,8 @@ class MatchHost:
         self._monotonic = monotonic
         self._matches: dict[str, Hosted] = {}
         self._due: list[str] = []
+        self._busy: set[str] = set()  # matches whose tick is under way
+        self._batches: set[asyncio.Task[None]] = set()
         self.counts = HostCounts()
         self.scheduler: Scheduler[str] = Scheduler(
             self._due.append, flush=self._flush, clock=monotonic, on_late=self.counts.observe_late
@@ -121,6 +111,7 @@ class MatchHost:
         try:
             if self._started:  # else nothing ticks: no batch to wait for
                 await self._done.wait()
+            await asyncio.gather(*self._batches, return_exceptions=True)
             with contextlib.suppress(ArenaError):
                 await self._nodes.forget(self._node)
             for hosted in list(self._matches.values()):
@@ -198,15 +189,10 @@ class MatchHost:
             match_id, saved.in_upto if saved else "", last_consumed(steps.consumed)
         )
         try:
+            start = {"tick_rate": record.tick_rate, "params": record.params, "seed": record.seed}
+            past = (saved.blob, saved.in_upto) if saved else None
             rebuilt = rebuild(
-                game,
-                match_id,
-                {"tick_rate": record.tick_rate, "params": record.params, "seed": record.seed},
-                match.roster,
-                (saved.blob, saved.in_upto) if saved else None,
-                steps.last,
-                steps.consumed,
-                inputs,
+                game, match_id, start, match.roster, past, steps.last, steps.consumed, inputs
             )
         except Exception:
             log.exception("match %s: its game raised while being taken over", match_id)
@@ -229,21 +215,36 @@ class MatchHost:
         return hosted
 
     async def _flush(self) -> None:
-        due = list(self._due)
+        """Start the due matches' ticks and return: batches overlap (a Redis round trip
+        need not delay the next batch), but a match still in an earlier batch skips
+        this tick, so each match's ticks stay one after another."""
+        due = [self._matches[m] for m in self._due if m in self._matches]
         self._due.clear()
-        live = [self._matches[m] for m in due if m in self._matches]
-        reads = await asyncio.gather(
-            *(self._store.inputs_after(h.match_id, h.in_upto, INPUTS_PER_TICK) for h in live),
-            return_exceptions=True,
-        )
-        ticked = await asyncio.gather(
-            *(self._tick(h, r) for h, r in zip(live, reads, strict=True)), return_exceptions=True
-        )
-        for hosted, outcome in zip(live, ticked, strict=True):
-            if isinstance(outcome, Exception):  # e.g. a game's event no push can carry
-                log.error("match %s: its tick failed", hosted.match_id, exc_info=outcome)
-                self.counts.errors += 1
-                await self._fail(hosted)  # ended, not left to fail again on every node
+        ready = [h for h in due if h.match_id not in self._busy]
+        self.counts.busy += len(due) - len(ready)
+        if ready:
+            self._busy.update(h.match_id for h in ready)
+            batch = asyncio.create_task(self._run_batch(ready))
+            self._batches.add(batch)
+            batch.add_done_callback(self._batches.discard)
+
+    async def _run_batch(self, live: list[Hosted]) -> None:
+        try:
+            reads = await asyncio.gather(
+                *(self._store.inputs_after(h.match_id, h.in_upto, INPUTS_PER_TICK) for h in live),
+                return_exceptions=True,
+            )
+            ticked = await asyncio.gather(
+                *(self._tick(h, r) for h, r in zip(live, reads, strict=True)),
+                return_exceptions=True,
+            )
+            for hosted, outcome in zip(live, ticked, strict=True):
+                if isinstance(outcome, Exception):  # e.g. a game's event no push can carry
+                    log.error("match %s: its tick failed", hosted.match_id, exc_info=outcome)
+                    self.counts.errors += 1
+                    await self._fail(hosted)  # ended, not left to fail again on every node
+        finally:
+            self._busy.difference_update(h.match_id for h in live)
 
     async def _tick(self, hosted: Hosted, entries: list[Input] | BaseException) -> None:
         if isinstance(entries, BaseException):
@@ -365,14 +366,10 @@ class MatchHost:
             await self._fail(hosted)
 
     async def _snapshot(self, hosted: Hosted) -> None:
-        match = hosted.match
-        blob = checked_snapshot(match)
-        await self._store.snapshot(
-            hosted.match_id,
-            Snapshot(match.ctx.tick, hosted.epoch, hosted.in_upto, hosted.out_id, blob),
-        )
-        hosted.snap_tick = match.ctx.tick
-        hosted.snap_at = self._monotonic()
+        tick, blob = hosted.match.ctx.tick, checked_snapshot(hosted.match)
+        saved = Snapshot(tick, hosted.epoch, hosted.in_upto, hosted.out_id, blob)
+        await self._store.snapshot(hosted.match_id, saved)
+        hosted.snap_tick, hosted.snap_at = tick, self._monotonic()
 
     def _drop(self, hosted: Hosted) -> None:
         self._matches.pop(hosted.match_id, None)
@@ -380,8 +377,8 @@ class MatchHost:
 
     def _terminate(self, hosted: Hosted) -> None:
         self._drop(hosted)
-        try:
-            hosted.match.terminate()  # what it says is said to no one: the match is over
+        try:  # what it says is said to no one: the match is over
+            hosted.match.terminate()
         except Exception:
             log.exception("match %s: terminate raised", hosted.match_id)
 
