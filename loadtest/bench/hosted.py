@@ -37,7 +37,7 @@ from loadtest.bench.hosted_load import ARENA_ENV, HostedLoad, HostedStep
 from loadtest.bench.hosted_report import HostedRun, render
 from loadtest.bench.relay_load import RelayLoad, StepResult
 
-STEPS = (5, 10, 20, 30, 40, 50, 60, 80, 100, 120, 160, 200)
+STEPS = (5, 10, 15, 20, 25, 30, 40, 50, 60, 80, 100, 120, 160, 200)
 CLIMB_BUDGET_S = 60.0  # set-up included
 RELAY_STEP = 1  # the relay generator's step number (its events carry it)
 

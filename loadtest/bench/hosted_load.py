@@ -2,12 +2,13 @@
 game (``loadtest/bench/bench_game.py``), a paced sender of inputs, a reader per socket.
 
 One task sends every player's ``match.input`` (no rid: fire and forget, as the relay's
-``match.send``) to a fixed schedule, HZ a second, the players' phases spread over the
-period. Each input carries ``n``, its sender's count of its inputs; the generator keeps
-each input's send time (``time.monotonic_ns``). The game hands ``n`` back in the next
-tick's broadcast of every position, so a player's reader, finding its own ``n`` grown,
-takes the latency of every input up to it: from the send to the first broadcast that
-reflects it.
+``match.send``) to a schedule drawn beforehand: HZ a second for each player, each input
+at a random moment of its period (inputs synchronised with the ticks would make the
+latency a matter of phase). Each input carries ``n``, its sender's count of its inputs;
+the generator keeps each input's send time (``time.monotonic_ns``). The game hands
+``n`` back in the next tick's broadcast of every position, so a player's reader, finding
+its own ``n`` grown, takes the latency of every input up to it: from the send to the
+first broadcast that reflects it.
 
 A step also scrapes the server's ``/metrics`` before and after its sending: the tick
 lateness histogram (how late each batch of ticks started), ticks run and ticks skipped
@@ -20,6 +21,7 @@ import asyncio
 import contextlib
 import gc
 import json
+import random
 import time
 from bisect import bisect_left
 from dataclasses import dataclass, field
@@ -225,6 +227,7 @@ class HostedLoad:
         self.first: list[int] = []  # per player: the first n sent in the current step
         self.tally = Tally()
         self.closed = 0
+        self._rng = random.Random(15)
         self._readers: list[asyncio.Task[None]] = []
 
     async def grow(self, matches: int) -> None:
@@ -269,31 +272,40 @@ class HostedLoad:
             if len(tally.latencies_ns) == tally.expected:
                 tally.complete.set()
 
-    async def _send(self, players: int, t0: int) -> tuple[int, list[int]]:
+    def _schedule(self, players: int) -> list[tuple[int, int, int]]:
+        """(due ns after the start, player, n) for every input of a step, in due order. Each
+        player sends HZ a second, each input at a random moment of its period: inputs fall
+        anywhere between two ticks, as a person's do, not at a fixed phase of them."""
         period = 1_000_000_000 // HZ
-        offsets = [i * period // players for i in range(players)]
+        rng = self._rng
+        return sorted(
+            (n * period + rng.randrange(period), i, n)
+            for n in range(int(STEP_S * HZ))
+            for i in range(players)
+        )
+
+    async def _send(self, schedule: list[tuple[int, int, int]], t0: int) -> tuple[int, list[int]]:
         pack, now, unyielded, sent = msgpack.packb, time.monotonic_ns, 0, 0
         lateness: list[int] = []
         stop_at = t0 + int((STEP_S + LATE_S) * 1e9)
-        for n in range(int(STEP_S * HZ)):
-            for i in range(players):
-                due, t = t0 + n * period + offsets[i], now()
-                if due - t > 500_000:
-                    await asyncio.sleep((due - t) / 1e9)
-                    t, unyielded = now(), 0
-                elif unyielded >= 64:
-                    await asyncio.sleep(0)
-                    t, unyielded = now(), 0
-                if t > stop_at:
-                    return sent, lateness
-                lateness.append(t - due)
-                mine = self.sent_ns[i]
-                data = {"x": float(n % 1000), "y": float(i % 1000), "n": len(mine) + 1}
-                mine.append(now())
-                op = {"op": "match.input", "match_id": self.match_ids[i // SEATS]}
-                await self.sockets[i].send_bytes(pack({**op, "type": "move", "data": data}))
-                sent += 1
-                unyielded += 1
+        for offset, i, n in schedule:
+            due, t = t0 + offset, now()
+            if due - t > 500_000:
+                await asyncio.sleep((due - t) / 1e9)
+                t, unyielded = now(), 0
+            elif unyielded >= 64:
+                await asyncio.sleep(0)
+                t, unyielded = now(), 0
+            if t > stop_at:
+                return sent, lateness
+            lateness.append(t - due)
+            mine = self.sent_ns[i]
+            data = {"x": float(n % 1000), "y": float(i % 1000), "n": len(mine) + 1}
+            mine.append(now())
+            op = {"op": "match.input", "match_id": self.match_ids[i // SEATS]}
+            await self.sockets[i].send_bytes(pack({**op, "type": "move", "data": data}))
+            sent += 1
+            unyielded += 1
         return sent, lateness
 
     async def step(self, matches: int) -> HostedStep:
@@ -314,8 +326,9 @@ class HostedLoad:
         metrics0 = await host_metrics(self.http, self.url)
         cpu0 = {name: cpu_seconds(*pids) for name, pids in self.pids.items()}
         own0, wall0, cores0 = time.process_time(), time.monotonic(), core_jiffies()
+        schedule = self._schedule(players)
         t0 = time.monotonic_ns() + 20_000_000
-        sent, lateness = await self._send(players, t0)
+        sent, lateness = await self._send(schedule, t0)
         wall = time.monotonic() - wall0
         metrics = (await host_metrics(self.http, self.url)).since(metrics0)
         cpu = {name: (cpu_seconds(*pids) - cpu0[name]) / wall for name, pids in self.pids.items()}
