@@ -209,7 +209,7 @@ def _summary(run: HostedRun) -> str:
     failed = next((s for s in run.climb if best is None or s.matches > best.matches), None)
     stop = f"; {failed.matches} failed ({_why(failed)})" if failed else ""
     rounds, relay = run.rounds, run.relay
-    lease = f"{run.lease_s:g} s" + (" (the default)" if run.lease_s == 5.0 else "")
+    lease = f"{run.lease_s:g} s" + (", the default" if run.lease_s == 5.0 else ", not the default")
     at = best.matches if best else "-"
     return _rows(
         ("measure", "figure"),
@@ -247,7 +247,7 @@ def _summary(run: HostedRun) -> str:
 
 
 def render(run: HostedRun) -> str:
-    lease = f"{run.lease_s:g} s" + (" (the default)" if run.lease_s == 5.0 else "")
+    lease = f"{run.lease_s:g} s" + (", the default" if run.lease_s == 5.0 else ", not the default")
     wall = ", ".join(f"{part} {s:.0f} s" for part, s in run.wall_s.items())
     notes = "\n".join(f"- {n}" for n in _notes(run))
     title = f"the bench game: {SEATS} players, {TICK_RATE} Hz, each player sending {HZ} inputs/s"
@@ -262,7 +262,10 @@ of the node's tick batches started at most {LATENESS_LIMIT_S * 1000:g} ms late
 (`arena_match_tick_lateness_seconds`, read before and after the sending; its buckets are
 1, 2.5, 5, 10, 25, 50, 100, 250 ms and 1 s, so the p99 column gives the bucket). A failed
 step runs once more; a second failure ends the climb. The broadcasts received/s column
-counts every player's copy.
+counts every player's copy. Inputs are sent at random moments between ticks, so the wait
+for the next tick alone is 0 to {1000 / TICK_RATE:.0f} ms: an input-to-broadcast p50 near
+{500 / TICK_RATE:.0f} ms and p99 near {1000 / TICK_RATE:.0f} ms is the tick rate's part,
+and what is above it the server's.
 
 {_climb_table(run.climb)}
 
@@ -279,8 +282,8 @@ moment within its lease renewal period, and times, at the 4 players on the other
 node (a new process and node id) takes the dead one's place and its 4 players log back
 in there, so the next kill falls on the other side. Lease {lease}, sweep 0.5 s: the new
 host can claim only once the lease lapses, so the kill-to-resync time is the lease left
-at the kill (4 to 5 s, renewed every fifth of it) plus up to a sweep, plus the claim,
-restore and replay.
+at the kill ({run.lease_s * 0.8:g} to {run.lease_s:g} s: it is renewed every fifth of it)
+plus up to a sweep, plus the claim, restore and replay.
 
 {_kills_table(run.rounds)}
 
