@@ -26,7 +26,7 @@ GENERATOR_BUSY = 0.9
 @dataclass(frozen=True, slots=True)
 class HostedRun:
     climb: list[HostedStep]
-    relay: StepResult | None
+    relay: list[StepResult]  # the same count twice: right after set-up, then again
     rounds: list[Round]
     logs: dict[str, str]  # part -> its servers' logs, one after another
     wall_s: dict[str, float]  # part -> seconds it took, set-up included
@@ -152,6 +152,42 @@ def _kills_table(rounds: list[Round]) -> str:
     return "\n".join(rows)
 
 
+def _relay_notes(relay: list[StepResult]) -> list[str]:
+    notes = []
+    if len(relay) > 1:
+        warm = relay[0]
+        notes.append(
+            f"The relay's first {STEP_S:.0f} s at {warm.matches} matches, right after its "
+            f"players logged in and met in lobbies (the table gives the second): "
+            f"{warm.delivered_per_s:,.0f} deliveries/s, p50 / p99 {warm.p50_ms:.1f} / "
+            f"{warm.p99_ms:.1f} ms, server {warm.server_cpu:.0%} of a core."
+        )
+    other = [r.other_cpu for r in relay if r.other_cpu >= OTHER_CPU]
+    if other:
+        notes.append(
+            f"The relay's steps: other work on the machine took up to {max(other):.0%} of a core."
+        )
+    return notes
+
+
+def _log_note(part: str, log: str) -> str:
+    lines = log.splitlines()
+    errors = [x for x in lines if " ERROR " in x or "Traceback" in x]
+    warnings = [x for x in lines if " WARNING " in x]
+    if not errors and not warnings:
+        return f"The {part}'s server logs held no warnings or errors."
+    first = (errors or warnings)[0][:200]
+    return (
+        f"The {part}'s server logs held {len(errors)} errors, {len(warnings)} warnings; "
+        f"first: `{first}`."
+    )
+
+
+def _relay(run: HostedRun) -> StepResult | None:
+    """The relay's step compared: the last one."""
+    return run.relay[-1] if run.relay else None
+
+
 def _p50_max(values: list[float]) -> str:
     got = [v for v in values if not math.isnan(v)]
     if not got:
@@ -186,21 +222,11 @@ def _notes(run: HostedRun) -> list[str]:
             f"{', '.join(map(str, repeated))} matches failed once and passed when repeated: "
             "noise from the machine, most likely."
         )
+    notes += _relay_notes(run.relay)
     timed_out = [i for i, r in enumerate(run.rounds, 1) if math.isnan(r.resync_last_s)]
     if timed_out:
         notes.append(f"Kills {timed_out}: not every observer heard match.resync in time.")
-    for part, log in run.logs.items():
-        lines = log.splitlines()
-        errors = [x for x in lines if " ERROR " in x or "Traceback" in x]
-        warnings = [x for x in lines if " WARNING " in x]
-        if not errors and not warnings:
-            notes.append(f"The {part}'s server logs held no warnings or errors.")
-        else:
-            first = (errors or warnings)[0][:200]
-            notes.append(
-                f"The {part}'s server logs held {len(errors)} errors, {len(warnings)} "
-                f"warnings; first: `{first}`."
-            )
+    notes += [_log_note(part, log) for part, log in run.logs.items()]
     return notes
 
 
@@ -208,7 +234,7 @@ def _summary(run: HostedRun) -> str:
     best = _best(run.climb)
     failed = next((s for s in run.climb if best is None or s.matches > best.matches), None)
     stop = f"; {failed.matches} failed ({_why(failed)})" if failed else ""
-    rounds, relay = run.rounds, run.relay
+    rounds, relay = run.rounds, _relay(run)
     lease = f"{run.lease_s:g} s" + (", the default" if run.lease_s == 5.0 else ", not the default")
     at = best.matches if best else "-"
     return _rows(
@@ -272,7 +298,7 @@ and what is above it the server's.
 Beside it, the relay on a fresh node and Redis: the same matches of {SEATS}, each player
 sending `match.send` (no rid) at {HZ} Hz, {STEP_S:.0f} s, the relay bench's generator:
 
-{_versus(_best(run.climb), run.relay)}
+{_versus(_best(run.climb), _relay(run))}
 
 Failover: two nodes on one Redis (both on core 0), one match with its players split
 between them (4 each), every player sending an input with a rid every
