@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from loadtest.bench import connections, leaderboards, lobbies, locks, relay
+from loadtest.bench import connections, hosted, leaderboards, lobbies, locks, relay
 from loadtest.bench.common import machine
 
 BEGIN = "<!-- bench:start (make bench rewrites from here) -->"
@@ -44,6 +44,8 @@ async def main_async(args: argparse.Namespace) -> str:
             sections.append(await lobbies.run(workdir, duration_s=min(args.duration, 5.0)))
         if "relay" in args.only:
             sections.append(await relay.run(workdir))
+        if "hosted" in args.only:
+            sections.append(await hosted.run(workdir))
         if "connections" in args.only:
             sections.append(await connections.run(workdir))
     command = "make bench" if not args.command else args.command
@@ -57,8 +59,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--only",
         nargs="+",
-        default=["leaderboards", "locks", "lobbies", "relay", "connections"],
-        choices=["leaderboards", "locks", "lobbies", "relay", "connections"],
+        default=["leaderboards", "locks", "lobbies", "relay", "hosted", "connections"],
+        choices=["leaderboards", "locks", "lobbies", "relay", "hosted", "connections"],
     )
     parser.add_argument("--players", type=int, default=1_000_000)
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per load phase")
