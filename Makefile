@@ -11,7 +11,7 @@ help:
 	@echo "make demo            Arena with its private Redis plus 50 bots playing the whole loop, until Ctrl-C"
 	@echo "                     (same settings as make run; the server's log goes to var/demo-server.log)"
 	@echo "make test            set up, then lint, type-check and run the test suite against real redis-server, nginx and chromium processes"
-	@echo "make bench           run every benchmark beside its baseline (~5 min, ~400 MB) and rewrite docs/benchmarks.md"
+	@echo "make bench           run every benchmark beside its baseline (~7 min, ~400 MB) and rewrite docs/benchmarks.md"
 	@echo "make loadtest        Locust users playing over WebSocket against a server it starts (or URL=...);"
 	@echo "                     USERS=50 SPAWN_RATE=10 DURATION=60s FORMAT=msgpack|json; reports in var/loadtest/"
 	@echo "make lint            ruff; make typecheck: mypy --strict"
