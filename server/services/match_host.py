@@ -372,8 +372,9 @@ class MatchHost:
         hosted.snap_tick, hosted.snap_at = tick, self._monotonic()
 
     def _drop(self, hosted: Hosted) -> None:
-        self._matches.pop(hosted.match_id, None)
-        self.scheduler.remove(hosted.match_id)
+        if self._matches.get(hosted.match_id) is hosted:  # not a newer copy of it, adopted since
+            del self._matches[hosted.match_id]
+            self.scheduler.remove(hosted.match_id)
 
     def _terminate(self, hosted: Hosted) -> None:
         self._drop(hosted)
