@@ -123,7 +123,9 @@ class HostedMatches:
             meta = {}
         if not isinstance(meta, dict):
             raise BadRequest("meta: a map")
-        await self._store.asked_to_join(match_id, player_id, packed_json(meta, "meta", 1024))
+        await self._store.asked_to_join(
+            match_id, player_id, packed_json(meta, "meta", META_MAX_BYTES)
+        )
         return "asked"
 
     async def input(self, player_id: str, match_id: str, type: str, data: object) -> str:
