@@ -49,7 +49,7 @@ def node_metrics(
     def host_counts() -> dict[str, int]:
         counts = host.counts
         return {
-            "hosted": host.hosted,
+            "hosted": len(host),
             "ticks": counts.ticks,
             "skipped": host.scheduler.plan.skipped + counts.busy,
             "errors": counts.errors,

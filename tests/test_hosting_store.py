@@ -16,7 +16,7 @@ import redis as redis_sync
 from server.embedded_redis import RedisClusterProcesses, RedisProcess
 from server.errors import MatchEnded, NotInMatch, RateLimited
 from server.games.api import Input
-from server.protocol import Push, packed_head, with_id
+from server.protocol import Push, Tell, packed_head, with_id
 from server.settings import RateLimit
 from server.storage import keys
 from server.storage.cluster import ClusterMux, slot_of
@@ -361,3 +361,19 @@ async def test_inputs_are_refused_while_the_host_leaves_a_backlog_unread(
         await stores.hosting.add_input("m", "p1", "move", {}, LIMIT)
     assert refused.value.retry_after_ms == 1000
     assert redis_client.xlen(inputs) == INPUT_BACKLOG  # nothing acknowledged is trimmed
+
+
+async def test_an_admission_counts_once_per_ask_and_an_older_ask_never_reseats(
+    stores: Stores, redis_client: redis_sync.Redis
+) -> None:
+    await stores.start("m", ["p1"])
+    leave = Tell(Push.MATCH_LEFT, {"match_id": "m", "player_id": "p2"})
+    assert await stores.matches.admit("m", "p2", "100-0")
+    assert await stores.matches.admit("m", "p2", "100-0")  # replayed, still in: redo after
+    assert await stores.matches.leave("m", "p2", leave)
+    assert not await stores.matches.admit("m", "p2", "100-0")  # replayed, but p2 left since
+    assert await stores.matches.admit("m", "p2", "200-1")  # a new ask
+    assert await stores.matches.leave("m", "p2", leave)
+    assert not await stores.matches.admit("m", "p2", "100-0")  # an older ask, replayed
+    assert not redis_client.sismember(keys.match_players("m"), "p2")
+    assert (await stores.matches.read("m")).roster == ["p1", "p2"]  # type: ignore[union-attr]

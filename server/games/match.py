@@ -52,6 +52,11 @@ class Abandon:
 Step = Output | Admit | Refuse | Abandon
 
 
+def _gone(entry: Input) -> bool:
+    """A player left or was kicked (not dropped: they may come back)."""
+    return entry.type == LEAVE and entry.data != LeaveReason.DROPPED.value
+
+
 class HostedMatch(Generic[S]):
     """A match of ``game`` with its state; no I/O, no clock but the tick count."""
 
@@ -132,7 +137,7 @@ class HostedMatch(Generic[S]):
             else:
                 inputs.append(entry)
         outputs += self.step(inputs)
-        if not self.present and not self.ended and any(e.type == LEAVE for e in entries):
+        if not self.present and not self.ended and any(_gone(e) for e in entries):
             outputs.append(Abandon())
         return outputs
 

@@ -222,6 +222,8 @@ class Scheduler(Generic[K]):
             wait = None if due is None else due - self._clock()
             if wait is None or wait > 0:
                 await self._pause(self._wake, wait)
+            else:
+                await asyncio.sleep(0)  # behind: let the ticks under way run first
 
     def _tick(self, match: K) -> None:
         try:

@@ -178,7 +178,8 @@ class HostedMatches:
         return await self._matches.read(match_id)
 
     async def admit(self, match_id: str, player_id: str, attempt: str) -> None:
-        """Seat a player the game took (once per ask): they leave another running match
+        """Seat a player the game took (once per ask; a replayed ask of a player still in
+        redoes the steps after, each safe to repeat): they leave another running match
         (one at a time, as at a start), hear ``match.started``, then follow this one."""
         match = await self._matches.read(match_id)
         if match is None or not await self._store.admit(match_id, player_id, attempt):

@@ -83,8 +83,7 @@ class MatchHost:
         self._done = asyncio.Event()  # run() returned
         self._drained = asyncio.Event()  # every match held was handed off
 
-    @property
-    def hosted(self) -> int:
+    def __len__(self) -> int:  # the matches hosted here
         return len(self._matches)
 
     def _now_ms(self) -> int:
@@ -97,6 +96,10 @@ class MatchHost:
         try:
             await self.scheduler.run()
         finally:
+            # A takeover under way finishes (its match is then handed off), within reason.
+            self._doorbell.ring()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(sweeper), self._lease_ms / 1000)
             sweeper.cancel()
             await asyncio.gather(sweeper, return_exceptions=True)
             self._done.set()
@@ -135,10 +138,8 @@ class MatchHost:
         while not self._draining:
             try:
                 await self.sweep()
-            except ArenaError as exc:
-                log.warning("sweeping for matches to host failed: %s", exc.code)
-            except Exception:
-                log.exception("sweeping for matches to host failed")
+            except Exception as exc:  # Redis trouble (ArenaError), or a bug: logged, tried again
+                log.warning("sweeping for matches to host failed: %r", exc, exc_info=True)
             await self._doorbell.wait(self._sweep_s)
 
     async def sweep(self) -> None:
@@ -215,9 +216,8 @@ class MatchHost:
         return hosted
 
     async def _flush(self) -> None:
-        """Start the due matches' ticks and return: batches overlap (a Redis round trip
-        need not delay the next batch), but a match still in an earlier batch skips
-        this tick, so each match's ticks stay one after another."""
+        """Start the due matches' ticks and return: batches overlap, but a match whose
+        last tick is under way skips this one, so its ticks stay one after another."""
         due = [self._matches[m] for m in self._due if m in self._matches]
         self._due.clear()
         ready = [h for h in due if h.match_id not in self._busy]
@@ -234,17 +234,20 @@ class MatchHost:
                 *(self._store.inputs_after(h.match_id, h.in_upto, INPUTS_PER_TICK) for h in live),
                 return_exceptions=True,
             )
-            ticked = await asyncio.gather(
-                *(self._tick(h, r) for h, r in zip(live, reads, strict=True)),
-                return_exceptions=True,
-            )
-            for hosted, outcome in zip(live, ticked, strict=True):
-                if isinstance(outcome, Exception):  # e.g. a game's event no push can carry
-                    log.error("match %s: its tick failed", hosted.match_id, exc_info=outcome)
-                    self.counts.errors += 1
-                    await self._fail(hosted)  # ended, not left to fail again on every node
+            await asyncio.gather(*(self._tick_one(h, r) for h, r in zip(live, reads, strict=True)))
         finally:
             self._busy.difference_update(h.match_id for h in live)
+
+    async def _tick_one(self, hosted: Hosted, entries: list[Input] | BaseException) -> None:
+        """One match's tick; it frees the match at once (no slow sibling holds it back)."""
+        try:
+            await self._tick(hosted, entries)
+        except Exception:  # e.g. a game's event no push can carry
+            log.exception("match %s: its tick failed", hosted.match_id)
+            self.counts.errors += 1
+            await self._fail(hosted)  # ended, not left to fail again on every node
+        finally:
+            self._busy.discard(hosted.match_id)
 
     async def _tick(self, hosted: Hosted, entries: list[Input] | BaseException) -> None:
         if isinstance(entries, BaseException):
@@ -303,8 +306,7 @@ class MatchHost:
             await self._forget(hosted.match_id, hosted.epoch)
             return
         except ArenaError as exc:
-            # Whether it was written is unknown: let the lease lapse and a takeover
-            # replay from what Redis holds.
+            # Written or not? The lease lapses; a takeover replays what Redis holds.
             log.warning("match %s: commit failed (%s)", hosted.match_id, exc.code)
             self._drop(hosted)
             return

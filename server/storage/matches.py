@@ -135,12 +135,14 @@ class MatchStore:
     @translate_redis_errors
     async def admit(self, match_id: str, player_id: str, attempt: str) -> bool:
         """A server-run match's game took a player who asked to join (ask ``attempt``):
-        they are in its roster and may send inputs. False when it is not running, or this
-        ask was admitted already (a takeover's replay). Their pointer is ``point_to``'s."""
-        roster = await self._scripts.match_admit(
+        they are in its roster and may send inputs. True when admitted now, or when this
+        ask was admitted before and they are still in (what follows may be done again: a
+        takeover replays it); False when the match is not running, a later ask of theirs
+        was admitted, or they left since. Their pointer is ``point_to``'s."""
+        admitted = await self._scripts.match_admit(
             keys=[keys.match(match_id), keys.match_players(match_id)], args=[player_id, attempt]
         )
-        return roster is not None
+        return int(admitted) > 0
 
     @translate_redis_errors
     async def point_to(self, match_id: str, player_id: str) -> None:
