@@ -99,6 +99,17 @@ def sent_or_refused(reply: list[Any], too_many: str, wrong_kind: str) -> str:
     raise NotInMatch("not a player of this match")
 
 
+def _member_keys(match_id: str) -> list[str]:
+    """What a player's leaving or presence touches: the match, its players, its feed, and
+    its inputs (a server-run match's game hears of it there)."""
+    return [
+        keys.match(match_id),
+        keys.match_players(match_id),
+        keys.match_feed(match_id),
+        keys.match_inputs(match_id),
+    ]
+
+
 class MatchStore:
     def __init__(self, mux: Commands, scripts: Scripts, feeds: Feeds, *, feed_keep: int) -> None:
         self._mux = mux
@@ -109,6 +120,12 @@ class MatchStore:
 
     def channel(self, match_id: str) -> str:
         return keys.match_channel(match_id)
+
+    def _told(self, match_id: str, player_id: str, push: Tell) -> list[Any]:
+        """The arguments a push about a player starts with in the leave and presence
+        scripts: the player, the channel, the push, the feed's length and life."""
+        head = packed_head(push.event, push.fields)
+        return [player_id, keys.match_channel(match_id), head, self._keep, MATCH_TTL_S]
 
     @translate_redis_errors
     async def create(self, match: MatchRecord) -> bool:
@@ -277,18 +294,9 @@ class MatchStore:
         """Take the player off the match; the feed id ('' if it had ended), None if not in it.
         A server-run match's game hears of it (``reason``: left or kicked)."""
         reply = await self._scripts.match_leave(
-            keys=[
-                keys.match(match_id),
-                keys.match_players(match_id),
-                keys.match_feed(match_id),
-                keys.match_inputs(match_id),
-            ],
+            keys=_member_keys(match_id),
             args=[
-                player_id,
-                keys.match_channel(match_id),
-                packed_head(push.event, push.fields),
-                self._keep,
-                MATCH_TTL_S,
+                *self._told(match_id, player_id, push),
                 msgpack.packb(reason),
                 INPUT_KEEP,
             ],
@@ -345,18 +353,9 @@ class MatchStore:
         the feed id, or None when the match is not running, the player left it, or a
         change of theirs later than ``moment`` was announced already."""
         reply = await self._scripts.match_presence(
-            keys=[
-                keys.match(match_id),
-                keys.match_players(match_id),
-                keys.match_feed(match_id),
-                keys.match_inputs(match_id),
-            ],
+            keys=_member_keys(match_id),
             args=[
-                player_id,
-                keys.match_channel(match_id),
-                packed_head(push.event, push.fields),
-                self._keep,
-                MATCH_TTL_S,
+                *self._told(match_id, player_id, push),
                 moment,
                 1 if push.fields.get("online") else 0,
                 INPUT_KEEP,
