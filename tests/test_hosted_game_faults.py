@@ -23,6 +23,13 @@ async def create(client: ArenaClient, mode: str, **params: object) -> str:
     return str(match["match_id"])
 
 
+async def alone_in_a_counter(start_arena: StartArena) -> tuple[ArenaClient, str]:
+    """A node with the test games, and alice alone in a counter match on it."""
+    arena = await start_arena(modes=MODES, boards=BOARDS, host_lease_s=2.0)
+    _, alice = await connect(arena, "alice")
+    return alice, await create(alice, "counter")
+
+
 async def add(client: ArenaClient, match_id: str, n: int) -> None:
     """An input the Counter applies, and its word that it did."""
     await client.request("match.input", match_id=match_id, type="add", data=n)
@@ -104,10 +111,8 @@ async def test_the_ticks_an_overrun_skipped_are_counted_in_the_metrics(
 async def test_an_input_flood_is_rate_limited_and_every_input_taken_is_applied(
     start_arena: StartArena,
 ) -> None:
-    arena = await start_arena(modes=MODES, boards=BOARDS, host_lease_s=2.0)
-    _, alice = await connect(arena, "alice")
+    alice, match_id = await alone_in_a_counter(start_arena)
     try:
-        match_id = await create(alice, "counter")
         replies = await asyncio.gather(
             *(
                 alice.request("match.input", match_id=match_id, type="add", data=n)
@@ -187,10 +192,8 @@ async def test_a_game_whose_snapshot_raises_ends_its_match_and_nothing_else(
 async def test_a_game_ending_with_scores_no_board_takes_ends_with_an_error(
     start_arena: StartArena,
 ) -> None:
-    arena = await start_arena(modes=MODES, boards=BOARDS, host_lease_s=2.0)
-    _, alice = await connect(arena, "alice")
+    alice, match_id = await alone_in_a_counter(start_arena)
     try:
-        match_id = await create(alice, "counter")
         await alice.request("match.input", match_id=match_id, type="end", data={"nobody": 1})
         ended = await alice.next_push("match.ended", timeout=10)
         assert ended["by"] == "error"
@@ -235,10 +238,8 @@ async def test_a_node_draining_a_game_whose_snapshot_raises_still_hands_off_the_
 async def test_a_game_saying_what_no_client_can_read_ends_its_match_with_an_error(
     start_arena: StartArena,
 ) -> None:
-    arena = await start_arena(modes=MODES, boards=BOARDS, host_lease_s=2.0)
-    _, alice = await connect(arena, "alice")
+    alice, match_id = await alone_in_a_counter(start_arena)
     try:
-        match_id = await create(alice, "counter")
         await alice.request("match.input", match_id=match_id, type="unreadable")
         ended = await alice.next_push("match.ended", timeout=10)
         assert ended["by"] == "error"
