@@ -1,0 +1,131 @@
+"""The wire forms of synced state: a keyframe (everything) and a patch (what changed).
+
+Both are nested arrays of numbers and strings only, so a msgpack socket and a JSON socket
+carry the same thing (no map keys: an int key would not survive JSON). A container is
+written whole as ``[ref, kind, ...]``:
+
+- an object: ``[ref, type, v0, v1, ...]``, its field values in declared order; ``type``
+  indexes the schema (``[[name, [field, ...]], ...]``, sent with each keyframe);
+- a map: ``[ref, -1, k, v, k, v, ...]``;
+- a list: ``[ref, -2, v, v, ...]``.
+
+A value is a primitive (null, bool, number, string) or, where an array stands, a
+container written whole (state holds no plain lists, so an array is always one).
+
+A patch is a list of operations, each on one container the receiver already holds:
+
+- an object: ``[ref, f, v, f, v, ...]`` (field index, new value);
+- a map: ``[ref, k, v, k, v, ...]`` (set) and ``[-ref, k, k, ...]`` (deleted keys);
+- a list: ``[ref, length, i, v, i, v, ...]`` (its new length, then the indexes set);
+- a new object type: ``[0, type, name, [field, ...]]``, before its first use.
+
+Refs are never reused while the state lives, so an operation on a ref the receiver does
+not hold means it missed something: it asks for a keyframe instead of guessing.
+
+100 objects ``{x, y}`` in a map, one of them moved (small coordinates): the patch
+``[[ref, 0, x, 1, y]]`` is 9 bytes of msgpack.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from server.games.sync.state import Container, Schema, SyncList, SyncMap, Tracker
+
+MAP, LIST = -1, -2
+
+
+class Synced:
+    """A state root with its tracker: ``full()`` and ``patch()`` encode it."""
+
+    def __init__(self, root: Schema) -> None:
+        self.root = root
+        self.tracker = Tracker()
+        self._types: dict[type[Schema], int] = {}
+        self._announced = 0  # types told so far (the keyframe tells them all)
+        root._attach(self.tracker)
+
+    def schema(self) -> list[Any]:
+        return [[cls.__name__, list(cls._fields)] for cls in self._types]
+
+    def full(self) -> tuple[list[Any], list[Any]]:
+        """(the whole state, the schema); what changed before is covered by it."""
+        encoded = self._whole(self.root)
+        self.tracker.dirty.clear()
+        self.tracker.fresh.clear()
+        self._announced = len(self._types)
+        return encoded, self.schema()
+
+    def patch(self) -> list[Any]:
+        """What changed since the last ``full`` or ``patch`` ([] for nothing)."""
+        tracker = self.tracker
+        ops: list[Any] = []
+        for ref, keys in tracker.dirty.items():
+            container = tracker.containers.get(ref)
+            if container is None:
+                continue
+            ops += self._ops(ref, container, keys)
+        tracker.dirty.clear()
+        tracker.fresh.clear()
+        if len(self._types) > self._announced:
+            told = [
+                [0, i, cls.__name__, list(cls._fields)]
+                for cls, i in self._types.items()
+                if i >= self._announced
+            ]
+            self._announced = len(self._types)
+            ops = told + ops
+        return ops
+
+    def _ops(self, ref: int, container: Container, keys: set[Any]) -> list[Any]:
+        if isinstance(container, Schema):
+            values = container.values()
+            op: list[Any] = [ref]
+            for index in sorted(keys):
+                op += [index, self._value(values[index])]
+            return [op]
+        if isinstance(container, SyncMap):
+            sets: list[Any] = [ref]
+            gone: list[Any] = [-ref]
+            for key in sorted(keys, key=_key_order):
+                if key in container:
+                    sets += [key, self._value(container[key])]
+                else:
+                    gone.append(key)
+            return [o for o in (sets, gone) if len(o) > 1]
+        assert isinstance(container, SyncList)
+        op = [ref, len(container)]
+        for index in sorted(keys):
+            if index < len(container):
+                op += [index, self._value(container[index])]
+        return [op]
+
+    def _value(self, value: Any) -> Any:
+        return self._whole(value) if isinstance(value, Container) else value
+
+    def _whole(self, container: Container) -> list[Any]:
+        if isinstance(container, Schema):
+            kind = self._types.setdefault(type(container), len(self._types))
+            return [container._ref, kind, *(self._value(v) for v in container.values())]
+        if isinstance(container, SyncMap):
+            flat: list[Any] = [container._ref, MAP]
+            for key, value in container.items():
+                flat += [key, self._value(value)]
+            return flat
+        assert isinstance(container, SyncList)
+        return [container._ref, LIST, *(self._value(v) for v in container)]
+
+
+def _key_order(key: Any) -> tuple[int, Any]:
+    return (0, key) if isinstance(key, int) else (1, key)
+
+
+def plain(value: Any) -> Any:
+    """Synced state as plain dicts and lists (what a replica holds), for comparing."""
+    if isinstance(value, Schema):
+        return {name: plain(v) for name, v in zip(type(value)._fields, value.values(), strict=True)}
+    if isinstance(value, SyncMap):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, SyncList):
+        return [plain(v) for v in value]
+    return value

@@ -1,0 +1,262 @@
+"""Synced state for server-run games: containers whose writes are tracked, so the end of a
+tick knows what changed without diffing (issue 16).
+
+A game's state is a tree of three kinds of container, written in plain Python::
+
+    class Dot(Schema):
+        x: int
+        y: int
+
+    class Race(Schema):
+        dots: SyncMap[Dot]
+        k: int
+
+    race = Race(dots=SyncMap(), k=0)
+    race.dots["ann"] = Dot(x=10, y=20)
+    race.dots["ann"].x = 11          # tracked: (the dot's ref, field 0) changed
+
+- ``Schema``: an object with fields declared in order (class annotations); the field's
+  index is its wire id, so names travel once, in the keyframe's schema.
+- ``SyncMap``: keys str or int, values primitives or containers.
+- ``SyncList``: values primitives or containers.
+
+A field or entry holds a primitive (None, bool, int, float, str) or a container; a plain
+list or dict is refused (a write to it could not be tracked). Each container attached to
+a ``Tracker``'s root gets a ref (a small int, never reused while the tracker lives);
+``Tracker.patch()`` encodes what changed since the last call and forgets it,
+``Tracker.full()`` encodes everything (a keyframe). The wire forms are in ``codec.py``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Iterator
+from typing import Any, ClassVar, Generic, TypeVar
+
+V = TypeVar("V")
+PRIMITIVES = (type(None), bool, int, float, str)
+
+
+class SyncError(TypeError):
+    """A write synced state cannot carry (a plain list or dict, an unknown field)."""
+
+
+def check_value(value: object) -> None:
+    if isinstance(value, (*PRIMITIVES, Container)):
+        return
+    raise SyncError(
+        f"synced state holds None, bool, int, float, str, Schema, SyncMap or SyncList, "
+        f"not {type(value).__name__}"
+    )
+
+
+class Container:
+    """What the three kinds share: a ref once attached, and the tracker told of writes."""
+
+    _ref: int
+    _tracker: Tracker | None
+
+    def _attach(self, tracker: Tracker) -> None:
+        if getattr(self, "_tracker", None) is not None:
+            if self._tracker is tracker:
+                raise SyncError("a container may sit in one place of the state only")
+            raise SyncError("a container belongs to one state only")
+        object.__setattr__(self, "_tracker", tracker)
+        object.__setattr__(self, "_ref", tracker.adopt(self))
+        for child in self._children():
+            child._attach(tracker)
+
+    def _detach(self) -> None:
+        tracker = getattr(self, "_tracker", None)
+        if tracker is None:
+            return
+        tracker.drop(self._ref)
+        object.__setattr__(self, "_tracker", None)
+        for child in self._children():
+            child._detach()
+
+    def _children(self) -> Iterator[Container]:
+        raise NotImplementedError
+
+    def _changed(self, key: Any) -> None:
+        tracker = getattr(self, "_tracker", None)
+        if tracker is not None:
+            tracker.mark(self._ref, key)
+
+    def _place(self, old: object, new: object) -> None:
+        """``new`` replaces ``old`` in this container: detach the one, attach the other."""
+        check_value(new)
+        if old is new:
+            return
+        if isinstance(old, Container):
+            old._detach()
+        tracker = getattr(self, "_tracker", None)
+        if isinstance(new, Container) and tracker is not None:
+            new._attach(tracker)
+
+
+class Schema(Container):
+    """An object with declared fields (its class annotations, in order)."""
+
+    _fields: ClassVar[tuple[str, ...]] = ()
+    _index: ClassVar[dict[str, int]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        own = inspect.get_annotations(cls)
+        names = [n for n in own if not n.startswith("_")]
+        cls._fields = (*cls._fields, *names)
+        if len(cls._fields) > 255:
+            raise SyncError(f"{cls.__name__}: at most 255 fields")
+        cls._index = {name: i for i, name in enumerate(cls._fields)}
+
+    def __init__(self, **values: Any) -> None:
+        object.__setattr__(self, "_tracker", None)
+        object.__setattr__(self, "_values", [None] * len(self._fields))
+        for name, value in values.items():
+            setattr(self, name, value)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        index = self._index.get(name)
+        if index is None:
+            raise SyncError(f"{type(self).__name__} has no field {name!r}")
+        values: list[Any] = self.__dict__["_values"]
+        old = values[index]
+        if old is value and not isinstance(value, Container):
+            return
+        if type(old) is type(value) and old == value and not isinstance(value, Container):
+            return  # the same value: nothing to send
+        self._place(old, value)
+        values[index] = value
+        self._changed(index)
+
+    def __getattr__(self, name: str) -> Any:
+        index = type(self)._index.get(name)
+        if index is None:
+            raise AttributeError(name)
+        return self.__dict__["_values"][index]
+
+    def _children(self) -> Iterator[Container]:
+        return (v for v in self.__dict__["_values"] if isinstance(v, Container))
+
+    def values(self) -> list[Any]:
+        return list(self.__dict__["_values"])
+
+
+class SyncMap(Container, Generic[V]):
+    """A map keyed by str or int."""
+
+    def __init__(self, items: dict[Any, V] | None = None) -> None:
+        object.__setattr__(self, "_tracker", None)
+        self._data: dict[Any, V] = {}
+        for key, value in (items or {}).items():
+            self[key] = value
+
+    def __setitem__(self, key: str | int, value: V) -> None:
+        if not isinstance(key, str | int) or isinstance(key, bool):
+            raise SyncError(f"a SyncMap's keys are str or int, not {type(key).__name__}")
+        old = self._data.get(key)
+        same = old is value or (type(old) is type(value) and old == value)
+        if key in self._data and same and not isinstance(value, Container):
+            return
+        self._place(old, value)
+        self._data[key] = value
+        self._changed(key)
+
+    def __delitem__(self, key: str | int) -> None:
+        old = self._data.pop(key)
+        if isinstance(old, Container):
+            old._detach()
+        self._changed(key)
+
+    def __getitem__(self, key: str | int) -> V:
+        return self._data[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._data
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._data)
+
+    def items(self) -> list[tuple[Any, V]]:
+        return list(self._data.items())
+
+    def pop(self, key: str | int) -> V:
+        value = self._data[key]
+        del self[key]
+        return value
+
+    def _children(self) -> Iterator[Container]:
+        return (v for v in self._data.values() if isinstance(v, Container))
+
+
+class SyncList(Container, Generic[V]):
+    """A list: set an index, append, pop from the end."""
+
+    def __init__(self, items: list[V] | None = None) -> None:
+        object.__setattr__(self, "_tracker", None)
+        self._data: list[V] = []
+        for item in items or []:
+            self.append(item)
+
+    def append(self, value: V) -> None:
+        self._place(None, value)
+        self._data.append(value)
+        self._changed(len(self._data) - 1)
+
+    def pop(self) -> V:
+        value = self._data.pop()
+        if isinstance(value, Container):
+            value._detach()
+        self._changed(len(self._data))  # the length changed
+        return value
+
+    def __setitem__(self, index: int, value: V) -> None:
+        old = self._data[index]
+        same = old is value or (type(old) is type(value) and old == value)
+        if same and not isinstance(value, Container):
+            return
+        self._place(old, value)
+        self._data[index] = value
+        self._changed(index % len(self._data))
+
+    def __getitem__(self, index: int) -> V:
+        return self._data[index]
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __iter__(self) -> Iterator[V]:
+        return iter(self._data)
+
+    def _children(self) -> Iterator[Container]:
+        return (v for v in self._data if isinstance(v, Container))
+
+
+class Tracker:
+    """The refs of one state's containers and what changed since the last patch."""
+
+    def __init__(self) -> None:
+        self._next = 1
+        self.containers: dict[int, Container] = {}
+        self.dirty: dict[int, set[Any]] = {}
+        self.fresh: set[int] = set()  # attached since the last patch: sent whole
+
+    def adopt(self, container: Container) -> int:
+        ref = self._next
+        self._next += 1
+        self.containers[ref] = container
+        self.fresh.add(ref)
+        return ref
+
+    def drop(self, ref: int) -> None:
+        self.containers.pop(ref, None)
+        self.dirty.pop(ref, None)
+        self.fresh.discard(ref)
+
+    def mark(self, ref: int, key: Any) -> None:
+        if ref not in self.fresh:
+            self.dirty.setdefault(ref, set()).add(key)
