@@ -33,6 +33,7 @@ def world(n: int = 100) -> tuple[World, Synced, Replica]:
     synced = Synced(state)
     replica = Replica()
     full, schema = synced.full()
+    synced.settle()
     replica.keyframe(0, full, schema)
     assert replica.state == plain(state)
     return state, synced, replica
@@ -131,6 +132,7 @@ def test_random_writes_keep_the_replica_equal_to_the_state(ops: list[Any]) -> No
             assert replica.state == plain(state)
         elif op[0] == "keyframe":
             full, schema = synced.full()
+            synced.settle()
             tick += 1
             replica.keyframe(tick, full, schema)
             assert replica.state == plain(state)

@@ -30,13 +30,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from server.games.sync.state import Container, Schema, SyncList, SyncMap, Tracker
+from server.games.sync.state import Container, Guard, Schema, SyncList, SyncMap, Tracker
 
 MAP, LIST = -1, -2
 
 
+Viewer = tuple[str | None, str | None]  # (player id, team); (None, None) sees the public
+
+
+def visible(guard: Guard, viewer: Viewer) -> bool:
+    if guard is None:
+        return True
+    kind, value = guard
+    return bool(viewer[0] == value if kind == "owner" else viewer[1] == value)
+
+
 class Synced:
-    """A state root with its tracker: ``full()`` and ``patch()`` encode it."""
+    """A state root with its tracker: ``full()`` and ``patches()`` encode it, per view."""
 
     def __init__(self, root: Schema) -> None:
         self.root = root
@@ -48,48 +58,76 @@ class Synced:
     def schema(self) -> list[Any]:
         return [[cls.__name__, list(cls._fields)] for cls in self._types]
 
-    def full(self) -> tuple[list[Any], list[Any]]:
-        """(the whole state, the schema); what changed before is covered by it."""
-        encoded = self._whole(self.root)
+    def full(self, viewer: Viewer = (None, None)) -> tuple[list[Any], list[Any]]:
+        """(the whole state as ``viewer`` may see it, the schema). Call ``settle`` once
+        every view's keyframe is made: what changed before is covered by them."""
+        encoded = self._whole(self.root, viewer)
+        return encoded, self.schema()
+
+    def settle(self) -> None:
+        """Everything so far was sent (keyframes): patches start from here."""
         self.tracker.dirty.clear()
         self.tracker.fresh.clear()
         self._announced = len(self._types)
-        return encoded, self.schema()
 
-    def patch(self) -> list[Any]:
-        """What changed since the last ``full`` or ``patch`` ([] for nothing)."""
+    def views_used(self) -> bool:
+        return bool(self.tracker.guards) or any(cls._views for cls in self._types)
+
+    def patch(self, viewer: Viewer = (None, None)) -> list[Any]:
+        """One view's patch since the last one ([] for nothing); forgets what changed."""
+        return self.patches([viewer])[viewer]
+
+    def patches(self, viewers: list[Viewer]) -> dict[Viewer, list[Any]]:
+        """Each viewer's patch since the last call, encoded once per distinct view (once
+        for all when no field is for some players only); what changed is then forgotten."""
+        if not viewers:
+            viewers = [(None, None)]
+        first = self._ops_for(viewers[0])
+        made: dict[Viewer, list[Any]] = {viewers[0]: first}
+        for viewer in viewers[1:]:
+            if viewer not in made:
+                made[viewer] = first if not self.views_used() else self._ops_for(viewer)
+        told = self._new_types()
+        self.tracker.dirty.clear()
+        self.tracker.fresh.clear()
+        out: dict[int, list[Any]] = {}  # one list per distinct encoding, shared
+        return {v: out.setdefault(id(ops), told + ops) for v, ops in made.items()}
+
+    def _new_types(self) -> list[Any]:
+        if len(self._types) == self._announced:
+            return []
+        told = [
+            [0, i, cls.__name__, list(cls._fields)]
+            for cls, i in self._types.items()
+            if i >= self._announced
+        ]
+        self._announced = len(self._types)
+        return told
+
+    def _ops_for(self, viewer: Viewer) -> list[Any]:
         tracker = self.tracker
         ops: list[Any] = []
         for ref, keys in tracker.dirty.items():
             container = tracker.containers.get(ref)
-            if container is None:
-                continue
-            ops += self._ops(ref, container, keys)
-        tracker.dirty.clear()
-        tracker.fresh.clear()
-        if len(self._types) > self._announced:
-            told = [
-                [0, i, cls.__name__, list(cls._fields)]
-                for cls, i in self._types.items()
-                if i >= self._announced
-            ]
-            self._announced = len(self._types)
-            ops = told + ops
+            if container is not None and visible(tracker.guards.get(ref), viewer):
+                ops += self._ops(ref, container, keys, viewer)
         return ops
 
-    def _ops(self, ref: int, container: Container, keys: set[Any]) -> list[Any]:
+    def _ops(self, ref: int, container: Container, keys: set[Any], viewer: Viewer) -> list[Any]:
         if isinstance(container, Schema):
             values = container.values()
+            inherited = self.tracker.guards.get(ref)
             op: list[Any] = [ref]
             for index in sorted(keys):
-                op += [index, self._value(values[index])]
-            return [op]
+                if visible(container.guard_of(index, inherited), viewer):
+                    op += [index, self._value(values[index], viewer)]
+            return [op] if len(op) > 1 else []
         if isinstance(container, SyncMap):
             sets: list[Any] = [ref]
             gone: list[Any] = [-ref]
             for key in sorted(keys, key=_key_order):
                 if key in container:
-                    sets += [key, self._value(container[key])]
+                    sets += [key, self._value(container[key], viewer)]
                 else:
                     gone.append(key)
             return [o for o in (sets, gone) if len(o) > 1]
@@ -97,23 +135,30 @@ class Synced:
         op = [ref, len(container)]
         for index in sorted(keys):
             if index < len(container):
-                op += [index, self._value(container[index])]
+                op += [index, self._value(container[index], viewer)]
         return [op]
 
-    def _value(self, value: Any) -> Any:
-        return self._whole(value) if isinstance(value, Container) else value
+    def _value(self, value: Any, viewer: Viewer) -> Any:
+        return self._whole(value, viewer) if isinstance(value, Container) else value
 
-    def _whole(self, container: Container) -> list[Any]:
+    def _whole(self, container: Container, viewer: Viewer) -> list[Any]:
         if isinstance(container, Schema):
             kind = self._types.setdefault(type(container), len(self._types))
-            return [container._ref, kind, *(self._value(v) for v in container.values())]
+            inherited = self.tracker.guards.get(container._ref)
+            values = [
+                self._value(v, viewer)
+                if visible(container.guard_of(i, inherited), viewer)
+                else None
+                for i, v in enumerate(container.values())
+            ]
+            return [container._ref, kind, *values]
         if isinstance(container, SyncMap):
             flat: list[Any] = [container._ref, MAP]
             for key, value in container.items():
-                flat += [key, self._value(value)]
+                flat += [key, self._value(value, viewer)]
             return flat
         assert isinstance(container, SyncList)
-        return [container._ref, LIST, *(self._value(v) for v in container)]
+        return [container._ref, LIST, *(self._value(v, viewer) for v in container)]
 
 
 def _key_order(key: Any) -> tuple[int, Any]:

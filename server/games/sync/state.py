@@ -35,6 +35,9 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 V = TypeVar("V")
 PRIMITIVES = (type(None), bool, int, float, str)
+VIEWS = ("owner", "team")
+# Who may see a container: None (everyone), ("owner", player id) or ("team", team).
+Guard = tuple[str, Any] | None
 
 
 class SyncError(TypeError):
@@ -56,15 +59,22 @@ class Container:
     _ref: int
     _tracker: Tracker | None
 
-    def _attach(self, tracker: Tracker) -> None:
+    def _attach(self, tracker: Tracker, guard: Guard = None) -> None:
         if getattr(self, "_tracker", None) is not None:
             if self._tracker is tracker:
                 raise SyncError("a container may sit in one place of the state only")
             raise SyncError("a container belongs to one state only")
         object.__setattr__(self, "_tracker", tracker)
-        object.__setattr__(self, "_ref", tracker.adopt(self))
-        for child in self._children():
-            child._attach(tracker)
+        object.__setattr__(self, "_ref", tracker.adopt(self, guard))
+        for key, child in self._children_at():
+            child._attach(tracker, self._guard_at(key, guard))
+
+    def _guard_at(self, key: Any, guard: Guard) -> Guard:
+        """Who may see what sits at ``key`` (a field's view, else this container's)."""
+        return guard
+
+    def _children_at(self) -> Iterator[tuple[Any, Container]]:
+        raise NotImplementedError
 
     def _detach(self) -> None:
         tracker = getattr(self, "_tracker", None)
@@ -83,8 +93,8 @@ class Container:
         if tracker is not None:
             tracker.mark(self._ref, key)
 
-    def _place(self, old: object, new: object) -> None:
-        """``new`` replaces ``old`` in this container: detach the one, attach the other."""
+    def _place(self, old: object, new: object, key: Any = None) -> None:
+        """``new`` replaces ``old`` at ``key``: detach the one, attach the other."""
         check_value(new)
         if old is new:
             return
@@ -92,7 +102,7 @@ class Container:
             old._detach()
         tracker = getattr(self, "_tracker", None)
         if isinstance(new, Container) and tracker is not None:
-            new._attach(tracker)
+            new._attach(tracker, self._guard_at(key, tracker.guards.get(self._ref)))
 
 
 class Schema(Container):
@@ -100,6 +110,10 @@ class Schema(Container):
 
     _fields: ClassVar[tuple[str, ...]] = ()
     _index: ClassVar[dict[str, int]] = {}
+    # Fields only some players see: name -> "owner" (the player this object's ``owner``
+    # field names) or "team" (players whose team is this object's ``team`` field).
+    _views: ClassVar[dict[str, str]] = {}
+    _view_of: ClassVar[tuple[str | None, ...]] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -109,6 +123,21 @@ class Schema(Container):
         if len(cls._fields) > 255:
             raise SyncError(f"{cls.__name__}: at most 255 fields")
         cls._index = {name: i for i, name in enumerate(cls._fields)}
+        for name, view in cls._views.items():
+            if name not in cls._index or view not in VIEWS or view not in cls._index:
+                raise SyncError(
+                    f"{cls.__name__}: _views maps fields to 'owner' or 'team', and the "
+                    f"class needs that field (got {name!r}: {view!r})"
+                )
+        cls._view_of = tuple(cls._views.get(name) for name in cls._fields)
+
+    def guard_of(self, index: int, inherited: Guard) -> Guard:
+        """Who may see field ``index``: its view's player or team, else as the object."""
+        view = self._view_of[index]
+        return inherited if view is None else (view, self.__dict__["_values"][self._index[view]])
+
+    def _guard_at(self, key: Any, guard: Guard) -> Guard:
+        return self.guard_of(key, guard)
 
     def __init__(self, **values: Any) -> None:
         object.__setattr__(self, "_tracker", None)
@@ -126,7 +155,7 @@ class Schema(Container):
             return
         if type(old) is type(value) and old == value and not isinstance(value, Container):
             return  # the same value: nothing to send
-        self._place(old, value)
+        self._place(old, value, index)
         values[index] = value
         self._changed(index)
 
@@ -138,6 +167,10 @@ class Schema(Container):
 
     def _children(self) -> Iterator[Container]:
         return (v for v in self.__dict__["_values"] if isinstance(v, Container))
+
+    def _children_at(self) -> Iterator[tuple[Any, Container]]:
+        values = self.__dict__["_values"]
+        return ((i, v) for i, v in enumerate(values) if isinstance(v, Container))
 
     def values(self) -> list[Any]:
         return list(self.__dict__["_values"])
@@ -192,6 +225,9 @@ class SyncMap(Container, Generic[V]):
     def _children(self) -> Iterator[Container]:
         return (v for v in self._data.values() if isinstance(v, Container))
 
+    def _children_at(self) -> Iterator[tuple[Any, Container]]:
+        return ((k, v) for k, v in self._data.items() if isinstance(v, Container))
+
 
 class SyncList(Container, Generic[V]):
     """A list: set an index, append, pop from the end."""
@@ -235,6 +271,9 @@ class SyncList(Container, Generic[V]):
     def _children(self) -> Iterator[Container]:
         return (v for v in self._data if isinstance(v, Container))
 
+    def _children_at(self) -> Iterator[tuple[Any, Container]]:
+        return ((i, v) for i, v in enumerate(self._data) if isinstance(v, Container))
+
 
 class Tracker:
     """The refs of one state's containers and what changed since the last patch."""
@@ -244,15 +283,19 @@ class Tracker:
         self.containers: dict[int, Container] = {}
         self.dirty: dict[int, set[Any]] = {}
         self.fresh: set[int] = set()  # attached since the last patch: sent whole
+        self.guards: dict[int, Guard] = {}  # the containers only some players see
 
-    def adopt(self, container: Container) -> int:
+    def adopt(self, container: Container, guard: Guard = None) -> int:
         ref = self._next
         self._next += 1
         self.containers[ref] = container
         self.fresh.add(ref)
+        if guard is not None:
+            self.guards[ref] = guard
         return ref
 
     def drop(self, ref: int) -> None:
+        self.guards.pop(ref, None)
         self.containers.pop(ref, None)
         self.dirty.pop(ref, None)
         self.fresh.discard(ref)
