@@ -8,7 +8,7 @@ from typing import ClassVar
 
 import msgpack
 
-from server.games.sync.codec import Synced, Viewer, plain
+from server.games.sync.codec import Synced, Viewer, dump, load, plain
 from server.games.sync.replica import Replica
 from server.games.sync.state import Schema, SyncList, SyncMap
 
@@ -94,3 +94,18 @@ def test_without_views_a_patch_is_encoded_once_for_every_viewer() -> None:
     state.dots["a"].x = 2
     patches = synced.patches([ANN, BOB, CAT])
     assert patches[ANN] is patches[BOB] is patches[CAT]
+
+
+def test_a_snapshot_keeps_every_view_and_loads_into_the_same_state() -> None:
+    state, synced = table()
+    state.seats["bob"].hand.append(Card(rank=SECRET_RANK))
+    state.seats["bob"].plan = SECRET_PLAN
+    blob = dump(synced)
+    loaded = load(blob)
+    assert plain(loaded) == plain(state)
+    again = Synced(loaded)  # a new host: fresh refs, and every view keyframed anew
+    full, schema = again.full(BOB)
+    replica = Replica()
+    replica.keyframe(5, full, schema)
+    assert replica.state["seats"]["bob"]["hand"] == [{"rank": SECRET_RANK}]
+    assert again.full(ANN)[0] != full  # ann sees bob's public part only

@@ -30,6 +30,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgpack
+
 from server.games.sync.state import Container, Guard, Schema, SyncList, SyncMap, Tracker
 
 MAP, LIST = -1, -2
@@ -38,8 +40,11 @@ MAP, LIST = -1, -2
 Viewer = tuple[str | None, str | None]  # (player id, team); (None, None) sees the public
 
 
+ALL: Viewer = ("\0all", "\0all")  # sees everything: what a snapshot holds
+
+
 def visible(guard: Guard, viewer: Viewer) -> bool:
-    if guard is None:
+    if guard is None or viewer == ALL:
         return True
     kind, value = guard
     return bool(viewer[0] == value if kind == "owner" else viewer[1] == value)
@@ -159,6 +164,44 @@ class Synced:
             return flat
         assert isinstance(container, SyncList)
         return [container._ref, LIST, *(self._value(v, viewer) for v in container)]
+
+
+def dump(synced: Synced) -> bytes:
+    """The whole state, every view included, as bytes (a server-run match's snapshot)."""
+    full = synced._whole(synced.root, ALL)
+    packed: bytes = msgpack.packb(
+        [
+            full,
+            [[f"{cls.__module__}:{cls.__qualname__}", list(cls._fields)] for cls in synced._types],
+        ]
+    )
+    return packed
+
+
+def load(blob: bytes) -> Schema:
+    """The state ``dump`` wrote, as new containers (fresh refs: receivers get a keyframe).
+    The Schema classes are found by name among those defined; a field they no longer
+    declare is dropped, one they added starts as None."""
+    full, schema = msgpack.unpackb(blob)
+    classes = [Schema._registry[name] for name, _ in schema]
+    fields = [names for _, names in schema]
+
+    def build(whole: list[Any]) -> Any:
+        kind, rest = whole[1], whole[2:]
+        if kind == MAP:
+            return SyncMap({rest[i]: value(rest[i + 1]) for i in range(0, len(rest), 2)})
+        if kind == LIST:
+            return SyncList([value(v) for v in rest])
+        cls = classes[kind]
+        known = {n: value(v) for n, v in zip(fields[kind], rest, strict=True) if n in cls._index}
+        return cls(**known)
+
+    def value(v: Any) -> Any:
+        return build(v) if isinstance(v, list) else v
+
+    root = build(full)
+    assert isinstance(root, Schema)
+    return root
 
 
 def _key_order(key: Any) -> tuple[int, Any]:

@@ -114,6 +114,9 @@ class Schema(Container):
     # field names) or "team" (players whose team is this object's ``team`` field).
     _views: ClassVar[dict[str, str]] = {}
     _view_of: ClassVar[tuple[str | None, ...]] = ()
+    # Every Schema class by name (``load`` rebuilds a snapshot from names): a class
+    # attribute of the base, shared by all, filled as classes are defined.
+    _registry: ClassVar[dict[str, type[Schema]]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -130,6 +133,7 @@ class Schema(Container):
                     f"class needs that field (got {name!r}: {view!r})"
                 )
         cls._view_of = tuple(cls._views.get(name) for name in cls._fields)
+        Schema._registry[f"{cls.__module__}:{cls.__qualname__}"] = cls
 
     def guard_of(self, index: int, inherited: Guard) -> Guard:
         """Who may see field ``index``: its view's player or team, else as the object."""
