@@ -40,11 +40,8 @@ MAP, LIST = -1, -2
 Viewer = tuple[str | None, str | None]  # (player id, team); (None, None) sees the public
 
 
-ALL: Viewer = ("\0all", "\0all")  # sees everything: what a snapshot holds
-
-
 def visible(guard: Guard, viewer: Viewer) -> bool:
-    if guard is None or viewer == ALL:
+    if guard is None:
         return True
     kind, value = guard
     return bool(viewer[0] == value if kind == "owner" else viewer[1] == value)
@@ -166,15 +163,29 @@ class Synced:
         return [container._ref, LIST, *(self._value(v, viewer) for v in container)]
 
 
-def dump(synced: Synced) -> bytes:
-    """The whole state, every view included, as bytes (a server-run match's snapshot)."""
-    full = synced._whole(synced.root, ALL)
-    packed: bytes = msgpack.packb(
-        [
-            full,
-            [[f"{cls.__module__}:{cls.__qualname__}", list(cls._fields)] for cls in synced._types],
-        ]
-    )
+def dump(root: Schema) -> bytes:
+    """The whole state, every view included, as bytes (a server-run match's snapshot);
+    no tracker needed, refs left out (a load makes fresh ones)."""
+    types: dict[type[Schema], int] = {}
+
+    def whole(container: Container) -> list[Any]:
+        if isinstance(container, Schema):
+            kind = types.setdefault(type(container), len(types))
+            return [0, kind, *(value(v) for v in container.values())]
+        if isinstance(container, SyncMap):
+            flat: list[Any] = [0, MAP]
+            for key, v in container.items():
+                flat += [key, value(v)]
+            return flat
+        assert isinstance(container, SyncList)
+        return [0, LIST, *(value(v) for v in container)]
+
+    def value(v: Any) -> Any:
+        return whole(v) if isinstance(v, Container) else v
+
+    full = whole(root)
+    names = [[f"{cls.__module__}:{cls.__qualname__}", list(cls._fields)] for cls in types]
+    packed: bytes = msgpack.packb([full, names])
     return packed
 
 
