@@ -74,6 +74,11 @@ async def match_input(ctx: OpContext, req: Request) -> Message:
     return {"id": input_id}
 
 
+async def match_sync(ctx: OpContext, req: Request) -> Message:
+    match_id = req.string("match_id", min_len=1, max_len=32)
+    return {"id": await ctx.services.hosted.sync(ctx.player_id, match_id)}
+
+
 async def match_create(ctx: OpContext, req: Request) -> Message:
     match = await ctx.services.hosted.create(
         ctx.player_id, req.string("mode", min_len=1, max_len=32), req.fields.get("params")
@@ -97,4 +102,5 @@ MATCH_HANDLERS: dict[str, Handler] = {
     Op.MATCH_INPUT: match_input,
     Op.MATCH_CREATE: match_create,
     Op.MATCH_JOIN: match_join,
+    Op.MATCH_SYNC: match_sync,
 }

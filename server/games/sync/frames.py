@@ -1,0 +1,69 @@
+"""What each player of a match with synced state is sent at the end of a tick: a patch
+on top of the last frame they got, or a keyframe (on joining, on asking with
+``match.sync``, after a takeover). Players who see the same view share one frame.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from typing import Any
+
+from server.games.sync.codec import Synced, Viewer
+from server.games.sync.state import Schema
+
+
+@dataclass(frozen=True, slots=True)
+class StateFrame:
+    """``match.state`` for the players ``to`` (None: every player of the match): a patch
+    (``base``: the tick it applies on top of) or a keyframe (``full`` and ``schema``)."""
+
+    to: tuple[str, ...] | None
+    base: int | None = None
+    patch: list[Any] | None = None
+    full: list[Any] | None = None
+    schema: list[Any] | None = None
+
+
+class StateFeed:
+    """The synced state of one match and, per player, the tick of the last frame sent."""
+
+    def __init__(self, root: Schema) -> None:
+        self.synced = Synced(root)
+        self.sent: dict[str, int] = {}
+        self.wanting: set[str] = set()  # players owed a keyframe
+
+    def want_keyframe(self, players: Collection[str]) -> None:
+        self.wanting.update(players)
+
+    def frames(
+        self, tick: int, present: Collection[str], team_of: Callable[[str], str | None]
+    ) -> list[StateFrame]:
+        viewers: dict[str, Viewer] = {p: (p, team_of(p)) for p in sorted(present)}
+        patched = [p for p in viewers if p not in self.wanting and p in self.sent]
+        patches = self.synced.patches([viewers[p] for p in patched])  # forgets the changes
+        groups: dict[tuple[int, int], list[str]] = {}
+        chosen: dict[int, list[Any]] = {}
+        for player in patched:
+            ops = patches[viewers[player]]
+            if ops:
+                chosen[id(ops)] = ops
+                groups.setdefault((id(ops), self.sent[player]), []).append(player)
+        frames = []
+        for (key, base), players in groups.items():
+            to = None if len(players) == len(viewers) else tuple(players)
+            frames.append(StateFrame(to, base=base, patch=chosen[key]))
+            for player in players:
+                self.sent[player] = tick
+        keyframes: dict[Viewer, list[str]] = {}
+        for player in sorted(self.wanting & set(viewers)):
+            keyframes.setdefault(viewers[player], []).append(player)
+        for viewer, players in keyframes.items():
+            full, schema = self.synced.full(viewer)
+            frames.append(StateFrame(tuple(players), full=full, schema=schema))
+            for player in players:
+                self.sent[player] = tick
+        self.wanting -= set(viewers)
+        for gone in set(self.sent) - set(viewers):
+            del self.sent[gone]
+        return frames

@@ -1,0 +1,91 @@
+"""Synced state in a server-run match, through a real node: a player's keyframe on
+joining, patches each tick with changes on top of the last frame, match.sync for a new
+keyframe, and a field only its owner sees never reaching the other player's socket."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import msgpack
+
+from client_sim.client import ArenaClient
+from server.games.sync.replica import Replica
+from tests.conftest import StartArena
+from tests.helpers import connect, eventually
+from tests.integrity_helpers import close_all
+
+MODES = json.dumps(
+    {
+        "tally": {
+            "game": "tests.games_for_tests:SyncedCounter",
+            "tick_rate": 20,
+            "capacity": 2,
+            "create": True,
+        }
+    }
+)
+
+
+class Follower:
+    """A player's replica of the match's state, kept from its match.state pushes."""
+
+    def __init__(self, client: ArenaClient) -> None:
+        self.replica = Replica()
+        self.frames: list[dict[str, Any]] = []
+        client.on("match.state", self._on_state)
+
+    def _on_state(self, push: dict[str, Any]) -> None:
+        self.frames.append(push)
+        if "full" in push:
+            self.replica.keyframe(push["tick"], push["full"], push["schema"])
+        else:
+            self.replica.apply(push["tick"], push["base"], push["patch"])
+
+    def tallies(self) -> dict[str, Any]:
+        state = self.replica.state
+        return {} if state is None else dict(state["tallies"])
+
+
+async def test_players_keep_a_replica_and_never_see_anothers_secret(
+    start_arena: StartArena,
+) -> None:
+    arena = await start_arena(modes=MODES)
+    (a, alice), (b, bob) = await connect(arena, "alice"), await connect(arena, "bob")
+    mine, theirs = Follower(alice), Follower(bob)
+    try:
+        match_id = (await alice.request("match.create", mode="tally"))["match"]["match_id"]
+        await bob.request("match.join", match_id=match_id)
+        await bob.next_push("match.started")
+
+        async def both_in() -> bool:
+            return set(mine.tallies()) == set(theirs.tallies()) == {a.player_id, b.player_id}
+
+        await eventually(both_in, within_s=5)
+        await alice.request("match.input", match_id=match_id, type="add", data=1234)
+        await bob.request("match.input", match_id=match_id, type="add", data=3)
+
+        async def added() -> bool:
+            return [t["total"] for _, t in sorted(theirs.tallies().items())] != [0, 0] and all(
+                f.tallies()[p]["total"] == n
+                for f in (mine, theirs)
+                for p, n in ((a.player_id, 1234), (b.player_id, 3))
+            )
+
+        await eventually(added, within_s=5)
+        assert mine.tallies()[a.player_id]["secret"] == 1234 * 1234
+        assert theirs.tallies()[a.player_id]["secret"] is None
+        secret = msgpack.packb(1234 * 1234)
+        assert any(secret in msgpack.packb(f) for f in mine.frames)
+        assert not any(secret in msgpack.packb(f) for f in theirs.frames)
+        # match.sync: a keyframe at the next tick, on top of nothing.
+        keyframes = sum("full" in f for f in theirs.frames)
+        await bob.request("match.sync", match_id=match_id)
+
+        async def keyframed() -> bool:
+            return sum("full" in f for f in theirs.frames) == keyframes + 1
+
+        await eventually(keyframed, within_s=5)
+        assert theirs.tallies()[a.player_id]["total"] == 1234
+    finally:
+        await close_all([alice, bob])
