@@ -116,6 +116,7 @@ TABLE: dict[str, dict[str, Field]] = {
         "type": Field("str", "move"),
         "data": Field("any", {"cell": 4}, required=False),
     },
+    "match.sync": {"match_id": Field("str", HOSTED)},
     "match.create": {"mode": Field("str", "duel"), "params": Field("map", {}, required=False)},
 }
 

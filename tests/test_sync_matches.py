@@ -10,7 +10,7 @@ from typing import Any
 import msgpack
 
 from client_sim.client import ArenaClient
-from server.games.sync.replica import Replica
+from client_sim.synced import SyncedMatch
 from tests.conftest import StartArena
 from tests.helpers import connect, eventually
 from tests.integrity_helpers import close_all
@@ -27,24 +27,16 @@ MODES = json.dumps(
 )
 
 
-class Follower:
-    """A player's replica of the match's state, kept from its match.state pushes."""
+class Follower(SyncedMatch):
+    """A player's live replica, and every match.state frame it was sent (bytes checks)."""
 
-    def __init__(self, client: ArenaClient) -> None:
-        self.replica = Replica()
+    def __init__(self, client: ArenaClient, match_id: str) -> None:
+        super().__init__(client, match_id)
         self.frames: list[dict[str, Any]] = []
-        client.on("match.state", self._on_state)
-
-    def _on_state(self, push: dict[str, Any]) -> None:
-        self.frames.append(push)
-        if "full" in push:
-            self.replica.keyframe(push["tick"], push["full"], push["schema"])
-        else:
-            self.replica.apply(push["tick"], push["base"], push["patch"])
+        client.on("match.state", self.frames.append)
 
     def tallies(self) -> dict[str, Any]:
-        state = self.replica.state
-        return {} if state is None else dict(state["tallies"])
+        return {} if self.state is None else dict(self.state["tallies"])
 
 
 async def test_players_keep_a_replica_and_never_see_anothers_secret(
@@ -52,9 +44,9 @@ async def test_players_keep_a_replica_and_never_see_anothers_secret(
 ) -> None:
     arena = await start_arena(modes=MODES)
     (a, alice), (b, bob) = await connect(arena, "alice"), await connect(arena, "bob")
-    mine, theirs = Follower(alice), Follower(bob)
     try:
         match_id = (await alice.request("match.create", mode="tally"))["match"]["match_id"]
+        mine, theirs = Follower(alice, match_id), Follower(bob, match_id)
         await bob.request("match.join", match_id=match_id)
         await bob.next_push("match.started")
 
@@ -87,5 +79,17 @@ async def test_players_keep_a_replica_and_never_see_anothers_secret(
 
         await eventually(keyframed, within_s=5)
         assert theirs.tallies()[a.player_id]["total"] == 1234
+        # A patch that does not apply (as after a missed frame): the replica asks for a
+        # keyframe and is whole again, never patched on top of the wrong copy.
+        tick = theirs.tick
+        assert tick is not None
+        theirs._on_state({"match_id": match_id, "tick": tick + 5, "base": tick - 1, "patch": []})
+        await alice.request("match.input", match_id=match_id, type="add", data=1)
+
+        async def whole_again() -> bool:
+            tallies = theirs.tallies()
+            return theirs.resyncs == 1 and tallies[a.player_id]["total"] == 1235
+
+        await eventually(whole_again, within_s=5)
     finally:
         await close_all([alice, bob])
