@@ -35,6 +35,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 V = TypeVar("V")
 PRIMITIVES = (type(None), bool, int, float, str)
+PRIMITIVE_TYPES = frozenset(PRIMITIVES)
 VIEWS = ("owner", "team")
 # Who may see a container: None (everyone), ("owner", player id) or ("team", team).
 Guard = tuple[str, Any] | None
@@ -153,12 +154,18 @@ class Schema(Container):
         index = self._index.get(name)
         if index is None:
             raise SyncError(f"{type(self).__name__} has no field {name!r}")
-        values: list[Any] = self.__dict__["_values"]
+        own = self.__dict__
+        values: list[Any] = own["_values"]
         old = values[index]
-        if old is value and not isinstance(value, Container):
+        if value.__class__ in PRIMITIVE_TYPES and not isinstance(old, Container):
+            # The common write, kept short: a number or text over another.
+            if old.__class__ is value.__class__ and old == value:
+                return  # the same value: nothing to send
+            values[index] = value
+            tracker = own["_tracker"]
+            if tracker is not None:
+                tracker.mark(own["_ref"], index)
             return
-        if type(old) is type(value) and old == value and not isinstance(value, Container):
-            return  # the same value: nothing to send
         self._place(old, value, index)
         values[index] = value
         self._changed(index)
