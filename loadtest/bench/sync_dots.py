@@ -14,6 +14,7 @@ the bytes a player would get.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -115,9 +116,15 @@ def _steers(rng: random.Random, race: Race, racers: list[str]) -> list[Input]:
     return out
 
 
-def run_dots(scenario: str, racing: int, seed: int = 16) -> DotsRun:
-    """A race of PLAYERS for SECONDS of game time, ``racing`` of them chasing the ring
-    (the rest park at the start), as one player receives it both ways."""
+Watch = Callable[[int, StateFrame, dict[str, Any]], None]
+
+
+def run_dots(
+    scenario: str, racing: int, seed: int = 16, seconds: int = SECONDS, watch: Watch | None = None
+) -> DotsRun:
+    """A race of PLAYERS for ``seconds`` of game time, ``racing`` of them chasing the ring
+    (the rest park at the start), as one player receives it both ways. ``watch`` sees
+    each synced frame that player gets, with the tick and the game's own view then."""
     rng = random.Random(seed)
     players = [f"{rng.getrandbits(64):016x}" for _ in range(PLAYERS)]  # token_hex(8) ids
     match, _ = HostedMatch.start(
@@ -126,7 +133,7 @@ def run_dots(scenario: str, racing: int, seed: int = 16) -> DotsRun:
     hosted = Hosted(match.ctx.match_id, "dots", match, epoch=1, in_upto="0-0")
     view = RaceView(dots=SyncMap(), ring=None, scores=SyncMap(), winner="")
     feed = StateFeed(view)
-    result = DotsRun(scenario, SECONDS)
+    result = DotsRun(scenario, seconds)
     viewer = players[0]
 
     def deliver(outputs: list[Step]) -> None:
@@ -140,6 +147,8 @@ def run_dots(scenario: str, racing: int, seed: int = 16) -> DotsRun:
                 continue
             head = packed_head(Push.MATCH_STATE, state_fields(hosted, frame, TS))
             sizes = result.synced.add(head, frame.full or frame.patch)
+            if watch is not None:
+                watch(match.ctx.tick, frame, dict(match.state.view()))
             if _is_keyframe(frame) and result.synced.keyframe == (0, 0):
                 result.synced.keyframe = sizes
 
@@ -149,7 +158,7 @@ def run_dots(scenario: str, racing: int, seed: int = 16) -> DotsRun:
     result.relay = Received()
     keyframe = result.synced.keyframe
     result.synced = Received(keyframe=keyframe)
-    for _ in range(SECONDS * TICK_RATE):
+    for _ in range(seconds * TICK_RATE):
         deliver(list(match.step(_steers(rng, match.state, players[:racing]))))
     result.points = sum(match.state.scores.values())
     return result
