@@ -58,7 +58,7 @@ def test_each_viewer_sees_exactly_its_view(writes: list[tuple[str, str, int]]) -
         if kind == "x":
             seat.x = value
         elif kind == "plan":
-            seat.plan = f"plan-{value}"
+            seat.plan = f"plan-{player}-{value}"  # unique: a leak shows as its bytes
         elif kind == "deal":
             seat.hand.append(Card(rank=value))
         elif kind == "play" and len(seat.hand):

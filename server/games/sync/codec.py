@@ -84,11 +84,12 @@ class Synced:
         for all when no field is for some players only); what changed is then forgotten."""
         if not viewers:
             viewers = [(None, None)]
-        first = self._ops_for(viewers[0])
+        shared: dict[int, Any] | None = {} if self.views_used() else None
+        first = self._ops_for(viewers[0], shared)
         made: dict[Viewer, list[Any]] = {viewers[0]: first}
         for viewer in viewers[1:]:
             if viewer not in made:
-                made[viewer] = first if not self.views_used() else self._ops_for(viewer)
+                made[viewer] = first if not self.views_used() else self._ops_for(viewer, shared)
         told = self._new_types()
         self.tracker.dirty.clear()
         self.tracker.fresh.clear()
@@ -106,14 +107,56 @@ class Synced:
         self._announced = len(self._types)
         return told
 
-    def _ops_for(self, viewer: Viewer) -> list[Any]:
+    def _ops_for(self, viewer: Viewer, shared: dict[int, Any] | None = None) -> list[Any]:
+        """One view's operations. ``shared``: what this round found to be the same for
+        every view (a container no view guards, written with primitives), kept by ref so
+        each further view reuses it instead of encoding it again."""
         tracker = self.tracker
         ops: list[Any] = []
+        if shared is None:  # one view for all: nothing to share between views
+            for ref, keys in tracker.dirty.items():
+                container = tracker.containers.get(ref)
+                if container is not None and visible(tracker.guards.get(ref), viewer):
+                    ops += self._ops(ref, container, keys, viewer)
+            return ops
         for ref, keys in tracker.dirty.items():
             container = tracker.containers.get(ref)
-            if container is not None and visible(tracker.guards.get(ref), viewer):
-                ops += self._ops(ref, container, keys, viewer)
+            guard = tracker.guards.get(ref)
+            if container is None or not visible(guard, viewer):
+                continue
+            if guard is None and isinstance(container, Schema) and container._views:
+                ops += self._guarded_object_ops(ref, container, keys, viewer, shared)
+                continue
+            if guard is None and ref in shared:
+                ops += shared[ref]
+                continue
+            made = self._ops(ref, container, keys, viewer)
+            if guard is None and not any(_holds_container(op) for op in made):
+                shared[ref] = made
+            ops += made
         return ops
+
+    def _guarded_object_ops(
+        self, ref: int, container: Schema, keys: set[Any], viewer: Viewer, shared: dict[int, Any]
+    ) -> list[Any]:
+        """An object with fields for some players only: its public fields' part encoded
+        once a round (when they hold primitives), each view's own fields added to it."""
+        values = container.values()
+        public = shared.get(ref)
+        if public is None:
+            public = []
+            for index in sorted(keys):
+                if container._view_of[index] is None:
+                    public += [index, self._value(values[index], viewer)]
+            if not any(isinstance(v, list) for v in public[1::2]):
+                shared[ref] = public
+        own: list[Any] = []
+        for index in sorted(keys):
+            if container._view_of[index] is not None and visible(
+                container.guard_of(index, None), viewer
+            ):
+                own += [index, self._value(values[index], viewer)]
+        return [[ref, *public, *own]] if public or own else []
 
     def _ops(self, ref: int, container: Container, keys: set[Any], viewer: Viewer) -> list[Any]:
         if isinstance(container, Schema):
@@ -213,6 +256,11 @@ def load(blob: bytes) -> Schema:
     root = build(full)
     assert isinstance(root, Schema)
     return root
+
+
+def _holds_container(op: list[Any]) -> bool:
+    """Whether an operation writes a container whole (which may differ by view)."""
+    return any(isinstance(v, list) for v in op[1:])
 
 
 def _key_order(key: Any) -> tuple[int, Any]:
