@@ -193,7 +193,7 @@ def test_the_board_is_synced_state_and_the_state_events_stay() -> None:
     match, _ = HostedMatch.start(TicTacToe(), "m1", RATE, {}, seed=7)
     steps = match.advance([Input("alice", ATTEMPT, {}, "1-0"), Input("bob", ATTEMPT, {}, "1-1")])
     keyframes = [s for s in steps if isinstance(s, StateFrame)]
-    assert [f.to for f in keyframes] == [("alice",), ("bob",)]
+    assert [f.to for f in keyframes] == [("alice", "bob")]  # one view: one keyframe
     replica = Replica()
     replica.keyframe(1, keyframes[0].full or [], keyframes[0].schema or [])
     assert replica.state == plain(match.state)

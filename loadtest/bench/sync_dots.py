@@ -57,7 +57,8 @@ class RaceView(Schema):
 
 def mirror(view: RaceView, race: Race) -> None:
     """Write the game's state into the synced mirror (unchanged values send nothing)."""
-    for player, (x, y) in race.dots.items():
+    for player, at in race.dots.items():
+        x, y = (at.x, at.y) if hasattr(at, "x") else at
         if player in view.dots:
             dot = view.dots[player]
             dot.x, dot.y = round(x), round(y)

@@ -73,13 +73,13 @@ class Synced:
         self._announced = len(self._types)
 
     def views_used(self) -> bool:
-        return bool(self.tracker.guards) or any(cls._views for cls in self._types)
+        return bool(self.tracker.guards) or bool(self.tracker.viewed)
 
     def patch(self, viewer: Viewer = (None, None)) -> list[Any]:
         """One view's patch since the last one ([] for nothing); forgets what changed."""
         return self.patches([viewer])[viewer]
 
-    def patches(self, viewers: list[Viewer]) -> dict[Viewer, list[Any]]:
+    def patches(self, viewers: list[Viewer], *, announce: bool = True) -> dict[Viewer, list[Any]]:
         """Each viewer's patch since the last call, encoded once per distinct view (once
         for all when no field is for some players only); what changed is then forgotten."""
         if not viewers:
@@ -90,11 +90,20 @@ class Synced:
         for viewer in viewers[1:]:
             if viewer not in made:
                 made[viewer] = first if not self.views_used() else self._ops_for(viewer, shared)
-        told = self._new_types()
+        told = self._new_types() if announce else []
         self.tracker.dirty.clear()
         self.tracker.fresh.clear()
         out: dict[int, list[Any]] = {}  # one list per distinct encoding, shared
         return {v: out.setdefault(id(ops), told + ops) for v, ops in made.items()}
+
+    def types_from(self, known: int) -> list[Any]:
+        """The type announcements a receiver that knows the first ``known`` types lacks."""
+        return [
+            [0, i, cls.__name__, list(cls._fields)] for cls, i in self._types.items() if i >= known
+        ]
+
+    def type_count(self) -> int:
+        return len(self._types)
 
     def _new_types(self) -> list[Any]:
         if len(self._types) == self._announced:

@@ -32,6 +32,7 @@ class StateFeed:
         self.synced = Synced(root)
         self.sent: dict[str, int] = {}
         self.wanting: set[str] = set()  # players owed a keyframe
+        self.known: dict[str, int] = {}  # how many object types each player was told
 
     def want_keyframe(self, players: Collection[str]) -> None:
         self.wanting.update(players)
@@ -39,31 +40,39 @@ class StateFeed:
     def frames(
         self, tick: int, present: Collection[str], team_of: Callable[[str], str | None]
     ) -> list[StateFrame]:
+        synced = self.synced
         viewers: dict[str, Viewer] = {p: (p, team_of(p)) for p in sorted(present)}
         patched = [p for p in viewers if p not in self.wanting and p in self.sent]
-        patches = self.synced.patches([viewers[p] for p in patched])  # forgets the changes
-        groups: dict[tuple[int, int], list[str]] = {}
+        # Forgets the changes; the types each player lacks are told per player below.
+        patches = synced.patches([viewers[p] for p in patched], announce=False)
+        groups: dict[tuple[int, int, int], list[str]] = {}
         chosen: dict[int, list[Any]] = {}
         for player in patched:
             ops = patches[viewers[player]]
             if ops:
                 chosen[id(ops)] = ops
-                groups.setdefault((id(ops), self.sent[player]), []).append(player)
+                group = (id(ops), self.sent[player], self.known.get(player, 0))
+                groups.setdefault(group, []).append(player)
         frames = []
-        for (key, base), players in groups.items():
+        for (made, base, known), players in groups.items():
             to = None if len(players) == len(viewers) else tuple(players)
-            frames.append(StateFrame(to, base=base, patch=chosen[key]))
+            patch = synced.types_from(known) + chosen[made]
+            frames.append(StateFrame(to, base=base, patch=patch))
             for player in players:
                 self.sent[player] = tick
+                self.known[player] = synced.type_count()
         keyframes: dict[Viewer, list[str]] = {}
+        shared = not synced.views_used()  # then one keyframe serves them all
         for player in sorted(self.wanting & set(viewers)):
-            keyframes.setdefault(viewers[player], []).append(player)
+            keyframes.setdefault((None, None) if shared else viewers[player], []).append(player)
         for viewer, players in keyframes.items():
-            full, schema = self.synced.full(viewer)
+            full, schema = synced.full(viewer)
             frames.append(StateFrame(tuple(players), full=full, schema=schema))
             for player in players:
                 self.sent[player] = tick
+                self.known[player] = len(schema)
         self.wanting -= set(viewers)
         for gone in set(self.sent) - set(viewers):
             del self.sent[gone]
+            self.known.pop(gone, None)
         return frames

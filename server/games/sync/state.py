@@ -295,6 +295,7 @@ class Tracker:
         self.dirty: dict[int, set[Any]] = {}
         self.fresh: set[int] = set()  # attached since the last patch: sent whole
         self.guards: dict[int, Guard] = {}  # the containers only some players see
+        self.viewed: set[int] = set()  # objects with fields only some players see
 
     def adopt(self, container: Container, guard: Guard = None) -> int:
         ref = self._next
@@ -303,10 +304,13 @@ class Tracker:
         self.fresh.add(ref)
         if guard is not None:
             self.guards[ref] = guard
+        if isinstance(container, Schema) and container._views:
+            self.viewed.add(ref)
         return ref
 
     def drop(self, ref: int) -> None:
         self.guards.pop(ref, None)
+        self.viewed.discard(ref)
         self.containers.pop(ref, None)
         self.dirty.pop(ref, None)
         self.fresh.discard(ref)
