@@ -1,14 +1,14 @@
 """Bytes a `dots` player receives per second at 20 Hz: the relay's `state` events (what
-/play was sent before synced state) against synced-state patches, both modelled in
-process from the real game.
+/play was sent before synced state) against synced-state patches.
 
-The Dots game (`server/games/dots.py`) runs through `HostedMatch`, as a node runs it, and
-its `state` events become the very pushes a node sends (`encode_outputs`, then a
-WebSocket frame per format). The synced variant is a model: a small Schema mirroring
-what the `state` event says (dots, ring, scores, winner), written from the game's state
-after each tick and sent through the real `StateFeed` and `match.state` encoding. It is
-not the game moved to synced state (another branch does that), but the same data, so
-the bytes a player would get.
+The real Dots game (`server/games/dots.py`, on synced state) runs through
+`HostedMatch.advance`, as a node runs it; its `match.state` frames become the very
+pushes a node sends (`state_fields`, then a WebSocket frame per format). The relay
+column is the game as it was before synced state: after each tick where a dot moved or a
+ring was scored, or once a second, a `state` event whose data is the view it broadcast
+(``{dots: {player: [x, y]}, target: {k, x, y} or None, scores, winner}``), built from the
+same race and encoded as a node encodes a game's event (`encode_outputs`). Both columns
+carry the same positions, ring and scores, so the bytes compare like with like.
 """
 
 from __future__ import annotations
@@ -20,11 +20,10 @@ from typing import Any
 
 import msgpack
 
-from server.games.api import Event, Input
+from server.games.api import Event, Input, JsonValue
 from server.games.dots import Dots, Race
-from server.games.match import HostedMatch, Step
-from server.games.sync.frames import StateFeed, StateFrame
-from server.games.sync.state import Schema, SyncMap
+from server.games.match import JOIN, HostedMatch
+from server.games.sync.frames import StateFrame
 from server.protocol import Format, Frame, Push, packed_head, with_id
 from server.services.host_outputs import Hosted, encode_outputs, state_fields
 
@@ -35,46 +34,15 @@ FEED_ID = "1764700000000-0"  # a push's stream id as Redis makes them (13 digits
 TS = 1_764_700_000_000  # a push's ts (ms)
 
 
-class Dot(Schema):
-    x: int
-    y: int
-
-
-class Ring(Schema):
-    k: int
-    x: int
-    y: int
-
-
-class RaceView(Schema):
-    """What the `state` event says, as synced state (ring None once the race is over)."""
-
-    dots: SyncMap[Dot]
-    ring: Ring | None
-    scores: SyncMap[int]
-    winner: str
-
-
-def mirror(view: RaceView, race: Race) -> None:
-    """Write the game's state into the synced mirror (unchanged values send nothing)."""
-    for player, at in race.dots.items():
-        x, y = (at.x, at.y) if hasattr(at, "x") else at
-        if player in view.dots:
-            dot = view.dots[player]
-            dot.x, dot.y = round(x), round(y)
-        else:
-            view.dots[player] = Dot(x=round(x), y=round(y))
-    for player in [p for p in view.dots if p not in race.dots]:
-        del view.dots[player]
-    for player, points in race.scores.items():
-        view.scores[player] = points
-    if race.over:
-        view.ring = None
-    elif view.ring is None:
-        view.ring = Ring(k=race.k, x=race.target[0], y=race.target[1])
-    else:
-        view.ring.k, view.ring.x, view.ring.y = race.k, race.target[0], race.target[1]
-    view.winner = race.winner
+def relay_view(race: Race) -> dict[str, JsonValue]:
+    """The `state` event's data as the relay-era game broadcast it."""
+    target = None if race.over else {"k": race.target.k, "x": race.target.x, "y": race.target.y}
+    return {
+        "dots": {p: [d.x, d.y] for p, d in race.dots.items()},
+        "target": target,
+        "scores": dict(race.scores.items()),
+        "winner": race.winner,
+    }
 
 
 @dataclass
@@ -111,13 +79,13 @@ def _steers(rng: random.Random, race: Race, racers: list[str]) -> list[Input]:
     the others stay where they are."""
     out = []
     for n, player in enumerate(racers):
-        x = race.target[0] + rng.uniform(-8, 8)
-        y = race.target[1] + rng.uniform(-8, 8)
+        x = race.target.x + rng.uniform(-8, 8)
+        y = race.target.y + rng.uniform(-8, 8)
         out.append(Input(player, "steer", {"x": x, "y": y}, f"{n}"))
     return out
 
 
-Watch = Callable[[int, StateFrame, dict[str, Any]], None]
+Watch = Callable[[int, StateFrame, dict[str, JsonValue]], None]
 
 
 def run_dots(
@@ -125,48 +93,48 @@ def run_dots(
 ) -> DotsRun:
     """A race of PLAYERS for ``seconds`` of game time, ``racing`` of them chasing the ring
     (the rest park at the start), as one player receives it both ways. ``watch`` sees
-    each synced frame that player gets, with the tick and the game's own view then."""
+    each synced frame that player gets, with the tick and the relay's view then."""
     rng = random.Random(seed)
     players = [f"{rng.getrandbits(64):016x}" for _ in range(PLAYERS)]  # token_hex(8) ids
     match, _ = HostedMatch.start(
         Dots(), f"{rng.getrandbits(64):016x}", TICK_RATE, {"win": 1000}, seed=seed
     )
     hosted = Hosted(match.ctx.match_id, "dots", match, epoch=1, in_upto="0-0")
-    view = RaceView(dots=SyncMap(), ring=None, scores=SyncMap(), winner="")
-    feed = StateFeed(view)
     result = DotsRun(scenario, seconds)
     viewer = players[0]
+    sent_at = -TICK_RATE  # the tick of the relay's last `state` event
+    last: dict[str, JsonValue] | None = None
 
-    def deliver(outputs: list[Step]) -> None:
-        events = [o for o in outputs if isinstance(o, Event) and o.type == "state"]
-        pushes, _, _ = encode_outputs(hosted, list(events), TS)
-        for head, event in zip(pushes, events, strict=True):
-            result.relay.add(head, event.data)
-        mirror(view, match.state)
-        for frame in feed.frames(match.ctx.tick, set(players), lambda p: None):
+    def deliver(entries: list[Input]) -> None:
+        nonlocal sent_at, last
+        outputs = match.advance(entries)
+        view = relay_view(match.state)
+        tick = match.ctx.tick
+        if view != last or tick - sent_at >= TICK_RATE:
+            event = Event("state", view)
+            pushes, _, _ = encode_outputs(hosted, [event], TS)
+            result.relay.add(pushes[0], view)
+            sent_at, last = tick, view
+        for frame in outputs:
+            if not isinstance(frame, StateFrame):
+                continue
             if frame.to is not None and viewer not in frame.to:
                 continue
             head = packed_head(Push.MATCH_STATE, state_fields(hosted, frame, TS))
             sizes = result.synced.add(head, frame.full or frame.patch)
             if watch is not None:
-                watch(match.ctx.tick, frame, dict(match.state.view()))
-            if _is_keyframe(frame) and result.synced.keyframe == (0, 0):
+                watch(tick, frame, view)
+            if frame.full is not None and result.synced.keyframe == (0, 0):
                 result.synced.keyframe = sizes
 
-    feed.want_keyframe(players)
-    deliver(list(match.join(players)))
+    deliver([Input(p, JOIN, None, f"0-{n}") for n, p in enumerate(players)])
     # Joining is not the steady state: count from the first tick on, keyframe apart.
     result.relay = Received()
-    keyframe = result.synced.keyframe
-    result.synced = Received(keyframe=keyframe)
+    result.synced = Received(keyframe=result.synced.keyframe)
     for _ in range(seconds * TICK_RATE):
-        deliver(list(match.step(_steers(rng, match.state, players[:racing]))))
+        deliver(_steers(rng, match.state, players[:racing]))
     result.points = sum(match.state.scores.values())
     return result
-
-
-def _is_keyframe(frame: StateFrame) -> bool:
-    return frame.full is not None
 
 
 def dots_runs() -> list[DotsRun]:

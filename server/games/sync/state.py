@@ -228,6 +228,15 @@ class SyncMap(Container, Generic[V]):
     def items(self) -> list[tuple[Any, V]]:
         return list(self._data.items())
 
+    def keys(self) -> list[Any]:
+        return list(self._data)
+
+    def values(self) -> list[V]:
+        return list(self._data.values())
+
+    def get(self, key: str | int, default: V | None = None) -> V | None:
+        return self._data.get(key, default)
+
     def pop(self, key: str | int) -> V:
         value = self._data[key]
         del self[key]
