@@ -15,9 +15,9 @@ import pytest
 from server.games.api import End, Event, Input, LeaveReason, Output, SetLabel
 from server.games.dots import DOT_R, FIELD_H, FIELD_W, REACH, TARGET_R, Dots, Race
 from server.games.match import ATTEMPT, SYNC, HostedMatch, Step
-from server.games.sync.codec import plain
 from server.games.sync.frames import StateFrame
 from server.games.sync.replica import Replica
+from server.games.sync.snapshot import plain
 
 RATE = 20  # ticks a second: 240 px/s is 12 px a tick
 STEP = 240 / RATE

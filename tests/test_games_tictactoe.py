@@ -11,9 +11,9 @@ import pytest
 
 from server.games.api import End, Event, Input, LeaveReason, Output, SetLabel
 from server.games.match import ATTEMPT, HostedMatch, Step
-from server.games.sync.codec import plain
 from server.games.sync.frames import StateFrame
 from server.games.sync.replica import Replica
+from server.games.sync.snapshot import plain
 from server.games.tictactoe import Board, TicTacToe
 
 RATE = 10  # ticks a second: the move clock of 30 s is 300 ticks

@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 from server.games.api import Input
 from server.games.match import SYNC, HostedMatch, Step
 from server.games.replay import rebuild
-from server.games.sync.codec import plain
 from server.games.sync.frames import StateFrame
 from server.games.sync.replica import Replica
+from server.games.sync.snapshot import plain
 from tests.games_for_tests import SyncedCounter
 
 PLAYERS = ("ann", "bob", "cat")

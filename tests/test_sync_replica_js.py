@@ -11,8 +11,9 @@ from typing import Any
 
 from playwright.async_api import Browser
 
-from server.games.sync.codec import Synced, plain
+from server.games.sync.codec import Synced
 from server.games.sync.replica import Replica
+from server.games.sync.snapshot import plain
 from server.games.sync.state import Schema, SyncList, SyncMap
 from tests.browser import browser as browser  # a fixture: imported so the tests ask for it
 from tests.browser import collect_errors

@@ -3,6 +3,7 @@ server's state by random writes (hypothesis), the sizes of schema's own benchmar
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import msgpack
@@ -10,8 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from server.games.sync.codec import Synced, plain
+from server.games.sync.codec import Synced
 from server.games.sync.replica import NeedKeyframe, Replica
+from server.games.sync.snapshot import plain
 from server.games.sync.state import Schema, SyncError, SyncList, SyncMap
 
 
@@ -81,8 +83,55 @@ def test_a_patch_on_another_base_or_an_unknown_container_asks_for_a_keyframe() -
     lost.keyframe(0, [1, 0, [20, -1], [30, -2], 0], [["World", ["entities", "names", "tick"]]])
     with pytest.raises(NeedKeyframe):
         lost.apply(1, 0, patch)  # e0's container is unknown to it
-    before = dict(replica.state)
-    assert replica.state == before
+
+
+def test_a_patch_naming_an_unknown_type_changes_nothing() -> None:
+    state, synced, replica = world(2)
+    before = copy.deepcopy(replica.state)
+    state.entities["e0"].x = 50
+    patch = synced.patch()
+    stray = [state.entities._ref, "e9", [99, 7, 1, 2]]  # type 7 was never told
+    with pytest.raises(NeedKeyframe):
+        replica.apply(1, 0, [*patch, stray])
+    assert replica.state == before  # e0's move, before it in the patch, not applied
+    assert replica.tick == 0
+
+
+class Wide(Schema):
+    a: int
+    b: int
+    c: int
+    d: int
+    e: int
+    f: int
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.sets(st.integers(0, 5)), min_size=1, max_size=6))
+def test_any_set_of_changed_fields_round_trips(changes: list[set[int]]) -> None:
+    """Pairs, runs of consecutive fields, and the two mixed, through msgpack."""
+    wide = Wide(a=0, b=0, c=0, d=0, e=0, f=0)
+    synced, replica = Synced(wide), Replica()
+    replica.keyframe(0, *synced.full())
+    synced.settle()
+    for tick, changed in enumerate(changes, start=1):
+        for index in changed:
+            setattr(wide, Wide._fields[index], tick * 10 + index)
+        patch = msgpack.unpackb(msgpack.packb(synced.patch()))
+        replica.apply(tick, tick - 1, patch)
+        assert replica.state == plain(wide)
+
+
+def test_more_of_a_map_and_schema_method_names_refused() -> None:
+    entities = SyncMap({"a": 1, "b": 2})
+    assert entities.keys() == ["a", "b"]
+    assert entities.values() == [1, 2]
+    assert entities.get("c") is None
+    assert entities.get("a") == 1
+    with pytest.raises(SyncError, match="values"):
+
+        class Bad(Schema):
+            values: int  # type: ignore[assignment]
 
 
 # Random writes: the replica equals the state after every patch, and after a keyframe.

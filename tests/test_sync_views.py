@@ -8,8 +8,9 @@ from typing import ClassVar
 
 import msgpack
 
-from server.games.sync.codec import Synced, Viewer, dump, load, plain
+from server.games.sync.codec import Synced, Viewer
 from server.games.sync.replica import Replica
+from server.games.sync.snapshot import dump, load, plain
 from server.games.sync.state import Schema, SyncList, SyncMap
 
 

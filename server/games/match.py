@@ -18,8 +18,8 @@ from typing import Any, Generic
 import msgpack
 
 from server.games.api import Game, GameContext, Input, JsonValue, LeaveReason, Output, S
-from server.games.sync.codec import dump, load
 from server.games.sync.frames import StateFeed, StateFrame
+from server.games.sync.snapshot import dump, load
 from server.games.sync.state import Schema
 
 # Entries of the input stream that Arena writes, not players (a player's input type never

@@ -14,7 +14,10 @@ container written whole (state holds no plain lists, so an array is always one).
 
 A patch is a list of operations, each on one container the receiver already holds:
 
-- an object: ``[ref, f, v, f, v, ...]`` (field index, new value);
+- an object: ``[ref, f, v, f, v, ...]`` (field index, new value), where a negative
+  ``f`` starts a run: ``-1 - first`` then the values of fields ``first``, ``first + 1``,
+  ... to the end of the operation (an object whose x and y both moved is
+  ``[ref, -1, x, y]``, one byte less than ``[ref, 0, x, 1, y]``);
 - a map: ``[ref, k, v, k, v, ...]`` (set) and ``[-ref, k, k, ...]`` (deleted keys);
 - a list: ``[ref, length, i, v, i, v, ...]`` (its new length, then the indexes set);
 - a new object type: ``[0, type, name, [field, ...]]``, before its first use.
@@ -23,21 +26,70 @@ Refs are never reused while the state lives, so an operation on a ref the receiv
 not hold means it missed something: it asks for a keyframe instead of guessing.
 
 100 objects ``{x, y}`` in a map, one of them moved (small coordinates): the patch
-``[[ref, 0, x, 1, y]]`` is 9 bytes of msgpack.
+``[[ref, -1, x, y]]`` is 6 bytes of msgpack.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import msgpack
-
-from server.games.sync.state import Container, Guard, Schema, SyncList, SyncMap, Tracker
+from server.games.sync.state import (
+    PRIMITIVE_TYPES,
+    Container,
+    Guard,
+    Schema,
+    SyncList,
+    SyncMap,
+    Tracker,
+)
 
 MAP, LIST = -1, -2
 
 
 Viewer = tuple[str | None, str | None]  # (player id, team); (None, None) sees the public
+PUBLIC: Viewer = (None, None)
+
+
+def primitive_op(ref: int, values: list[Any], keys: set[int]) -> list[Any] | None:
+    """An object's operation for its fields ``keys`` when they all hold primitives (the
+    common write, kept short: one or two fields without the general path); else None."""
+    primitive = PRIMITIVE_TYPES
+    if len(keys) == 2:
+        a, b = keys
+        if a > b:
+            a, b = b, a
+        va, vb = values[a], values[b]
+        if va.__class__ not in primitive or vb.__class__ not in primitive:
+            return None
+        return [ref, -1 - a, va, vb] if b == a + 1 else [ref, a, va, b, vb]
+    if len(keys) == 1:
+        (a,) = keys
+        va = values[a]
+        return [ref, a, va] if va.__class__ in primitive else None
+    indexes = sorted(keys)
+    got = [values[i] for i in indexes]
+    for v in got:
+        if v.__class__ not in primitive:
+            return None
+    return object_op(ref, indexes, got)
+
+
+def object_op(ref: int, indexes: list[int], values: list[Any]) -> list[Any]:
+    """An object's operation for fields ``indexes`` (ascending) set to ``values``: pairs,
+    the longest run of two or more consecutive fields at the end written as a run."""
+    count = len(indexes)
+    start = count - 1
+    while start > 0 and indexes[start - 1] == indexes[start] - 1:
+        start -= 1
+    if count - start < 2:
+        start = count
+    op: list[Any] = [ref]
+    for i in range(start):
+        op += (indexes[i], values[i])
+    if start < count:
+        op.append(-1 - indexes[start])
+        op += values[start:]
+    return op
 
 
 def visible(guard: Guard, viewer: Viewer) -> bool:
@@ -84,12 +136,12 @@ class Synced:
         for all when no field is for some players only); what changed is then forgotten."""
         if not viewers:
             viewers = [(None, None)]
-        shared: dict[int, Any] | None = {} if self.views_used() else None
-        first = self._ops_for(viewers[0], shared)
-        made: dict[Viewer, list[Any]] = {viewers[0]: first}
-        for viewer in viewers[1:]:
-            if viewer not in made:
-                made[viewer] = first if not self.views_used() else self._ops_for(viewer, shared)
+        made: dict[Viewer, list[Any]]
+        if self.views_used():
+            made = self._view_ops(viewers)
+        else:
+            first = self._public_ops()
+            made = dict.fromkeys(viewers, first)
         told = self._new_types() if announce else []
         self.tracker.dirty.clear()
         self.tracker.fresh.clear()
@@ -116,66 +168,123 @@ class Synced:
         self._announced = len(self._types)
         return told
 
-    def _ops_for(self, viewer: Viewer, shared: dict[int, Any] | None = None) -> list[Any]:
-        """One view's operations. ``shared``: what this round found to be the same for
-        every view (a container no view guards, written with primitives), kept by ref so
-        each further view reuses it instead of encoding it again."""
-        tracker = self.tracker
+    def _public_ops(self) -> list[Any]:
+        """Every change, when no view guards anything (the common case, kept short)."""
+        containers = self.tracker.containers
         ops: list[Any] = []
-        if shared is None:  # one view for all: nothing to share between views
-            for ref, keys in tracker.dirty.items():
-                container = tracker.containers.get(ref)
-                if container is not None and visible(tracker.guards.get(ref), viewer):
-                    ops += self._ops(ref, container, keys, viewer)
-            return ops
-        for ref, keys in tracker.dirty.items():
-            container = tracker.containers.get(ref)
-            guard = tracker.guards.get(ref)
-            if container is None or not visible(guard, viewer):
+        for ref, keys in self.tracker.dirty.items():
+            container = containers.get(ref)
+            if container is None:
                 continue
-            if guard is None and isinstance(container, Schema) and container._views:
-                ops += self._guarded_object_ops(ref, container, keys, viewer, shared)
-                continue
-            if guard is None and ref in shared:
-                ops += shared[ref]
-                continue
-            made = self._ops(ref, container, keys, viewer)
-            if guard is None and not any(_holds_container(op) for op in made):
-                shared[ref] = made
-            ops += made
+            op = None
+            if isinstance(container, Schema):
+                op = primitive_op(ref, container.__dict__["_values"], keys)
+            if op is None:
+                ops += self._ops(ref, container, keys, PUBLIC)
+            else:
+                ops.append(op)
         return ops
 
-    def _guarded_object_ops(
-        self, ref: int, container: Schema, keys: set[Any], viewer: Viewer, shared: dict[int, Any]
-    ) -> list[Any]:
-        """An object with fields for some players only: its public fields' part encoded
-        once a round (when they hold primitives), each view's own fields added to it."""
-        values = container.values()
-        public = shared.get(ref)
-        if public is None:
-            public = []
-            for index in sorted(keys):
-                if container._view_of[index] is None:
-                    public += [index, self._value(values[index], viewer)]
-            if not any(isinstance(v, list) for v in public[1::2]):
-                shared[ref] = public
-        own: list[Any] = []
-        for index in sorted(keys):
-            if container._view_of[index] is not None and visible(
-                container.guard_of(index, None), viewer
-            ):
-                own += [index, self._value(values[index], viewer)]
-        return [[ref, *public, *own]] if public or own else []
+    def _view_ops(self, viewers: list[Viewer]) -> dict[Viewer, list[Any]]:
+        """Each distinct view's operations when some fields are for some players only.
+        What every view sees alike is made once (``common``); what only some see is
+        grouped by who may see it (an ``("owner", player)`` or ``("team", team)`` guard)
+        and made once per group, so a view costs what it sees apart from the others. An
+        operation that writes a container whole (its subtree may differ by view) is made
+        per view. A view that sees nothing apart shares ``common`` itself."""
+        tracker = self.tracker
+        common: list[Any] = []
+        place: dict[int, int] = {}  # an object's public operation's index in common
+        per_view: list[tuple[int, Container, set[Any]]] = []
+        guarded: dict[Guard, list[tuple[int, Container, set[Any]]]] = {}
+        hidden: dict[Guard, list[tuple[int, Schema, int]]] = {}  # objects' own fields
+        for ref, keys in tracker.dirty.items():
+            container = tracker.containers.get(ref)
+            if container is None:
+                continue
+            guard = tracker.guards.get(ref)
+            if guard is not None:
+                guarded.setdefault(guard, []).append((ref, container, keys))
+                continue
+            if isinstance(container, Schema):
+                values = container.__dict__["_values"]
+                secret = keys & container._hidden
+                public = keys - secret if secret else keys
+                op = primitive_op(ref, values, public) if public else None
+                if public and op is None:  # a container written whole: per view
+                    per_view.append((ref, container, keys))
+                    continue
+                if op is not None:
+                    place[ref] = len(common)
+                    common.append(op)
+                for i in secret:
+                    hidden.setdefault(container.guard_of(i, None), []).append((ref, container, i))
+                continue
+            ops = self._ops(ref, container, keys, PUBLIC)
+            if any(_holds_container(o) for o in ops):
+                per_view.append((ref, container, keys))
+            else:
+                common += ops
+        group_ops: dict[Guard, list[Any] | None] = {}  # None: holds containers, per view
+        made: dict[Viewer, list[Any]] = {}
+        for viewer in viewers:
+            if viewer in made:
+                continue
+            mine = [("owner", viewer[0]), ("team", viewer[1])]
+            extra: list[Any] = []
+            for ref, container, keys in per_view:
+                extra += self._ops(ref, container, keys, viewer)
+            for guard in mine:
+                if guard not in guarded:
+                    continue
+                if guard not in group_ops:
+                    ops = [o for r, c, k in guarded[guard] for o in self._ops(r, c, k, viewer)]
+                    group_ops[guard] = None if any(_holds_container(o) for o in ops) else ops
+                    extra += ops
+                    continue
+                cached = group_ops[guard]
+                if cached is None:
+                    cached = [o for r, c, k in guarded[guard] for o in self._ops(r, c, k, viewer)]
+                extra += cached
+            seen: dict[int, tuple[Schema, list[int]]] = {}
+            for guard in mine:
+                for ref, obj, index in hidden.get(guard, ()):
+                    seen.setdefault(ref, (obj, []))[1].append(index)
+            if not extra and not seen:
+                made[viewer] = common
+                continue
+            ops = list(common)
+            for ref, (obj, indexes) in seen.items():
+                indexes += tracker.dirty[ref] - obj._hidden
+                merged = self._fields_op(ref, obj, sorted(indexes), viewer)
+                if ref in place:
+                    ops[place[ref]] = merged
+                else:
+                    ops.append(merged)
+            made[viewer] = ops + extra
+        return made
+
+    def _fields_op(self, ref: int, obj: Schema, indexes: list[int], viewer: Viewer) -> list[Any]:
+        """An object's operation for its fields ``indexes`` (ascending, all visible)."""
+        values = obj.__dict__["_values"]
+        primitive = PRIMITIVE_TYPES
+        return object_op(
+            ref,
+            indexes,
+            [
+                v if v.__class__ in primitive else self._value(v, viewer)
+                for v in (values[i] for i in indexes)
+            ],
+        )
 
     def _ops(self, ref: int, container: Container, keys: set[Any], viewer: Viewer) -> list[Any]:
         if isinstance(container, Schema):
             values = container.values()
             inherited = self.tracker.guards.get(ref)
-            op: list[Any] = [ref]
-            for index in sorted(keys):
-                if visible(container.guard_of(index, inherited), viewer):
-                    op += [index, self._value(values[index], viewer)]
-            return [op] if len(op) > 1 else []
+            indexes = [i for i in sorted(keys) if visible(container.guard_of(i, inherited), viewer)]
+            if not indexes:
+                return []
+            return [object_op(ref, indexes, [self._value(values[i], viewer) for i in indexes])]
         if isinstance(container, SyncMap):
             sets: list[Any] = [ref]
             gone: list[Any] = [-ref]
@@ -186,7 +295,7 @@ class Synced:
                     gone.append(key)
             return [o for o in (sets, gone) if len(o) > 1]
         assert isinstance(container, SyncList)
-        op = [ref, len(container)]
+        op: list[Any] = [ref, len(container)]
         for index in sorted(keys):
             if index < len(container):
                 op += [index, self._value(container[index], viewer)]
@@ -215,58 +324,6 @@ class Synced:
         return [container._ref, LIST, *(self._value(v, viewer) for v in container)]
 
 
-def dump(root: Schema) -> bytes:
-    """The whole state, every view included, as bytes (a server-run match's snapshot);
-    no tracker needed, refs left out (a load makes fresh ones)."""
-    types: dict[type[Schema], int] = {}
-
-    def whole(container: Container) -> list[Any]:
-        if isinstance(container, Schema):
-            kind = types.setdefault(type(container), len(types))
-            return [0, kind, *(value(v) for v in container.values())]
-        if isinstance(container, SyncMap):
-            flat: list[Any] = [0, MAP]
-            for key, v in container.items():
-                flat += [key, value(v)]
-            return flat
-        assert isinstance(container, SyncList)
-        return [0, LIST, *(value(v) for v in container)]
-
-    def value(v: Any) -> Any:
-        return whole(v) if isinstance(v, Container) else v
-
-    full = whole(root)
-    names = [[f"{cls.__module__}:{cls.__qualname__}", list(cls._fields)] for cls in types]
-    packed: bytes = msgpack.packb([full, names])
-    return packed
-
-
-def load(blob: bytes) -> Schema:
-    """The state ``dump`` wrote, as new containers (fresh refs: receivers get a keyframe).
-    The Schema classes are found by name among those defined; a field they no longer
-    declare is dropped, one they added starts as None."""
-    full, schema = msgpack.unpackb(blob)
-    classes = [Schema._registry[name] for name, _ in schema]
-    fields = [names for _, names in schema]
-
-    def build(whole: list[Any]) -> Any:
-        kind, rest = whole[1], whole[2:]
-        if kind == MAP:
-            return SyncMap({rest[i]: value(rest[i + 1]) for i in range(0, len(rest), 2)})
-        if kind == LIST:
-            return SyncList([value(v) for v in rest])
-        cls = classes[kind]
-        known = {n: value(v) for n, v in zip(fields[kind], rest, strict=True) if n in cls._index}
-        return cls(**known)
-
-    def value(v: Any) -> Any:
-        return build(v) if isinstance(v, list) else v
-
-    root = build(full)
-    assert isinstance(root, Schema)
-    return root
-
-
 def _holds_container(op: list[Any]) -> bool:
     """Whether an operation writes a container whole (which may differ by view)."""
     return any(isinstance(v, list) for v in op[1:])
@@ -274,14 +331,3 @@ def _holds_container(op: list[Any]) -> bool:
 
 def _key_order(key: Any) -> tuple[int, Any]:
     return (0, key) if isinstance(key, int) else (1, key)
-
-
-def plain(value: Any) -> Any:
-    """Synced state as plain dicts and lists (what a replica holds), for comparing."""
-    if isinstance(value, Schema):
-        return {name: plain(v) for name, v in zip(type(value)._fields, value.values(), strict=True)}
-    if isinstance(value, SyncMap):
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, SyncList):
-        return [plain(v) for v in value]
-    return value

@@ -33,6 +33,7 @@ class StateFeed:
         self.sent: dict[str, int] = {}
         self.wanting: set[str] = set()  # players owed a keyframe
         self.known: dict[str, int] = {}  # how many object types each player was told
+        self.views: dict[str, Viewer] = {}  # each player's view at the last frames
 
     def want_keyframe(self, players: Collection[str]) -> None:
         self.wanting.update(players)
@@ -42,6 +43,13 @@ class StateFeed:
     ) -> list[StateFrame]:
         synced = self.synced
         viewers: dict[str, Viewer] = {p: (p, team_of(p)) for p in sorted(present)}
+        if synced.tracker.reviewed:  # an owner or team changed: views start over
+            synced.tracker.reviewed = False
+            self.wanting.update(viewers)
+        for player, viewer in viewers.items():
+            if self.views.get(player, viewer) != viewer:  # the player changed teams
+                self.wanting.add(player)
+        self.views = viewers
         patched = [p for p in viewers if p not in self.wanting and p in self.sent]
         # Forgets the changes; the types each player lacks are told per player below.
         patches = synced.patches([viewers[p] for p in patched], announce=False)

@@ -34,10 +34,16 @@ class Replica:
     def apply(self, tick: int, base: int, patch: list[Any]) -> None:
         if self.tick is None or base != self.tick:
             raise NeedKeyframe(f"patch on tick {base}, replica at {self.tick}")
-        for op in patch:  # checked first: a bad patch changes nothing
+        types = set(self._types)  # checked first: a bad patch changes nothing
+        types.update(op[1] for op in patch if op[0] == 0)
+        for op in patch:
             ref = op[0]
-            if ref != 0 and abs(ref) not in self._refs:
+            if ref == 0:
+                continue
+            if abs(ref) not in self._refs:
                 raise NeedKeyframe(f"unknown container {abs(ref)}")
+            for value in op[1:]:
+                _check_whole(value, types)
         for op in patch:
             self._apply(op)
         self.tick = tick
@@ -62,8 +68,16 @@ class Replica:
                 target[op[i]] = self._value(op[i + 1])
         else:
             fields = self._types[kind][1]
-            for i in range(1, len(op), 2):
-                target[fields[op[i]]] = self._value(op[i + 1])
+            i = 1
+            while i < len(op):
+                field = op[i]
+                if field < 0:  # a run: fields -1 - field, -field, ... to the end
+                    first = -1 - field
+                    for offset, value in enumerate(op[i + 1 :]):
+                        target[fields[first + offset]] = self._value(value)
+                    break
+                target[fields[field]] = self._value(op[i + 1])
+                i += 2
 
     def _value(self, value: Any) -> Any:
         return self._build(value) if isinstance(value, list) else value
@@ -82,3 +96,14 @@ class Replica:
             built = {name: self._value(v) for name, v in zip(fields, whole[2:], strict=True)}
         self._refs[ref] = (kind, built)
         return built
+
+
+def _check_whole(value: Any, types: set[int]) -> None:
+    """A container written whole names only types this replica knows or is told."""
+    if not isinstance(value, list):
+        return
+    kind = value[1]
+    if kind not in (MAP, LIST) and kind not in types:
+        raise NeedKeyframe(f"unknown type {kind}")
+    for inner in value[2:]:
+        _check_whole(inner, types)

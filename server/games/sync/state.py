@@ -115,6 +115,8 @@ class Schema(Container):
     # field names) or "team" (players whose team is this object's ``team`` field).
     _views: ClassVar[dict[str, str]] = {}
     _view_of: ClassVar[tuple[str | None, ...]] = ()
+    _hidden: ClassVar[frozenset[int]] = frozenset()  # the indexes of fields with a view
+    _view_keys: ClassVar[frozenset[int]] = frozenset()  # of the fields naming who sees them
     # Every Schema class by name (``load`` rebuilds a snapshot from names): a class
     # attribute of the base, shared by all, filled as classes are defined.
     _registry: ClassVar[dict[str, type[Schema]]] = {}
@@ -123,6 +125,9 @@ class Schema(Container):
         super().__init_subclass__(**kwargs)
         own = inspect.get_annotations(cls)
         names = [n for n in own if not n.startswith("_")]
+        taken = [n for n in names if hasattr(Schema, n)]
+        if taken:
+            raise SyncError(f"{cls.__name__}: {taken[0]!r} is a Schema method, not a field name")
         cls._fields = (*cls._fields, *names)
         if len(cls._fields) > 255:
             raise SyncError(f"{cls.__name__}: at most 255 fields")
@@ -134,6 +139,8 @@ class Schema(Container):
                     f"class needs that field (got {name!r}: {view!r})"
                 )
         cls._view_of = tuple(cls._views.get(name) for name in cls._fields)
+        cls._hidden = frozenset(i for i, view in enumerate(cls._view_of) if view is not None)
+        cls._view_keys = frozenset(cls._index[view] for view in cls._views.values())
         Schema._registry[f"{cls.__module__}:{cls.__qualname__}"] = cls
 
     def guard_of(self, index: int, inherited: Guard) -> Guard:
@@ -165,10 +172,14 @@ class Schema(Container):
             tracker = own["_tracker"]
             if tracker is not None:
                 tracker.mark(own["_ref"], index)
+                if index in self._view_keys:
+                    tracker.review(self)
             return
         self._place(old, value, index)
         values[index] = value
         self._changed(index)
+        if index in self._view_keys and own["_tracker"] is not None:
+            own["_tracker"].review(self)
 
     def __getattr__(self, name: str) -> Any:
         index = type(self)._index.get(name)
@@ -305,6 +316,7 @@ class Tracker:
         self.fresh: set[int] = set()  # attached since the last patch: sent whole
         self.guards: dict[int, Guard] = {}  # the containers only some players see
         self.viewed: set[int] = set()  # objects with fields only some players see
+        self.reviewed = False  # an owner or team changed since the last keyframes
 
     def adopt(self, container: Container, guard: Guard = None) -> int:
         ref = self._next
@@ -327,3 +339,20 @@ class Tracker:
     def mark(self, ref: int, key: Any) -> None:
         if ref not in self.fresh:
             self.dirty.setdefault(ref, set()).add(key)
+
+    def review(self, obj: Schema) -> None:
+        """``obj``'s owner or team changed: who may see its fields and subtrees is worked
+        out again, and every viewer starts over from a keyframe (one who now may see a
+        field never got its value; one who no longer may still holds it)."""
+        self.reviewed = True
+
+        def guard_below(container: Container, guard: Guard) -> None:
+            for key, child in container._children_at():
+                below = container._guard_at(key, guard)
+                if below is None:
+                    self.guards.pop(child._ref, None)
+                else:
+                    self.guards[child._ref] = below
+                guard_below(child, below)
+
+        guard_below(obj, self.guards.get(obj._ref))
