@@ -41,8 +41,14 @@ def write_randomly(shelf: Shelf, rng: random.Random) -> None:
     for _ in range(rng.randint(0, 6)):
         kind = rng.randrange(8)
         name = f"p{rng.randrange(6)}"
-        if kind == 0 and name in shelf.pieces:
-            shelf.pieces[name].x = rng.randrange(-300, 70000)
+        if kind == 0 and name in shelf.pieces:  # some of x, y, tag: pairs, runs, both
+            piece = shelf.pieces[name]
+            if rng.random() < 0.7:
+                piece.x = rng.randrange(-300, 70000)
+            if rng.random() < 0.5:
+                piece.y = rng.randrange(-300, 300)
+            if rng.random() < 0.4:
+                piece.tag = rng.choice(["t", "u", "é"])
         elif kind == 1:
             shelf.pieces[name] = Piece(x=rng.randrange(100), y=0, tag=name)
         elif kind == 2 and name in shelf.pieces:

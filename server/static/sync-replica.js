@@ -119,7 +119,18 @@ export class Replica {
       for (let i = 2; i < op.length; i += 2) target[op[i]] = this._value(op[i + 1]);
     } else {
       const fields = this._types.get(kind)[1];
-      for (let i = 1; i < op.length; i += 2) target[fields[op[i]]] = this._value(op[i + 1]);
+      for (let i = 1; i < op.length; i += 2) {
+        const field = op[i];
+        if (field < 0) {
+          // A run: fields -1 - field, -field, ... take the values to the op's end.
+          const first = -1 - field;
+          for (let j = i + 1; j < op.length; j++) {
+            target[fields[first + j - i - 1]] = this._value(op[j]);
+          }
+          break;
+        }
+        target[fields[field]] = this._value(op[i + 1]);
+      }
     }
   }
 

@@ -44,8 +44,12 @@ class Replica:
                 raise NeedKeyframe(f"unknown container {abs(ref)}")
             for value in op[1:]:
                 _check_whole(value, types)
-        for op in patch:
-            self._apply(op)
+        try:
+            for op in patch:
+                self._apply(op)
+        except (LookupError, TypeError, ValueError) as err:  # malformed: nothing to trust
+            self.tick = None
+            raise NeedKeyframe(f"a malformed patch ({err})") from err
         self.tick = tick
 
     def _apply(self, op: list[Any]) -> None:
