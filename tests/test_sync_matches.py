@@ -8,9 +8,11 @@ import json
 from typing import Any
 
 import msgpack
+import pytest
 
-from client_sim.client import ArenaClient
+from client_sim.client import ArenaClient, ArenaError
 from client_sim.synced import SyncedMatch
+from server.games.sync.replica import Replica
 from tests.conftest import StartArena
 from tests.helpers import connect, eventually
 from tests.integrity_helpers import close_all
@@ -91,5 +93,26 @@ async def test_players_keep_a_replica_and_never_see_anothers_secret(
             return theirs.resyncs == 1 and tallies[a.player_id]["total"] == 1235
 
         await eventually(whole_again, within_s=5)
+        # Catch-up from the feed's last keyframe for bob: a replica built from that page
+        # alone is what bob holds live, and holds no byte of alice's secret.
+        page = (await bob.request("match.feed", match_id=match_id, keyframe=True))["events"]
+        first = page[0]
+        assert first["ev"] == "match.state"
+        assert "full" in first
+        assert first.get("to") is None or b.player_id in first["to"]
+        assert not any(secret in msgpack.packb(e) for e in page)
+        fresh = Replica()
+        for push in page:
+            if push["ev"] != "match.state":
+                continue
+            if "full" in push:
+                fresh.keyframe(push["tick"], push["full"], push["schema"])
+            elif push["tick"] <= (theirs.tick or 0):
+                fresh.apply(push["tick"], push["base"], push["patch"])
+        assert fresh.tick == theirs.tick
+        assert fresh.state == theirs.state
+        with pytest.raises(ArenaError) as refused:
+            await bob.request("match.feed", match_id=match_id, keyframe=True, after="0-0")
+        assert refused.value.code == "BAD_REQUEST"
     finally:
         await close_all([alice, bob])

@@ -101,12 +101,16 @@ export async function catchUp(game, sock) {
   game.catchingUp = true;
   setPhase(game.ended ? "ended" : "playing");
   status("Catching up…");
-  // "0-0" rather than no `after`: a feed that trimmed its start then says so.
-  let after = game.lastId ?? "0-0";
+  // A page that has applied nothing reads from the feed's last keyframe it may see (the
+  // whole state then, and what followed it); one that has reads after its last event.
+  let after = game.lastId;
+  let fromKeyframe = after === null;
   try {
     for (;;) {
       const fields = { match_id: game.matchId, limit: FEED_PAGE };
       if (after !== null) fields.after = after;
+      if (fromKeyframe) fields.keyframe = true;
+      fromKeyframe = false;
       let events;
       try {
         ({ events } = await sock.request("match.feed", fields));
