@@ -110,3 +110,48 @@ def test_a_snapshot_keeps_every_view_and_loads_into_the_same_state() -> None:
     replica.keyframe(5, full, schema)
     assert replica.state["seats"]["bob"]["hand"] == [{"rank": SECRET_RANK}]
     assert again.full(ANN)[0] != full  # ann sees bob's public part only
+
+
+class Order(Schema):
+    _views: ClassVar[dict[str, str]] = {"note": "owner"}
+    owner: str
+    step: int
+    note: str
+
+
+class Squad(Schema):
+    _views: ClassVar[dict[str, str]] = {"orders": "team"}
+    team: str
+    orders: SyncMap[Order]
+
+
+class Field(Schema):
+    squads: SyncMap[Squad]
+
+
+def test_an_owners_field_inside_a_teams_subtree_reaches_only_that_owner() -> None:
+    """Two players of one team share the team's patch, but not each other's notes."""
+    state = Field(squads=SyncMap())
+    state.squads["red"] = Squad(team="red", orders=SyncMap())
+    for player in ("ann", "cat"):
+        state.squads["red"].orders[player] = Order(owner=player, step=0, note="")
+    synced = Synced(state)
+    viewers: list[Viewer] = [ANN, CAT, BOB]
+    replicas = {v: Replica() for v in viewers}
+    for viewer, replica in replicas.items():
+        replica.keyframe(0, *synced.full(viewer))
+    synced.settle()
+    for player in ("ann", "cat"):
+        order = state.squads["red"].orders[player]
+        order.step, order.note = 1, f"secret-of-{player}"
+    patches = synced.patches(viewers)
+    for viewer, replica in replicas.items():
+        wire = msgpack.packb(patches[viewer])
+        replica.apply(1, 0, msgpack.unpackb(wire))
+        for player in ("ann", "cat"):
+            mine = viewer[0] == player
+            assert (f"secret-of-{player}".encode() in wire) is mine
+    orders = replicas[ANN].state["squads"]["red"]["orders"]
+    assert orders["ann"] == {"owner": "ann", "step": 1, "note": "secret-of-ann"}
+    assert orders["cat"] == {"owner": "cat", "step": 1, "note": None}
+    assert replicas[BOB].state["squads"]["red"]["orders"] is None

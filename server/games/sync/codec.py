@@ -238,8 +238,13 @@ class Synced:
                 if guard not in guarded:
                     continue
                 if guard not in group_ops:
-                    ops = [o for r, c, k in guarded[guard] for o in self._ops(r, c, k, viewer)]
-                    group_ops[guard] = None if any(_holds_container(o) for o in ops) else ops
+                    group = guarded[guard]
+                    ops = [o for r, c, k in group for o in self._ops(r, c, k, viewer)]
+                    # Shared by the group's viewers unless some of it is for fewer of them
+                    # (an owner's field under a team's subtree) or written whole.
+                    apart = any(isinstance(c, Schema) and k & c._hidden for _, c, k in group)
+                    shared = not apart and not any(_holds_container(o) for o in ops)
+                    group_ops[guard] = ops if shared else None
                     extra += ops
                     continue
                 cached = group_ops[guard]
