@@ -31,6 +31,7 @@ not hold means it missed something: it asks for a keyframe instead of guessing.
 
 from __future__ import annotations
 
+import typing
 from typing import Any
 
 from server.games.sync.state import (
@@ -74,6 +75,33 @@ def primitive_op(ref: int, values: list[Any], keys: set[int]) -> list[Any] | Non
     return object_op(ref, indexes, got)
 
 
+def declared_types(root: type[Schema]) -> list[type[Schema]]:
+    """Every Schema class the root's field annotations name (``SyncMap[Dot]``,
+    ``Piece | None``, ...), the root first: all told in the first keyframe, so an object
+    appearing in a subtree hidden from a player announces nothing to them. A class
+    found only at run time (a field annotated ``Any``) is told when first written."""
+    found: list[type[Schema]] = []
+
+    def walk(hint: Any) -> None:
+        if isinstance(hint, type) and issubclass(hint, Schema):
+            if hint in found:
+                return
+            found.append(hint)
+            try:
+                hints = typing.get_type_hints(hint)
+            except Exception:  # a name its module cannot resolve: told when first used
+                return
+            for name, inner in hints.items():
+                if not name.startswith("_"):
+                    walk(inner)
+            return
+        for arg in typing.get_args(hint):
+            walk(arg)
+
+    walk(root)
+    return found
+
+
 def object_op(ref: int, indexes: list[int], values: list[Any]) -> list[Any]:
     """An object's operation for fields ``indexes`` (ascending) set to ``values``: pairs,
     the longest run of two or more consecutive fields at the end written as a run."""
@@ -93,10 +121,15 @@ def object_op(ref: int, indexes: list[int], values: list[Any]) -> list[Any]:
 
 
 def visible(guard: Guard, viewer: Viewer) -> bool:
+    """Whether ``viewer`` meets every condition of ``guard``. A condition naming no one
+    (an owner or team of None) is met by no one: a player without a team sees no team's
+    fields."""
     if guard is None:
         return True
-    kind, value = guard
-    return bool(viewer[0] == value if kind == "owner" else viewer[1] == value)
+    for kind, value in guard:
+        if value is None or value != (viewer[0] if kind == "owner" else viewer[1]):
+            return False
+    return True
 
 
 class Synced:
@@ -106,7 +139,10 @@ class Synced:
         self.root = root
         self.tracker = Tracker()
         self._types: dict[type[Schema], int] = {}
+        for cls in declared_types(type(root)):
+            self._types.setdefault(cls, len(self._types))
         self._announced = 0  # types told so far (the keyframe tells them all)
+        root._check_free(self.tracker, 0, set())
         root._attach(self.tracker)
 
     def schema(self) -> list[Any]:
@@ -230,13 +266,11 @@ class Synced:
         for viewer in viewers:
             if viewer in made:
                 continue
-            mine = [("owner", viewer[0]), ("team", viewer[1])]
+            mine = [guard for guard in guarded if visible(guard, viewer)]
             extra: list[Any] = []
             for ref, container, keys in per_view:
                 extra += self._ops(ref, container, keys, viewer)
             for guard in mine:
-                if guard not in guarded:
-                    continue
                 if guard not in group_ops:
                     group = guarded[guard]
                     ops = [o for r, c, k in group for o in self._ops(r, c, k, viewer)]
@@ -252,8 +286,8 @@ class Synced:
                     cached = [o for r, c, k in guarded[guard] for o in self._ops(r, c, k, viewer)]
                 extra += cached
             seen: dict[int, tuple[Schema, list[int]]] = {}
-            for guard in mine:
-                for ref, obj, index in hidden.get(guard, ()):
+            for guard in (g for g in hidden if visible(g, viewer)):
+                for ref, obj, index in hidden[guard]:
                     seen.setdefault(ref, (obj, []))[1].append(index)
             if not extra and not seen:
                 made[viewer] = common

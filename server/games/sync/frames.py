@@ -52,6 +52,7 @@ class StateFeed:
         self.views = viewers
         patched = [p for p in viewers if p not in self.wanting and p in self.sent]
         # Forgets the changes; the types each player lacks are told per player below.
+        views = synced.views_used()  # some field is for some players only
         patches = synced.patches([viewers[p] for p in patched], announce=False)
         groups: dict[tuple[int, int, int], list[str]] = {}
         chosen: dict[int, list[Any]] = {}
@@ -63,7 +64,9 @@ class StateFeed:
                 groups.setdefault(group, []).append(player)
         frames = []
         for (made, base, known), players in groups.items():
-            to = None if len(players) == len(viewers) else tuple(players)
+            # No ``to`` only for what anyone may read: a player who left (still a
+            # reader of the feed) must not read a patch made for the present's views.
+            to = None if len(players) == len(viewers) and not views else tuple(players)
             patch = synced.types_from(known) + chosen[made]
             frames.append(StateFrame(to, base=base, patch=patch))
             for player in players:

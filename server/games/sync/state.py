@@ -33,20 +33,23 @@ import inspect
 from collections.abc import Iterator
 from typing import Any, ClassVar, Generic, TypeVar
 
+from server.games.sync.values import MAX_DEPTH, check_key, check_primitive
+from server.games.sync.values import SyncError as SyncError  # raised here, imported from here
+
 V = TypeVar("V")
 PRIMITIVES = (type(None), bool, int, float, str)
 PRIMITIVE_TYPES = frozenset(PRIMITIVES)
 VIEWS = ("owner", "team")
-# Who may see a container: None (everyone), ("owner", player id) or ("team", team).
-Guard = tuple[str, Any] | None
-
-
-class SyncError(TypeError):
-    """A write synced state cannot carry (a plain list or dict, an unknown field)."""
+# Who may see a container or field: None (everyone), else every condition must hold,
+# each ("owner", player id) or ("team", team): a view under another view adds to it.
+Guard = tuple[tuple[str, Any], ...] | None
 
 
 def check_value(value: object) -> None:
-    if isinstance(value, (*PRIMITIVES, Container)):
+    if value.__class__ in PRIMITIVE_TYPES:
+        check_primitive(value)
+        return
+    if isinstance(value, Container):
         return
     raise SyncError(
         f"synced state holds None, bool, int, float, str, Schema, SyncMap or SyncList, "
@@ -60,15 +63,26 @@ class Container:
     _ref: int
     _tracker: Tracker | None
 
-    def _attach(self, tracker: Tracker, guard: Guard = None) -> None:
-        if getattr(self, "_tracker", None) is not None:
-            if self._tracker is tracker:
+    def _check_free(self, tracker: Tracker, depth: int, seen: set[int]) -> None:
+        """Raise SyncError, changing nothing, unless this subtree may be attached at
+        ``depth``: no container of it in the state already, or twice in it."""
+        if getattr(self, "_tracker", None) is not None or id(self) in seen:
+            if self._tracker is tracker or id(self) in seen:
                 raise SyncError("a container may sit in one place of the state only")
             raise SyncError("a container belongs to one state only")
+        if depth > MAX_DEPTH:
+            raise SyncError(f"synced state nests containers {MAX_DEPTH} deep at most")
+        seen.add(id(self))
+        for _, child in self._children_at():
+            child._check_free(tracker, depth + 1, seen)
+
+    def _attach(self, tracker: Tracker, guard: Guard = None, depth: int = 0) -> None:
+        """Call ``_check_free`` first: this one assumes the subtree may be attached."""
         object.__setattr__(self, "_tracker", tracker)
+        object.__setattr__(self, "_depth", depth)
         object.__setattr__(self, "_ref", tracker.adopt(self, guard))
         for key, child in self._children_at():
-            child._attach(tracker, self._guard_at(key, guard))
+            child._attach(tracker, self._guard_at(key, guard), depth + 1)
 
     def _guard_at(self, key: Any, guard: Guard) -> Guard:
         """Who may see what sits at ``key`` (a field's view, else this container's)."""
@@ -95,15 +109,20 @@ class Container:
             tracker.mark(self._ref, key)
 
     def _place(self, old: object, new: object, key: Any = None) -> None:
-        """``new`` replaces ``old`` at ``key``: detach the one, attach the other."""
+        """``new`` replaces ``old`` at ``key``: detach the one, attach the other (checked
+        first: a refused write changes nothing)."""
         check_value(new)
         if old is new:
             return
+        tracker = getattr(self, "_tracker", None)
+        joining = new if isinstance(new, Container) and tracker is not None else None
+        if joining is not None and tracker is not None:
+            joining._check_free(tracker, self.__dict__["_depth"] + 1, set())
         if isinstance(old, Container):
             old._detach()
-        tracker = getattr(self, "_tracker", None)
-        if isinstance(new, Container) and tracker is not None:
-            new._attach(tracker, self._guard_at(key, tracker.guards.get(self._ref)))
+        if joining is not None and tracker is not None:
+            guard = self._guard_at(key, tracker.guards.get(self._ref))
+            joining._attach(tracker, guard, self.__dict__["_depth"] + 1)
 
 
 class Schema(Container):
@@ -144,9 +163,12 @@ class Schema(Container):
         Schema._registry[f"{cls.__module__}:{cls.__qualname__}"] = cls
 
     def guard_of(self, index: int, inherited: Guard) -> Guard:
-        """Who may see field ``index``: its view's player or team, else as the object."""
+        """Who may see field ``index``: as the object, and its view's player or team."""
         view = self._view_of[index]
-        return inherited if view is None else (view, self.__dict__["_values"][self._index[view]])
+        if view is None:
+            return inherited
+        condition = (view, self.__dict__["_values"][self._index[view]])
+        return (condition,) if inherited is None else (*inherited, condition)
 
     def _guard_at(self, key: Any, guard: Guard) -> Guard:
         return self.guard_of(key, guard)
@@ -168,6 +190,8 @@ class Schema(Container):
             # The common write, kept short: a number or text over another.
             if old.__class__ is value.__class__ and old == value:
                 return  # the same value: nothing to send
+            if value.__class__ is not bool and value is not None:
+                check_primitive(value)
             values[index] = value
             tracker = own["_tracker"]
             if tracker is not None:
@@ -208,8 +232,8 @@ class SyncMap(Container, Generic[V]):
             self[key] = value
 
     def __setitem__(self, key: str | int, value: V) -> None:
-        if not isinstance(key, str | int) or isinstance(key, bool):
-            raise SyncError(f"a SyncMap's keys are str or int, not {type(key).__name__}")
+        if key not in self._data:
+            check_key(key, self._data)
         old = self._data.get(key)
         same = old is value or (type(old) is type(value) and old == value)
         if key in self._data and same and not isinstance(value, Container):
