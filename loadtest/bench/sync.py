@@ -89,9 +89,10 @@ def _notes(costs: list[TickCost], races: list[DotsRun], wall_s: float) -> list[s
         f"- One view: {one.p50_us:.0f} µs p50 per tick to make and pack the patch of "
         f"{CHANGED} moved entities (aim: under 50 µs); {CHANGED * 2} tracked writes cost "
         f"{one.writes_us:.0f} µs more, in the game's tick.",
-        f"- {views.encodings} views: every view's patch is made from the whole change set, "
-        f"{views.p50_us / views.encodings:.0f} µs each (p50), so the tick costs "
-        f"{views.p50_us / one.p50_us:.1f}× the one view's.",
+        f"- {views.encodings} views: what every view sees alike is made once, each view "
+        f"adds its own owner's fields and is packed apart: {views.p50_us:.0f} µs p50 in "
+        f"all, {views.p50_us / views.encodings:.0f} µs a view, "
+        f"{views.p50_us / one.p50_us:.1f}× the one view's tick.",
     ]
     for race in races:
         relay, synced = race.relay.msgpack, race.synced.msgpack
