@@ -49,6 +49,22 @@ class Player:
         self.page = page
         self.errors = collect_errors(page)
         self.player_id = ""
+        # Every text frame the tab's sockets received, in order (a reload's sockets too).
+        self.received: list[dict[str, Any]] = []
+        page.on("websocket", lambda ws: ws.on("framereceived", self._received))
+
+    def _received(self, frame: str | bytes) -> None:
+        if isinstance(frame, str):
+            self.received.append(json.loads(frame))
+
+    def keyframe_before_feed(self) -> bool:
+        """Whether a ``match.state`` keyframe reached the tab before the feed it read."""
+        for frame in self.received:
+            if "events" in frame:
+                return False
+            if frame.get("ev") == "match.state" and "full" in frame:
+                return True
+        return False
 
     @classmethod
     async def log_in(cls, browser: Browser, base_url: str, name: str) -> Player:
@@ -258,12 +274,16 @@ async def test_a_reload_after_the_feed_trimmed_its_start_still_agrees(
         await alice.score()
     await bob.until("p.scores[arg] === 4", alice.player_id)
 
+    bob.received.clear()
     await bob.page.reload()
     await bob.until("p.phase === 'playing' && !p.catching_up && p.target !== null")
     assert (await bob.read("catchup"))["trimmed"] is True
     # What the feed kept were patches on top of frames it dropped: the page asked for a
-    # keyframe (match.sync) and drew nothing until it came.
-    assert len(await bob.inputs_sent("match.sync")) >= 1
+    # keyframe (match.sync) and drew nothing until it came. Unless one came first: bob's
+    # return has the game send him a keyframe at its next tick, and when that push beats
+    # the page's read of the feed (about 2 reloads in 5 here), the patches are old news.
+    if not bob.keyframe_before_feed():
+        assert len(await bob.inputs_sent("match.sync")) >= 1
     assert (await bob.read("synced"))["need_keyframe"] is False
     assert await bob.read("scores") == await alice.read("scores")
 
