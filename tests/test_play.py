@@ -258,6 +258,7 @@ async def test_a_reload_after_the_feed_trimmed_its_start_still_agrees(
         await alice.score()
     await bob.until("p.scores[arg] === 4", alice.player_id)
 
+    bob.received.clear()
     await bob.page.reload()
     await bob.until("p.phase === 'playing' && !p.catching_up && p.target !== null")
     # A reloaded page reads from the last keyframe the feed kept for it (match.feed
