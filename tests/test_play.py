@@ -58,11 +58,12 @@ class Player:
             self.received.append(json.loads(frame))
 
     def first_state(self) -> str:
-        """How the first synced state reached the tab since ``received`` was cleared: a
-        live keyframe push, or the feed's first ``match.state`` (a keyframe or a patch)."""
+        """How the first synced state the tab could apply reached it since ``received``
+        was cleared: a live keyframe push, or the feed's first ``match.state`` (a keyframe
+        or a patch). Live patches before the feed is read are held, not applied."""
         for frame in self.received:
-            if frame.get("ev") == "match.state":
-                return "live keyframe" if "full" in frame else "live patch"
+            if frame.get("ev") == "match.state" and "full" in frame:
+                return "live keyframe"
             states = [e for e in frame.get("events", []) if e.get("ev") == "match.state"]
             if states:
                 return "feed keyframe" if "full" in states[0] else "feed patch"
