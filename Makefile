@@ -102,8 +102,14 @@ check: lint typecheck
 graph: install
 	$(BIN)/python -m tests.import_graph
 
+# pytest-xdist: TEST_WORKERS processes share the tests (2: CI's machine has 2 cores; a
+# test waiting on I/O leaves its core to the other). Each worker has its own redis-server
+# and temp folders; tests marked xdist_group run in one worker, one after another.
+# TEST_WORKERS=0 runs them in this one process.
+TEST_WORKERS ?= 2
+
 test: install redis-server nginx chromium check
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 settings-table: install
 	$(BIN)/python -c 'import pathlib, server.settings_table as s; p = pathlib.Path("README.md"); p.write_text(s.rewrite_readme_table(p.read_text()))'

@@ -23,10 +23,37 @@ MISSING = (
 )
 
 
+# How many ports RedisProcess.start tries when the one it picked was taken meanwhile.
+PORT_TRIES = 5
+
+
+class PortTaken(OSError):
+    """The port picked for a child was bound by someone else before the child bound it."""
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def _read_from(path: Path, offset: int) -> str:
+    """What ``path`` says past ``offset`` ("" while it does not exist)."""
+    try:
+        with path.open("rb") as file:
+            file.seek(offset)
+            return file.read().decode(errors="replace")
+    except FileNotFoundError:
+        return ""
+
+
+def _answers_ping(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(64).startswith((b"+PONG", b"-NOAUTH"))  # up, password or not
+    except OSError:
+        return False
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child
@@ -77,9 +104,17 @@ class RedisProcess(ChildProcess):
         appendonly: bool = True,
         extra_args: list[str] | None = None,
         die_with_parent: bool = True,
+        cluster_bus: bool = False,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.port = port or free_port()
+        # A cluster node's bus on a free port of its own: the default (port + 10000) may be
+        # taken or past 65535.
+        self.bus_port = free_port() if cluster_bus else None
+        # A port picked here may be taken between free_port() and redis-server binding it
+        # (another test worker, another program): until it has run once, start() may pick
+        # another. A port it ran on is kept, so a restart comes back where clients look.
+        self._may_move = port is None
         self.appendonly = appendonly
         self.extra_args = extra_args or []
         self.die_with_parent = die_with_parent
@@ -90,10 +125,22 @@ class RedisProcess(ChildProcess):
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self, timeout_s: float = 10.0) -> Self:
+        for _ in range(PORT_TRIES - 1):
+            try:
+                return self._start_once(timeout_s)
+            except PortTaken:
+                self.port = free_port()
+                if self.bus_port is not None:
+                    self.bus_port = free_port()
+        return self._start_once(timeout_s)
+
+    def _start_once(self, timeout_s: float) -> Self:
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError(MISSING)
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        log_file = self.data_dir / "redis.log"
+        log_start = log_file.stat().st_size if log_file.exists() else 0
         args = [
             binary,
             "--port", str(self.port),
@@ -104,9 +151,11 @@ class RedisProcess(ChildProcess):
             "--save", "",
             "--daemonize", "no",
             "--protected-mode", "yes",
-            "--logfile", str((self.data_dir / "redis.log").resolve()),
+            "--logfile", str(log_file.resolve()),
             *self.extra_args,
         ]  # fmt: skip
+        if self.bus_port is not None:
+            args += ["--cluster-port", str(self.bus_port)]
         self.process = subprocess.Popen(
             args,
             stdout=subprocess.DEVNULL,
@@ -116,25 +165,25 @@ class RedisProcess(ChildProcess):
             # closes its sockets and stops Redis last, not Redis first.
             start_new_session=True,
         )
-        self._wait_ready(timeout_s)
+        self._wait_ready(timeout_s, log_file, log_start)
+        self._may_move = False
         return self
 
-    def _wait_ready(self, timeout_s: float) -> None:
+    def _wait_ready(self, timeout_s: float, log_file: Path, log_start: int) -> None:
         assert self.process is not None
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
+                said = _read_from(log_file, log_start)
+                if self._may_move and "Address already in use" in said:
+                    raise PortTaken(self.port)
                 raise RuntimeError(
-                    f"redis-server exited with {self.process.returncode}; "
-                    f"see {self.data_dir / 'redis.log'}"
+                    f"redis-server exited with {self.process.returncode}; see {log_file}"
                 )
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
-                    s.sendall(b"PING\r\n")
-                    if s.recv(64).startswith((b"+PONG", b"-NOAUTH")):  # up, password or not
-                        return
-            except OSError:
-                pass
+            # Its own log first: a PONG alone may come from whoever else holds the port.
+            said = _read_from(log_file, log_start)
+            if "Ready to accept connections" in said and _answers_ping(self.port):
+                return
             time.sleep(0.02)
         self.stop()
         raise RuntimeError(f"redis-server did not answer on port {self.port} in {timeout_s}s")
@@ -174,10 +223,8 @@ class RedisClusterProcesses(ChildProcess):
                     "nodes.conf",
                     "--cluster-node-timeout",
                     "2000",
-                    # Its own free port: the default (port + 10000) may be taken or too high.
-                    "--cluster-port",
-                    str(free_port()),
                 ],
+                cluster_bus=True,
             )
             for i in range(masters * (1 + replicas))
         ]

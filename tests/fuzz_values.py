@@ -93,6 +93,7 @@ TABLE: dict[str, dict[str, Field]] = {
     "match.feed": {
         "match_id": Field("str", MATCH),
         "after": Field("str", "0-0", required=False),
+        "keyframe": Field("bool", False, required=False),
         "limit": Field("int", 5, required=False),
     },
     "feed.global": {"limit": Field("int", 5, required=False)},
@@ -116,6 +117,7 @@ TABLE: dict[str, dict[str, Field]] = {
         "type": Field("str", "move"),
         "data": Field("any", {"cell": 4}, required=False),
     },
+    "match.sync": {"match_id": Field("str", HOSTED)},
     "match.create": {"mode": Field("str", "duel"), "params": Field("map", {}, required=False)},
 }
 

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from server.games.api import Game, GameContext, Input, JsonValue, LeaveReason
+from server.games.sync.state import Schema, SyncMap
 
 SLOW_MAX_S = 2.0  # a test's overrun, bounded
 
@@ -89,3 +90,36 @@ class Guarded(Counter):
         if meta.get("pass") != state["pass"]:
             return "wrong pass"
         return None
+
+
+class Tally(Schema):
+    """Synced state: each player's total, and a secret per player (owner only)."""
+
+    _views: ClassVar[dict[str, str]] = {"secret": "owner"}
+    owner: str
+    total: int
+    secret: int
+
+
+class Board(Schema):
+    tallies: SyncMap[Tally]
+
+
+class SyncedCounter(Game[Board]):
+    """Inputs ``add {n}`` add to the sender's synced total; its secret is n squared."""
+
+    def init(self, ctx: GameContext, params: Mapping[str, JsonValue]) -> Board:
+        return Board(tallies=SyncMap())
+
+    def join(self, ctx: GameContext, state: Board, players: list[str]) -> None:
+        for player in players:
+            if player not in state.tallies:
+                state.tallies[player] = Tally(owner=player, total=0, secret=0)
+
+    def tick(self, ctx: GameContext, state: Board, inputs: list[Input]) -> Board:
+        for item in inputs:
+            if item.type == "add" and isinstance(item.data, int) and item.player in state.tallies:
+                tally = state.tallies[item.player]
+                tally.total += item.data
+                tally.secret = item.data * item.data
+        return state

@@ -10,15 +10,20 @@ from pathlib import Path
 from tests.conftest import SpawnNode
 
 
-async def test_ping_bots_run_to_completion_with_no_errors(spawn_node: SpawnNode) -> None:
+async def test_ping_bots_run_to_completion_with_no_errors(
+    spawn_node: SpawnNode, tmp_path: Path
+) -> None:
     node = spawn_node()
+    # The secrets file in this test's folder: the default (var/ under the repository) is
+    # shared with every other run of the bots, an xdist worker's included.
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "client_sim", "--url", node.url, "--bots", "5",
         "--duration", "1.5", "--rate", "20", "--ramp", "0.2", "--scenario", "ping",
+        "--secrets", str(tmp_path / "bot-secrets.json"),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
-    out, _ = await asyncio.wait_for(proc.communicate(), 30)
-    assert proc.returncode == 0, out.decode()
+    out, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 0, out.decode() + err.decode()
     lines = out.decode().splitlines()
     auth = next(line for line in lines if line.startswith("auth.guest"))
     assert auth.split()[1] == "5"
@@ -36,6 +41,7 @@ async def test_twenty_bots_play_the_whole_loop_with_only_expected_refusals(
         sys.executable, "-m", "client_sim", "--url", node.url, "--bots", "20",
         "--duration", "10", "--scenario", "play", "--rate", "10", "--quiet",
         "--max-error-fraction", "0", "--json", str(report_path),
+        "--secrets", str(tmp_path / "bot-secrets.json"),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     out, err = await asyncio.wait_for(proc.communicate(), 60)

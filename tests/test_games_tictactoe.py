@@ -4,12 +4,16 @@ from a snapshot (the rng included) that ends as the original did."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
 
 from server.games.api import End, Event, Input, LeaveReason, Output, SetLabel
-from server.games.match import HostedMatch
+from server.games.match import ATTEMPT, HostedMatch, Step
+from server.games.sync.frames import StateFrame
+from server.games.sync.replica import Replica
+from server.games.sync.snapshot import plain
 from server.games.tictactoe import Board, TicTacToe
 
 RATE = 10  # ticks a second: the move clock of 30 s is 300 ticks
@@ -30,7 +34,7 @@ def move(player: str, cell: object, n: int = 0) -> Input:
     return Input(player, "move", {"cell": cell}, f"1-{n}")
 
 
-def states(outputs: list[Output]) -> list[dict[str, Any]]:
+def states(outputs: Sequence[Output | Step]) -> list[dict[str, Any]]:
     return [o.data for o in outputs if isinstance(o, Event) and o.type == "state"]
 
 
@@ -98,7 +102,7 @@ def test_a_wrong_move_is_rejected_to_that_player_only_and_changes_nothing(
     before = list(match.state.cells)
     emitted = match.step([move(player, cell)])
     assert emitted == [Event("rejected", {"reason": reason}, (player,))]
-    assert match.state.cells == before
+    assert list(match.state.cells) == before
 
 
 def test_inputs_of_one_tick_are_applied_in_arrival_order() -> None:
@@ -146,7 +150,7 @@ def test_a_match_restored_from_a_snapshot_mid_game_ends_the_same() -> None:
     copy = HostedMatch.restore(TicTacToe(), "m1", RATE, match.snapshot())
     rest = [1, 4, 2]
     assert play(copy, x, o, rest) == play(match, x, o, rest)
-    assert copy.state == match.state
+    assert plain(copy.state) == plain(match.state)
     assert copy.ctx.tick == match.ctx.tick
 
 
@@ -168,7 +172,7 @@ def test_a_replay_from_a_snapshot_gives_the_same_state_and_rng() -> None:
     for inputs in recorded:
         replayed += copy.step(inputs)
     assert replayed == emitted
-    assert copy.state == match.state
+    assert plain(copy.state) == plain(match.state)
     assert copy.ctx.rng.getstate() == match.ctx.rng.getstate()
 
 
@@ -181,3 +185,30 @@ def test_the_first_mover_comes_from_the_seeded_rng() -> None:
 def test_a_bad_move_clock_is_refused_at_init() -> None:
     with pytest.raises(ValueError, match="move_clock_s"):
         HostedMatch.start(TicTacToe(), "m1", RATE, {"move_clock_s": 0}, seed=1)
+
+
+def test_the_board_is_synced_state_and_the_state_events_stay() -> None:
+    """Players get match.state keyframes and patches of the Board, and the same
+    ``state`` events as before it was synced: clients of either keep working."""
+    match, _ = HostedMatch.start(TicTacToe(), "m1", RATE, {}, seed=7)
+    steps = match.advance([Input("alice", ATTEMPT, {}, "1-0"), Input("bob", ATTEMPT, {}, "1-1")])
+    keyframes = [s for s in steps if isinstance(s, StateFrame)]
+    assert [f.to for f in keyframes] == [("alice", "bob")]  # one view: one keyframe
+    replica = Replica()
+    replica.keyframe(1, keyframes[0].full or [], keyframes[0].schema or [])
+    assert replica.state == plain(match.state)
+    x = match.state.turn
+    steps = match.advance([move(x, 4)])
+    assert states(steps) == [
+        {
+            "board": ["", "", "", "", x, "", "", "", ""],
+            "turn": match.state.other(x),
+            "winner": "",
+            "draw": False,
+        }
+    ]
+    (patch,) = [s for s in steps if isinstance(s, StateFrame)]
+    assert (patch.to, patch.base) == (None, 1)
+    replica.apply(2, 1, patch.patch or [])
+    assert replica.state == plain(match.state)
+    assert replica.state["cells"][4] == x

@@ -10,6 +10,8 @@ import signal
 import redis as redis_sync
 
 from client_sim.client import ArenaClient
+from client_sim.synced import SyncedMatch
+from server.protocol import Format
 from server.storage import keys
 from tests.balancer import Balancer
 from tests.conftest import SpawnNode
@@ -101,9 +103,11 @@ async def balanced_players(
         await Balancer([nodes[1].port, nodes[0].port]).start(),
     ]
     logins = [await login(node.url, name) for node, name in zip(nodes, ["ann", "ben"], strict=True)]
-    clients = [
-        await ArenaClient.connect(balancer.url, player.token, reconnect=True)
-        for balancer, player in zip(balancers, logins, strict=True)
+    clients = [  # one socket of each format: synced state reads the same on both
+        await ArenaClient.connect(balancer.url, player.token, reconnect=True, fmt=fmt)
+        for balancer, player, fmt in zip(
+            balancers, logins, [Format.MSGPACK, Format.JSON], strict=True
+        )
     ]
     return clients, [player.player_id for player in logins], balancers
 
@@ -115,6 +119,9 @@ async def test_a_host_killed_after_three_moves_resumes_on_the_other_node_with_al
     clients, ids, balancers = await balanced_players(list(nodes.values()))
     try:
         match_id = await quick_join(clients)
+        # Each player's live replica of the synced board (a keyframe asked for when the
+        # first frames came before it was made, after the takeover, after a reconnect).
+        boards = [SyncedMatch(client, match_id) for client in clients]
         first, second = await who_moves_first(match_id, dict(zip(ids, clients, strict=True)))
         resyncs = [Pushes(client, "match.resync") for client in clients]
         for mover, cell in [(first, 0), (second, 3), (first, 1)]:
@@ -148,6 +155,15 @@ async def test_a_host_killed_after_three_moves_resumes_on_the_other_node_with_al
         for client in clients:
             ended = await client.next_push("match.ended")
             assert ended["scores"][ids[clients.index(first)]] == 1
+        winner = ids[clients.index(first)]
+
+        async def replicas_whole() -> bool:
+            return all(b.state is not None and b.state["winner"] == winner for b in boards)
+
+        await eventually(replicas_whole, within_s=5)
+        for board in boards:  # what each replica holds is the server's final board
+            assert [i for i, cell in enumerate(board.state["cells"]) if cell] == [0, 1, 2, 3, 4]
+            assert board.state["cells"][0] == winner
         # One resync each, whether it came live or from the feed after a reconnect.
         assert [len(pushes.items) for pushes in resyncs] == [1, 1]
     finally:

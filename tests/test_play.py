@@ -2,10 +2,11 @@
 
 They log in as guests, quick-join one lobby, press Ready, and race their dots to the
 numbered ring. The server runs the race (server/games/dots.py): the pages only say where
-they steer and draw what the server pushes. One reloads mid-match and carries on where
-the match stands; the first to 10 wins, both see the result the server decided, and the
-winner sees their rank. Any error the page logs fails the test. No skipping: a missing
-chromium fails (``make test`` installs it).
+they steer and draw the synced state the server pushes (match.state, folded by
+sync-replica.js). One reloads mid-match and carries on where the match stands; the
+first to 10 wins, both see the result the server decided, and the winner sees their
+rank. Any error the page logs fails the test. No skipping: a missing chromium fails
+(``make test`` installs it). tests/test_sync_replica_js.py checks the page's decoder.
 """
 
 from __future__ import annotations
@@ -48,6 +49,25 @@ class Player:
         self.page = page
         self.errors = collect_errors(page)
         self.player_id = ""
+        # Every text frame the tab's sockets received, in order (a reload's sockets too).
+        self.received: list[dict[str, Any]] = []
+        page.on("websocket", lambda ws: ws.on("framereceived", self._received))
+
+    def _received(self, frame: str | bytes) -> None:
+        if isinstance(frame, str):
+            self.received.append(json.loads(frame))
+
+    def first_state(self) -> str:
+        """How the first synced state the tab could apply reached it since ``received``
+        was cleared: a live keyframe push, or the feed's first ``match.state`` (a keyframe
+        or a patch). Live patches before the feed is read are held, not applied."""
+        for frame in self.received:
+            if frame.get("ev") == "match.state" and "full" in frame:
+                return "live keyframe"
+            states = [e for e in frame.get("events", []) if e.get("ev") == "match.state"]
+            if states:
+                return "feed keyframe" if "full" in states[0] else "feed patch"
+        return "none"
 
     @classmethod
     async def log_in(cls, browser: Browser, base_url: str, name: str) -> Player:
@@ -117,11 +137,11 @@ class Player:
         await self.point_at(target["x"], target["y"], click=True)
         await self.until("p.scores[p.player_id] === arg", before + 1)
 
-    async def inputs_sent(self) -> list[tuple[float, dict[str, Any]]]:
-        """The match.input requests this tab sent since it loaded, with when."""
+    async def inputs_sent(self, op: str = "match.input") -> list[tuple[float, dict[str, Any]]]:
+        """The ``op`` requests this tab sent since it loaded, with when."""
         sent = await self.page.evaluate("window.__sent")
         frames = [(at, json.loads(text)) for at, text in sent]
-        return [(at, frame) for at, frame in frames if frame.get("op") == "match.input"]
+        return [(at, frame) for at, frame in frames if frame.get("op") == op]
 
 
 async def into_one_match(first: Player, second: Player) -> str:
@@ -187,7 +207,10 @@ async def test_two_players_race_to_ten_and_a_reload_catches_up(
     assert await bob.read("scores") == await alice.read("scores") == scores
     catchup = await bob.read("catchup")
     assert catchup["trimmed"] is False
-    assert catchup["events"] >= 4  # the states so far, read from the feed
+    assert catchup["events"] >= 4  # the match.state frames so far, read from the feed
+    # The whole feed holds bob's keyframe and every patch since: no keyframe to ask for.
+    assert (await bob.read("synced"))["need_keyframe"] is False
+    assert await bob.inputs_sent("match.sync") == []
     await sees_at(bob, alice, await alice.read("me"))
     assert await bob.read("target") == await alice.read("target")
 
@@ -254,9 +277,18 @@ async def test_a_reload_after_the_feed_trimmed_its_start_still_agrees(
         await alice.score()
     await bob.until("p.scores[arg] === 4", alice.player_id)
 
+    bob.received.clear()
     await bob.page.reload()
     await bob.until("p.phase === 'playing' && !p.catching_up && p.target !== null")
-    assert (await bob.read("catchup"))["trimmed"] is True
+    # A reloaded page reads from the last keyframe the feed kept for it (match.feed
+    # keyframe: true), or, when the feed kept only patches on top of frames it dropped,
+    # asks for one (match.sync); or the keyframe of bob's return came live first. Either
+    # way it is whole, never patched on nothing.
+    first = bob.first_state()
+    assert first in ("live keyframe", "feed keyframe", "feed patch"), first
+    if first == "feed patch":
+        assert len(await bob.inputs_sent("match.sync")) >= 1
+    assert (await bob.read("synced"))["need_keyframe"] is False
     assert await bob.read("scores") == await alice.read("scores")
 
     # And the next point is the same point for both.

@@ -14,11 +14,12 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from loadtest.bench import connections, hosted, leaderboards, lobbies, locks, relay
+from loadtest.bench import connections, hosted, leaderboards, lobbies, locks, relay, sync
 from loadtest.bench.common import machine
 
 BEGIN = "<!-- bench:start (make bench rewrites from here) -->"
 END = "<!-- bench:end -->"
+SECTIONS = ("leaderboards", "locks", "lobbies", "sync", "relay", "hosted", "connections")
 
 
 def record(doc: Path, body: str) -> None:
@@ -42,6 +43,8 @@ async def main_async(args: argparse.Namespace) -> str:
             sections.append(await locks.run(workdir, duration_s=min(args.duration, 5.0)))
         if "lobbies" in args.only:
             sections.append(await lobbies.run(workdir, duration_s=min(args.duration, 5.0)))
+        if "sync" in args.only:
+            sections.append(sync.run())
         if "relay" in args.only:
             sections.append(await relay.run(workdir))
         if "hosted" in args.only:
@@ -59,8 +62,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--only",
         nargs="+",
-        default=["leaderboards", "locks", "lobbies", "relay", "hosted", "connections"],
-        choices=["leaderboards", "locks", "lobbies", "relay", "hosted", "connections"],
+        default=list(SECTIONS),
+        choices=SECTIONS,
     )
     parser.add_argument("--players", type=int, default=1_000_000)
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per load phase")

@@ -192,6 +192,10 @@ class Game(Protocol[S]):
     def terminate(self, ctx: GameContext, state: S) -> None:
         return None
 
+    def team_of(self, ctx: GameContext, state: S, player: str) -> str | None:
+        """The player's team, for synced fields seen by a team only (None: no team)."""
+        return None
+
     def snapshot(self, state: S) -> bytes:
         """The state as bytes. The default packs it with msgpack: fine for a state of
         dicts, lists, strings and numbers; a dataclass state overrides this pair."""

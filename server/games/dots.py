@@ -2,37 +2,39 @@
 to ``win`` (default 10) points wins.
 
 Players send only where they steer: input ``{type: "steer", data: {x, y}}`` (field
-coordinates, clamped to the field; the latest of a tick wins). Each tick the server
-moves every dot toward its steer point, at most ``speed`` px/s (default 240) scaled by
-the tick period, so a page that claims a position gets nowhere faster than its dot
-runs. A dot scores when its path this tick passes within ``TARGET_R + DOT_R`` of the
-ring; when several do in one tick, the one that got there earliest in the tick wins
-(then the lowest player id: ties are decided the same on every node). Targets come
-from the seeded ``ctx.rng``, so a replay draws the same ones.
+coordinates, clamped to the field and rounded to whole pixels; the latest of a tick
+wins). Each tick the server moves every dot toward its steer point, at most ``speed``
+px/s (default 240) scaled by the tick period, so a page that claims a position gets
+nowhere faster than its dot runs. A dot scores when its path this tick passes within
+``TARGET_R + DOT_R`` of the ring; when several do in one tick, the one that got there
+earliest in the tick wins (then the lowest player id: ties are decided the same on every
+node). Targets come from the seeded ``ctx.rng``, so a replay draws the same ones.
 
-Broadcast to everyone, on a tick where anything changed and at least once a second::
+The state is synced (server/games/sync): players get ``match.state`` keyframes and, on
+each tick where anything changed, patches of what did. A ``Race`` as players see it::
 
-    {type: "state", data: {dots: {player: [x, y]}, target: {k, x, y} or null,
-                           scores: {player: points}, winner: player or ""}}
+    {speed, win, seats, min_players, players: [id], gone: [id],
+     dots: {player: {x, y, goal_x, goal_y}}, scores: {player: points},
+     target: {k, x, y}, winner: player or "", over: bool}
 
-Positions are rounded to whole pixels (the server keeps floats). An input that is not
-a steer with finite numbers x and y gets ``{type: "rejected", data: {reason}}`` to
-that player only, at most once a tick (a flood costs the sender, not the feed). A
-player who leaves or is kicked is out of the race, their points kept in the result;
-one who drops keeps their dot (it runs on to its last steer point). The result
-through ``ctx.end``: everyone who played, with their points (the winner's is ``win``);
-a race everyone left ends with the points as they stand.
+Dots sit on whole pixels (small patches): each tick a dot moves to the whole pixel
+nearest its exact step, or, when that would be past the cap, to the one its step
+truncated reaches (never faster than ``speed``). An input that is not a steer with
+finite numbers x and y gets ``{type: "rejected", data: {reason}}`` to that player only,
+at most once a tick (a flood costs the sender, not the feed). A player who leaves or
+is kicked is out of the race, their points kept in the result; one who drops keeps
+their dot (it runs on to its last steer point). The result through ``ctx.end``:
+everyone who played, with their points (the winner's is ``win``); a race everyone left
+ends with the points as they stand.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
-
-import msgpack
 
 from server.games.api import Game, GameContext, Input, JsonValue, LeaveReason
+from server.games.sync.state import Schema, SyncList, SyncMap
 
 FIELD_W, FIELD_H = 640, 400
 TARGET_R, DOT_R = 24, 10
@@ -52,35 +54,38 @@ MAX_SEATS = 64
 DRAWS = 100  # tries for a ring far from the last one before taking the last draw
 
 
-@dataclass(slots=True)
-class Race:
+class Dot(Schema):
+    """A racing dot: where it is and where its player steers it (whole pixels)."""
+
+    x: int
+    y: int
+    goal_x: int
+    goal_y: int
+
+
+class Target(Schema):
+    """Ring ``k`` (0 first) and its centre."""
+
+    k: int
+    x: int
+    y: int
+
+
+class Race(Schema):
     """A match's state. ``players``: everyone who joined, in join order (their points
-    stay in ``scores`` after they leave); ``dots`` and ``steer``: those still racing."""
+    stay in ``scores`` after they leave); ``dots``: those still racing."""
 
-    speed: float = DEFAULT_SPEED
-    win: int = DEFAULT_WIN
-    seats: int = DEFAULT_SEATS
-    min_players: int = DEFAULT_MIN_PLAYERS
-    players: list[str] = field(default_factory=list)
-    gone: list[str] = field(default_factory=list)  # left or kicked: out for good
-    dots: dict[str, list[float]] = field(default_factory=dict)
-    steer: dict[str, list[float]] = field(default_factory=dict)
-    scores: dict[str, int] = field(default_factory=dict)
-    k: int = 0
-    target: list[int] = field(default_factory=lambda: [0, 0])
-    winner: str = ""
-    over: bool = False
-    sent_at: int = -1  # the tick of the last state broadcast
-
-    def view(self) -> dict[str, JsonValue]:
-        """What players see (the ``state`` event's data)."""
-        target = None if self.over else {"k": self.k, "x": self.target[0], "y": self.target[1]}
-        return {
-            "dots": {p: [round(x), round(y)] for p, (x, y) in self.dots.items()},
-            "target": target,
-            "scores": dict(self.scores),
-            "winner": self.winner,
-        }
+    speed: float
+    win: int
+    seats: int
+    min_players: int
+    players: SyncList[str]
+    gone: SyncList[str]  # left or kicked: out for good
+    dots: SyncMap[Dot]
+    scores: SyncMap[int]
+    target: Target
+    winner: str
+    over: bool
 
 
 def _number(params: Mapping[str, JsonValue], name: str, default: float, top: float) -> float:
@@ -102,8 +107,9 @@ def _whole(params: Mapping[str, JsonValue], name: str, default: int, top: int) -
     return value
 
 
-def steer_point(item: Input) -> list[float] | str:
-    """The field point a steer input asks for, clamped to the field; else why not."""
+def steer_point(item: Input) -> tuple[int, int] | str:
+    """The field point a steer input asks for, clamped to the field and rounded to a
+    whole pixel; else why not."""
     if item.type != "steer":
         return f"unknown input {item.type!r}: only steer"
     data = item.data
@@ -116,12 +122,12 @@ def steer_point(item: Input) -> list[float] | str:
             return f"{axis} must be a number"
         if isinstance(value, float) and not math.isfinite(value):
             return f"{axis} must be finite"
-        # Clamped before float(): a huge integer would overflow it.
-        point.append(float(min(max(value, 0), top)))
-    return point
+        # Clamped before round(): a huge integer would overflow a float.
+        point.append(round(min(max(value, 0), top)))
+    return point[0], point[1]
 
 
-def entry(start: list[float], end: list[float], target: list[int]) -> float | None:
+def entry(start: tuple[int, int], end: tuple[int, int], target: tuple[int, int]) -> float | None:
     """When (0..1 of the tick) a dot going ``start`` -> ``end`` first touches the ring
     at ``target``; None if it does not. Only +, *, / and sqrt: exact on every node."""
     ax, ay = start[0] - target[0], start[1] - target[1]
@@ -143,6 +149,21 @@ def entry(start: list[float], end: list[float], target: list[int]) -> float | No
     return 1.0 if bx * bx + by * by <= REACH * REACH else None  # rounding, at the rim
 
 
+def run(at: tuple[int, int], goal: tuple[int, int], step: float) -> tuple[int, int]:
+    """Where a dot at ``at`` steering to ``goal`` is after one tick, on a whole pixel:
+    ``step`` away at most (the nearest pixel to its exact step, else that step
+    truncated toward ``at``, which is never longer)."""
+    dx, dy = goal[0] - at[0], goal[1] - at[1]
+    dist = math.sqrt(dx * dx + dy * dy)
+    if dist <= step:
+        return goal
+    sx, sy = dx * step / dist, dy * step / dist
+    rx, ry = round(sx), round(sy)
+    if rx * rx + ry * ry <= step * step:
+        return at[0] + rx, at[1] + ry
+    return at[0] + int(sx), at[1] + int(sy)
+
+
 class Dots(Game[Race]):
     """The Dots race: steer inputs in, positions out, first to ``win`` points."""
 
@@ -152,8 +173,15 @@ class Dots(Game[Race]):
             win=_whole(params, "win", DEFAULT_WIN, MAX_WIN),
             seats=_whole(params, "seats", DEFAULT_SEATS, MAX_SEATS),
             min_players=_whole(params, "min_players", DEFAULT_MIN_PLAYERS, MAX_SEATS),
+            players=SyncList(),
+            gone=SyncList(),
+            dots=SyncMap(),
+            scores=SyncMap(),
+            winner="",
+            over=False,
         )
-        race.target = self._draw_target(ctx, None)
+        x, y = self._draw_target(ctx, None)
+        race.target = Target(k=0, x=x, y=y)
         ctx.set_label({"open": race.seats})
         return race
 
@@ -178,14 +206,12 @@ class Dots(Game[Race]):
             if player not in state.players:
                 state.players.append(player)
                 state.scores[player] = 0
-            slot = state.players.index(player) % state.seats
-            start = [float(round(FIELD_W * (slot + 1) / (state.seats + 1))), FIELD_H - 20.0]
-            state.dots[player] = start
-            state.steer[player] = list(start)
+            slot = list(state.players).index(player) % state.seats
+            x, y = round(FIELD_W * (slot + 1) / (state.seats + 1)), FIELD_H - 20
+            state.dots[player] = Dot(x=x, y=y, goal_x=x, goal_y=y)
             fresh = True
         if fresh:
             ctx.set_label({"open": state.seats - len(state.dots)})
-            self._send_state(ctx, state)
 
     def leave(self, ctx: GameContext, state: Race, players: list[str], reason: LeaveReason) -> None:
         if reason is LeaveReason.DROPPED or state.over:
@@ -193,15 +219,12 @@ class Dots(Game[Race]):
         out = [p for p in players if p in state.dots]
         for player in out:
             del state.dots[player]
-            del state.steer[player]
             state.gone.append(player)
         if not out:
             return
         ctx.set_label({"open": state.seats - len(state.dots)})
         if not state.dots:
             self._finish(ctx, state, winner="")  # no one races on: the points stand
-        else:
-            self._send_state(ctx, state)
 
     def tick(self, ctx: GameContext, state: Race, inputs: list[Input]) -> Race:
         if state.over:
@@ -214,72 +237,50 @@ class Dots(Game[Race]):
             if isinstance(point, str):
                 refused.setdefault(item.player, point)
             else:
-                state.steer[item.player] = point
+                dot = state.dots[item.player]
+                dot.goal_x, dot.goal_y = point
         for player, reason in refused.items():
             ctx.send(player, "rejected", {"reason": reason})
         step = state.speed / ctx.tick_rate
-        moved = False
+        target = (state.target.x, state.target.y)
         first: tuple[float, str] | None = None
-        for player, at in state.dots.items():
-            end = self._run(at, state.steer[player], step)
+        for player, dot in state.dots.items():
+            at = (dot.x, dot.y)
+            end = run(at, (dot.goal_x, dot.goal_y), step)
             # A dot standing still scores too: a new ring may be drawn under it.
-            when = entry(at, end, state.target)
+            when = entry(at, end, target)
             if when is not None and (first is None or (when, player) < first):
                 first = (when, player)
-            moved = moved or end != at
-            state.dots[player] = end
+            dot.x, dot.y = end  # the same value is no change: nothing to send
         if len(state.players) < state.min_players:
             first = None  # not a race yet: nobody scores alone
         if first is not None:
             self._score(ctx, state, first[1])
-        elif moved or ctx.tick - state.sent_at >= ctx.tick_rate:
-            self._send_state(ctx, state)
         return state
-
-    def snapshot(self, state: Race) -> bytes:
-        packed: bytes = msgpack.packb(asdict(state))
-        return packed
-
-    def restore(self, blob: bytes) -> Race:
-        return Race(**msgpack.unpackb(blob))
-
-    @staticmethod
-    def _run(at: list[float], goal: list[float], step: float) -> list[float]:
-        """Where a dot at ``at`` steering to ``goal`` is after one tick: ``step`` at most."""
-        dx, dy = goal[0] - at[0], goal[1] - at[1]
-        dist = math.sqrt(dx * dx + dy * dy)
-        if dist <= step:
-            return list(goal)
-        return [at[0] + dx * step / dist, at[1] + dy * step / dist]
 
     def _score(self, ctx: GameContext, state: Race, player: str) -> None:
         state.scores[player] += 1
         if state.scores[player] >= state.win:
             self._finish(ctx, state, winner=player)
             return
-        state.k += 1
-        state.target = self._draw_target(ctx, state.target)
-        self._send_state(ctx, state)
+        target = state.target
+        target.x, target.y = self._draw_target(ctx, (target.x, target.y))
+        target.k += 1
 
     def _finish(self, ctx: GameContext, state: Race, *, winner: str) -> None:
         """The race is over: say so, then the result (everyone who played)."""
         state.winner = winner
         state.over = True
-        self._send_state(ctx, state)
         ctx.end({p: state.scores[p] for p in state.players})
 
-    def _send_state(self, ctx: GameContext, state: Race) -> None:
-        state.sent_at = ctx.tick
-        ctx.broadcast("state", state.view())
-
-    def _draw_target(self, ctx: GameContext, last: list[int] | None) -> list[int]:
+    def _draw_target(self, ctx: GameContext, last: tuple[int, int] | None) -> tuple[int, int]:
         """A ring off the edges and the bottom band, far from ``last``."""
-        target = [0, 0]
+        target = (0, 0)
         for _ in range(DRAWS):
-            target = [
+            target = (
                 ctx.rng.randint(MARGIN, FIELD_W - MARGIN),
                 ctx.rng.randint(MARGIN, FIELD_H - MARGIN - BAND),
-            ]
+            )
             if last is None:
                 break
             dx, dy = target[0] - last[0], target[1] - last[1]

@@ -18,11 +18,14 @@ from typing import Any, Generic
 import msgpack
 
 from server.games.api import Game, GameContext, Input, JsonValue, LeaveReason, Output, S
+from server.games.sync.frames import StateFeed, StateFrame
+from server.games.sync.snapshot import dump, load
+from server.games.sync.state import Schema
 
 # Entries of the input stream that Arena writes, not players (a player's input type never
 # starts with "$"): a player back after a drop, a player gone (left, dropped, kicked), a
-# player asking to join (data: their meta).
-JOIN, LEAVE, ATTEMPT = "$join", "$leave", "$attempt"
+# player asking to join (data: their meta), a player asking for a keyframe of synced state.
+JOIN, LEAVE, ATTEMPT, SYNC = "$join", "$leave", "$attempt", "$sync"
 REASONS = frozenset(r.value for r in LeaveReason)
 
 
@@ -49,7 +52,7 @@ class Abandon:
     host ends it with no result."""
 
 
-Step = Output | Admit | Refuse | Abandon
+Step = Output | Admit | Refuse | Abandon | StateFrame
 
 
 def _gone(entry: Input) -> bool:
@@ -68,6 +71,8 @@ class HostedMatch(Generic[S]):
         # Who is in the match, as far as Arena knows: joined and not left or kicked (a
         # dropped player is still in). Empty after a leave: the match is abandoned.
         self.present: set[str] = set()
+        # A state of synced containers: each tick ends with its players' match.state frames.
+        self.feed = StateFeed(state) if isinstance(state, Schema) else None
 
     @classmethod
     def start(
@@ -97,6 +102,8 @@ class HostedMatch(Generic[S]):
 
     def join(self, players: list[str]) -> list[Output]:
         self.present.update(players)
+        if self.feed is not None:
+            self.feed.want_keyframe(players)
         self.game.join(self.ctx, self.state, players)
         return self._take()
 
@@ -131,15 +138,23 @@ class HostedMatch(Generic[S]):
                     outputs.append(Refuse(entry.player, str(reason)[:200]))
             elif entry.type == JOIN:
                 outputs += self.join([entry.player])
+            elif entry.type == SYNC:
+                if self.feed is not None and entry.player in self.present:
+                    self.feed.want_keyframe([entry.player])
             elif entry.type == LEAVE:
                 reason = entry.data if entry.data in REASONS else LeaveReason.LEFT
                 outputs += self.leave([entry.player], LeaveReason(reason))
             else:
                 inputs.append(entry)
         outputs += self.step(inputs)
+        if self.feed is not None:
+            outputs += self.feed.frames(self.ctx.tick, self.present, self._team_of)
         if not self.present and not self.ended and any(_gone(e) for e in entries):
             outputs.append(Abandon())
         return outputs
+
+    def _team_of(self, player: str) -> str | None:
+        return self.game.team_of(self.ctx, self.state, player)
 
     def terminate(self) -> list[Output]:
         self.game.terminate(self.ctx, self.state)
@@ -153,7 +168,11 @@ class HostedMatch(Generic[S]):
                 "ended": self.ctx.ended,
                 "present": sorted(self.present),
                 "rng": self.ctx.rng_state(),
-                "state": self.game.snapshot(self.state),
+                # Synced state is dumped by Arena (every view); other state by the game.
+                "synced": self.feed is not None,
+                "state": dump(self.feed.synced.root)
+                if self.feed
+                else self.game.snapshot(self.state),
             }
         )
         return packed
@@ -166,8 +185,12 @@ class HostedMatch(Generic[S]):
         ctx = GameContext(match_id, tick_rate, outputs.append, tick=saved["tick"])
         ctx.ended = saved["ended"]
         ctx.restore_rng(saved["rng"])
-        match = cls(game, ctx, game.restore(saved["state"]), outputs)
+        blob = saved["state"]
+        state: S = load(blob) if saved.get("synced") else game.restore(blob)  # type: ignore[assignment]
+        match = cls(game, ctx, state, outputs)
         match.present = set(saved.get("present", ()))
+        if match.feed is not None:  # fresh refs: every player starts from a keyframe
+            match.feed.want_keyframe(match.present)
         return match
 
     def _take(self) -> list[Output]:

@@ -18,6 +18,7 @@ from typing import Any
 
 from server.games.api import Event, Game, Input
 from server.games.match import HostedMatch, Step
+from server.games.sync.frames import StateFrame
 
 
 def stream_order(entry_id: str) -> tuple[int, int]:
@@ -51,7 +52,7 @@ def replay(
             while at < len(pending) and stream_order(pending[at].id) <= bound:
                 taken.append(pending[at])
                 at += 1
-        kept += [o for o in match.advance(taken) if not isinstance(o, Event)]
+        kept += [o for o in match.advance(taken) if not isinstance(o, Event | StateFrame)]
     return kept
 
 
@@ -93,8 +94,10 @@ def rebuild(
         if last is None:
             rebuilt.pending = first  # tick 0 was never committed: say it now
         else:
-            rebuilt.side = [o for o in first if not isinstance(o, Event)]
+            rebuilt.side = [o for o in first if not isinstance(o, Event | StateFrame)]
     rebuilt.side += replay(rebuilt.match, last, consumed, inputs)
+    if rebuilt.match.feed is not None:  # replayed frames were said already: start over
+        rebuilt.match.feed.want_keyframe(rebuilt.match.present)
     upto = last_consumed(consumed)
     if upto and stream_order(upto) > stream_order(rebuilt.in_upto):
         rebuilt.in_upto = upto

@@ -11,17 +11,19 @@ data: {reason}}`` to that player only. The player to move has ``move_clock_s``
 (default 30) virtual seconds; when it runs out they lose. A player who leaves
 (``left`` or ``kicked``) forfeits; one who drops keeps their seat while their clock
 runs. Result through ``ctx.end``: winner 1, loser 0; a draw, both 0.
+
+The state is synced too (server/games/sync): players also get ``match.state``
+keyframes and patches of the ``Board`` below; the ``state`` and ``rejected`` events stay,
+so clients written against them keep working.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
-
-import msgpack
 
 from server.games.api import Game, GameContext, Input, JsonValue, LeaveReason
+from server.games.sync.state import Schema, SyncList
 
 SEATS = 2
 CELLS = 9
@@ -38,18 +40,29 @@ LINES = (
 )
 
 
-@dataclass(slots=True)
-class Board:
+class Board(Schema):
     """A match's state. ``turn`` and ``winner`` are "" when no one; ``deadline`` is the
     virtual time the player to move loses at (0 before the game starts)."""
 
-    move_clock_s: float = DEFAULT_MOVE_CLOCK_S
-    players: list[str] = field(default_factory=list)
-    cells: list[str] = field(default_factory=lambda: [""] * CELLS)
-    turn: str = ""
-    winner: str = ""
-    draw: bool = False
-    deadline: float = 0.0
+    move_clock_s: float
+    players: SyncList[str]
+    cells: SyncList[str]
+    turn: str
+    winner: str
+    draw: bool
+    deadline: float
+
+    @classmethod
+    def new(cls, move_clock_s: float) -> Board:
+        return cls(
+            move_clock_s=move_clock_s,
+            players=SyncList(),
+            cells=SyncList([""] * CELLS),
+            turn="",
+            winner="",
+            draw=False,
+            deadline=0.0,
+        )
 
     @property
     def over(self) -> bool:
@@ -60,7 +73,7 @@ class Board:
         return len(self.players) == SEATS
 
     def other(self, player: str) -> str:
-        return next(p for p in self.players if p != player)
+        return str(next(p for p in self.players if p != player))
 
     def view(self) -> dict[str, JsonValue]:
         """What players see (the ``state`` event's data)."""
@@ -85,7 +98,7 @@ class TicTacToe(Game[Board]):
         ):
             raise ValueError(f"move_clock_s must be a number of seconds above 0, got {clock!r}")
         ctx.set_label({"open": SEATS})
-        return Board(move_clock_s=float(clock))
+        return Board.new(float(clock))
 
     def join_attempt(
         self, ctx: GameContext, state: Board, player: str, meta: Mapping[str, JsonValue]
@@ -127,13 +140,6 @@ class TicTacToe(Game[Board]):
         if state.started and not state.over and ctx.now >= state.deadline:
             self._finish(ctx, state, winner=state.other(state.turn))
         return state
-
-    def snapshot(self, state: Board) -> bytes:
-        packed: bytes = msgpack.packb(asdict(state))
-        return packed
-
-    def restore(self, blob: bytes) -> Board:
-        return Board(**msgpack.unpackb(blob))
 
     def _move(self, ctx: GameContext, state: Board, item: Input) -> str:
         """Plays ``item`` if it is a legal move: "" then, else why not."""

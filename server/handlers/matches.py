@@ -3,6 +3,7 @@ for server-run games match.input, match.create and match.join."""
 
 from __future__ import annotations
 
+from server.errors import BadRequest
 from server.handlers.base import Handler, OpContext, Request, feed_entries
 from server.protocol import Message, Op
 from server.services.matches import FEED_LIMIT_MAX
@@ -21,11 +22,15 @@ async def match_send(ctx: OpContext, req: Request) -> Message:
 
 
 async def match_feed(ctx: OpContext, req: Request) -> Message:
+    keyframe = req.flag("keyframe", default=False)
+    if keyframe and req.fields.get("after") is not None:
+        raise BadRequest("after: not with keyframe (which reads from the last keyframe)")
     entries = await ctx.services.matches.feed(
         ctx.player_id,
         req.string("match_id", min_len=1, max_len=32),
         req.optional_string("after", max_len=41),
         req.integer("limit", min_value=1, max_value=FEED_LIMIT_MAX, default=100),
+        keyframe=keyframe,
     )
     return {"events": feed_entries(entries, req.format)}
 
@@ -74,6 +79,11 @@ async def match_input(ctx: OpContext, req: Request) -> Message:
     return {"id": input_id}
 
 
+async def match_sync(ctx: OpContext, req: Request) -> Message:
+    match_id = req.string("match_id", min_len=1, max_len=32)
+    return {"id": await ctx.services.hosted.sync(ctx.player_id, match_id)}
+
+
 async def match_create(ctx: OpContext, req: Request) -> Message:
     match = await ctx.services.hosted.create(
         ctx.player_id, req.string("mode", min_len=1, max_len=32), req.fields.get("params")
@@ -97,4 +107,5 @@ MATCH_HANDLERS: dict[str, Handler] = {
     Op.MATCH_INPUT: match_input,
     Op.MATCH_CREATE: match_create,
     Op.MATCH_JOIN: match_join,
+    Op.MATCH_SYNC: match_sync,
 }

@@ -18,6 +18,7 @@ import msgpack
 
 from server.games.api import Event, SetLabel
 from server.games.match import HostedMatch, Step
+from server.games.sync.frames import StateFrame
 from server.json_limits import json_safe
 from server.protocol import Preencoded, Push, packed_head
 
@@ -95,6 +96,8 @@ def encode_outputs(
             if output.to is not None:
                 event["to"] = list(output.to)
             pushes.append(packed_head(Push.MATCH_EVENT, event))
+        elif isinstance(output, StateFrame):
+            pushes.append(packed_head(Push.MATCH_STATE, state_fields(hosted, output, ts)))
         elif isinstance(output, SetLabel):
             if (
                 not json_safe(dict(output.label))
@@ -113,3 +116,16 @@ def checked_snapshot(match: HostedMatch[Any]) -> bytes:
     if len(blob) > SNAPSHOT_MAX_BYTES:
         raise GameOutputError(f"a snapshot of {len(blob)} bytes, over {SNAPSHOT_MAX_BYTES}")
     return blob
+
+
+def state_fields(hosted: Hosted, frame: StateFrame, ts: int) -> dict[str, Any]:
+    """``match.state``: a patch ``{base, patch}`` or a keyframe ``{full, schema}``."""
+    fields: dict[str, Any] = {"match_id": hosted.match_id, "tick": hosted.match.ctx.tick}
+    if frame.full is not None:
+        fields |= {"full": frame.full, "schema": frame.schema}
+    else:
+        fields |= {"base": frame.base, "patch": frame.patch}
+    fields["ts"] = ts
+    if frame.to is not None:
+        fields["to"] = list(frame.to)
+    return fields

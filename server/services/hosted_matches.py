@@ -138,6 +138,14 @@ class HostedMatches:
             match_id, player_id, type, data, self._rate_limiter.limit("match.input")
         )
 
+    async def sync(self, player_id: str, match_id: str) -> str:
+        """Ask for a keyframe of the match's synced state (``match.state {full, schema}``
+        at its next tick): stored in order with the inputs, and rate-limited as they are."""
+        validate_match_id(match_id)
+        return await self._hosting.add_input(
+            match_id, player_id, "$sync", None, self._rate_limiter.limit("match.input")
+        )
+
     async def current_of(self, player_id: str) -> dict[str, Any] | None:
         """The player's running match (``match.current``), with its host and epoch when
         the server runs its game."""

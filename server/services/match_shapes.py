@@ -73,6 +73,17 @@ def may_see(push: bytes, player_id: str) -> bool:
     return to is None or player_id in to
 
 
+def is_keyframe_for(push: bytes, player_id: str) -> bool:
+    """Whether a feed entry is a synced-state keyframe (``match.state`` with ``full``)
+    that ``player_id`` may read. Only entries holding the key ``full`` are decoded."""
+    if b"\xa4full" not in push:
+        return False
+    fields = msgpack.unpackb(push)
+    to = fields.get("to")
+    keyframe = fields.get("ev") == Push.MATCH_STATE and "full" in fields
+    return bool(keyframe and (to is None or player_id in to))
+
+
 def match_started(
     match_id: str, lobby_id: str, mode: str, players: list[str], *, authoritative: bool
 ) -> Tell:

@@ -4,7 +4,7 @@
 - ``send``: a player's event is checked (a player of a running match, within the
   rate), appended to the match's feed and published to the match's channel in one
   script, so every node's subscribers get events in feed order.
-- ``feed``: what came after a feed id, for a client catching up after a drop.
+- ``feed``: what came after a feed id (or a keyframe), for a client catching up.
 - ``report_result``: who may end a match with a result is the mode's policy
   (server/modes.py). ``consensus``: each player reports, and the match ends when
   every player still in it reported the same scores, or ``result_wait_s`` after the
@@ -23,6 +23,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
 from server.errors import (
@@ -40,6 +41,7 @@ from server.services.consensus import Consensus
 from server.services.host_opener import HostOpener
 from server.services.match_shapes import (
     MATCH_ID,
+    is_keyframe_for,
     match_wire,
     may_see,
     packed_json,
@@ -96,16 +98,14 @@ class MatchService:
         return int(self._clock() * 1000)
 
     async def told_started(self, match_id: str, mode: str) -> None:
-        """The match's players were told it started (``match.started``): a server-run
-        game may begin (its events never come before that push)."""
+        """Its players were told (``match.started``): a server-run game may begin now."""
         if self.authoritative(mode):
             await self._hosting.ready(match_id)
 
     def authoritative(self, mode: str) -> bool:
         return self._modes.spec_for(mode).authoritative  # the server runs its game
 
-    def channel(self, match_id: str) -> str:
-        """The channel a match's events travel on."""
+    def channel(self, match_id: str) -> str:  # the one a match's events travel on
         return self._store.channel(match_id)
 
     # --- starting -----------------------------------------------------------------
@@ -183,15 +183,24 @@ class MatchService:
         )
 
     async def feed(
-        self, player_id: str, match_id: str, after: str | None, limit: int
+        self,
+        player_id: str,
+        match_id: str,
+        after: str | None,
+        limit: int,
+        *,
+        keyframe: bool = False,
     ) -> list[FeedEntry]:
-        """The match's events after ``after`` (from the oldest kept when None)."""
+        """Events after ``after`` (None: the oldest kept), or from the last ``keyframe``."""
         validate_match_id(match_id)
         if after is not None and not is_feed_id(after):
             raise BadRequest("after: a feed id, like 1700000000000-0")
         if not await self._store.may_read(match_id, player_id):
             raise NotInMatch("not a player of this match")
-        entries = await self._store.feed_after(match_id, after, min(limit, FEED_LIMIT_MAX))
+        limit, starts = min(limit, FEED_LIMIT_MAX), partial(is_keyframe_for, player_id=player_id)
+        entries = await self._store.feed_from_last(match_id, starts, limit) if keyframe else None
+        if entries is None:
+            entries = await self._store.feed_after(match_id, after, limit)
         return [e for e in entries if may_see(e.push, player_id)]
 
     async def leave(self, player_id: str, match_id: str, *, kicked: bool = False) -> None:
@@ -329,8 +338,7 @@ class MatchService:
         return ended
 
     async def current_of(self, player_id: str) -> dict[str, Any] | None:
-        """The running match the player is in, with its roster (a client back after a
-        reload learns where it was), or None."""
+        """The player's running match with its roster (how a reloaded client learns it)."""
         match_id = await self.current_match(player_id)
         match = None if match_id is None else await self._store.read(match_id)
         if match is None or match.state != "running":
@@ -382,8 +390,7 @@ class MatchService:
         return bool(MATCH_ID.match(match_id)) and await self._store.may_read(match_id, player_id)
 
     async def events_after(self, match_id: str, after: str) -> list[FeedEntry]:
-        """Up to FEED_LIMIT_MAX events after ``after`` (from the oldest kept if some of
-        those were trimmed)."""
+        """Up to FEED_LIMIT_MAX events after ``after`` (from the oldest kept if trimmed)."""
         try:
             return await self._store.feed_after(match_id, after, FEED_LIMIT_MAX)
         except FeedTrimmed:

@@ -180,6 +180,7 @@ function onPush(msg) {
       });
       break;
     case "match.event":
+    case "match.state":
     case "match.left":
     case "match.ended":
     case "match.resync":

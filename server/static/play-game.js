@@ -1,11 +1,15 @@
 // The match as the server tells it, with no I/O: the server runs Dots (server/games/dots.py)
-// and pushes its whole state (`match.event {from: "server", type: "state"}`) whenever
-// anything changed, so a page only keeps the latest state it read, in feed order. No rules
-// here: the server moves the dots, decides who touched ring k first and ends the match.
+// and its state is synced (issue 16): `match.state` pushes carry a keyframe (the whole
+// state) or a patch on top of the last frame this player got, and a Replica
+// (sync-replica.js) folds them. The page draws what the replica holds. No rules here: the
+// server moves the dots, decides who touched ring k first and ends the match.
 //
-// A state: {dots: {player_id: [x, y]}, target: {k, x, y} or null, scores, winner}.
-// Any one state is the whole picture, so a page that could only read a trimmed feed
-// (a long match outgrows ARENA_MATCH_FEED_MAX) is whole again at the first state it reads.
+// The replica's state: {dots: {player_id: {x, y, goal_x, goal_y}}, target: {k, x, y},
+// scores, players, winner, over, ...}. A patch that does not follow on from what the
+// replica holds (a reload that read a trimmed feed, a missed push) sets `needKeyframe`:
+// the page asks for one (`match.sync`, play-match.js) and is whole again when it comes.
+
+import { NeedKeyframe, Replica } from "./sync-replica.js";
 
 export const FIELD = Object.freeze({ w: 640, h: 400 }); // as server/games/dots.py
 export const TARGET_R = 24;
@@ -53,6 +57,9 @@ export function newGame(match) {
 
 export function resetGame(game, trimmed = false) {
   return Object.assign(game, {
+    replica: new Replica(),
+    needKeyframe: false, // a patch did not follow on: the page asks for a keyframe
+    syncAskedAt: 0,
     dots: {}, // player_id -> {x, y}, as the server last said
     target: null, // {k, x, y}; null before the first state and after the end
     scores: Object.fromEntries(game.players.map((p) => [p, 0])),
@@ -73,28 +80,38 @@ function addPlayer(game, playerId) {
   if (!(playerId in game.scores)) game.scores[playerId] = 0;
 }
 
-function pointOf(at) {
-  return Array.isArray(at) && Number.isFinite(at[0]) && Number.isFinite(at[1])
-    ? { x: at[0], y: at[1] }
-    : null;
-}
-
-function applyState(game, data) {
-  const dots = data.dots && typeof data.dots === "object" ? data.dots : {};
-  const scores = data.scores && typeof data.scores === "object" ? data.scores : {};
-  for (const p of [...Object.keys(scores), ...Object.keys(dots)]) addPlayer(game, p);
+// What the page draws, from the replica's state.
+function showState(game, race) {
+  const dots = race.dots && typeof race.dots === "object" ? race.dots : {};
+  const scores = race.scores && typeof race.scores === "object" ? race.scores : {};
+  const players = Array.isArray(race.players) ? race.players : [];
+  for (const p of [...players, ...Object.keys(scores), ...Object.keys(dots)]) addPlayer(game, p);
   game.dots = {};
-  for (const [p, at] of Object.entries(dots)) {
-    const point = pointOf(at);
-    if (point) game.dots[p] = point;
+  for (const [p, dot] of Object.entries(dots)) {
+    if (dot && Number.isFinite(dot.x) && Number.isFinite(dot.y)) {
+      game.dots[p] = { x: dot.x, y: dot.y };
+    }
   }
   for (const p of game.players) game.scores[p] = Number.isInteger(scores[p]) ? scores[p] : 0;
-  const t = data.target;
-  game.target =
-    t && Number.isInteger(t.k) && Number.isFinite(t.x) && Number.isFinite(t.y)
-      ? { k: t.k, x: t.x, y: t.y }
-      : null;
-  game.winner = typeof data.winner === "string" && data.winner ? data.winner : null;
+  const t = race.target;
+  const ring = t && Number.isInteger(t.k) && Number.isFinite(t.x) && Number.isFinite(t.y);
+  // No ring once the race is over: the page draws none and the test hook reads null.
+  game.target = ring && !race.over && !game.ended ? { k: t.k, x: t.x, y: t.y } : null;
+  game.winner = typeof race.winner === "string" && race.winner ? race.winner : null;
+}
+
+function applyState(game, push) {
+  try {
+    if (push.full !== undefined) game.replica.keyframe(push.tick, push.full, push.schema);
+    else game.replica.apply(push.tick, push.base, push.patch);
+  } catch (err) {
+    if (!(err instanceof NeedKeyframe)) throw err;
+    game.needKeyframe = true;
+    return;
+  }
+  game.needKeyframe = false;
+  game.syncAskedAt = 0;
+  if (game.replica.state) showState(game, game.replica.state);
 }
 
 // Apply one match push unless it is a copy (its feed id is not past the last applied).
@@ -104,11 +121,12 @@ export function applyMatchPush(game, push) {
     game.lastId = push.id;
   }
   game.events += 1;
-  if (push.ev === "match.event") {
+  if (Number.isInteger(push.tick)) game.tick = push.tick;
+  if (push.ev === "match.state") {
+    applyState(game, push);
+  } else if (push.ev === "match.event") {
     if (push.from !== "server" || !push.data || typeof push.data !== "object") return;
-    if (Number.isInteger(push.tick)) game.tick = push.tick;
-    if (push.type === "state") applyState(game, push.data);
-    else if (push.type === "rejected") game.rejected = String(push.data.reason ?? "");
+    if (push.type === "rejected") game.rejected = String(push.data.reason ?? "");
   } else if (push.ev === "match.left") {
     game.left.add(push.player_id);
   } else if (push.ev === "match.ended") {

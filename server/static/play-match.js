@@ -1,7 +1,8 @@
 // The match as this page plays it: catching up from the feed, steering my dot, asking
 // for the rank at the end. The server runs the race (server/games/dots.py): the page
-// sends where its player steers (`match.input {type: "steer"}`) and shows what the
-// server pushes (play-game.js folds it). What follows a change is in `changed`.
+// sends where its player steers (`match.input {type: "steer"}`) and shows the synced
+// state the server pushes (play-game.js folds it into a replica; when a patch does not
+// follow on, `match.sync` asks for a keyframe). What follows a change is in `changed`.
 
 import { applyMatchPush, clampPoint, newGame, resetGame } from "./play-game.js";
 import { tab } from "./play-session.js";
@@ -14,6 +15,7 @@ import { BOARD, MODE, myId, state } from "./play-state.js";
 const STEER_EVERY_MS = 50;
 const FEED_PAGE = 500;
 const RANK_FALLBACK_MS = 5000; // ask for the rank anyway if the result note is late
+const SYNC_AGAIN_MS = 1000; // a keyframe asked for and not come: ask again after this
 // Refusals that waiting (or reconnecting) cures.
 const RETRYABLE = new Set([
   "RATE_LIMITED",
@@ -54,7 +56,7 @@ export function onMatchPush(push) {
     // The socket follows a match this tab never heard start (it reloaded right then):
     // read it from its feed, learning the roster from the server's state.
     const fresh = !state.finished.has(push.match_id) && state.phase !== "login";
-    if (push.ev === "match.event" && fresh) {
+    if ((push.ev === "match.event" || push.ev === "match.state") && fresh) {
       startMatch({ match_id: push.match_id, players: [myId()], mode: MODE });
     }
     return;
@@ -73,6 +75,7 @@ export function onMatchPush(push) {
   const refusedBefore = game.rejected;
   applyMatchPush(game, push);
   if (game.rejected !== refusedBefore) status(`The server refused a steer: ${game.rejected}`);
+  askKeyframe(game);
   changed();
 }
 
@@ -98,12 +101,16 @@ export async function catchUp(game, sock) {
   game.catchingUp = true;
   setPhase(game.ended ? "ended" : "playing");
   status("Catching up…");
-  // "0-0" rather than no `after`: a feed that trimmed its start then says so.
-  let after = game.lastId ?? "0-0";
+  // A page that has applied nothing reads from the feed's last keyframe it may see (the
+  // whole state then, and what followed it); one that has reads after its last event.
+  let after = game.lastId;
+  let fromKeyframe = after === null;
   try {
     for (;;) {
       const fields = { match_id: game.matchId, limit: FEED_PAGE };
       if (after !== null) fields.after = after;
+      if (fromKeyframe) fields.keyframe = true;
+      fromKeyframe = false;
       let events;
       try {
         ({ events } = await sock.request("match.feed", fields));
@@ -114,6 +121,7 @@ export async function catchUp(game, sock) {
         continue;
       }
       for (const push of events) applyMatchPush(game, push);
+      askKeyframe(game); // a trimmed feed starts with patches on top of nothing
       if (events.length < FEED_PAGE) break;
       after = events[events.length - 1].id;
     }
@@ -132,11 +140,32 @@ export async function catchUp(game, sock) {
   if (state.game !== game || state.sock !== sock) return;
   game.catchingUp = false;
   for (const push of game.held.splice(0)) applyMatchPush(game, push);
+  askKeyframe(game);
   status("");
   // A new socket: the server may not have stored the steer sent as the old one closed.
   state.sentSteer = null;
   queueSteer();
   changed();
+}
+
+// The replica met a patch it cannot apply: ask for a keyframe (at the match's next
+// tick), once a second at most while none has come. An ended match sends no more.
+function askKeyframe(game) {
+  const sock = state.sock;
+  if (!game.needKeyframe || game.ended || !sock || !sock.isOpen) return;
+  const now = performance.now();
+  if (game.syncAskedAt && now - game.syncAskedAt < SYNC_AGAIN_MS) return;
+  game.syncAskedAt = now;
+  setTimeout(() => {
+    if (state.game !== game || game.syncAskedAt !== now) return; // it came, or asked since
+    game.syncAskedAt = 0;
+    askKeyframe(game);
+  }, SYNC_AGAIN_MS);
+  sock.request("match.sync", { match_id: game.matchId }).catch((err) => {
+    if (!RETRYABLE.has(err.code) && !["MATCH_ENDED", "NOT_IN_MATCH"].includes(err.code)) {
+      showError(err);
+    }
+  });
 }
 
 export function leaveMatch() {

@@ -16,6 +16,7 @@
 //   play-state.js       what the page knows right now
 //   play-game.js, play-field.js, play-protocol.js, play-session.js: the server's state
 //                       folded, drawing, wire, storage
+//   sync-replica.js     the synced state's decoder (match.state keyframes and patches)
 
 import { connect, login, logout } from "./play-connection.js";
 import { FIELD } from "./play-game.js";
@@ -104,6 +105,11 @@ Object.defineProperty(window, "arenaPlay", {
       const g = state.game;
       if (!g) return null;
       return { trimmed: g.trimmed, events: g.events, last_id: g.lastId, tick: g.tick };
+    },
+    // the synced state: the tick the replica holds, and whether it waits for a keyframe
+    get synced() {
+      const g = state.game;
+      return g ? { tick: g.replica.tick, need_keyframe: g.needKeyframe } : null;
     },
     get authoritative() { return state.game ? state.game.authoritative : null; },
     get scores() { return state.game ? { ...state.game.scores } : {}; },

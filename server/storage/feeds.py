@@ -11,6 +11,7 @@ notifications. The global activity feed is a plain capped list.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import msgpack
@@ -33,6 +34,7 @@ ROOM_MATCH = "match:"
 NOTES_KEEP = 100
 NOTES_TTL_S = 30 * 86400
 ACTIVITY_KEEP = 1000
+SCAN_PAGE = 200  # entries read back at a time by ``from_last``
 
 
 def _entries(raw: list[Any]) -> list[FeedEntry]:
@@ -93,6 +95,24 @@ class Feeds:
         """The newest ``limit`` entries, oldest first."""
         raw = await self._mux.execute("XREVRANGE", feed, "+", "-", "COUNT", limit)
         return _entries(list(reversed(raw)))
+
+    @client_values
+    async def from_last(
+        self, feed: str, starts: Callable[[bytes], bool], limit: int
+    ) -> list[FeedEntry] | None:
+        """The entries from the newest one ``starts`` holds for (it first), at most
+        ``limit``, oldest first; None when no kept entry is such a start. Reads back a
+        page at a time: a feed is capped, so this ends."""
+        before = "+"
+        while True:
+            raw = await self._mux.execute("XREVRANGE", feed, before, "-", "COUNT", SCAN_PAGE)
+            for entry in _entries(raw):
+                if starts(entry.push):
+                    rest = await self.after(feed, entry.id, limit - 1) if limit > 1 else []
+                    return [entry, *rest]
+            if len(raw) < SCAN_PAGE:
+                return None
+            before = "(" + text(raw[-1][0])
 
     @translate_redis_errors
     async def tail(self, feed: str) -> str:

@@ -6,6 +6,7 @@ and pending decisions are consensus.py's."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -322,6 +323,11 @@ class MatchStore:
         if after is None:
             return await self._feeds.oldest(feed, limit)
         return await self._feeds.after(feed, after, limit)
+
+    async def feed_from_last(
+        self, match_id: str, starts: Callable[[bytes], bool], limit: int
+    ) -> list[FeedEntry] | None:
+        return await self._feeds.from_last(keys.match_feed(match_id), starts, limit)
 
     async def feed_tail(self, match_id: str) -> str:
         return await self._feeds.tail(keys.match_feed(match_id))

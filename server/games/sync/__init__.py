@@ -1,0 +1,2 @@
+"""Synced state for server-run games (issue 16): tracked containers, their wire forms,
+and a receiver's replica."""
