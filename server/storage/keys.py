@@ -365,3 +365,37 @@ def pending_results() -> str:
 def disputed_matches() -> str:
     """String: the count of matches that ended disputed (stats, metrics)."""
     return f"{PREFIX}:stats:matches:disputed"
+
+
+def mm_tickets(mode: str) -> str:
+    """Hash: a mode's waiting matchmaking tickets, id -> payload (players, rating, bucket,
+    when queued). The mode's queue keys share its tag: a pass and its commits touch one
+    slot. They expire a while after the last ticket could: none lives forever."""
+    return f"{PREFIX}:{{mm:{mode}}}:tickets"
+
+
+def mm_queue(mode: str) -> str:
+    """Sorted set: a mode's waiting ticket ids -> when queued (ms): oldest first."""
+    return f"{PREFIX}:{{mm:{mode}}}:queue"
+
+
+def mm_holders(mode: str) -> str:
+    """Hash: player id -> the ticket they wait in, in this mode (one at most)."""
+    return f"{PREFIX}:{{mm:{mode}}}:holders"
+
+
+def mm_made(mode: str) -> str:
+    """Hash: match id -> a match the matchmaker made and its node has not started yet (a
+    node dying between the two leaves it here for another node to start)."""
+    return f"{PREFIX}:{{mm:{mode}}}:made"
+
+
+def mm_lease(mode: str) -> str:
+    """String with a TTL: the node running the mode's passes (its token)."""
+    return f"{PREFIX}:{{mm:{mode}}}:lease"
+
+
+def mm_modes() -> str:
+    """Sorted set: mode -> when a ticket was last queued in it (ms): the modes whose
+    queues a node's matchmaker looks at. Trimmed of modes quiet for a day."""
+    return f"{PREFIX}:mm:modes"

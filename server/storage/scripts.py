@@ -95,6 +95,9 @@ class Scripts:
     delete_if_equal: Script
     claim_lapsed: Script
     lock_extend: Script
+    mm_enqueue: Script
+    mm_remove: Script
+    mm_commit: Script
     fenced_write: Script
     feed_append: Script
     feed_read: Script

@@ -1,0 +1,152 @@
+"""Matchmaking tickets in Redis: a mode's queue, the matches its passes made, and the
+lease that lets one node at a time run a mode's passes. Every key of a mode's queue
+shares the mode's hash tag, so each script touches one slot (Redis Cluster)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import msgpack
+
+from server.errors import AlreadyQueued, QueueFull
+from server.storage import keys
+from server.storage.connection import text, translate_redis_errors
+from server.storage.mux import Commands
+from server.storage.scripts import Scripts
+
+MODES_KEEP_MS = 86_400_000  # a mode quiet this long drops out of the modes index
+
+
+@dataclass(frozen=True, slots=True)
+class TicketRecord:
+    """A waiting ticket. ``leader``: who queued it (a party's leader, or its player)."""
+
+    ticket_id: str
+    players: tuple[str, ...]
+    rating: float
+    bucket: tuple[str, ...]
+    created_ms: int
+    leader: str
+    party_id: str | None = None
+
+    def pack(self) -> bytes:
+        packed: bytes = msgpack.packb(
+            [
+                list(self.players),
+                self.rating,
+                list(self.bucket),
+                self.created_ms,
+                self.leader,
+                self.party_id,
+            ]
+        )
+        return packed
+
+    @classmethod
+    def unpack(cls, ticket_id: str, blob: bytes) -> TicketRecord:
+        players, rating, bucket, created_ms, leader, party_id = msgpack.unpackb(blob)
+        return cls(ticket_id, tuple(players), rating, tuple(bucket), created_ms, leader, party_id)
+
+
+def _mode_keys(mode: str) -> list[str]:
+    return [keys.mm_tickets(mode), keys.mm_queue(mode), keys.mm_holders(mode)]
+
+
+class MatchmakingStore:
+    def __init__(self, mux: Commands, scripts: Scripts) -> None:
+        self._mux = mux
+        self._scripts = scripts
+
+    @translate_redis_errors
+    async def enqueue(
+        self, mode: str, ticket: TicketRecord, *, ttl_ms: int, most: int, now_ms: int
+    ) -> None:
+        """Queue ``ticket``; AlreadyQueued when one of its players waits in the mode,
+        QueueFull at the mode's cap."""
+        reply = await self._scripts.mm_enqueue(
+            keys=_mode_keys(mode),
+            args=[
+                ticket.ticket_id,
+                ticket.created_ms,
+                ticket.pack(),
+                ttl_ms,
+                most,
+                *ticket.players,
+            ],
+        )
+        if reply[0] != 1:
+            if text(reply[1]) == "full":
+                raise QueueFull(f"mode {mode}'s queue holds {most:,} tickets: try again soon")
+            raise AlreadyQueued(
+                f"player {text(reply[2])} already waits in ticket {text(reply[3])} of mode {mode}"
+            )
+        await self._mux.execute("ZADD", keys.mm_modes(), now_ms, mode)
+
+    @translate_redis_errors
+    async def ticket(self, mode: str, ticket_id: str) -> TicketRecord | None:
+        blob = await self._mux.execute("HGET", keys.mm_tickets(mode), ticket_id)
+        return None if blob is None else TicketRecord.unpack(ticket_id, blob)
+
+    @translate_redis_errors
+    async def holder(self, mode: str, player_id: str) -> str | None:
+        held = await self._mux.execute("HGET", keys.mm_holders(mode), player_id)
+        return None if held is None else text(held)
+
+    @translate_redis_errors
+    async def waiting(self, mode: str) -> list[TicketRecord]:
+        """Every waiting ticket of the mode (a pass reads them all)."""
+        flat = await self._mux.execute("HGETALL", keys.mm_tickets(mode))
+        return [TicketRecord.unpack(text(flat[i]), flat[i + 1]) for i in range(0, len(flat), 2)]
+
+    @translate_redis_errors
+    async def remove(self, mode: str, tickets: list[TicketRecord]) -> list[str]:
+        """Take the tickets out of the queue; the ids of those that were still in it."""
+        if not tickets:
+            return []
+        args: list[Any] = []
+        for ticket in tickets:
+            args += [ticket.ticket_id, len(ticket.players), *ticket.players]
+        removed = await self._scripts.mm_remove(keys=_mode_keys(mode), args=args)
+        return [text(r) for r in removed]
+
+    @translate_redis_errors
+    async def commit(
+        self, mode: str, match_id: str, made: bytes, tickets: list[TicketRecord], *, ttl_ms: int
+    ) -> bool:
+        """Make the match of ``tickets`` (all still queued) and keep it as made; False
+        when one of them left the queue meanwhile (nothing changed)."""
+        players = [p for ticket in tickets for p in ticket.players]
+        reply = await self._scripts.mm_commit(
+            keys=[*_mode_keys(mode), keys.mm_made(mode)],
+            args=[match_id, made, ttl_ms, len(tickets), *(t.ticket_id for t in tickets), *players],
+        )
+        return bool(reply)
+
+    @translate_redis_errors
+    async def made(self, mode: str) -> dict[str, bytes]:
+        """The matches made and not yet started: match id -> payload."""
+        flat = await self._mux.execute("HGETALL", keys.mm_made(mode))
+        return {text(flat[i]): flat[i + 1] for i in range(0, len(flat), 2)}
+
+    @translate_redis_errors
+    async def started(self, mode: str, match_id: str) -> None:
+        await self._mux.execute("HDEL", keys.mm_made(mode), match_id)
+
+    @translate_redis_errors
+    async def modes(self, now_ms: int) -> list[str]:
+        """The modes with a queue to look at (a ticket queued in the last day)."""
+        await self._mux.execute("ZREMRANGEBYSCORE", keys.mm_modes(), "-inf", now_ms - MODES_KEEP_MS)
+        return [text(m) for m in await self._mux.execute("ZRANGE", keys.mm_modes(), 0, -1)]
+
+    @translate_redis_errors
+    async def lead(self, mode: str, token: str, ttl_ms: int) -> bool:
+        """Take or keep the lease on the mode's passes; whether this node holds it."""
+        lease = keys.mm_lease(mode)
+        if await self._scripts.lock_extend(keys=[lease], args=[token, ttl_ms]):
+            return True
+        return bool(await self._mux.execute("SET", lease, token, "NX", "PX", ttl_ms))
+
+    @translate_redis_errors
+    async def step_down(self, mode: str, token: str) -> None:
+        await self._scripts.delete_if_equal(keys=[keys.mm_lease(mode)], args=[token])
