@@ -75,6 +75,8 @@ class Op(StrEnum):
     MATCH_LIST = "match.list"
     MATCH_CURRENT = "match.current"
     WATCH = "watch"
+    MM_ENQUEUE = "mm.enqueue"
+    MM_CANCEL = "mm.cancel"
 
 
 class Push(StrEnum):
@@ -100,6 +102,8 @@ class Push(StrEnum):
     WATCH_MATCH = "watch.match"
     WATCH_SCORE = "watch.score"
     WATCH_ACTIVITY = "watch.activity"
+    MM_STATUS = "mm.status"
+    MM_MATCHED = "mm.matched"
 
 
 class ErrorCode(StrEnum):

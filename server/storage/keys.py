@@ -367,26 +367,27 @@ def disputed_matches() -> str:
     return f"{PREFIX}:stats:matches:disputed"
 
 
+# A mode's matchmaking queue: its keys share the mode's tag (a pass and its commits touch
+# one slot) and expire a while after the newest ticket could: none lives forever.
+
+
 def mm_tickets(mode: str) -> str:
-    """Hash: a mode's waiting matchmaking tickets, id -> payload (players, rating, bucket,
-    when queued). The mode's queue keys share its tag: a pass and its commits touch one
-    slot. They expire a while after the last ticket could: none lives forever."""
+    """Hash: waiting ticket id -> payload (players, rating, bucket, when queued)."""
     return f"{PREFIX}:{{mm:{mode}}}:tickets"
 
 
 def mm_queue(mode: str) -> str:
-    """Sorted set: a mode's waiting ticket ids -> when queued (ms): oldest first."""
+    """Sorted set: waiting ticket id -> when queued (ms): oldest first."""
     return f"{PREFIX}:{{mm:{mode}}}:queue"
 
 
 def mm_holders(mode: str) -> str:
-    """Hash: player id -> the ticket they wait in, in this mode (one at most)."""
+    """Hash: player id -> the ticket they wait in (one a mode at most)."""
     return f"{PREFIX}:{{mm:{mode}}}:holders"
 
 
 def mm_made(mode: str) -> str:
-    """Hash: match id -> a match the matchmaker made and its node has not started yet (a
-    node dying between the two leaves it here for another node to start)."""
+    """Hash: match id -> a match made and not started yet (by any node's next pass)."""
     return f"{PREFIX}:{{mm:{mode}}}:made"
 
 
@@ -396,6 +397,5 @@ def mm_lease(mode: str) -> str:
 
 
 def mm_modes() -> str:
-    """Sorted set: mode -> when a ticket was last queued in it (ms): the modes whose
-    queues a node's matchmaker looks at. Trimmed of modes quiet for a day."""
+    """Sorted set: mode -> when a ticket was last queued (ms); a day's quiet drops it."""
     return f"{PREFIX}:mm:modes"

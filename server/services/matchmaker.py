@@ -1,0 +1,296 @@
+"""The matchmaker: tickets in, matches out, across every node (issue 17).
+
+A player alone, or a party's leader for the whole party, queues a ticket for a mode
+(``mm.enqueue``); each mode's passes run on one node at a time, under a lease any node
+may take when its holder dies (``run``). A pass reads the mode's waiting tickets, lets
+``mm_pass.plan`` group them by the mode's rules (``ARENA_MODES``' ``matchmaker``),
+commits each group in one script (a ticket is never in two matches: one cancelled or
+matched meanwhile makes its group stale), then starts each match exactly as a full
+lobby does. The made match stays in Redis until it has started, so a node dying in
+between loses nothing: the next pass, on any node, starts it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import msgpack
+
+from server.errors import ArenaError, BadRequest, Forbidden, NotFound
+from server.mm_rules import MatchRules
+from server.modes import MODE_NAME, ModeBook
+from server.protocol import Push
+from server.services.match_shapes import match_started
+from server.services.matches import MatchService
+from server.services.mm_pass import Group, Waiting, plan
+from server.services.ports import Pushes, Tell
+from server.services.ratelimits import RateLimiter
+from server.storage.matchmaking import MatchmakingStore, TicketRecord
+
+log = logging.getLogger(__name__)
+
+PROPERTIES_MAX = 16
+PROPERTY_TEXT_MAX = 64
+QUEUE_MAX = 100_000  # tickets waiting in one mode
+MADE_RETRY_MS = 3_000  # a made match not started by then is started by the next pass
+DEFAULT_RATING = 1500.0
+
+
+class Ratings(Protocol):
+    async def means(self, player_ids: list[str], mode: str) -> dict[str, float]:
+        """Each player's rating in the mode (their mean), the default for a new one."""
+
+
+class Parties(Protocol):
+    async def members_led_by(self, player_id: str) -> tuple[str | None, list[str]]:
+        """(the party the player is in, its members) when they lead it; (None, [player])
+        alone; Forbidden when they are in a party they do not lead."""
+
+
+class NoRatings:
+    async def means(self, player_ids: list[str], mode: str) -> dict[str, float]:
+        return dict.fromkeys(player_ids, DEFAULT_RATING)
+
+
+class NoParties:
+    async def members_led_by(self, player_id: str) -> tuple[str | None, list[str]]:
+        return None, [player_id]
+
+
+@dataclass(slots=True)
+class PassCounts:
+    """What the passes of this node did (metrics read them)."""
+
+    passes: int = 0
+    matches: int = 0
+    stale: int = 0
+    expired: int = 0
+    widened: int = 0
+    waiting: dict[str, int] = field(default_factory=dict)
+    waited_s: list[tuple[str, float]] = field(default_factory=list)  # (mode, s), drained
+
+
+def ticket_mode(ticket_id: str) -> str:
+    """The mode a ticket id names (``mode.hex``); BadRequest for anything else."""
+    mode, _, rest = ticket_id.rpartition(".")
+    if not MODE_NAME.match(mode) or len(rest) != 16:
+        raise BadRequest("ticket_id: not a ticket id (as mm.enqueue returned it)")
+    return mode
+
+
+class Matchmaker:
+    def __init__(
+        self,
+        store: MatchmakingStore,
+        matches: MatchService,
+        pushes: Pushes,
+        rate_limiter: RateLimiter,
+        *,
+        modes: ModeBook,
+        ratings: Ratings | None = None,
+        parties: Parties | None = None,
+        node_id: str,
+        pass_s: float = 0.5,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._matches = matches
+        self._pushes = pushes
+        self._rate_limiter = rate_limiter
+        self._modes = modes
+        self._ratings = ratings or NoRatings()
+        self._parties = parties or NoParties()
+        self._token = f"{node_id}:{secrets.token_hex(4)}"
+        self._pass_s = pass_s
+        self._clock = clock
+        self.counts = PassCounts()
+        self._stopping = asyncio.Event()
+
+    def _now_ms(self) -> int:
+        return int(self._clock() * 1000)
+
+    def rules(self, mode: str) -> MatchRules:
+        return self._modes.spec_for(mode).match_rules
+
+    # --- players --------------------------------------------------------------------
+
+    async def enqueue(self, player_id: str, mode: str, properties: object) -> str:
+        """Queue the player (or, from a party's leader, the whole party) for ``mode``;
+        the ticket's id."""
+        await self._rate_limiter.check("mm.enqueue", player_id)
+        if not MODE_NAME.match(mode):
+            raise BadRequest("mode: 1 to 32 of a-z, 0-9, _ and -")
+        rules = self.rules(mode)
+        bucket = _bucket(rules, properties)
+        party_id, players = await self._parties.members_led_by(player_id)
+        if len(players) > rules.players[1] or (rules.teams and len(players) > rules.team_size):
+            raise Forbidden(f"a party of {len(players)} does not fit a match of mode {mode}")
+        ratings = await self._ratings.means(players, mode)
+        now = self._now_ms()
+        ticket = TicketRecord(
+            f"{mode}.{secrets.token_hex(8)}",
+            tuple(players),
+            sum(ratings[p] for p in players) / len(players),
+            bucket,
+            now,
+            player_id,
+            party_id,
+        )
+        ttl_ms = int(rules.ticket_ttl_s * 1000) * 2
+        await self._store.enqueue(mode, ticket, ttl_ms=ttl_ms, most=QUEUE_MAX, now_ms=now)
+        await self._tell(ticket, "queued", now)
+        return ticket.ticket_id
+
+    async def cancel(self, player_id: str, ticket_id: str) -> None:
+        """Take a ticket out of the queue (its leader, or any of its players)."""
+        await self._rate_limiter.check("mm.cancel", player_id)
+        mode = ticket_mode(ticket_id)
+        ticket = await self._store.ticket(mode, ticket_id)
+        if ticket is None or player_id not in ticket.players:
+            raise NotFound("no such ticket waiting (matched, expired or cancelled)")
+        if await self._store.remove(mode, [ticket]):
+            await self._tell(ticket, "cancelled", self._now_ms())
+
+    async def cancel_party(self, mode: str, party_id: str, reason: str) -> None:
+        """The party's membership changed: its tickets go (the pushes say why)."""
+        tickets = [t for t in await self._store.waiting(mode) if t.party_id == party_id]
+        for ticket_id in await self._store.remove(mode, tickets):
+            ticket = next(t for t in tickets if t.ticket_id == ticket_id)
+            await self._tell(ticket, "cancelled", self._now_ms(), reason=reason)
+
+    async def _tell(self, ticket: TicketRecord, state: str, now_ms: int, **more: Any) -> None:
+        fields = {
+            "ticket_id": ticket.ticket_id,
+            "state": state,
+            "waited_ms": max(0, now_ms - ticket.created_ms),
+            **more,
+        }
+        await self._pushes.to_players(ticket.players, Tell(Push.MM_STATUS, fields))
+
+    # --- the passes -------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Every ``pass_s``: each mode with a queue whose lease this node holds (or takes)
+        gets a pass. Until ``stop``."""
+        while not self._stopping.is_set():
+            try:
+                for mode in await self._store.modes(self._now_ms()):
+                    if await self._store.lead(mode, self._token, self._lease_ms()):
+                        await self.pass_once(mode)
+            except ArenaError as exc:  # Redis away: the next round tries again
+                log.warning("matchmaking pass failed: %s", exc.code)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self._pass_s)
+
+    def _lease_ms(self) -> int:
+        return int(max(self._pass_s * 4, 1.0) * 1000)
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        for mode in await self._store.modes(self._now_ms()):
+            await self._store.step_down(mode, self._token)
+
+    async def pass_once(self, mode: str) -> list[Group]:
+        """One pass over the mode's queue: expire, group, commit, start."""
+        rules = self.rules(mode)
+        now = self._now_ms()
+        await self._start_stuck(mode, now)
+        tickets = await self._store.waiting(mode)
+        old = [t for t in tickets if now - t.created_ms > rules.ticket_ttl_s * 1000]
+        for ticket_id in await self._store.remove(mode, old):
+            ticket = next(t for t in old if t.ticket_id == ticket_id)
+            self.counts.expired += 1
+            await self._tell(ticket, "expired", now)
+        gone = {t.ticket_id for t in old}
+        waiting = [t for t in tickets if t.ticket_id not in gone]
+        self.counts.passes += 1
+        self.counts.waiting[mode] = len(waiting)
+        by_id = {t.ticket_id: t for t in waiting}
+        pool = [Waiting(t.ticket_id, t.players, t.rating, t.bucket, t.created_ms) for t in waiting]
+        made = []
+        for group in plan(pool, rules, now):
+            records = [by_id[t.ticket_id] for t in group.tickets]
+            match_id = secrets.token_hex(8)
+            payload = _made(records, group, now)
+            ttl_ms = int(rules.ticket_ttl_s * 1000) * 2
+            if not await self._store.commit(mode, match_id, payload, records, ttl_ms=ttl_ms):
+                self.counts.stale += 1
+                continue
+            self.counts.matches += 1
+            self.counts.widened += group.widened
+            self.counts.waiting[mode] -= len(records)
+            for record in records:
+                self.counts.waited_s.append((mode, (now - record.created_ms) / 1000))
+            await self._start(mode, match_id, payload)
+            made.append(group)
+        return made
+
+    async def _start_stuck(self, mode: str, now_ms: int) -> None:
+        """Matches made by a node that died before starting them."""
+        for match_id, payload in (await self._store.made(mode)).items():
+            if now_ms - msgpack.unpackb(payload)["made_ms"] >= MADE_RETRY_MS:
+                await self._start(mode, match_id, payload)
+
+    async def _start(self, mode: str, match_id: str, payload: bytes) -> None:
+        """Start a made match as a full lobby's starts (idempotent: a retry after a crash
+        sends the same pushes again), then forget it as made."""
+        made = msgpack.unpackb(payload)
+        players: list[str] = made["players"]
+        await self._matches.start(match_id, "", mode, players)
+        now = self._now_ms()
+        for ticket_id, ticket_players, created_ms in made["tickets"]:
+            fields = {
+                "ticket_id": ticket_id,
+                "match_id": match_id,
+                "players": players,
+                "teams": made["teams"],
+                "waited_ms": max(0, now - created_ms),
+            }
+            await self._pushes.to_players(ticket_players, Tell(Push.MM_MATCHED, fields))
+        authoritative = self._matches.authoritative(mode)
+        started = match_started(match_id, "", mode, players, authoritative=authoritative)
+        await self._pushes.to_players(players, started)
+        await self._matches.told_started(match_id, mode)
+        await self._store.started(mode, match_id)
+
+
+def _made(records: list[TicketRecord], group: Group, now_ms: int) -> bytes:
+    payload: bytes = msgpack.packb(
+        {
+            "players": [p for r in records for p in r.players],
+            "teams": [list(team) for team in group.teams],
+            "tickets": [[r.ticket_id, list(r.players), r.created_ms] for r in records],
+            "made_ms": now_ms,
+        }
+    )
+    return payload
+
+
+def _bucket(rules: MatchRules, properties: object) -> tuple[str, ...]:
+    """The values of the rules' ``equal`` properties (every one required)."""
+    if properties is None:
+        properties = {}
+    if not isinstance(properties, Mapping) or len(properties) > PROPERTIES_MAX:
+        raise BadRequest(f"properties: a map of at most {PROPERTIES_MAX} entries")
+    for name, value in properties.items():
+        if not isinstance(name, str) or not 0 < len(name) <= 32:
+            raise BadRequest("properties: names of 1 to 32 characters")
+        text_ok = isinstance(value, str) and len(value) <= PROPERTY_TEXT_MAX
+        number_ok = isinstance(value, int | float) and not isinstance(value, bool)
+        if not (text_ok or (number_ok and math.isfinite(value))):
+            raise BadRequest(
+                f"properties: {name}: a string of at most {PROPERTY_TEXT_MAX} characters "
+                "or a finite number"
+            )
+    missing = [name for name in rules.equal if not isinstance(properties.get(name), str)]
+    if missing:
+        raise BadRequest(f"properties: {missing[0]} (a string) is required in this mode")
+    return tuple(str(properties[name]) for name in rules.equal)
