@@ -367,8 +367,8 @@ def disputed_matches() -> str:
     return f"{PREFIX}:stats:matches:disputed"
 
 
-# A mode's matchmaking queue: its keys share the mode's tag (a pass and its commits touch
-# one slot) and expire a while after the newest ticket could: none lives forever.
+# A mode's matchmaking queue: keys under the mode's tag (a pass touches one slot) that
+# expire a while after the newest ticket could.
 
 
 def mm_tickets(mode: str) -> str:
@@ -396,6 +396,5 @@ def mm_lease(mode: str) -> str:
     return f"{PREFIX}:{{mm:{mode}}}:lease"
 
 
-def mm_modes() -> str:
-    """Sorted set: mode -> when a ticket was last queued (ms); a day's quiet drops it."""
+def mm_modes() -> str:  # sorted set: mode -> last queued (ms); a day's quiet drops it
     return f"{PREFIX}:mm:modes"
