@@ -77,6 +77,7 @@ class Op(StrEnum):
     WATCH = "watch"
     MM_ENQUEUE = "mm.enqueue"
     MM_CANCEL = "mm.cancel"
+    MM_ACCEPT = "mm.accept"
 
 
 class Push(StrEnum):

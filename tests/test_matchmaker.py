@@ -131,3 +131,43 @@ async def test_the_node_running_the_passes_killed_another_takes_over(
         assert later[0]["match_id"] == later[1]["match_id"]
     finally:
         await close_all(clients)
+
+
+async def test_one_who_does_not_accept_is_dropped_the_other_keeps_its_place(
+    start_arena: StartArena,
+) -> None:
+    modes = {"duel": {"capacity": 2, "matchmaker": {"min": 2, "max": 2, "accept_s": 1}}}
+    arena = await start_arena(mm_pass_s=0.05, modes=json.dumps(modes))
+    (_, ann), (_, ben), (_, cat) = [await connect(arena, n) for n in ("ann", "ben", "cat")]
+    try:
+        first = (await ann.request("mm.enqueue", mode="duel"))["ticket_id"]
+        await ben.request("mm.enqueue", mode="duel")
+        proposed = [await c.next_push("mm.matched") for c in (ann, ben)]
+        assert proposed[0]["match_id"] == proposed[1]["match_id"]
+        assert proposed[0]["accept_by_ms"] > 0
+        await cat.request("mm.enqueue", mode="duel")  # queued after ann: behind her
+        await ann.request("mm.accept", ticket_id=first)  # ben never accepts
+
+        async def status(client: ArenaClient, state: str) -> dict[str, Any]:
+            while True:
+                push = await client.next_push("mm.status", timeout=10)
+                if push["state"] == state:
+                    return push
+
+        dropped = await status(ben, "cancelled")
+        assert dropped["reason"] == "not accepted"
+        back = await status(ann, "queued")
+        assert back["ticket_id"] == first  # the same ticket, at its old place
+        # Ann (older) and cat make the next match; both accept; it starts.
+        again = [await c.next_push("mm.matched", timeout=10) for c in (ann, cat)]
+        assert again[0]["match_id"] == again[1]["match_id"] != proposed[0]["match_id"]
+        assert again[0]["ticket_id"] == first
+        await ann.request("mm.accept", ticket_id=first)
+        await cat.request("mm.accept", ticket_id=again[1]["ticket_id"])
+        started = [await c.next_push("match.started") for c in (ann, cat)]
+        assert started[0]["match_id"] == again[0]["match_id"]
+        with pytest.raises(ArenaError) as late:
+            await ben.request("mm.accept", ticket_id=proposed[1]["ticket_id"])
+        assert late.value.code == "NOT_FOUND"
+    finally:
+        await close_all([ann, ben, cat])

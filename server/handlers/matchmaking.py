@@ -1,4 +1,4 @@
-"""mm.enqueue and mm.cancel: the matchmaker's tickets."""
+"""mm.enqueue, mm.cancel and mm.accept: the matchmaker's tickets."""
 
 from __future__ import annotations
 
@@ -20,7 +20,15 @@ async def mm_cancel(ctx: OpContext, req: Request) -> Message:
     return {}
 
 
+async def mm_accept(ctx: OpContext, req: Request) -> Message:
+    await ctx.services.matchmaker.accept(
+        ctx.player_id, req.string("ticket_id", min_len=1, max_len=64)
+    )
+    return {}
+
+
 MATCHMAKING_HANDLERS: dict[str, Handler] = {
     Op.MM_ENQUEUE: mm_enqueue,
     Op.MM_CANCEL: mm_cancel,
+    Op.MM_ACCEPT: mm_accept,
 }

@@ -219,7 +219,8 @@ class Matchmaker:
         for group in plan(pool, rules, now):
             records = [by_id[t.ticket_id] for t in group.tickets]
             match_id = secrets.token_hex(8)
-            payload = _made(records, group, now)
+            accept_by = now + int(rules.accept_s * 1000) if rules.accept_s else 0
+            payload = _made(records, group, now, accept_by)
             ttl_ms = int(rules.ticket_ttl_s * 1000) * 2
             if not await self._store.commit(mode, match_id, payload, records, ttl_ms=ttl_ms):
                 self.counts.stale += 1
@@ -229,32 +230,87 @@ class Matchmaker:
             self.counts.waiting[mode] -= len(records)
             for record in records:
                 self.counts.waited_s.append((mode, (now - record.created_ms) / 1000))
-            await self._start(mode, match_id, payload)
+            made_match = msgpack.unpackb(payload)
+            await self._propose(match_id, made_match)
+            if not accept_by:
+                await self._start(mode, match_id, made_match)
             made.append(group)
         return made
 
-    async def _start_stuck(self, mode: str, now_ms: int) -> None:
-        """Matches made by a node that died before starting them."""
+    async def accept(self, player_id: str, ticket_id: str) -> None:
+        """The player accepts the match their ticket was proposed (a mode with
+        ``accept_s``); the last accept needed starts it."""
+        mode = ticket_mode(ticket_id)
         for match_id, payload in (await self._store.made(mode)).items():
-            if now_ms - msgpack.unpackb(payload)["made_ms"] >= MADE_RETRY_MS:
-                await self._start(mode, match_id, payload)
+            made = msgpack.unpackb(payload)
+            if any(t[0] == ticket_id for t in made["tickets"]) and player_id in made["players"]:
+                if not made["accept_by_ms"]:
+                    return  # nothing to accept: it starts by itself
+                last = await self._store.accept(mode, match_id, player_id, len(made["players"]))
+                if last is None:
+                    break
+                if last:
+                    await self._start(mode, match_id, made)
+                return
+        raise NotFound("no match proposed for this ticket (started, or cancelled)")
 
-    async def _start(self, mode: str, match_id: str, payload: bytes) -> None:
-        """Start a made match as a full lobby's starts (idempotent: a retry after a crash
-        sends the same pushes again), then forget it as made."""
-        made = msgpack.unpackb(payload)
-        players: list[str] = made["players"]
-        await self._matches.start(match_id, "", mode, players)
+    async def _start_stuck(self, mode: str, now_ms: int) -> None:
+        """Matches made by a node that died before starting them; proposals whose time
+        to accept ran out (the tickets whose players all accepted go back to their old
+        place in the queue, the others are dropped)."""
+        for match_id, payload in (await self._store.made(mode)).items():
+            made = msgpack.unpackb(payload)
+            accept_by = made["accept_by_ms"]
+            if not accept_by:
+                if now_ms - made["made_ms"] >= MADE_RETRY_MS:
+                    await self._start(mode, match_id, made)
+                continue
+            if now_ms < accept_by:
+                continue
+            accepted = await self._store.accepted(mode, match_id)
+            if accepted >= set(made["players"]):
+                if now_ms - accept_by >= MADE_RETRY_MS:  # its last accepter's node died
+                    await self._start(mode, match_id, made)
+                continue
+            await self._decline(mode, match_id, made, accepted)
+
+    async def _decline(
+        self, mode: str, match_id: str, made: dict[str, Any], accepted: set[str]
+    ) -> None:
+        tickets = [TicketRecord.unpack(t[0], t[3]) for t in made["tickets"]]
+        keep = [t for t in tickets if set(t.players) <= accepted]
+        ttl_ms = int(self.rules(mode).ticket_ttl_s * 1000) * 2
+        back = await self._store.requeue(mode, match_id, keep, ttl_ms=ttl_ms)
+        if back is None:
+            return  # started or declined by another node meanwhile
         now = self._now_ms()
-        for ticket_id, ticket_players, created_ms in made["tickets"]:
+        for ticket in tickets:
+            if ticket.ticket_id in back:
+                await self._tell(ticket, "queued", now, match_id=match_id)
+            else:
+                await self._tell(ticket, "cancelled", now, reason="not accepted")
+
+    async def _propose(self, match_id: str, made: dict[str, Any]) -> None:
+        """Tell each ticket's players their match (and, when the mode asks, by when to
+        accept it)."""
+        now = self._now_ms()
+        for ticket_id, ticket_players, created_ms, _ in made["tickets"]:
             fields = {
                 "ticket_id": ticket_id,
                 "match_id": match_id,
-                "players": players,
+                "players": made["players"],
                 "teams": made["teams"],
                 "waited_ms": max(0, now - created_ms),
             }
+            if made["accept_by_ms"]:
+                fields["accept_by_ms"] = made["accept_by_ms"]
             await self._pushes.to_players(ticket_players, Tell(Push.MM_MATCHED, fields))
+
+    async def _start(self, mode: str, match_id: str, made: dict[str, Any]) -> None:
+        """Start a made match as a full lobby's starts (idempotent: a retry after a crash
+        sends the same pushes again), then forget it as made."""
+        players: list[str] = made["players"]
+        await self._matches.start(match_id, "", mode, players)
         authoritative = self._matches.authoritative(mode)
         started = match_started(match_id, "", mode, players, authoritative=authoritative)
         await self._pushes.to_players(players, started)
@@ -262,13 +318,14 @@ class Matchmaker:
         await self._store.started(mode, match_id)
 
 
-def _made(records: list[TicketRecord], group: Group, now_ms: int) -> bytes:
+def _made(records: list[TicketRecord], group: Group, now_ms: int, accept_by_ms: int) -> bytes:
     payload: bytes = msgpack.packb(
         {
             "players": [p for r in records for p in r.players],
             "teams": [list(team) for team in group.teams],
-            "tickets": [[r.ticket_id, list(r.players), r.created_ms] for r in records],
+            "tickets": [[r.ticket_id, list(r.players), r.created_ms, r.pack()] for r in records],
             "made_ms": now_ms,
+            "accept_by_ms": accept_by_ms,
         }
     )
     return payload

@@ -13,10 +13,8 @@ PREFIX = "arena"
 def device(device_hash: str) -> str:
     """Hash (player_id, secret: the SHA-256 of the device's secret) with the guest TTL:
     which player a device id (hashed) logs in as, and what proves it is that device.
-
     Before device secrets it was a string holding the player id alone; the login
-    script turns such a key into the hash on the device's next login.
-    """
+    script turns such a key into the hash on the device's next login."""
     return f"{PREFIX}:device:{device_hash}"
 
 
@@ -132,10 +130,8 @@ def board_arrivals(board_id: str, period_id: str) -> str:
 
 def lock(resource: str) -> str:
     """String: who holds the lock on a resource (a random token, with a TTL).
-
     ``resource`` is a hash tag such as ``lobby:ab12``: the lock, its fence counter and
-    the state it guards share it, so one script can check the fence and write.
-    """
+    the state it guards share it, so one script can check the fence and write."""
     return f"{PREFIX}:{{{resource}}}:lock"
 
 
@@ -295,10 +291,8 @@ def watch_channel() -> str:
 
 def running_matches() -> str:
     """Sorted set: running match id -> its start (ms); what ``match.list`` pages through.
-
-    The running index's three keys share the tag ``{matches}``, so one script reads a
-    page of ids and their summaries, or unlists a match from all three.
-    """
+    The running index's three keys share the tag ``{matches}``: one script reads a page
+    of ids and their summaries, or unlists a match from all three."""
     return f"{PREFIX}:{{matches}}:running"
 
 
@@ -389,6 +383,10 @@ def mm_holders(mode: str) -> str:
 def mm_made(mode: str) -> str:
     """Hash: match id -> a match made and not started yet (by any node's next pass)."""
     return f"{PREFIX}:{{mm:{mode}}}:made"
+
+
+def mm_accepts(mode: str) -> str:  # hash: proposed match id -> who accepted (ids)
+    return f"{PREFIX}:{{mm:{mode}}}:accepts"
 
 
 def mm_lease(mode: str) -> str:

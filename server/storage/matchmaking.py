@@ -132,6 +132,35 @@ class MatchmakingStore:
     @translate_redis_errors
     async def started(self, mode: str, match_id: str) -> None:
         await self._mux.execute("HDEL", keys.mm_made(mode), match_id)
+        await self._mux.execute("HDEL", keys.mm_accepts(mode), match_id)
+
+    @translate_redis_errors
+    async def accept(self, mode: str, match_id: str, player_id: str, needed: int) -> bool | None:
+        """The player accepts the proposed match: None when it is no longer proposed, else
+        whether this was the last accept it needed (then the caller starts it)."""
+        reply = await self._scripts.mm_accept(
+            keys=[keys.mm_made(mode), keys.mm_accepts(mode)], args=[match_id, player_id, needed]
+        )
+        return None if reply == -1 else bool(reply[1])
+
+    @translate_redis_errors
+    async def accepted(self, mode: str, match_id: str) -> set[str]:
+        ids = await self._mux.execute("HGET", keys.mm_accepts(mode), match_id)
+        return set() if ids is None else set(text(ids).split())
+
+    @translate_redis_errors
+    async def requeue(
+        self, mode: str, match_id: str, tickets: list[TicketRecord], *, ttl_ms: int
+    ) -> list[str] | None:
+        """Cancel the proposed match, ``tickets`` back at their old places (unless one of
+        their players queued again); None when it was no longer proposed."""
+        args: list[Any] = [match_id, ttl_ms]
+        for t in tickets:
+            args += [t.ticket_id, t.created_ms, t.pack(), len(t.players), *t.players]
+        reply = await self._scripts.mm_requeue(
+            keys=[*_mode_keys(mode), keys.mm_made(mode), keys.mm_accepts(mode)], args=args
+        )
+        return None if reply == -1 else [text(r) for r in reply]
 
     @translate_redis_errors
     async def modes(self, now_ms: int) -> list[str]:

@@ -98,6 +98,8 @@ class Scripts:
     mm_enqueue: Script
     mm_remove: Script
     mm_commit: Script
+    mm_accept: Script
+    mm_requeue: Script
     fenced_write: Script
     feed_append: Script
     feed_read: Script
