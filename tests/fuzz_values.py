@@ -18,12 +18,16 @@ ME = "<me>"  # replaced by the fuzzing player's id
 OTHER = "<other>"  # replaced by the other player's id
 LOBBY = "<lobby>"  # replaced by the id of an open lobby of the other player's
 HOSTED = "<hosted>"  # replaced by the id of a server-run match a third player created
+TICKET = "<ticket>"  # replaced by the fuzzing player's waiting ticket (mode duel)
+PROPOSED = "<proposed>"  # replaced by its ticket proposed a match of mode pair
 
 # The fuzz server's modes: lobby.create's capacity takes 2..64 in "ffa".
 FUZZ_MODES = json.dumps(
     {
         "ffa": {"capacity": 64},
         "duel": {"game": "server.games.tictactoe:TicTacToe", "capacity": 2, "create": True},
+        # Matched pairs must accept (in two minutes): the fuzzing player's proposal waits.
+        "pair": {"capacity": 2, "matchmaker": {"min": 2, "max": 2, "accept_s": 120}},
     }
 )
 
@@ -104,6 +108,12 @@ TABLE: dict[str, dict[str, Field]] = {
         "room": Field("str", "general"),
         "limit": Field("int", 5, required=False),
     },
+    "mm.enqueue": {
+        "mode": Field("str", "duel"),
+        "properties": Field("map", {"region": "eu"}, required=False),
+    },
+    "mm.accept": {"ticket_id": Field("str", PROPOSED)},
+    "mm.cancel": {"ticket_id": Field("str", TICKET)},
     "notify.list": {"limit": Field("int", 5, required=False)},
     "notify.ack": {"id": Field("str", "0-0")},
     # Last: they take the player out of the match, or end it.

@@ -33,9 +33,8 @@ async def test_two_tickets_become_a_match_that_starts_for_both(start_arena: Star
         queued = await alice.next_push("mm.status")
         assert queued["ticket_id"] == ticket
         assert queued["state"] == "queued"
-        with pytest.raises(ArenaError) as twice:
-            await alice.request("mm.enqueue", mode="tictactoe")
-        assert twice.value.code == "ALREADY_QUEUED"
+        again = await alice.request("mm.enqueue", mode="tictactoe")  # a retry: the same
+        assert again["ticket_id"] == ticket
         await bob.request("mm.enqueue", mode="tictactoe")
         matched = [await c.next_push("mm.matched") for c in (alice, bob)]
         started = [await c.next_push("match.started") for c in (alice, bob)]
@@ -50,11 +49,18 @@ async def test_two_tickets_become_a_match_that_starts_for_both(start_arena: Star
 
 
 async def test_a_cancelled_ticket_is_gone_and_says_so(start_arena: StartArena) -> None:
-    arena = await start_arena(mm_pass_s=0.05)
+    arena = await start_arena(mm_pass_s=0.05, modes=json.dumps(DUEL))
     _, alice = await connect(arena, "alice")
     try:
-        ticket = (await alice.request("mm.enqueue", mode="tictactoe"))["ticket_id"]
+        eu = {"region": "eu"}
+        ticket = (await alice.request("mm.enqueue", mode="duel", properties=eu))["ticket_id"]
         await alice.next_push("mm.status")
+        with pytest.raises(ArenaError) as other:  # one ticket a mode: not another region
+            await alice.request("mm.enqueue", mode="duel", properties={"region": "us"})
+        assert other.value.code == "ALREADY_QUEUED"
+        with pytest.raises(ArenaError) as missing:
+            await alice.request("mm.enqueue", mode="duel")
+        assert missing.value.code == "BAD_REQUEST"
         await alice.request("mm.cancel", ticket_id=ticket)
         cancelled = await alice.next_push("mm.status")
         assert (cancelled["ticket_id"], cancelled["state"]) == (ticket, "cancelled")
@@ -62,7 +68,7 @@ async def test_a_cancelled_ticket_is_gone_and_says_so(start_arena: StartArena) -
             with pytest.raises(ArenaError) as refused:
                 await alice.request("mm.cancel", ticket_id=bad)
             assert refused.value.code == code
-        await alice.request("mm.enqueue", mode="tictactoe")  # free to queue again
+        await alice.request("mm.enqueue", mode="duel", properties=eu)  # free to queue again
     finally:
         await close_all([alice])
 

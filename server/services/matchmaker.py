@@ -124,7 +124,8 @@ class Matchmaker:
 
     async def enqueue(self, player_id: str, mode: str, properties: object) -> str:
         """Queue the player (or, from a party's leader, the whole party) for ``mode``;
-        the ticket's id."""
+        the ticket's id. The same request again while that ticket waits answers its id
+        (idempotent); another while one of its players waits is ALREADY_QUEUED."""
         await self._rate_limiter.check("mm.enqueue", player_id)
         if not MODE_NAME.match(mode):
             raise BadRequest("mode: 1 to 32 of a-z, 0-9, _ and -")
@@ -133,6 +134,10 @@ class Matchmaker:
         party_id, players = await self._parties.members_led_by(player_id)
         if len(players) > rules.players[1] or (rules.teams and len(players) > rules.team_size):
             raise Forbidden(f"a party of {len(players)} does not fit a match of mode {mode}")
+        held = await self._store.holder(mode, player_id)
+        same = None if held is None else await self._store.ticket(mode, held)
+        if same is not None and same.players == tuple(players) and same.bucket == bucket:
+            return same.ticket_id  # a retry (its reply lost?): the ticket it made
         ratings = await self._ratings.means(players, mode)
         now = self._now_ms()
         ticket = TicketRecord(
