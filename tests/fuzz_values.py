@@ -11,6 +11,7 @@ from typing import Any
 
 import msgpack
 
+from client_sim.client import ArenaClient
 from server.protocol import FEED_ID_MAX, ErrorCode, Format
 
 MATCH = "<match>"  # replaced by the id of the match the fuzzing player is in
@@ -278,3 +279,18 @@ CODES = {str(code) for code in ErrorCode} - {ErrorCode.INTERNAL}
 def nfc(text: str) -> str:
     """What the server should keep of a text it accepted (docs/protocol.md, names and texts)."""
     return unicodedata.normalize("NFC", text).strip()
+
+
+async def ticket_of(arena: str, token: str) -> str:
+    """A waiting ticket of the player's (mode duel)."""
+    async with await ArenaClient.connect(arena, token) as client:
+        return str((await client.request("mm.enqueue", mode="duel"))["ticket_id"])
+
+
+async def proposed_to(arena: str, token: str, other: ArenaClient) -> str:
+    """A ticket of the player's proposed a match with ``other`` (mode pair, to accept)."""
+    async with await ArenaClient.connect(arena, token) as client:
+        ticket = str((await client.request("mm.enqueue", mode="pair"))["ticket_id"])
+        await other.request("mm.enqueue", mode="pair")
+        assert (await client.next_push("mm.matched", timeout=10))["ticket_id"] == ticket
+        return ticket

@@ -57,6 +57,8 @@ from tests.fuzz_values import (
     deep_map,
     encode_frame,
     nfc,
+    proposed_to,
+    ticket_of,
     wrong_type,
 )
 from tests.helpers import connect, eventually, start_match
@@ -285,16 +287,9 @@ async def test_every_field_of_every_op_survives_hostile_values(
     # A third player's server-run match (the other player stays in the relayed one).
     _, host_client = await connect(arena, "carol")
     hosted = (await host_client.request("match.create", mode="duel"))["match"]["match_id"]
-    # A ticket of the fuzzing player's waiting (duel), and one proposed a match (pair).
-    me_client = await ArenaClient.connect(arena, me.token)
-    ticket = (await me_client.request("mm.enqueue", mode="duel"))["ticket_id"]
-    proposed = (await me_client.request("mm.enqueue", mode="pair"))["ticket_id"]
-    await other_client.request("mm.enqueue", mode="pair")
-    assert (await me_client.next_push("mm.matched", timeout=10))["ticket_id"] == proposed
-    await me_client.close()
-    ids = {
-        TICKET: ticket,
-        PROPOSED: proposed,
+    ids = {TICKET: await ticket_of(arena, me.token), PROPOSED: ""}
+    ids[PROPOSED] = await proposed_to(arena, me.token, other_client)
+    ids |= {
         MATCH: match_id,
         ME: me.player_id,
         OTHER: other.player_id,

@@ -25,6 +25,7 @@ from typing import Any, Protocol
 import msgpack
 
 from server.errors import ArenaError, BadRequest, Forbidden, NotFound
+from server.metrics import Histogram
 from server.mm_rules import MatchRules
 from server.modes import MODE_NAME, ModeBook
 from server.protocol import Push
@@ -65,17 +66,21 @@ class NoParties:
         return None, [player_id]
 
 
+# Seconds from a ticket's queueing to its match (the time-to-match histogram).
+WAIT_BOUNDS = (0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0)
+
+
 @dataclass(slots=True)
 class PassCounts:
     """What the passes of this node did (metrics read them)."""
 
     passes: int = 0
     matches: int = 0
-    stale: int = 0
+    stale: int = 0  # groups refused at commit: a ticket left the queue meanwhile
     expired: int = 0
-    widened: int = 0
-    waiting: dict[str, int] = field(default_factory=dict)
-    waited_s: list[tuple[str, float]] = field(default_factory=list)  # (mode, s), drained
+    widened: int = 0  # matches some member's window had widened to reach
+    waiting: dict[str, int] = field(default_factory=dict)  # at the mode's last pass here
+    time_to_match: dict[str, Histogram] = field(default_factory=dict)  # per mode
 
 
 def ticket_mode(ticket_id: str) -> str:
@@ -233,8 +238,9 @@ class Matchmaker:
             self.counts.matches += 1
             self.counts.widened += group.widened
             self.counts.waiting[mode] -= len(records)
+            waits = self.counts.time_to_match.setdefault(mode, Histogram(WAIT_BOUNDS))
             for record in records:
-                self.counts.waited_s.append((mode, (now - record.created_ms) / 1000))
+                waits.observe((now - record.created_ms) / 1000)
             made_match = msgpack.unpackb(payload)
             await self._propose(match_id, made_match)
             if not accept_by:
