@@ -13,7 +13,6 @@ rating. Tickets left over wait for the next pass, their windows wider by then.
 
 from __future__ import annotations
 
-import bisect
 import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -66,66 +65,69 @@ def window_of(ticket: Waiting, rules: MatchRules, now_ms: int) -> float:
 
 
 def _plan_bucket(tickets: list[Waiting], rules: MatchRules, now_ms: int) -> list[Group]:
+    """One bucket's groups. Written with indexes and plain loops: a pass over 10,000
+    tickets is a hot path (docs/benchmarks.md)."""
     low, high = rules.players
-    by_rating = sorted(tickets, key=lambda t: (t.rating, t.created_ms, t.ticket_id))
-    ratings = [t.rating for t in by_rating]
-    windows = {t.ticket_id: window_of(t, rules, now_ms) for t in tickets}
-    taken: set[str] = set()
+    count = len(tickets)
+    order = sorted(range(count), key=lambda i: tickets[i].rating)  # rating rank -> ticket
+    ratings = [tickets[i].rating for i in order]
+    rank = [0] * count
+    for place, i in enumerate(order):
+        rank[i] = place
+    windows = [window_of(t, rules, now_ms) for t in tickets]
+    start = rules.rating.start if rules.rating is not None else INFINITE
+    sizes = [len(t.players) for t in tickets]
+    taken = bytearray(count)
     groups = []
-    for anchor in sorted(tickets, key=lambda t: (t.created_ms, t.ticket_id)):
-        if anchor.ticket_id in taken or len(anchor.players) > high:
+    for a in sorted(range(count), key=lambda i: (tickets[i].created_ms, tickets[i].ticket_id)):
+        if taken[a] or sizes[a] > high:
             continue
-        chosen = [anchor]
-        size = len(anchor.players)
-        lo = hi = anchor.rating
-        reach = windows[anchor.ticket_id]
-        for other in _nearest(by_rating, ratings, anchor, reach):
-            if size == high:
-                break
-            if other.ticket_id in taken or size + len(other.players) > high:
+        rating = lo = hi = tickets[a].rating
+        reach, size, chosen = windows[a], sizes[a], [a]
+        left, right = rank[a] - 1, rank[a] + 1
+        while size < high and (left >= 0 or right < count):
+            left_gap = rating - ratings[left] if left >= 0 else INFINITE
+            right_gap = ratings[right] - rating if right < count else INFINITE
+            if right_gap <= left_gap:
+                if right_gap > reach:
+                    break  # the nearest left is farther than the anchor accepts
+                other = order[right]
+                right += 1
+            else:
+                if left_gap > reach:
+                    break
+                other = order[left]
+                left -= 1
+            if taken[other] or size + sizes[other] > high:
                 continue
-            spread = max(hi, other.rating) - min(lo, other.rating)
-            if spread > min(reach, windows[other.ticket_id]):
+            other_rating, other_window = tickets[other].rating, windows[other]
+            new_lo = other_rating if other_rating < lo else lo
+            new_hi = other_rating if other_rating > hi else hi
+            if new_hi - new_lo > (reach if reach < other_window else other_window):
                 continue  # not mutual: some member would not accept it
-            if rules.teams and not _packs([*chosen, other], rules, full=False):
+            if rules.teams and not _packs(
+                [tickets[i] for i in [*chosen, other]], rules, full=False
+            ):
                 continue
             chosen.append(other)
-            size += len(other.players)
-            lo, hi = min(lo, other.rating), max(hi, other.rating)
-            reach = min(reach, windows[other.ticket_id])
+            size += sizes[other]
+            lo, hi = new_lo, new_hi
+            if other_window < reach:
+                reach = other_window
         if size < low:
             continue
+        members = [tickets[i] for i in chosen]
         teams: tuple[tuple[str, ...], ...] = ()
         if rules.teams:
-            packed = _packs(chosen, rules, full=True)
+            packed = _packs(members, rules, full=True)
             if not packed:
                 continue
             teams = packed
-        taken.update(t.ticket_id for t in chosen)
-        widened = rules.rating is not None and any(
-            rules.rating.widened((now_ms - t.created_ms) / 1000) for t in chosen
-        )
-        groups.append(Group(tuple(chosen), teams, widened))
+        for i in chosen:
+            taken[i] = 1
+        widened = any(windows[i] > start for i in chosen)
+        groups.append(Group(tuple(members), teams, widened))
     return groups
-
-
-def _nearest(
-    by_rating: Sequence[Waiting], ratings: Sequence[float], anchor: Waiting, reach: float
-) -> Iterable[Waiting]:
-    """The tickets within ``reach`` of the anchor's rating, nearest first."""
-    middle = bisect.bisect_left(ratings, anchor.rating)
-    left, right = middle - 1, middle
-    while left >= 0 or right < len(ratings):
-        left_gap = anchor.rating - ratings[left] if left >= 0 else INFINITE
-        right_gap = ratings[right] - anchor.rating if right < len(ratings) else INFINITE
-        if min(left_gap, right_gap) > reach:
-            return
-        if right_gap <= left_gap:
-            candidate, right = by_rating[right], right + 1
-        else:
-            candidate, left = by_rating[left], left - 1
-        if candidate is not anchor:
-            yield candidate
 
 
 def _packs(
