@@ -89,12 +89,12 @@ async def pass_cost(redis_url: str, seed: int = 17) -> PassCost:
         for start in range(0, WAITING, 500):
             await asyncio.gather(
                 *(
-                    store.enqueue(MODE, t, ttl_ms=600_000, most=100_000, now_ms=now)
+                    store.enqueue(MODE, t, ttl_ms=600_000, most=100_000)
                     for t in records[start : start + 500]
                 )
             )
         started = time.perf_counter()
-        waiting = await store.waiting(MODE)
+        waiting = await store.waiting(MODE)  # a pass's first read: every ticket whole
         read = time.perf_counter()
         rules = MatchRules(min=2, max=2, rating=Window(**WINDOW))
         pool = [Waiting(t.ticket_id, t.players, t.rating, t.bucket, t.created_ms) for t in waiting]

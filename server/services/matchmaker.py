@@ -41,7 +41,9 @@ log = logging.getLogger(__name__)
 PROPERTIES_MAX = 16
 PROPERTY_TEXT_MAX = 64
 QUEUE_MAX = 100_000  # tickets waiting in one mode
+STARTS_AT_ONCE = 64  # groups a pass commits and starts concurrently
 MADE_RETRY_MS = 3_000  # a made match not started by then is started by the next pass
+NOTE_EVERY_MS = 1_000  # how often a node tells the modes index a mode is queued
 DEFAULT_RATING = 1500.0
 
 
@@ -117,6 +119,8 @@ class Matchmaker:
         self._pass_s = pass_s
         self._clock = clock
         self.counts = PassCounts()
+        self._known: dict[str, dict[str, TicketRecord]] = {}  # per mode, for the passes
+        self._noted: dict[str, int] = {}  # when this node last noted each mode as queued
         self._stopping = asyncio.Event()
 
     def _now_ms(self) -> int:
@@ -131,15 +135,17 @@ class Matchmaker:
         """Queue the player (or, from a party's leader, the whole party) for ``mode``;
         the ticket's id. The same request again while that ticket waits answers its id
         (idempotent); another while one of its players waits is ALREADY_QUEUED."""
-        await self._rate_limiter.check("mm.enqueue", player_id)
         if not MODE_NAME.match(mode):
             raise BadRequest("mode: 1 to 32 of a-z, 0-9, _ and -")
         rules = self.rules(mode)
         bucket = _bucket(rules, properties)
-        party_id, players = await self._parties.members_led_by(player_id)
+        _, (party_id, players), held = await asyncio.gather(  # one round trip, not three
+            self._rate_limiter.check("mm.enqueue", player_id),
+            self._parties.members_led_by(player_id),
+            self._store.holder(mode, player_id),
+        )
         if len(players) > rules.players[1] or (rules.teams and len(players) > rules.team_size):
             raise Forbidden(f"a party of {len(players)} does not fit a match of mode {mode}")
-        held = await self._store.holder(mode, player_id)
         same = None if held is None else await self._store.ticket(mode, held)
         if same is not None and same.players == tuple(players) and same.bucket == bucket:
             return same.ticket_id  # a retry (its reply lost?): the ticket it made
@@ -155,8 +161,14 @@ class Matchmaker:
             party_id,
         )
         ttl_ms = int(rules.ticket_ttl_s * 1000) * 2
-        await self._store.enqueue(mode, ticket, ttl_ms=ttl_ms, most=QUEUE_MAX, now_ms=now)
-        await self._tell(ticket, "queued", now)
+        await self._store.enqueue(mode, ticket, ttl_ms=ttl_ms, most=QUEUE_MAX)
+        noted = now - self._noted.get(mode, 0) < NOTE_EVERY_MS
+        if not noted:
+            self._noted[mode] = now
+        await asyncio.gather(
+            self._tell(ticket, "queued", now),
+            *([] if noted else [self._store.note_mode(mode, now)]),
+        )
         return ticket.ticket_id
 
     async def cancel(self, player_id: str, ticket_id: str) -> None:
@@ -209,11 +221,12 @@ class Matchmaker:
             await self._store.step_down(mode, self._token)
 
     async def pass_once(self, mode: str) -> list[Group]:
-        """One pass over the mode's queue: expire, group, commit, start."""
+        """One pass over the mode's queue: expire, group, then commit and start each
+        group (many at once: each is a few round trips)."""
         rules = self.rules(mode)
         now = self._now_ms()
         await self._start_stuck(mode, now)
-        tickets = await self._store.waiting(mode)
+        tickets = await self._store.waiting(mode, self._known.setdefault(mode, {}))
         old = [t for t in tickets if now - t.created_ms > rules.ticket_ttl_s * 1000]
         for ticket_id in await self._store.remove(mode, old):
             ticket = next(t for t in old if t.ticket_id == ticket_id)
@@ -225,28 +238,38 @@ class Matchmaker:
         self.counts.waiting[mode] = len(waiting)
         by_id = {t.ticket_id: t for t in waiting}
         pool = [Waiting(t.ticket_id, t.players, t.rating, t.bucket, t.created_ms) for t in waiting]
-        made = []
-        for group in plan(pool, rules, now):
-            records = [by_id[t.ticket_id] for t in group.tickets]
-            match_id = secrets.token_hex(8)
-            accept_by = now + int(rules.accept_s * 1000) if rules.accept_s else 0
-            payload = _made(records, group, now, accept_by)
-            ttl_ms = int(rules.ticket_ttl_s * 1000) * 2
-            if not await self._store.commit(mode, match_id, payload, records, ttl_ms=ttl_ms):
-                self.counts.stale += 1
-                continue
-            self.counts.matches += 1
-            self.counts.widened += group.widened
-            self.counts.waiting[mode] -= len(records)
-            waits = self.counts.time_to_match.setdefault(mode, Histogram(WAIT_BOUNDS))
-            for record in records:
-                waits.observe((now - record.created_ms) / 1000)
-            made_match = msgpack.unpackb(payload)
-            await self._propose(match_id, made_match)
-            if not accept_by:
-                await self._start(mode, match_id, made_match)
-            made.append(group)
-        return made
+        room = asyncio.Semaphore(STARTS_AT_ONCE)
+
+        async def make(group: Group) -> Group | None:
+            async with room:
+                records = [by_id[t.ticket_id] for t in group.tickets]
+                return await self._make(mode, rules, records, group, now)
+
+        made = await asyncio.gather(*(make(group) for group in plan(pool, rules, now)))
+        return [group for group in made if group is not None]
+
+    async def _make(
+        self, mode: str, rules: MatchRules, records: list[TicketRecord], group: Group, now: int
+    ) -> Group | None:
+        """Commit one group as a match, then propose or start it; None when stale."""
+        match_id = secrets.token_hex(8)
+        accept_by = now + int(rules.accept_s * 1000) if rules.accept_s else 0
+        payload = _made(records, group, now, accept_by)
+        ttl_ms = int(rules.ticket_ttl_s * 1000) * 2
+        if not await self._store.commit(mode, match_id, payload, records, ttl_ms=ttl_ms):
+            self.counts.stale += 1
+            return None
+        self.counts.matches += 1
+        self.counts.widened += group.widened
+        self.counts.waiting[mode] -= len(records)
+        waits = self.counts.time_to_match.setdefault(mode, Histogram(WAIT_BOUNDS))
+        for record in records:
+            waits.observe((now - record.created_ms) / 1000)
+        made_match = msgpack.unpackb(payload)
+        await self._propose(match_id, made_match)
+        if not accept_by:
+            await self._start(mode, match_id, made_match)
+        return group
 
     async def accept(self, player_id: str, ticket_id: str) -> None:
         """The player accepts the match their ticket was proposed (a mode with

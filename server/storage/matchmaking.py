@@ -16,6 +16,7 @@ from server.storage.mux import Commands
 from server.storage.scripts import Scripts
 
 MODES_KEEP_MS = 86_400_000  # a mode quiet this long drops out of the modes index
+READ_CHUNK = 1000  # tickets read whole per command
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,9 +60,7 @@ class MatchmakingStore:
         self._scripts = scripts
 
     @translate_redis_errors
-    async def enqueue(
-        self, mode: str, ticket: TicketRecord, *, ttl_ms: int, most: int, now_ms: int
-    ) -> None:
+    async def enqueue(self, mode: str, ticket: TicketRecord, *, ttl_ms: int, most: int) -> None:
         """Queue ``ticket``; AlreadyQueued when one of its players waits in the mode,
         QueueFull at the mode's cap."""
         reply = await self._scripts.mm_enqueue(
@@ -81,6 +80,10 @@ class MatchmakingStore:
             raise AlreadyQueued(
                 f"player {text(reply[2])} already waits in ticket {text(reply[3])} of mode {mode}"
             )
+
+    @translate_redis_errors
+    async def note_mode(self, mode: str, now_ms: int) -> None:
+        """The mode has a queue to look at (the modes index every node's passes read)."""
         await self._mux.execute("ZADD", keys.mm_modes(), now_ms, mode)
 
     @translate_redis_errors
@@ -94,10 +97,26 @@ class MatchmakingStore:
         return None if held is None else text(held)
 
     @translate_redis_errors
-    async def waiting(self, mode: str) -> list[TicketRecord]:
-        """Every waiting ticket of the mode (a pass reads them all)."""
-        flat = await self._mux.execute("HGETALL", keys.mm_tickets(mode))
-        return [TicketRecord.unpack(text(flat[i]), flat[i + 1]) for i in range(0, len(flat), 2)]
+    async def waiting(
+        self, mode: str, known: dict[str, TicketRecord] | None = None
+    ) -> list[TicketRecord]:
+        """Every waiting ticket of the mode, oldest first. ``known``: the tickets a
+        previous call returned (updated here): only new ones are read whole, so a pass
+        over a long queue reads its ids and what joined it since."""
+        if known is None:
+            known = {}
+        ids = [text(i) for i in await self._mux.execute("ZRANGE", keys.mm_queue(mode), 0, -1)]
+        new = [i for i in ids if i not in known]
+        for start in range(0, len(new), READ_CHUNK):
+            chunk = new[start : start + READ_CHUNK]
+            blobs = await self._mux.execute("HMGET", keys.mm_tickets(mode), *chunk)
+            for ticket_id, blob in zip(chunk, blobs, strict=True):
+                if blob is not None:
+                    known[ticket_id] = TicketRecord.unpack(ticket_id, blob)
+        present = set(ids)
+        for gone in [i for i in known if i not in present]:
+            del known[gone]
+        return [known[i] for i in ids if i in known]
 
     @translate_redis_errors
     async def remove(self, mode: str, tickets: list[TicketRecord]) -> list[str]:
