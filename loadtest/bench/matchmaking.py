@@ -43,7 +43,7 @@ WINDOW = {"start": 100, "widen": 50, "every_s": 5, "max": 600}
 MODES = json.dumps({MODE: {"capacity": 2, "matchmaker": {"min": 2, "max": 2, "rating": WINDOW}}})
 WAITING = 10_000
 RATE = 1_000  # enqueues a second, paced
-PLAYERS = 1_000  # sockets queueing again and again
+PLAYERS = 3_000  # sockets queueing again and again: enough for RATE with a second to match
 PACED_S = 10.0
 UNPACED_S = 5.0
 
