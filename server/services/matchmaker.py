@@ -162,6 +162,18 @@ class Matchmaker:
         )
         ttl_ms = int(rules.ticket_ttl_s * 1000) * 2
         await self._store.enqueue(mode, ticket, ttl_ms=ttl_ms, most=QUEUE_MAX)
+        if party_id is not None:
+            await self._store.note_party_ticket(party_id, ticket.ticket_id, ttl_ms)
+            # A change of the party between the enqueue and that note found no ticket
+            # to cancel: looked at again now that any later change will find it.
+            try:
+                _, members = await self._parties.members_led_by(player_id)
+            except ArenaError:
+                members = []
+            if tuple(members) != ticket.players:
+                if await self._store.remove(mode, [ticket]):
+                    await self._tell(ticket, "cancelled", now, reason="the party changed")
+                return ticket.ticket_id
         noted = now - self._noted.get(mode, 0) < NOTE_EVERY_MS
         if not noted:
             self._noted[mode] = now
@@ -181,12 +193,14 @@ class Matchmaker:
         if await self._store.remove(mode, [ticket]):
             await self._tell(ticket, "cancelled", self._now_ms())
 
-    async def cancel_party(self, mode: str, party_id: str, reason: str) -> None:
-        """The party's membership changed: its tickets go (the pushes say why)."""
-        tickets = [t for t in await self._store.waiting(mode) if t.party_id == party_id]
-        for ticket_id in await self._store.remove(mode, tickets):
-            ticket = next(t for t in tickets if t.ticket_id == ticket_id)
-            await self._tell(ticket, "cancelled", self._now_ms(), reason=reason)
+    async def party_changed(self, party_id: str, reason: str) -> None:
+        """The party's membership changed: its waiting tickets go (the pushes say why:
+        ``mm.status {state: "cancelled", reason}``). The parties' port (PartyTickets)."""
+        for ticket_id in await self._store.party_tickets(party_id):
+            mode = ticket_mode(ticket_id)
+            ticket = await self._store.ticket(mode, ticket_id)
+            if ticket is not None and await self._store.remove(mode, [ticket]):
+                await self._tell(ticket, "cancelled", self._now_ms(), reason=reason)
 
     async def _tell(self, ticket: TicketRecord, state: str, now_ms: int, **more: Any) -> None:
         fields = {

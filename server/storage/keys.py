@@ -361,12 +361,9 @@ def disputed_matches() -> str:
     return f"{PREFIX}:stats:matches:disputed"
 
 
-# A mode's matchmaking queue: keys under the mode's tag (a pass touches one slot) that
-# expire a while after the newest ticket could.
-
-
 def mm_tickets(mode: str) -> str:
-    """Hash: waiting ticket id -> payload (players, rating, bucket, when queued)."""
+    """Hash: waiting ticket id -> payload (players, rating, bucket, when queued). A mode's
+    queue keys share its tag (one slot a pass) and expire after the newest ticket could."""
     return f"{PREFIX}:{{mm:{mode}}}:tickets"
 
 
@@ -392,6 +389,10 @@ def mm_accepts(mode: str) -> str:  # hash: proposed match id -> who accepted (id
 def mm_lease(mode: str) -> str:
     """String with a TTL: the node running the mode's passes (its token)."""
     return f"{PREFIX}:{{mm:{mode}}}:lease"
+
+
+def mm_party_tickets(party_id: str) -> str:  # set: a party's tickets (any mode), expiring
+    return f"{PREFIX}:mm:party:{party_id}"
 
 
 def mm_modes() -> str:  # sorted set: mode -> last queued (ms); a day's quiet drops it

@@ -82,6 +82,20 @@ class MatchmakingStore:
             )
 
     @translate_redis_errors
+    async def note_party_ticket(self, party_id: str, ticket_id: str, ttl_ms: int) -> None:
+        key = keys.mm_party_tickets(party_id)
+        await self._mux.execute("SADD", key, ticket_id)
+        await self._mux.execute("PEXPIRE", key, ttl_ms)
+
+    @translate_redis_errors
+    async def party_tickets(self, party_id: str) -> list[str]:
+        """The tickets a party queued (some may be gone: matched, expired, cancelled)."""
+        key = keys.mm_party_tickets(party_id)
+        ids = [text(i) for i in await self._mux.execute("SMEMBERS", key)]
+        await self._mux.execute("DEL", key)
+        return ids
+
+    @translate_redis_errors
     async def note_mode(self, mode: str, now_ms: int) -> None:
         """The mode has a queue to look at (the modes index every node's passes read)."""
         await self._mux.execute("ZADD", keys.mm_modes(), now_ms, mode)
