@@ -250,8 +250,10 @@ async def leaderboard_reader(bot: Bot) -> None:
 
 
 async def play(bot: Bot) -> None:
+    # Half the bots find their matches through the matchmaker, half through lobbies.
+    find = _queue_for_a_match if bot.index % 2 else _get_into_a_match
     while bot.running:
-        match = await _get_into_a_match(bot)
+        match = await find(bot)
         if match is None:
             await bot.pause(bot.rng.uniform(0.2, 1.0))
             continue
@@ -276,6 +278,21 @@ async def _get_into_a_match(bot: Bot) -> dict[str, Any] | None:
         return await bot.before_stop(started, MATCH_WAIT_S)
     except (TimeoutError, ConnectionClosed):
         await bot.call("lobby.leave")
+        return None
+
+
+async def _queue_for_a_match(bot: Bot) -> dict[str, Any] | None:
+    """Queue through the matchmaker and wait for the match; None (ticket cancelled) if
+    none came."""
+    assert bot.client is not None
+    queued = await bot.call("mm.enqueue", mode=bot.config.mode)
+    if queued is None:
+        return None
+    try:
+        started = bot.client.next_push("match.started", timeout=None)
+        return await bot.before_stop(started, MATCH_WAIT_S)
+    except (TimeoutError, ConnectionClosed):
+        await bot.call("mm.cancel", ticket_id=queued["ticket_id"])
         return None
 
 

@@ -39,6 +39,7 @@ from server.services.lobbies import LobbyService
 from server.services.match_host import MatchHost
 from server.services.match_life import MatchLifeService
 from server.services.matches import MatchService
+from server.services.matchmaker import Matchmaker
 from server.services.notifications import NotificationService
 from server.services.ports import Pushes
 from server.services.presence import PresenceService
@@ -61,6 +62,7 @@ from server.storage.leaderboards import LeaderboardStore
 from server.storage.lobbies import LobbyStore
 from server.storage.locks import Locks
 from server.storage.matches import MatchStore
+from server.storage.matchmaking import MatchmakingStore
 from server.storage.mux import Commands
 from server.storage.players import PlayerStore
 from server.storage.presence import PresenceStore
@@ -302,6 +304,16 @@ def build_services(
             lease_s=settings.host_lease_s,
             sweep_s=settings.host_sweep_s,
             snapshot_s=settings.host_snapshot_s,
+            clock=clock,
+        ),
+        matchmaker=Matchmaker(
+            MatchmakingStore(mux, scripts),
+            matches,
+            pushes,
+            rate_limiter,
+            modes=modes,
+            node_id=settings.node_id,
+            pass_s=settings.mm_pass_s,
             clock=clock,
         ),
         chat=ChatService(

@@ -24,6 +24,8 @@
     ├── NotInMatch                  NOT_IN_MATCH   403  (also: no such match)
     ├── MatchEnded                  MATCH_ENDED    409
     ├── MatchFull                   MATCH_FULL     409  (a server-run match has no open seat)
+    ├── AlreadyQueued               ALREADY_QUEUED 409  (a player's ticket waits in the mode)
+    ├── QueueFull                   QUEUE_FULL     503  (the mode's queue is at its cap)
     ├── FeedTrimmed                 FEED_TRIMMED   410
     ├── NotInRoom                   NOT_IN_ROOM    403
     └── Unavailable                 UNAVAILABLE    503  (Redis down or too slow)
@@ -171,6 +173,16 @@ class MatchEnded(ArenaError):
 class MatchFull(ArenaError):
     code = ErrorCode.MATCH_FULL
     http_status = 409
+
+
+class AlreadyQueued(ArenaError):
+    code = ErrorCode.ALREADY_QUEUED
+    http_status = 409
+
+
+class QueueFull(ArenaError):
+    code = ErrorCode.QUEUE_FULL
+    http_status = 503
 
 
 class FeedTrimmed(ArenaError):

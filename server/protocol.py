@@ -75,6 +75,9 @@ class Op(StrEnum):
     MATCH_LIST = "match.list"
     MATCH_CURRENT = "match.current"
     WATCH = "watch"
+    MM_ENQUEUE = "mm.enqueue"
+    MM_CANCEL = "mm.cancel"
+    MM_ACCEPT = "mm.accept"
 
 
 class Push(StrEnum):
@@ -100,6 +103,8 @@ class Push(StrEnum):
     WATCH_MATCH = "watch.match"
     WATCH_SCORE = "watch.score"
     WATCH_ACTIVITY = "watch.activity"
+    MM_STATUS = "mm.status"
+    MM_MATCHED = "mm.matched"
 
 
 class ErrorCode(StrEnum):
@@ -126,6 +131,8 @@ class ErrorCode(StrEnum):
     NOT_IN_MATCH = "NOT_IN_MATCH"
     MATCH_ENDED = "MATCH_ENDED"
     MATCH_FULL = "MATCH_FULL"
+    ALREADY_QUEUED = "ALREADY_QUEUED"
+    QUEUE_FULL = "QUEUE_FULL"
     FEED_TRIMMED = "FEED_TRIMMED"
     NOT_IN_ROOM = "NOT_IN_ROOM"
     READ_ONLY = "READ_ONLY"

@@ -29,6 +29,8 @@ DEFAULT_RATE_LIMITS = {
     "match.send": RateLimit(60, 30.0),
     "match.input": RateLimit(60, 30.0),  # the same, to a game the server runs
     "match.create": RateLimit(5, 1.0),
+    "mm.enqueue": RateLimit(10, 2.0),
+    "mm.cancel": RateLimit(10, 2.0),
     "match.join": RateLimit(10, 2.0),
     "match.list": RateLimit(20, 5.0),  # with filters: each looks at up to 500 matches
     "match.result": RateLimit(5, 1.0),

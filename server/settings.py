@@ -183,6 +183,12 @@ class Settings:
         "Seconds between snapshots of a server-run match's state (a node taking it over "
         "replays the inputs since the last one).",
     )
+    mm_pass_s: float = _setting(
+        0.5,
+        "ARENA_MM_PASS_S",
+        "Seconds between matchmaking passes over a mode's waiting tickets (each mode's "
+        "passes run on one node at a time; another takes over within four of them).",
+    )
     workers: int = _setting(
         1,
         "ARENA_WORKERS",

@@ -98,6 +98,7 @@ POSITIVE = (
     "host_lease_s",
     "host_sweep_s",
     "host_snapshot_s",
+    "mm_pass_s",
 )
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import msgpack
 
+from client_sim.client import ArenaClient
 from server.protocol import FEED_ID_MAX, ErrorCode, Format
 
 MATCH = "<match>"  # replaced by the id of the match the fuzzing player is in
@@ -18,12 +19,16 @@ ME = "<me>"  # replaced by the fuzzing player's id
 OTHER = "<other>"  # replaced by the other player's id
 LOBBY = "<lobby>"  # replaced by the id of an open lobby of the other player's
 HOSTED = "<hosted>"  # replaced by the id of a server-run match a third player created
+TICKET = "<ticket>"  # replaced by the fuzzing player's waiting ticket (mode duel)
+PROPOSED = "<proposed>"  # replaced by its ticket proposed a match of mode pair
 
 # The fuzz server's modes: lobby.create's capacity takes 2..64 in "ffa".
 FUZZ_MODES = json.dumps(
     {
         "ffa": {"capacity": 64},
         "duel": {"game": "server.games.tictactoe:TicTacToe", "capacity": 2, "create": True},
+        # Matched pairs must accept (in two minutes): the fuzzing player's proposal waits.
+        "pair": {"capacity": 2, "matchmaker": {"min": 2, "max": 2, "accept_s": 120}},
     }
 )
 
@@ -104,6 +109,12 @@ TABLE: dict[str, dict[str, Field]] = {
         "room": Field("str", "general"),
         "limit": Field("int", 5, required=False),
     },
+    "mm.enqueue": {
+        "mode": Field("str", "duel"),
+        "properties": Field("map", {"region": "eu"}, required=False),
+    },
+    "mm.accept": {"ticket_id": Field("str", PROPOSED)},
+    "mm.cancel": {"ticket_id": Field("str", TICKET)},
     "notify.list": {"limit": Field("int", 5, required=False)},
     "notify.ack": {"id": Field("str", "0-0")},
     # Last: they take the player out of the match, or end it.
@@ -268,3 +279,18 @@ CODES = {str(code) for code in ErrorCode} - {ErrorCode.INTERNAL}
 def nfc(text: str) -> str:
     """What the server should keep of a text it accepted (docs/protocol.md, names and texts)."""
     return unicodedata.normalize("NFC", text).strip()
+
+
+async def ticket_of(arena: str, token: str) -> str:
+    """A waiting ticket of the player's (mode duel)."""
+    async with await ArenaClient.connect(arena, token) as client:
+        return str((await client.request("mm.enqueue", mode="duel"))["ticket_id"])
+
+
+async def proposed_to(arena: str, token: str, other: ArenaClient) -> str:
+    """A ticket of the player's proposed a match with ``other`` (mode pair, to accept)."""
+    async with await ArenaClient.connect(arena, token) as client:
+        ticket = str((await client.request("mm.enqueue", mode="pair"))["ticket_id"])
+        await other.request("mm.enqueue", mode="pair")
+        assert (await client.next_push("mm.matched", timeout=10))["ticket_id"] == ticket
+        return ticket

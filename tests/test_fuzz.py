@@ -46,7 +46,9 @@ from tests.fuzz_values import (
     ME,
     MISSING,
     OTHER,
+    PROPOSED,
     TABLE,
+    TICKET,
     VALID,
     VALUES,
     Field,
@@ -55,6 +57,8 @@ from tests.fuzz_values import (
     deep_map,
     encode_frame,
     nfc,
+    proposed_to,
+    ticket_of,
     wrong_type,
 )
 from tests.helpers import connect, eventually, start_match
@@ -283,7 +287,9 @@ async def test_every_field_of_every_op_survives_hostile_values(
     # A third player's server-run match (the other player stays in the relayed one).
     _, host_client = await connect(arena, "carol")
     hosted = (await host_client.request("match.create", mode="duel"))["match"]["match_id"]
-    ids = {
+    ids = {TICKET: await ticket_of(arena, me.token), PROPOSED: ""}
+    ids[PROPOSED] = await proposed_to(arena, me.token, other_client)
+    ids |= {
         MATCH: match_id,
         ME: me.player_id,
         OTHER: other.player_id,

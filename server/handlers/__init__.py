@@ -10,6 +10,7 @@ from server.handlers.base import Handler, OpContext, Request, SocketChannels
 from server.handlers.leaderboards import LEADERBOARD_HANDLERS
 from server.handlers.lobbies import LOBBY_HANDLERS
 from server.handlers.matches import MATCH_HANDLERS
+from server.handlers.matchmaking import MATCHMAKING_HANDLERS
 from server.handlers.social import SOCIAL_HANDLERS
 from server.handlers.system import SYSTEM_HANDLERS
 from server.protocol import Op
@@ -19,6 +20,7 @@ HANDLERS: dict[str, Handler] = {
     **LEADERBOARD_HANDLERS,
     **LOBBY_HANDLERS,
     **MATCH_HANDLERS,
+    **MATCHMAKING_HANDLERS,
     **SOCIAL_HANDLERS,
 }
 

@@ -13,10 +13,8 @@ PREFIX = "arena"
 def device(device_hash: str) -> str:
     """Hash (player_id, secret: the SHA-256 of the device's secret) with the guest TTL:
     which player a device id (hashed) logs in as, and what proves it is that device.
-
     Before device secrets it was a string holding the player id alone; the login
-    script turns such a key into the hash on the device's next login.
-    """
+    script turns such a key into the hash on the device's next login."""
     return f"{PREFIX}:device:{device_hash}"
 
 
@@ -132,10 +130,8 @@ def board_arrivals(board_id: str, period_id: str) -> str:
 
 def lock(resource: str) -> str:
     """String: who holds the lock on a resource (a random token, with a TTL).
-
     ``resource`` is a hash tag such as ``lobby:ab12``: the lock, its fence counter and
-    the state it guards share it, so one script can check the fence and write.
-    """
+    the state it guards share it, so one script can check the fence and write."""
     return f"{PREFIX}:{{{resource}}}:lock"
 
 
@@ -295,10 +291,8 @@ def watch_channel() -> str:
 
 def running_matches() -> str:
     """Sorted set: running match id -> its start (ms); what ``match.list`` pages through.
-
-    The running index's three keys share the tag ``{matches}``, so one script reads a
-    page of ids and their summaries, or unlists a match from all three.
-    """
+    The running index's three keys share the tag ``{matches}``: one script reads a page
+    of ids and their summaries, or unlists a match from all three."""
     return f"{PREFIX}:{{matches}}:running"
 
 
@@ -365,3 +359,41 @@ def pending_results() -> str:
 def disputed_matches() -> str:
     """String: the count of matches that ended disputed (stats, metrics)."""
     return f"{PREFIX}:stats:matches:disputed"
+
+
+def mm_tickets(mode: str) -> str:
+    """Hash: waiting ticket id -> payload (players, rating, bucket, when queued). A mode's
+    queue keys share its tag (one slot a pass) and expire after the newest ticket could."""
+    return f"{PREFIX}:{{mm:{mode}}}:tickets"
+
+
+def mm_queue(mode: str) -> str:
+    """Sorted set: waiting ticket id -> when queued (ms): oldest first."""
+    return f"{PREFIX}:{{mm:{mode}}}:queue"
+
+
+def mm_holders(mode: str) -> str:
+    """Hash: player id -> the ticket they wait in (one a mode at most)."""
+    return f"{PREFIX}:{{mm:{mode}}}:holders"
+
+
+def mm_made(mode: str) -> str:
+    """Hash: match id -> a match made and not started yet (by any node's next pass)."""
+    return f"{PREFIX}:{{mm:{mode}}}:made"
+
+
+def mm_accepts(mode: str) -> str:  # hash: proposed match id -> who accepted (ids)
+    return f"{PREFIX}:{{mm:{mode}}}:accepts"
+
+
+def mm_lease(mode: str) -> str:
+    """String with a TTL: the node running the mode's passes (its token)."""
+    return f"{PREFIX}:{{mm:{mode}}}:lease"
+
+
+def mm_party_tickets(party_id: str) -> str:  # set: a party's tickets (any mode), expiring
+    return f"{PREFIX}:mm:party:{party_id}"
+
+
+def mm_modes() -> str:  # sorted set: mode -> last queued (ms); a day's quiet drops it
+    return f"{PREFIX}:mm:modes"

@@ -95,6 +95,11 @@ class Scripts:
     delete_if_equal: Script
     claim_lapsed: Script
     lock_extend: Script
+    mm_enqueue: Script
+    mm_remove: Script
+    mm_commit: Script
+    mm_accept: Script
+    mm_requeue: Script
     fenced_write: Script
     feed_append: Script
     feed_read: Script
