@@ -75,6 +75,7 @@ class Op(StrEnum):
     MATCH_LIST = "match.list"
     MATCH_CURRENT = "match.current"
     WATCH = "watch"
+    RATING_GET = "rating.get"
 
 
 class Push(StrEnum):

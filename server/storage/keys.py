@@ -365,3 +365,16 @@ def pending_results() -> str:
 def disputed_matches() -> str:
     """String: the count of matches that ended disputed (stats, metrics)."""
     return f"{PREFIX}:stats:matches:disputed"
+
+
+def board_ratings(board_id: str, period_id: str) -> str:
+    """Hash: player id -> "mu sigma games", the ratings a rating board (``ratings:<mode>``)
+    shows; beside the board's own keys under its hash tag, so one script rates a match
+    and moves the board together."""
+    return f"{PREFIX}:lb:{{{board_id}:{period_id}}}:ratings"
+
+
+def board_rated(board_id: str, period_id: str) -> str:
+    """Sorted set: matches whose result already moved a rating board's ratings -> when
+    (ms), so a result job redone after a worker died rates the match once."""
+    return f"{PREFIX}:lb:{{{board_id}:{period_id}}}:rated"
