@@ -12,7 +12,9 @@ import redis as redis_sync
 from server.embedded_redis import RedisProcess
 from server.services.rating_model import Rating, rate, sides_of
 from server.services.ratings import RatingService
+from server.storage import keys
 from server.storage.clients import open_mux
+from server.storage.cluster import slot_of
 from server.storage.mux import Commands
 from server.storage.ratings import RatingChange, RatingStore
 from server.storage.scripts import Scripts
@@ -113,3 +115,19 @@ async def test_many_matches_of_one_player_finishing_at_once_on_two_workers_all_c
     )
     assert not any(again)
     assert await workers[1].ratings_of(["p", *opponents], "duel") == got
+
+
+def test_a_modes_ratings_share_a_slot_with_its_rating_board() -> None:
+    """What lets one script rate a match and move the board on a cluster."""
+    slots = {
+        slot_of(key("ratings:duel", "all"))
+        for key in (
+            keys.board_ratings,
+            keys.board_rated,
+            keys.board_scores,
+            keys.board_members,
+            keys.board_names,
+            keys.board_arrivals,
+        )
+    }
+    assert len(slots) == 1
