@@ -15,7 +15,14 @@ from server.embedded_redis import RedisProcess
 from server.services.rating_model import Rating
 from server.storage.clients import open_mux, open_redis
 from tests.conftest import StartArena, settings_for_test
-from tests.helpers import eventually, report_all, services_of, start_match
+from tests.helpers import (
+    eventually,
+    login,
+    new_device,
+    report_all,
+    services_of,
+    start_match,
+)
 from tests.integrity_helpers import LONG_WAIT_S, close_all, make_due, refused
 from tests.test_results_queue import redo_result_job
 
@@ -184,6 +191,28 @@ async def test_a_disputed_or_abandoned_match_moves_nothing(
         await close_all(disputed)
         await mux.aclose()
         await blocking.aclose()
+
+
+async def test_a_renamed_player_shows_the_new_name_on_a_named_modes_rating_board(
+    start_arena: StartArena,
+) -> None:
+    arena = await start_arena(workers=1, modes=MODES)
+    device = new_device()
+    players = [await login(arena, "before", device_id=device), await login(arena, "other")]
+    clients = [await ArenaClient.connect(arena, p.token) for p in players]
+    renamed_id, other_id = (p.player_id for p in players)
+    try:
+        match_id = await rematch(clients, "duel")
+        await finish(clients, match_id, {renamed_id: 1, other_id: 0})
+        assert (await login(arena, "after", device_id=device)).player_id == renamed_id
+        # lb.around is read uncached: the name is the one the board holds now.
+        around = await clients[1].request("lb.around", board="ratings:duel")
+        assert {e["player_id"]: e["name"] for e in around["entries"]} == {
+            renamed_id: "after",
+            other_id: "other",
+        }
+    finally:
+        await close_all(clients)
 
 
 async def test_rating_get_refuses_a_malformed_mode(arena: str) -> None:
