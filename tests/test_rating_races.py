@@ -18,6 +18,7 @@ from server.storage.cluster import slot_of
 from server.storage.mux import Commands
 from server.storage.ratings import RatingChange, RatingStore
 from server.storage.scripts import Scripts
+from tests.helpers import every_key
 
 NAMES: dict[str, str] = {}
 Entries = list[tuple[bytes, float]]  # ZRANGE ... WITHSCORES
@@ -106,6 +107,12 @@ async def test_many_matches_of_one_player_finishing_at_once_on_two_workers_all_c
     board = redis_client.zrevrange("arena:lb:{ratings:duel:all}:scores", 0, -1, withscores=True)
     shown = {member[12:].decode(): int(score) for member, score in cast(Entries, board)}
     assert shown == {p: r.display for p, r in got.items()}
+    # Nothing stays for ever: every key of the mode's ratings and board expires (400 days
+    # after the mode's last rated match).
+    mode_keys = every_key(redis_client, "arena:lb:{ratings:duel:all}:*")
+    assert len(mode_keys) == 6
+    for key in mode_keys:
+        assert 399 * 86400 < redis_client.ttl(key) <= 400 * 86400
     # Each match again, on either worker: nothing moves.
     again = await asyncio.gather(
         *(

@@ -17,6 +17,7 @@ from server.storage.clients import open_mux, open_redis
 from tests.conftest import StartArena, settings_for_test
 from tests.helpers import (
     eventually,
+    every_key,
     login,
     new_device,
     report_all,
@@ -185,7 +186,7 @@ async def test_a_disputed_or_abandoned_match_moves_nothing(
             assert not match.result
             roster = await services.ratings.ratings_of(match.roster, "duel")
             assert set(roster.values()) == {Rating()}
-        assert redis_client.keys("arena:lb:{ratings:duel:all}:*") == []
+        assert every_key(redis_client, "arena:lb:{ratings:duel:all}:*") == []
         assert (await disputed[0].request("lb.top", board="ratings:duel"))["entries"] == []
     finally:
         await close_all(disputed)
