@@ -232,6 +232,22 @@ async def test_rating_get_refuses_a_malformed_mode(arena: str) -> None:
         await close_all(clients)
 
 
+async def test_reading_made_up_modes_rating_boards_leaves_nothing_in_redis(
+    arena: str, redis_client: redis_sync.Redis
+) -> None:
+    _, clients, _ = await start_match([arena], 2)
+    try:
+        for i in range(20):
+            board = f"ratings:made-up-{i}"
+            assert (await clients[0].request("lb.top", board=board))["entries"] == []
+            assert await refused(clients[0], "lb.around", board=board) == "NOT_RANKED"
+            assert await refused(clients[0], "lb.rank", board=board) == "NOT_RANKED"
+        assert every_key(redis_client, "arena:cache:{lb_top:ratings:*") == []
+        assert every_key(redis_client, "arena:lb:{ratings:*") == []
+    finally:
+        await close_all(clients)
+
+
 @pytest.mark.parametrize(
     ("board", "code"),
     [

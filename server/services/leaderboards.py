@@ -171,8 +171,10 @@ class LeaderboardService:
         if at.expire_at_ms and at.expire_at_ms <= self._clock() * 1000:
             return join([], fmt)
         first = offset - offset % CACHE_PAGE
-        # Page 0 (the hot one) is one per board period: only later pages check the size.
-        size = await self._sizes.size(at) if first else CACHE_PAGE
+        # Page 0 (the hot one) is one per board period: only later pages check the size,
+        # and page 0 of a rating board no setting lists (any mode name names one).
+        unlisted = at.board.id not in self._boards
+        size = await self._sizes.size(at) if first or unlisted else CACHE_PAGE
         if offset >= size:
             return join([], fmt)
         entries = await self._cached_page(at, first, fmt)
