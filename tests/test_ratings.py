@@ -55,12 +55,16 @@ async def rematch(clients: list[ArenaClient], mode: str) -> str:
     return started.pop()
 
 
-async def finish(clients: list[ArenaClient], match_id: str, scores: dict[str, int]) -> None:
+async def finish(
+    clients: list[ArenaClient], match_id: str, scores: dict[str, int], mode: str = "duel"
+) -> None:
     """Everyone reports the scores; returns once the worker applied them (each player's
-    result note comes after the ratings moved)."""
+    result note comes after the ratings moved, and tells the new rating)."""
     await report_all(clients, match_id, scores)
     for client in clients:
-        assert (await client.next_push("notify", timeout=10))["data"]["match_id"] == match_id
+        note = (await client.next_push("notify", timeout=10))["data"]
+        assert note["match_id"] == match_id
+        assert note["rating"] == await client.request("rating.get", mode=mode)
 
 
 async def test_a_win_moves_the_winner_up_and_the_loser_down_and_the_board_shows_it(
@@ -120,8 +124,9 @@ async def test_the_same_result_applied_twice_moves_nothing(
         once = [await rating(client) for client in clients]
         # The job redone, as after a worker that rated the match and died before its ack.
         await redo_result_job(redis_client, match_id)
-        for client in clients:
-            await client.next_push("notify", timeout=10)
+        for client, rated in zip(clients, once, strict=True):
+            again = await client.next_push("notify", timeout=10)  # at least once
+            assert again["data"]["rating"] == rated.as_wire()
         assert [await rating(client) for client in clients] == once
         board = (await clients[0].request("lb.top", board="ratings:duel"))["entries"]
         assert [e["score"] for e in board] == [r.display for r in once]
@@ -140,7 +145,7 @@ async def test_a_team_match_rates_each_team_by_its_total(
     redis_client.hset(f"arena:{{match:{match_id}}}:state", "teams", msgpack.packb(teams))
     try:
         # p0 scores most, but p2 and p3 (3 + 3) beat p0 and p1 (5 + 0).
-        await finish(clients, match_id, {ids[0]: 5, ids[1]: 0, ids[2]: 3, ids[3]: 3})
+        await finish(clients, match_id, {ids[0]: 5, ids[1]: 0, ids[2]: 3, ids[3]: 3}, "squads")
         after = [await rating(client, "squads") for client in clients]
         assert after[0].mu < 1500
         assert after[1].mu < 1500

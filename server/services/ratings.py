@@ -80,13 +80,14 @@ class RatingService:
         *,
         teams: Sequence[Sequence[str]] | None,
         names: Mapping[str, str],
-    ) -> bool:
+    ) -> dict[str, Rating]:
         """Rate a finished match's players from its result (higher scores win, equal ones
-        draw); once per match. False when it was rated already, or teaches nothing (fewer
-        than two sides). Raises RatingContention when the ratings kept changing."""
+        draw), once per match: their ratings after it. A match rated already changes
+        nothing (its players' ratings as they are now); one of fewer than two sides
+        teaches nothing ({}). Raises RatingContention when the ratings kept changing."""
         sides = sides_of(result, teams)
         if len(sides) < 2:
-            return False
+            return {}
         players = [p for side in sides for p in side.players]
         board = rating_board_id(mode)
         for _ in range(TRIES):
@@ -106,6 +107,8 @@ class RatingService:
                 remember_ms=REMEMBER_RATED_MS,
                 keep_ms=KEEP_DAYS * 86400 * 1000,
             )
+            if outcome == ALREADY_RATED:
+                return await self.ratings_of(players, mode)
             if outcome != CHANGED_MEANWHILE:
-                return outcome != ALREADY_RATED
+                return after
         raise RatingContention(f"match {match_id}: ratings kept changing; trying later")

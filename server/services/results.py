@@ -108,7 +108,7 @@ class ResultService:
                             "rank": done.rank,
                         }
                     )
-        await self._ratings.rate_match(
+        ratings = await self._ratings.rate_match(
             match.mode, match_id, match.result, teams=match.teams, names=names
         )
         activity.insert(
@@ -123,9 +123,12 @@ class ResultService:
         )
         await self._activity.post(activity)
         for player_id, score in match.result.items():
-            await self._notifications.notify(
-                player_id,
-                "match.result",
-                {"match_id": match_id, "score": score, "boards": standings[player_id]},
-            )
+            note: dict[str, Any] = {
+                "match_id": match_id,
+                "score": score,
+                "boards": standings[player_id],
+            }
+            if player_id in ratings:
+                note["rating"] = ratings[player_id].as_wire()
+            await self._notifications.notify(player_id, "match.result", note)
         await self._matches.mark_applied(match_id)
