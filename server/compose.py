@@ -45,6 +45,7 @@ from server.services.ports import Pushes
 from server.services.presence import PresenceService
 from server.services.profiles import ProfileService
 from server.services.ratelimits import RateLimiter
+from server.services.ratings import RatingService, rating_board
 from server.services.results import ResultService
 from server.services.sessions import SessionService
 from server.services.stats import StatsService
@@ -70,6 +71,7 @@ from server.storage.pubsub import Publisher, Subscriptions
 from server.storage.pushes import PushStore
 from server.storage.queue import TaskQueue
 from server.storage.ratelimit import RateLimitStore
+from server.storage.ratings import RatingStore
 from server.storage.scripts import Scripts
 from server.storage.sessions import SessionStore
 from server.storage.socket_commands import SocketCommandBus
@@ -201,6 +203,10 @@ def build_services(
         presence_ttl_s=settings.presence_ttl_s,
     )
     board_specs = settings.board_specs()
+    modes = settings.mode_book()
+    # The rating boards of the modes ARENA_MODES names are listed and renamed with the
+    # others (any other mode's is still readable: LeaderboardService knows them all).
+    board_specs = (*board_specs, *(rating_board(mode) for mode in modes.modes))
     board_store = LeaderboardStore(scripts)
     profiles = ProfileService(
         PlayerStore(mux),
@@ -224,7 +230,6 @@ def build_services(
         touch_interval_s=settings.session_touch_interval_s,
         account_ttl_s=settings.guest_ttl_days * 86400,
     )
-    modes = settings.mode_book()
     results_queue = TaskQueue(
         "results",
         mux,
@@ -272,8 +277,16 @@ def build_services(
     )
     notifications = NotificationService(NoteStore(feeds), clock=clock)
     activity = ActivityFeed(ActivityStore(mux), watch, clock=clock)
+    ratings = RatingService(RatingStore(mux, scripts), clock=clock)
     results = ResultService(
-        matches, leaderboards, profiles, notifications, activity, results_queue, modes=modes
+        matches,
+        leaderboards,
+        profiles,
+        notifications,
+        activity,
+        results_queue,
+        ratings=ratings,
+        modes=modes,
     )
     cache_stats = CacheStats(cache_store, [profile_cache, top_cache])
     stats = StatsService(presence, lobbies, matches, results, cache_stats)
@@ -327,6 +340,7 @@ def build_services(
         notifications=notifications,
         activity=activity,
         results=results,
+        ratings=ratings,
         results_queue=results_queue,
         cache_stats=cache_stats,
         health=HealthService(

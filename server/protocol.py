@@ -78,6 +78,7 @@ class Op(StrEnum):
     MM_ENQUEUE = "mm.enqueue"
     MM_CANCEL = "mm.cancel"
     MM_ACCEPT = "mm.accept"
+    RATING_GET = "rating.get"
 
 
 class Push(StrEnum):

@@ -90,6 +90,7 @@ TABLE: dict[str, dict[str, Field]] = {
         "open": Field("bool", False, required=False),
     },
     "match.current": {},
+    "rating.get": {"mode": Field("str", "duel")},
     "match.send": {
         "match_id": Field("str", MATCH),
         "type": Field("str", "move"),

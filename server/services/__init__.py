@@ -20,6 +20,7 @@ from server.services.notifications import NotificationService
 from server.services.presence import PresenceService
 from server.services.profiles import ProfileService
 from server.services.ratelimits import RateLimiter
+from server.services.ratings import RatingService
 from server.services.results import ResultService
 from server.services.sessions import SessionService
 from server.services.stats import StatsService
@@ -44,6 +45,7 @@ class Services:
     notifications: NotificationService
     activity: ActivityFeed
     results: ResultService
+    ratings: RatingService  # per mode, learnt from results (the matchmaker reads them)
     results_queue: TaskQueue
     cache_stats: CacheStats
     health: HealthService

@@ -397,3 +397,16 @@ def mm_party_tickets(party_id: str) -> str:  # set: a party's tickets (any mode)
 
 def mm_modes() -> str:  # sorted set: mode -> last queued (ms); a day's quiet drops it
     return f"{PREFIX}:mm:modes"
+
+
+def board_ratings(board_id: str, period_id: str) -> str:
+    """Hash: player id -> "mu sigma games", the ratings a rating board (``ratings:<mode>``)
+    shows; beside the board's own keys under its hash tag, so one script rates a match
+    and moves the board together."""
+    return f"{PREFIX}:lb:{{{board_id}:{period_id}}}:ratings"
+
+
+def board_rated(board_id: str, period_id: str) -> str:
+    """Sorted set: matches whose result already moved a rating board's ratings -> when
+    (ms), so a result job redone after a worker died rates the match once."""
+    return f"{PREFIX}:lb:{{{board_id}:{period_id}}}:rated"

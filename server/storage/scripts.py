@@ -131,6 +131,7 @@ class Scripts:
     input_add: Script
     match_admit: Script
     join_ask: Script
+    rating_apply: Script
 
     @classmethod
     def load(cls, mux: Commands) -> Scripts:
