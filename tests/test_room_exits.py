@@ -7,7 +7,11 @@ import msgpack
 from server.protocol import Push, Tell
 from server.room_exits import RoomExits
 
-exits = RoomExits(lambda lobby_id: f"room:lobby:{lobby_id}", lambda m: f"room:match:{m}")
+exits = RoomExits(
+    lambda lobby_id: f"room:lobby:{lobby_id}",
+    lambda m: f"room:match:{m}",
+    lambda p: f"room:party:{p}",
+)
 
 
 def packed(event: Push, **fields: object) -> bytes:

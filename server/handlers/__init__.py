@@ -10,6 +10,7 @@ from server.handlers.base import Handler, OpContext, Request, SocketChannels
 from server.handlers.leaderboards import LEADERBOARD_HANDLERS
 from server.handlers.lobbies import LOBBY_HANDLERS
 from server.handlers.matches import MATCH_HANDLERS
+from server.handlers.parties import PARTY_HANDLERS
 from server.handlers.social import SOCIAL_HANDLERS
 from server.handlers.system import SYSTEM_HANDLERS
 from server.protocol import Op
@@ -20,6 +21,7 @@ HANDLERS: dict[str, Handler] = {
     **LOBBY_HANDLERS,
     **MATCH_HANDLERS,
     **SOCIAL_HANDLERS,
+    **PARTY_HANDLERS,
 }
 
 assert set(HANDLERS) == {str(op) for op in Op}, "every Op needs a handler, and only those"

@@ -16,6 +16,7 @@ from server.services.match_host import MatchHost
 from server.services.match_life import MatchLifeService
 from server.services.matches import MatchService
 from server.services.notifications import NotificationService
+from server.services.parties import PartyService
 from server.services.presence import PresenceService
 from server.services.profiles import ProfileService
 from server.services.ratelimits import RateLimiter
@@ -38,6 +39,7 @@ class Services:
     match_life: MatchLifeService  # presence pushes and abandoned ends
     hosted: HostedMatches  # server-run matches: create, join, input, listing
     host: MatchHost  # runs this node's server-run matches (started by the app)
+    parties: PartyService
     chat: ChatService
     notifications: NotificationService
     activity: ActivityFeed

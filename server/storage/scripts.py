@@ -126,6 +126,13 @@ class Scripts:
     input_add: Script
     match_admit: Script
     join_ask: Script
+    party_create: Script
+    party_join: Script
+    party_leave: Script
+    party_promote: Script
+    party_invite: Script
+    party_close: Script
+    party_read: Script
 
     @classmethod
     def load(cls, mux: Commands) -> Scripts:
