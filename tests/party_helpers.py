@@ -1,0 +1,34 @@
+"""What the party tests share: waiting for a party change, reading ids off a party."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from client_sim.client import ArenaClient
+from client_sim.login import ArenaError
+from server.protocol import Message
+
+
+async def change(client: ArenaClient, what: str, *, within_s: float = 5.0) -> Message:
+    """The next ``party.updated`` that says ``what`` changed (others are skipped)."""
+    async with asyncio.timeout(within_s):
+        while True:
+            push = await client.next_push("party.updated", timeout=None)
+            if push["change"] is not None and push["change"]["what"] == what:
+                return push
+
+
+def ids(party: dict[str, Any]) -> list[str]:
+    """The member ids, oldest first."""
+    return [m["player_id"] for m in party["members"]]
+
+
+async def refused(client: ArenaClient, code: str, op: str, **fields: Any) -> str:
+    """Send ``op``, which must fail with ``code``; its message."""
+    with pytest.raises(ArenaError) as error:
+        await client.request(op, **fields)
+    assert error.value.code == code, error.value
+    return error.value.message
