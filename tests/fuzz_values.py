@@ -18,6 +18,7 @@ ME = "<me>"  # replaced by the fuzzing player's id
 OTHER = "<other>"  # replaced by the other player's id
 LOBBY = "<lobby>"  # replaced by the id of an open lobby of the other player's
 HOSTED = "<hosted>"  # replaced by the id of a server-run match a third player created
+PARTY = "<party>"  # replaced by the id of an open party the other player leads
 
 # The fuzz server's modes: lobby.create's capacity takes 2..64 in "ffa".
 FUZZ_MODES = json.dumps(
@@ -78,6 +79,18 @@ TABLE: dict[str, dict[str, Field]] = {
     "lobby.leave": {},
     "lobby.ready": {"ready": Field("bool", False)},
     "lobby.quickjoin": {"mode": Field("str", "fuzz")},
+    "party.create": {
+        "open": Field("bool", True, required=False),
+        "max_size": Field("int", 4, required=False),
+    },
+    "party.join": {"party_id": Field("str", PARTY)},
+    "party.invite": {"player_id": Field("str", OTHER)},
+    "party.leave": {},
+    "party.close": {},
+    # The other player is seated in a party the fuzzing player leads before each of these
+    # (test_fuzz.py): the first case kicks them or hands them the lead, the rest are refused.
+    "party.kick": {"player_id": Field("str", OTHER)},
+    "party.promote": {"player_id": Field("str", OTHER)},
     "match.list": {
         "limit": Field("int", 5, required=False),
         "mode": Field("str", "ffa", required=False),

@@ -12,12 +12,17 @@ from client_sim.login import ArenaError
 from server.protocol import Message
 
 
-async def change(client: ArenaClient, what: str, *, within_s: float = 5.0) -> Message:
-    """The next ``party.updated`` that says ``what`` changed (others are skipped)."""
+async def change(
+    client: ArenaClient, what: str, *, about: str | None = None, within_s: float = 5.0
+) -> Message:
+    """The next ``party.updated`` that says ``what`` changed (of player ``about``, if
+    given); others are skipped."""
     async with asyncio.timeout(within_s):
         while True:
             push = await client.next_push("party.updated", timeout=None)
-            if push["change"] is not None and push["change"]["what"] == what:
+            told = push["change"]
+            wanted = told is not None and told["what"] == what
+            if wanted and (about is None or told["player_id"] == about):
                 return push
 
 

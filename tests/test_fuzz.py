@@ -19,6 +19,7 @@ back NFC-normalised where they are read back.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import json
 import logging
@@ -31,7 +32,7 @@ import aiohttp
 import msgpack
 import pytest
 
-from client_sim.client import ArenaClient
+from client_sim.client import ArenaClient, ArenaError
 from server.handlers import HANDLERS
 from server.protocol import Format
 from server.settings import DEFAULT_RATE_LIMITS
@@ -46,6 +47,7 @@ from tests.fuzz_values import (
     ME,
     MISSING,
     OTHER,
+    PARTY,
     TABLE,
     VALID,
     VALUES,
@@ -86,7 +88,14 @@ def test_the_table_covers_every_op_and_field() -> None:
 # ALREADY_IN_LOBBY). Requests on one socket are answered in order.
 SEAT = {"op": "lobby.create", "mode": "ffa", "capacity": 2}
 LEAVE = {"op": "lobby.leave"}
+PARTY_UP = {"op": "party.create"}
+PARTY_OFF = {"op": "party.leave"}
 STAGED: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {
+    "party.create": ([], [PARTY_OFF]),
+    "party.join": ([], [PARTY_OFF]),
+    "party.invite": ([PARTY_UP], [PARTY_OFF]),
+    "party.leave": ([PARTY_UP], [PARTY_OFF]),
+    "party.close": ([PARTY_UP], [PARTY_OFF]),
     "lobby.create": ([], [LEAVE]),
     "lobby.join": ([], [LEAVE]),
     "lobby.quickjoin": ([], [LEAVE]),
@@ -255,6 +264,21 @@ async def read_back(ws: aiohttp.ClientWebSocketResponse, op: str, texts: set[str
     return problems
 
 
+async def seat_other_in_my_party(arena: str, token: str, other: ArenaClient) -> None:
+    """The other player joins an open party the fuzzing player (``token``) creates: what
+    party.kick and party.promote need to succeed once."""
+    mine = await ArenaClient.connect(arena, token)
+    try:
+        with contextlib.suppress(ArenaError):  # NOT_IN_PARTY
+            await mine.request("party.leave")
+        party = (await mine.request("party.create", open=True))["party"]
+    finally:
+        await mine.close()
+    with contextlib.suppress(ArenaError):  # NOT_IN_PARTY
+        await other.request("party.leave")
+    await other.request("party.join", party_id=party["party_id"])
+
+
 async def in_match(arena: str, token: str, match_id: str) -> bool:
     client = await ArenaClient.connect(arena, token)
     try:
@@ -280,6 +304,7 @@ async def test_every_field_of_every_op_survives_hostile_values(
             await client.request("lb.submit", board=board, score=5)
     await me_client.close()
     lobby = (await other_client.request("lobby.create", mode="ffa", name="open"))["lobby"]
+    party = (await other_client.request("party.create", open=True))["party"]
     # A third player's server-run match (the other player stays in the relayed one).
     _, host_client = await connect(arena, "carol")
     hosted = (await host_client.request("match.create", mode="duel"))["match"]["match_id"]
@@ -289,6 +314,7 @@ async def test_every_field_of_every_op_survives_hostile_values(
         OTHER: other.player_id,
         LOBBY: lobby["lobby_id"],
         HOSTED: hosted,
+        PARTY: party["party_id"],
     }
     problems: list[str] = []
     succeeded: set[str] = set()  # op.field, and op.field=value label
@@ -298,6 +324,8 @@ async def test_every_field_of_every_op_survives_hostile_values(
         for op, fields in TABLE.items():  # one socket per op, its requests pipelined
             if op == "match.input":  # once the game took the player (match.join's cases)
                 await eventually(lambda: in_match(arena, me.token, hosted), within_s=10)
+            if op in ("party.kick", "party.promote"):
+                await seat_other_in_my_party(arena, me.token, other_client)
             cases = cases_for(op, fields, ids)
             total += len(cases)
             async with http.ws_connect(

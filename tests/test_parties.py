@@ -26,14 +26,17 @@ async def test_a_party_from_create_to_close(arena: str, redis_client: redis_sync
     assert invited["party_id"] == party_id
     assert invited["from"] == {"player_id": ann.player_id, "name": "ann"}
     joined = (await b.request("party.join", party_id=party_id))["party"]
-    assert ids(joined) == [ann.player_id, bob.player_id] and joined["invited"] == []
+    assert ids(joined) == [ann.player_id, bob.player_id]
+    assert joined["invited"] == []
     told = await change(a, "joined")
-    assert told["party"] == joined and told["change"]["player_id"] == bob.player_id
+    assert told["party"] == joined
+    assert told["change"]["player_id"] == bob.player_id
 
     # Kicked: bob is told he is out (party null); ann sees the party without him.
     await a.request("party.kick", player_id=bob.player_id)
     out = await change(b, "kicked")
-    assert out["party"] is None and out["party_id"] == party_id
+    assert out["party"] is None
+    assert out["party_id"] == party_id
     assert out["change"] == {"what": "kicked", "player_id": bob.player_id, "by": ann.player_id}
     assert ids((await change(a, "kicked"))["party"]) == [ann.player_id]
     await refused(b, "NOT_IN_PARTY", "party.leave")
@@ -51,7 +54,8 @@ async def test_a_party_from_create_to_close(arena: str, redis_client: redis_sync
     await c.request("party.close")
     for client in (a, c):
         closed = await change(client, "closed")
-        assert closed["party"] is None and closed["party_id"] == party_id
+        assert closed["party"] is None
+        assert closed["party_id"] == party_id
     assert every_key(redis_client, f"*party:{party_id}*") == []
     for player in (ann, bob, cat):
         assert redis_client.get(keys.player_party(player.player_id)) is None
@@ -106,7 +110,7 @@ async def test_a_leader_who_leaves_hands_the_lead_to_the_oldest_member(
 
 
 async def test_the_party_room_is_for_members_only(arena: str) -> None:
-    (ann, a), (bob, b) = [await connect(arena, n) for n in ("ann", "bob")]
+    (_ann, a), (bob, b) = [await connect(arena, n) for n in ("ann", "bob")]
     party_id = (await a.request("party.create", open=True))["party"]["party_id"]
     room = f"party:{party_id}"
     await refused(b, "NOT_IN_ROOM", "chat.join", room=room)
