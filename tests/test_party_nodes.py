@@ -4,9 +4,13 @@ its creator played on."""
 
 from __future__ import annotations
 
+import asyncio
 import signal
 
-from client_sim.client import ArenaClient
+import redis as redis_sync
+
+from client_sim.client import ArenaClient, ArenaError
+from server.storage import keys
 from tests.conftest import SpawnNode, StartArena
 from tests.helpers import connect, login
 from tests.party_helpers import change, ids
@@ -77,4 +81,51 @@ async def test_a_member_who_drops_keeps_the_seat_for_the_grace_and_loses_it_afte
     assert dropped["change"]["player_id"] == ann.player_id
     assert dropped["party"]["leader"] == cat.player_id
     for client in (b, c):
+        await client.close()
+
+
+async def test_joins_racing_on_two_nodes_never_overfill_a_party_or_seat_one_player_twice(
+    start_arena: StartArena, redis_client: redis_sync.Redis
+) -> None:
+    nodes = [await start_arena(), await start_arena()]
+    leaders = [(await connect(nodes[i % 2], f"lead{i}"))[1] for i in range(3)]
+    first, second, third = [
+        (await c.request("party.create", open=True))["party"]["party_id"] for c in leaders
+    ]
+    crowd = [(await connect(nodes[i % 2], f"p{i}"))[1] for i in range(20)]
+
+    async def join(client: ArenaClient, party_id: str) -> str:
+        try:
+            await client.request("party.join", party_id=party_id)
+        except ArenaError as exc:
+            return exc.code
+        return "ok"
+
+    def members(party_id: str) -> set[str]:
+        found = redis_client.zrange(keys.party(party_id, "members"), 0, -1)
+        return {m.decode() for m in found}
+
+    # Twenty at once, over both nodes, into a party with seven free places.
+    outcomes = await asyncio.gather(*(join(c, first) for c in crowd))
+    assert sorted(set(outcomes)) == ["PARTY_FULL", "ok"]
+    assert outcomes.count("ok") == 7
+    assert len(members(first)) == 8
+    # Those left out (13) each try two parties (7 places each) at the same moment: each
+    # lands in exactly one.
+    left_out = [c for c, outcome in zip(crowd, outcomes, strict=True) if outcome != "ok"]
+    tries = await asyncio.gather(*(join(c, p) for c in left_out for p in (second, third)))
+    assert set(tries) <= {"ok", "ALREADY_IN_PARTY", "PARTY_FULL"}
+    assert tries.count("ok") == len(left_out)
+    assert not members(second) & members(third)
+    assert len(members(second)) + len(members(third)) == len(left_out) + 2
+    # Each member's pointer names the one party they are in, and nobody else has one.
+    pointed = {
+        k.decode(): redis_client.get(k).decode()
+        for k in redis_client.scan_iter(match="arena:{player:*}:party")
+    }
+    assert len(pointed) == 20 + 3
+    for party_id in (first, second, third):
+        for player_id in members(party_id):
+            assert pointed[keys.player_party(player_id)] == party_id
+    for client in (*leaders, *crowd):
         await client.close()
