@@ -102,7 +102,7 @@ async def test_joins_racing_on_two_nodes_never_overfill_a_party_or_seat_one_play
         return "ok"
 
     def members(party_id: str) -> set[str]:
-        found = redis_client.zrange(keys.party(party_id, "members"), 0, -1)
+        found: list[bytes] = redis_client.zrange(keys.party(party_id, "members"), 0, -1)  # type: ignore[assignment]
         return {m.decode() for m in found}
 
     # Twenty at once, over both nodes, into a party with seven free places.
@@ -120,7 +120,7 @@ async def test_joins_racing_on_two_nodes_never_overfill_a_party_or_seat_one_play
     assert len(members(second)) + len(members(third)) == len(left_out) + 2
     # Each member's pointer names the one party they are in, and nobody else has one.
     pointed = {
-        k.decode(): redis_client.get(k).decode()
+        str(k, "utf-8"): str(redis_client.get(k), "utf-8")  # type: ignore[arg-type]
         for k in redis_client.scan_iter(match="arena:{player:*}:party")
     }
     assert len(pointed) == 20 + 3
