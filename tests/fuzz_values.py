@@ -134,6 +134,28 @@ TABLE: dict[str, dict[str, Field]] = {
     "match.create": {"mode": Field("str", "duel"), "params": Field("map", {}, required=False)},
 }
 
+# Ops that change the player's lobby or party state: each case is sent between frames that put
+# the player where the op can succeed and take it back out, so no case meets the state
+# an earlier one left (a lobby.create that succeeded would leave every later one
+# ALREADY_IN_LOBBY). Requests on one socket are answered in order.
+SEAT = {"op": "lobby.create", "mode": "ffa", "capacity": 2}
+LEAVE = {"op": "lobby.leave"}
+PARTY_UP = {"op": "party.create"}
+PARTY_OFF = {"op": "party.leave"}
+STAGED: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {
+    "party.create": ([], [PARTY_OFF]),
+    "party.join": ([], [PARTY_OFF]),
+    "party.invite": ([PARTY_UP], [PARTY_OFF]),
+    "party.leave": ([PARTY_UP], [PARTY_OFF]),
+    "party.close": ([PARTY_UP], [PARTY_OFF]),
+    "lobby.create": ([], [LEAVE]),
+    "lobby.join": ([], [LEAVE]),
+    "lobby.quickjoin": ([], [LEAVE]),
+    "lobby.ready": ([SEAT], [LEAVE]),
+    "lobby.leave": ([SEAT], [LEAVE]),
+}
+
+
 MISSING: Any = object()
 VALID: Any = object()  # the field's own valid value (from TABLE)
 BAD_UTF8 = "\x00bad-utf8\x00"  # packed as str, then its bytes swapped for invalid UTF-8

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 import pytest
@@ -37,3 +38,18 @@ async def refused(client: ArenaClient, code: str, op: str, **fields: Any) -> str
         await client.request(op, **fields)
     assert error.value.code == code, error.value
     return error.value.message
+
+
+async def seat_other_in_my_party(arena: str, token: str, other: ArenaClient) -> None:
+    """The other player joins an open party the fuzzing player (``token``) creates: what
+    party.kick and party.promote need to succeed once."""
+    mine = await ArenaClient.connect(arena, token)
+    try:
+        with contextlib.suppress(ArenaError):  # NOT_IN_PARTY
+            await mine.request("party.leave")
+        party = (await mine.request("party.create", open=True))["party"]
+    finally:
+        await mine.close()
+    with contextlib.suppress(ArenaError):  # NOT_IN_PARTY
+        await other.request("party.leave")
+    await other.request("party.join", party_id=party["party_id"])

@@ -19,7 +19,6 @@ back NFC-normalised where they are read back.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import inspect
 import json
 import logging
@@ -32,7 +31,7 @@ import aiohttp
 import msgpack
 import pytest
 
-from client_sim.client import ArenaClient, ArenaError
+from client_sim.client import ArenaClient
 from server.handlers import HANDLERS
 from server.protocol import Format
 from server.settings import DEFAULT_RATE_LIMITS
@@ -42,12 +41,14 @@ from tests.fuzz_values import (
     FUZZ_MODES,
     HOSTED,
     HOSTILE,
+    LEAVE,
     LOBBY,
     MATCH,
     ME,
     MISSING,
     OTHER,
     PARTY,
+    STAGED,
     TABLE,
     VALID,
     VALUES,
@@ -60,6 +61,7 @@ from tests.fuzz_values import (
     wrong_type,
 )
 from tests.helpers import connect, eventually, start_match
+from tests.party_helpers import seat_other_in_my_party
 
 ACCESSOR = re.compile(
     r"req\.(?:string|optional_string|integer|flag|string_list)\(\s*\"(\w+)\""
@@ -80,28 +82,6 @@ def test_the_table_covers_every_op_and_field() -> None:
     assert set(TABLE) == set(HANDLERS), "every op needs a fuzz entry, and only those"
     for op, handler in HANDLERS.items():
         assert set(TABLE[op]) == handler_fields(handler), op
-
-
-# Ops that change the player's lobby state: each case is sent between frames that put
-# the player where the op can succeed and take it back out, so no case meets the state
-# an earlier one left (a lobby.create that succeeded would leave every later one
-# ALREADY_IN_LOBBY). Requests on one socket are answered in order.
-SEAT = {"op": "lobby.create", "mode": "ffa", "capacity": 2}
-LEAVE = {"op": "lobby.leave"}
-PARTY_UP = {"op": "party.create"}
-PARTY_OFF = {"op": "party.leave"}
-STAGED: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {
-    "party.create": ([], [PARTY_OFF]),
-    "party.join": ([], [PARTY_OFF]),
-    "party.invite": ([PARTY_UP], [PARTY_OFF]),
-    "party.leave": ([PARTY_UP], [PARTY_OFF]),
-    "party.close": ([PARTY_UP], [PARTY_OFF]),
-    "lobby.create": ([], [LEAVE]),
-    "lobby.join": ([], [LEAVE]),
-    "lobby.quickjoin": ([], [LEAVE]),
-    "lobby.ready": ([SEAT], [LEAVE]),
-    "lobby.leave": ([SEAT], [LEAVE]),
-}
 
 
 @dataclass
@@ -262,21 +242,6 @@ async def read_back(ws: aiohttp.ClientWebSocketResponse, op: str, texts: set[str
         if stored != nfc(given):
             problems.append(f"{op}: {given!r} came back as {stored!r}")
     return problems
-
-
-async def seat_other_in_my_party(arena: str, token: str, other: ArenaClient) -> None:
-    """The other player joins an open party the fuzzing player (``token``) creates: what
-    party.kick and party.promote need to succeed once."""
-    mine = await ArenaClient.connect(arena, token)
-    try:
-        with contextlib.suppress(ArenaError):  # NOT_IN_PARTY
-            await mine.request("party.leave")
-        party = (await mine.request("party.create", open=True))["party"]
-    finally:
-        await mine.close()
-    with contextlib.suppress(ArenaError):  # NOT_IN_PARTY
-        await other.request("party.leave")
-    await other.request("party.join", party_id=party["party_id"])
 
 
 async def in_match(arena: str, token: str, match_id: str) -> bool:

@@ -91,6 +91,11 @@ class PartyService:
         self._lease_ms = int((grace_s + renew_interval_s) * 1000)
         self._ttl_ms = self._lease_ms + KEY_MARGIN_MS
 
+    @property
+    def lease_ms(self) -> int:
+        """How long a member's place outlives their node's last renewal."""
+        return self._lease_ms
+
     # --- reads (the matchmaker's too) --------------------------------------------------
 
     async def get(self, party_id: str) -> Party | None:
