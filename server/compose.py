@@ -41,6 +41,8 @@ from server.services.match_life import MatchLifeService
 from server.services.matches import MatchService
 from server.services.matchmaker import Matchmaker
 from server.services.notifications import NotificationService
+from server.services.parties import PartyService
+from server.services.party_news import NoPartyTickets
 from server.services.ports import Pushes
 from server.services.presence import PresenceService
 from server.services.profiles import ProfileService
@@ -65,6 +67,7 @@ from server.storage.locks import Locks
 from server.storage.matches import MatchStore
 from server.storage.matchmaking import MatchmakingStore
 from server.storage.mux import Commands
+from server.storage.parties import PartyStore
 from server.storage.players import PlayerStore
 from server.storage.presence import PresenceStore
 from server.storage.pubsub import Publisher, Subscriptions
@@ -118,7 +121,9 @@ def build_node(settings: Settings, *, clock: Clock = time.time) -> Node:
         services.matches,
         command_channel=services.presence.command_channel,
         rooms_left_by=RoomExits(
-            services.chat.lobby_room_channel, services.chat.match_room_channel
+            services.chat.lobby_room_channel,
+            services.chat.match_room_channel,
+            services.chat.party_room_channel,
         ).after,
         fanout_lag=metrics.fanout_lag if settings.metrics else None,
     )
@@ -275,6 +280,16 @@ def build_services(
         renew_interval_s=settings.presence_interval_s,
         modes=modes,
     )
+    parties = PartyService(
+        PartyStore(mux, scripts, locks),
+        rate_limiter,
+        presence,
+        profiles,
+        pushes,
+        NoPartyTickets(),  # the matchmaker's, once it holds tickets
+        grace_s=settings.party_grace_s,
+        renew_interval_s=settings.presence_interval_s,
+    )
     notifications = NotificationService(NoteStore(feeds), clock=clock)
     activity = ActivityFeed(ActivityStore(mux), watch, clock=clock)
     ratings = RatingService(RatingStore(mux, scripts), clock=clock)
@@ -298,6 +313,7 @@ def build_services(
         leaderboards=leaderboards,
         lobbies=lobbies,
         matches=matches,
+        parties=parties,
         match_life=MatchLifeService(
             match_store,
             presence,
@@ -334,6 +350,7 @@ def build_services(
             rate_limiter,
             lobbies,
             matches,
+            parties,
             public_rooms=settings.public_rooms(),
             clock=clock,
         ),

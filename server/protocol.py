@@ -79,6 +79,13 @@ class Op(StrEnum):
     MM_CANCEL = "mm.cancel"
     MM_ACCEPT = "mm.accept"
     RATING_GET = "rating.get"
+    PARTY_CREATE = "party.create"
+    PARTY_INVITE = "party.invite"
+    PARTY_JOIN = "party.join"
+    PARTY_LEAVE = "party.leave"
+    PARTY_KICK = "party.kick"
+    PARTY_PROMOTE = "party.promote"
+    PARTY_CLOSE = "party.close"
 
 
 class Push(StrEnum):
@@ -106,6 +113,8 @@ class Push(StrEnum):
     WATCH_ACTIVITY = "watch.activity"
     MM_STATUS = "mm.status"
     MM_MATCHED = "mm.matched"
+    PARTY_UPDATED = "party.updated"
+    PARTY_INVITED = "party.invited"
 
 
 class ErrorCode(StrEnum):
@@ -137,6 +146,11 @@ class ErrorCode(StrEnum):
     FEED_TRIMMED = "FEED_TRIMMED"
     NOT_IN_ROOM = "NOT_IN_ROOM"
     READ_ONLY = "READ_ONLY"
+    ALREADY_IN_PARTY = "ALREADY_IN_PARTY"
+    NOT_IN_PARTY = "NOT_IN_PARTY"
+    NOT_PARTY_LEADER = "NOT_PARTY_LEADER"
+    PARTY_FULL = "PARTY_FULL"
+    TOO_MANY_INVITES = "TOO_MANY_INVITES"
     UNAVAILABLE = "UNAVAILABLE"
     INTERNAL = "INTERNAL"
 
@@ -178,9 +192,6 @@ FEED_PAGE_MAX = 500
 
 class FrameError(ValueError):
     """A frame that cannot be decoded into a message map."""
-
-
-# Integers larger than this do not survive a JSON round trip through a JS client.
 
 
 def decode(data: bytes | str, fmt: Format) -> Message:

@@ -23,6 +23,13 @@ DEFAULT_RATE_LIMITS = {
     "lobby.get": RateLimit(20, 5.0),
     "lobby.ready": RateLimit(10, 2.0),
     "lobby.leave": RateLimit(10, 2.0),
+    "party.create": RateLimit(5, 1.0),
+    "party.invite": RateLimit(10, 2.0),  # each may push to another player
+    "party.join": RateLimit(10, 2.0),  # counted before the lookup: ids cost to probe
+    "party.leave": RateLimit(10, 2.0),
+    "party.kick": RateLimit(10, 2.0),
+    "party.promote": RateLimit(10, 2.0),
+    "party.close": RateLimit(5, 1.0),
     "chat.send": RateLimit(10, 2.0),
     "chat.join": RateLimit(20, 2.0),
     # A fast action game sends 20 to 30 events a second per player, with short bursts.

@@ -145,6 +145,11 @@ class Settings:
         "ARENA_LOBBY_GRACE",
         "Seconds a player whose socket dropped keeps their lobby seat for a reconnect.",
     )
+    party_grace_s: float = _setting(
+        30.0,
+        "ARENA_PARTY_GRACE",
+        "Seconds a party member whose socket dropped keeps their place for a reconnect.",
+    )
     match_feed_max: int = _setting(
         1000,
         "ARENA_MATCH_FEED_MAX",

@@ -21,6 +21,7 @@ LOBBY = "<lobby>"  # replaced by the id of an open lobby of the other player's
 HOSTED = "<hosted>"  # replaced by the id of a server-run match a third player created
 TICKET = "<ticket>"  # replaced by the fuzzing player's waiting ticket (mode duel)
 PROPOSED = "<proposed>"  # replaced by its ticket proposed a match of mode pair
+PARTY = "<party>"  # replaced by the id of an open party the other player leads
 
 # The fuzz server's modes: lobby.create's capacity takes 2..64 in "ffa".
 FUZZ_MODES = json.dumps(
@@ -83,6 +84,18 @@ TABLE: dict[str, dict[str, Field]] = {
     "lobby.leave": {},
     "lobby.ready": {"ready": Field("bool", False)},
     "lobby.quickjoin": {"mode": Field("str", "fuzz")},
+    "party.create": {
+        "open": Field("bool", True, required=False),
+        "max_size": Field("int", 4, required=False),
+    },
+    "party.join": {"party_id": Field("str", PARTY)},
+    "party.invite": {"player_id": Field("str", OTHER)},
+    "party.leave": {},
+    "party.close": {},
+    # The other player is seated in a party the fuzzing player leads before each of these
+    # (test_fuzz.py): the first case kicks them or hands them the lead, the rest are refused.
+    "party.kick": {"player_id": Field("str", OTHER)},
+    "party.promote": {"player_id": Field("str", OTHER)},
     "match.list": {
         "limit": Field("int", 5, required=False),
         "mode": Field("str", "ffa", required=False),
@@ -132,6 +145,28 @@ TABLE: dict[str, dict[str, Field]] = {
     "match.sync": {"match_id": Field("str", HOSTED)},
     "match.create": {"mode": Field("str", "duel"), "params": Field("map", {}, required=False)},
 }
+
+# Ops that change the player's lobby or party state: each case is sent between frames that put
+# the player where the op can succeed and take it back out, so no case meets the state
+# an earlier one left (a lobby.create that succeeded would leave every later one
+# ALREADY_IN_LOBBY). Requests on one socket are answered in order.
+SEAT = {"op": "lobby.create", "mode": "ffa", "capacity": 2}
+LEAVE = {"op": "lobby.leave"}
+PARTY_UP = {"op": "party.create"}
+PARTY_OFF = {"op": "party.leave"}
+STAGED: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {
+    "party.create": ([], [PARTY_OFF]),
+    "party.join": ([], [PARTY_OFF]),
+    "party.invite": ([PARTY_UP], [PARTY_OFF]),
+    "party.leave": ([PARTY_UP], [PARTY_OFF]),
+    "party.close": ([PARTY_UP], [PARTY_OFF]),
+    "lobby.create": ([], [LEAVE]),
+    "lobby.join": ([], [LEAVE]),
+    "lobby.quickjoin": ([], [LEAVE]),
+    "lobby.ready": ([SEAT], [LEAVE]),
+    "lobby.leave": ([SEAT], [LEAVE]),
+}
+
 
 MISSING: Any = object()
 VALID: Any = object()  # the field's own valid value (from TABLE)

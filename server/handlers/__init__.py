@@ -11,6 +11,7 @@ from server.handlers.leaderboards import LEADERBOARD_HANDLERS
 from server.handlers.lobbies import LOBBY_HANDLERS
 from server.handlers.matches import MATCH_HANDLERS
 from server.handlers.matchmaking import MATCHMAKING_HANDLERS
+from server.handlers.parties import PARTY_HANDLERS
 from server.handlers.ratings import RATING_HANDLERS
 from server.handlers.social import SOCIAL_HANDLERS
 from server.handlers.system import SYSTEM_HANDLERS
@@ -24,6 +25,7 @@ HANDLERS: dict[str, Handler] = {
     **MATCHMAKING_HANDLERS,
     **SOCIAL_HANDLERS,
     **RATING_HANDLERS,
+    **PARTY_HANDLERS,
 }
 
 assert set(HANDLERS) == {str(op) for op in Op}, "every Op needs a handler, and only those"

@@ -17,6 +17,7 @@ from server.services.match_life import MatchLifeService
 from server.services.matches import MatchService
 from server.services.matchmaker import Matchmaker
 from server.services.notifications import NotificationService
+from server.services.parties import PartyService
 from server.services.presence import PresenceService
 from server.services.profiles import ProfileService
 from server.services.ratelimits import RateLimiter
@@ -41,6 +42,7 @@ class Services:
     hosted: HostedMatches  # server-run matches: create, join, input, listing
     host: MatchHost  # runs this node's server-run matches (started by the app)
     matchmaker: Matchmaker  # tickets; runs the passes of the modes it leads (the app starts it)
+    parties: PartyService
     chat: ChatService
     notifications: NotificationService
     activity: ActivityFeed

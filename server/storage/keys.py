@@ -163,6 +163,29 @@ def player_lobby(player_id: str) -> str:
     return f"{PREFIX}:{{player:{player_id}}}:lobby"
 
 
+def party(party_id: str, part: str) -> str:
+    """One of a party's four keys, all under its tag (one script changes them together):
+    ``state`` (hash: leader, open, max_size, rev, created_ms), ``members`` (sorted set:
+    player -> join order), ``names`` (hash: player -> name), ``invites`` (sorted set:
+    player -> expiry, ms). Every change renews their TTL; the last member out deletes them."""
+    return f"{PREFIX}:{{party:{party_id}}}:{part}"
+
+
+def player_party(player_id: str) -> str:
+    """String with a TTL renewed while they are connected: the party a player is in."""
+    return f"{PREFIX}:{{player:{player_id}}}:party"
+
+
+def party_player_resource(player_id: str) -> str:
+    """The lock resource that serialises one player's party.create and party.join."""
+    return f"party-player:{player_id}"
+
+
+def party_leases() -> str:
+    """Sorted set: party member -> when their seat frees unless their node renews it."""
+    return f"{PREFIX}:parties:seat-leases"
+
+
 def open_lobbies(mode: str | None) -> str:
     """Sorted set: open public lobbies with free seats (of a mode, or all) -> member count."""
     return f"{PREFIX}:lobbies:open" if mode is None else f"{PREFIX}:lobbies:open:{mode}"

@@ -132,6 +132,13 @@ class Scripts:
     match_admit: Script
     join_ask: Script
     rating_apply: Script
+    party_create: Script
+    party_join: Script
+    party_leave: Script
+    party_promote: Script
+    party_invite: Script
+    party_close: Script
+    party_read: Script
 
     @classmethod
     def load(cls, mux: Commands) -> Scripts:
