@@ -42,7 +42,7 @@ from server.services.matches import MatchService
 from server.services.matchmaker import Matchmaker
 from server.services.notifications import NotificationService
 from server.services.parties import PartyService
-from server.services.party_news import NoPartyTickets
+from server.services.party_roster import PartyRoster
 from server.services.ports import Pushes
 from server.services.presence import PresenceService
 from server.services.profiles import ProfileService
@@ -280,19 +280,32 @@ def build_services(
         renew_interval_s=settings.presence_interval_s,
         modes=modes,
     )
+    party_store = PartyStore(mux, scripts, locks)
+    ratings = RatingService(RatingStore(mux, scripts), clock=clock)
+    matchmaker = Matchmaker(
+        MatchmakingStore(mux, scripts),
+        matches,
+        pushes,
+        rate_limiter,
+        modes=modes,
+        ratings=ratings,
+        parties=PartyRoster(party_store),
+        node_id=settings.node_id,
+        pass_s=settings.mm_pass_s,
+        clock=clock,
+    )
     parties = PartyService(
-        PartyStore(mux, scripts, locks),
+        party_store,
         rate_limiter,
         presence,
         profiles,
         pushes,
-        NoPartyTickets(),  # the matchmaker's, once it holds tickets
+        matchmaker,  # a change of a party cancels its tickets
         grace_s=settings.party_grace_s,
         renew_interval_s=settings.presence_interval_s,
     )
     notifications = NotificationService(NoteStore(feeds), clock=clock)
     activity = ActivityFeed(ActivityStore(mux), watch, clock=clock)
-    ratings = RatingService(RatingStore(mux, scripts), clock=clock)
     results = ResultService(
         matches,
         leaderboards,
@@ -335,16 +348,7 @@ def build_services(
             snapshot_s=settings.host_snapshot_s,
             clock=clock,
         ),
-        matchmaker=Matchmaker(
-            MatchmakingStore(mux, scripts),
-            matches,
-            pushes,
-            rate_limiter,
-            modes=modes,
-            node_id=settings.node_id,
-            pass_s=settings.mm_pass_s,
-            clock=clock,
-        ),
+        matchmaker=matchmaker,
         chat=ChatService(
             ChatStore(feeds),
             rate_limiter,

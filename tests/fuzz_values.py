@@ -12,7 +12,8 @@ from typing import Any
 import msgpack
 
 from client_sim.client import ArenaClient
-from server.protocol import FEED_ID_MAX, ErrorCode, Format
+from server.feed_ids import FEED_ID_MAX
+from server.protocol import ErrorCode, Format
 
 MATCH = "<match>"  # replaced by the id of the match the fuzzing player is in
 ME = "<me>"  # replaced by the fuzzing player's id

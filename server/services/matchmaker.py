@@ -109,12 +109,12 @@ class Matchmaker:
         same = None if held is None else await self._store.ticket(mode, held)
         if same is not None and same.players == tuple(players) and same.bucket == bucket:
             return same.ticket_id  # a retry (its reply lost?): the ticket it made
-        ratings = await self._ratings.means(players, mode)
+        ratings = await self._ratings.ratings_of(players, mode)
         now = self._now_ms()
         ticket = TicketRecord(
             f"{mode}.{secrets.token_hex(8)}",
             tuple(players),
-            sum(ratings[p] for p in players) / len(players),
+            sum(ratings[p].mu for p in players) / len(players),
             bucket,
             now,
             player_id,
@@ -318,7 +318,7 @@ class Matchmaker:
         """Start a made match as a full lobby's starts (idempotent: a retry after a crash
         sends the same pushes again), then forget it as made."""
         players: list[str] = made["players"]
-        await self._matches.start(match_id, "", mode, players)
+        await self._matches.start(match_id, "", mode, players, teams=made["teams"] or None)
         authoritative = self._matches.authoritative(mode)
         started = match_started(match_id, "", mode, players, authoritative=authoritative)
         await self._pushes.to_players(players, started)

@@ -4,7 +4,7 @@ made match's record, the counts its passes keep, and the ports to ratings and pa
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -22,9 +22,15 @@ PROPERTY_TEXT_MAX = 64
 DEFAULT_RATING = 1500.0
 
 
+class Rated(Protocol):
+    @property
+    def mu(self) -> float:
+        """The rating's mean: what the matchmaker compares."""
+
+
 class Ratings(Protocol):
-    async def means(self, player_ids: list[str], mode: str) -> dict[str, float]:
-        """Each player's rating in the mode (their mean), the default for a new one."""
+    async def ratings_of(self, player_ids: Sequence[str], mode: str) -> Mapping[str, Rated]:
+        """Each player's rating in the mode, the default for a new one (RatingService)."""
 
 
 class Parties(Protocol):
@@ -33,9 +39,14 @@ class Parties(Protocol):
         alone; Forbidden when they are in a party they do not lead."""
 
 
+@dataclass(frozen=True, slots=True)
+class Unrated:
+    mu: float = DEFAULT_RATING
+
+
 class NoRatings:
-    async def means(self, player_ids: list[str], mode: str) -> dict[str, float]:
-        return dict.fromkeys(player_ids, DEFAULT_RATING)
+    async def ratings_of(self, player_ids: Sequence[str], mode: str) -> Mapping[str, Rated]:
+        return dict.fromkeys(player_ids, Unrated())
 
 
 class NoParties:

@@ -28,13 +28,6 @@ class PartyChange(StrEnum):
     CLOSED = "closed"  # party.close: everyone is out
 
 
-class NoPartyTickets:
-    """``PartyTickets`` while no matchmaker holds tickets: nothing to cancel."""
-
-    async def party_changed(self, party_id: str, reason: str) -> None:
-        return None
-
-
 def party_wire(party: Party) -> dict[str, Any]:
     """A party as clients see it: members oldest first (the first leads if the leader
     goes), live invites, and ``rev``, which grows with every change."""

@@ -1,4 +1,6 @@
-"""Every Redis key and pub/sub channel Arena uses, and nothing else decides a name.
+"""Every Redis key and pub/sub channel Arena uses, and nothing else decides a name (this
+package: the keys of server-run matches are in ``hosting``, those of parties, matchmaking
+and ratings in ``play``, re-exported here).
 
 Secrets never appear in key names in the clear: a session key holds the SHA-256
 of its token and a device key the SHA-256 of its device id, so a Redis dump or
@@ -7,7 +9,62 @@ of its token and a device key the SHA-256 of its device id, so a Redis dump or
 
 from __future__ import annotations
 
-PREFIX = "arena"
+from server.storage.keys.hosting import (
+    host_leases,
+    host_load,
+    match_epoch,
+    match_host,
+    match_input_rate,
+    match_inputs,
+    match_lease,
+    match_snapshot,
+    match_steps,
+)
+from server.storage.keys.play import (
+    board_rated,
+    board_ratings,
+    mm_accepts,
+    mm_holders,
+    mm_lease,
+    mm_made,
+    mm_modes,
+    mm_party_tickets,
+    mm_queue,
+    mm_tickets,
+    party,
+    party_leases,
+    party_player_resource,
+    player_party,
+)
+from server.storage.keys.prefix import PREFIX
+
+# Re-exported: every key is ``keys.x``, wherever it is written down.
+__all__ = [
+    "PREFIX",
+    "board_rated",
+    "board_ratings",
+    "host_leases",
+    "host_load",
+    "match_epoch",
+    "match_host",
+    "match_input_rate",
+    "match_inputs",
+    "match_lease",
+    "match_snapshot",
+    "match_steps",
+    "mm_accepts",
+    "mm_holders",
+    "mm_lease",
+    "mm_made",
+    "mm_modes",
+    "mm_party_tickets",
+    "mm_queue",
+    "mm_tickets",
+    "party",
+    "party_leases",
+    "party_player_resource",
+    "player_party",
+]
 
 
 def device(device_hash: str) -> str:
@@ -163,29 +220,6 @@ def player_lobby(player_id: str) -> str:
     return f"{PREFIX}:{{player:{player_id}}}:lobby"
 
 
-def party(party_id: str, part: str) -> str:
-    """One of a party's four keys, all under its tag (one script changes them together):
-    ``state`` (hash: leader, open, max_size, rev, created_ms), ``members`` (sorted set:
-    player -> join order), ``names`` (hash: player -> name), ``invites`` (sorted set:
-    player -> expiry, ms). Every change renews their TTL; the last member out deletes them."""
-    return f"{PREFIX}:{{party:{party_id}}}:{part}"
-
-
-def player_party(player_id: str) -> str:
-    """String with a TTL renewed while they are connected: the party a player is in."""
-    return f"{PREFIX}:{{player:{player_id}}}:party"
-
-
-def party_player_resource(player_id: str) -> str:
-    """The lock resource that serialises one player's party.create and party.join."""
-    return f"party-player:{player_id}"
-
-
-def party_leases() -> str:
-    """Sorted set: party member -> when their seat frees unless their node renews it."""
-    return f"{PREFIX}:parties:seat-leases"
-
-
 def open_lobbies(mode: str | None) -> str:
     """Sorted set: open public lobbies with free seats (of a mode, or all) -> member count."""
     return f"{PREFIX}:lobbies:open" if mode is None else f"{PREFIX}:lobbies:open:{mode}"
@@ -225,60 +259,6 @@ def match_send_rate(match_id: str, player_id: str) -> str:
     """String: GCRA state of one player's sends in one match (tagged with the match, so the
     send script checks it in the same call)."""
     return f"{PREFIX}:{{match:{match_id}}}:rate:{player_id}"
-
-
-def match_host(match_id: str) -> str:
-    """Hash: a server-run match's hosting record (game, params, tick rate, seed): what a
-    node needs to run it. Its keys below share the match's tag, so the per-tick commit,
-    the claim and the snapshot each touch one slot; the out feed is ``match_feed``."""
-    return f"{PREFIX}:{{match:{match_id}}}:host"
-
-
-def match_epoch(match_id: str) -> str:
-    """String: the match's fencing counter; every claim takes the next number and a
-    commit under any other number writes nothing."""
-    return f"{PREFIX}:{{match:{match_id}}}:epoch"
-
-
-def match_lease(match_id: str) -> str:
-    """String with a PX TTL: ``<node>:<epoch>``, the node hosting the match; renewed by
-    its tick commits, claimable by another node once it lapses."""
-    return f"{PREFIX}:{{match:{match_id}}}:lease"
-
-
-def match_inputs(match_id: str) -> str:
-    """Stream, capped (MAXLEN ~): players' inputs in arrival order; the snapshot trims
-    what it has consumed."""
-    return f"{PREFIX}:{{match:{match_id}}}:inputs"
-
-
-def match_input_rate(match_id: str, player_id: str) -> str:
-    """String: GCRA state of one player's inputs in one match."""
-    return f"{PREFIX}:{{match:{match_id}}}:input-rate:{player_id}"
-
-
-def match_snapshot(match_id: str) -> str:
-    """Hash: the last snapshot (tick, epoch, in_upto, out_id, blob: rng and state)."""
-    return f"{PREFIX}:{{match:{match_id}}}:snap"
-
-
-def match_steps(match_id: str) -> str:
-    """Hash: since the last snapshot, ``last`` -> the last tick committed, and tick -> the
-    last input id that tick consumed, for each that consumed any (a replay hands each
-    tick exactly its inputs, up to the last tick any player may have seen)."""
-    return f"{PREFIX}:{{match:{match_id}}}:steps"
-
-
-def host_leases() -> str:
-    """Sorted set: hosted match id -> when (ms) its lease lapses unless renewed; sweepers
-    read the due ones. Another slot than the match's on a cluster: updated apart."""
-    return f"{PREFIX}:hosting:leases"
-
-
-def host_load() -> str:
-    """Hash: node id -> how many matches it hosts, written by each node's sweeper (a new
-    match is placed on the least loaded live node); it expires when no node writes it."""
-    return f"{PREFIX}:hosting:load"
 
 
 def player_match(player_id: str) -> str:
@@ -382,54 +362,3 @@ def pending_results() -> str:
 def disputed_matches() -> str:
     """String: the count of matches that ended disputed (stats, metrics)."""
     return f"{PREFIX}:stats:matches:disputed"
-
-
-def mm_tickets(mode: str) -> str:
-    """Hash: waiting ticket id -> payload (players, rating, bucket, when queued). A mode's
-    queue keys share its tag (one slot a pass) and expire after the newest ticket could."""
-    return f"{PREFIX}:{{mm:{mode}}}:tickets"
-
-
-def mm_queue(mode: str) -> str:
-    """Sorted set: waiting ticket id -> when queued (ms): oldest first."""
-    return f"{PREFIX}:{{mm:{mode}}}:queue"
-
-
-def mm_holders(mode: str) -> str:
-    """Hash: player id -> the ticket they wait in (one a mode at most)."""
-    return f"{PREFIX}:{{mm:{mode}}}:holders"
-
-
-def mm_made(mode: str) -> str:
-    """Hash: match id -> a match made and not started yet (by any node's next pass)."""
-    return f"{PREFIX}:{{mm:{mode}}}:made"
-
-
-def mm_accepts(mode: str) -> str:  # hash: proposed match id -> who accepted (ids)
-    return f"{PREFIX}:{{mm:{mode}}}:accepts"
-
-
-def mm_lease(mode: str) -> str:
-    """String with a TTL: the node running the mode's passes (its token)."""
-    return f"{PREFIX}:{{mm:{mode}}}:lease"
-
-
-def mm_party_tickets(party_id: str) -> str:  # set: a party's tickets (any mode), expiring
-    return f"{PREFIX}:mm:party:{party_id}"
-
-
-def mm_modes() -> str:  # sorted set: mode -> last queued (ms); a day's quiet drops it
-    return f"{PREFIX}:mm:modes"
-
-
-def board_ratings(board_id: str, period_id: str) -> str:
-    """Hash: player id -> "mu sigma games", the ratings a rating board (``ratings:<mode>``)
-    shows; beside the board's own keys under its hash tag, so one script rates a match
-    and moves the board together."""
-    return f"{PREFIX}:lb:{{{board_id}:{period_id}}}:ratings"
-
-
-def board_rated(board_id: str, period_id: str) -> str:
-    """Sorted set: matches whose result already moved a rating board's ratings -> when
-    (ms), so a result job redone after a worker died rates the match once."""
-    return f"{PREFIX}:lb:{{{board_id}:{period_id}}}:rated"
