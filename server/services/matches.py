@@ -120,10 +120,9 @@ class MatchService:
         params: Mapping[str, Any] | None = None,
         teams: list[list[str]] | None = None,
     ) -> None:
-        """Store the match and have each player's socket follow it from its first event.
-        Idempotent: a lobby that retries its start sends the follow orders again, which
-        a socket already following ignores. Sent before ``match.started`` on the player
-        channels, so a socket follows the match before its player can send to it.
+        """Store the match and have each player's socket follow it from its first event
+        (idempotent: a lobby's retry sends the follow orders again, which a following
+        socket ignores), before ``match.started``, so a socket follows before it sends.
         ``teams``: the matchmaker's (ratings then rate each team as one side). A player
         is in one running match at most: one still in another leaves it first. A mode
         with a game is opened for hosting (``params`` go to the game's ``init``)."""
