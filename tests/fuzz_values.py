@@ -85,6 +85,13 @@ TABLE: dict[str, dict[str, Field]] = {
     "lobby.leave": {},
     "lobby.ready": {"ready": Field("bool", False)},
     "lobby.quickjoin": {"mode": Field("str", "fuzz")},
+    # Before the party ops: the fuzzing player leads no party and follows none here.
+    "mm.enqueue": {
+        "mode": Field("str", "duel"),
+        "properties": Field("map", {"region": "eu"}, required=False),
+    },
+    "mm.accept": {"ticket_id": Field("str", PROPOSED)},
+    "mm.cancel": {"ticket_id": Field("str", TICKET)},
     "party.create": {
         "open": Field("bool", True, required=False),
         "max_size": Field("int", 4, required=False),
@@ -124,12 +131,6 @@ TABLE: dict[str, dict[str, Field]] = {
         "room": Field("str", "general"),
         "limit": Field("int", 5, required=False),
     },
-    "mm.enqueue": {
-        "mode": Field("str", "duel"),
-        "properties": Field("map", {"region": "eu"}, required=False),
-    },
-    "mm.accept": {"ticket_id": Field("str", PROPOSED)},
-    "mm.cancel": {"ticket_id": Field("str", TICKET)},
     "notify.list": {"limit": Field("int", 5, required=False)},
     "notify.ack": {"id": Field("str", "0-0")},
     # Last: they take the player out of the match, or end it.
