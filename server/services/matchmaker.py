@@ -99,17 +99,19 @@ class Matchmaker:
             raise BadRequest("mode: 1 to 32 of a-z, 0-9, _ and -")
         rules = self.rules(mode)
         bucket = bucket_of(rules, properties)
-        _, (party_id, players), held = await asyncio.gather(  # one round trip, not three
+        _, (party_id, players), held, ratings = await asyncio.gather(  # one round trip
             self._rate_limiter.check("mm.enqueue", player_id),
             self._parties.members_led_by(player_id),
             self._store.holder(mode, player_id),
+            self._ratings.ratings_of([player_id], mode),  # a party's are read below
         )
         if len(players) > rules.players[1] or (rules.teams and len(players) > rules.team_size):
             raise Forbidden(f"a party of {len(players)} does not fit a match of mode {mode}")
         same = None if held is None else await self._store.ticket(mode, held)
         if same is not None and same.players == tuple(players) and same.bucket == bucket:
             return same.ticket_id  # a retry (its reply lost?): the ticket it made
-        ratings = await self._ratings.ratings_of(players, mode)
+        if len(players) > 1:
+            ratings = await self._ratings.ratings_of(players, mode)
         now = self._now_ms()
         ticket = TicketRecord(
             f"{mode}.{secrets.token_hex(8)}",
