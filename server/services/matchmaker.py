@@ -30,6 +30,7 @@ from server.protocol import Push
 from server.services.match_shapes import match_started
 from server.services.matches import MatchService
 from server.services.mm_pass import Group, Waiting, plan
+from server.services.mm_proposals import Proposals, roster_holds
 from server.services.mm_tickets import (
     WAIT_BOUNDS,
     NoParties,
@@ -49,8 +50,6 @@ log = logging.getLogger(__name__)
 
 QUEUE_MAX = 100_000  # tickets waiting in one mode
 STARTS_AT_ONCE = 64  # groups a pass commits and starts concurrently
-MADE_RETRY_MS = 3_000  # a made match not started by then is started by the next pass
-NOTE_EVERY_MS = 1_000  # how often a node tells the modes index a mode is queued
 
 
 class Matchmaker:
@@ -80,7 +79,15 @@ class Matchmaker:
         self._clock = clock
         self.counts = PassCounts()
         self._known: dict[str, dict[str, TicketRecord]] = {}  # per mode, for the passes
-        self._noted: dict[str, int] = {}  # when this node last noted each mode as queued
+        self._proposals = Proposals(
+            store,
+            pushes,
+            self._parties,
+            start=self._start,
+            tell=self._tell,
+            ttl_ms=lambda mode: int(self.rules(mode).ticket_ttl_s * 1000) * 2,
+            now_ms=self._now_ms,
+        )
         self._stopping = asyncio.Event()
 
     def _now_ms(self) -> int:
@@ -136,13 +143,8 @@ class Matchmaker:
                 if await self._store.remove(mode, [ticket]):
                     await self._tell(ticket, "cancelled", now, reason="the party changed")
                 return ticket.ticket_id
-        noted = now - self._noted.get(mode, 0) < NOTE_EVERY_MS
-        if not noted:
-            self._noted[mode] = now
-        await asyncio.gather(
-            self._tell(ticket, "queued", now),
-            *([] if noted else [self._store.note_mode(mode, now)]),
-        )
+        # Noted each time: the passes forget a mode whose queue stayed empty a while.
+        await asyncio.gather(self._tell(ticket, "queued", now), self._store.note_mode(mode, now))
         return ticket.ticket_id
 
     async def cancel(self, player_id: str, ticket_id: str) -> None:
@@ -181,10 +183,15 @@ class Matchmaker:
         while not self._stopping.is_set():
             try:
                 for mode in await self._store.modes(self._now_ms()):
-                    if await self._store.lead(mode, self._token, self._lease_ms()):
+                    lead = await self._store.lead(mode, self._token, self._lease_ms())
+                    if lead == "taken":  # other nodes ran passes meanwhile: read afresh
+                        self._known.pop(mode, None)
+                    if lead is not None:
                         await self.pass_once(mode)
             except ArenaError as exc:  # Redis away: the next round tries again
                 log.warning("matchmaking pass failed: %s", exc.code)
+            except Exception:  # a bug: said, and the passes go on
+                log.exception("matchmaking pass failed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), self._pass_s)
 
@@ -206,9 +213,9 @@ class Matchmaker:
         group (many at once: each is a few round trips)."""
         rules = self.rules(mode)
         now = self._now_ms()
-        await self._start_stuck(mode, now)
+        await self._proposals.settle(mode, now)
         tickets = await self._store.waiting(mode, self._known.setdefault(mode, {}))
-        old = [t for t in tickets if now - t.created_ms > rules.ticket_ttl_s * 1000]
+        old = [t for t in tickets if now - t.waiting_since_ms > rules.ticket_ttl_s * 1000]
         for ticket_id in await self._store.remove(mode, old):
             ticket = next(t for t in old if t.ticket_id == ticket_id)
             self.counts.expired += 1
@@ -226,13 +233,24 @@ class Matchmaker:
                 records = [by_id[t.ticket_id] for t in group.tickets]
                 return await self._make(mode, rules, records, group, now)
 
-        made = await asyncio.gather(*(make(group) for group in plan(pool, rules, now)))
-        return [group for group in made if group is not None]
+        made = [g for g in await asyncio.gather(*(make(g) for g in plan(pool, rules, now))) if g]
+        if sum(len(g.tickets) for g in made) == len(waiting) and await self._store.is_empty(mode):
+            await self._store.forget_mode(mode, now)  # back in the index at its next ticket
+        return made
 
     async def _make(
         self, mode: str, rules: MatchRules, records: list[TicketRecord], group: Group, now: int
     ) -> Group | None:
-        """Commit one group as a match, then propose or start it; None when stale."""
+        """Commit one group as a match, then propose or start it; None when stale (a
+        party's roster changed since it queued: its ticket goes, the rest wait on)."""
+        changed = [r for r in records if r.party_id is not None or len(r.players) == 1]
+        changed = [r for r in changed if not await roster_holds(self._parties, r)]
+        if changed:
+            self.counts.stale += 1
+            for ticket_id in await self._store.remove(mode, changed):
+                ticket = next(r for r in changed if r.ticket_id == ticket_id)
+                await self._tell(ticket, "cancelled", now, reason="the party changed")
+            return None
         match_id = secrets.token_hex(8)
         accept_by = now + int(rules.accept_s * 1000) if rules.accept_s else 0
         payload = made_record(records, group, now, accept_by)
@@ -240,6 +258,9 @@ class Matchmaker:
         if not await self._store.commit(mode, match_id, payload, records, ttl_ms=ttl_ms):
             self.counts.stale += 1
             return None
+        known = self._known.get(mode, {})
+        for record in records:  # a ticket put back later is read again, not remembered
+            known.pop(record.ticket_id, None)
         self.counts.matches += 1
         self.counts.widened += group.widened
         self.counts.waiting[mode] -= len(records)
@@ -247,79 +268,14 @@ class Matchmaker:
         for record in records:
             waits.observe((now - record.created_ms) / 1000)
         made_match = msgpack.unpackb(payload)
-        await self._propose(match_id, made_match)
+        await self._proposals.propose(mode, match_id, made_match)
         if not accept_by:
             await self._start(mode, match_id, made_match)
         return group
 
     async def accept(self, player_id: str, ticket_id: str) -> None:
-        """The player accepts the match their ticket was proposed (a mode with
-        ``accept_s``); the last accept needed starts it."""
-        mode = ticket_mode(ticket_id)
-        for match_id, payload in (await self._store.made(mode)).items():
-            made = msgpack.unpackb(payload)
-            if any(t[0] == ticket_id for t in made["tickets"]) and player_id in made["players"]:
-                if not made["accept_by_ms"]:
-                    return  # nothing to accept: it starts by itself
-                last = await self._store.accept(mode, match_id, player_id, len(made["players"]))
-                if last is None:
-                    break
-                if last:
-                    await self._start(mode, match_id, made)
-                return
-        raise NotFound("no match proposed for this ticket (started, or cancelled)")
-
-    async def _start_stuck(self, mode: str, now_ms: int) -> None:
-        """Matches made by a node that died before starting them; proposals whose time
-        to accept ran out (the tickets whose players all accepted go back to their old
-        place in the queue, the others are dropped)."""
-        for match_id, payload in (await self._store.made(mode)).items():
-            made = msgpack.unpackb(payload)
-            accept_by = made["accept_by_ms"]
-            if not accept_by:
-                if now_ms - made["made_ms"] >= MADE_RETRY_MS:
-                    await self._start(mode, match_id, made)
-                continue
-            if now_ms < accept_by:
-                continue
-            accepted = await self._store.accepted(mode, match_id)
-            if accepted >= set(made["players"]):
-                if now_ms - accept_by >= MADE_RETRY_MS:  # its last accepter's node died
-                    await self._start(mode, match_id, made)
-                continue
-            await self._decline(mode, match_id, made, accepted)
-
-    async def _decline(
-        self, mode: str, match_id: str, made: dict[str, Any], accepted: set[str]
-    ) -> None:
-        tickets = [TicketRecord.unpack(t[0], t[3]) for t in made["tickets"]]
-        keep = [t for t in tickets if set(t.players) <= accepted]
-        ttl_ms = int(self.rules(mode).ticket_ttl_s * 1000) * 2
-        back = await self._store.requeue(mode, match_id, keep, ttl_ms=ttl_ms)
-        if back is None:
-            return  # started or declined by another node meanwhile
-        now = self._now_ms()
-        for ticket in tickets:
-            if ticket.ticket_id in back:
-                await self._tell(ticket, "queued", now, match_id=match_id)
-            else:
-                await self._tell(ticket, "cancelled", now, reason="not accepted")
-
-    async def _propose(self, match_id: str, made: dict[str, Any]) -> None:
-        """Tell each ticket's players their match (and, when the mode asks, by when to
-        accept it)."""
-        now = self._now_ms()
-        for ticket_id, ticket_players, created_ms, _ in made["tickets"]:
-            fields = {
-                "ticket_id": ticket_id,
-                "match_id": match_id,
-                "players": made["players"],
-                "teams": made["teams"],
-                "waited_ms": max(0, now - created_ms),
-            }
-            if made["accept_by_ms"]:
-                fields["accept_by_ms"] = made["accept_by_ms"]
-            await self._pushes.to_players(ticket_players, Tell(Push.MM_MATCHED, fields))
+        """The player accepts the match their ticket was proposed (``accept_s``)."""
+        await self._proposals.accept(player_id, ticket_id)
 
     async def _start(self, mode: str, match_id: str, made: dict[str, Any]) -> None:
         """Start a made match as a full lobby's starts (idempotent: a retry after a crash

@@ -19,6 +19,7 @@ from server.storage.matchmaking import TicketRecord
 
 PROPERTIES_MAX = 16
 PROPERTY_TEXT_MAX = 64
+NUMBER_MAX = 2**53  # exact in every client's numbers
 DEFAULT_RATING = 1500.0
 
 
@@ -103,7 +104,10 @@ def bucket_of(rules: MatchRules, properties: object) -> tuple[str, ...]:
             raise BadRequest("properties: names of 1 to 32 characters")
         text_ok = isinstance(value, str) and len(value) <= PROPERTY_TEXT_MAX
         number_ok = isinstance(value, int | float) and not isinstance(value, bool)
-        if not (text_ok or (number_ok and math.isfinite(value))):
+        number_ok = number_ok and (
+            abs(value) <= NUMBER_MAX if isinstance(value, int) else math.isfinite(value)
+        )  # an int past a float's range (JSON has any) is refused, not converted
+        if not (text_ok or number_ok):
             raise BadRequest(
                 f"properties: {name}: a string of at most {PROPERTY_TEXT_MAX} characters "
                 "or a finite number"

@@ -16,12 +16,15 @@ from server.storage.mux import Commands
 from server.storage.scripts import Scripts
 
 MODES_KEEP_MS = 86_400_000  # a mode quiet this long drops out of the modes index
+MODES_QUIET_MS = 60_000  # an empty queue this long without an enqueue leaves the index
 READ_CHUNK = 1000  # tickets read whole per command
 
 
 @dataclass(frozen=True, slots=True)
 class TicketRecord:
-    """A waiting ticket. ``leader``: who queued it (a party's leader, or its player)."""
+    """A waiting ticket. ``leader``: who queued it (a party's leader, or its player);
+    ``created_ms`` orders the queue (a ticket put back keeps it); ``since_ms``, when it
+    last entered the queue, is what its time to live counts from."""
 
     ticket_id: str
     players: tuple[str, ...]
@@ -30,6 +33,11 @@ class TicketRecord:
     created_ms: int
     leader: str
     party_id: str | None = None
+    since_ms: int = 0
+
+    @property
+    def waiting_since_ms(self) -> int:
+        return self.since_ms or self.created_ms
 
     def pack(self) -> bytes:
         packed: bytes = msgpack.packb(
@@ -40,14 +48,17 @@ class TicketRecord:
                 self.created_ms,
                 self.leader,
                 self.party_id,
+                self.since_ms,
             ]
         )
         return packed
 
     @classmethod
     def unpack(cls, ticket_id: str, blob: bytes) -> TicketRecord:
-        players, rating, bucket, created_ms, leader, party_id = msgpack.unpackb(blob)
-        return cls(ticket_id, tuple(players), rating, tuple(bucket), created_ms, leader, party_id)
+        players, rating, bucket, created_ms, leader, party_id, since = msgpack.unpackb(blob)
+        return cls(
+            ticket_id, tuple(players), rating, tuple(bucket), created_ms, leader, party_id, since
+        )
 
 
 def _mode_keys(mode: str) -> list[str]:
@@ -90,10 +101,10 @@ class MatchmakingStore:
     @translate_redis_errors
     async def party_tickets(self, party_id: str) -> list[str]:
         """The tickets a party queued (some may be gone: matched, expired, cancelled)."""
-        key = keys.mm_party_tickets(party_id)
-        ids = [text(i) for i in await self._mux.execute("SMEMBERS", key)]
-        await self._mux.execute("DEL", key)
-        return ids
+        # SPOP takes them in one step: a ticket noted meanwhile is left for the next change
+        # (and the pass checks every party's roster anyway).
+        popped = await self._mux.execute("SPOP", keys.mm_party_tickets(party_id), 1000)
+        return [text(i) for i in popped or []]
 
     @translate_redis_errors
     async def note_mode(self, mode: str, now_ms: int) -> None:
@@ -165,14 +176,18 @@ class MatchmakingStore:
     @translate_redis_errors
     async def started(self, mode: str, match_id: str) -> None:
         await self._mux.execute("HDEL", keys.mm_made(mode), match_id)
-        await self._mux.execute("HDEL", keys.mm_accepts(mode), match_id)
+        await self._mux.execute("HDEL", keys.mm_accepts(mode), match_id, f"{match_id}:told")
 
     @translate_redis_errors
-    async def accept(self, mode: str, match_id: str, player_id: str, needed: int) -> bool | None:
-        """The player accepts the proposed match: None when it is no longer proposed, else
-        whether this was the last accept it needed (then the caller starts it)."""
+    async def accept(
+        self, mode: str, match_id: str, player_id: str, needed: int, now_ms: int, by_ms: int
+    ) -> bool | None:
+        """The player accepts the proposed match: None when it is no longer proposed (or
+        ``now_ms`` is past its deadline ``by_ms``), else whether this was the last accept
+        it needed (then the caller starts it)."""
         reply = await self._scripts.mm_accept(
-            keys=[keys.mm_made(mode), keys.mm_accepts(mode)], args=[match_id, player_id, needed]
+            keys=[keys.mm_made(mode), keys.mm_accepts(mode)],
+            args=[match_id, player_id, needed, now_ms, by_ms],
         )
         return None if reply == -1 else bool(reply[1])
 
@@ -183,17 +198,54 @@ class MatchmakingStore:
 
     @translate_redis_errors
     async def requeue(
-        self, mode: str, match_id: str, tickets: list[TicketRecord], *, ttl_ms: int
-    ) -> list[str] | None:
-        """Cancel the proposed match, ``tickets`` back at their old places (unless one of
-        their players queued again); None when it was no longer proposed."""
-        args: list[Any] = [match_id, ttl_ms]
+        self,
+        mode: str,
+        match_id: str,
+        tickets: list[TicketRecord],
+        *,
+        ttl_ms: int,
+        every: bool = False,
+    ) -> list[str] | str:
+        """Call off the proposed match, decided against the accepts as they are now: the
+        tickets whose players all accepted (``every``: all of them, the proposal was
+        lost) back at their old places, unless one of their players queued again; their
+        ids. "gone" when it was no longer proposed, "accepted" when everyone accepted
+        (nothing changed: the match stands)."""
+        args: list[Any] = [match_id, ttl_ms, int(every)]
         for t in tickets:
             args += [t.ticket_id, t.created_ms, t.pack(), len(t.players), *t.players]
         reply = await self._scripts.mm_requeue(
             keys=[*_mode_keys(mode), keys.mm_made(mode), keys.mm_accepts(mode)], args=args
         )
-        return None if reply == -1 else [text(r) for r in reply]
+        if reply == -1:
+            return "gone"
+        if reply == -2:
+            return "accepted"
+        return [text(r) for r in reply]
+
+    @translate_redis_errors
+    async def told(self, mode: str, match_id: str) -> None:
+        """The proposal reached its players (a match made but never told is told again)."""
+        await self._mux.execute("HSET", keys.mm_accepts(mode), f"{match_id}:told", 1)
+
+    @translate_redis_errors
+    async def was_told(self, mode: str, match_id: str) -> bool:
+        return bool(await self._mux.execute("HEXISTS", keys.mm_accepts(mode), f"{match_id}:told"))
+
+    @translate_redis_errors
+    async def forget_mode(self, mode: str, now_ms: int) -> None:
+        """The mode's queue and made matches are empty: it leaves the modes index unless
+        a ticket was queued in it lately (an enqueue notes its mode each time)."""
+        await self._scripts.mm_forget_mode(
+            keys=[keys.mm_modes()], args=[mode, now_ms - MODES_QUIET_MS]
+        )
+
+    @translate_redis_errors
+    async def is_empty(self, mode: str) -> bool:
+        """No ticket waits in the mode and no match of it is made and not started."""
+        waiting = await self._mux.execute("ZCARD", keys.mm_queue(mode))
+        made = await self._mux.execute("HLEN", keys.mm_made(mode))
+        return not waiting and not made
 
     @translate_redis_errors
     async def modes(self, now_ms: int) -> list[str]:
@@ -202,12 +254,14 @@ class MatchmakingStore:
         return [text(m) for m in await self._mux.execute("ZRANGE", keys.mm_modes(), 0, -1)]
 
     @translate_redis_errors
-    async def lead(self, mode: str, token: str, ttl_ms: int) -> bool:
-        """Take or keep the lease on the mode's passes; whether this node holds it."""
+    async def lead(self, mode: str, token: str, ttl_ms: int) -> str | None:
+        """Keep ("kept") or take ("taken") the lease on the mode's passes; None when
+        another node holds it."""
         lease = keys.mm_lease(mode)
         if await self._scripts.lock_extend(keys=[lease], args=[token, ttl_ms]):
-            return True
-        return bool(await self._mux.execute("SET", lease, token, "NX", "PX", ttl_ms))
+            return "kept"
+        taken = await self._mux.execute("SET", lease, token, "NX", "PX", ttl_ms)
+        return "taken" if taken else None
 
     @translate_redis_errors
     async def step_down(self, mode: str, token: str) -> None:

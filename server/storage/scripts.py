@@ -100,6 +100,7 @@ class Scripts:
     mm_commit: Script
     mm_accept: Script
     mm_requeue: Script
+    mm_forget_mode: Script
     fenced_write: Script
     feed_append: Script
     feed_read: Script

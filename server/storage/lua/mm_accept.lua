@@ -4,9 +4,12 @@
 -- ARGV[1]  match id
 -- ARGV[2]  the player
 -- ARGV[3]  how many players must accept
--- Returns  -1 when the match is no longer proposed (started, or cancelled by a timeout);
---          else {accepted so far, 1 when this accept was the last one needed else 0}
-if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then
+-- ARGV[4]  now (ms)
+-- ARGV[5]  the deadline to accept (ms): an accept from then on is too late
+-- Returns  -1 when the match is no longer proposed (started, called off, or its time to
+--          accept ran out); else {accepted so far, 1 when this accept was the last one
+--          needed else 0}
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 or tonumber(ARGV[4]) >= tonumber(ARGV[5]) then
   return -1
 end
 local accepted = redis.call('HGET', KEYS[2], ARGV[1]) or ''

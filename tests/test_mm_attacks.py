@@ -1,0 +1,262 @@
+"""The matchmaker against a review that attacked it (issue 17): accepts racing the
+deadline, late accepts, party changes the matchmaker missed, tickets put back after a
+timeout, made-up modes, huge numbers, a node dying before a proposal went out."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import msgpack
+import pytest
+import redis as redis_sync
+
+from client_sim.client import ArenaError as ClientError
+from server.embedded_redis import RedisProcess
+from server.errors import ArenaError, NotFound
+from server.protocol import Format
+from server.services import Services
+from server.storage import keys
+from server.storage.clients import open_mux, open_redis
+from tests.conftest import StartArena, settings_for_test
+from tests.helpers import connect, services_of
+
+MODES = {
+    "duel": {"capacity": 2, "matchmaker": {"min": 2, "max": 2}},
+    "acc": {"capacity": 2, "matchmaker": {"min": 2, "max": 2, "accept_s": 5}},
+    "trio": {"capacity": 3, "matchmaker": {"min": 3, "max": 3}},
+    "four": {"capacity": 4, "matchmaker": {"min": 4, "max": 4}},
+    "acc3": {"capacity": 3, "matchmaker": {"min": 3, "max": 3, "accept_s": 5}},
+}
+
+
+@dataclass
+class Clock:
+    now: float = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+async def world(
+    redis_server: RedisProcess, redis_client: redis_sync.Redis
+) -> AsyncIterator[tuple[Services, Clock]]:
+    settings = settings_for_test(redis_url=redis_server.url, modes=json.dumps(MODES))
+    mux = open_mux(redis_server.url, timeout_s=settings.redis_timeout_s)
+    blocking = open_redis(redis_server.url, pool_size=2, timeout_s=settings.redis_timeout_s)
+    clock = Clock()
+    try:
+        yield services_of(settings, mux, clock, blocking), clock
+    finally:
+        await mux.aclose()
+        await blocking.aclose()
+
+
+def queued(redis_client: redis_sync.Redis, mode: str) -> set[str]:
+    members: list[bytes] = redis_client.zrange(keys.mm_queue(mode), 0, -1)  # type: ignore[assignment]
+    return {m.decode() for m in members}
+
+
+async def test_a_match_everyone_accepted_is_started_not_called_off_by_the_timeout(
+    world: tuple[Services, Clock], redis_client: redis_sync.Redis
+) -> None:
+    """Both accepted in time, but the last accepter's node died before starting it: the
+    pass past the deadline starts it (the accepts decide inside the requeue script, so
+    an accept racing the timeout either lands first or is refused as late), and no
+    ticket of it goes back to the queue."""
+    services, clock = world
+    maker = services.matchmaker
+    await maker.enqueue("a", "acc", None)
+    await maker.enqueue("b", "acc", None)
+    (_,) = await maker.pass_once("acc")
+    made = await maker._store.made("acc")
+    ((match_id, payload),) = made.items()
+    by_ms = msgpack.unpackb(payload)["accept_by_ms"]
+    now = int(clock.now * 1000)
+    for player in ("a", "b"):  # accepted, and the starting node died
+        await maker._store.accept("acc", match_id, player, 2, now, by_ms)
+    clock.now += 9  # past the deadline, and the time its accepter had to start it
+    assert await maker.pass_once("acc") == []
+    assert await services.matches.read(match_id) is not None  # started
+    assert queued(redis_client, "acc") == set()
+
+
+async def test_a_late_accept_starts_a_match_whose_time_ran_out(
+    world: tuple[Services, Clock],
+) -> None:
+    """accept_s: matched players must accept in time; an accept after accept_by_ms
+    (before a pass declines it) still starts the match."""
+    services, clock = world
+    maker = services.matchmaker
+    ta = await maker.enqueue("a", "acc", None)
+    tb = await maker.enqueue("b", "acc", None)
+    await maker.pass_once("acc")
+    await maker.accept("a", ta)
+    clock.now += 60  # far past accept_by
+    with pytest.raises(NotFound):
+        await maker.accept("b", tb)
+
+
+async def test_joining_a_party_keeps_the_joiners_solo_ticket(
+    world: tuple[Services, Clock], redis_client: redis_sync.Redis
+) -> None:
+    """A player queued alone joins a party: their solo ticket stays, so a party member
+    is matched without the leader (only the leader queues the party)."""
+    services, _ = world
+    maker, parties = services.matchmaker, services.parties
+    solo = await maker.enqueue("m1", "duel", None)
+    party = await parties.create("lead", "Lead", is_open=True, max_size=2)
+    await parties.join("m1", "m1", party.party_id)
+    await maker.enqueue("x", "duel", None)
+    groups = await maker.pass_once("duel")
+    matched = {p for g in groups for p in g.players}
+    assert solo not in queued(redis_client, "duel")
+    assert "m1" not in matched
+
+
+async def test_a_party_change_not_told_to_the_matchmaker_matches_the_old_roster(
+    world: tuple[Services, Clock],
+) -> None:
+    """party_news.after_change says "the matchmaker checks the party again when it
+    matches" when cancelling the tickets fails (Redis blip, node dying after the party
+    script): no such check exists, and a member who left is matched with the party."""
+    services, _ = world
+    maker, parties = services.matchmaker, services.parties
+    party = await parties.create("lead", "Lead", is_open=True, max_size=2)
+    await parties.join("m1", "m1", party.party_id)
+    await maker.enqueue("lead", "trio", None)
+    real = maker.party_changed
+
+    async def blip(party_id: str, reason: str) -> None:
+        raise ArenaError("redis away")
+
+    maker.party_changed = blip  # type: ignore[method-assign]
+    await parties.leave("m1")
+    maker.party_changed = real  # type: ignore[method-assign]
+    await maker.enqueue("x", "trio", None)
+    groups = await maker.pass_once("trio")
+    assert not any("m1" in g.players for g in groups)
+
+
+async def test_a_ticket_put_back_after_an_accept_timeout_expires_at_once(
+    world: tuple[Services, Clock], redis_client: redis_sync.Redis
+) -> None:
+    """The one who accepted goes back "at their old place" with its old created_ms, so
+    the time spent waiting for the others' accepts counts against the ticket's TTL: a
+    ticket matched late in its life is put back and expired in the very same pass."""
+    services, clock = world
+    maker = services.matchmaker
+    ta = await maker.enqueue("a", "acc", None)
+    clock.now += 117
+    await maker.enqueue("b", "acc", None)
+    (_,) = await maker.pass_once("acc")  # a waited 117 s of its 120
+    await maker.accept("a", ta)
+    clock.now += 6  # b never accepts
+    await maker.pass_once("acc")
+    assert ta in queued(redis_client, "acc")  # a, who accepted, keeps its place
+
+
+async def test_made_up_modes_stay_in_the_modes_index_every_node_passes_over(
+    world: tuple[Services, Clock],
+) -> None:
+    """Any well-formed mode name is queued for, and lands in arena:mm:modes for a day
+    after its last ticket is gone: every node takes a lease and runs a pass for each one
+    every pass_s. One player at 2 enqueues/s adds ~170k such modes a day."""
+    services, clock = world
+    maker = services.matchmaker
+    made_up = [f"junk-{i}" for i in range(10)]
+    for i, mode in enumerate(made_up):
+        ticket = await maker.enqueue(f"cheat{i}", mode, None)
+        await maker.cancel(f"cheat{i}", ticket)
+    clock.now += 60
+    now_ms = int(clock.now * 1000)
+    for mode in await maker._store.modes(now_ms):
+        await maker.pass_once(mode)  # a pass finds each queue empty
+    assert not set(made_up) & set(await maker._store.modes(now_ms))
+
+
+async def test_a_huge_integer_property_is_internal_not_bad_request(
+    start_arena: StartArena,
+) -> None:
+    """JSON carries integers of any size; bucket_of's math.isfinite(10**400) raises
+    OverflowError: INTERNAL instead of BAD_REQUEST."""
+    arena = await start_arena()
+    _, client = await connect(arena, "alice", fmt=Format.JSON)
+    try:
+        with pytest.raises(ClientError) as refused:
+            await client.request("mm.enqueue", mode="tictactoe", properties={"x": 10**400})
+        assert refused.value.code == "BAD_REQUEST"
+    finally:
+        await client.close()
+
+
+async def test_a_party_ticket_put_back_after_a_timeout_keeps_a_member_who_left(
+    world: tuple[Services, Clock], redis_client: redis_sync.Redis
+) -> None:
+    """While a party's ticket is proposed (out of the queue), a member leaves: the
+    change finds no ticket to cancel (and drops the party's ticket set). The timeout
+    then puts the ticket back with the old roster: the ex-member queued with the
+    party, and no later party change can cancel it."""
+    services, clock = world
+    maker, parties = services.matchmaker, services.parties
+    party = await parties.create("lead", "Lead", is_open=True, max_size=2)
+    await parties.join("m1", "m1", party.party_id)
+    ticket = await maker.enqueue("lead", "acc3", None)
+    await maker.enqueue("x", "acc3", None)
+    (_,) = await maker.pass_once("acc3")
+    await maker.accept("lead", ticket)
+    await maker.accept("m1", ticket)
+    await parties.leave("m1")  # x never accepts
+    clock.now += 6
+    await maker.pass_once("acc3")
+    assert ticket not in queued(redis_client, "acc3")
+
+
+class NodeDied(Exception):
+    pass
+
+
+async def test_a_node_dying_between_commit_and_proposal_loses_every_ticket(
+    world: tuple[Services, Clock], redis_client: redis_sync.Redis
+) -> None:
+    """accept_s: the node commits the group, then dies before mm.matched goes out. No
+    pass ever proposes it again (_start_stuck only starts or declines), so nobody
+    knows to accept, and at the deadline every ticket is dropped as "not accepted"."""
+    services, clock = world
+    maker = services.matchmaker
+    ta = await maker.enqueue("a", "acc", None)
+    tb = await maker.enqueue("b", "acc", None)
+    proposals = maker._proposals
+    real = proposals.propose
+
+    async def die(mode: str, match_id: str, made: dict[str, Any]) -> None:
+        raise NodeDied
+
+    proposals.propose = die  # type: ignore[method-assign]
+    with pytest.raises(NodeDied):
+        await maker.pass_once("acc")
+    proposals.propose = real  # type: ignore[method-assign]
+    clock.now += 6  # another node's pass, past the deadline
+    # Never told, so nobody's fault: both back at their places, and matched again.
+    (again,) = await maker.pass_once("acc")
+    assert {t.ticket_id for t in again.tickets} == {ta, tb}
+
+
+async def test_a_ticket_noted_after_a_change_took_the_partys_tickets_goes_at_the_next(
+    world: tuple[Services, Clock], redis_client: redis_sync.Redis
+) -> None:
+    """A change takes the party's ticket set in one step (SPOP): a ticket noted after it
+    stays for the next change, which cancels it."""
+    services, _ = world
+    maker, parties = services.matchmaker, services.parties
+    party = await parties.create("lead", "Lead", is_open=True, max_size=3)
+    for member in ("m1", "m2"):
+        await parties.join(member, member, party.party_id)
+    await parties.leave("m1")  # a change before any ticket: nothing to take
+    ticket = await maker.enqueue("lead", "four", None)
+    assert ticket in queued(redis_client, "four")
+    await parties.leave("m2")
+    assert ticket not in queued(redis_client, "four")
