@@ -84,11 +84,11 @@ async def test_a_match_everyone_accepted_is_started_not_called_off_by_the_timeou
     assert queued(redis_client, "acc") == set()
 
 
-async def test_a_late_accept_starts_a_match_whose_time_ran_out(
+async def test_an_accept_after_the_deadline_is_refused_and_starts_nothing(
     world: tuple[Services, Clock],
 ) -> None:
-    """accept_s: matched players must accept in time; an accept after accept_by_ms
-    (before a pass declines it) still starts the match."""
+    """An accept after ``accept_by_ms`` (before a pass called the match off) is NOT_FOUND:
+    it starts nothing."""
     services, clock = world
     maker = services.matchmaker
     ta = await maker.enqueue("a", "acc", None)
@@ -100,11 +100,11 @@ async def test_a_late_accept_starts_a_match_whose_time_ran_out(
         await maker.accept("b", tb)
 
 
-async def test_joining_a_party_keeps_the_joiners_solo_ticket(
+async def test_a_player_who_joins_a_party_is_not_matched_on_their_solo_ticket(
     world: tuple[Services, Clock], redis_client: redis_sync.Redis
 ) -> None:
-    """A player queued alone joins a party: their solo ticket stays, so a party member
-    is matched without the leader (only the leader queues the party)."""
+    """A player queued alone joins a party: the pass sees their roster changed, and their
+    solo ticket goes instead of matching a party member without its leader."""
     services, _ = world
     maker, parties = services.matchmaker, services.parties
     solo = await maker.enqueue("m1", "duel", None)
@@ -117,12 +117,12 @@ async def test_joining_a_party_keeps_the_joiners_solo_ticket(
     assert "m1" not in matched
 
 
-async def test_a_party_change_not_told_to_the_matchmaker_matches_the_old_roster(
+async def test_a_party_change_the_matchmaker_missed_never_matches_the_old_roster(
     world: tuple[Services, Clock],
 ) -> None:
-    """party_news.after_change says "the matchmaker checks the party again when it
-    matches" when cancelling the tickets fails (Redis blip, node dying after the party
-    script): no such check exists, and a member who left is matched with the party."""
+    """The matchmaker is not told of a change (a Redis blip, a node dying in between): the
+    pass checks the roster at commit, so a member who left is not matched with the
+    party."""
     services, _ = world
     maker, parties = services.matchmaker, services.parties
     party = await parties.create("lead", "Lead", is_open=True, max_size=2)
@@ -141,12 +141,11 @@ async def test_a_party_change_not_told_to_the_matchmaker_matches_the_old_roster(
     assert not any("m1" in g.players for g in groups)
 
 
-async def test_a_ticket_put_back_after_an_accept_timeout_expires_at_once(
+async def test_a_ticket_put_back_after_an_accept_timeout_lives_its_time_again(
     world: tuple[Services, Clock], redis_client: redis_sync.Redis
 ) -> None:
-    """The one who accepted goes back "at their old place" with its old created_ms, so
-    the time spent waiting for the others' accepts counts against the ticket's TTL: a
-    ticket matched late in its life is put back and expired in the very same pass."""
+    """The one who accepted goes back at its old place (``created_ms``), but its time to
+    live counts from its return: it is not expired in the same pass."""
     services, clock = world
     maker = services.matchmaker
     ta = await maker.enqueue("a", "acc", None)
@@ -159,12 +158,11 @@ async def test_a_ticket_put_back_after_an_accept_timeout_expires_at_once(
     assert ta in queued(redis_client, "acc")  # a, who accepted, keeps its place
 
 
-async def test_made_up_modes_stay_in_the_modes_index_every_node_passes_over(
+async def test_made_up_modes_leave_the_modes_index_once_empty_and_quiet(
     world: tuple[Services, Clock],
 ) -> None:
-    """Any well-formed mode name is queued for, and lands in arena:mm:modes for a day
-    after its last ticket is gone: every node takes a lease and runs a pass for each one
-    every pass_s. One player at 2 enqueues/s adds ~170k such modes a day."""
+    """Any well-formed mode may be queued for; once its queue is empty and no ticket came
+    for a minute, a pass takes it out of the index every node reads."""
     services, clock = world
     maker = services.matchmaker
     made_up = [f"junk-{i}" for i in range(10)]
@@ -178,11 +176,11 @@ async def test_made_up_modes_stay_in_the_modes_index_every_node_passes_over(
     assert not set(made_up) & set(await maker._store.modes(now_ms))
 
 
-async def test_a_huge_integer_property_is_internal_not_bad_request(
+async def test_a_huge_integer_property_is_a_bad_request(
     start_arena: StartArena,
 ) -> None:
-    """JSON carries integers of any size; bucket_of's math.isfinite(10**400) raises
-    OverflowError: INTERNAL instead of BAD_REQUEST."""
+    """JSON carries integers of any size: one past what a float holds is BAD_REQUEST, not
+    INTERNAL."""
     arena = await start_arena()
     _, client = await connect(arena, "alice", fmt=Format.JSON)
     try:
@@ -193,13 +191,11 @@ async def test_a_huge_integer_property_is_internal_not_bad_request(
         await client.close()
 
 
-async def test_a_party_ticket_put_back_after_a_timeout_keeps_a_member_who_left(
+async def test_a_party_ticket_is_not_put_back_with_a_member_who_left(
     world: tuple[Services, Clock], redis_client: redis_sync.Redis
 ) -> None:
-    """While a party's ticket is proposed (out of the queue), a member leaves: the
-    change finds no ticket to cancel (and drops the party's ticket set). The timeout
-    then puts the ticket back with the old roster: the ex-member queued with the
-    party, and no later party change can cancel it."""
+    """While a party's ticket is proposed, a member leaves and the proposal times out: the
+    ticket is not put back with the old roster."""
     services, clock = world
     maker, parties = services.matchmaker, services.parties
     party = await parties.create("lead", "Lead", is_open=True, max_size=2)
@@ -219,12 +215,12 @@ class NodeDied(Exception):
     pass
 
 
-async def test_a_node_dying_between_commit_and_proposal_loses_every_ticket(
+async def test_a_proposal_that_never_went_out_loses_no_ticket(
     world: tuple[Services, Clock], redis_client: redis_sync.Redis
 ) -> None:
-    """accept_s: the node commits the group, then dies before mm.matched goes out. No
-    pass ever proposes it again (_start_stuck only starts or declines), so nobody
-    knows to accept, and at the deadline every ticket is dropped as "not accepted"."""
+    """accept_s: the node commits, then dies before ``mm.matched`` goes out; nobody could
+    accept, so at the deadline every ticket goes back (and is matched again), none is
+    dropped."""
     services, clock = world
     maker = services.matchmaker
     ta = await maker.enqueue("a", "acc", None)
