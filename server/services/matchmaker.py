@@ -243,8 +243,8 @@ class Matchmaker:
     ) -> Group | None:
         """Commit one group as a match, then propose or start it; None when stale (a
         party's roster changed since it queued: its ticket goes, the rest wait on)."""
-        changed = [r for r in records if r.party_id is not None or len(r.players) == 1]
-        changed = [r for r in changed if not await roster_holds(self._parties, r)]
+        holds = await asyncio.gather(*(roster_holds(self._parties, r) for r in records))
+        changed = [r for r, held in zip(records, holds, strict=True) if not held]
         if changed:
             self.counts.stale += 1
             for ticket_id in await self._store.remove(mode, changed):

@@ -5,6 +5,7 @@ matchmaker.py), which make them."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -113,7 +114,8 @@ class Proposals:
         everyone accepted after all (then it starts, if its last accepter has not)."""
         told = await self._store.was_told(mode, match_id)
         tickets = [TicketRecord.unpack(t[0], t[3]) for t in made["tickets"]]
-        changed = [t for t in tickets if not await roster_holds(self._parties, t)]
+        holds = await asyncio.gather(*(roster_holds(self._parties, t) for t in tickets))
+        changed = [t for t, held in zip(tickets, holds, strict=True) if not held]
         keep = [_again(t, now) for t in tickets if t not in changed]
         outcome = await self._store.requeue(
             mode, match_id, keep, ttl_ms=self._ttl_ms(mode), every=not told
