@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from client_sim.bot_parties import PartyBoard
 from client_sim.bots import EXPECTED_CODES, SCENARIOS, Bot, BotConfig, RunWindow, Tally
 from client_sim.client import DeviceSecrets
 
@@ -89,7 +90,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     with contextlib.suppress(NotImplementedError, RuntimeError):
         # Ctrl-C ends the run early, and the report still comes.
         loop.add_signal_handler(signal.SIGINT, window.stop_now)
-    bots = [asyncio.create_task(Bot(i, config, tally, window).run()) for i in range(args.bots)]
+    parties = PartyBoard()  # where bots who play in a party meet
+    bots = [
+        asyncio.create_task(Bot(i, config, tally, window, parties).run()) for i in range(args.bots)
+    ]
     last_total, last_time = 0, began
     # Bounded: a bot finishes its last op after the stop, within a request timeout or two.
     while not all(bot.done() for bot in bots) and time.monotonic() < window.stop_at + 30:

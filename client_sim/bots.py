@@ -1,18 +1,10 @@
-"""Simulated players: each bot logs in, holds a socket, and plays a named scenario.
-
-Scenarios:
-
-- ``play``: quick-join a lobby, ready up, play the match (moves at ``rate`` Hz),
-  report a result (the bot listed first does), read the leaderboards and the
-  activity feed, say something in the match's room, and go again.
-- ``idle``: log in and hold the socket (a connection soak).
-- ``ping``: ping at ``rate`` Hz.
-- ``chatty``: join the public room and talk at ``rate`` Hz, reading history now and then.
-- ``leaderboard-reader``: read top pages, ranks and neighbourhoods at ``rate`` Hz,
-  submitting a score now and then.
-
-Every request is timed into a ``Tally`` by op; error replies are counted by code.
-"""
+"""Simulated players: each bot logs in, holds a socket, and plays a named scenario:
+``play`` (find a match through a lobby, or through the matchmaker alone or in a party of
+two; play it at ``rate`` Hz; report the result; read the boards and the activity feed;
+go again), ``idle`` (hold the socket: a connection soak), ``ping`` (at ``rate`` Hz),
+``chatty`` (talk in the public room, reading history now and then), and
+``leaderboard-reader`` (read pages, ranks and neighbourhoods, submitting now and then).
+Every request is timed into a ``Tally`` by op; error replies are counted by code."""
 
 from __future__ import annotations
 
@@ -27,6 +19,7 @@ from typing import Any, TypeVar
 
 import aiohttp
 
+from client_sim.bot_parties import PartyBoard, pair_up, ticket_outcome
 from client_sim.client import ArenaClient, ArenaError, ConnectionClosed, DeviceSecrets
 
 # Error codes a busy game produces by design: they count, but not as failures.
@@ -119,8 +112,16 @@ class BotConfig:
 class Bot:
     """One simulated player."""
 
-    def __init__(self, index: int, config: BotConfig, tally: Tally, window: RunWindow) -> None:
+    def __init__(
+        self,
+        index: int,
+        config: BotConfig,
+        tally: Tally,
+        window: RunWindow,
+        parties: PartyBoard | None = None,
+    ) -> None:
         self.index = index
+        self.parties = parties or PartyBoard()
         self.config = config
         self.tally = tally
         self._window = window
@@ -250,8 +251,13 @@ async def leaderboard_reader(bot: Bot) -> None:
 
 
 async def play(bot: Bot) -> None:
+    # Half the bots find their matches through the matchmaker (half of those in parties
+    # of two: one leads and queues, its partner follows), half through lobbies.
+    find = _queue_for_a_match if bot.index % 2 else _get_into_a_match
+    if await pair_up(bot, MATCH_WAIT_S):  # a member: its leader queues, the match comes
+        find = _wait_for_a_match
     while bot.running:
-        match = await _get_into_a_match(bot)
+        match = await find(bot)
         if match is None:
             await bot.pause(bot.rng.uniform(0.2, 1.0))
             continue
@@ -276,6 +282,30 @@ async def _get_into_a_match(bot: Bot) -> dict[str, Any] | None:
         return await bot.before_stop(started, MATCH_WAIT_S)
     except (TimeoutError, ConnectionClosed):
         await bot.call("lobby.leave")
+        return None
+
+
+async def _queue_for_a_match(bot: Bot) -> dict[str, Any] | None:
+    """Queue through the matchmaker and wait for the match; None when the ticket ended
+    without one (cancelled by a change of the party, expired) or none came in time."""
+    assert bot.client is not None
+    queued = await bot.call("mm.enqueue", mode=bot.config.mode)
+    if queued is None:
+        return None
+    ended = await ticket_outcome(bot.client, queued["ticket_id"], bot.before_stop, MATCH_WAIT_S)
+    if ended is None:  # none in time: the ticket goes (it may have just been matched)
+        with contextlib.suppress(ArenaError, ConnectionClosed):
+            await bot.client.request("mm.cancel", ticket_id=queued["ticket_id"])
+    return ended
+
+
+async def _wait_for_a_match(bot: Bot) -> dict[str, Any] | None:
+    """A party member: its leader queues the party; the match comes to it."""
+    assert bot.client is not None
+    try:
+        started = bot.client.next_push("match.started", timeout=None)
+        return await bot.before_stop(started, MATCH_WAIT_S)
+    except (TimeoutError, ConnectionClosed):
         return None
 
 

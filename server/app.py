@@ -69,6 +69,7 @@ def create_app(settings: Settings, *, clock: Clock = time.time) -> web.Applicati
     app.cleanup_ctx.append(_hub_and_upkeep(node))
     app.cleanup_ctx.append(_result_workers(node))
     app.cleanup_ctx.append(_match_host(node))
+    app.cleanup_ctx.append(_matchmaker(node))
     app.cleanup_ctx.append(loop_lag)
     app.cleanup_ctx.append(metrics_site)
     # First on SIGTERM: hand this node's server-run matches to the others at once.
@@ -207,6 +208,20 @@ def _match_host(node: Node) -> CleanupContext:
         await task
 
     return match_host
+
+
+def _matchmaker(node: Node) -> CleanupContext:
+    """This node's share of the matchmaking passes (the modes whose lease it holds)."""
+
+    async def matchmaker(app: web.Application) -> AsyncIterator[None]:
+        maker = node.services.matchmaker
+        task = asyncio.create_task(maker.run(), name="matchmaker")
+        task.add_done_callback(_say_if_failed)
+        yield
+        await maker.stop()
+        await task
+
+    return matchmaker
 
 
 def _say_if_failed(task: asyncio.Task[None]) -> None:

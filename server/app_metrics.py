@@ -45,6 +45,7 @@ def node_metrics(
         )
 
     host = services.host
+    maker = services.matchmaker
 
     def host_counts() -> dict[str, int]:
         counts = host.counts
@@ -78,6 +79,14 @@ def node_metrics(
             game_totals=game_totals,
             host_counts=host_counts,
             tick_lateness=tick_lateness,
+            mm_counts=lambda: {
+                "matches": maker.counts.matches,
+                "widened": maker.counts.widened,
+                "stale": maker.counts.stale,
+                "expired": maker.counts.expired,
+            },
+            mm_waiting=lambda: maker.counts.waiting,
+            mm_time_to_match=lambda: maker.counts.time_to_match,
         ),
         known_ops=[str(op) for op in Op],
     )

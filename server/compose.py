@@ -39,11 +39,15 @@ from server.services.lobbies import LobbyService
 from server.services.match_host import MatchHost
 from server.services.match_life import MatchLifeService
 from server.services.matches import MatchService
+from server.services.matchmaker import Matchmaker
 from server.services.notifications import NotificationService
+from server.services.parties import PartyService
+from server.services.party_roster import PartyRoster
 from server.services.ports import Pushes
 from server.services.presence import PresenceService
 from server.services.profiles import ProfileService
 from server.services.ratelimits import RateLimiter
+from server.services.ratings import RatingService, rating_board
 from server.services.results import ResultService
 from server.services.sessions import SessionService
 from server.services.stats import StatsService
@@ -61,13 +65,16 @@ from server.storage.leaderboards import LeaderboardStore
 from server.storage.lobbies import LobbyStore
 from server.storage.locks import Locks
 from server.storage.matches import MatchStore
+from server.storage.matchmaking import MatchmakingStore
 from server.storage.mux import Commands
+from server.storage.parties import PartyStore
 from server.storage.players import PlayerStore
 from server.storage.presence import PresenceStore
 from server.storage.pubsub import Publisher, Subscriptions
 from server.storage.pushes import PushStore
 from server.storage.queue import TaskQueue
 from server.storage.ratelimit import RateLimitStore
+from server.storage.ratings import RatingStore
 from server.storage.scripts import Scripts
 from server.storage.sessions import SessionStore
 from server.storage.socket_commands import SocketCommandBus
@@ -114,7 +121,9 @@ def build_node(settings: Settings, *, clock: Clock = time.time) -> Node:
         services.matches,
         command_channel=services.presence.command_channel,
         rooms_left_by=RoomExits(
-            services.chat.lobby_room_channel, services.chat.match_room_channel
+            services.chat.lobby_room_channel,
+            services.chat.match_room_channel,
+            services.chat.party_room_channel,
         ).after,
         fanout_lag=metrics.fanout_lag if settings.metrics else None,
     )
@@ -199,6 +208,10 @@ def build_services(
         presence_ttl_s=settings.presence_ttl_s,
     )
     board_specs = settings.board_specs()
+    modes = settings.mode_book()
+    # The rating boards of the modes ARENA_MODES names are listed and renamed with the
+    # others (any other mode's is still readable: LeaderboardService knows them all).
+    board_specs = (*board_specs, *(rating_board(mode) for mode in modes.modes))
     board_store = LeaderboardStore(scripts)
     profiles = ProfileService(
         PlayerStore(mux),
@@ -222,7 +235,6 @@ def build_services(
         touch_interval_s=settings.session_touch_interval_s,
         account_ttl_s=settings.guest_ttl_days * 86400,
     )
-    modes = settings.mode_book()
     results_queue = TaskQueue(
         "results",
         mux,
@@ -268,10 +280,41 @@ def build_services(
         renew_interval_s=settings.presence_interval_s,
         modes=modes,
     )
+    party_store = PartyStore(mux, scripts, locks)
+    ratings = RatingService(RatingStore(mux, scripts), clock=clock)
+    matchmaker = Matchmaker(
+        MatchmakingStore(mux, scripts),
+        matches,
+        pushes,
+        rate_limiter,
+        modes=modes,
+        ratings=ratings,
+        parties=PartyRoster(party_store),
+        node_id=settings.node_id,
+        pass_s=settings.mm_pass_s,
+        clock=clock,
+    )
+    parties = PartyService(
+        party_store,
+        rate_limiter,
+        presence,
+        profiles,
+        pushes,
+        matchmaker,  # a change of a party cancels its tickets
+        grace_s=settings.party_grace_s,
+        renew_interval_s=settings.presence_interval_s,
+    )
     notifications = NotificationService(NoteStore(feeds), clock=clock)
     activity = ActivityFeed(ActivityStore(mux), watch, clock=clock)
     results = ResultService(
-        matches, leaderboards, profiles, notifications, activity, results_queue, modes=modes
+        matches,
+        leaderboards,
+        profiles,
+        notifications,
+        activity,
+        results_queue,
+        ratings=ratings,
+        modes=modes,
     )
     cache_stats = CacheStats(cache_store, [profile_cache, top_cache])
     stats = StatsService(presence, lobbies, matches, results, cache_stats)
@@ -283,6 +326,7 @@ def build_services(
         leaderboards=leaderboards,
         lobbies=lobbies,
         matches=matches,
+        parties=parties,
         match_life=MatchLifeService(
             match_store,
             presence,
@@ -304,17 +348,20 @@ def build_services(
             snapshot_s=settings.host_snapshot_s,
             clock=clock,
         ),
+        matchmaker=matchmaker,
         chat=ChatService(
             ChatStore(feeds),
             rate_limiter,
             lobbies,
             matches,
+            parties,
             public_rooms=settings.public_rooms(),
             clock=clock,
         ),
         notifications=notifications,
         activity=activity,
         results=results,
+        ratings=ratings,
         results_queue=results_queue,
         cache_stats=cache_stats,
         health=HealthService(

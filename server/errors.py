@@ -24,8 +24,16 @@
     ├── NotInMatch                  NOT_IN_MATCH   403  (also: no such match)
     ├── MatchEnded                  MATCH_ENDED    409
     ├── MatchFull                   MATCH_FULL     409  (a server-run match has no open seat)
+    ├── AlreadyQueued               ALREADY_QUEUED 409  (a player's ticket waits in the mode)
+    ├── QueueFull                   QUEUE_FULL     503  (the mode's queue is at its cap)
     ├── FeedTrimmed                 FEED_TRIMMED   410
     ├── NotInRoom                   NOT_IN_ROOM    403
+    ├── ReadOnly                    READ_ONLY      403  (a spectator asked for a change)
+    ├── AlreadyInParty              ALREADY_IN_PARTY 409
+    ├── NotInParty                  NOT_IN_PARTY   409
+    ├── NotPartyLeader              NOT_PARTY_LEADER 403
+    ├── PartyFull                   PARTY_FULL     409
+    ├── TooManyInvites              TOO_MANY_INVITES 409 (retry_after_ms: the oldest expires)
     └── Unavailable                 UNAVAILABLE    503  (Redis down or too slow)
 
 Services raise these; ``ws`` and ``http_api`` turn them into replies with
@@ -173,6 +181,16 @@ class MatchFull(ArenaError):
     http_status = 409
 
 
+class AlreadyQueued(ArenaError):
+    code = ErrorCode.ALREADY_QUEUED
+    http_status = 409
+
+
+class QueueFull(ArenaError):
+    code = ErrorCode.QUEUE_FULL
+    http_status = 503
+
+
 class FeedTrimmed(ArenaError):
     code = ErrorCode.FEED_TRIMMED
     http_status = 410
@@ -188,6 +206,38 @@ class ReadOnly(ArenaError):
 
     code = ErrorCode.READ_ONLY
     http_status = 403
+
+
+class AlreadyInParty(ArenaError):
+    """A player is in one party at most: leave it before creating or joining another."""
+
+    code = ErrorCode.ALREADY_IN_PARTY
+    http_status = 409
+
+
+class NotInParty(ArenaError):
+    code = ErrorCode.NOT_IN_PARTY
+    http_status = 409
+
+
+class NotPartyLeader(ArenaError):
+    """Only the party's leader may invite, kick, promote or close."""
+
+    code = ErrorCode.NOT_PARTY_LEADER
+    http_status = 403
+
+
+class PartyFull(ArenaError):
+    code = ErrorCode.PARTY_FULL
+    http_status = 409
+
+
+class TooManyInvites(ArenaError):
+    """The party holds as many live invites as it may; ``retry_after_ms``: until the
+    oldest expires."""
+
+    code = ErrorCode.TOO_MANY_INVITES
+    http_status = 409
 
 
 class Unavailable(ArenaError):

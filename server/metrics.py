@@ -123,6 +123,11 @@ class Sources:
     # takeovers and fenced (counters); and how late tick batches started.
     host_counts: Callable[[], Mapping[str, int]] = dict
     tick_lateness: Callable[[], Histogram] | None = None
+    # The matchmaking passes this node ran: counters by name, waiting tickets and the
+    # time to match by mode (the modes whose passes it leads).
+    mm_counts: Callable[[], Mapping[str, int]] = dict
+    mm_waiting: Callable[[], Mapping[str, int]] = dict
+    mm_time_to_match: Callable[[], Mapping[str, Histogram]] = dict
 
 
 class Metrics:
@@ -253,6 +258,7 @@ class ArenaCollector(Collector):
                 depth.add_metric([queue, state], count)
         yield depth
         yield from _hosting(src)
+        yield from _matchmaking(src)
         yield CounterMetricFamily(
             "arena_matches_disputed",
             "Matches that ended disputed: their players' reports agreed on no result (same "
@@ -268,6 +274,34 @@ HOST_COUNTERS = {
     "takeovers": "Server-run matches this node took over after their host's lease lapsed.",
     "fenced": "Server-run matches this node dropped because another node had taken them.",
 }
+
+
+MM_COUNTERS = {
+    "matches": "Matches the matchmaking passes on this node made.",
+    "widened": "Matches made where some ticket's rating window had widened to reach.",
+    "stale": "Groups refused at commit: one of their tickets left the queue meanwhile.",
+    "expired": "Tickets that waited past their mode's ticket_ttl_s.",
+}
+
+
+def _matchmaking(src: Sources) -> Iterable[Metric]:
+    counts = src.mm_counts()
+    for name, doc in MM_COUNTERS.items():
+        yield CounterMetricFamily(f"arena_mm_{name}", doc, value=counts.get(name, 0))
+    waiting = GaugeMetricFamily(
+        "arena_mm_tickets_waiting",
+        "Tickets waiting, by mode, at the last pass on this node (the node leading it).",
+        labels=["mode"],
+    )
+    for mode, count in sorted(src.mm_waiting().items()):
+        waiting.add_metric([mode], count)
+    yield waiting
+    yield _histogram(
+        "arena_mm_time_to_match_seconds",
+        "Seconds from a ticket's queueing to its match, by mode (matches made here).",
+        src.mm_time_to_match(),
+        "mode",
+    )
 
 
 def _hosting(src: Sources) -> Iterable[Metric]:

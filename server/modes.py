@@ -13,6 +13,8 @@ A mode is named by the lobbies that play it (``lobby.create {mode}``,
   majority of the roster may decide without everyone;
 - ``boards``: the leaderboards its results feed (the first one is where personal
   bests are announced);
+- ``matchmaker``: who the matchmaker puts together (server/mm_rules.py); without it, 2
+  to ``capacity`` players by count alone;
 - ``game`` (``"package.module:Class"``): the game the server runs for its matches, at
   ``tick_rate`` (1..60, default 20) ticks a second, its ``init`` given ``params`` (a JSON
   object); such a mode's results come from the game only (``results`` is ``server``);
@@ -40,6 +42,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from server.mm_rules import MatchRules, by_count, parse_rules
 from server.setting_errors import SettingError, one_of
 
 TICK_RATE_MIN, TICK_RATE_MAX = 1, 60  # as server.games.api (modes stay free of game code)
@@ -86,6 +89,11 @@ class ModeSpec:
     params: Mapping[str, Any] = field(default_factory=dict)
     create: bool = False  # players may start one with match.create
     create_params: tuple[str, ...] = ()  # the params keys a creator may set
+    matchmaker: MatchRules | None = None  # None: matched by player count (mm_rules.py)
+
+    @property
+    def match_rules(self) -> MatchRules:
+        return self.matchmaker if self.matchmaker is not None else by_count(self.capacity)
 
     @property
     def authoritative(self) -> bool:
@@ -155,7 +163,7 @@ def _mode(name: str, item: object, board_ids: Collection[str]) -> ModeSpec:
     if not isinstance(item, dict):
         raise SettingError(SETTING, "a JSON object", part=where, got=item)
     known = {"capacity", "start_when_full", "results", "result_wait_s", "boards"}
-    known |= {"game", "tick_rate", "params", "create", "create_params"}
+    known |= {"game", "tick_rate", "params", "create", "create_params", "matchmaker"}
     unknown = sorted(set(item) - known)
     if unknown:
         raise SettingError(SETTING, one_of(sorted(known)), part=f"{where}: fields", got=unknown[0])
@@ -204,6 +212,9 @@ def _mode(name: str, item: object, board_ids: Collection[str]) -> ModeSpec:
         results=Results(results),
         result_wait_s=float(wait),
         boards=tuple(boards),
+        matchmaker=parse_rules(where, item["matchmaker"], capacity)
+        if "matchmaker" in item
+        else None,
         **game_part,
     )
 

@@ -75,6 +75,17 @@ class Op(StrEnum):
     MATCH_LIST = "match.list"
     MATCH_CURRENT = "match.current"
     WATCH = "watch"
+    MM_ENQUEUE = "mm.enqueue"
+    MM_CANCEL = "mm.cancel"
+    MM_ACCEPT = "mm.accept"
+    RATING_GET = "rating.get"
+    PARTY_CREATE = "party.create"
+    PARTY_INVITE = "party.invite"
+    PARTY_JOIN = "party.join"
+    PARTY_LEAVE = "party.leave"
+    PARTY_KICK = "party.kick"
+    PARTY_PROMOTE = "party.promote"
+    PARTY_CLOSE = "party.close"
 
 
 class Push(StrEnum):
@@ -100,6 +111,10 @@ class Push(StrEnum):
     WATCH_MATCH = "watch.match"
     WATCH_SCORE = "watch.score"
     WATCH_ACTIVITY = "watch.activity"
+    MM_STATUS = "mm.status"
+    MM_MATCHED = "mm.matched"
+    PARTY_UPDATED = "party.updated"
+    PARTY_INVITED = "party.invited"
 
 
 class ErrorCode(StrEnum):
@@ -126,9 +141,16 @@ class ErrorCode(StrEnum):
     NOT_IN_MATCH = "NOT_IN_MATCH"
     MATCH_ENDED = "MATCH_ENDED"
     MATCH_FULL = "MATCH_FULL"
+    ALREADY_QUEUED = "ALREADY_QUEUED"
+    QUEUE_FULL = "QUEUE_FULL"
     FEED_TRIMMED = "FEED_TRIMMED"
     NOT_IN_ROOM = "NOT_IN_ROOM"
     READ_ONLY = "READ_ONLY"
+    ALREADY_IN_PARTY = "ALREADY_IN_PARTY"
+    NOT_IN_PARTY = "NOT_IN_PARTY"
+    NOT_PARTY_LEADER = "NOT_PARTY_LEADER"
+    PARTY_FULL = "PARTY_FULL"
+    TOO_MANY_INVITES = "TOO_MANY_INVITES"
     UNAVAILABLE = "UNAVAILABLE"
     INTERNAL = "INTERNAL"
 
@@ -170,9 +192,6 @@ FEED_PAGE_MAX = 500
 
 class FrameError(ValueError):
     """A frame that cannot be decoded into a message map."""
-
-
-# Integers larger than this do not survive a JSON round trip through a JS client.
 
 
 def decode(data: bytes | str, fmt: Format) -> Message:
@@ -287,39 +306,6 @@ class Frame:
                 payload = encode(self.message, fmt)
             data = self._wire[fmt] = ws_frame(payload)
         return data
-
-
-FEED_ID_MAX = 2**64 - 1
-
-
-def is_feed_id(text: str) -> bool:
-    """A feed id as Redis streams make them: ``<ms>-<seq>``, each part ASCII digits below
-    2**64 (``18446744073709551615-18446744073709551615`` is the largest there is)."""
-    ms, sep, seq = text.partition("-")
-    return (
-        bool(sep)
-        and ms.isascii()
-        and ms.isdigit()
-        and seq.isascii()
-        and seq.isdigit()
-        # 2**64 - 1 has 20 digits: a longer part is too big (and int() of a huge one raises)
-        and len(ms.lstrip("0")) <= 20
-        and len(seq.lstrip("0")) <= 20
-        and int(ms) <= FEED_ID_MAX
-        and int(seq) <= FEED_ID_MAX
-    )
-
-
-def next_feed_id(text: str) -> str | None:
-    """The smallest feed id after ``text`` (a valid feed id), or None after the largest:
-    a stream range cannot start past the largest id (Redis refuses it)."""
-    ms_text, _, seq_text = text.partition("-")
-    ms, seq = int(ms_text), int(seq_text)
-    if seq < FEED_ID_MAX:
-        return f"{ms}-{seq + 1}"
-    if ms < FEED_ID_MAX:
-        return f"{ms + 1}-0"
-    return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,12 +23,21 @@ DEFAULT_RATE_LIMITS = {
     "lobby.get": RateLimit(20, 5.0),
     "lobby.ready": RateLimit(10, 2.0),
     "lobby.leave": RateLimit(10, 2.0),
+    "party.create": RateLimit(5, 1.0),
+    "party.invite": RateLimit(10, 2.0),  # each may push to another player
+    "party.join": RateLimit(10, 2.0),  # counted before the lookup: ids cost to probe
+    "party.leave": RateLimit(10, 2.0),
+    "party.kick": RateLimit(10, 2.0),
+    "party.promote": RateLimit(10, 2.0),
+    "party.close": RateLimit(5, 1.0),
     "chat.send": RateLimit(10, 2.0),
     "chat.join": RateLimit(20, 2.0),
     # A fast action game sends 20 to 30 events a second per player, with short bursts.
     "match.send": RateLimit(60, 30.0),
     "match.input": RateLimit(60, 30.0),  # the same, to a game the server runs
     "match.create": RateLimit(5, 1.0),
+    "mm.enqueue": RateLimit(10, 2.0),
+    "mm.cancel": RateLimit(10, 2.0),
     "match.join": RateLimit(10, 2.0),
     "match.list": RateLimit(20, 5.0),  # with filters: each looks at up to 500 matches
     "match.result": RateLimit(5, 1.0),

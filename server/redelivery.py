@@ -9,6 +9,7 @@ channel is confirmed:
 
 - ``lobby.updated`` with the open lobby they sit in, as it is now; or, sitting in
   none, the ``lobby.closed`` they were sent in the last minute (kept for this);
+- ``party.updated`` with their party as it is now (``change`` null), if in one;
 - ``match.started`` for the running match they play (and their socket follows
   the match from its first event, in case the order to follow it was lost too,
   and leaves the started lobby's chat room, as a live match.started has it do);
@@ -90,6 +91,7 @@ class Redelivery:
             closed = (
                 [] if lobby is not None else await self._services.lobbies.closed_lately(player_id)
             )
+            party = await self._services.parties.party_news(player_id)
             match = await self._services.matches.running_match_of(player_id)
             notes = await self._services.notifications.pending(player_id)
         except ArenaError as exc:
@@ -99,6 +101,8 @@ class Redelivery:
             return  # closed meanwhile
         if lobby is not None:
             conn.push(Frame(lobby.message()))
+        if party is not None:
+            conn.push(Frame(party.message()))
         for tell in closed:
             payload = packed(tell)
             conn.push(Frame(packed=payload))

@@ -145,6 +145,11 @@ class Settings:
         "ARENA_LOBBY_GRACE",
         "Seconds a player whose socket dropped keeps their lobby seat for a reconnect.",
     )
+    party_grace_s: float = _setting(
+        30.0,
+        "ARENA_PARTY_GRACE",
+        "Seconds a party member whose socket dropped keeps their place for a reconnect.",
+    )
     match_feed_max: int = _setting(
         1000,
         "ARENA_MATCH_FEED_MAX",
@@ -182,6 +187,12 @@ class Settings:
         "ARENA_HOST_SNAPSHOT_S",
         "Seconds between snapshots of a server-run match's state (a node taking it over "
         "replays the inputs since the last one).",
+    )
+    mm_pass_s: float = _setting(
+        0.5,
+        "ARENA_MM_PASS_S",
+        "Seconds between matchmaking passes over a mode's waiting tickets (each mode's "
+        "passes run on one node at a time; another takes over within four of them).",
     )
     workers: int = _setting(
         1,

@@ -33,6 +33,9 @@ class Checked(Protocol):
     def lobby_grace_s(self) -> float: ...
 
     @property
+    def party_grace_s(self) -> float: ...
+
+    @property
     def redis_wait_s(self) -> float: ...
 
     @property
@@ -98,6 +101,7 @@ POSITIVE = (
     "host_lease_s",
     "host_sweep_s",
     "host_snapshot_s",
+    "mm_pass_s",
 )
 
 
@@ -116,6 +120,8 @@ def validate(settings: Checked) -> None:
         )
     if settings.lobby_grace_s <= 0:
         raise refuse(settings, "lobby_grace_s", "above 0")
+    if settings.party_grace_s <= 0:
+        raise refuse(settings, "party_grace_s", "above 0")
     if settings.redis_wait_s < 0:
         raise refuse(settings, "redis_wait_s", "0 or more")
     if settings.log_format not in ("text", "json"):

@@ -55,6 +55,8 @@ class Upkeep:
             ("idle sessions", self._refresh_idle_sessions),
             ("seat renewals", self._renew_seats),
             ("lapsed seats", self._services.lobbies.free_lapsed_seats),
+            ("party seat renewals", self._renew_party_seats),
+            ("lapsed party seats", self._services.parties.free_lapsed_seats),
             ("due results", self._services.matches.decide_due),
             ("cache counters", self._services.cache_stats.flush),
             ("match life", self._services.match_life.tick),
@@ -92,6 +94,9 @@ class Upkeep:
 
     async def _renew_seats(self) -> None:
         await self._services.lobbies.renew_seats(list(set(self._sockets().values())))
+
+    async def _renew_party_seats(self) -> None:
+        await self._services.parties.renew_seats(list(set(self._sockets().values())))
 
     async def _refresh_idle_sessions(self) -> None:
         now = time.monotonic()

@@ -212,12 +212,15 @@ class SocketEndpoint:
     ) -> None:
         """A player back mid-match follows it again (from now: the client catches up with
         match.feed), the match hears they are back (unless this socket replaced a live
-        one), and they get their lobby as it is now (a change published while the socket
-        opened reached no socket of theirs) and the notifications they have not
-        acknowledged. Called once the player's channel is confirmed."""
+        one), and they get their lobby and party as they are now (a change published
+        while the socket opened reached no socket of theirs) and the notifications they
+        have not acknowledged. Called once the player's channel is confirmed."""
         lobby = await services.lobbies.seat_news(conn.player_id)
         if lobby is not None:
             conn.push(Frame(lobby.message()))
+        party = await services.parties.party_news(conn.player_id)
+        if party is not None:
+            conn.push(Frame(party.message()))
         match_id = await services.matches.current_match(conn.player_id)
         if match_id is not None:
             await hub.follow_match(conn, match_id, from_start=False)

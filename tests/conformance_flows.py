@@ -14,6 +14,7 @@ import asyncio
 import secrets
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -31,13 +32,21 @@ from server.services import Services
 from server.services.sessions import Login
 from server.worker import ResultWorker
 from tests.conformance_hosted import server_run
+from tests.conformance_matchmaking import MODES, matchmaking
+from tests.conformance_parties import parties
 from tests.helpers import eventually
 
 IP = "203.0.113.9"
 # The nodes' settings (beside the Redis URL and rate limits).
-MAIN = {"presence_ttl_s": 60.0}
-DOOMED = {"presence_ttl_s": 0.2, "presence_interval_s": 0.1, "lobby_grace_s": 0.2}
-SWEEPER = {"presence_ttl_s": 0.05, "presence_interval_s": 0.02}
+MAIN: dict[str, Any] = {"presence_ttl_s": 60.0, "modes": MODES}
+DOOMED: dict[str, Any] = {
+    "modes": MODES,
+    "presence_ttl_s": 0.2,
+    "presence_interval_s": 0.1,
+    "lobby_grace_s": 0.2,
+    "party_grace_s": 0.2,
+}
+SWEEPER: dict[str, Any] = {"presence_ttl_s": 0.05, "presence_interval_s": 0.02, "modes": MODES}
 STAMP_MS = int(DOOMED["presence_ttl_s"] * 1000)  # a doomed node's player is online this long
 SEAT_MS = int((DOOMED["lobby_grace_s"] + DOOMED["presence_interval_s"]) * 1000)  # its seats
 
@@ -93,8 +102,10 @@ async def a_day(nodes: Nodes) -> None:
     await _queue_retries(s)
     await _match_life(nodes, ann, bob)
     await _lapsed_seats(nodes)
+    await parties(nodes.main, nodes.doomed, nodes.sweeper, ann, bob, cat)  # after: steady
     await _operators(s, ann, bob, dan)
     await server_run(nodes.main, nodes.sweeper, ann, bob, cat)
+    await matchmaking(nodes.main, nodes.clock, ann, bob, cat)
 
 
 async def _log_in(s: Services, name: str) -> Player:

@@ -11,19 +11,26 @@ from typing import Any
 
 import msgpack
 
-from server.protocol import FEED_ID_MAX, ErrorCode, Format
+from client_sim.client import ArenaClient
+from server.feed_ids import FEED_ID_MAX
+from server.protocol import ErrorCode, Format
 
 MATCH = "<match>"  # replaced by the id of the match the fuzzing player is in
 ME = "<me>"  # replaced by the fuzzing player's id
 OTHER = "<other>"  # replaced by the other player's id
 LOBBY = "<lobby>"  # replaced by the id of an open lobby of the other player's
 HOSTED = "<hosted>"  # replaced by the id of a server-run match a third player created
+TICKET = "<ticket>"  # replaced by the fuzzing player's waiting ticket (mode duel)
+PROPOSED = "<proposed>"  # replaced by its ticket proposed a match of mode pair
+PARTY = "<party>"  # replaced by the id of an open party the other player leads
 
 # The fuzz server's modes: lobby.create's capacity takes 2..64 in "ffa".
 FUZZ_MODES = json.dumps(
     {
         "ffa": {"capacity": 64},
         "duel": {"game": "server.games.tictactoe:TicTacToe", "capacity": 2, "create": True},
+        # Matched pairs must accept (in two minutes): the fuzzing player's proposal waits.
+        "pair": {"capacity": 2, "matchmaker": {"min": 2, "max": 2, "accept_s": 120}},
     }
 )
 
@@ -78,6 +85,25 @@ TABLE: dict[str, dict[str, Field]] = {
     "lobby.leave": {},
     "lobby.ready": {"ready": Field("bool", False)},
     "lobby.quickjoin": {"mode": Field("str", "fuzz")},
+    # Before the party ops: the fuzzing player leads no party and follows none here.
+    "mm.enqueue": {
+        "mode": Field("str", "duel"),
+        "properties": Field("map", {"region": "eu"}, required=False),
+    },
+    "mm.accept": {"ticket_id": Field("str", PROPOSED)},
+    "mm.cancel": {"ticket_id": Field("str", TICKET)},
+    "party.create": {
+        "open": Field("bool", True, required=False),
+        "max_size": Field("int", 4, required=False),
+    },
+    "party.join": {"party_id": Field("str", PARTY)},
+    "party.invite": {"player_id": Field("str", OTHER)},
+    "party.leave": {},
+    "party.close": {},
+    # The other player is seated in a party the fuzzing player leads before each of these
+    # (test_fuzz.py): the first case kicks them or hands them the lead, the rest are refused.
+    "party.kick": {"player_id": Field("str", OTHER)},
+    "party.promote": {"player_id": Field("str", OTHER)},
     "match.list": {
         "limit": Field("int", 5, required=False),
         "mode": Field("str", "ffa", required=False),
@@ -85,6 +111,7 @@ TABLE: dict[str, dict[str, Field]] = {
         "open": Field("bool", False, required=False),
     },
     "match.current": {},
+    "rating.get": {"mode": Field("str", "duel")},
     "match.send": {
         "match_id": Field("str", MATCH),
         "type": Field("str", "move"),
@@ -120,6 +147,28 @@ TABLE: dict[str, dict[str, Field]] = {
     "match.sync": {"match_id": Field("str", HOSTED)},
     "match.create": {"mode": Field("str", "duel"), "params": Field("map", {}, required=False)},
 }
+
+# Ops that change the player's lobby or party state: each case is sent between frames that put
+# the player where the op can succeed and take it back out, so no case meets the state
+# an earlier one left (a lobby.create that succeeded would leave every later one
+# ALREADY_IN_LOBBY). Requests on one socket are answered in order.
+SEAT = {"op": "lobby.create", "mode": "ffa", "capacity": 2}
+LEAVE = {"op": "lobby.leave"}
+PARTY_UP = {"op": "party.create"}
+PARTY_OFF = {"op": "party.leave"}
+STAGED: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {
+    "party.create": ([], [PARTY_OFF]),
+    "party.join": ([], [PARTY_OFF]),
+    "party.invite": ([PARTY_UP], [PARTY_OFF]),
+    "party.leave": ([PARTY_UP], [PARTY_OFF]),
+    "party.close": ([PARTY_UP], [PARTY_OFF]),
+    "lobby.create": ([], [LEAVE]),
+    "lobby.join": ([], [LEAVE]),
+    "lobby.quickjoin": ([], [LEAVE]),
+    "lobby.ready": ([SEAT], [LEAVE]),
+    "lobby.leave": ([SEAT], [LEAVE]),
+}
+
 
 MISSING: Any = object()
 VALID: Any = object()  # the field's own valid value (from TABLE)
@@ -268,3 +317,18 @@ CODES = {str(code) for code in ErrorCode} - {ErrorCode.INTERNAL}
 def nfc(text: str) -> str:
     """What the server should keep of a text it accepted (docs/protocol.md, names and texts)."""
     return unicodedata.normalize("NFC", text).strip()
+
+
+async def ticket_of(arena: str, token: str) -> str:
+    """A waiting ticket of the player's (mode duel)."""
+    async with await ArenaClient.connect(arena, token) as client:
+        return str((await client.request("mm.enqueue", mode="duel"))["ticket_id"])
+
+
+async def proposed_to(arena: str, token: str, other: ArenaClient) -> str:
+    """A ticket of the player's proposed a match with ``other`` (mode pair, to accept)."""
+    async with await ArenaClient.connect(arena, token) as client:
+        ticket = str((await client.request("mm.enqueue", mode="pair"))["ticket_id"])
+        await other.request("mm.enqueue", mode="pair")
+        assert (await client.next_push("mm.matched", timeout=10))["ticket_id"] == ticket
+        return ticket

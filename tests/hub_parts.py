@@ -137,7 +137,9 @@ class Node:
             self.feeds,
             command_channel=COMMANDS,
             rooms_left_by=RoomExits(
-                services.chat.lobby_room_channel, services.chat.match_room_channel
+                services.chat.lobby_room_channel,
+                services.chat.match_room_channel,
+                services.chat.party_room_channel,
             ).after,
         )
         self.heard: dict[str, bytes] = {}  # match event id -> payload, as it came on the channel

@@ -16,7 +16,8 @@ import pytest
 from client_sim.client import ArenaClient, ArenaError
 from server.embedded_redis import RedisProcess
 from server.errors import BadRequest
-from server.protocol import FEED_ID_MAX, Format, is_feed_id, next_feed_id
+from server.feed_ids import FEED_ID_MAX, is_feed_id, next_feed_id
+from server.protocol import Format
 from server.storage.connection import translate_redis_errors
 from server.storage.feeds import Feeds
 from server.storage.mux import CommandError, RedisMux

@@ -48,9 +48,10 @@ async def test_twenty_bots_play_the_whole_loop_with_only_expected_refusals(
     assert proc.returncode == 0, out.decode() + err.decode()
     report = json.loads(report_path.read_text())
     ops = report["ops"]
-    # The whole loop happened: lobbies, matches, results, boards, the feed, chat.
-    for op in ("lobby.quickjoin", "lobby.ready", "match.send", "match.result", "lb.top",
-               "feed.global"):  # fmt: skip
+    # The whole loop happened: lobbies and the matchmaker (alone and in parties), matches,
+    # results, boards, the feed, chat.
+    for op in ("lobby.quickjoin", "lobby.ready", "mm.enqueue", "party.create", "party.join",
+               "match.send", "match.result", "lb.top", "feed.global"):  # fmt: skip
         assert ops[op]["ok"] > 0, op
     assert report["unexpected_errors"] == 0
     refused = {code for op in ops.values() for code in op["errors"]}

@@ -60,6 +60,13 @@ from tests.test_nodes import (  # noqa: F401
     test_a_socket_on_node_b_replaces_the_players_socket_on_node_a,
     test_revoking_on_one_node_closes_the_socket_on_another,
 )
+from tests.test_rating_races import (  # noqa: F401
+    muxes,
+    test_many_matches_of_one_player_finishing_at_once_on_two_workers_all_count,
+)
+from tests.test_ratings import (  # noqa: F401
+    test_a_team_match_rates_each_team_by_its_total,
+)
 
 
 @pytest.fixture(scope="session")

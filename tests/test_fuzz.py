@@ -41,12 +41,17 @@ from tests.fuzz_values import (
     FUZZ_MODES,
     HOSTED,
     HOSTILE,
+    LEAVE,
     LOBBY,
     MATCH,
     ME,
     MISSING,
     OTHER,
+    PARTY,
+    PROPOSED,
+    STAGED,
     TABLE,
+    TICKET,
     VALID,
     VALUES,
     Field,
@@ -55,9 +60,12 @@ from tests.fuzz_values import (
     deep_map,
     encode_frame,
     nfc,
+    proposed_to,
+    ticket_of,
     wrong_type,
 )
 from tests.helpers import connect, eventually, start_match
+from tests.party_helpers import seat_other_in_my_party
 
 ACCESSOR = re.compile(
     r"req\.(?:string|optional_string|integer|flag|string_list)\(\s*\"(\w+)\""
@@ -78,21 +86,6 @@ def test_the_table_covers_every_op_and_field() -> None:
     assert set(TABLE) == set(HANDLERS), "every op needs a fuzz entry, and only those"
     for op, handler in HANDLERS.items():
         assert set(TABLE[op]) == handler_fields(handler), op
-
-
-# Ops that change the player's lobby state: each case is sent between frames that put
-# the player where the op can succeed and take it back out, so no case meets the state
-# an earlier one left (a lobby.create that succeeded would leave every later one
-# ALREADY_IN_LOBBY). Requests on one socket are answered in order.
-SEAT = {"op": "lobby.create", "mode": "ffa", "capacity": 2}
-LEAVE = {"op": "lobby.leave"}
-STAGED: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {
-    "lobby.create": ([], [LEAVE]),
-    "lobby.join": ([], [LEAVE]),
-    "lobby.quickjoin": ([], [LEAVE]),
-    "lobby.ready": ([SEAT], [LEAVE]),
-    "lobby.leave": ([SEAT], [LEAVE]),
-}
 
 
 @dataclass
@@ -280,15 +273,19 @@ async def test_every_field_of_every_op_survives_hostile_values(
             await client.request("lb.submit", board=board, score=5)
     await me_client.close()
     lobby = (await other_client.request("lobby.create", mode="ffa", name="open"))["lobby"]
+    party = (await other_client.request("party.create", open=True))["party"]
     # A third player's server-run match (the other player stays in the relayed one).
     _, host_client = await connect(arena, "carol")
     hosted = (await host_client.request("match.create", mode="duel"))["match"]["match_id"]
-    ids = {
+    ids = {TICKET: await ticket_of(arena, me.token), PROPOSED: ""}
+    ids[PROPOSED] = await proposed_to(arena, me.token, other_client)
+    ids |= {
         MATCH: match_id,
         ME: me.player_id,
         OTHER: other.player_id,
         LOBBY: lobby["lobby_id"],
         HOSTED: hosted,
+        PARTY: party["party_id"],
     }
     problems: list[str] = []
     succeeded: set[str] = set()  # op.field, and op.field=value label
@@ -298,6 +295,8 @@ async def test_every_field_of_every_op_survives_hostile_values(
         for op, fields in TABLE.items():  # one socket per op, its requests pipelined
             if op == "match.input":  # once the game took the player (match.join's cases)
                 await eventually(lambda: in_match(arena, me.token, hosted), within_s=10)
+            if op in ("party.kick", "party.promote"):
+                await seat_other_in_my_party(arena, me.token, other_client)
             cases = cases_for(op, fields, ids)
             total += len(cases)
             async with http.ws_connect(

@@ -17,7 +17,14 @@ async def test_a_player_cannot_submit_to_a_server_board_but_the_server_key_route
     alice, client = await connect(arena, "alice")
     async with client:
         boards = {b["id"]: b["writers"] for b in (await client.request("lb.boards"))["boards"]}
-        assert boards == {"global": "server", "daily": "server", "casual": "players"}
+        assert boards == {
+            "global": "server",
+            "daily": "server",
+            "casual": "players",
+            # The default modes' rating boards: ratings come from results only.
+            "ratings:tictactoe": "server",
+            "ratings:dots": "server",
+        }
         # The outside review's attack: 2^53-1 to rank 1.
         code = await refused(client, "lb.submit", board="global", score=SCORE_MAX)
         assert code == "FORBIDDEN"
@@ -30,6 +37,10 @@ async def test_a_player_cannot_submit_to_a_server_board_but_the_server_key_route
         body = {"player_id": alice.player_id, "score": 1200}
         assert (await http_json("POST", url, token=SERVER_KEY, json=body))[0] == 200
         assert await client.request("lb.rank", board="global") == {"rank": 1, "score": 1200}
+        # Not even the server key writes a rating board: ratings move with results only.
+        url = f"{arena}/v1/leaderboards/ratings:tictactoe/scores"
+        status, refusal = await http_json("POST", url, token=SERVER_KEY, json=body)
+        assert (status, refusal["error"]["code"]) == (403, "FORBIDDEN")
 
 
 async def test_a_server_mode_refuses_players_results_and_takes_the_servers(

@@ -37,6 +37,12 @@ NAMES = {
     "arena_match_errors": "counter",
     "arena_match_takeovers": "counter",
     "arena_match_fenced": "counter",
+    "arena_mm_matches": "counter",
+    "arena_mm_widened": "counter",
+    "arena_mm_stale": "counter",
+    "arena_mm_expired": "counter",
+    "arena_mm_tickets_waiting": "gauge",
+    "arena_mm_time_to_match_seconds": "histogram",
     "arena_match_tick_lateness_seconds": "histogram",
     "arena_matches_disputed": "counter",
 }

@@ -22,7 +22,8 @@ async def test_a_spectator_reads_but_every_change_is_refused(arena: str) -> None
     async with await spectate(arena) as watcher:
         assert (await watcher.request("session.get"))["role"] == "spectator"
         boards = {b["id"]: b for b in (await watcher.request("lb.boards"))["boards"]}
-        assert set(boards) == {"global", "daily"}
+        # The configured boards, and the rating boards of the modes ARENA_MODES names.
+        assert set(boards) == {"global", "daily", "ratings:tictactoe", "ratings:dots"}
         assert boards["global"]["current"] == "all"
         assert len(boards["daily"]["current"]) == len("2026-11-26")
         assert (await watcher.request("lb.top", board="global", limit=10))["entries"] == []

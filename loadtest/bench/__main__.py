@@ -14,12 +14,30 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from loadtest.bench import connections, hosted, leaderboards, lobbies, locks, relay, sync
+from loadtest.bench import (
+    connections,
+    hosted,
+    leaderboards,
+    lobbies,
+    locks,
+    matchmaking,
+    relay,
+    sync,
+)
 from loadtest.bench.common import machine
 
 BEGIN = "<!-- bench:start (make bench rewrites from here) -->"
 END = "<!-- bench:end -->"
-SECTIONS = ("leaderboards", "locks", "lobbies", "sync", "relay", "hosted", "connections")
+SECTIONS = (
+    "leaderboards",
+    "locks",
+    "lobbies",
+    "sync",
+    "matchmaking",
+    "relay",
+    "hosted",
+    "connections",
+)
 
 
 def record(doc: Path, body: str) -> None:
@@ -45,6 +63,8 @@ async def main_async(args: argparse.Namespace) -> str:
             sections.append(await lobbies.run(workdir, duration_s=min(args.duration, 5.0)))
         if "sync" in args.only:
             sections.append(sync.run())
+        if "matchmaking" in args.only:
+            sections.append(await matchmaking.run(workdir))
         if "relay" in args.only:
             sections.append(await relay.run(workdir))
         if "hosted" in args.only:

@@ -10,6 +10,9 @@ from server.handlers.base import Handler, OpContext, Request, SocketChannels
 from server.handlers.leaderboards import LEADERBOARD_HANDLERS
 from server.handlers.lobbies import LOBBY_HANDLERS
 from server.handlers.matches import MATCH_HANDLERS
+from server.handlers.matchmaking import MATCHMAKING_HANDLERS
+from server.handlers.parties import PARTY_HANDLERS
+from server.handlers.ratings import RATING_HANDLERS
 from server.handlers.social import SOCIAL_HANDLERS
 from server.handlers.system import SYSTEM_HANDLERS
 from server.protocol import Op
@@ -19,7 +22,10 @@ HANDLERS: dict[str, Handler] = {
     **LEADERBOARD_HANDLERS,
     **LOBBY_HANDLERS,
     **MATCH_HANDLERS,
+    **MATCHMAKING_HANDLERS,
     **SOCIAL_HANDLERS,
+    **RATING_HANDLERS,
+    **PARTY_HANDLERS,
 }
 
 assert set(HANDLERS) == {str(op) for op in Op}, "every Op needs a handler, and only those"

@@ -7,7 +7,7 @@ from server.handlers.base import Handler, OpContext, Request
 from server.protocol import Message, Op, Preencoded
 from server.services.leaderboards import AROUND_RADIUS_MAX, OFFSET_MAX, TOP_LIMIT_MAX
 
-BOARD_MAX = 32
+BOARD_MAX = 40  # a configured board's id (32), or a rating board's: "ratings:" + a mode
 PERIOD_MAX = 16
 PLAYER_ID_MAX = 64
 

@@ -6,7 +6,7 @@ from server.errors import BadRequest
 from server.handlers.base import Handler, OpContext, Request, feed_entries
 from server.protocol import Message, Op
 from server.services.activity import LIMIT_MAX as ACTIVITY_LIMIT_MAX
-from server.services.chat import HISTORY_MAX, ROOM, TEXT_RAW_MAX
+from server.services.chat import HISTORY_MAX, ROOM, ROOM_RULE, TEXT_RAW_MAX
 from server.services.notifications import LIST_MAX as NOTES_LIST_MAX
 
 ROOMS_PER_SOCKET = 16
@@ -26,7 +26,7 @@ async def chat_join(ctx: OpContext, req: Request) -> Message:
 async def chat_leave(ctx: OpContext, req: Request) -> Message:
     room = req.string("room", min_len=1, max_len=ROOM_MAX_LEN)
     if not ROOM.match(room):
-        raise BadRequest("room: a public room's name, lobby:<lobby_id> or match:<match_id>")
+        raise BadRequest(ROOM_RULE)
     await ctx.channels.leave(ctx.services.chat.channel(room))
     return {}
 

@@ -15,10 +15,13 @@ from server.services.lobbies import LobbyService
 from server.services.match_host import MatchHost
 from server.services.match_life import MatchLifeService
 from server.services.matches import MatchService
+from server.services.matchmaker import Matchmaker
 from server.services.notifications import NotificationService
+from server.services.parties import PartyService
 from server.services.presence import PresenceService
 from server.services.profiles import ProfileService
 from server.services.ratelimits import RateLimiter
+from server.services.ratings import RatingService
 from server.services.results import ResultService
 from server.services.sessions import SessionService
 from server.services.stats import StatsService
@@ -38,10 +41,13 @@ class Services:
     match_life: MatchLifeService  # presence pushes and abandoned ends
     hosted: HostedMatches  # server-run matches: create, join, input, listing
     host: MatchHost  # runs this node's server-run matches (started by the app)
+    matchmaker: Matchmaker  # tickets; runs the passes of the modes it leads (the app starts it)
+    parties: PartyService
     chat: ChatService
     notifications: NotificationService
     activity: ActivityFeed
     results: ResultService
+    ratings: RatingService  # per mode, learnt from results (the matchmaker reads them)
     results_queue: TaskQueue
     cache_stats: CacheStats
     health: HealthService

@@ -1,16 +1,18 @@
-"""Chat rooms: public rooms named by settings, and a room per lobby and per match that
-only its members may join, read or write.
+"""Chat rooms: public rooms named by settings, and a room per lobby, per match and per
+party that only its members may join, read or write.
 
-Room names: a public room's own name, ``lobby:<lobby_id>`` or ``match:<match_id>``.
-Messages go to a capped feed per room and, in the same script, to the room's
-channel; ``chat.message`` reaches every socket that joined the room, on any node.
+Room names: a public room's own name, ``lobby:<lobby_id>``, ``match:<match_id>`` or
+``party:<party_id>``. Messages go to a capped feed per room and, in the same script, to
+the room's channel; ``chat.message`` reaches every socket that joined the room, on any
+node.
 
-A lobby's room is for those seated in the open lobby; a match's room for the
-players who have not left the match. Who stops being a member stops hearing the
-room too: ``lobby.leave`` and ``match.leave`` take the socket out of the room,
-and so does a push that ends the seat on another node's say-so (``lobby.closed``,
-or ``match.started``, which closes the lobby): the hub takes the socket out of
-the rooms such a push ends (server/room_exits.py).
+A lobby's room is for those seated in the open lobby; a match's room for the players
+who have not left the match; a party's room for its members. Who stops being a member
+stops hearing the room too: ``lobby.leave``, ``match.leave``, ``party.leave`` and
+``party.close`` take the socket out of the room, and so does a push that ends the seat
+on another node's say-so (``lobby.closed``; ``match.started``, which closes the lobby;
+a ``party.updated`` telling a player they are out of the party): the hub takes the
+socket out of the rooms such a push ends (server/room_exits.py).
 """
 
 from __future__ import annotations
@@ -23,11 +25,15 @@ from server.errors import BadRequest, NotInRoom
 from server.protocol import FeedEntry, Push, Tell
 from server.services.lobbies import LobbyService
 from server.services.matches import MatchService
+from server.services.parties import PartyService
 from server.services.ratelimits import RateLimiter
 from server.storage.feeds import ChatStore
 from server.text import clean_text
 
-ROOM = re.compile(r"^(?:lobby:[0-9a-f]{12}|match:[0-9a-f]{16}|[a-z0-9][a-z0-9_-]{0,31})$")
+ROOM = re.compile(
+    r"^(?:lobby:[0-9a-f]{12}|match:[0-9a-f]{16}|party:[0-9a-f]{12}|[a-z0-9][a-z0-9_-]{0,31})$"
+)
+ROOM_RULE = "room: a public room's name, lobby:<lobby_id>, match:<match_id> or party:<party_id>"
 TEXT_MAX = 500
 HISTORY_MAX = 100
 # The text as typed may be longer than TEXT_MAX until it is normalised (NFC composes).
@@ -41,6 +47,7 @@ class ChatService:
         rate_limiter: RateLimiter,
         lobbies: LobbyService,
         matches: MatchService,
+        parties: PartyService,
         *,
         public_rooms: frozenset[str],
         clock: Callable[[], float] = time.time,
@@ -49,17 +56,20 @@ class ChatService:
         self._rate_limiter = rate_limiter
         self._lobbies = lobbies
         self._matches = matches
+        self._parties = parties
         self._public = public_rooms
         self._clock = clock
 
     async def _check_member(self, player_id: str, room: str) -> None:
         if not ROOM.match(room):
-            raise BadRequest("room: a public room's name, lobby:<lobby_id> or match:<match_id>")
+            raise BadRequest(ROOM_RULE)
         kind, _, ident = room.partition(":")
         if kind == "lobby" and ident:
             allowed = await self._lobbies.is_member(ident, player_id)
         elif kind == "match" and ident:
             allowed = await self._matches.in_match(ident, player_id)
+        elif kind == "party" and ident:
+            allowed = await self._parties.is_member(ident, player_id)
         else:
             allowed = room in self._public
         if not allowed:
@@ -79,6 +89,9 @@ class ChatService:
 
     def match_room_channel(self, match_id: str) -> str:
         return self._store.channel(f"match:{match_id}")
+
+    def party_room_channel(self, party_id: str) -> str:
+        return self._store.channel(f"party:{party_id}")
 
     async def send(self, player_id: str, name: str, room: str, text: str) -> str:
         await self._rate_limiter.check("chat.send", player_id)

@@ -20,6 +20,7 @@ from server.protocol import Format
 from server.services.cache import ReadThroughCache
 from server.services.profiles import ProfileService
 from server.services.ratelimits import RateLimiter
+from server.services.ratings import rating_board_for
 from server.services.top_pages import CACHE_PAGE, BoardSizes, SplitPages, join, pack_page
 from server.services.watch import TOP_RANKS, WatchFeed
 from server.storage.leaderboards import Entry, LeaderboardStore, Submitted
@@ -77,7 +78,7 @@ class LeaderboardService:
         return current(board, self._clock()).period_id
 
     def _board(self, board_id: str) -> BoardSpec:
-        board = self._boards.get(board_id)
+        board = self._boards.get(board_id) or rating_board_for(board_id)
         if board is None:
             raise UnknownBoard(f"no board {board_id[:32]!r}")
         return board
@@ -97,7 +98,10 @@ class LeaderboardService:
         return await self._record(player_id, name, board_id, score)
 
     async def record(self, player_id: str, board_id: str, score: object) -> Submitted:
-        """A trusted game server's submit: no rate limit; the player must exist."""
+        """A trusted game server's submit: no rate limit; the player must exist. A rating
+        board takes ratings only, from the results worker."""
+        if rating_board_for(board_id) is not None:
+            raise Forbidden(f"board {board_id[:48]!r} shows ratings; results move them")
         self._board(board_id)
         score = validate_score(score)
         profile = await self._profiles.get(player_id)
@@ -167,8 +171,10 @@ class LeaderboardService:
         if at.expire_at_ms and at.expire_at_ms <= self._clock() * 1000:
             return join([], fmt)
         first = offset - offset % CACHE_PAGE
-        # Page 0 (the hot one) is one per board period: only later pages check the size.
-        size = await self._sizes.size(at) if first else CACHE_PAGE
+        # Page 0 (the hot one) is one per board period: only later pages check the size,
+        # and page 0 of a rating board no setting lists (any mode name names one).
+        unlisted = at.board.id not in self._boards
+        size = await self._sizes.size(at) if first or unlisted else CACHE_PAGE
         if offset >= size:
             return join([], fmt)
         entries = await self._cached_page(at, first, fmt)

@@ -35,8 +35,9 @@ from server.errors import (
     NotFound,
     NotInMatch,
 )
+from server.feed_ids import is_feed_id
 from server.modes import ModeBook, Results
-from server.protocol import FEED_PAGE_MAX, FeedEntry, Preencoded, Push, Tell, is_feed_id
+from server.protocol import FEED_PAGE_MAX, FeedEntry, Preencoded, Push, Tell
 from server.services.consensus import Consensus
 from server.services.host_opener import HostOpener
 from server.services.match_shapes import (
@@ -117,16 +118,14 @@ class MatchService:
         mode: str,
         players: list[str],
         params: Mapping[str, Any] | None = None,
+        teams: list[list[str]] | None = None,
     ) -> None:
-        """Store the match and have each player's socket follow it from its first event.
-
-        Idempotent: a lobby that retries its start sends the follow orders again, which
-        a socket already following ignores. Sent before ``match.started`` on the player
-        channels, so a socket follows the match before its player can send to it.
-
-        A player is in one running match at most: one still in another leaves it first.
-        A mode with a game is opened for hosting (``params`` go to the game's ``init``).
-        """
+        """Store the match and have each player's socket follow it from its first event
+        (idempotent: a lobby's retry sends the follow orders again, which a following
+        socket ignores), before ``match.started``, so a socket follows before it sends.
+        ``teams``: the matchmaker's (ratings then rate each team as one side). A player
+        is in one running match at most: one still in another leaves it first. A mode
+        with a game is opened for hosting (``params`` go to the game's ``init``)."""
         await self.leave_other_matches(players, match_id)
         spec = self._modes.spec_for(mode)
         match = MatchRecord(
@@ -137,6 +136,7 @@ class MatchService:
             state="running",
             started_ms=self._now_ms(),
             hosted=spec.authoritative,
+            teams=teams,
         )
         await self._store.create(match)
         if spec.authoritative:

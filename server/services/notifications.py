@@ -16,7 +16,8 @@ from collections.abc import Callable
 from typing import Any
 
 from server.errors import BadRequest
-from server.protocol import FeedEntry, Push, Tell, is_feed_id
+from server.feed_ids import is_feed_id
+from server.protocol import FeedEntry, Push, Tell
 from server.storage.feeds import NOTES_KEEP, NoteStore
 
 KIND = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,31}$")

@@ -13,7 +13,7 @@ from typing import Protocol
 
 from server.protocol import Tell
 
-__all__ = ["Pushes", "Tell"]
+__all__ = ["PartyTickets", "Pushes", "Tell"]
 
 
 class Pushes(Protocol):
@@ -32,3 +32,13 @@ class Pushes(Protocol):
 
     async def kept(self, player_id: str) -> list[Tell]:
         """The pushes kept for the player in the last minute, oldest first."""
+
+
+class PartyTickets(Protocol):
+    """The matchmaker's side of parties: only the leader queues a party, and any change of
+    who is in it (or who leads it) voids what was queued."""
+
+    async def party_changed(self, party_id: str, reason: str) -> None:
+        """Called after every membership change of a party (reason: ``joined``, ``left``,
+        ``kicked``, ``dropped`` when a member's reconnect grace ran out, ``promoted``,
+        ``closed``): cancel the party's tickets and tell its players so."""

@@ -1,12 +1,14 @@
-"""Applying a match's result: leaderboards (exactly once), the activity feed, each
-player's new standing.
+"""Applying a match's result: leaderboards and ratings (exactly once), the activity feed,
+each player's new standing.
 
 Called by the results worker for each queued job. A job may run more than once
 (its worker died before acknowledging it): every board update carries the id
 ``match:player`` and the board script applies an id once, so the leaderboards
-count a result once however often the job runs. The activity entry and the
-notifications are at least once: a rerun after a crash between them and the
-final mark may repeat them.
+count a result once however often the job runs; the ratings script likewise rates a
+match once (services/ratings.py). A match ended with no result (abandoned, ended by
+an operator or a failed game) or disputed has no result to apply: it moves nothing.
+The activity entry and the notifications are at least once: a rerun after a crash
+between them and the final mark may repeat them.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from server.services.leaderboards import LeaderboardService
 from server.services.matches import MatchService
 from server.services.notifications import NotificationService
 from server.services.profiles import ProfileService
+from server.services.ratings import RatingService
 from server.storage.queue import QueueCounts, TaskQueue
 
 log = logging.getLogger(__name__)
@@ -39,6 +42,7 @@ class ResultService:
         activity: ActivityFeed,
         queue: TaskQueue,
         *,
+        ratings: RatingService,
         modes: ModeBook,
     ) -> None:
         self._matches = matches
@@ -47,6 +51,7 @@ class ResultService:
         self._notifications = notifications
         self._activity = activity
         self._queue = queue
+        self._ratings = ratings
         self._modes = modes
 
     async def queue_counts(self) -> QueueCounts:
@@ -103,6 +108,9 @@ class ResultService:
                             "rank": done.rank,
                         }
                     )
+        ratings = await self._ratings.rate_match(
+            match.mode, match_id, match.result, teams=match.teams, names=names
+        )
         activity.insert(
             0,
             {
@@ -115,9 +123,12 @@ class ResultService:
         )
         await self._activity.post(activity)
         for player_id, score in match.result.items():
-            await self._notifications.notify(
-                player_id,
-                "match.result",
-                {"match_id": match_id, "score": score, "boards": standings[player_id]},
-            )
+            note: dict[str, Any] = {
+                "match_id": match_id,
+                "score": score,
+                "boards": standings[player_id],
+            }
+            if player_id in ratings:
+                note["rating"] = ratings[player_id].as_wire()
+            await self._notifications.notify(player_id, "match.result", note)
         await self._matches.mark_applied(match_id)

@@ -17,7 +17,8 @@ from typing import Any
 import msgpack
 
 from server.errors import FeedTrimmed
-from server.protocol import FeedEntry, Tell, is_feed_id, next_feed_id, packed_head, with_id
+from server.feed_ids import is_feed_id, next_feed_id
+from server.protocol import FeedEntry, Tell, packed_head, with_id
 from server.storage import keys
 from server.storage.connection import client_values, text, translate_redis_errors
 from server.storage.mux import Commands

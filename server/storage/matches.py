@@ -52,6 +52,8 @@ class MatchRecord:
     result: dict[str, int] | None = None
     applied: bool = False  # the result reached the leaderboards
     hosted: bool = False  # a server-run game's: players send inputs, not events
+    # Team modes (the matchmaker sets them): who played together; None: free-for-all.
+    teams: list[list[str]] | None = None
 
     def fields(self) -> dict[str, Any]:
         return {
@@ -62,14 +64,14 @@ class MatchRecord:
             "state": self.state,
             "started_ms": self.started_ms,
             "hosted": int(self.hosted),
-        }
+        } | ({} if self.teams is None else {"teams": msgpack.packb(self.teams)})
 
     @classmethod
     def parse(cls, raw: list[bytes]) -> MatchRecord | None:
         if not raw:
             return None
         flat = {text(raw[i]): raw[i + 1] for i in range(0, len(raw), 2)}
-        result = flat.get("result")
+        result, teams = flat.get("result"), flat.get("teams")
         return cls(
             match_id=text(flat["match_id"]),
             lobby_id=text(flat["lobby_id"]),
@@ -81,6 +83,7 @@ class MatchRecord:
             result=None if result is None else dict(msgpack.unpackb(result)),
             applied=flat.get("applied") == b"1",
             hosted=flat.get("hosted") == b"1",
+            teams=None if teams is None else msgpack.unpackb(teams),
         )
 
 

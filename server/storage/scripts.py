@@ -95,6 +95,12 @@ class Scripts:
     delete_if_equal: Script
     claim_lapsed: Script
     lock_extend: Script
+    mm_enqueue: Script
+    mm_remove: Script
+    mm_commit: Script
+    mm_accept: Script
+    mm_requeue: Script
+    mm_forget_mode: Script
     fenced_write: Script
     feed_append: Script
     feed_read: Script
@@ -126,6 +132,14 @@ class Scripts:
     input_add: Script
     match_admit: Script
     join_ask: Script
+    rating_apply: Script
+    party_create: Script
+    party_join: Script
+    party_leave: Script
+    party_promote: Script
+    party_invite: Script
+    party_close: Script
+    party_read: Script
 
     @classmethod
     def load(cls, mux: Commands) -> Scripts:

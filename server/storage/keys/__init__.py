@@ -1,4 +1,6 @@
-"""Every Redis key and pub/sub channel Arena uses, and nothing else decides a name.
+"""Every Redis key and pub/sub channel Arena uses, and nothing else decides a name (this
+package: the keys of server-run matches are in ``hosting``, those of parties, matchmaking
+and ratings in ``play``, re-exported here).
 
 Secrets never appear in key names in the clear: a session key holds the SHA-256
 of its token and a device key the SHA-256 of its device id, so a Redis dump or
@@ -7,16 +9,69 @@ of its token and a device key the SHA-256 of its device id, so a Redis dump or
 
 from __future__ import annotations
 
-PREFIX = "arena"
+from server.storage.keys.hosting import (
+    host_leases,
+    host_load,
+    match_epoch,
+    match_host,
+    match_input_rate,
+    match_inputs,
+    match_lease,
+    match_snapshot,
+    match_steps,
+)
+from server.storage.keys.play import (
+    board_rated,
+    board_ratings,
+    mm_accepts,
+    mm_holders,
+    mm_lease,
+    mm_made,
+    mm_modes,
+    mm_party_tickets,
+    mm_queue,
+    mm_tickets,
+    party,
+    party_leases,
+    party_player_resource,
+    player_party,
+)
+from server.storage.keys.prefix import PREFIX
+
+# Re-exported: every key is ``keys.x``, wherever it is written down.
+__all__ = [
+    "PREFIX",
+    "board_rated",
+    "board_ratings",
+    "host_leases",
+    "host_load",
+    "match_epoch",
+    "match_host",
+    "match_input_rate",
+    "match_inputs",
+    "match_lease",
+    "match_snapshot",
+    "match_steps",
+    "mm_accepts",
+    "mm_holders",
+    "mm_lease",
+    "mm_made",
+    "mm_modes",
+    "mm_party_tickets",
+    "mm_queue",
+    "mm_tickets",
+    "party",
+    "party_leases",
+    "party_player_resource",
+    "player_party",
+]
 
 
 def device(device_hash: str) -> str:
     """Hash (player_id, secret: the SHA-256 of the device's secret) with the guest TTL:
     which player a device id (hashed) logs in as, and what proves it is that device.
-
     Before device secrets it was a string holding the player id alone; the login
-    script turns such a key into the hash on the device's next login.
-    """
+    script turns such a key into the hash on the device's next login."""
     return f"{PREFIX}:device:{device_hash}"
 
 
@@ -132,10 +187,8 @@ def board_arrivals(board_id: str, period_id: str) -> str:
 
 def lock(resource: str) -> str:
     """String: who holds the lock on a resource (a random token, with a TTL).
-
     ``resource`` is a hash tag such as ``lobby:ab12``: the lock, its fence counter and
-    the state it guards share it, so one script can check the fence and write.
-    """
+    the state it guards share it, so one script can check the fence and write."""
     return f"{PREFIX}:{{{resource}}}:lock"
 
 
@@ -208,60 +261,6 @@ def match_send_rate(match_id: str, player_id: str) -> str:
     return f"{PREFIX}:{{match:{match_id}}}:rate:{player_id}"
 
 
-def match_host(match_id: str) -> str:
-    """Hash: a server-run match's hosting record (game, params, tick rate, seed): what a
-    node needs to run it. Its keys below share the match's tag, so the per-tick commit,
-    the claim and the snapshot each touch one slot; the out feed is ``match_feed``."""
-    return f"{PREFIX}:{{match:{match_id}}}:host"
-
-
-def match_epoch(match_id: str) -> str:
-    """String: the match's fencing counter; every claim takes the next number and a
-    commit under any other number writes nothing."""
-    return f"{PREFIX}:{{match:{match_id}}}:epoch"
-
-
-def match_lease(match_id: str) -> str:
-    """String with a PX TTL: ``<node>:<epoch>``, the node hosting the match; renewed by
-    its tick commits, claimable by another node once it lapses."""
-    return f"{PREFIX}:{{match:{match_id}}}:lease"
-
-
-def match_inputs(match_id: str) -> str:
-    """Stream, capped (MAXLEN ~): players' inputs in arrival order; the snapshot trims
-    what it has consumed."""
-    return f"{PREFIX}:{{match:{match_id}}}:inputs"
-
-
-def match_input_rate(match_id: str, player_id: str) -> str:
-    """String: GCRA state of one player's inputs in one match."""
-    return f"{PREFIX}:{{match:{match_id}}}:input-rate:{player_id}"
-
-
-def match_snapshot(match_id: str) -> str:
-    """Hash: the last snapshot (tick, epoch, in_upto, out_id, blob: rng and state)."""
-    return f"{PREFIX}:{{match:{match_id}}}:snap"
-
-
-def match_steps(match_id: str) -> str:
-    """Hash: since the last snapshot, ``last`` -> the last tick committed, and tick -> the
-    last input id that tick consumed, for each that consumed any (a replay hands each
-    tick exactly its inputs, up to the last tick any player may have seen)."""
-    return f"{PREFIX}:{{match:{match_id}}}:steps"
-
-
-def host_leases() -> str:
-    """Sorted set: hosted match id -> when (ms) its lease lapses unless renewed; sweepers
-    read the due ones. Another slot than the match's on a cluster: updated apart."""
-    return f"{PREFIX}:hosting:leases"
-
-
-def host_load() -> str:
-    """Hash: node id -> how many matches it hosts, written by each node's sweeper (a new
-    match is placed on the least loaded live node); it expires when no node writes it."""
-    return f"{PREFIX}:hosting:load"
-
-
 def player_match(player_id: str) -> str:
     """String: the running match a player is in, so a new socket follows it."""
     return f"{PREFIX}:{{player:{player_id}}}:match"
@@ -295,10 +294,8 @@ def watch_channel() -> str:
 
 def running_matches() -> str:
     """Sorted set: running match id -> its start (ms); what ``match.list`` pages through.
-
-    The running index's three keys share the tag ``{matches}``, so one script reads a
-    page of ids and their summaries, or unlists a match from all three.
-    """
+    The running index's three keys share the tag ``{matches}``: one script reads a page
+    of ids and their summaries, or unlists a match from all three."""
     return f"{PREFIX}:{{matches}}:running"
 
 

@@ -1,0 +1,3 @@
+"""What begins every key and channel name Arena uses."""
+
+PREFIX = "arena"
