@@ -22,6 +22,9 @@ async def test_a_party_spans_nodes_and_outlives_its_creators_node(spawn_node: Sp
     a = await ArenaClient.connect(doomed.url, ann.token)
     bob, b = await connect(survivor.url, "bob")
     party_id = (await a.request("party.create"))["party"]["party_id"]
+    # A reply means bob's node hears his channel: a socket serves ops only once subscribed
+    # (pushes are at most once, and a push before that would miss him).
+    await b.request("ping")
     await a.request("party.invite", player_id=bob.player_id)
     assert (await b.next_push("party.invited"))["party_id"] == party_id  # across nodes
     await b.request("party.join", party_id=party_id)
