@@ -23,6 +23,12 @@ DUEL = {
     },
     "*": {"capacity": 8},
 }
+# Two nodes of these modes: passes every 0.1 s, logins for hundreds of players.
+NODE_ENV = {
+    "ARENA_MODES": json.dumps(DUEL),
+    "ARENA_MM_PASS_S": "0.1",
+    "ARENA_RATE_LIMITS": "auth.guest=1000/100",
+}
 
 
 async def test_two_tickets_become_a_match_that_starts_for_both(start_arena: StartArena) -> None:
@@ -76,11 +82,7 @@ async def test_a_cancelled_ticket_is_gone_and_says_so(start_arena: StartArena) -
 async def test_400_tickets_over_two_nodes_each_matched_once_within_the_rules(
     spawn_node: SpawnNode,
 ) -> None:
-    env = {
-        "ARENA_MODES": json.dumps(DUEL),
-        "ARENA_MM_PASS_S": "0.1",
-        "ARENA_RATE_LIMITS": "auth.guest=1000/100",
-    }
+    env = NODE_ENV
     nodes = [spawn_node(**env), spawn_node(**env)]
     players = [await login(nodes[i % 2].url, f"p{i}") for i in range(400)]
     clients = [await ArenaClient.connect(nodes[i % 2].url, p.token) for i, p in enumerate(players)]
@@ -111,11 +113,7 @@ async def test_400_tickets_over_two_nodes_each_matched_once_within_the_rules(
 async def test_the_node_running_the_passes_killed_another_takes_over(
     spawn_node: SpawnNode,
 ) -> None:
-    env = {
-        "ARENA_MODES": json.dumps(DUEL),
-        "ARENA_MM_PASS_S": "0.1",
-        "ARENA_RATE_LIMITS": "auth.guest=1000/100",
-    }
+    env = NODE_ENV
     nodes = [spawn_node(**env), spawn_node(**env)]
     players = [await login(nodes[1].url, f"p{i}") for i in range(4)]
     clients = [await ArenaClient.connect(nodes[1].url, p.token) for p in players]

@@ -4,9 +4,7 @@ timeout, made-up modes, huge numbers, a node dying before a proposal went out.""
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
 import msgpack
@@ -19,9 +17,9 @@ from server.errors import ArenaError, NotFound
 from server.protocol import Format
 from server.services import Services
 from server.storage import keys
-from server.storage.clients import open_mux, open_redis
-from tests.conftest import StartArena, settings_for_test
-from tests.helpers import connect, services_of
+from tests.conftest import StartArena
+from tests.helpers import connect
+from tests.mm_helpers import Clock, clocked_services
 
 MODES = {
     "duel": {"capacity": 2, "matchmaker": {"min": 2, "max": 2}},
@@ -32,27 +30,13 @@ MODES = {
 }
 
 
-@dataclass
-class Clock:
-    now: float = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 async def world(
     redis_server: RedisProcess, redis_client: redis_sync.Redis
 ) -> AsyncIterator[tuple[Services, Clock]]:
-    settings = settings_for_test(redis_url=redis_server.url, modes=json.dumps(MODES))
-    mux = open_mux(redis_server.url, timeout_s=settings.redis_timeout_s)
-    blocking = open_redis(redis_server.url, pool_size=2, timeout_s=settings.redis_timeout_s)
-    clock = Clock()
-    try:
-        yield services_of(settings, mux, clock, blocking), clock
-    finally:
-        await mux.aclose()
-        await blocking.aclose()
+    # redis_client: asked for so the test starts on an empty Redis (it flushes it).
+    async with clocked_services(redis_server.url, MODES) as made:
+        yield made
 
 
 def queued(redis_client: redis_sync.Redis, mode: str) -> set[str]:
