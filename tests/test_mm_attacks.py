@@ -114,7 +114,7 @@ async def test_a_party_change_the_matchmaker_missed_never_matches_the_old_roster
     await maker.enqueue("lead", "trio", None)
     real = maker.party_changed
 
-    async def blip(party_id: str, reason: str) -> None:
+    async def blip(party_id: str, change: str) -> None:
         raise ArenaError("redis away")
 
     maker.party_changed = blip  # type: ignore[method-assign]

@@ -157,14 +157,17 @@ class Matchmaker:
         if await self._store.remove(mode, [ticket]):
             await self._tell(ticket, "cancelled", self._now_ms())
 
-    async def party_changed(self, party_id: str, reason: str) -> None:
-        """The party's membership changed: its waiting tickets go (the pushes say why:
-        ``mm.status {state: "cancelled", reason}``). The parties' port (PartyTickets)."""
+    async def party_changed(self, party_id: str, change: str) -> None:
+        """The party's membership changed (``change``: joined, left, kicked, dropped,
+        promoted, closed): its waiting tickets go, ``mm.status {state: "cancelled",
+        reason: "the party changed", change}``. The parties' port (PartyTickets)."""
         for ticket_id in await self._store.party_tickets(party_id):
             mode = ticket_mode(ticket_id)
             ticket = await self._store.ticket(mode, ticket_id)
             if ticket is not None and await self._store.remove(mode, [ticket]):
-                await self._tell(ticket, "cancelled", self._now_ms(), reason=reason)
+                await self._tell(
+                    ticket, "cancelled", self._now_ms(), reason="the party changed", change=change
+                )
 
     async def _tell(self, ticket: TicketRecord, state: str, now_ms: int, **more: Any) -> None:
         fields = {

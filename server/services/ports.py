@@ -38,7 +38,7 @@ class PartyTickets(Protocol):
     """The matchmaker's side of parties: only the leader queues a party, and any change of
     who is in it (or who leads it) voids what was queued."""
 
-    async def party_changed(self, party_id: str, reason: str) -> None:
-        """Called after every membership change of a party (reason: ``joined``, ``left``,
+    async def party_changed(self, party_id: str, change: str) -> None:
+        """Called after every membership change of a party (``change``: ``joined``, ``left``,
         ``kicked``, ``dropped`` when a member's reconnect grace ran out, ``promoted``,
         ``closed``): cancel the party's tickets and tell its players so."""
