@@ -12,11 +12,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import logging
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -196,38 +198,39 @@ def _result_workers(node: Node) -> CleanupContext:
     return result_workers
 
 
-def _match_host(node: Node) -> CleanupContext:
-    """The scheduler and sweeper of this node's server-run matches."""
+def _loop(
+    name: str, run: Callable[[], Coroutine[Any, Any, None]], stop: Callable[[], Awaitable[None]]
+) -> CleanupContext:
+    """A loop of this node's that runs as long as the node does: started with the app,
+    ``stop`` asked of it on the way out, then awaited; said at once if it dies early."""
 
-    async def match_host(app: web.Application) -> AsyncIterator[None]:
-        host = node.services.host
-        task = asyncio.create_task(host.run(), name="match-host")
-        task.add_done_callback(_say_if_failed)
+    async def loop(app: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(run(), name=name)
+        task.add_done_callback(functools.partial(_say_if_failed, name))
         yield
-        await host.drain()  # a no-op when the shutdown handed off already
+        await stop()
         await task
 
-    return match_host
+    return loop
+
+
+def _match_host(node: Node) -> CleanupContext:
+    """The scheduler and sweeper of this node's server-run matches (``drain`` is a no-op
+    when the shutdown handed them off already)."""
+    host = node.services.host
+    return _loop("the match host", host.run, host.drain)
 
 
 def _matchmaker(node: Node) -> CleanupContext:
     """This node's share of the matchmaking passes (the modes whose lease it holds)."""
-
-    async def matchmaker(app: web.Application) -> AsyncIterator[None]:
-        maker = node.services.matchmaker
-        task = asyncio.create_task(maker.run(), name="matchmaker")
-        task.add_done_callback(_say_if_failed)
-        yield
-        await maker.stop()
-        await task
-
-    return matchmaker
+    maker = node.services.matchmaker
+    return _loop("the matchmaker", maker.run, maker.stop)
 
 
-def _say_if_failed(task: asyncio.Task[None]) -> None:
-    """The host's loop is meant to run until the node stops: say at once if it died."""
+def _say_if_failed(name: str, task: asyncio.Task[None]) -> None:
+    """A node's loop is meant to run until the node stops: say at once if it died."""
     if not task.cancelled() and task.exception() is not None:
-        log.error("the match host stopped", exc_info=task.exception())
+        log.error("%s stopped", name, exc_info=task.exception())
 
 
 def _hand_off(node: Node) -> Callable[[web.Application], Awaitable[None]]:
