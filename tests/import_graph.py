@@ -5,7 +5,7 @@ The layers, top to bottom (a module may import its own layer and those below):
 
     entry       processes and the composition root: __main__, nodes, app, compose, worker
     transport   sockets and HTTP: ws, connection, hub, http_*, upkeep, redelivery
-    handlers    one small function per op
+    handlers    one small function per op; and schema, the protocol as data
     services    the game's rules
     storage     the only code that speaks Redis
     games       server-run games and what drives them: pure, no I/O; below storage so
@@ -57,6 +57,8 @@ def layer_of(module: str) -> str:
     top = parts[0]
     if top in ("games", "storage", "services", "handlers"):
         return top
+    if top == "schema":  # the protocol as data: it reads the limits the handlers check
+        return "handlers"
     if top in ENTRY:
         return "entry"
     if top in TRANSPORT or top.startswith(TRANSPORT_PREFIXES):

@@ -1,0 +1,7 @@
+"""The lobbies part of the protocol: its ops, pushes and shapes."""
+
+from __future__ import annotations
+
+from server.schema.spec import Area
+
+LOBBIES = Area(name="lobbies")

@@ -1,0 +1,7 @@
+"""The matches part of the protocol: its ops, pushes and shapes."""
+
+from __future__ import annotations
+
+from server.schema.spec import Area
+
+MATCHES = Area(name="matches")

@@ -1,0 +1,7 @@
+"""The matchmaking part of the protocol: its ops, pushes and shapes."""
+
+from __future__ import annotations
+
+from server.schema.spec import Area
+
+MATCHMAKING = Area(name="matchmaking")
