@@ -48,6 +48,8 @@ from server.protocol import ErrorCode
 
 
 class ArenaError(Exception):
+    """The root of the error tree; as itself, INTERNAL: a server bug, which is logged."""
+
     code: ClassVar[ErrorCode] = ErrorCode.INTERNAL
     http_status: ClassVar[int] = 500
 
@@ -58,11 +60,15 @@ class ArenaError(Exception):
 
 
 class BadRequest(ArenaError):
+    """A field is missing, ill-typed or out of bounds; the message names it."""
+
     code = ErrorCode.BAD_REQUEST
     http_status = 400
 
 
 class Unauthorized(ArenaError):
+    """A missing, unknown, expired or revoked token or socket ticket; or a server route without its key."""
+
     code = ErrorCode.UNAUTHORIZED
     http_status = 401
 
@@ -89,36 +95,50 @@ class UnsupportedMediaType(ArenaError):
 
 
 class Forbidden(ArenaError):
+    """Not allowed to this caller (a server-only board or result, the wrong kind of match, an invite-only party)."""
+
     code = ErrorCode.FORBIDDEN
     http_status = 403
 
 
 class NotFound(ArenaError):
+    """No such route, player or party."""
+
     code = ErrorCode.NOT_FOUND
     http_status = 404
 
 
 class UnknownBoard(ArenaError):
+    """No board with that id."""
+
     code = ErrorCode.UNKNOWN_BOARD
     http_status = 404
 
 
 class NotRanked(ArenaError):
+    """The player has no score on that board period."""
+
     code = ErrorCode.NOT_RANKED
     http_status = 404
 
 
 class UnknownOp(ArenaError):
+    """No such op."""
+
     code = ErrorCode.UNKNOWN_OP
     http_status = 400
 
 
 class BadFrame(ArenaError):
+    """The frame is not a msgpack map or JSON object; the socket stays open."""
+
     code = ErrorCode.BAD_FRAME
     http_status = 400
 
 
 class RateLimited(ArenaError):
+    """Too many attempts; ``retry_after_ms`` says how long to wait."""
+
     code = ErrorCode.RATE_LIMITED
     http_status = 429
 
@@ -144,21 +164,29 @@ class LockTimeout(ArenaError):
 
 
 class LobbyNotFound(ArenaError):
+    """No open lobby with that id."""
+
     code = ErrorCode.LOBBY_NOT_FOUND
     http_status = 404
 
 
 class LobbyFull(ArenaError):
+    """Every seat is taken."""
+
     code = ErrorCode.LOBBY_FULL
     http_status = 409
 
 
 class AlreadyInLobby(ArenaError):
+    """The player sits in another lobby; leave it first."""
+
     code = ErrorCode.ALREADY_IN_LOBBY
     http_status = 409
 
 
 class NotInLobby(ArenaError):
+    """The player sits in no open lobby."""
+
     code = ErrorCode.NOT_IN_LOBBY
     http_status = 409
 
@@ -172,31 +200,43 @@ class NotInMatch(ArenaError):
 
 
 class MatchEnded(ArenaError):
+    """The match has ended; its result stands."""
+
     code = ErrorCode.MATCH_ENDED
     http_status = 409
 
 
 class MatchFull(ArenaError):
+    """A server-run match's roster fills its mode's capacity."""
+
     code = ErrorCode.MATCH_FULL
     http_status = 409
 
 
 class AlreadyQueued(ArenaError):
+    """The player or a member of their party waits in another ticket of that mode."""
+
     code = ErrorCode.ALREADY_QUEUED
     http_status = 409
 
 
 class QueueFull(ArenaError):
+    """The mode's matchmaking queue holds its most tickets; retry later."""
+
     code = ErrorCode.QUEUE_FULL
     http_status = 503
 
 
 class FeedTrimmed(ArenaError):
+    """``after`` is older than the feed keeps; read from the start."""
+
     code = ErrorCode.FEED_TRIMMED
     http_status = 410
 
 
 class NotInRoom(ArenaError):
+    """No such chat room, or not one of its members."""
+
     code = ErrorCode.NOT_IN_ROOM
     http_status = 403
 
@@ -216,6 +256,8 @@ class AlreadyInParty(ArenaError):
 
 
 class NotInParty(ArenaError):
+    """The player is in no party."""
+
     code = ErrorCode.NOT_IN_PARTY
     http_status = 409
 
@@ -228,6 +270,8 @@ class NotPartyLeader(ArenaError):
 
 
 class PartyFull(ArenaError):
+    """The party has ``max_size`` members."""
+
     code = ErrorCode.PARTY_FULL
     http_status = 409
 
@@ -241,5 +285,7 @@ class TooManyInvites(ArenaError):
 
 
 class Unavailable(ArenaError):
+    """Redis is down or too slow; retry later."""
+
     code = ErrorCode.UNAVAILABLE
     http_status = 503

@@ -18,10 +18,30 @@ from aiohttp import web
 from server.app import create_app
 from server.embedded_redis import RedisClusterProcesses, RedisProcess
 from server.settings import Settings
+from tests import contract
 from tests.nodes import NodeProcess
 
 StartArena = Callable[..., Awaitable[str]]
 SpawnNode = Callable[..., NodeProcess]
+
+SOCKET_CONTRACT = pytest.StashKey[contract.SocketContract | None]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[SOCKET_CONTRACT] = contract.install()
+
+
+@pytest.fixture(autouse=True)
+def frames_keep_the_contract(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail a test whose sockets received a frame the published documents do not allow
+    (tests/contract.py): the documents cannot drift from what the server sends."""
+    checker = request.config.stash[SOCKET_CONTRACT]
+    if checker is not None:
+        checker.take_violations()  # frames of an earlier test's leftovers are not this one's
+    yield
+    if checker is not None and (violations := checker.take_violations()):
+        shown = "\n".join(violations[:20])
+        pytest.fail(f"{len(violations)} frames break the published protocol:\n{shown}")
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,152 @@
+"""The contract test: every reply and push a test's socket receives is checked against the
+published AsyncAPI document, so the document cannot drift from what the server sends.
+
+``install`` taps aiohttp's client WebSocket (every socket the suite opens, through the
+Python client or raw): what a test sends is read for its ``op`` and ``rid``; what it
+receives is decoded and validated, with every object closed to fields the document does not
+name (``closed``). A success reply is checked against its op's result, a failure against the
+failure envelope, a push against its event; a request that succeeded is checked against its
+op's request schema too (the schema must not refuse what the server takes). Violations are
+kept until ``take_violations``: tests/conftest.py fails the test that received them.
+
+``ARENA_CONTRACT=off`` turns the tap off (to see a failure without it);
+``ARENA_CONTRACT_ONLY=lobby.,match.`` checks only names with those prefixes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+import fastjsonschema
+import msgpack
+
+from server.schema.asyncapi import FAILURE, asyncapi_document, request_name, result_name
+from server.schema.build import closed
+
+Validator = Callable[[Any], Any]
+
+
+class SocketContract:
+    """Validators for every message of the document, compiled when first needed."""
+
+    def __init__(self, document: dict[str, Any], only: tuple[str, ...] = ()) -> None:
+        self._messages = document["components"]["messages"]
+        self._closed_shapes = closed(document["components"]["schemas"])
+        self._open_shapes = document["components"]["schemas"]
+        self._validators: dict[tuple[str, bool], Validator] = {}
+        self._asked: weakref.WeakKeyDictionary[Any, dict[Any, dict[str, Any]]] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._only = only
+        self.violations: list[str] = []
+        self.checked = 0
+
+    def sent(self, socket: Any, data: str | bytes) -> None:
+        message = _decoded(data)
+        if isinstance(message, dict) and isinstance(message.get("op"), str) and "rid" in message:
+            rid = message["rid"]
+            if isinstance(rid, int | str) and not isinstance(rid, bool):
+                self._asked.setdefault(socket, {})[rid] = message
+
+    def received(self, socket: Any, data: str | bytes) -> None:
+        message = _decoded(data)
+        if not isinstance(message, dict):
+            self._violation("frame", f"not a map: {message!r:.200}")
+            return
+        if "ev" in message:
+            self._check(str(message["ev"]), str(message["ev"]), message, strict=True)
+            return
+        asked = self._asked.get(socket, {})
+        rid = message.get("rid")
+        request = asked.pop(rid, None) if isinstance(rid, int | str) else None
+        name = str(request["op"]) if request is not None else "?"
+        if message.get("ok") is False:
+            self._check(name, FAILURE, message, strict=True)
+        elif message.get("ok") is True and request is not None:
+            if self._check(name, result_name(name), message, strict=True):
+                self._check(name, request_name(name), request, strict=False)
+        else:
+            self._violation(name, f"neither a push nor a reply to a request: {message!r:.300}")
+
+    def _check(
+        self, name: str, message_name: str, message: dict[str, Any], *, strict: bool
+    ) -> bool:
+        if self._only and not name.startswith(self._only):
+            return True
+        validator = self._validator(message_name, strict)
+        if validator is None:
+            self._violation(name, f"the document has no message {message_name!r}")
+            return False
+        self.checked += 1
+        try:
+            validator(message)
+        except fastjsonschema.JsonSchemaException as exc:
+            self._violation(name, f"{message_name}: {exc}: {message!r:.400}")
+            return False
+        return True
+
+    def _validator(self, message_name: str, strict: bool) -> Validator | None:
+        key = (message_name, strict)
+        if key not in self._validators:
+            described = self._messages.get(message_name)
+            if described is None:
+                return None
+            payload = described["payload"]
+            shapes = self._closed_shapes if strict else self._open_shapes
+            root = {**(closed(payload) if strict else payload), "components": {"schemas": shapes}}
+            self._validators[key] = fastjsonschema.compile(root)
+        return self._validators[key]
+
+    def _violation(self, name: str, what: str) -> None:
+        self.violations.append(f"{name}: {what}")
+
+    def take_violations(self) -> list[str]:
+        found, self.violations = self.violations, []
+        return found
+
+
+def _decoded(data: str | bytes) -> Any:
+    try:
+        if isinstance(data, str):
+            return json.loads(data)
+        return msgpack.unpackb(data, raw=False, strict_map_key=False)
+    except ValueError:
+        return None
+
+
+def install() -> SocketContract | None:
+    """Tap every aiohttp client WebSocket of this process; None when ARENA_CONTRACT=off."""
+    if os.environ.get("ARENA_CONTRACT", "enforce") == "off":
+        return None
+    only = tuple(p for p in os.environ.get("ARENA_CONTRACT_ONLY", "").split(",") if p)
+    contract = SocketContract(asyncapi_document("contract"), only)
+    socket_class = aiohttp.ClientWebSocketResponse
+    send_str, send_bytes, receive = (
+        socket_class.send_str,
+        socket_class.send_bytes,
+        socket_class.receive,
+    )
+
+    async def tapped_send_str(self: Any, data: str, compress: int | None = None) -> None:
+        contract.sent(self, data)
+        await send_str(self, data, compress)
+
+    async def tapped_send_bytes(self: Any, data: bytes, compress: int | None = None) -> None:
+        contract.sent(self, data)
+        await send_bytes(self, data, compress)
+
+    async def tapped_receive(self: Any, timeout: float | None = None) -> Any:
+        msg = await receive(self, timeout)
+        if msg.type in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
+            contract.received(self, msg.data)
+        return msg
+
+    socket_class.send_str = tapped_send_str  # type: ignore[method-assign]
+    socket_class.send_bytes = tapped_send_bytes  # type: ignore[method-assign]
+    socket_class.receive = tapped_receive  # type: ignore[method-assign]
+    return contract
