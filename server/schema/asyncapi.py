@@ -58,7 +58,7 @@ def push_payload(spec: PushSpec) -> JsonSchema:
 
 def failure_payload() -> JsonSchema:
     return obj(
-        {"ok": const(False), "error": ref("Error")},
+        {"ok": const(False), "error": ref("ErrorBody")},
         {"rid": {"description": "The request's rid as it was sent; absent for fire-and-forget."}},
     )
 

@@ -66,7 +66,7 @@ def error_shapes() -> dict[str, JsonSchema]:
         "ErrorCode": string(
             enum=list(ErrorCode), description="Stable: clients branch on it, never on message."
         ),
-        "Error": obj(
+        "ErrorBody": obj(
             {"code": ref("ErrorCode"), "message": string(description="For people; may change.")},
             {
                 "retry_after_ms": integer(
