@@ -11,6 +11,8 @@ from server.services.notifications import LIST_MAX as NOTES_LIST_MAX
 
 ROOMS_PER_SOCKET = 16
 ROOM_MAX_LEN = 48
+# A notification id as notify.ack takes it: a feed id, "<ms>-<seq>" (server.feed_ids).
+NOTE_ID_MIN, NOTE_ID_MAX = 3, 41
 
 
 async def chat_join(ctx: OpContext, req: Request) -> Message:
@@ -62,7 +64,9 @@ async def notify_list(ctx: OpContext, req: Request) -> Message:
 
 
 async def notify_ack(ctx: OpContext, req: Request) -> Message:
-    await ctx.services.notifications.ack(ctx.player_id, req.string("id", min_len=3, max_len=41))
+    await ctx.services.notifications.ack(
+        ctx.player_id, req.string("id", min_len=NOTE_ID_MIN, max_len=NOTE_ID_MAX)
+    )
     return {}
 
 

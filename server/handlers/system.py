@@ -7,6 +7,9 @@ import time
 from server.handlers.base import Handler, OpContext, Request
 from server.protocol import Message, Op
 
+PRESENCE_IDS_MAX = 100  # player ids one presence.get may name
+PLAYER_ID_MAX = 64
+
 
 async def ping(ctx: OpContext, req: Request) -> Message:
     return {"server_time_ms": int(time.time() * 1000)}
@@ -17,7 +20,7 @@ async def session_get(ctx: OpContext, req: Request) -> Message:
 
 
 async def presence_get(ctx: OpContext, req: Request) -> Message:
-    player_ids = req.string_list("player_ids", max_items=100, max_len=64)
+    player_ids = req.string_list("player_ids", max_items=PRESENCE_IDS_MAX, max_len=PLAYER_ID_MAX)
     online, players = await ctx.services.presence.lookup(player_ids)
     return {"online": online, "players": players}
 
