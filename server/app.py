@@ -38,6 +38,7 @@ from server.background import every, stop
 from server.compose import Node, build_node
 from server.errors import ArenaError
 from server.protocol import CloseCode, Frame, Push, push
+from server.schema import published
 from server.services.leaderboards import Clock
 from server.settings import Settings
 from server.storage.connection import require_redis_version, wait_for_redis
@@ -82,7 +83,31 @@ def create_app(settings: Settings, *, clock: Clock = time.time) -> web.Applicati
     http_api.add_routes(app)
     app.router.add_get("/v1/ws", node.endpoint.handle)
     _add_pages(app)
+    _add_protocol_documents(app)
     return app
+
+
+def _add_protocol_documents(app: web.Application) -> None:
+    """The protocol as data (server/schema): AsyncAPI for the socket, OpenAPI for HTTP,
+    made when first asked for and kept (they change only with the server's code)."""
+    made: dict[str, bytes] = {}
+
+    def document(
+        name: str, make: Callable[[], dict[str, Any]]
+    ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        async def serve(request: web.Request) -> web.StreamResponse:
+            if name not in made:
+                made[name] = published.as_text(make()).encode()
+            return web.Response(
+                body=made[name],
+                content_type="application/json",
+                headers={"Cache-Control": "no-cache", "Access-Control-Allow-Origin": "*"},
+            )
+
+        return serve
+
+    app.router.add_get("/v1/asyncapi.json", document("asyncapi", published.asyncapi))
+    app.router.add_get("/v1/openapi.json", document("openapi", published.openapi))
 
 
 STATIC = Path(__file__).parent / "static"
