@@ -190,7 +190,7 @@ async def test_every_route_answers_as_the_document_says(start_arena: StartArena)
         async with http.ws_connect(f"{base}/v1/ws?ticket={ticket['ticket']}") as socket:
             tour.visited.add(("GET", "/v1/ws"))
             assert not socket.closed  # 101: the upgrade the document promises
-    assert tour.violations == []
+    assert tour.violations == [], "\n".join(tour.violations)
     documented = {(m.upper(), p) for p, item in openapi()["paths"].items() for m in item}
     assert sorted(documented - tour.visited) == [], "documented routes the tour never called"
 
@@ -204,4 +204,4 @@ async def test_a_rate_limited_read_answers_as_documented(start_arena: StartArena
         body, resp = await tour.call("GET", "/v1/leaderboards/global/top", 429)
         assert body["error"]["code"] == "RATE_LIMITED"
         assert int(resp.headers["Retry-After"]) * 1000 >= body["error"]["retry_after_ms"]
-    assert tour.violations == []
+    assert tour.violations == [], "\n".join(tour.violations)

@@ -186,7 +186,12 @@ ROTATE = RouteSpec(
     "/v1/auth/guest/rotate",
     "A new device secret for the current one; every session of the player ends.",
     "auth",
-    body=obj({"device_id": string(), "device_secret": string()}),
+    body=obj(
+        {
+            "device_id": string(DEVICE_ID_MIN, DEVICE_ID_MAX, pattern="^[\\x20-\\x7e]*$"),
+            "device_secret": string(description="The device's current secret."),
+        }
+    ),
     replies=(
         Reply(
             200,
