@@ -21,6 +21,8 @@ import msgpack
 
 from client_sim.transcript import Record, Recorder, render, rewrite
 from server.protocol import Format
+from server.schema.asyncapi import asyncapi_document
+from tests.contract import SocketContract
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "clients.md"
 HEAD = re.compile(r"^(\w+) (→|←) (.*)$")
@@ -254,3 +256,39 @@ def test_the_bytes_the_prose_points_at_are_in_the_msgpack_transcript() -> None:
     ):
         assert f"`{bytes_named}" in doc
         assert bytes_named in flowing
+
+
+class _Socket:
+    """One player's socket, as the contract keys what it asked (weakly referenced)."""
+
+
+def contract_violations(doc: str) -> tuple[list[str], int]:
+    """Every frame of both sessions checked as the suite's contract tap checks live ones:
+    requests by op, replies by the op their rid asked, pushes by event, objects closed."""
+    contract = SocketContract(asyncapi_document("clients-doc"))
+    for fmt in ("json", "msgpack"):
+        sockets: dict[str, _Socket] = {}
+        for line in parse(section(doc, fmt))[0]:
+            if line.message is None:
+                continue
+            socket, frame = sockets.setdefault(line.who, _Socket()), json.dumps(line.message)
+            if line.arrow == "→":
+                contract.sent(socket, frame)
+            else:
+                contract.received(socket, frame)
+    return contract.take_violations(), contract.checked
+
+
+def test_every_frame_keeps_the_published_schemas() -> None:
+    violations, checked = contract_violations(DOC.read_text("utf-8"))
+    assert violations == []
+    assert checked > 40  # requests, replies and pushes of both sessions
+
+
+def test_a_frame_off_the_schema_is_caught() -> None:
+    doc = DOC.read_text("utf-8")
+    spoilt = doc.replace('"authoritative":false', '"authoritative":"no"', 1)
+    assert spoilt != doc
+    violations, _ = contract_violations(spoilt)
+    assert violations
+    assert all(v.startswith("match.started") for v in violations)
