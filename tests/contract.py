@@ -9,6 +9,9 @@ failure envelope, a push against its event; a request that succeeded is checked 
 op's request schema too (the schema must not refuse what the server takes). Violations are
 kept until ``take_violations``: tests/conftest.py fails the test that received them.
 
+HTTP replies that a test reads with ``response.json()`` are checked likewise against the
+OpenAPI document (tests/contract_http.py).
+
 ``ARENA_CONTRACT=off`` turns the tap off (to see a failure without it);
 ``ARENA_CONTRACT_ONLY=lobby.,match.`` checks only names with those prefixes.
 """
@@ -27,6 +30,7 @@ import msgpack
 
 from server.schema.asyncapi import FAILURE, asyncapi_document, request_name, result_name
 from server.schema.build import closed
+from tests.contract_http import check_http
 
 Validator = Callable[[Any], Any]
 
@@ -105,6 +109,13 @@ class SocketContract:
     def _violation(self, name: str, what: str) -> None:
         self.violations.append(f"{name}: {what}")
 
+    def http(self, method: str, url: str, status: int, body: Any) -> None:
+        """An HTTP reply's JSON body, checked against the OpenAPI document."""
+        if self._only and not url.startswith(self._only):
+            return
+        self.checked += 1
+        self.violations.extend(check_http(method, url, status, body))
+
     def take_violations(self) -> list[str]:
         found, self.violations = self.violations, []
         return found
@@ -148,6 +159,15 @@ def install() -> SocketContract | None:
             contract.received(self, msg.data)
         return msg
 
+    response_class = aiohttp.ClientResponse
+    read_json = response_class.json
+
+    async def tapped_json(self: aiohttp.ClientResponse, *args: Any, **kwargs: Any) -> Any:
+        body = await read_json(self, *args, **kwargs)
+        contract.http(self.method, self.url.path, self.status, body)
+        return body
+
+    response_class.json = tapped_json  # type: ignore[method-assign]
     socket_class.send_str = tapped_send_str  # type: ignore[method-assign]
     socket_class.send_bytes = tapped_send_bytes  # type: ignore[method-assign]
     socket_class.receive = tapped_receive  # type: ignore[method-assign]
