@@ -162,26 +162,29 @@ class Player:
             await self.ws.send_bytes(data)
         return number
 
-    async def expect(self, wanted: Callable[[Message], bool]) -> Message:
+    async def expect(self, wanted: Callable[[Message], bool], what: str) -> Message:
         """The first frame received (now or within WAIT_S) that ``wanted`` accepts."""
-        async with asyncio.timeout(WAIT_S):
-            while True:
-                for message in self.inbox:
-                    if wanted(message):
-                        self.inbox.remove(message)
-                        return message
-                self._arrived.clear()
-                await self._arrived.wait()
+        try:
+            async with asyncio.timeout(WAIT_S):
+                while True:
+                    for message in self.inbox:
+                        if wanted(message):
+                            self.inbox.remove(message)
+                            return message
+                    self._arrived.clear()
+                    await self._arrived.wait()
+        except TimeoutError:
+            raise RuntimeError(f"{self.name}: no {what} within {WAIT_S:.0f} s") from None
 
     async def request(self, op: str, **fields: Any) -> Message:
         rid = await self.send(op, **fields)
-        reply = await self.expect(lambda m: m.get("rid") == rid and "ok" in m)
+        reply = await self.expect(lambda m: m.get("rid") == rid and "ok" in m, f"reply to {op}")
         if not reply["ok"]:
             raise RuntimeError(f"{self.name} {op}: {reply['error']}")
         return reply
 
     async def push(self, ev: str) -> Message:
-        return await self.expect(lambda m: m.get("ev") == ev)
+        return await self.expect(lambda m: m.get("ev") == ev, ev)
 
     async def close(self) -> None:
         """Close the socket as a client should: a close frame with 1000, the server's echo."""
@@ -318,6 +321,10 @@ def private_arena(workdir: Path) -> Iterator[str]:
             "ARENA_PORT": str(port),
             "ARENA_DATA_DIR": str(workdir / "arena"),
             "ARENA_MODES": json.dumps(MODES),
+            # What the session needs whatever the caller's environment says: the default
+            # boards (the mode feeds them) and a results worker (it sends the notes).
+            "ARENA_BOARDS": "",
+            "ARENA_WORKERS": "1",
         }
         log_path = workdir / "arena.log"
         server = start_server(env, log_path)
