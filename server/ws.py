@@ -115,9 +115,6 @@ class SocketEndpoint:
 
     async def _open(self, request: web.Request) -> web.StreamResponse:
         services, hub = self._services, self._hub
-        # Refused with 401 before the upgrade (the error middleware renders it).
-        session = await self._session(request)
-
         ws = web.WebSocketResponse(
             max_msg_size=self._settings.max_frame_bytes,
             heartbeat=self._settings.heartbeat_s,
@@ -125,6 +122,12 @@ class SocketEndpoint:
             # Game frames are small and many: deflate would cost more CPU than it saves.
             compress=False,
         )
+        # A request that cannot upgrade (a proxy that drops the Upgrade header) is refused
+        # before its single-use ticket is spent, so the client's next try can still use it.
+        if not ws.can_prepare(request).ok:
+            raise BadRequest("not a WebSocket upgrade request")
+        # Refused with 401 before the upgrade (the error middleware renders it).
+        session = await self._session(request)
         await ws.prepare(request)
         transport = request.transport
         if transport is None:  # the peer left during the upgrade

@@ -41,6 +41,16 @@ async def test_a_ticket_opens_a_socket_once(arena: str) -> None:
     assert await opens_socket(arena, f"ticket={ticket}") == 401  # used up
 
 
+async def test_a_request_that_cannot_upgrade_leaves_the_ticket_unspent(arena: str) -> None:
+    """A proxy that drops the Upgrade header gets 400, and the ticket still opens the socket."""
+    player = await login(arena)
+    ticket = await ticket_for(arena, player.token)
+    status, reply = await http_json("GET", f"{arena}/v1/ws?ticket={ticket}")
+    assert status == 400
+    assert reply["error"]["code"] == "BAD_REQUEST"
+    assert await opens_socket(arena, f"ticket={ticket}") == 101
+
+
 async def test_an_expired_ticket_is_refused(arena: str, redis_client: redis_sync.Redis) -> None:
     player = await login(arena)
     ticket = await ticket_for(arena, player.token)
