@@ -82,9 +82,8 @@ FEED_PUSHES = (
             "match_id": MATCH_ID_FIELD,
             "from": string(description='The sender\'s player id, or "server" (the game).'),
             "type": string(
-                1,
-                SHORT_MAX,
-                description="The event's type: the sender's (A-Z a-z 0-9 _ . : -) or the game's.",
+                description=f"The event's type: a player's is 1 to {SHORT_MAX} of A-Z a-z "
+                "0-9 _ . : - (as match.send checks it); a server-run game's is its own."
             ),
             "data": GAME_DATA,
             "ts": TS,

@@ -30,32 +30,35 @@ def mode_name(description: str | None = None) -> JsonSchema:
 
 LOBBY_ID_FIELD = string(pattern=LOBBY_ID.pattern, description="A lobby's id: 12 hex characters.")
 
+# A lobby's fields (lobby_wire): watch.lobby adds its status to them.
+LOBBY_FIELDS: dict[str, JsonSchema] = {
+    "lobby_id": LOBBY_ID_FIELD,
+    "mode": mode_name(),
+    "name": string(1, NAME_MAX),
+    "capacity": integer(CAPACITY_MIN, CAPACITY_MAX, description="Its seats."),
+    "private": boolean("Not listed; joined by its id only."),
+    "owner": string(description="The owner's player id."),
+    "members": array(
+        obj(
+            {
+                "player_id": string(),
+                "name": string(description="The player's display name."),
+                "ready": boolean(),
+            }
+        ),
+        max_items=CAPACITY_MAX,
+        description="In the order they sat down.",
+    ),
+    "rev": integer(
+        0,
+        SAFE_INT_MAX,
+        description="Grows with every change of this lobby: ignore a lobby.updated whose "
+        "rev is lower than the one you hold (a late copy).",
+    ),
+}
+
 LOBBY = obj(
-    {
-        "lobby_id": LOBBY_ID_FIELD,
-        "mode": mode_name(),
-        "name": string(1, NAME_MAX),
-        "capacity": integer(CAPACITY_MIN, CAPACITY_MAX, description="Its seats."),
-        "private": boolean("Not listed; joined by its id only."),
-        "owner": string(description="The owner's player id."),
-        "members": array(
-            obj(
-                {
-                    "player_id": string(),
-                    "name": string(description="The player's display name."),
-                    "ready": boolean(),
-                }
-            ),
-            max_items=CAPACITY_MAX,
-            description="In the order they sat down.",
-        ),
-        "rev": integer(
-            0,
-            SAFE_INT_MAX,
-            description="Grows with every change of this lobby: ignore a lobby.updated whose "
-            "rev is lower than the one you hold (a late copy).",
-        ),
-    },
+    LOBBY_FIELDS,
     description="A lobby, whole: every reply and push that carries one carries all of it.",
 )
 

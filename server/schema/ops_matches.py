@@ -41,7 +41,7 @@ STATE = string(enum=["running", "ended"])
 LABEL = mapping(anything("A value the game set."), description="What the game labelled it with.")
 
 # A match as match.list, match.create and watch.match show it (match_shapes.match_wire).
-SUMMARY: dict[str, JsonSchema] = {
+MATCH_SUMMARY_FIELDS: dict[str, JsonSchema] = {
     "match_id": MATCH_ID_FIELD,
     "mode": string(),
     "players": integer(0, description="The roster's size."),
@@ -60,12 +60,12 @@ MATCHES = Area(
     name="matches",
     shapes={
         "MatchSummary": obj(
-            SUMMARY,
+            MATCH_SUMMARY_FIELDS,
             {"label": {**LABEL, "description": "match.list with a filter: the game's label."}},
             description="A match as match.list shows it.",
         ),
         "MatchCurrent": obj(
-            {**SUMMARY, "roster": {**PLAYER_IDS, "description": "In lobby order."}},
+            {**MATCH_SUMMARY_FIELDS, "roster": {**PLAYER_IDS, "description": "In lobby order."}},
             {
                 "host": nullable(string(description="The node running its game.")),
                 "epoch": nullable(integer(1, description="The host's lease epoch.")),
@@ -144,7 +144,10 @@ MATCHES = Area(
                                     string(),
                                     number(),
                                     boolean(),
-                                    obj(optional={"min": number(), "max": number()}),
+                                    {
+                                        **obj(optional={"min": number(), "max": number()}),
+                                        "minProperties": 1,
+                                    },
                                 )
                             ),
                             "propertyNames": {"pattern": LABEL_KEY.pattern},
