@@ -22,7 +22,9 @@ from server.services.party_news import PartyChange
 
 PROPERTY_NAME_MAX = 32  # as server.services.mm_tickets.bucket_of checks
 
-_TICKET = string(1, TICKET_ID_MAX, description="a ticket's id, as mm.enqueue answered it")
+_TICKET = string(
+    1, TICKET_ID_MAX, description="a ticket's id, as mm.enqueue answered it: <mode>.<16 hex>"
+)
 _TICKET_REQUEST = obj({"ticket_id": _TICKET})
 _WAITED = integer(0, description="how long the ticket has waited, in ms")
 

@@ -16,19 +16,26 @@ from server.schema.build import (
     string,
 )
 from server.schema.spec import Area, OpSpec, PushSpec
-from server.services.parties import INVITE_TTL_S, INVITES_MAX, MAX_SIZE_MAX, MAX_SIZE_MIN
+from server.services.parties import (
+    INVITE_TTL_S,
+    INVITES_MAX,
+    MAX_SIZE_MAX,
+    MAX_SIZE_MIN,
+    PARTY_ID,
+)
 from server.services.party_news import PartyChange
 
-_PARTY_ID = string(1, PARTY_ID_MAX, description="12 hex characters")
+_PARTY_ID = string(1, PARTY_ID_MAX, description="a party's id (NOT_FOUND unless 12 hex characters)")
+_PARTY_ID_SENT = string(12, 12, pattern=PARTY_ID.pattern, description="12 hex characters")
 _PLAYER = obj({"player_id": string(1, PLAYER_ID_MAX)})
 _PARTY = obj({"party": ref("Party")})
-_GONE = obj({"party_id": _PARTY_ID})  # the party you are out of
+_GONE = obj({"party_id": _PARTY_ID_SENT})  # the party you are out of
 
 SHAPES: dict[str, JsonSchema] = {
     "PartyMember": obj({"player_id": string(1), "name": string(1)}),
     "Party": obj(
         {
-            "party_id": _PARTY_ID,
+            "party_id": _PARTY_ID_SENT,
             "leader": string(1, description="the leader's player id"),
             "open": boolean("anyone may join (false: invite only)"),
             "max_size": integer(MAX_SIZE_MIN, MAX_SIZE_MAX),
@@ -139,7 +146,7 @@ PARTIES = Area(
             "Your party changed, or it took you out (party null).",
             fields=obj(
                 {
-                    "party_id": _PARTY_ID,
+                    "party_id": _PARTY_ID_SENT,
                     "party": nullable(ref("Party")),
                     "change": nullable(ref("PartyChange")),
                 }
@@ -151,7 +158,9 @@ PARTIES = Area(
         PushSpec(
             Push.PARTY_INVITED,
             "A party's leader invited you: party.join it within the invite's life.",
-            fields=obj({"party_id": _PARTY_ID, "party": ref("Party"), "from": ref("PartyMember")}),
+            fields=obj(
+                {"party_id": _PARTY_ID_SENT, "party": ref("Party"), "from": ref("PartyMember")}
+            ),
         ),
     ),
     shapes=SHAPES,

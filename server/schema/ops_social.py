@@ -35,8 +35,9 @@ _ROOM_REQUEST = obj(
         "room": string(
             1,
             ROOM_MAX_LEN,
+            pattern=ROOM.pattern,
             description="a public room's name, lobby:<lobby_id>, match:<match_id> or "
-            "party:<party_id>",
+            "party:<party_id> (NOT_IN_ROOM unless you may be in it)",
         )
     }
 )
