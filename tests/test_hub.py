@@ -58,9 +58,12 @@ async def test_one_publish_reaches_every_local_listener_in_its_own_encoding(
 
     await eventually(subscribed, within_s=2)
     mux = RedisMux(redis_server.url)
-    await mux.execute("SPUBLISH", ROOM, msgpack.packb({"ev": "test.event", "n": 1}))
+    # A push of the protocol's (every frame a test receives must be one: tests/contract.py).
+    score = {"ev": "watch.score", "board": "b", "period": "all", "player_id": "p", "name": "n"}
+    score |= {"score": 1, "rank": 1}
+    await mux.execute("SPUBLISH", ROOM, msgpack.packb(score))
     for client in clients:
-        assert await client.next_push("test.event") == {"ev": "test.event", "n": 1}
+        assert await client.next_push("watch.score") == score
 
     # Listeners leave one by one (here: their sockets close); the last one ends the
     # node's subscription, and not before.
