@@ -1,0 +1,414 @@
+// Arena's JavaScript client: one ES module for browsers and Node 18+, no dependencies.
+//
+//   import { Arena, guestLogin } from "/client/arena.js";
+//   const login = await guestLogin("https://arena.example", { name: "alice" });
+//   const arena = new Arena("https://arena.example", { token: login.token });
+//   arena.on("match.event", (push) => console.log(push.data));
+//   await arena.connect();
+//   console.log(await arena.request("ping"));
+//
+// The wire protocol is docs/protocol.md; the rules for reconnecting and catching a
+// followed match up from its feed are the Python reference client's (client_sim/), ported
+// in feed.js and memory.js. README.md says how to use it.
+
+import { FEED_PAGE_MAX, compareFeedIds, catchUp } from "./feed.js";
+import { ArenaError, guestLogin, newDeviceId, socketTicket, spectatorLogin, trimBase } from "./http.js";
+import { FINAL_CLOSE_CODES, closeReason, isFinalClose, openSocket, toBytes } from "./link.js";
+import { PushEvents } from "./events.js";
+import { SessionMemory } from "./memory.js";
+
+export {
+  ArenaError,
+  FEED_PAGE_MAX,
+  FINAL_CLOSE_CODES,
+  closeReason,
+  compareFeedIds,
+  guestLogin,
+  isFinalClose,
+  newDeviceId,
+  socketTicket,
+  spectatorLogin,
+};
+
+export const VERSION = "0.1.0";
+
+const OPEN = 1; // WebSocket.OPEN, in browsers and the ws package alike
+
+export class Arena extends PushEvents {
+  constructor(baseUrl, options = {}) {
+    const {
+      token,
+      codec = null,
+      WebSocket = globalThis.WebSocket,
+      reconnect = true,
+      backoff = {},
+      requestTimeoutMs = 10000,
+      playerId = null,
+      fetch = undefined,
+      warn = (...args) => console.warn(...args),
+    } = options;
+    super(requestTimeoutMs);
+    if (typeof token !== "string" || token === "") throw new TypeError("Arena: options.token is required");
+    if (typeof WebSocket !== "function") {
+      throw new TypeError("Arena: no WebSocket here (Node before 22): pass { WebSocket } from the 'ws' package");
+    }
+    this.baseUrl = trimBase(baseUrl);
+    this.playerId = playerId; // learnt from session.get on the first connect when not given
+    this.closeCode = null; // the close code that ended the client for good
+    this.reconnects = 0;
+    this._token = token;
+    this._codec = codec; // null: JSON text frames; else {encode, decode}: binary frames
+    this._WebSocket = WebSocket;
+    this._reconnect = reconnect;
+    this._backoff = { initialMs: 250, maxMs: 5000, giveUpAfterMs: 60000, ...backoff };
+    this._requestTimeoutMs = requestTimeoutMs;
+    this._fetch = fetch;
+    this._warn = warn;
+    this._ws = null;
+    this._state = "idle"; // idle, connecting, open, reconnecting, closed
+    this._closing = false;
+    this._epoch = 0; // grows with every socket opened and closed: a restore's own is alive
+    this._rid = 0;
+    this._pending = new Map(); // rid -> {op, settle(reply), fail(error)}
+    this._openWaiters = new Set(); // requests waiting for the socket to (re)open
+    this._ended = []; // close() promises
+    this._wake = null; // cuts a reconnect's pause short (close())
+    this._memory = new SessionMemory();
+    this._toCatchUp = new Set(); // followed matches the running restore still reads
+    this._restoringEpoch = null; // the socket whose restore runs, else null
+  }
+
+  get connected() {
+    return this._state === "open";
+  }
+
+  // The lobby as last told (a reply or lobby.updated, newest rev); null: in none.
+  get lobby() {
+    return this._memory.lobby;
+  }
+
+  // The chat rooms joined (request("chat.join")): joined again after a reconnect.
+  get rooms() {
+    return [...this._memory.rooms];
+  }
+
+  // The matches followed: caught up from their feeds after a reconnect.
+  get following() {
+    return this._memory.following.matches();
+  }
+
+  // --- the socket's life ------------------------------------------------------------
+
+  // Get a socket ticket and open the socket; rejects with ArenaError when either fails
+  // (UNAUTHORIZED: the session is gone; NETWORK or CLOSED: the server is away).
+  async connect() {
+    if (this._state === "open") return;
+    if (this._state === "connecting" || this._state === "reconnecting") {
+      await new Promise((resolve, reject) => this._openWaiters.add({ resolve, reject }));
+      return;
+    }
+    this._closing = false;
+    this.closeCode = null;
+    this._state = "connecting";
+    let ws;
+    try {
+      ws = await this._openSocket();
+    } catch (err) {
+      if (this._closing) this._end(null);
+      else this._state = "idle";
+      this._failOpenWaiters(err);
+      throw err;
+    }
+    if (this._closing) {
+      ws.close(1000);
+      this._end(null);
+      throw new ArenaError("CLOSED", "closed while connecting");
+    }
+    this._adopt(ws);
+    if (this.playerId === null) {
+      try {
+        this.playerId = (await this.request("session.get")).player_id ?? null;
+      } catch {
+        // A socket that closed at once says so through client.close.
+      }
+    }
+  }
+
+  // Close for good (no reconnect); resolves once the socket is closed.
+  close() {
+    this._closing = true;
+    this._wake?.();
+    const ended = new Promise((resolve) => this._ended.push(resolve));
+    const ws = this._ws;
+    if (ws !== null) {
+      ws.close(1000);
+    } else if (this._state === "reconnecting") {
+      this._emit({ ev: "client.close", code: null, reason: "closed by the client", final: true });
+      this._end(null);
+    } else if (this._state !== "connecting") {
+      this._end(this.closeCode);
+    }
+    return ended;
+  }
+
+  _openSocket() {
+    return openSocket(this.baseUrl, this._token, { WebSocket: this._WebSocket, binary: this._codec !== null, fetch: this._fetch });
+  }
+
+  // A socket opened: requests go out on it; followed matches are caught up from their
+  // feeds (their live pushes held meanwhile) and chat rooms joined again.
+  _adopt(ws) {
+    this._ws = ws;
+    this._epoch += 1;
+    this._state = "open";
+    ws.onmessage = (event) => {
+      if (this._ws === ws) this._received(event.data);
+    };
+    ws.onclose = (event) => this._closed(ws, event.code, event.reason);
+    const following = this._memory.following;
+    following.hold(); // before any frame of the new socket is read
+    this._toCatchUp = new Set(following.matches());
+    this._restoringEpoch = null;
+    this._restore();
+    for (const waiter of this._openWaiters) waiter.resolve();
+    this._openWaiters.clear();
+    this._emit({ ev: "client.open" });
+  }
+
+  _closed(ws, code, reason) {
+    if (this._ws !== ws) return;
+    this._ws = null;
+    this._epoch += 1;
+    this._failPending(code);
+    const final = this._closing || !this._reconnect || isFinalClose(code);
+    this._emit({ ev: "client.close", code, reason: reason || closeReason(code), final });
+    if (final) {
+      this._end(code);
+      return;
+    }
+    this._state = "reconnecting";
+    this._reconnectWithBackoff(code);
+  }
+
+  // Open a new socket on the same session: doubling pauses from backoff.initialMs up to
+  // backoff.maxMs, jittered (half to all of each), giving up after backoff.giveUpAfterMs;
+  // a refused ticket (401/403: the session is gone) ends the client.
+  async _reconnectWithBackoff(code) {
+    const { initialMs, maxMs, giveUpAfterMs } = this._backoff;
+    const deadline = Date.now() + giveUpAfterMs;
+    let delay = initialMs;
+    let floor = 0; // a RATE_LIMITED ticket's retry_after_ms
+    for (let attempt = 1; !this._closing; attempt++) {
+      if (Date.now() > deadline) {
+        this._emit({ ev: "client.close", code, reason: "gave up reconnecting", final: true });
+        this._end(code);
+        return;
+      }
+      const delayMs = Math.max(floor, Math.round(delay * (0.5 + Math.random() / 2)));
+      this._emit({ ev: "client.reconnecting", attempt, delayMs });
+      await new Promise((resolve) => {
+        const timer = setTimeout(resolve, delayMs);
+        this._wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this._wake = null;
+      if (this._closing) return;
+      delay = Math.min(delay * 2, maxMs);
+      let ws;
+      try {
+        ws = await this._openSocket();
+      } catch (err) {
+        if (this._closing) return;
+        if (err.status === 401 || err.status === 403) {
+          this._emit({ ev: "client.close", code, reason: `the session is gone (${err.code})`, final: true });
+          this._end(code);
+          return;
+        }
+        floor = err.code === "RATE_LIMITED" ? (err.retryAfterMs ?? 0) : 0;
+        continue;
+      }
+      if (this._closing) {
+        ws.close(1000);
+        return;
+      }
+      this.reconnects += 1;
+      this._adopt(ws);
+      this._emit({ ev: "client.reconnected", attempt });
+      return;
+    }
+  }
+
+  _end(code) {
+    this._state = "closed";
+    this.closeCode = code;
+    this._failOpenWaiters(new ArenaError("CLOSED", `the client is closed (${closeReason(code)})`, { closeCode: code }));
+    this._failWaiters(new ArenaError("CLOSED", "the client is closed", { closeCode: code }));
+    for (const resolve of this._ended.splice(0)) resolve();
+  }
+
+  _failOpenWaiters(err) {
+    for (const waiter of this._openWaiters) waiter.reject(err);
+    this._openWaiters.clear();
+  }
+
+  _failPending(code) {
+    const pending = [...this._pending.values()];
+    this._pending.clear();
+    for (const { op, fail } of pending) {
+      fail(new ArenaError("CLOSED", `the socket closed before the reply (${closeReason(code)})`, { op, closeCode: code }));
+    }
+  }
+
+  // --- catching up ----------------------------------------------------------------
+
+  // Follow a match: its pushes are handed on once each, in feed order, and after a
+  // reconnect it is caught up from its feed. `after`: the last feed id already handled
+  // (null: read the feed from the oldest event kept). While connected, the feed is read
+  // now (live pushes of the match held meanwhile); resolves once it is.
+  follow(matchId, after = null) {
+    const following = this._memory.following;
+    following.start(matchId, after);
+    this._memory.started.add(matchId); // a match.started re-told for it is a copy
+    if (this._state !== "open") return Promise.resolve(); // read once the socket opens
+    following.holdAlso(matchId);
+    this._toCatchUp.add(matchId);
+    return this._restore();
+  }
+
+  // Stop following a match: no catch-up for it after a reconnect.
+  unfollow(matchId) {
+    this._toCatchUp.delete(matchId);
+    this._memory.following.finish(matchId);
+  }
+
+  // Join the rooms again, then read each followed match's feed from its last id seen,
+  // then hand on the live pushes held meanwhile: one restore per socket at a time (a
+  // follow() while it runs joins it). A drop of the socket ends it quietly: the next
+  // socket's restore starts over.
+  _restore() {
+    if (this._restoringEpoch === this._epoch) return this._restoring;
+    const epoch = this._epoch;
+    this._restoringEpoch = epoch;
+    const alive = () => this._epoch === epoch && !this._closing;
+    const rooms = [...this._memory.rooms];
+    const following = this._memory.following;
+    const run = async () => {
+      for (const room of rooms) {
+        try {
+          await this.request("chat.join", { room });
+        } catch {
+          if (!alive()) return;
+        }
+      }
+      while (this._toCatchUp.size > 0 && alive()) {
+        const [matchId] = this._toCatchUp;
+        this._toCatchUp.delete(matchId);
+        const request = (op, fields) => this.request(op, fields);
+        await catchUp(following, matchId, request, (push) => this._handOn(push), { alive, warn: this._warn });
+      }
+      if (!alive()) return;
+      this._restoringEpoch = null;
+      for (const push of following.release()) this._onPush(push);
+    };
+    this._restoring = run().catch(() => {}); // CLOSED: dropped again, the next socket restores
+    return this._restoring;
+  }
+
+  // --- requests -------------------------------------------------------------------
+
+  // Send a request and wait for its reply: the result (without rid and ok), or an
+  // ArenaError (the server's code; CLOSED when the socket closed first; TIMEOUT). While
+  // the client reconnects, a request waits for the new socket (within its timeout).
+  request(op, fields = {}, { timeoutMs = this._requestTimeoutMs } = {}) {
+    return new Promise((resolve, reject) => {
+      let rid = null;
+      let waiter = null;
+      const timer = setTimeout(() => {
+        if (rid !== null) this._pending.delete(rid);
+        if (waiter !== null) this._openWaiters.delete(waiter);
+        reject(new ArenaError("TIMEOUT", `no reply to ${op} within ${timeoutMs} ms`, { op }));
+      }, timeoutMs);
+      const fail = (err) => {
+        clearTimeout(timer);
+        reject(err);
+      };
+      const settle = (reply) => {
+        clearTimeout(timer);
+        if (reply.ok !== true) {
+          reject(ArenaError.fromBody(reply, { op }));
+          return;
+        }
+        const { rid: _rid, ok: _ok, ...result } = reply;
+        this._memory.replied(op, fields, result);
+        resolve(result);
+      };
+      const go = () => {
+        rid = ++this._rid;
+        this._pending.set(rid, { op, settle, fail });
+        if (!this._write({ op, rid, ...fields })) {
+          this._pending.delete(rid);
+          fail(new ArenaError("CLOSED", "the socket is closed", { op }));
+        }
+      };
+      if (this._state === "open") go();
+      else if (this._state === "connecting" || this._state === "reconnecting") {
+        waiter = { resolve: go, reject: (err) => fail(new ArenaError("CLOSED", err.message, { op, closeCode: err.closeCode })) };
+        this._openWaiters.add(waiter);
+      } else fail(new ArenaError("CLOSED", this._state === "idle" ? "not connected: call connect() first" : "the client is closed", { op }));
+    });
+  }
+
+  // Fire-and-forget (no rid): no reply on success; a failure comes as a "client.error"
+  // event. False when no socket is open (nothing was sent).
+  send(op, fields = {}) {
+    return this._write({ op, ...fields });
+  }
+
+  _write(message) {
+    const ws = this._ws;
+    if (ws === null || ws.readyState !== OPEN) return false;
+    try {
+      ws.send(this._codec === null ? JSON.stringify(message) : this._codec.encode(message));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  _received(data) {
+    let message;
+    try {
+      if (typeof data === "string") message = JSON.parse(data);
+      else if (this._codec !== null) message = this._codec.decode(toBytes(data));
+      else return; // binary to a JSON client: none come with ?format=json
+    } catch {
+      return; // a frame that does not decode is skipped, as the reference client does
+    }
+    if (message === null || typeof message !== "object") return;
+    if (typeof message.ev === "string") {
+      this._onPush(message);
+      return;
+    }
+    const waiting = Number.isInteger(message.rid) ? this._pending.get(message.rid) : undefined;
+    if (waiting !== undefined) {
+      this._pending.delete(message.rid);
+      waiting.settle(message);
+    } else if (message.ok === false) {
+      this._emit({ ev: "client.error", error: ArenaError.fromBody(message) });
+    }
+  }
+
+  _closedError(event) {
+    if (this._state !== "closed" || event.startsWith("client.")) return null;
+    return new ArenaError("CLOSED", "the client is closed", { closeCode: this.closeCode });
+  }
+
+  _onPush(push) {
+    if (this._memory.isNews(push)) {
+      this._handOn(push);
+      this._memory.handedOn(push);
+    }
+  }
+}
