@@ -319,17 +319,19 @@ export class Arena extends PushEvents {
   // --- requests -------------------------------------------------------------------
 
   // Send a request and wait for its reply: the result (without rid and ok), or an
-  // ArenaError (the server's code; CLOSED when the socket closed first; TIMEOUT). While
-  // the client reconnects, a request waits for the new socket (within its timeout).
+  // ArenaError (the server's code; CLOSED when the socket closed first; TIMEOUT after
+  // timeoutMs, null: never; 0 or less: at once, nothing sent). While the client
+  // reconnects, a request waits for the new socket (within its timeout).
   request(op, fields = {}, { timeoutMs = this._requestTimeoutMs } = {}) {
     return new Promise((resolve, reject) => {
       let rid = null;
       let waiter = null;
-      const timer = setTimeout(() => {
-        if (rid !== null) this._pending.delete(rid);
+      const expire = () => {
+        if (rid !== null) this._pending.delete(rid); // a late reply finds no one: dropped
         if (waiter !== null) this._openWaiters.delete(waiter);
         reject(new ArenaError("TIMEOUT", `no reply to ${op} within ${timeoutMs} ms`, { op }));
-      }, timeoutMs);
+      };
+      const timer = timeoutMs === null ? null : setTimeout(expire, timeoutMs);
       const fail = (err) => {
         clearTimeout(timer);
         reject(err);
@@ -345,6 +347,7 @@ export class Arena extends PushEvents {
         resolve(result);
       };
       const go = () => {
+        if (timeoutMs !== null && timeoutMs <= 0) return; // the timer rejects: nothing sent
         rid = ++this._rid;
         this._pending.set(rid, { op, settle, fail });
         if (!this._write({ op, rid, ...fields })) {
