@@ -7,7 +7,14 @@
 import { Arena, ArenaError, FINAL_CLOSE_CODES, isFinalClose } from "/client/arena.js";
 import { newGame } from "./play-game.js";
 import { showLobby } from "./play-lobby.js";
-import { catchUp, fetchRank, onMatchPush, resumeSteering, setPhase, startMatch } from "./play-match.js";
+import {
+  catchUp,
+  fetchRank,
+  onMatchPush,
+  setPhase,
+  startMatch,
+  waitForFeed,
+} from "./play-match.js";
 import { showError, status } from "./play-screen.js";
 import { guestLogin, revokeSession, tab } from "./play-session.js";
 import { state } from "./play-state.js";
@@ -67,12 +74,10 @@ export function connect() {
   for (const ev of PUSHES) arena.on(ev, mine(onPush));
   arena.on("client.open", mine(() => opened(arena)));
   arena.on("client.reconnecting", mine(() => status("Connection lost; reconnecting…")));
-  arena.on("client.reconnected", mine(() => resumeSteering()));
   arena.on("client.close", mine((event) => closed(event)));
   const match = tab.get("match");
   if (match && !state.game) state.game = newGame(match); // a reload: rebuilt from the feed
-  // Followed before the socket opens: the match's live pushes wait for its feed.
-  if (state.game) catchUp(state.game, arena);
+  if (state.game) waitForFeed(state.game); // read once the socket opens
   else if (state.phase !== "playing" && state.phase !== "ended") setPhase("connecting");
   status("Connecting…");
   arena.connect().then(
@@ -98,6 +103,10 @@ function drop() {
 
 // Each socket's open, the first and each after a drop: who I am, my lobby seat, my notes.
 async function opened(arena) {
+  // The match, followed at once, before this socket's first frame is read: its live
+  // pushes wait for the feed. After a drop the client catches it up by itself and
+  // follow() joins that (the page learns when it is done).
+  if (state.game) catchUp(state.game, arena);
   try {
     // The first request: pushes come as JSON from here on.
     const me = await arena.request("session.get");

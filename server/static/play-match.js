@@ -4,7 +4,7 @@
 // state the server pushes (play-game.js folds it into a replica; when a patch does not
 // follow on, `match.sync` asks for a keyframe). What follows a change is in `changed`.
 
-import { ArenaError } from "/client/arena.js";
+import { ArenaError, compareFeedIds } from "/client/arena.js";
 import { applyMatchPush, clampPoint, newGame } from "./play-game.js";
 import { tab } from "./play-session.js";
 import { clearError, renderScreen, showError, showPhase, status } from "./play-screen.js";
@@ -61,6 +61,10 @@ export function onMatchPush(push) {
     return;
   }
   if (push.match_id !== game.matchId) return;
+  if (game.catchingUp) {
+    game.held.push(push);
+    return;
+  }
   if (push.ev === "match.resync") {
     // Another server took the match over (its host died or stopped): it goes on from
     // the last state; what it pushes from here on follows on from what this page has.
@@ -88,18 +92,23 @@ export function startMatch(match) {
     // This page plays only server-run Dots: a relay match would have no one to run it.
     showError(new ArenaError("CLIENT", `mode ${match.mode} is not run by this server`));
   }
-  if (state.arena) catchUp(state.game, state.arena);
+  if (state.arena && state.arena.connected) catchUp(state.game, state.arena);
+  else waitForFeed(state.game); // followed when the socket opens
 }
 
-// Follow the match through the client (arena.follow): it reads the feed after the last
-// event handed on (from the last keyframe when this page has nothing: a reload), holding
-// the live pushes meanwhile, then hands on both, nothing missing or doubled. It does the
-// same by itself after each reconnect. The page shows "Catching up…" and does not steer
-// until this first read is done.
-export async function catchUp(game, arena) {
+// Until the match's feed is read the page shows "Catching up…" and does not steer.
+export function waitForFeed(game) {
   game.catchingUp = true;
   setPhase(game.ended ? "ended" : "playing");
   status("Catching up…");
+}
+
+// Follow the match through the client (arena.follow, on each socket as it opens): it
+// reads the feed after the last event handed on (from the last keyframe when this page
+// has nothing: a reload), holding the live pushes meanwhile, then hands on both, nothing
+// missing or doubled; after a reconnect it does so by itself, and follow() joins that.
+export async function catchUp(game, arena) {
+  waitForFeed(game);
   try {
     await arena.follow(game.matchId, game.lastId, { keyframe: game.lastId === null });
   } catch (err) {
@@ -112,14 +121,28 @@ export async function catchUp(game, arena) {
     if (err.code !== "CLOSED") showError(err);
   }
   if (state.game !== game || state.arena !== arena) return;
+  if (!game.ended && !arena.following.includes(game.matchId)) {
+    // The client gave the match up (not mine to read, or no reply after its retries).
+    leaveMatch();
+    showError(new ArenaError("NOT_IN_MATCH", "this match could not be read"));
+    return;
+  }
   game.catchingUp = false;
+  // The client hands on the feed and holds the live pushes of the match it follows, but
+  // not match.state (client_sim's MATCH_PUSHES leave it out): a live state may come
+  // before the feed's. Both waited here; in feed order, copies dropped, nothing is lost.
+  for (const push of game.held.splice(0).sort(inFeedOrder)) applyMatchPush(game, push);
   status("");
   resumeSteering();
 }
 
-// A new socket (a reconnect, or the first read done): the server may not have stored the
-// steer sent as the old one closed, so the latest goes again.
-export function resumeSteering() {
+function inFeedOrder(a, b) {
+  return typeof a.id === "string" && typeof b.id === "string" ? compareFeedIds(a.id, b.id) : 0;
+}
+
+// Caught up on a new socket: the server may not have stored the steer sent as the old
+// one closed, so the latest goes again.
+function resumeSteering() {
   const game = state.game;
   if (!game) return;
   askKeyframe(game); // a trimmed feed starts with patches on top of nothing
