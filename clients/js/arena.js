@@ -11,11 +11,12 @@
 // followed match up from its feed are the Python reference client's (client_sim/), ported
 // in feed.js and memory.js. README.md says how to use it.
 
-import { FEED_PAGE_MAX, compareFeedIds, catchUp } from "./feed.js";
+import { FEED_PAGE_MAX, compareFeedIds } from "./feed.js";
 import { ArenaError, guestLogin, newDeviceId, socketTicket, spectatorLogin, trimBase } from "./http.js";
-import { FINAL_CLOSE_CODES, closeReason, isFinalClose, openSocket, toBytes } from "./link.js";
+import { FINAL_CLOSE_CODES, closeReason, isFinalClose, openSocket, reopen, toBytes } from "./link.js";
 import { PushEvents } from "./events.js";
 import { SessionMemory } from "./memory.js";
+import { Restorer } from "./restore.js";
 
 export {
   ArenaError,
@@ -74,8 +75,15 @@ export class Arena extends PushEvents {
     this._ended = []; // close() promises
     this._wake = null; // cuts a reconnect's pause short (close())
     this._memory = new SessionMemory();
-    this._toCatchUp = new Set(); // followed matches the running restore still reads
-    this._restoringEpoch = null; // the socket whose restore runs, else null
+    this._restorer = new Restorer(this._memory, {
+      request: (op, fields) => this.request(op, fields),
+      handOn: (push) => this._handOn(push),
+      onPush: (push) => this._onPush(push),
+      emit: (event) => this._emit(event),
+      warn: (...args) => this._warn(...args),
+      socket: () => (this._state === "open" ? this._epoch : null),
+      closing: () => this._closing,
+    });
   }
 
   get connected() {
@@ -165,11 +173,7 @@ export class Arena extends PushEvents {
       if (this._ws === ws) this._received(event.data);
     };
     ws.onclose = (event) => this._closed(ws, event.code, event.reason);
-    const following = this._memory.following;
-    following.hold(); // before any frame of the new socket is read
-    this._toCatchUp = new Set(following.matches());
-    this._restoringEpoch = null;
-    this._restore();
+    this._restorer.opened(); // before any frame of the new socket is read
     for (const waiter of this._openWaiters) waiter.resolve();
     this._openWaiters.clear();
     this._emit({ ev: "client.open" });
@@ -190,61 +194,49 @@ export class Arena extends PushEvents {
     this._reconnectWithBackoff(code);
   }
 
-  // Open a new socket on the same session: doubling pauses from backoff.initialMs up to
-  // backoff.maxMs, jittered (half to all of each), giving up after backoff.giveUpAfterMs;
-  // a refused ticket (401/403: the session is gone) ends the client.
+  // Open a new socket on the same session (link.js reopen: backoff with jitter); a
+  // refused ticket (the session is gone) or giving up ends the client.
   async _reconnectWithBackoff(code) {
-    const { initialMs, maxMs, giveUpAfterMs } = this._backoff;
-    const deadline = Date.now() + giveUpAfterMs;
-    let delay = initialMs;
-    let floor = 0; // a RATE_LIMITED ticket's retry_after_ms
-    for (let attempt = 1; !this._closing; attempt++) {
-      if (Date.now() > deadline) {
-        this._emit({ ev: "client.close", code, reason: "gave up reconnecting", final: true });
-        this._end(code);
-        return;
-      }
-      const delayMs = Math.max(floor, Math.round(delay * (0.5 + Math.random() / 2)));
-      this._emit({ ev: "client.reconnecting", attempt, delayMs });
-      await new Promise((resolve) => {
-        const timer = setTimeout(resolve, delayMs);
-        this._wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this._wake = null;
-      if (this._closing) return;
-      delay = Math.min(delay * 2, maxMs);
-      let ws;
-      try {
-        ws = await this._openSocket();
-      } catch (err) {
-        if (this._closing) return;
-        if (err.status === 401 || err.status === 403) {
-          this._emit({ ev: "client.close", code, reason: `the session is gone (${err.code})`, final: true });
-          this._end(code);
-          return;
-        }
-        floor = err.code === "RATE_LIMITED" ? (err.retryAfterMs ?? 0) : 0;
-        continue;
-      }
-      if (this._closing) {
-        ws.close(1000);
-        return;
-      }
-      this.reconnects += 1;
-      this._adopt(ws);
-      this._emit({ ev: "client.reconnected", attempt });
+    const outcome = await reopen(() => this._openSocket(), this._backoff, {
+      closing: () => this._closing,
+      attempting: (attempt, delayMs) => this._emit({ ev: "client.reconnecting", attempt, delayMs }),
+      pause: (ms) =>
+        new Promise((resolve) => {
+          const timer = setTimeout(resolve, ms);
+          this._wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        }),
+    });
+    this._wake = null;
+    if (this._closing) {
+      outcome.ws?.close(1000); // close() came while it opened
       return;
     }
+    if (outcome.ws !== undefined) {
+      this.reconnects += 1;
+      this._adopt(outcome.ws);
+      this._emit({ ev: "client.reconnected", attempt: outcome.attempt });
+      return;
+    }
+    const { refused } = outcome;
+    if (refused !== undefined) {
+      // No socket closed with a code here: the ticket's HTTP status says why.
+      this._emit({ ev: "client.close", code: null, reason: `the session is gone (${refused.code})`, final: true, status: refused.status });
+    } else {
+      this._emit({ ev: "client.close", code, reason: "gave up reconnecting", final: true });
+    }
+    this._end(code);
   }
 
   _end(code) {
     this._state = "closed";
     this.closeCode = code;
     this._failOpenWaiters(new ArenaError("CLOSED", `the client is closed (${closeReason(code)})`, { closeCode: code }));
-    this._failWaiters(new ArenaError("CLOSED", "the client is closed", { closeCode: code }));
+    const closed = new ArenaError("CLOSED", "the client is closed", { closeCode: code });
+    this._failWaiters(closed);
+    this._restorer.closed(closed);
     for (const resolve of this._ended.splice(0)) resolve();
   }
 
@@ -261,59 +253,22 @@ export class Arena extends PushEvents {
     }
   }
 
-  // --- catching up ----------------------------------------------------------------
+  // --- catching up (restore.js) -----------------------------------------------------
 
   // Follow a match: its pushes are handed on once each, in feed order, and after a
   // reconnect it is caught up from its feed. `after`: the last feed id already handled
-  // (null: read the feed from the oldest event kept). While connected, the feed is read
-  // now (live pushes of the match held meanwhile); resolves once it is.
-  follow(matchId, after = null) {
-    const following = this._memory.following;
-    following.start(matchId, after);
-    this._memory.started.add(matchId); // a match.started re-told for it is a copy
-    if (this._state !== "open") return Promise.resolve(); // read once the socket opens
-    following.holdAlso(matchId);
-    this._toCatchUp.add(matchId);
-    return this._restore();
+  // (null: read the feed from its start; with `keyframe`, from the newest synced-state
+  // keyframe instead, as a reloaded page wants). The feed is read now when connected,
+  // else once the socket opens, live pushes of the match held meanwhile. Resolves once
+  // it is read and the held pushes are handed on; rejects with the ArenaError that
+  // ended the following (NOT_IN_MATCH), or CLOSED.
+  follow(matchId, after = null, { keyframe = false } = {}) {
+    return this._restorer.follow(matchId, after, keyframe);
   }
 
   // Stop following a match: no catch-up for it after a reconnect.
   unfollow(matchId) {
-    this._toCatchUp.delete(matchId);
-    this._memory.following.finish(matchId);
-  }
-
-  // Join the rooms again, then read each followed match's feed from its last id seen,
-  // then hand on the live pushes held meanwhile: one restore per socket at a time (a
-  // follow() while it runs joins it). A drop of the socket ends it quietly: the next
-  // socket's restore starts over.
-  _restore() {
-    if (this._restoringEpoch === this._epoch) return this._restoring;
-    const epoch = this._epoch;
-    this._restoringEpoch = epoch;
-    const alive = () => this._epoch === epoch && !this._closing;
-    const rooms = [...this._memory.rooms];
-    const following = this._memory.following;
-    const run = async () => {
-      for (const room of rooms) {
-        try {
-          await this.request("chat.join", { room });
-        } catch {
-          if (!alive()) return;
-        }
-      }
-      while (this._toCatchUp.size > 0 && alive()) {
-        const [matchId] = this._toCatchUp;
-        this._toCatchUp.delete(matchId);
-        const request = (op, fields) => this.request(op, fields);
-        await catchUp(following, matchId, request, (push) => this._handOn(push), { alive, warn: this._warn });
-      }
-      if (!alive()) return;
-      this._restoringEpoch = null;
-      for (const push of following.release()) this._onPush(push);
-    };
-    this._restoring = run().catch(() => {}); // CLOSED: dropped again, the next socket restores
-    return this._restoring;
+    this._restorer.unfollow(matchId);
   }
 
   // --- requests -------------------------------------------------------------------

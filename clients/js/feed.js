@@ -42,6 +42,9 @@ export class MatchFollowing {
     this.last = new Map(); // followed match -> last id handed on (null: none yet)
     this._finished = new Map(); // ended or unfollowed match -> its last id
     this._held = null; // match -> pushes held while it is caught up
+    // Matches whose first read (nothing seen yet) starts at the newest synced-state
+    // keyframe (match.feed keyframe: true) rather than the feed's oldest event.
+    this.keyframe = new Set();
   }
 
   has(matchId) {
@@ -52,10 +55,12 @@ export class MatchFollowing {
     return [...this.last.keys()];
   }
 
-  // Follow a match (from `after`, when the caller has seen the feed up to it).
-  start(matchId, after = null) {
+  // Follow a match (from `after`, when the caller has seen the feed up to it; with
+  // `keyframe`, a first read from nothing starts at the newest keyframe).
+  start(matchId, after = null, { keyframe = false } = {}) {
     if (!this.last.has(matchId)) this.last.set(matchId, after);
     else if (after !== null) this.last.set(matchId, after);
+    if (keyframe) this.keyframe.add(matchId);
   }
 
   // Whether the match is followed, or ended lately: a match.started for it is a copy
@@ -79,6 +84,7 @@ export class MatchFollowing {
   finish(matchId) {
     const last = this.last.get(matchId) ?? null;
     this.last.delete(matchId);
+    this.keyframe.delete(matchId);
     if (last === null) return;
     this._finished.set(matchId, last);
     while (this._finished.size > FINISHED_KEPT) {
@@ -89,6 +95,7 @@ export class MatchFollowing {
   // Read the match again from the oldest event kept (after FEED_TRIMMED).
   fromStart(matchId) {
     this.last.set(matchId, null);
+    this.keyframe.delete(matchId); // the oldest kept, as the reference client reads
   }
 
   // From now on, live pushes of these matches (every followed one by default) wait for
@@ -131,21 +138,25 @@ function pause(ms) {
 // limit, a slow reply) are retried with a pause while live pushes stay held; only
 // NOT_IN_MATCH ends the following. CLOSED (the socket dropped) rejects: the next
 // reconnect starts over. `alive()` false (a newer socket took over) stops quietly.
-export async function catchUp(following, matchId, request, handOn, { alive = () => true, warn = console.warn } = {}) {
+// Resolves to null once caught up (or stopped), else to the error that ended the
+// following. `trimmed()` is told when FEED_TRIMMED sends the read back to the start.
+export async function catchUp(following, matchId, request, handOn, { alive = () => true, warn = console.warn, trimmed = () => {} } = {}) {
   let failures = 0;
   while (following.has(matchId) && alive()) {
     const after = following.last.get(matchId);
     const fields = { match_id: matchId, limit: FEED_PAGE_MAX };
     if (after !== null) fields.after = after;
+    else if (following.keyframe.has(matchId)) fields.keyframe = true;
     let events;
     try {
       ({ events } = await request("match.feed", fields));
     } catch (err) {
       const code = err?.code;
       if (code === "CLOSED" || code === undefined) throw err;
-      if (!alive()) return;
+      if (!alive()) return null;
       if (code === "FEED_TRIMMED") {
         following.fromStart(matchId);
+        trimmed();
         continue;
       }
       if (code === "TIMEOUT") {
@@ -153,26 +164,27 @@ export async function catchUp(following, matchId, request, handOn, { alive = () 
         if (failures >= CATCH_UP_TRIES) {
           warn(`arena: cannot catch match ${matchId} up: no reply`);
           following.finish(matchId);
-          return;
+          return err;
         }
         continue;
       }
       if (code === "NOT_IN_MATCH" || failures >= CATCH_UP_TRIES) {
         warn(`arena: cannot catch match ${matchId} up: ${code}`);
         following.finish(matchId);
-        return;
+        return err;
       }
       failures += 1;
       await pause(err.retryAfterMs ?? 200 * 2 ** failures);
       continue;
     }
-    if (!alive()) return;
+    if (!alive()) return null;
     for (const push of events) {
       if (following.isNew(matchId, push)) {
         handOn(push);
         if (push.ev === "match.ended") following.finish(matchId);
       }
     }
-    if (events.length < FEED_PAGE_MAX) return; // the server's page is the protocol's
+    if (events.length < FEED_PAGE_MAX) return null; // the server's page is the protocol's
   }
+  return null;
 }

@@ -1,5 +1,6 @@
-// The client's socket link: opening it with a ticket, and how it closed (the close codes
-// that forbid coming back). docs/protocol.md, sections 2 and 11.
+// The client's socket link: opening it with a ticket, how it closed (the close codes that
+// forbid coming back), and opening it again with backoff. docs/protocol.md, sections 2
+// and 11; client_sim/link.py is the Python client's.
 
 import { ArenaError, socketTicket, socketUrl } from "./http.js";
 
@@ -57,4 +58,30 @@ export async function openSocket(baseUrl, token, { WebSocket, binary, fetch }) {
     };
   });
   return ws;
+}
+
+// Open a new socket with `open()` after doubling pauses from backoff.initialMs up to
+// backoff.maxMs, each jittered to half to all of it (a RATE_LIMITED ticket waits its
+// retry_after_ms at least), until backoff.giveUpAfterMs has passed. Resolves to
+// {ws, attempt}; {refused} when the ticket was refused (401/403: the session is gone);
+// {} when it gave up or `closing()` came true.
+export async function reopen(open, backoff, { closing, attempting, pause }) {
+  const { initialMs, maxMs, giveUpAfterMs } = backoff;
+  const deadline = Date.now() + giveUpAfterMs;
+  let delay = initialMs;
+  let floor = 0;
+  for (let attempt = 1; !closing() && Date.now() <= deadline; attempt++) {
+    const delayMs = Math.max(floor, Math.round(delay * (0.5 + Math.random() / 2)));
+    attempting(attempt, delayMs);
+    await pause(delayMs);
+    if (closing()) break;
+    delay = Math.min(delay * 2, maxMs);
+    try {
+      return { ws: await open(), attempt };
+    } catch (err) {
+      if (err.status === 401 || err.status === 403) return { refused: err };
+      floor = err.code === "RATE_LIMITED" ? (err.retryAfterMs ?? 0) : 0;
+    }
+  }
+  return {};
 }

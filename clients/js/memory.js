@@ -11,8 +11,11 @@
 import { MatchFollowing } from "./feed.js";
 
 // Pushes kept in a match's feed (each with its feed id): deduplicated against catch-up.
+// match.state too (docs/protocol.md, "Synced state": keyframes and patches are kept in
+// the feed), which client_sim leaves to its synced-state replica: a page whose replica
+// is rebuilt from the feed needs the live patches held while it is read.
 export const MATCH_PUSHES = Object.freeze(
-  new Set(["match.event", "match.left", "match.presence", "match.ended", "match.resync"]),
+  new Set(["match.event", "match.left", "match.presence", "match.ended", "match.resync", "match.state"]),
 );
 
 export class SessionMemory {

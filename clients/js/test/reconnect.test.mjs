@@ -129,3 +129,34 @@ test("a reconnect whose ticket is refused (the session revoked meanwhile) ends t
   assert.equal(arena.reconnects, 0);
   assert.equal((await arena.request("ping").catch((e) => e)).code, "CLOSED");
 });
+
+test("a client that lost its memory (a reloaded page) follows the match from its feed, then live", { timeout: 20000 }, async (t) => {
+  const { arena: first, login } = await player(t, "reloaded");
+  const { arena: sender } = await player(t, "sender2");
+  const matchId = await startDuel(sender, first);
+  const send = (seq) => sender.request("match.send", { match_id: matchId, type: "move", data: seq });
+  for (let seq = 0; seq < 5; seq++) await send(seq);
+
+  // A new client on the same session, knowing only the match id: it replaces the first.
+  const { WebSocket, sockets } = recordingWebSocket();
+  const { Arena } = await import("../arena.js");
+  const again = new Arena(BASE, { token: login.token, WebSocket });
+  t.after(() => again.close());
+  const got = collect(again, matchId);
+  const caughtUp = again.follow(matchId, null, { keyframe: true }); // before connect: read once open
+  await again.connect();
+  await caughtUp;
+  assert.deepEqual(got.events, [0, 1, 2, 3, 4]);
+  const reads = sockets[0].sent.map((frame) => JSON.parse(frame)).filter((m) => m.op === "match.feed");
+  assert.equal(reads[0].keyframe, true); // nothing seen: from the newest keyframe (none here: the start)
+  assert.equal(reads[0].after, undefined);
+
+  for (let seq = 5; seq < 8; seq++) await send(seq);
+  await got.until(8);
+  assert.deepEqual(got.events, [0, 1, 2, 3, 4, 5, 6, 7]);
+
+  // A match it is no player of: the following ends with the server's code.
+  const refused = await again.follow("0123456789abcdef").catch((e) => e);
+  assert.equal(refused.code, "NOT_IN_MATCH");
+  assert.deepEqual(again.following, [matchId]);
+});
