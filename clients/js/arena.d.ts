@@ -45,11 +45,25 @@ export interface ClientEvents {
   "client.open": { ev: "client.open" };
   /** Every close; `final`: no reconnect follows (a final close code, a refused ticket,
    * close(), reconnect off, or reconnecting given up). */
-  "client.close": { ev: "client.close"; code: number | null; reason: string; final: boolean };
+  "client.close": {
+    ev: "client.close";
+    /** null when no socket closed with one (a refused ticket: see `status`; close() while reconnecting). */
+    code: number | null;
+    reason: string;
+    final: boolean;
+    /** A refused ticket's HTTP status (401, 403): the session is gone, log in again. */
+    status?: number;
+  };
   "client.reconnecting": { ev: "client.reconnecting"; attempt: number; delayMs: number };
   "client.reconnected": { ev: "client.reconnected"; attempt: number };
   /** A fire-and-forget request (send()) failed. */
   "client.error": { ev: "client.error"; error: ArenaError };
+  /** A followed match was read from its feed and its held pushes handed on (error
+   * null), or its following ended (NOT_IN_MATCH, or no reply after retries). */
+  "client.caughtup": { ev: "client.caughtup"; match_id: string; error: ArenaError | null };
+  /** FEED_TRIMMED: the match's feed no longer holds what followed the last id seen; it
+   * is read again from its oldest event (a replica of synced state starts afresh). */
+  "client.feedtrimmed": { ev: "client.feedtrimmed"; match_id: string };
 }
 
 export type EventName = PushName | keyof ClientEvents;
@@ -132,8 +146,11 @@ export class Arena {
   once<K extends EventName>(event: K): Promise<EventOf<K>>;
   /** The next one from now on that `filter` accepts; TIMEOUT after timeoutMs, CLOSED on a final close. */
   nextPush<K extends EventName>(event: K, options?: { timeoutMs?: number | null; filter?: (push: EventOf<K>) => boolean }): Promise<EventOf<K>>;
-  /** Follow a match from `after` (null: its feed's start): read now when connected, and after every reconnect. */
-  follow(matchId: string, after?: string | null): Promise<void>;
+  /** Follow a match from `after` (null: its feed's start; with keyframe, its newest
+   * synced-state keyframe): read now when connected (else once connected) and after
+   * every reconnect, its live pushes held meanwhile. Resolves once caught up; rejects
+   * with the ArenaError that ended the following, or CLOSED. */
+  follow(matchId: string, after?: string | null, options?: { keyframe?: boolean }): Promise<void>;
   unfollow(matchId: string): void;
 }
 
