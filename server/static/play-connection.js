@@ -108,7 +108,6 @@ async function opened(arena) {
   // follow() joins that (the page learns when it is done).
   if (state.game) catchUp(state.game, arena);
   try {
-    // The first request: pushes come as JSON from here on.
     const me = await arena.request("session.get");
     tab.set("name", me.name);
     state.names[me.player_id] = me.name;

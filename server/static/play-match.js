@@ -1,8 +1,9 @@
 // The match as this page plays it: following it through the client (caught up from the
-// feed), steering my dot, asking for the rank at the end. The server runs the race (server/games/dots.py): the page
-// sends where its player steers (`match.input {type: "steer"}`) and shows the synced
-// state the server pushes (play-game.js folds it into a replica; when a patch does not
-// follow on, `match.sync` asks for a keyframe). What follows a change is in `changed`.
+// feed), steering my dot, asking for the rank at the end. The server runs the race
+// (server/games/dots.py): the page sends where its player steers (`match.input {type:
+// "steer"}`) and shows the synced state the server pushes (play-game.js folds it into a
+// replica; when a patch does not follow on, `match.sync` asks for a keyframe). What
+// follows a change is in `changed`.
 
 import { ArenaError, compareFeedIds } from "/client/arena.js";
 import { applyMatchPush, clampPoint, newGame } from "./play-game.js";
