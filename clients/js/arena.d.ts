@@ -98,6 +98,9 @@ export interface ArenaOptions {
   backoff?: Backoff;
   /** Default 10000. */
   requestTimeoutMs?: number;
+  /** After this long without a frame the client sends a ping; no reply within
+   * requestTimeoutMs: the link is dead, dropped and reconnected (default 20000; null: off). */
+  heartbeatMs?: number | null;
   /** Known already (else learnt with session.get on the first connect). */
   playerId?: string | null;
   fetch?: typeof fetch;

@@ -13,7 +13,7 @@
 
 import { FEED_PAGE_MAX, compareFeedIds } from "./feed.js";
 import { ArenaError, guestLogin, newDeviceId, socketTicket, spectatorLogin, trimBase } from "./http.js";
-import { FINAL_CLOSE_CODES, closeReason, isFinalClose, openSocket, reopen, toBytes } from "./link.js";
+import { FINAL_CLOSE_CODES, closeReason, isFinalClose, openSocket, reopen, toBytes, watchLink } from "./link.js";
 import { PushEvents } from "./events.js";
 import { SessionMemory } from "./memory.js";
 import { Restorer } from "./restore.js";
@@ -44,6 +44,7 @@ export class Arena extends PushEvents {
       reconnect = true,
       backoff = {},
       requestTimeoutMs = 10000,
+      heartbeatMs = 20000,
       playerId = null,
       fetch = undefined,
       warn = (...args) => console.warn(...args),
@@ -63,6 +64,8 @@ export class Arena extends PushEvents {
     this._reconnect = reconnect;
     this._backoff = { initialMs: 250, maxMs: 5000, giveUpAfterMs: 60000, ...backoff };
     this._requestTimeoutMs = requestTimeoutMs;
+    this._heartbeatMs = heartbeatMs; // null: no pings of the client's own
+    this._watch = null;
     this._fetch = fetch;
     this._warn = warn;
     this._ws = null;
@@ -173,6 +176,18 @@ export class Arena extends PushEvents {
       if (this._ws === ws) this._received(event.data);
     };
     ws.onclose = (event) => this._closed(ws, event.code, event.reason);
+    if (this._heartbeatMs !== null) {
+      this._watch = watchLink({
+        idleMs: this._heartbeatMs,
+        ping: () => this.request("ping"),
+        dead: () => {
+          // Closing a dead link waits for a close frame that never comes: drop it now.
+          ws.onmessage = ws.onclose = null;
+          ws.close();
+          this._closed(ws, null, "no reply to a ping: the link is dead");
+        },
+      });
+    }
     this._restorer.opened(); // before any frame of the new socket is read
     for (const waiter of this._openWaiters) waiter.resolve();
     this._openWaiters.clear();
@@ -181,6 +196,7 @@ export class Arena extends PushEvents {
 
   _closed(ws, code, reason) {
     if (this._ws !== ws) return;
+    this._watch?.stop();
     this._ws = null;
     this._epoch += 1;
     this._failPending(code);
@@ -336,6 +352,7 @@ export class Arena extends PushEvents {
   }
 
   _received(data) {
+    this._watch?.seen();
     let message;
     try {
       if (typeof data === "string") message = JSON.parse(data);

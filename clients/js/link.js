@@ -85,3 +85,37 @@ export async function reopen(open, backoff, { closing, attempting, pause }) {
   }
   return {};
 }
+
+// A link that died silently (a laptop asleep, a NAT that forgot it) shows no close for
+// minutes, and a browser cannot see the server's WebSocket pings. So after `idleMs`
+// without a frame, `ping()` (a ping request) must be answered, else `dead()`: the
+// client drops the socket and reconnects. Returns {seen() on every frame, stop()}.
+export function watchLink({ idleMs, ping, dead }) {
+  let last = Date.now();
+  let stopped = false;
+  let timer = null;
+  const check = async () => {
+    if (stopped) return;
+    if (Date.now() - last >= idleMs) {
+      try {
+        await ping();
+      } catch (err) {
+        if (!stopped && err.code === "TIMEOUT") {
+          dead();
+          return;
+        }
+      }
+    }
+    if (!stopped) timer = setTimeout(check, Math.max(0, last + idleMs - Date.now()));
+  };
+  timer = setTimeout(check, idleMs);
+  return {
+    seen() {
+      last = Date.now();
+    },
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
+    },
+  };
+}
