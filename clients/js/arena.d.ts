@@ -149,6 +149,7 @@ export class Arena {
   once<K extends EventName>(event: K): Promise<EventOf<K>>;
   /** The next one from now on that `filter` accepts; TIMEOUT after timeoutMs, CLOSED on a final close. */
   nextPush<K extends EventName>(event: K, options?: { timeoutMs?: number | null; filter?: (push: EventOf<K>) => boolean }): Promise<EventOf<K>>;
+  nextPush(event: "*", options?: { timeoutMs?: number | null; filter?: (push: AnyEvent) => boolean }): Promise<AnyEvent>;
   /** Follow a match from `after` (null: its feed's start; with keyframe, its newest
    * synced-state keyframe): read now when connected (else once connected) and after
    * every reconnect, its live pushes held meanwhile. Resolves once caught up; rejects

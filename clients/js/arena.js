@@ -71,6 +71,7 @@ export class Arena extends PushEvents {
     this._ws = null;
     this._state = "idle"; // idle, connecting, open, reconnecting, closed
     this._closing = false;
+    this._life = 0; // grows with every close()
     this._epoch = 0; // grows with every socket opened and closed: a restore's own is alive
     this._rid = 0;
     this._pending = new Map(); // rid -> {op, settle(reply), fail(error)}
@@ -148,6 +149,7 @@ export class Arena extends PushEvents {
   // Close for good (no reconnect); resolves once the socket is closed.
   close() {
     this._closing = true;
+    this._life += 1; // a reconnect still under way adopts nothing, even after a new connect()
     this._wake?.();
     const ended = new Promise((resolve) => this._ended.push(resolve));
     const ws = this._ws;
@@ -213,8 +215,10 @@ export class Arena extends PushEvents {
   // Open a new socket on the same session (link.js reopen: backoff with jitter); a
   // refused ticket (the session is gone) or giving up ends the client.
   async _reconnectWithBackoff(code) {
+    const life = this._life;
+    const closing = () => this._closing || this._life !== life;
     const outcome = await reopen(() => this._openSocket(), this._backoff, {
-      closing: () => this._closing,
+      closing,
       attempting: (attempt, delayMs) => this._emit({ ev: "client.reconnecting", attempt, delayMs }),
       pause: (ms) =>
         new Promise((resolve) => {
@@ -226,7 +230,7 @@ export class Arena extends PushEvents {
         }),
     });
     this._wake = null;
-    if (this._closing) {
+    if (closing()) {
       outcome.ws?.close(1000); // close() came while it opened
       return;
     }

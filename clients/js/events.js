@@ -85,7 +85,7 @@ export class PushEvents {
       }
     }
     for (const waiter of [...this._waiters]) {
-      if (waiter.ev !== ev) continue;
+      if (waiter.ev !== ev && waiter.ev !== "*") continue;
       let wanted = true;
       if (waiter.filter !== null) {
         try {
