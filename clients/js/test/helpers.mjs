@@ -18,14 +18,18 @@ assert.ok(BASE, "ARENA_URL names the Arena to test against (tests/test_js_client
 // Node 22 has a WebSocket of its own; Node 18 and 20 take the ws package's.
 export const WebSocket = globalThis.WebSocket ?? require("ws");
 
+// The ws package's, whose terminate() tears the TCP connection down as a network drop
+// would (a standard WebSocket can only close politely): for the tests that cut links.
+export const CuttableWebSocket = require("ws");
+
 export function msgpack() {
   return require("@msgpack/msgpack");
 }
 
 // A WebSocket class that keeps every socket it opens (to cut one, or look at its frames).
-export function recordingWebSocket() {
+export function recordingWebSocket(Base = WebSocket) {
   const sockets = [];
-  class Recording extends WebSocket {
+  class Recording extends Base {
     constructor(...args) {
       super(...args);
       this.sent = [];

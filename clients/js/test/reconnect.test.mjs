@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import { compareFeedIds } from "../arena.js";
-import { BASE, deferred, player, recordingWebSocket } from "./helpers.mjs";
+import { BASE, CuttableWebSocket, deferred, player, recordingWebSocket } from "./helpers.mjs";
 
 // A fetch whose socket-ticket calls wait while `gate.closed`: the test decides when the
 // reconnect may happen, instead of guessing how long its pause lasts.
@@ -59,7 +59,7 @@ function collect(arena, matchId) {
 }
 
 test("a cut socket comes back, catches the match up from its feed, misses and doubles nothing", { timeout: 20000 }, async (t) => {
-  const { WebSocket, sockets } = recordingWebSocket();
+  const { WebSocket, sockets } = recordingWebSocket(CuttableWebSocket);
   const { gate, fetch } = gatedFetch();
   const { arena: follower } = await player(t, "follower", { WebSocket, fetch, backoff: { initialMs: 20, maxMs: 100 } });
   const { arena: sender } = await player(t, "sender");
@@ -110,7 +110,7 @@ test("a cut socket comes back, catches the match up from its feed, misses and do
 });
 
 test("a reconnect whose ticket is refused (the session revoked meanwhile) ends the client", { timeout: 20000 }, async (t) => {
-  const { WebSocket, sockets } = recordingWebSocket();
+  const { WebSocket, sockets } = recordingWebSocket(CuttableWebSocket);
   const { gate, fetch } = gatedFetch();
   const { arena, login } = await player(t, "revoked", { WebSocket, fetch, backoff: { initialMs: 20 } });
   gate.closed = deferred();
