@@ -325,7 +325,10 @@ export class Arena extends PushEvents {
         if (timeoutMs !== null && timeoutMs <= 0) return; // the timer rejects: nothing sent
         rid = ++this._rid;
         this._pending.set(rid, { op, settle, fail });
-        if (!this._write({ op, rid, ...fields })) {
+        const message = { op, rid, ...fields };
+        message.op = op; // fields cannot override the envelope (its keys stay first)
+        message.rid = rid;
+        if (!this._write(message)) {
           this._pending.delete(rid);
           fail(new ArenaError("CLOSED", "the socket is closed", { op }));
         }
