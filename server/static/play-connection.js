@@ -8,8 +8,10 @@ import { Arena, ArenaError, FINAL_CLOSE_CODES, isFinalClose } from "/client/aren
 import { newGame } from "./play-game.js";
 import { showLobby } from "./play-lobby.js";
 import {
-  catchUp,
+  caughtUp,
+  feedTrimmed,
   fetchRank,
+  follow,
   onMatchPush,
   setPhase,
   startMatch,
@@ -75,9 +77,12 @@ export function connect() {
   arena.on("client.open", mine(() => opened(arena)));
   arena.on("client.reconnecting", mine(() => status("Connection lost; reconnecting…")));
   arena.on("client.close", mine((event) => closed(event)));
+  arena.on("client.caughtup", mine(caughtUp));
+  arena.on("client.feedtrimmed", mine(feedTrimmed));
   const match = tab.get("match");
   if (match && !state.game) state.game = newGame(match); // a reload: rebuilt from the feed
-  if (state.game) waitForFeed(state.game); // read once the socket opens
+  // Followed before the socket opens: its live pushes wait for the feed from the start.
+  if (state.game) follow(state.game, arena);
   else if (state.phase !== "playing" && state.phase !== "ended") setPhase("connecting");
   status("Connecting…");
   arena.connect().then(
@@ -103,10 +108,9 @@ function drop() {
 
 // Each socket's open, the first and each after a drop: who I am, my lobby seat, my notes.
 async function opened(arena) {
-  // The match, followed at once, before this socket's first frame is read: its live
-  // pushes wait for the feed. After a drop the client catches it up by itself and
-  // follow() joins that (the page learns when it is done).
-  if (state.game) catchUp(state.game, arena);
+  // The client catches the followed match up on every new socket ("client.caughtup").
+  const game = state.game;
+  if (game && arena.following.includes(game.matchId)) waitForFeed(game);
   try {
     const me = await arena.request("session.get");
     tab.set("name", me.name);

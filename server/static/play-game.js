@@ -48,7 +48,6 @@ export function newGame(match) {
     players: match.players.slice(),
     authoritative: match.authoritative !== false,
     catchingUp: false, // the client reads the feed for this page (arena.follow)
-    held: [], // match pushes that came meanwhile
     rankAsked: false,
     rankTimer: 0,
   };

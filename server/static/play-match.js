@@ -5,8 +5,8 @@
 // replica; when a patch does not follow on, `match.sync` asks for a keyframe). What
 // follows a change is in `changed`.
 
-import { ArenaError, compareFeedIds } from "/client/arena.js";
-import { applyMatchPush, clampPoint, newGame } from "./play-game.js";
+import { ArenaError } from "/client/arena.js";
+import { applyMatchPush, clampPoint, newGame, resetGame } from "./play-game.js";
 import { tab } from "./play-session.js";
 import { clearError, renderScreen, showError, showPhase, status } from "./play-screen.js";
 import { BOARD, MODE, myId, state } from "./play-state.js";
@@ -62,10 +62,6 @@ export function onMatchPush(push) {
     return;
   }
   if (push.match_id !== game.matchId) return;
-  if (game.catchingUp) {
-    game.held.push(push);
-    return;
-  }
   if (push.ev === "match.resync") {
     // Another server took the match over (its host died or stopped): it goes on from
     // the last state; what it pushes from here on follows on from what this page has.
@@ -93,52 +89,52 @@ export function startMatch(match) {
     // This page plays only server-run Dots: a relay match would have no one to run it.
     showError(new ArenaError("CLIENT", `mode ${match.mode} is not run by this server`));
   }
-  if (state.arena && state.arena.connected) catchUp(state.game, state.arena);
-  else waitForFeed(state.game); // followed when the socket opens
+  if (state.arena) follow(state.game, state.arena);
 }
 
-// Until the match's feed is read the page shows "Catching up…" and does not steer.
+// Until the client has read the match's feed the page shows "Catching up…" and does not
+// steer.
 export function waitForFeed(game) {
   game.catchingUp = true;
   setPhase(game.ended ? "ended" : "playing");
   status("Catching up…");
 }
 
-// Follow the match through the client (arena.follow, on each socket as it opens): it
-// reads the feed after the last event handed on (from the last keyframe when this page
-// has nothing: a reload), holding the live pushes meanwhile, then hands on both, nothing
-// missing or doubled; after a reconnect it does so by itself, and follow() joins that.
-export async function catchUp(game, arena) {
+// Follow the match through the client (before its socket opens, or on it): it reads the
+// feed after the last event handed on (from the last keyframe when this page has
+// nothing: a reload), holding the live pushes meanwhile, and hands on both, nothing
+// missing or doubled. It does so again by itself after each reconnect, and each time
+// says so ("client.caughtup": caughtUp).
+export function follow(game, arena) {
   waitForFeed(game);
-  try {
-    await arena.follow(game.matchId, game.lastId, { keyframe: game.lastId === null });
-  } catch (err) {
-    if (state.game !== game || state.arena !== arena) return;
-    if (err.code === "NOT_IN_MATCH") {
-      leaveMatch();
-      showError(err);
-      return;
-    }
-    if (err.code !== "CLOSED") showError(err);
+  arena.follow(game.matchId, game.lastId, { keyframe: game.lastId === null });
+}
+
+// "client.caughtup": the client read the match's feed (error null), or gave it up.
+export function caughtUp({ match_id: matchId, error }) {
+  const game = state.game;
+  const arena = state.arena;
+  if (!game || game.matchId !== matchId || !arena) return;
+  if (error && error.code === "NOT_IN_MATCH") {
+    leaveMatch(); // not mine to read (a match from before, long gone)
+    showError(error);
+    return;
   }
-  if (state.game !== game || state.arena !== arena) return;
-  if (!game.ended && !arena.following.includes(game.matchId)) {
-    // The client gave the match up (not mine to read, or no reply after its retries).
-    leaveMatch();
-    showError(new ArenaError("NOT_IN_MATCH", "this match could not be read"));
+  if (error) {
+    // No reply after the client's tries (Redis away, say): follow again in a while.
+    showError(error);
+    setTimeout(() => state.game === game && state.arena === arena && follow(game, arena), 1000);
     return;
   }
   game.catchingUp = false;
-  // The client hands on the feed and holds the live pushes of the match it follows, but
-  // not match.state (client_sim's MATCH_PUSHES leave it out): a live state may come
-  // before the feed's. Both waited here; in feed order, copies dropped, nothing is lost.
-  for (const push of game.held.splice(0).sort(inFeedOrder)) applyMatchPush(game, push);
   status("");
   resumeSteering();
 }
 
-function inFeedOrder(a, b) {
-  return typeof a.id === "string" && typeof b.id === "string" ? compareFeedIds(a.id, b.id) : 0;
+// The feed lost what followed the last event applied (FEED_TRIMMED): the client reads it
+// from the oldest kept, and the page starts from nothing (a keyframe makes it whole).
+export function feedTrimmed({ match_id: matchId }) {
+  if (state.game && state.game.matchId === matchId) resetGame(state.game, true);
 }
 
 // Caught up on a new socket: the server may not have stored the steer sent as the old
