@@ -377,7 +377,8 @@ export class Arena extends PushEvents {
     if (waiting !== undefined) {
       this._pending.delete(message.rid);
       waiting.settle(message);
-    } else if (message.ok === false) {
+    } else if (message.ok === false && !("rid" in message)) {
+      // A fire-and-forget request failed (a late reply to a timed-out request is dropped).
       this._emit({ ev: "client.error", error: ArenaError.fromBody(message) });
     }
   }
