@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run demo test bench loadtest install redis-server nginx chromium lint typecheck check clean help settings-table graph
+.PHONY: run demo test bench loadtest install redis-server nginx chromium node-tools lint typecheck check clean help settings-table graph
 
 help:
 	@echo "make run             set up .venv, make sure redis-server exists, start Arena (private Redis unless REDIS_URL is set)"
@@ -57,6 +57,22 @@ nginx:
 chromium:
 	$(call need,test -x /usr/bin/chromium,chromium)
 
+# The JavaScript client's tests (tests/test_js_client.py) run Debian's node with the
+# test-only packages in .venv/node (the client itself has no dependencies): ws (Node
+# before 22 has no WebSocket), @msgpack/msgpack (its msgpack test), typescript (tsc
+# checks the typed example). Installed once; `make clean` removes them with .venv.
+NODE_TOOLS := $(VENV)/node/.installed
+
+node-tools: $(NODE_TOOLS)
+
+$(NODE_TOOLS): | install
+	$(call need,command -v node,nodejs)
+	$(call need,command -v npm,npm)
+	mkdir -p $(VENV)/node
+	npm install --prefix $(VENV)/node --no-save --no-audit --no-fund \
+	  typescript@5.9.3 ws@8.23.1 @msgpack/msgpack@3.1.3
+	@touch $@
+
 # NODES=N: N nodes on consecutive ports from ARENA_PORT, sharing one Redis (server/nodes.py).
 NODES ?= 1
 
@@ -108,7 +124,7 @@ graph: install
 # TEST_WORKERS=0 runs them in this one process.
 TEST_WORKERS ?= 2
 
-test: install redis-server nginx chromium check
+test: install redis-server nginx chromium node-tools check
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 settings-table: install

@@ -14,6 +14,7 @@ import contextlib
 import dataclasses
 import functools
 import logging
+import re
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
@@ -126,6 +127,29 @@ def _add_pages(app: web.Application) -> None:
     app.router.add_get("/play", page("play.html"))
     app.router.add_static("/static/", STATIC)
     app.on_response_prepare.append(_revalidate_static)
+    _add_client(app)
+
+
+# The JavaScript client (the repo's clients/js, reached through the symlink
+# static/client): its modules and type declarations, at a stable path every Arena serves.
+CLIENT = STATIC / "client"
+CLIENT_FILE = re.compile(r"[a-z][a-z-]*\.(js|d\.ts)")
+
+
+def _add_client(app: web.Application) -> None:
+    """``/client/arena.js``, the modules it imports beside it, and its ``.d.ts`` files.
+    Explicit routes: ``add_static`` refuses a symlink that leaves its folder."""
+
+    async def serve(request: web.Request) -> web.StreamResponse:
+        name = request.match_info["name"]
+        path = CLIENT / name
+        if not CLIENT_FILE.fullmatch(name) or not path.is_file():
+            raise web.HTTPNotFound()
+        kind = "application/typescript" if name.endswith(".d.ts") else "text/javascript"
+        # no-cache: a browser asks again (ETag, cheap) rather than run an old client.
+        return web.FileResponse(path, headers={"Content-Type": kind, "Cache-Control": "no-cache"})
+
+    app.router.add_get("/client/{name}", serve)
 
 
 async def _revalidate_static(request: web.Request, response: web.StreamResponse) -> None:

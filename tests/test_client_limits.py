@@ -56,20 +56,20 @@ def test_final_close_codes_are_the_ones_the_protocol_says_not_to_reconnect_after
 
 
 def test_the_pages_stop_after_the_protocols_final_close_codes() -> None:
-    """The pages' one list of final close codes (play-protocol.js, which the dashboard
-    imports too) is FINAL_CLOSE_CODES, and neither page hard-codes codes of its own."""
-    static = Path(__file__).parent.parent / "server" / "static"
-    protocol_js = (static / "play-protocol.js").read_text()
-    table = re.search(r"FINAL_CLOSE_CODES = Object\.freeze\(\{(.*?)\}\)", protocol_js, re.S)
+    """The pages' socket is the JavaScript client's (clients/js, served at /client/): its
+    FINAL_CLOSE_CODES table is the protocol's set, with words for a kick and a ban
+    (tests/test_js_client.py checks the module's exported value too), and no page
+    compares close codes by range."""
+    root = Path(__file__).parent.parent
+    link_js = (root / "clients" / "js" / "link.js").read_text()
+    table = re.search(r"FINAL_CLOSE_CODES = Object\.freeze\(\{(.*?)\}\)", link_js, re.S)
     assert table is not None
     codes = {int(code) for code in re.findall(r"^\s*(\d{4}):", table.group(1), re.M)}
     assert codes == set(FINAL_CLOSE_CODES)
     assert '4004: "kicked by an operator"' in table.group(1)
     assert '4005: "banned by an operator"' in table.group(1)
-    for page in ("play-connection.js", "dashboard-socket.js"):
-        source = (static / page).read_text()
-        assert "finalCloseReason" in source, page
-        assert not re.search(r"event\.code\s*[<>]=?\s*\d", source), page  # no ranges
+    for page in sorted((root / "server" / "static").glob("*.js")):
+        assert not re.search(r"\.code\s*[<>]=?\s*\d", page.read_text()), page.name
 
 
 async def test_a_client_using_callbacks_only_keeps_a_bounded_queue(
@@ -100,10 +100,10 @@ async def test_a_client_using_callbacks_only_keeps_a_bounded_queue(
 
 def test_one_feed_page_size_for_server_and_clients() -> None:
     assert FEED_LIMIT_MAX == FEED_PAGE_MAX
-    play = (Path(__file__).parent.parent / "server" / "static" / "play-match.js").read_text()
-    found = re.search(r"const FEED_PAGE = (\d+);", play)
+    feed_js = (Path(__file__).parent.parent / "clients" / "js" / "feed.js").read_text()
+    found = re.search(r"export const FEED_PAGE_MAX = (\d+);", feed_js)
     assert found is not None
-    assert int(found.group(1)) == FEED_PAGE_MAX  # the browser game cannot import Python
+    assert int(found.group(1)) == FEED_PAGE_MAX  # the JavaScript client cannot import Python
 
 
 async def test_a_client_catches_up_more_than_a_feed_page_it_missed(

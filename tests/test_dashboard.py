@@ -72,3 +72,50 @@ async def test_dashboard_shows_scores_and_lobbies_as_they_happen(
 
     assert errors == []
     await context.close()
+
+
+# The socket that sent last (the dashboard has one at a time), and every state the
+# connection badge took.
+RECORD_SOCKET = """
+const send = WebSocket.prototype.send;
+WebSocket.prototype.send = function (data) {
+  window.__socket = this;
+  return send.call(this, data);
+};
+window.__states = [];
+document.addEventListener("DOMContentLoaded", () => {
+  const badge = document.getElementById("conn-status");
+  new MutationObserver(() => window.__states.push(badge.dataset.state)).observe(
+    badge, { attributes: true, attributeFilter: ["data-state"] });
+});
+"""
+
+
+async def test_a_dropped_dashboard_comes_back_live_and_watches_again(
+    start_arena: StartArena, browser: Browser
+) -> None:
+    """The socket closes under the page (4000: not final); the client reconnects on the
+    same spectator session by itself, the page watches and reads again, and what happens
+    next shows."""
+    base_url = await start_arena()
+    context = await browser.new_context(locale="en-US")
+    await context.add_init_script(RECORD_SOCKET)
+    page = await context.new_page()
+    errors = collect_errors(page)
+    sockets: list[str] = []
+    page.on("websocket", lambda ws: sockets.append(ws.url))
+    status = page.get_by_test_id("conn-status")
+    await page.goto(base_url + "/")
+    await expect(status).to_have_attribute("data-state", "live", timeout=5_000)
+    await page.evaluate("() => { window.__states = []; window.__socket.close(4000); }")
+    await page.wait_for_function("() => window.__states.at(-1) === 'live'", timeout=10_000)
+    assert "offline" in await page.evaluate("window.__states")  # it noticed, and said so
+    assert len(sockets) == 2
+
+    ace = await login(base_url, "ace")
+    async with await ArenaClient.connect(base_url, ace.token, fmt=Format.JSON) as client:
+        await client.request("lb.submit", board="global", score=HIGH_SCORE)
+        row = page.locator(f'[data-testid="top-row"][data-player-id="{ace.player_id}"]')
+        await expect(row).to_contain_text(f"{HIGH_SCORE:,}", timeout=SCORE_WITHIN_MS)
+    assert errors == []
+    await context.close()

@@ -11,10 +11,11 @@ rank. Any error the page logs fails the test. No skipping: a missing chromium fa
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
-from playwright.async_api import Browser, Error, Page
+from playwright.async_api import Browser, Error, Page, Route
 
 from tests.browser import browser as browser  # a fixture: imported so the tests ask for it
 from tests.browser import collect_errors
@@ -28,8 +29,8 @@ STEER_EVERY_MS = 50  # play-match.js: at most 20 steers a second
 FAST_DOTS = json.dumps(
     {"dots": {"game": "server.games.dots:Dots", "tick_rate": 20, "params": {"speed": 960}}}
 )
-# Every WebSocket frame the page sends, with when (the page's clock, in ms), and how many
-# pointer moves it saw.
+# Every WebSocket frame the page sends, with when (the page's clock, in ms), the socket
+# that sent last, and how many pointer moves it saw.
 RECORD_SENDS = """
 window.__sent = [];
 window.__moves = 0;
@@ -37,6 +38,7 @@ window.addEventListener("pointermove", () => { window.__moves += 1; }, true);
 const send = WebSocket.prototype.send;
 WebSocket.prototype.send = function (data) {
   window.__sent.push([performance.now(), String(data)]);
+  window.__socket = this;
   return send.call(this, data);
 };
 """
@@ -84,18 +86,18 @@ class Player:
     async def read(self, field: str) -> Any:
         return await self.page.evaluate(f"window.arenaPlay.{field}")
 
-    async def until(self, condition: str, arg: Any = None) -> None:
+    async def until(self, condition: str, arg: Any = None, within_ms: int = WAIT_MS) -> None:
         """Wait until ``condition`` (JavaScript over ``p``, the page's arenaPlay, and ``arg``)."""
         script = f"(arg) => {{ const p = window.arenaPlay; return Boolean({condition}); }}"
         try:
-            await self.page.wait_for_function(script, arg=arg, timeout=WAIT_MS)
+            await self.page.wait_for_function(script, arg=arg, timeout=within_ms)
         except Error as exc:
             shown = await self.page.evaluate(
                 "() => JSON.stringify({phase: arenaPlay.phase, scores: arenaPlay.scores,"
                 " me: arenaPlay.me, steer: arenaPlay.steer, target: arenaPlay.target,"
                 " catchup: arenaPlay.catchup, error: arenaPlay.error})"
             )
-            raise AssertionError(f"not met within {WAIT_MS} ms: {condition} ({shown})") from exc
+            raise AssertionError(f"not met within {within_ms} ms: {condition} ({shown})") from exc
 
     async def page_point(self, x: float, y: float) -> tuple[float, float]:
         """Where field point (x, y) is on the page."""
@@ -236,6 +238,58 @@ async def test_two_players_race_to_ten_and_a_reload_catches_up(
         ops = {json.loads(text)["op"] for _, text in await player.page.evaluate("window.__sent")}
         assert "match.result" not in ops
         assert "match.send" not in ops
+    await assert_no_errors(alice, bob)
+
+
+async def test_a_dropped_socket_comes_back_and_the_client_catches_the_match_up(
+    start_arena: StartArena, browser: Browser
+) -> None:
+    """Bob's socket drops mid-match (closed under the page with 4000: not final), and his
+    client gets no socket ticket until the test lets it, while alice scores twice. The
+    client reconnects on the same session by itself and reads what it missed from the
+    match's feed: bob's page shows what alice's does."""
+    base_url = await start_arena(modes=FAST_DOTS)
+    alice = await Player.log_in(browser, base_url, "alice")
+    bob = await Player.log_in(browser, base_url, "bob")
+    sockets: list[str] = []
+    bob.page.on("websocket", lambda ws: sockets.append(ws.url))
+    await into_one_match(alice, bob)
+    await alice.score()
+    await bob.until("p.scores[arg] === 1", alice.player_id)
+    refused = asyncio.Event()
+    refusals = 0
+
+    async def refuse(route: Route) -> None:
+        nonlocal refusals
+        refusals += 1
+        refused.set()
+        await route.abort()
+
+    await bob.page.route("**/v1/ws/ticket", refuse)
+    await bob.page.evaluate("() => window.__socket.close(4000)")
+    await asyncio.wait_for(refused.wait(), WAIT_MS / 1000)  # it tried to come back
+    assert "reconnecting" in await bob.page.inner_text("#status")
+    for _ in range(2):
+        await alice.score()
+    assert (await bob.read("scores"))[alice.player_id] == 1  # missed live
+    bob.received.clear()
+    await bob.page.unroute("**/v1/ws/ticket")
+    # The client's backoff tops out at 5 s: its next try comes within that.
+    await bob.until("p.scores[arg] === 3 && !p.catching_up", alice.player_id, within_ms=10_000)
+    assert len(sockets) == 1  # one new socket, on the same session
+    assert await bob.read("player_id") == bob.player_id
+    read = [frame for frame in bob.received if frame.get("events")]
+    assert read, "the missed points came from the feed"
+    assert await bob.read("scores") == await alice.read("scores")
+    # Whole from the feed and the held live states, in order: no keyframe asked for.
+    assert (await bob.read("synced"))["need_keyframe"] is False
+    assert await bob.inputs_sent("match.sync") == []
+    await alice.score()
+    await bob.until("p.scores[arg] === 4", alice.player_id)
+    # The browser logs each refused ticket request; nothing else.
+    failed = "console: Failed to load resource: net::ERR_FAILED"
+    assert bob.errors == [failed] * refusals
+    bob.errors.clear()
     await assert_no_errors(alice, bob)
 
 

@@ -3,7 +3,7 @@
 // and the page is re-read now and then; a fresh push is laid over an older cached read.
 
 import { $, el, number, serverNow } from "./dashboard-page.js";
-import { request } from "./dashboard-socket.js";
+import { request } from "./dashboard-session.js";
 
 const TOP_SIZE = 10;
 // A top page may be served from a cache up to about 2 s old: a pushed score younger

@@ -1,7 +1,8 @@
-// Arena's live dashboard: one read-only spectator socket, JSON text frames (docs/protocol.md).
+// Arena's live dashboard: one read-only spectator session on Arena's JavaScript client
+// (/client/arena.js, the one socket module; docs/protocol.md).
 //
-// On open: `watch` (pushes from now on), then a snapshot with the read ops; pushes are
-// applied as they come. Some things have no push (a player leaving a match, the stats),
+// On each socket's open: `watch` (pushes from now on), then a snapshot with the read ops;
+// pushes are applied as they come. Some things have no push (a player leaving a match, the stats),
 // and pushes are best effort, so reads run again on timers and correct the picture.
 //
 // The modules (ES modules, no build step), each importing only the ones below it:
@@ -9,7 +10,7 @@
 //   dashboard-board.js     the Top 10 panel and the board choice
 //   dashboard-lists.js     the lobby and match panels
 //   dashboard-activity.js  the activity panel
-//   dashboard-socket.js    the spectator socket: login, requests, reconnecting
+//   dashboard-session.js   the spectator session on the client: login, requests, its end
 //   dashboard-page.js      elements, numbers, the connection badge, the server clock
 
 import { FEED_SIZE, onActivity, renderFeed, replaceActivity } from "./dashboard-activity.js";
@@ -23,17 +24,21 @@ import {
   replaceMatches,
 } from "./dashboard-lists.js";
 import { $, number, setClockOffset, tickClocks } from "./dashboard-page.js";
-import { markLive, request, watchArena } from "./dashboard-socket.js";
+import { markLive, request, watchArena } from "./dashboard-session.js";
 
 const STATS_EVERY_MS = 2000;
 const TOP_EVERY_MS = 5000;
 const LISTS_EVERY_MS = 10000;
 const CLOCK_EVERY_MS = 1000;
 const LIST_LIMIT = 50; // lobby.list allows at most 50
+const SNAPSHOT_AGAIN_MS = 2000; // a snapshot that failed on an open socket: again after this
 
 let timers = [];
+let opens = 0; // sockets opened: a snapshot for an older one stops
 
-async function start(ws) {
+async function start() {
+  const open = ++opens;
+  stopTimers();
   try {
     const sentAt = Date.now();
     const pong = await request("ping");
@@ -54,10 +59,12 @@ async function start(ws) {
     replaceActivity(feed.entries);
     await refreshTop();
   } catch (err) {
+    // Redis busy, or the socket closing (its next open starts again): try again soon.
     console.warn("dashboard: snapshot failed:", err.message);
-    ws.close();
+    setTimeout(() => open === opens && start(), SNAPSHOT_AGAIN_MS);
     return;
   }
+  if (open !== opens) return;
   markLive();
   timers = [
     setInterval(refreshStats, STATS_EVERY_MS),
@@ -112,4 +119,11 @@ renderTop(null);
 renderLobbies(null);
 renderMatches(null);
 renderFeed();
-watchArena({ open: start, push: onPush, close: stopTimers });
+watchArena({
+  open: start,
+  push: onPush,
+  close: () => {
+    opens += 1; // the snapshot under way (if any) is for a closed socket
+    stopTimers();
+  },
+});

@@ -47,8 +47,7 @@ export function newGame(match) {
     matchId: match.match_id,
     players: match.players.slice(),
     authoritative: match.authoritative !== false,
-    held: [], // live pushes that arrived while catching up
-    catchingUp: false,
+    catchingUp: false, // the client reads the feed for this page (arena.follow)
     rankAsked: false,
     rankTimer: 0,
   };

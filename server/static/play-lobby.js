@@ -41,11 +41,11 @@ export async function quickJoin() {
   try {
     let reply;
     try {
-      reply = await state.sock.request("lobby.quickjoin", { mode: MODE });
+      reply = await state.arena.request("lobby.quickjoin", { mode: MODE });
     } catch (err) {
       if (err.code !== "ALREADY_IN_LOBBY") throw err;
-      await state.sock.request("lobby.leave"); // a seat this tab lost track of
-      reply = await state.sock.request("lobby.quickjoin", { mode: MODE });
+      await state.arena.request("lobby.leave"); // a seat this tab lost track of
+      reply = await state.arena.request("lobby.quickjoin", { mode: MODE });
     }
     showLobby(reply.lobby);
   } catch (err) {
@@ -56,7 +56,7 @@ export async function quickJoin() {
 export async function toggleReady() {
   const mine = state.lobby && state.lobby.members.find((m) => m.player_id === myId());
   try {
-    const reply = await state.sock.request("lobby.ready", { ready: !(mine && mine.ready) });
+    const reply = await state.arena.request("lobby.ready", { ready: !(mine && mine.ready) });
     if (!reply.match_id) showLobby(reply.lobby);
   } catch (err) {
     showError(err);
@@ -65,7 +65,7 @@ export async function toggleReady() {
 
 export async function leaveLobby() {
   try {
-    await state.sock.request("lobby.leave");
+    await state.arena.request("lobby.leave");
   } catch (err) {
     if (err.code !== "NOT_IN_LOBBY") showError(err);
   }

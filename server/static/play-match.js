@@ -1,19 +1,19 @@
-// The match as this page plays it: catching up from the feed, steering my dot, asking
-// for the rank at the end. The server runs the race (server/games/dots.py): the page
-// sends where its player steers (`match.input {type: "steer"}`) and shows the synced
-// state the server pushes (play-game.js folds it into a replica; when a patch does not
-// follow on, `match.sync` asks for a keyframe). What follows a change is in `changed`.
+// The match as this page plays it: following it through the client (caught up from the
+// feed), steering my dot, asking for the rank at the end. The server runs the race
+// (server/games/dots.py): the page sends where its player steers (`match.input {type:
+// "steer"}`) and shows the synced state the server pushes (play-game.js folds it into a
+// replica; when a patch does not follow on, `match.sync` asks for a keyframe). What
+// follows a change is in `changed`.
 
+import { ArenaError } from "/client/arena.js";
 import { applyMatchPush, clampPoint, newGame, resetGame } from "./play-game.js";
 import { tab } from "./play-session.js";
 import { clearError, renderScreen, showError, showPhase, status } from "./play-screen.js";
-import { ArenaError } from "./play-protocol.js";
 import { BOARD, MODE, myId, state } from "./play-state.js";
 
 // At most 20 steers a second (match.input allows a burst of 60, then 30/s), and one in
 // flight at a time: a slow link sends fewer, always the latest.
 const STEER_EVERY_MS = 50;
-const FEED_PAGE = 500;
 const RANK_FALLBACK_MS = 5000; // ask for the rank anyway if the result note is late
 const SYNC_AGAIN_MS = 1000; // a keyframe asked for and not come: ask again after this
 // Refusals that waiting (or reconnecting) cures.
@@ -22,7 +22,7 @@ const RETRYABLE = new Set([
   "UNAVAILABLE",
   "LOCK_TIMEOUT",
   "TIMEOUT",
-  "DISCONNECTED",
+  "CLOSED",
 ]);
 
 // Here rather than in play-screen.js: a new phase can have match consequences (an ended
@@ -68,10 +68,6 @@ export function onMatchPush(push) {
     status("The match moved to another server.");
     return;
   }
-  if (game.catchingUp) {
-    game.held.push(push);
-    return;
-  }
   const refusedBefore = game.rejected;
   applyMatchPush(game, push);
   if (game.rejected !== refusedBefore) status(`The server refused a steer: ${game.rejected}`);
@@ -93,56 +89,60 @@ export function startMatch(match) {
     // This page plays only server-run Dots: a relay match would have no one to run it.
     showError(new ArenaError("CLIENT", `mode ${match.mode} is not run by this server`));
   }
-  if (state.sock) catchUp(state.game, state.sock);
+  if (state.arena) follow(state.game, state.arena);
 }
 
-// Read the feed after the last event applied, then the live events held meanwhile.
-export async function catchUp(game, sock) {
+// Until the client has read the match's feed the page shows "Catching up…" and does not
+// steer.
+export function waitForFeed(game) {
   game.catchingUp = true;
   setPhase(game.ended ? "ended" : "playing");
   status("Catching up…");
-  // A page that has applied nothing reads from the feed's last keyframe it may see (the
-  // whole state then, and what followed it); one that has reads after its last event.
-  let after = game.lastId;
-  let fromKeyframe = after === null;
-  try {
-    for (;;) {
-      const fields = { match_id: game.matchId, limit: FEED_PAGE };
-      if (after !== null) fields.after = after;
-      if (fromKeyframe) fields.keyframe = true;
-      fromKeyframe = false;
-      let events;
-      try {
-        ({ events } = await sock.request("match.feed", fields));
-      } catch (err) {
-        if (err.code !== "FEED_TRIMMED" || after === null) throw err;
-        resetGame(game, true); // any state the feed still keeps is the whole picture
-        after = null;
-        continue;
-      }
-      for (const push of events) applyMatchPush(game, push);
-      askKeyframe(game); // a trimmed feed starts with patches on top of nothing
-      if (events.length < FEED_PAGE) break;
-      after = events[events.length - 1].id;
-    }
-  } catch (err) {
-    if (state.game !== game || err.code === "DISCONNECTED") return; // the reconnect reads again
-    if (err.code === "NOT_IN_MATCH") {
-      leaveMatch();
-      showError(err);
-      return;
-    }
-    showError(err);
-    const again = () => state.sock === sock && sock.isOpen && catchUp(game, sock);
-    setTimeout(again, err.retryAfterMs ?? 1000);
+}
+
+// Follow the match through the client (before its socket opens, or on it): it reads the
+// feed after the last event handed on (from the last keyframe when this page has
+// nothing: a reload), holding the live pushes meanwhile, and hands on both, nothing
+// missing or doubled. It does so again by itself after each reconnect, and each time
+// says so ("client.caughtup": caughtUp).
+export function follow(game, arena) {
+  waitForFeed(game);
+  arena.follow(game.matchId, game.lastId, { keyframe: game.lastId === null });
+}
+
+// "client.caughtup": the client read the match's feed (error null), or gave it up.
+export function caughtUp({ match_id: matchId, error }) {
+  const game = state.game;
+  const arena = state.arena;
+  if (!game || game.matchId !== matchId || !arena) return;
+  if (error && error.code === "NOT_IN_MATCH") {
+    leaveMatch(); // not mine to read (a match from before, long gone)
+    showError(error);
     return;
   }
-  if (state.game !== game || state.sock !== sock) return;
+  if (error) {
+    // No reply after the client's tries (Redis away, say): follow again in a while.
+    showError(error);
+    setTimeout(() => state.game === game && state.arena === arena && follow(game, arena), 1000);
+    return;
+  }
   game.catchingUp = false;
-  for (const push of game.held.splice(0)) applyMatchPush(game, push);
-  askKeyframe(game);
   status("");
-  // A new socket: the server may not have stored the steer sent as the old one closed.
+  resumeSteering();
+}
+
+// The feed lost what followed the last event applied (FEED_TRIMMED): the client reads it
+// from the oldest kept, and the page starts from nothing (a keyframe makes it whole).
+export function feedTrimmed({ match_id: matchId }) {
+  if (state.game && state.game.matchId === matchId) resetGame(state.game, true);
+}
+
+// Caught up on a new socket: the server may not have stored the steer sent as the old
+// one closed, so the latest goes again.
+function resumeSteering() {
+  const game = state.game;
+  if (!game) return;
+  askKeyframe(game); // a trimmed feed starts with patches on top of nothing
   state.sentSteer = null;
   queueSteer();
   changed();
@@ -151,8 +151,8 @@ export async function catchUp(game, sock) {
 // The replica met a patch it cannot apply: ask for a keyframe (at the match's next
 // tick), once a second at most while none has come. An ended match sends no more.
 function askKeyframe(game) {
-  const sock = state.sock;
-  if (!game.needKeyframe || game.ended || !sock || !sock.isOpen) return;
+  const arena = state.arena;
+  if (!game.needKeyframe || game.ended || !arena || !arena.connected) return;
   const now = performance.now();
   if (game.syncAskedAt && now - game.syncAskedAt < SYNC_AGAIN_MS) return;
   game.syncAskedAt = now;
@@ -161,7 +161,7 @@ function askKeyframe(game) {
     game.syncAskedAt = 0;
     askKeyframe(game);
   }, SYNC_AGAIN_MS);
-  sock.request("match.sync", { match_id: game.matchId }).catch((err) => {
+  arena.request("match.sync", { match_id: game.matchId }).catch((err) => {
     if (!RETRYABLE.has(err.code) && !["MATCH_ENDED", "NOT_IN_MATCH"].includes(err.code)) {
       showError(err);
     }
@@ -209,8 +209,8 @@ function queueSteer() {
 }
 
 async function sendSteer() {
-  const { game, sock, steer } = state;
-  if (!playable() || game.catchingUp || !steer || !sock || !sock.isOpen) return;
+  const { game, arena, steer } = state;
+  if (!playable() || game.catchingUp || !steer || !arena || !arena.connected) return;
   const sent = state.sentSteer;
   if (sent && sent.x === steer.x && sent.y === steer.y) return;
   state.steerBusy = true;
@@ -218,7 +218,7 @@ async function sendSteer() {
   try {
     // With a rid: acknowledged once stored, and then it is applied at a coming tick.
     const data = { x: steer.x, y: steer.y };
-    await sock.request("match.input", { match_id: game.matchId, type: "steer", data });
+    await arena.request("match.input", { match_id: game.matchId, type: "steer", data });
     state.sentSteer = steer;
   } catch (err) {
     if (err.code === "RATE_LIMITED") {
@@ -230,18 +230,18 @@ async function sendSteer() {
   } finally {
     state.steerBusy = false;
   }
-  if (state.game === game && state.sock === sock) queueSteer();
+  if (state.game === game && state.arena === arena) queueSteer();
 }
 
 export async function fetchRank(game) {
   clearTimeout(game.rankTimer);
-  if (!state.sock || state.game !== game) return;
+  if (!state.arena || state.game !== game) return;
   try {
-    const reply = await state.sock.request("lb.rank", { board: BOARD });
+    const reply = await state.arena.request("lb.rank", { board: BOARD });
     state.rank = { board: BOARD, rank: reply.rank, score: reply.score };
   } catch (err) {
     if (err.code === "NOT_RANKED") state.rank = { board: BOARD, rank: null, score: null };
-    else if (err.code !== "DISCONNECTED") showError(err);
+    else if (err.code !== "CLOSED") showError(err);
   }
   changed();
 }

@@ -4,7 +4,7 @@
 
 import { drawField } from "./play-field.js";
 import { colorOf } from "./play-game.js";
-import { ArenaError } from "./play-protocol.js";
+import { ArenaError } from "/client/arena.js";
 import { tab } from "./play-session.js";
 import { BOARD, myId, nameOf, state } from "./play-state.js";
 
@@ -28,7 +28,7 @@ export function status(text) {
 }
 
 export function showError(err) {
-  const text = err instanceof ArenaError ? `${err.code}: ${err.detail}` : `CLIENT: ${err}`;
+  const text = err instanceof ArenaError ? `${err.code}: ${err.message}` : `CLIENT: ${err}`;
   state.error = text;
   $("error-text").textContent = text;
   $("error").hidden = false;

@@ -1,8 +1,9 @@
-// The guest session over HTTP (docs/protocol.md, section 1) and where it is kept:
-// the token per tab (sessionStorage, so a reload keeps it and two tabs are two
-// sessions), the device id per name and each device's secret per browser (localStorage).
+// The guest session (logged in by the client, /client/arena.js; docs/protocol.md,
+// section 1) and where it is kept: the token per tab (sessionStorage, so a reload keeps
+// it and two tabs are two sessions), the device id per name and each device's secret per
+// browser (localStorage): the client never stores them.
 
-import { ArenaError, errorOf } from "./play-protocol.js";
+import { guestLogin as arenaGuestLogin } from "/client/arena.js";
 
 export const tab = {
   get(key) {
@@ -52,20 +53,8 @@ function keepSecret(deviceId, secret) {
 
 async function postLogin(deviceId, name) {
   const secret = browser.get("secrets")[deviceId];
-  const login = { device_id: deviceId, name };
-  if (secret) login.device_secret = secret;
-  let resp;
-  try {
-    resp = await fetch("/v1/auth/guest", {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify(login),
-    });
-  } catch (err) {
-    throw new ArenaError("NETWORK", `cannot reach the server (${err.message})`);
-  }
-  const body = await resp.json().catch(() => null);
-  if (!resp.ok) throw errorOf(body, new ArenaError(`HTTP_${resp.status}`, resp.statusText));
+  const login = { name, device_id: deviceId, device_secret: secret };
+  const body = await arenaGuestLogin(location.origin, login);
   if (body.device_secret) keepSecret(deviceId, body.device_secret);
   return body;
 }
@@ -85,33 +74,6 @@ export async function guestLogin(name) {
   tab.set("player_id", body.player_id);
   tab.set("name", body.name);
   return body;
-}
-
-// POST /v1/ws/ticket: a single-use ticket (30 s) the socket URL carries instead of the
-// token. null when the session is gone (401); throws when the server cannot be asked.
-export async function socketTicket(token) {
-  let resp;
-  try {
-    resp = await fetch("/v1/ws/ticket", {
-      method: "POST",
-      headers: { authorization: `Bearer ${token}` },
-    });
-  } catch (err) {
-    throw new ArenaError("NETWORK", `cannot reach the server (${err.message})`);
-  }
-  if (resp.status === 401) return null;
-  const body = await resp.json().catch(() => null);
-  if (!resp.ok) throw errorOf(body, new ArenaError(`HTTP_${resp.status}`, resp.statusText));
-  return body.ticket;
-}
-
-// Whether the server still knows the token (a socket refused before the upgrade hides
-// its 401 from the browser); null when the server cannot be asked.
-export async function sessionAlive(token) {
-  const resp = await fetch("/v1/session", { headers: { authorization: `Bearer ${token}` } }).catch(
-    () => null,
-  );
-  return resp ? resp.status !== 401 : null;
 }
 
 export async function revokeSession(token) {

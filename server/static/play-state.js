@@ -9,8 +9,8 @@ export const BOARD = "global";
 
 export const state = {
   phase: "connecting",
-  sock: null,
-  retryMs: 500,
+  arena: null, // this tab's client (/client/arena.js) for its session; null between sessions
+  retryMs: 500, // a first connect that failed is tried again after this (doubling)
   retryTimer: 0,
   lobby: null,
   game: null,

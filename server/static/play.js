@@ -1,21 +1,22 @@
-// Arena · Dots: a browser game on Arena's wire protocol (docs/protocol.md), JSON text
-// frames only, no build step. Guest login, quick-join, ready, then a race: every player
-// steers a dot, the first to touch the numbered ring scores, first to 10 wins. The server
-// runs the race (server/games/dots.py, docs/games.md): the page sends only where its
-// player steers, shows the state the server pushes, and the server ends the match.
+// Arena · Dots: a browser game on Arena's JavaScript client (/client/arena.js, JSON text
+// frames; docs/protocol.md), no build step. Guest login, quick-join, ready, then a race:
+// every player steers a dot, the first to touch the numbered ring scores, first to 10
+// wins. The server runs the race (server/games/dots.py, docs/games.md): the page sends
+// only where its player steers, shows the state the server pushes, and the server ends
+// the match.
 //
-// A reloaded tab keeps its token (sessionStorage), reconnects, and picks the match up by
-// reading its feed, merging live events by feed id.
+// A reloaded tab keeps its token (sessionStorage), reconnects, and picks the match up
+// from its feed (arena.follow: the client merges live events by feed id).
 //
 // The modules, each importing only the ones below it:
 //   play.js             this page: the player's input, the test hook, the start
-//   play-connection.js  log in, connect, resume, reconnect; routes the pushes
+//   play-connection.js  log in, hand the session to the client, resume; routes the pushes
 //   play-lobby.js       quick-join, ready, leave
-//   play-match.js       catch up, steer, rank; what follows a change
+//   play-match.js       follow the match, steer, rank; what follows a change
 //   play-screen.js      what is shown (views, status, error, scores, field)
 //   play-state.js       what the page knows right now
-//   play-game.js, play-field.js, play-protocol.js, play-session.js: the server's state
-//                       folded, drawing, wire, storage
+//   play-game.js, play-field.js, play-session.js: the server's state folded, drawing,
+//                       the session's storage
 //   sync-replica.js     the synced state's decoder (match.state keyframes and patches)
 
 import { connect, login, logout } from "./play-connection.js";
