@@ -70,7 +70,7 @@ $(NODE_TOOLS): | install
 	$(call need,command -v npm,npm)
 	mkdir -p $(VENV)/node
 	npm install --prefix $(VENV)/node --no-save --no-audit --no-fund \
-	  typescript@5.9.3 ws@8.23.1 @msgpack/msgpack@3.1.3
+	  typescript@5.9.3 ws@8.23.1 @msgpack/msgpack@3.1.3 @asyncapi/parser@3.6.6
 	@touch $@
 
 # NODES=N: N nodes on consecutive ports from ARENA_PORT, sharing one Redis (server/nodes.py).

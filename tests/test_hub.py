@@ -59,8 +59,8 @@ async def test_one_publish_reaches_every_local_listener_in_its_own_encoding(
     await eventually(subscribed, within_s=2)
     mux = RedisMux(redis_server.url)
     # A push of the protocol's (every frame a test receives must be one: tests/contract.py).
-    score = {"ev": "watch.score", "board": "b", "period": "all", "player_id": "p", "name": "n"}
-    score |= {"score": 1, "rank": 1}
+    score: dict[str, object] = {"ev": "watch.score", "board": "b", "period": "all"}
+    score |= {"player_id": "p", "name": "n", "score": 1, "rank": 1}
     await mux.execute("SPUBLISH", ROOM, msgpack.packb(score))
     for client in clients:
         assert await client.next_push("watch.score") == score

@@ -448,11 +448,11 @@ export interface Requests {
     "properties"?: (Record<string, string | number>) | null;
   };
   "mm.cancel": {
-    /** a ticket's id, as mm.enqueue answered it */
+    /** a ticket's id, as mm.enqueue answered it: <mode>.<16 hex> */
     "ticket_id": string;
   };
   "mm.accept": {
-    /** a ticket's id, as mm.enqueue answered it */
+    /** a ticket's id, as mm.enqueue answered it: <mode>.<16 hex> */
     "ticket_id": string;
   };
   "party.create": {
@@ -465,7 +465,7 @@ export interface Requests {
     "player_id": string;
   };
   "party.join": {
-    /** 12 hex characters */
+    /** a party's id (NOT_FOUND unless 12 hex characters) */
     "party_id": string;
   };
   "party.leave": Record<string, unknown>;
@@ -477,21 +477,21 @@ export interface Requests {
   };
   "party.close": Record<string, unknown>;
   "chat.join": {
-    /** a public room's name, lobby:<lobby_id>, match:<match_id> or party:<party_id> */
+    /** a public room's name, lobby:<lobby_id>, match:<match_id> or party:<party_id> (NOT_IN_ROOM unless you may be in it) */
     "room": string;
   };
   "chat.leave": {
-    /** a public room's name, lobby:<lobby_id>, match:<match_id> or party:<party_id> */
+    /** a public room's name, lobby:<lobby_id>, match:<match_id> or party:<party_id> (NOT_IN_ROOM unless you may be in it) */
     "room": string;
   };
   "chat.send": {
-    /** a public room's name, lobby:<lobby_id>, match:<match_id> or party:<party_id> */
+    /** a public room's name, lobby:<lobby_id>, match:<match_id> or party:<party_id> (NOT_IN_ROOM unless you may be in it) */
     "room": string;
     /** 1 to 500 characters once normalised, not blank; line feeds and tabs allowed */
     "text": string;
   };
   "chat.history": {
-    /** a public room's name, lobby:<lobby_id>, match:<match_id> or party:<party_id> */
+    /** a public room's name, lobby:<lobby_id>, match:<match_id> or party:<party_id> (NOT_IN_ROOM unless you may be in it) */
     "room": string;
     /** default 50 */
     "limit"?: number;
@@ -643,7 +643,7 @@ export interface Results {
     "state": "asked" | "joined";
   };
   "mm.enqueue": {
-    /** a ticket's id, as mm.enqueue answered it */
+    /** a ticket's id, as mm.enqueue answered it: <mode>.<16 hex> */
     "ticket_id": string;
   };
   "mm.cancel": Record<string, unknown>;
@@ -850,7 +850,7 @@ export interface Pushes {
   };
   "mm.status": {
     "ev": "mm.status";
-    /** a ticket's id, as mm.enqueue answered it */
+    /** a ticket's id, as mm.enqueue answered it: <mode>.<16 hex> */
     "ticket_id": string;
     "state": "queued" | "cancelled" | "expired";
     /** how long the ticket has waited, in ms */
@@ -864,7 +864,7 @@ export interface Pushes {
   };
   "mm.matched": {
     "ev": "mm.matched";
-    /** a ticket's id, as mm.enqueue answered it */
+    /** a ticket's id, as mm.enqueue answered it: <mode>.<16 hex> */
     "ticket_id": string;
     "match_id": string;
     /** every player of the match */

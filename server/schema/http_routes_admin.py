@@ -276,17 +276,6 @@ SOCKET = RouteSpec(
 )
 
 
-def served_file(path: str, summary: str, content_type: str) -> RouteSpec:
-    return RouteSpec(
-        "GET",
-        path,
-        summary,
-        "documents",
-        uses_redis=False,
-        replies=(Reply(200, summary, {"type": "string"}, content_type),),
-    )
-
-
 DOCUMENTS: tuple[RouteSpec, ...] = (
     RouteSpec(
         "GET",
@@ -304,14 +293,26 @@ DOCUMENTS: tuple[RouteSpec, ...] = (
         uses_redis=False,
         replies=(Reply(200, "The AsyncAPI document.", {"type": "object"}),),
     ),
-    served_file("/client/arena.js", "The JavaScript client (an ES module).", "text/javascript"),
-    served_file(
-        "/client/arena.d.ts", "The client's TypeScript declarations.", "application/typescript"
-    ),
-    served_file(
-        "/client/arena-protocol.d.ts",
-        "The protocol's TypeScript types (every op, push and error code).",
-        "application/typescript",
+    RouteSpec(
+        "GET",
+        "/client/{name}",
+        "The JavaScript client: arena.js (an ES module), the modules it imports, and its "
+        "TypeScript declarations arena.d.ts and arena-protocol.d.ts.",
+        "documents",
+        description="`.js` files are served as `text/javascript`, `.d.ts` files as "
+        "`application/typescript`; any other name is 404.",
+        params=(
+            Param(
+                "name",
+                "path",
+                string(1, pattern=r"^[a-z][a-z-]*\.(js|d\.ts)$"),
+                "A file of the client, e.g. `arena.js`.",
+                required=True,
+            ),
+        ),
+        uses_redis=False,
+        replies=(Reply(200, "The file.", {"type": "string"}, "text/javascript"),),
+        errors=(ErrorCode.NOT_FOUND,),
     ),
 )
 
