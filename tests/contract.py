@@ -138,9 +138,7 @@ def _decoded(data: str | bytes) -> Any:
 
 def install() -> SocketContract | None:
     """Tap every aiohttp client WebSocket of this process; None when ARENA_CONTRACT=off."""
-    if (
-        os.environ.get("ARENA_CONTRACT", "off") == "off"
-    ):  # TODO(lead): enforce once every area is described
+    if os.environ.get("ARENA_CONTRACT", "enforce") == "off":
         return None
     only = tuple(p for p in os.environ.get("ARENA_CONTRACT_ONLY", "").split(",") if p)
     contract = SocketContract(asyncapi_document("contract"), only)
