@@ -11,12 +11,15 @@ import subprocess
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from server.protocol import Op, Push
 from server.schema import op_specs, push_specs
 from server.schema.asyncapi import asyncapi_document, unknown_shapes
 from server.schema.published import ROOT, generated
+from tests.conftest import SOCKET_CONTRACT
 from tests.contract import SocketContract
+from tests.helpers import connect
 
 NODE_TOOLS = ROOT / ".venv" / "node" / "node_modules"
 
@@ -82,6 +85,7 @@ def test_the_asyncapi_parser_refuses_a_broken_document(tmp_path: Path) -> None:
 
 def test_the_contract_check_catches_frames_the_documents_do_not_allow() -> None:
     contract = SocketContract(asyncapi_document("test"))
+
     class Socket:
         pass
 
@@ -98,3 +102,20 @@ def test_the_contract_check_catches_frames_the_documents_do_not_allow() -> None:
     contract.received(socket, json.dumps({"rid": 99, "ok": True}))
     violations = contract.take_violations()
     assert len(violations) == 5, violations
+
+
+async def test_the_suite_checks_what_its_sockets_receive(
+    arena: str, request: pytest.FixtureRequest
+) -> None:
+    """The tap is on for the whole suite (unless ARENA_CONTRACT=off), and a real reply
+    goes through it."""
+    checker = request.config.stash[SOCKET_CONTRACT]
+    if os.environ.get("ARENA_CONTRACT", "enforce") == "off":
+        assert checker is None
+        return
+    assert checker is not None
+    before = checker.checked
+    _, client = await connect(arena)
+    await client.request("ping")
+    await client.close()
+    assert checker.checked > before
