@@ -114,18 +114,19 @@ class HostedMatches:
             raise Forbidden("players join this match through its lobby")
         if match.state != "running":
             raise MatchEnded("the match has ended")
+        # Checked before the answer for a player in it already: a malformed request is
+        # BAD_REQUEST however the match stands, never a success.
+        if meta is None:
+            meta = {}
+        if not isinstance(meta, dict):
+            raise BadRequest("meta: a map")
+        packed_meta = packed_json(meta, "meta", META_MAX_BYTES)
         if player_id not in match.roster:
             if len(match.roster) >= self._modes.spec_for(match.mode).capacity:
                 raise MatchFull("the match has no open seat")
         elif await self._matches.in_match(match_id, player_id):
             return "joined"  # a retried join that was answered already
-        if meta is None:
-            meta = {}
-        if not isinstance(meta, dict):
-            raise BadRequest("meta: a map")
-        await self._store.asked_to_join(
-            match_id, player_id, packed_json(meta, "meta", META_MAX_BYTES)
-        )
+        await self._store.asked_to_join(match_id, player_id, packed_meta)
         return "asked"
 
     async def input(self, player_id: str, match_id: str, type: str, data: object) -> str:
