@@ -93,7 +93,9 @@ def asyncapi_document(version: str) -> dict[str, Any]:
             "summary": push.summary,
             "messages": [_message_ref(name)],
         }
-    schemas = {**error_shapes(), **shapes()}
+    schemas = {
+        name: {"title": name, **schema} for name, schema in {**error_shapes(), **shapes()}.items()
+    }
     return {
         "asyncapi": "3.0.0",
         "info": {"title": "Arena socket protocol", "version": version, "description": DESCRIPTION},
@@ -137,10 +139,21 @@ def unknown_shapes(document: dict[str, Any]) -> set[str]:
 
 
 def _message(name: str, summary: str, payload: JsonSchema, description: str = "") -> JsonSchema:
+    # The payload's title is what code generators name its type after (LobbyQuickjoinResult).
+    payload = {"title": type_name(name), **payload}
     message: JsonSchema = {"name": name, "title": name, "summary": summary, "payload": payload}
     if description:
         message["description"] = description
     return message
+
+
+def type_name(message: str) -> str:
+    """``lobby.quickjoin.result`` -> ``LobbyQuickjoinResult``; a push ``match.event`` ->
+    ``MatchEventPush``."""
+    words = message.split(".")
+    if words[-1] not in ("request", "result") and message != FAILURE:
+        words.append("push")
+    return "".join(word[:1].upper() + word[1:] for word in words)
 
 
 def _message_ref(name: str) -> dict[str, str]:

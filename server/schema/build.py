@@ -44,7 +44,8 @@ def const(value: str | int | bool, description: str | None = None) -> JsonSchema
 def integer(
     minimum: int | None = None, maximum: int | None = None, *, description: str | None = None
 ) -> JsonSchema:
-    schema: JsonSchema = {"type": "integer"}
+    # int64: code generators pick a 64-bit integer (times in ms, scores and ids overflow 32).
+    schema: JsonSchema = {"type": "integer", "format": "int64"}
     if minimum is not None:
         schema["minimum"] = minimum
     if maximum is not None:
