@@ -33,6 +33,15 @@ LOG_NAME = "demo-server.log"
 LOG_TAIL_LINES = 20  # shown when the server stops before it is ready
 
 
+def stop_server(server: subprocess.Popen[bytes]) -> None:
+    """SIGTERM (it drains its sockets and hands off its matches), then SIGKILL after 15 s."""
+    server.send_signal(signal.SIGTERM)
+    try:
+        server.wait(15)
+    except subprocess.TimeoutExpired:
+        server.kill()
+
+
 def wait_ready(
     url: str, server: subprocess.Popen[bytes], log_path: Path | None = None, within_s: float = 30.0
 ) -> None:
@@ -116,11 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )  # fmt: skip
         return 0
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(15)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop_server(server)
 
 
 if __name__ == "__main__":

@@ -22,8 +22,6 @@ import contextlib
 import json
 import os
 import re
-import signal
-import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -34,7 +32,7 @@ from typing import Any
 import aiohttp
 import msgpack
 
-from client_sim.demo import start_server, wait_ready
+from client_sim.demo import start_server, stop_server, wait_ready
 from server.embedded_redis import RedisProcess, free_port
 from server.protocol import Format, Message, decode
 
@@ -333,11 +331,7 @@ def private_arena(workdir: Path) -> Iterator[str]:
             wait_ready(base, server, log_path)
             yield base
         finally:
-            server.send_signal(signal.SIGTERM)
-            try:
-                server.wait(15)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            stop_server(server)
 
 
 def main(argv: list[str] | None = None) -> int:
