@@ -59,18 +59,27 @@ class FeedPush:
     required: dict[str, JsonSchema]
     optional: dict[str, JsonSchema] = field(default_factory=dict)
     description: str = ""
+    # Alternatives among the optional fields: exactly one of these sets is present.
+    forms: tuple[tuple[str, ...], ...] = ()
 
     def spec(self) -> PushSpec:
-        fields = obj({**self.required, "id": FEED_ID}, self.optional)
+        fields = self._formed(obj({**self.required, "id": FEED_ID}, self.optional))
         return PushSpec(self.push, self.summary, fields=fields, description=self.description)
 
     def entry(self) -> JsonSchema:
         """The same push as a feed entry: ``ev`` included."""
-        return obj(
-            {"ev": const(str(self.push)), **self.required, "id": FEED_ID},
-            self.optional,
-            description=self.summary,
+        return self._formed(
+            obj(
+                {"ev": const(str(self.push)), **self.required, "id": FEED_ID},
+                self.optional,
+                description=self.summary,
+            )
         )
+
+    def _formed(self, schema: JsonSchema) -> JsonSchema:
+        if self.forms:
+            schema["oneOf"] = [{"required": list(form)} for form in self.forms]
+        return schema
 
 
 FEED_PUSHES = (
@@ -156,6 +165,7 @@ FEED_PUSHES = (
         },
         description="Either full and schema, or base and patch; the format is in "
         "docs/protocol.md (Synced state).",
+        forms=(("full", "schema"), ("base", "patch")),
     ),
 )
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from server.schema.asyncapi import asyncapi_document
+from server.schema.openapi import openapi_document
 from server.schema.typescript import declarations
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,10 +30,7 @@ def asyncapi() -> dict[str, Any]:
 
 
 def openapi() -> dict[str, Any]:
-    from server.schema.openapi import openapi_document  # C3's module, landing later
-
-    document: dict[str, Any] = openapi_document(version())
-    return document
+    return openapi_document(version())
 
 
 def as_text(document: dict[str, Any]) -> str:
@@ -42,7 +39,8 @@ def as_text(document: dict[str, Any]) -> str:
 
 def generated() -> dict[str, str]:
     """Every generated file (path relative to the repository) and its text."""
-    files = {ASYNCAPI_PATH: as_text(asyncapi()), TYPESCRIPT_PATH: declarations()}
-    with contextlib.suppress(ImportError):
-        files[OPENAPI_PATH] = as_text(openapi())
-    return files
+    return {
+        ASYNCAPI_PATH: as_text(asyncapi()),
+        OPENAPI_PATH: as_text(openapi()),
+        TYPESCRIPT_PATH: declarations(),
+    }
