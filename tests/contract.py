@@ -50,6 +50,13 @@ class SocketContract:
             weakref.WeakKeyDictionary()
         )
         self._only = only
+        # The codes each op may fail with: its own and those any op may.
+        self._any_op = set(document["x-any-op-error-codes"])
+        self._codes = {
+            name: self._any_op | set(operation["x-error-codes"])
+            for name, operation in document["operations"].items()
+            if operation["action"] == "send"
+        }
         self.violations: list[str] = []
         self.checked = 0
 
@@ -76,7 +83,8 @@ class SocketContract:
             del asked[rid]
         name = str(request["op"]) if request is not None else "?"
         if message.get("ok") is False:
-            self._check(name, FAILURE, message, strict=True)
+            if self._check(name, FAILURE, message, strict=True) and request is not None:
+                self._check_code(name, message["error"]["code"])
         elif message.get("ok") is True and request is not None:
             if self._check(name, result_name(name), message, strict=True):
                 self._check(name, request_name(name), request, strict=False)
@@ -99,6 +107,13 @@ class SocketContract:
             self._violation(name, f"{message_name}: {exc}: {message!r:.400}")
             return False
         return True
+
+    def _check_code(self, name: str, code: str) -> None:
+        if self._only and not name.startswith(self._only):
+            return
+        # An op the document does not name may only be refused as one.
+        if code not in self._codes.get(name, self._any_op | {"UNKNOWN_OP"}):
+            self._violation(name, f"answered {code}, which its x-error-codes do not list")
 
     def _validator(self, message_name: str, strict: bool) -> Validator | None:
         key = (message_name, strict)

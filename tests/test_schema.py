@@ -100,8 +100,13 @@ def test_the_contract_check_catches_frames_the_documents_do_not_allow() -> None:
     contract.received(socket, json.dumps({"ev": "no.such.push"}))
     contract.received(socket, json.dumps({"ok": False, "error": {"code": "NOPE", "message": ""}}))
     contract.received(socket, json.dumps({"rid": 99, "ok": True}))
+    contract.sent(socket, json.dumps({"op": "ping", "rid": 4}))
+    contract.received(
+        socket, json.dumps({"rid": 4, "ok": False, "error": {"code": "LOBBY_FULL", "message": ""}})
+    )
     violations = contract.take_violations()
-    assert len(violations) == 5, violations
+    assert len(violations) == 6, violations
+    assert "LOBBY_FULL" in violations[-1]  # ping cannot fail that way
 
 
 async def test_the_suite_checks_what_its_sockets_receive(

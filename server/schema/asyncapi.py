@@ -12,7 +12,7 @@ from typing import Any
 from server.protocol import FEED_PAGE_MAX
 from server.schema import op_specs, push_specs, shapes
 from server.schema.build import JsonSchema, const, integer, obj, ref, refs_in
-from server.schema.codes import close_codes, error_codes, error_shapes
+from server.schema.codes import ANY_OP_ERRORS, close_codes, error_codes, error_shapes
 from server.schema.spec import OpSpec, PushSpec
 
 CHANNEL = "socket"
@@ -127,6 +127,7 @@ def asyncapi_document(version: str) -> dict[str, Any]:
         "operations": operations,
         "components": {"schemas": schemas, "messages": messages},
         "x-error-codes": error_codes(),
+        "x-any-op-error-codes": [str(code) for code in ANY_OP_ERRORS],
         "x-close-codes": close_codes(),
         "x-limits": {"feed_page_max": FEED_PAGE_MAX},
     }

@@ -9,6 +9,16 @@ from server.errors import ArenaError
 from server.protocol import FINAL_CLOSE_CODES, CloseCode, ErrorCode
 from server.schema.build import JsonSchema, integer, obj, ref, string
 
+# The codes any op may answer with, beside those its own spec lists: a field out of
+# bounds, a rate limit, a spectator's change, Redis down, a bug.
+ANY_OP_ERRORS = (
+    ErrorCode.BAD_REQUEST,
+    ErrorCode.RATE_LIMITED,
+    ErrorCode.READ_ONLY,
+    ErrorCode.UNAVAILABLE,
+    ErrorCode.INTERNAL,
+)
+
 # What each close code means for a client (docs/protocol.md section 11 says it at length).
 CLOSE_MEANINGS: dict[CloseCode, str] = {
     CloseCode.NORMAL: "normal close",
