@@ -27,7 +27,7 @@ TSC = NODE_MODULES / ".bin" / "tsc"
 # A relayed mode of two for the reconnect-mid-match test; lb.submit's limit low enough to hit.
 MODES = json.dumps({"duel": {"capacity": 2}, "*": {"capacity": 4}})
 RATE_LIMITS = "lb.submit=1/1"
-SUITES_AT_LEAST = 21  # the tests in clients/js/test: a suite that ran none must not pass
+SUITES_AT_LEAST = 27  # the tests in clients/js/test: a suite that ran none must not pass
 
 
 def node() -> str:

@@ -6,10 +6,11 @@ import type { ErrorCode, OpName, PushName, Pushes, Requests, Results } from "./a
 
 export type { CloseCode, ErrorCode, OpName, PushName, Pushes, Requests, Results } from "./arena-protocol.js";
 
-/** Codes the client gives failures of its own: the socket closed before the reply
- * (CLOSED), no reply in time (TIMEOUT), an HTTP call that got no answer (NETWORK), an
- * answer that is no Arena error body (HTTP_ERROR). */
-export type ClientErrorCode = "CLOSED" | "TIMEOUT" | "NETWORK" | "HTTP_ERROR";
+/** Codes the client gives failures of its own: the socket closed before the reply, or
+ * the client is closed (CLOSED), no reply in time (TIMEOUT), an HTTP call that got no
+ * answer (NETWORK), an answer that is no Arena error body (HTTP_ERROR), a follow()
+ * whose match was unfollowed before it was caught up (UNFOLLOWED). */
+export type ClientErrorCode = "CLOSED" | "TIMEOUT" | "NETWORK" | "HTTP_ERROR" | "UNFOLLOWED";
 
 /** The error object of a failure reply, as the server sent it. */
 export interface ErrorDetail {
@@ -96,10 +97,11 @@ export interface ArenaOptions {
   /** Reconnect on the same session when the socket drops (default true). */
   reconnect?: boolean;
   backoff?: Backoff;
-  /** Default 10000. */
-  requestTimeoutMs?: number;
+  /** Default 10000; null: requests never time out (the heartbeat's ping still does). */
+  requestTimeoutMs?: number | null;
   /** After this long without a frame the client sends a ping; no reply within
-   * requestTimeoutMs: the link is dead, dropped and reconnected (default 20000; null: off). */
+   * heartbeatMs (or requestTimeoutMs when shorter): the link is dead, dropped and
+   * reconnected (default 20000; null: off). */
   heartbeatMs?: number | null;
   /** Known already (else learnt with session.get on the first connect). */
   playerId?: string | null;
@@ -136,7 +138,9 @@ export class Arena {
   connect(): Promise<void>;
   /** Close for good; resolves once closed. */
   close(): Promise<void>;
-  /** The result without rid and ok; rejects with ArenaError. */
+  /** The result without rid and ok; rejects with ArenaError. While the client
+   * reconnects (or its socket is closing and a reconnect follows) it waits for the new
+   * socket, within its timeout. */
   request<K extends OpName>(op: K, ...args: RequestArgs<K>): Promise<Results[K]>;
   /** Fire-and-forget; false when no socket is open. A failure comes as client.error. */
   send<K extends OpName>(op: K, fields?: Requests[K]): boolean;
@@ -153,8 +157,12 @@ export class Arena {
   /** Follow a match from `after` (null: its feed's start; with keyframe, its newest
    * synced-state keyframe): read now when connected (else once connected) and after
    * every reconnect, its live pushes held meanwhile. Resolves once caught up; rejects
-   * with the ArenaError that ended the following, or CLOSED. */
+   * with the ArenaError that ended the following (NOT_IN_MATCH), UNFOLLOWED, or CLOSED
+   * (at once on a closed client). A catch-up cut by a drop of the socket settles only
+   * after the next socket's restore has read the match again. */
   follow(matchId: string, after?: string | null, options?: { keyframe?: boolean }): Promise<void>;
+  /** No more catch-up of the match; its follow() promises still waiting reject with
+   * UNFOLLOWED, and no client.caughtup is told of it. */
   unfollow(matchId: string): void;
 }
 

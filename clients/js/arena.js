@@ -13,9 +13,9 @@
 
 import { FEED_PAGE_MAX, compareFeedIds } from "./feed.js";
 import { ArenaError, guestLogin, newDeviceId, socketTicket, spectatorLogin, trimBase } from "./http.js";
-import { FINAL_CLOSE_CODES, closeReason, isFinalClose, openSocket, reopen, toBytes, watchLink } from "./link.js";
-import { PushEvents } from "./events.js";
+import { FINAL_CLOSE_CODES, closeReason, isFinalClose, openSocket, reopen, watchLink } from "./link.js";
 import { SessionMemory } from "./memory.js";
+import { SocketRequests } from "./requests.js";
 import { Restorer } from "./restore.js";
 
 export {
@@ -33,9 +33,8 @@ export {
 
 export const VERSION = "0.1.0";
 
-const OPEN = 1; // WebSocket.OPEN, in browsers and the ws package alike
-
-export class Arena extends PushEvents {
+// Requests, sends and the frames read are requests.js's (SocketRequests).
+export class Arena extends SocketRequests {
   constructor(baseUrl, options = {}) {
     const {
       token,
@@ -49,7 +48,7 @@ export class Arena extends PushEvents {
       fetch = undefined,
       warn = (...args) => console.warn(...args),
     } = options;
-    super(requestTimeoutMs);
+    super(requestTimeoutMs, codec);
     if (typeof token !== "string" || token === "") throw new TypeError("Arena: options.token is required");
     if (typeof WebSocket !== "function") {
       throw new TypeError("Arena: no WebSocket here (Node before 22): pass { WebSocket } from the 'ws' package");
@@ -59,11 +58,9 @@ export class Arena extends PushEvents {
     this.closeCode = null; // the close code that ended the client for good
     this.reconnects = 0;
     this._token = token;
-    this._codec = codec; // null: JSON text frames; else {encode, decode}: binary frames
     this._WebSocket = WebSocket;
     this._reconnect = reconnect;
     this._backoff = { initialMs: 250, maxMs: 5000, giveUpAfterMs: 60000, ...backoff };
-    this._requestTimeoutMs = requestTimeoutMs;
     this._heartbeatMs = heartbeatMs; // null: no pings of the client's own
     this._watch = null;
     this._fetch = fetch;
@@ -73,14 +70,11 @@ export class Arena extends PushEvents {
     this._closing = false;
     this._life = 0; // grows with every close()
     this._epoch = 0; // grows with every socket opened and closed: a restore's own is alive
-    this._rid = 0;
-    this._pending = new Map(); // rid -> {op, settle(reply), fail(error)}
-    this._openWaiters = new Set(); // requests waiting for the socket to (re)open
     this._ended = []; // close() promises
     this._wake = null; // cuts a reconnect's pause short (close())
     this._memory = new SessionMemory();
     this._restorer = new Restorer(this._memory, {
-      request: (op, fields) => this.request(op, fields),
+      request: (op, fields) => this._request(op, fields, this._requestTimeoutMs, false),
       handOn: (push) => this._handOn(push),
       onPush: (push) => this._onPush(push),
       emit: (event) => this._emit(event),
@@ -112,7 +106,8 @@ export class Arena extends PushEvents {
   // --- the socket's life ------------------------------------------------------------
 
   // Get a socket ticket and open the socket; rejects with ArenaError when either fails
-  // (UNAUTHORIZED: the session is gone; NETWORK or CLOSED: the server is away).
+  // (UNAUTHORIZED: the session is gone, and the client closed; NETWORK or CLOSED: the
+  // server is away, try again).
   async connect() {
     if (this._state === "open") return;
     if (this._state === "connecting" || this._state === "reconnecting") {
@@ -126,9 +121,11 @@ export class Arena extends PushEvents {
     try {
       ws = await this._openSocket();
     } catch (err) {
-      if (this._closing) this._end(null);
-      else this._state = "idle";
+      // A refused ticket (401/403: the session is gone) ends the client, as it does
+      // when reconnecting: what waits for a socket (follow()) is told CLOSED.
       this._failOpenWaiters(err);
+      if (this._closing || err.status === 401 || err.status === 403) this._end(null);
+      else this._state = "idle";
       throw err;
     }
     if (this._closing) {
@@ -164,6 +161,11 @@ export class Arena extends PushEvents {
     return ended;
   }
 
+  _pingTimeoutMs() {
+    const requestMs = this._requestTimeoutMs;
+    return requestMs === null || requestMs <= 0 ? this._heartbeatMs : Math.min(this._heartbeatMs, requestMs);
+  }
+
   _openSocket() {
     return openSocket(this.baseUrl, this._token, { WebSocket: this._WebSocket, binary: this._codec !== null, fetch: this._fetch });
   }
@@ -181,7 +183,9 @@ export class Arena extends PushEvents {
     if (this._heartbeatMs !== null) {
       this._watch = watchLink({
         idleMs: this._heartbeatMs,
-        ping: () => this.request("ping"),
+        // Its own timeout: no longer than the pause between pings, and one even when
+        // requests never time out (requestTimeoutMs null), or a dead link stays unseen.
+        ping: () => this._request("ping", {}, this._pingTimeoutMs(), false),
         dead: () => {
           // Closing a dead link waits for a close frame that never comes: drop it now.
           ws.onmessage = ws.onclose = null;
@@ -265,14 +269,6 @@ export class Arena extends PushEvents {
     this._openWaiters.clear();
   }
 
-  _failPending(code) {
-    const pending = [...this._pending.values()];
-    this._pending.clear();
-    for (const { op, fail } of pending) {
-      fail(new ArenaError("CLOSED", `the socket closed before the reply (${closeReason(code)})`, { op, closeCode: code }));
-    }
-  }
-
   // --- catching up (restore.js) -----------------------------------------------------
 
   // Follow a match: its pushes are handed on once each, in feed order, and after a
@@ -281,106 +277,22 @@ export class Arena extends PushEvents {
   // keyframe instead, as a reloaded page wants). The feed is read now when connected,
   // else once the socket opens, live pushes of the match held meanwhile. Resolves once
   // it is read and the held pushes are handed on; rejects with the ArenaError that
-  // ended the following (NOT_IN_MATCH), or CLOSED.
+  // ended the following (NOT_IN_MATCH), UNFOLLOWED (unfollow() came first), or CLOSED
+  // (at once when the client is closed). A catch-up cut by a drop of the socket is done
+  // again by the next socket's restore: the promise settles only then.
   follow(matchId, after = null, { keyframe = false } = {}) {
+    if (this._state === "closed") {
+      const closed = Promise.reject(new ArenaError("CLOSED", "the client is closed", { closeCode: this.closeCode }));
+      closed.catch(() => {}); // a caller that does not wait is not told of an unhandled rejection
+      return closed;
+    }
     return this._restorer.follow(matchId, after, keyframe);
   }
 
-  // Stop following a match: no catch-up for it after a reconnect.
+  // Stop following a match: no catch-up for it after a reconnect; follow() promises
+  // still waiting for its catch-up reject with UNFOLLOWED.
   unfollow(matchId) {
     this._restorer.unfollow(matchId);
-  }
-
-  // --- requests -------------------------------------------------------------------
-
-  // Send a request and wait for its reply: the result (without rid and ok), or an
-  // ArenaError (the server's code; CLOSED when the socket closed first; TIMEOUT after
-  // timeoutMs, null: never; 0 or less: at once, nothing sent). While the client
-  // reconnects, a request waits for the new socket (within its timeout).
-  request(op, fields = {}, { timeoutMs = this._requestTimeoutMs } = {}) {
-    return new Promise((resolve, reject) => {
-      let rid = null;
-      let waiter = null;
-      const expire = () => {
-        if (rid !== null) this._pending.delete(rid); // a late reply finds no one: dropped
-        if (waiter !== null) this._openWaiters.delete(waiter);
-        reject(new ArenaError("TIMEOUT", `no reply to ${op} within ${timeoutMs} ms`, { op }));
-      };
-      const timer = timeoutMs === null ? null : setTimeout(expire, timeoutMs);
-      const fail = (err) => {
-        clearTimeout(timer);
-        reject(err);
-      };
-      const settle = (reply) => {
-        clearTimeout(timer);
-        if (reply.ok !== true) {
-          reject(ArenaError.fromBody(reply, { op }));
-          return;
-        }
-        const { rid: _rid, ok: _ok, ...result } = reply;
-        this._memory.replied(op, fields, result);
-        resolve(result);
-      };
-      const go = () => {
-        if (timeoutMs !== null && timeoutMs <= 0) return; // the timer rejects: nothing sent
-        rid = ++this._rid;
-        this._pending.set(rid, { op, settle, fail });
-        const message = { op, rid, ...fields };
-        message.op = op; // fields cannot override the envelope (its keys stay first)
-        message.rid = rid;
-        if (!this._write(message)) {
-          this._pending.delete(rid);
-          fail(new ArenaError("CLOSED", "the socket is closed", { op }));
-        }
-      };
-      if (this._state === "open") go();
-      else if (this._state === "connecting" || this._state === "reconnecting") {
-        waiter = { resolve: go, reject: (err) => fail(new ArenaError("CLOSED", err.message, { op, closeCode: err.closeCode })) };
-        this._openWaiters.add(waiter);
-      } else fail(new ArenaError("CLOSED", this._state === "idle" ? "not connected: call connect() first" : "the client is closed", { op }));
-    });
-  }
-
-  // Fire-and-forget (no rid): no reply on success; a failure comes as a "client.error"
-  // event. False when no socket is open (nothing was sent).
-  send(op, fields = {}) {
-    return this._write({ op, ...fields });
-  }
-
-  _write(message) {
-    const ws = this._ws;
-    if (ws === null || ws.readyState !== OPEN) return false;
-    try {
-      ws.send(this._codec === null ? JSON.stringify(message) : this._codec.encode(message));
-      return true;
-    } catch {
-      return false;
-    }
-  }
-
-  _received(data) {
-    this._watch?.seen();
-    let message;
-    try {
-      if (typeof data === "string") message = JSON.parse(data);
-      else if (this._codec !== null) message = this._codec.decode(toBytes(data));
-      else return; // binary to a JSON client: none come with ?format=json
-    } catch {
-      return; // a frame that does not decode is skipped, as the reference client does
-    }
-    if (message === null || typeof message !== "object") return;
-    if (typeof message.ev === "string") {
-      this._onPush(message);
-      return;
-    }
-    const waiting = Number.isInteger(message.rid) ? this._pending.get(message.rid) : undefined;
-    if (waiting !== undefined) {
-      this._pending.delete(message.rid);
-      waiting.settle(message);
-    } else if (message.ok === false && !("rid" in message)) {
-      // A fire-and-forget request failed (a late reply to a timed-out request is dropped).
-      this._emit({ ev: "client.error", error: ArenaError.fromBody(message) });
-    }
   }
 
   _closedError(event) {

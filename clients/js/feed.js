@@ -177,7 +177,7 @@ export async function catchUp(following, matchId, request, handOn, { alive = () 
       await pause(err.retryAfterMs ?? 200 * 2 ** failures);
       continue;
     }
-    if (!alive()) return null;
+    if (!alive() || !following.has(matchId)) return null; // unfollowed meanwhile: no more
     for (const push of events) {
       if (following.isNew(matchId, push)) {
         handOn(push);

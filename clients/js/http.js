@@ -4,7 +4,8 @@
 // An error reply (or a client-side failure): `code` is stable, `message` is for people.
 // Server codes are docs/protocol.md's (section 10); the client adds its own:
 // CLOSED (the socket closed before the reply), TIMEOUT (no reply in time), NETWORK (an
-// HTTP call that never got an answer), HTTP_ERROR (an answer that is no Arena error body).
+// HTTP call that never got an answer), HTTP_ERROR (an answer that is no Arena error body),
+// UNFOLLOWED (a follow() whose match was unfollowed before it was caught up).
 export class ArenaError extends Error {
   constructor(code, message = "", { retryAfterMs = null, detail = null, op = null, status = null, closeCode = null } = {}) {
     super(message || code);

@@ -59,3 +59,15 @@ test("a silent link is found by a ping left unanswered, and the client reconnect
   assert.equal(sockets.length, 2);
   assert.equal(typeof (await arena.request("ping")).server_time_ms, "number");
 });
+
+test("with requests that never time out, the ping still does: a silent link is found", { timeout: 20000 }, async (t) => {
+  const { WebSocket: Deafening, sockets } = deafeningWebSocket();
+  const options = { WebSocket: Deafening, heartbeatMs: 100, requestTimeoutMs: null, backoff: { initialMs: 10 } };
+  const { arena } = await player(t, "insomniac", options);
+  const closed = arena.nextPush("client.close", { timeoutMs: 5000 });
+  const reconnected = arena.nextPush("client.reconnected", { timeoutMs: 5000 });
+  sockets[0].deaf = true;
+  assert.match((await closed).reason, /ping/);
+  await reconnected;
+  assert.equal(sockets.length, 2);
+});

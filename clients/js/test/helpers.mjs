@@ -63,3 +63,10 @@ export function deferred() {
   });
   return { promise, resolve };
 }
+
+// What `promise` came to by the time the event loop turns once more: {value}, the error
+// it rejected with, or "pending" (for what must settle at once, not in a while).
+export function settledNow(promise) {
+  const turn = new Promise((resolve) => setImmediate(() => resolve("pending")));
+  return Promise.race([promise.then((value) => ({ value }), (err) => err), turn]);
+}

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import { Arena, ArenaError, guestLogin } from "../arena.js";
-import { BASE, WebSocket, player } from "./helpers.mjs";
+import { BASE, WebSocket, player, recordingWebSocket } from "./helpers.mjs";
 
 test("a request resolves to its result, without rid and ok", { timeout: 20000 }, async (t) => {
   const { arena } = await player(t);
@@ -68,4 +68,24 @@ test("requests before connect and after close reject with CLOSED", { timeout: 20
   assert.ok(outcome.code === "CLOSED" || typeof outcome.server_time_ms === "number");
   assert.equal((await arena.request("ping").catch((e) => e)).code, "CLOSED");
   assert.equal(arena.send("ping"), false);
+});
+
+test("a request made while the socket is closing waits for the reconnect that follows", { timeout: 20000 }, async (t) => {
+  const { WebSocket: Recording, sockets } = recordingWebSocket();
+  const { arena } = await player(t, "closing", { WebSocket: Recording, backoff: { initialMs: 10 } });
+  const reconnected = arena.nextPush("client.reconnected");
+  sockets[0].close(4000, "going away"); // CLOSING until the server's close frame comes back
+  assert.equal(sockets[0].readyState, 2);
+  assert.equal(arena.connected, true); // no close event yet
+  const pong = await arena.request("ping");
+  assert.equal(typeof pong.server_time_ms, "number");
+  await reconnected;
+  assert.equal(sockets.length, 2);
+  assert.ok(sockets[1].sent.some((frame) => JSON.parse(frame).op === "ping"), "sent on the new socket");
+
+  // Without reconnecting the close is final: CLOSED at once.
+  const { WebSocket: Once, sockets: once } = recordingWebSocket();
+  const { arena: single } = await player(t, "single", { WebSocket: Once, reconnect: false });
+  once[0].close(4000, "going away");
+  assert.equal((await single.request("ping").catch((e) => e)).code, "CLOSED");
 });
