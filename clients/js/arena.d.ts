@@ -31,6 +31,8 @@ export class ArenaError extends Error {
   readonly code: ErrorCode | ClientErrorCode;
   /** Where waiting helps (RATE_LIMITED, a timed ban): waiting that long is enough. */
   readonly retryAfterMs: number | null;
+  /** The same as retryAfterMs, spelled as on the wire. */
+  readonly retry_after_ms: number | null;
   readonly detail: ErrorDetail | null;
   /** The op that failed (socket requests). */
   readonly op: string | null;

@@ -12,6 +12,7 @@ export class ArenaError extends Error {
     this.name = "ArenaError";
     this.code = code;
     this.retryAfterMs = retryAfterMs; // where waiting helps (RATE_LIMITED): enough to wait
+    this.retry_after_ms = retryAfterMs; // the same, spelled as on the wire
     this.detail = detail; // the error object as the server sent it, else null
     this.op = op; // the op that failed, for socket requests
     this.status = status; // the HTTP status, for HTTP calls

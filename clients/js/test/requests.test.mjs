@@ -34,6 +34,7 @@ test("a rate limit rejects with RATE_LIMITED and how long to wait", { timeout: 2
   const limited = await arena.request("lb.submit", { board: "global", score: 6 }).catch((e) => e);
   assert.equal(limited.code, "RATE_LIMITED");
   assert.ok(limited.retryAfterMs > 0 && limited.retryAfterMs <= 1000, `retryAfterMs ${limited.retryAfterMs}`);
+  assert.equal(limited.retry_after_ms, limited.retryAfterMs); // the issue's spelling, the wire's
 });
 
 test("a request out of time rejects with TIMEOUT, and the socket goes on", { timeout: 20000 }, async (t) => {
