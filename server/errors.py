@@ -67,7 +67,8 @@ class BadRequest(ArenaError):
 
 
 class Unauthorized(ArenaError):
-    """A missing, unknown, expired or revoked token or socket ticket; or a server route without its key."""
+    """A missing, unknown, expired or revoked token or socket ticket; or a server route
+    without its key."""
 
     code = ErrorCode.UNAUTHORIZED
     http_status = 401
@@ -95,7 +96,8 @@ class UnsupportedMediaType(ArenaError):
 
 
 class Forbidden(ArenaError):
-    """Not allowed to this caller (a server-only board or result, the wrong kind of match, an invite-only party)."""
+    """Not allowed to this caller (a server-only board or result, the wrong kind of
+    match, an invite-only party)."""
 
     code = ErrorCode.FORBIDDEN
     http_status = 403
