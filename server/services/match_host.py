@@ -229,14 +229,14 @@ class MatchHost:
             batch.add_done_callback(self._batches.discard)
 
     async def _run_batch(self, live: list[Hosted]) -> None:
-        try:
-            reads = await asyncio.gather(
-                *(self._store.inputs_after(h.match_id, h.in_upto, INPUTS_PER_TICK) for h in live),
-                return_exceptions=True,
-            )
-            await asyncio.gather(*(self._tick_one(h, r) for h, r in zip(live, reads, strict=True)))
-        finally:
-            self._busy.difference_update(h.match_id for h in live)
+        reads = await asyncio.gather(
+            *(self._store.inputs_after(h.match_id, h.in_upto, INPUTS_PER_TICK) for h in live),
+            return_exceptions=True,
+        )
+        # Each tick frees its own match, and nothing else may: freed again when the batch
+        # ends, a match busy in a later batch by then would be ticked twice at once (the
+        # same inputs read twice). A batch is cancelled only as the node stops: no matter.
+        await asyncio.gather(*(self._tick_one(h, r) for h, r in zip(live, reads, strict=True)))
 
     async def _tick_one(self, hosted: Hosted, entries: list[Input] | BaseException) -> None:
         """One match's tick; it frees the match at once (no slow sibling holds it back)."""
