@@ -13,8 +13,9 @@ for a request it cannot parse) get Arena's headers here too.
 It hooks in where aiohttp makes the protocol of each connection: a ``Server`` (the
 protocol factory) that makes ``HeaderDeadline`` handlers, set up by ``ArenaRunner``.
 It reads three private attributes of aiohttp's ``RequestHandler`` (``_request_count``,
-``_waiter``, ``_upgraded``) and the ``Server``'s ``_kwargs``; tests/test_socket_caps.py fails
-if an aiohttp upgrade changes them.
+``_waiter``, ``_upgraded``), clears a fourth (``_data_received_cb``) and reads the
+``Server``'s ``_kwargs``; tests/test_socket_caps.py fails if an aiohttp upgrade changes
+them.
 """
 
 from __future__ import annotations
@@ -63,6 +64,10 @@ class HeaderDeadline(RequestHandler):
     def connection_lost(self, exc: BaseException | None) -> None:
         self._disarm()
         super().connection_lost(exc)
+        # aiohttp keeps the WebSocket's bound method here after the connection is gone:
+        # protocol -> socket -> request -> protocol, a cycle that only the cyclic collector
+        # would free (with everything the socket holds). Gone, refcounting frees it now.
+        self._data_received_cb = None
 
     def handle_error(
         self,

@@ -44,6 +44,21 @@ from server.settings import Settings
 log = logging.getLogger(__name__)
 
 
+def _drop_tracebacks(exc: BaseException | None) -> None:
+    """Cut a closed socket's stored error (``ws.exception()``) from its tracebacks.
+
+    A client that drops its connection makes aiohttp fail to send its close frame; it
+    keeps that error on the socket, and the error's traceback (and that of the EOF it
+    was raised during) holds frames whose ``self`` is the socket: a cycle that only the
+    cyclic collector frees, with the socket's request, transport and buffers. Without
+    the tracebacks, refcounting frees them as soon as the handler returns."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        exc.__traceback__ = None
+        exc = exc.__context__
+
+
 class HubChannels:
     """One socket's subscriptions through the node's hub (``OpContext.channels``)."""
 
@@ -179,6 +194,7 @@ class SocketEndpoint:
             # Give the closing handshake time to get through what is still buffered,
             # so the client can read its close code; then aiohttp drops the connection.
             await conn.wait_closed(within_s=self._settings.shutdown_grace_s)
+            _drop_tracebacks(ws.exception())
             try:
                 # The seat lease is no longer renewed from here: it lapses after the grace.
                 if not session.spectator:
