@@ -102,6 +102,7 @@ POSITIVE = (
     "host_sweep_s",
     "host_snapshot_s",
     "mm_pass_s",
+    "gc_full_every",
 )
 
 
