@@ -10,6 +10,9 @@ test (``tests/contract.py``) checks every reply and push the test suite receives
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import TypeVar
+
 from server.schema.build import JsonSchema
 from server.schema.ops_leaderboards import LEADERBOARDS
 from server.schema.ops_lobbies import LOBBIES
@@ -19,6 +22,8 @@ from server.schema.ops_parties import PARTIES
 from server.schema.ops_social import SOCIAL
 from server.schema.ops_system import SYSTEM
 from server.schema.spec import Area, OpSpec, PushSpec
+
+T = TypeVar("T")
 
 AREAS: tuple[Area, ...] = (
     SYSTEM,
@@ -33,30 +38,24 @@ AREAS: tuple[Area, ...] = (
 
 def op_specs() -> dict[str, OpSpec]:
     """Every described op by name, in the areas' order."""
-    found: dict[str, OpSpec] = {}
-    for area in AREAS:
-        for spec in area.ops:
-            assert spec.op not in found, f"{spec.op} described twice"
-            found[str(spec.op)] = spec
-    return found
+    return _by_name((str(spec.op), spec) for area in AREAS for spec in area.ops)
 
 
 def push_specs() -> dict[str, PushSpec]:
-    found: dict[str, PushSpec] = {}
-    for area in AREAS:
-        for spec in area.pushes:
-            assert spec.push not in found, f"{spec.push} described twice"
-            found[str(spec.push)] = spec
-    return found
+    return _by_name((str(spec.push), spec) for area in AREAS for spec in area.pushes)
 
 
 def shapes() -> dict[str, JsonSchema]:
     """The named shapes every area shares (``components.schemas``)."""
-    found: dict[str, JsonSchema] = {}
-    for area in AREAS:
-        for name, schema in area.shapes.items():
-            assert name not in found, f"shape {name} named twice"
-            found[name] = schema
+    return _by_name(item for area in AREAS for item in area.shapes.items())
+
+
+def _by_name(items: Iterable[tuple[str, T]]) -> dict[str, T]:
+    """The items by name; a name given twice (two areas describing one thing) is a bug."""
+    found: dict[str, T] = {}
+    for name, item in items:
+        assert name not in found, f"{name} described twice"
+        found[name] = item
     return found
 
 

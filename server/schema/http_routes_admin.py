@@ -276,22 +276,27 @@ SOCKET = RouteSpec(
 )
 
 
-DOCUMENTS: tuple[RouteSpec, ...] = (
-    RouteSpec(
+def json_document(path: str, summary: str, what: str) -> RouteSpec:
+    return RouteSpec(
         "GET",
+        path,
+        summary,
+        "documents",
+        uses_redis=False,
+        replies=(Reply(200, what, {"type": "object"}),),
+    )
+
+
+DOCUMENTS: tuple[RouteSpec, ...] = (
+    json_document(
         "/v1/openapi.json",
         "This document: the HTTP routes (OpenAPI 3.1).",
-        "documents",
-        uses_redis=False,
-        replies=(Reply(200, "The OpenAPI document.", {"type": "object"}),),
+        "The OpenAPI document.",
     ),
-    RouteSpec(
-        "GET",
+    json_document(
         "/v1/asyncapi.json",
         "The socket's protocol: every op, push, error and close code (AsyncAPI 3).",
-        "documents",
-        uses_redis=False,
-        replies=(Reply(200, "The AsyncAPI document.", {"type": "object"}),),
+        "The AsyncAPI document.",
     ),
     RouteSpec(
         "GET",
