@@ -165,7 +165,7 @@ class RedisMux(MuxLink):
         return exec_result(commands, replies)
 
     def _send_packed(self, data: bytes) -> asyncio.Future[Any]:
-        loop = asyncio.get_running_loop()
+        loop = self._loop or asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         self._outbox.append(data)
         self._pending.append(future)

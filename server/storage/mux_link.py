@@ -90,6 +90,9 @@ class MuxLink:
         self._write_buffer_bytes = write_buffer_bytes
         self._max_pending = max_pending
         self._transport: asyncio.Transport | None = None  # set once ready for commands
+        # The loop the connection runs on, kept: on Python 3.11 every
+        # asyncio.get_running_loop() is a getpid() system call, too dear per command.
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._protocol: _Protocol | None = None  # the current connection's, even while setting up
         self._connecting: asyncio.Future[None] | None = None
         # Set while Redis is not reading (the write buffer is past its mark): resolved
@@ -217,7 +220,7 @@ class MuxLink:
             self._protocol = None
             transport.abort()
             raise MuxNotSentError("connection to Redis lost while connecting")
-        self._transport = transport
+        self._transport, self._loop = transport, loop
         self._measure_room()
         self._set_ready()
 
