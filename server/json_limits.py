@@ -61,16 +61,43 @@ def json_safe(value: Any, depth: int = 0) -> bool:
     """Whether a value means the same to msgpack and JSON clients: null, booleans, finite
     numbers (integers within JSON_SAFE_INT), strings, lists, and maps with string keys,
     nested at most DEPTH_MAX deep. Binary and extension values are not."""
+    kind = type(value)
+    # Exact types first, in a loop without a generator: every match event's data comes
+    # through here, and it is mostly a small map of numbers and strings.
+    if kind is dict:
+        if depth >= DEPTH_MAX:
+            return False
+        for key, item in value.items():
+            if type(key) is not str and not isinstance(key, str):
+                return False
+            if not _scalar_safe(item) and not json_safe(item, depth + 1):
+                return False
+        return True
+    if kind is list or isinstance(value, list | tuple):  # a game's tuple goes out as a list
+        if depth >= DEPTH_MAX:
+            return False
+        for item in value:
+            if not _scalar_safe(item) and not json_safe(item, depth + 1):
+                return False
+        return True
     if value is None or isinstance(value, bool | str):
         return True
     if isinstance(value, int):
         return -JSON_SAFE_INT <= value <= JSON_SAFE_INT
     if isinstance(value, float):
         return math.isfinite(value)
-    if depth >= DEPTH_MAX:
-        return False
-    if isinstance(value, list | tuple):  # a game's tuple goes out as a list
-        return all(json_safe(item, depth + 1) for item in value)
     if isinstance(value, dict):
-        return all(isinstance(k, str) and json_safe(v, depth + 1) for k, v in value.items())
+        return json_safe(dict(value), depth)
+    return False
+
+
+def _scalar_safe(value: Any) -> bool:
+    """The common scalars of exact type, safe: a quick yes, or no for "look closer"."""
+    kind = type(value)
+    if kind is str or kind is bool or value is None:
+        return True
+    if kind is int:
+        return bool(-JSON_SAFE_INT <= value <= JSON_SAFE_INT)
+    if kind is float:
+        return math.isfinite(value)
     return False

@@ -254,7 +254,9 @@ def encode(message: Message, fmt: Format) -> bytes | str:
     return "{" + ",".join(fields) + "}"
 
 
-_MAP_HEADER = msgpack.Packer()
+# One packer for every small value: msgpack.packb makes a Packer per call, which costs more
+# than packing a short string. Packing runs in C under the GIL, so the one is safe to share.
+_MAP_HEADER = _PACKER = msgpack.Packer(use_bin_type=True)
 
 
 def ws_frame(payload: bytes | str) -> bytes:
@@ -324,9 +326,11 @@ def packed_head(event: Push, fields: Message) -> bytes:
     The feed id is known only once Redis appends the entry, so the script that
     appends it finishes the map (``with_id``, or the same bytes built in Lua).
     """
-    parts = [_MAP_HEADER.pack_map_header(len(fields) + 2), _pack("ev"), _pack(str(event))]
+    pack = _PACKER.pack
+    parts = [_PACKER.pack_map_header(len(fields) + 2), b"\xa2ev", pack(str(event))]
     for key, value in fields.items():
-        parts += (_pack(key), value.data if type(value) is Preencoded else _pack(value))
+        parts.append(pack(key))
+        parts.append(value.data if type(value) is Preencoded else pack(value))
     return b"".join(parts)
 
 
@@ -336,7 +340,12 @@ def with_id(head: bytes, entry_id: str) -> bytes:
 
 
 def _pack(value: Any) -> bytes:
-    return msgpack.packb(value, use_bin_type=True)  # type: ignore[no-any-return]
+    return _PACKER.pack(value)  # type: ignore[no-any-return]
+
+
+def packed(value: Any) -> bytes:
+    """A value in msgpack (binary as bin, strings as str), as every push carries it."""
+    return _PACKER.pack(value)  # type: ignore[no-any-return]
 
 
 def ok(rid: int | None, result: Message | None = None) -> Message:

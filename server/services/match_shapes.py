@@ -10,7 +10,7 @@ import msgpack
 from server.boards import SCORE_MAX, SCORE_MIN
 from server.errors import BadRequest, NotInMatch
 from server.json_limits import json_safe
-from server.protocol import Push, Tell
+from server.protocol import Push, Tell, packed
 from server.storage.matches import MatchRecord
 
 MATCH_ID = re.compile(r"^[0-9a-f]{16}$")
@@ -25,7 +25,7 @@ def packed_json(value: object, what: str, limit: int) -> bytes:
     """``value`` in msgpack if every client can read it and it fits; else BadRequest."""
     if not json_safe(value):
         raise BadRequest(f"{what}: {JSON_SAFE}")
-    encoded: bytes = msgpack.packb(value, use_bin_type=True)
+    encoded = packed(value)
     if len(encoded) > limit:
         raise BadRequest(f"{what}: at most {limit} bytes encoded (msgpack)")
     return encoded
