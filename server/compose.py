@@ -36,6 +36,7 @@ from server.services.host_opener import Doorbell, HostOpener
 from server.services.hosted_matches import HostedMatches
 from server.services.leaderboards import BoardNames, Clock, LeaderboardService
 from server.services.lobbies import LobbyService
+from server.services.match_feeds import MatchFeedReader
 from server.services.match_host import MatchHost
 from server.services.match_life import MatchLifeService
 from server.services.matches import MatchService
@@ -118,7 +119,7 @@ def build_node(settings: Settings, *, clock: Clock = time.time) -> Node:
     hub = Hub(
         registry,
         subscriber,
-        services.matches,
+        services.match_feeds,
         command_channel=services.presence.command_channel,
         rooms_left_by=RoomExits(
             services.chat.lobby_room_channel,
@@ -326,6 +327,7 @@ def build_services(
         leaderboards=leaderboards,
         lobbies=lobbies,
         matches=matches,
+        match_feeds=MatchFeedReader(match_store, modes),
         parties=parties,
         match_life=MatchLifeService(
             match_store,

@@ -5,7 +5,9 @@ sending never blocks: the ready-made WebSocket frame (header and payload, the
 same bytes for every recipient) is queued on the connection, and once per
 event-loop turn the ``Flusher`` writes each connection's queue to its transport
 in one ``write``. No task per socket, no task switch per frame, one system
-call per socket per turn however many frames it got.
+call per socket per turn however many frames it got. A match's pushes may wait
+longer when its mode says so (``push_window_ms``): then the frames of several
+turns share one write, until the window closes or anything else is written.
 
 Backpressure: bytes the kernel has not taken yet wait in the transport's
 buffer. A socket whose buffer grows past ``outbox_bytes`` has stopped reading;
@@ -31,6 +33,10 @@ from server.protocol import CloseCode, Format, Frame, Message, encode, ws_frame
 
 log = logging.getLogger(__name__)
 
+# Frames that wait for their window (a mode's push_window_ms) are written at once past this
+# many bytes queued on the socket: the window saves system calls, not memory.
+WINDOW_BYTES_MAX = 64 * 1024
+
 
 class FloodGate:
     """Per-socket message rate limit (token bucket), kept in process: no Redis per frame."""
@@ -55,23 +61,45 @@ class FloodGate:
 
 
 class Flusher:
-    """Writes every connection that got frames this event-loop turn, once, at the turn's end."""
+    """Writes every connection that got frames, once: at the end of the event-loop turn,
+    or, for frames that may wait (a mode's ``push_window_ms``), when their window closes,
+    so that the frames of several turns leave in one write."""
 
     def __init__(self) -> None:
         self._dirty: dict[Connection, None] = {}  # insertion-ordered set
         self._scheduled = False
+        self._waiting: dict[float, dict[Connection, None]] = {}  # window -> connections
+        # Kept: on Python 3.11 every asyncio.get_running_loop() is a getpid() system call.
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def mark(self, conn: Connection) -> None:
         self._dirty[conn] = None
         if not self._scheduled:
             self._scheduled = True
-            asyncio.get_running_loop().call_soon(self._flush)
+            (self._loop or self._bind()).call_soon(self._flush)
+
+    def mark_within(self, conn: Connection, within_s: float) -> None:
+        """Write ``conn`` within ``within_s``: one timer per window, started by the first
+        connection that waits, writes every connection that waited for it."""
+        waiting = self._waiting.get(within_s)
+        if waiting is None:
+            waiting = self._waiting[within_s] = {}
+            (self._loop or self._bind()).call_later(within_s, self._flush_window, within_s)
+        waiting[conn] = None
+
+    def _bind(self) -> asyncio.AbstractEventLoop:
+        self._loop = asyncio.get_running_loop()
+        return self._loop
 
     def _flush(self) -> None:
         self._scheduled = False
         dirty, self._dirty = self._dirty, {}
         for conn in dirty:
             conn.flush()
+
+    def _flush_window(self, within_s: float) -> None:
+        for conn in self._waiting.pop(within_s, {}):
+            conn.flush()  # nothing to write if a turn's flush took its frames meanwhile
 
 
 class Connection:
@@ -103,6 +131,7 @@ class Connection:
         self._transport = transport
         self._flusher = flusher
         self._outbox: list[bytes] = []
+        self._queued = 0  # bytes in _outbox
         self._outbox_bytes = outbox_bytes
         self._close_code: int | None = None
         self._close_reason = ""
@@ -125,8 +154,10 @@ class Connection:
         # The reply to the request a close is waiting for still goes out.
         self._enqueue(ws_frame(encode(message, fmt)), closing_ok=self._handling)
 
-    def push(self, frame: Frame) -> None:
-        self._enqueue(frame.wire(self.push_format))
+    def push(self, frame: Frame, within_s: float = 0.0) -> None:
+        """Queue a push; written at the end of this event-loop turn, or, with ``within_s``,
+        at most that much later, beside the frames that come meanwhile."""
+        self._enqueue(frame.wire(self.push_format), within_s=within_s)
 
     def request_started(self) -> None:
         """The read loop is handling a request: a close now waits for its reply."""
@@ -140,22 +171,28 @@ class Connection:
         if self._handled is not None and not self._handled.done():
             self._handled.set_result(None)
 
-    def _enqueue(self, data: bytes, *, closing_ok: bool = False) -> None:
+    def _enqueue(self, data: bytes, *, closing_ok: bool = False, within_s: float = 0.0) -> None:
         if self._close_code is not None and not (closing_ok and self._closer is None):
             return
         if self._transport.get_write_buffer_size() > self._outbox_bytes:
             log.info("slow reader: closing socket %s of %s", self.conn_id, self.player_id)
             self._outbox.clear()
+            self._queued = 0
             self.close(CloseCode.SLOW_CONSUMER, "slow consumer", now=True)
             return
         self._outbox.append(data)
-        self._flusher.mark(self)
+        self._queued += len(data)
+        if within_s and self._queued < WINDOW_BYTES_MAX:
+            self._flusher.mark_within(self, within_s)
+        else:
+            self._flusher.mark(self)
 
     def flush(self) -> None:
         """Write what is queued in one go; then, if asked to, start the closing handshake."""
         if self._outbox:
             data = b"".join(self._outbox) if len(self._outbox) > 1 else self._outbox[0]
             self._outbox.clear()
+            self._queued = 0
             if not self._transport.is_closing():
                 self._transport.write(data)
         if self._close_code is not None and self._closer is None and not self._handling:

@@ -48,11 +48,43 @@ def _for(conn: Listener, push: bytes) -> bool:
     return not isinstance(to, list) or conn.player_id in to
 
 
-def _push_all(frame: Frame, listeners: dict[str, Listener]) -> None:
-    """Queue the frame on every listener; a frame one format cannot carry fails alone."""
+# A push as ``packed_head`` and the scripts make it: a map whose first field is ``ev``
+# (the event's name as a fixstr) and whose last is ``id`` (the feed id as a fixstr).
+_EV_KEY = b"\xa2ev"
+_ID_KEY = b"\xa2id"
+_ID_TAIL_MAX = 48  # bytes from the end where the id field starts, at most
+
+
+def event_of(push: bytes) -> str | None:
+    """A push's event name read from its first bytes, without decoding the push; None
+    when the push is not laid out as ``packed_head`` lays it out."""
+    if push[1:4] != _EV_KEY or len(push) < 5 or not 0xA0 <= push[4] <= 0xBF:
+        return None
+    return push[5 : 5 + push[4] - 0xA0].decode()
+
+
+def trailing_id(push: bytes) -> str | None:
+    """The feed id a script appended as a push's last field, read from its last bytes;
+    None when it is not there as ``with_id`` writes it. Feed ids hold only digits and
+    a dash, so the last ``\xa2id`` in the push is the id field's key."""
+    end = len(push)
+    at = push.rfind(_ID_KEY, max(0, end - _ID_TAIL_MAX))
+    if at < 0 or at + 4 >= end:
+        return None
+    size = push[at + 3]
+    if 0xA0 <= size <= 0xBF and at + 4 + size - 0xA0 == end:  # fixstr
+        return push[at + 4 :].decode()
+    if size == 0xD9 and at + 5 + push[at + 4] == end:  # str8: ids of 32 bytes or more
+        return push[at + 5 :].decode()
+    return None
+
+
+def _push_all(frame: Frame, listeners: dict[str, Listener], within_s: float = 0.0) -> None:
+    """Queue the frame on every listener, to be written within ``within_s`` (0: at the end
+    of this event-loop turn); a frame one format cannot carry fails alone."""
     for conn in list(listeners.values()):
         try:
-            conn.push(frame)
+            conn.push(frame, within_s)
         except Exception:
             log.exception("could not push a frame to socket %s", conn.conn_id)
 
@@ -65,6 +97,8 @@ class MatchFeeds(Protocol):
     async def events_after(self, match_id: str, after: str) -> list[FeedEntry]: ...
 
     async def feed_tail(self, match_id: str) -> str: ...
+
+    async def push_window_s(self, match_id: str) -> float: ...
 
 
 def _feed_order(entry_id: str) -> tuple[int, int]:
@@ -85,9 +119,10 @@ class MatchTap:
     match_id: str
     channel: str
     last: tuple[int, int]
+    window_s: float  # how long its events may wait to share a socket write (its mode's)
     filling: bool = True
     again: bool = False  # the fill must read the feed once more before it is done
-    held: list[tuple[str, bytes, dict[str, Any]]] = field(default_factory=list)
+    held: list[tuple[str, bytes]] = field(default_factory=list)  # (feed id, push)
 
 
 class Hub:
@@ -182,8 +217,10 @@ class Hub:
                 after = past[-1].id if past else "0-0"  # what this socket is given below
             else:
                 after = await self._match_feeds.feed_tail(match_id)
+            window_s = await self._match_feeds.push_window_s(match_id)
             if channel not in self._taps:  # another socket may have made it meanwhile
-                tap = self._taps[channel] = MatchTap(match_id, channel, _feed_order(after))
+                tap = MatchTap(match_id, channel, _feed_order(after), window_s)
+                self._taps[channel] = tap
                 self._spawn(self._fill(tap))
         if self._registry.get(conn.conn_id) is not conn:  # the socket closed meanwhile
             if not self._listeners.get(channel):
@@ -229,7 +266,7 @@ class Hub:
                     after = f"{tap.last[0]}-{tap.last[1]}"
                     entries = await self._match_feeds.events_after(tap.match_id, after)
                     for entry in entries:
-                        self._deliver(tap, entry.id, entry.push, None)
+                        self._deliver(tap, entry.id, entry.push, live=False)
                     if len(entries) < FEED_PAGE_MAX:  # events_after's page
                         break
             except (TimeoutError, ArenaError) as exc:
@@ -245,42 +282,44 @@ class Hub:
                 continue  # the connection dropped meanwhile, or held events were let go
             tap.filling = False
             held, tap.held = tap.held, []
-            for entry_id, payload, message in held:
-                self._deliver(tap, entry_id, payload, message)
+            for entry_id, payload in held:
+                self._deliver(tap, entry_id, payload, live=True)
 
     def _on_match_event(self, tap: MatchTap, payload: bytes) -> None:
-        try:
-            message = msgpack.unpackb(payload)
-            entry_id = str(message["id"])
-        except Exception:
-            log.warning("dropping an undecodable event on %s", tap.channel)
-            return
+        # The hot path: the id is read from the push's last bytes, not by decoding it.
+        entry_id = trailing_id(payload)
+        if entry_id is None:
+            try:
+                entry_id = str(msgpack.unpackb(payload)["id"])
+            except Exception:
+                log.warning("dropping an undecodable event on %s", tap.channel)
+                return
         if tap.filling:
             if len(tap.held) >= HELD_MAX:
                 # They are in the feed too: let them go, and have the fill read again.
                 tap.held.clear()
                 tap.again = True
-            tap.held.append((entry_id, payload, message))
+            tap.held.append((entry_id, payload))
         else:
-            self._deliver(tap, entry_id, payload, message)
+            self._deliver(tap, entry_id, payload, live=True)
 
-    def _deliver(
-        self, tap: MatchTap, entry_id: str, payload: bytes, message: dict[str, Any] | None
-    ) -> None:
+    def _deliver(self, tap: MatchTap, entry_id: str, payload: bytes, *, live: bool) -> None:
         order = _feed_order(entry_id)
         if order <= tap.last:
             return  # delivered already (the feed and the channel overlap)
         tap.last = order
-        frame = Frame(message, packed=payload)
+        frame = Frame(packed=payload)  # decoded only if a socket wants JSON
         listeners = self._listeners.get(tap.channel, {})
         if b"\xa2to" in payload:  # a server-run game's event may be for some players only
             to = frame.message.get("to")
             if isinstance(to, list):
                 listeners = {k: c for k, c in listeners.items() if c.player_id in to}
-        _push_all(frame, listeners)
-        if message is not None and self._fanout_lag is not None:  # live, not read back
+        _push_all(frame, listeners, tap.window_s)
+        if live and self._fanout_lag is not None:  # live, not read back
             self._fanout_lag(order[0])
-        event = frame.message.get("ev")
+        event = event_of(payload)
+        if event is None:
+            event = frame.message.get("ev")
         if event == Push.MATCH_ENDED:
             self._spawn(self._drop(tap.channel))
         elif event == Push.MATCH_LEFT:

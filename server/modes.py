@@ -15,6 +15,9 @@ A mode is named by the lobbies that play it (``lobby.create {mode}``,
   bests are announced);
 - ``matchmaker``: who the matchmaker puts together (server/mm_rules.py); without it, 2
   to ``capacity`` players by count alone;
+- ``push_window_ms`` (0..50, default 0): how long a match's events may wait on a
+  socket so that several leave in one write: fewer system calls per event, for up to
+  that much latency (0: written at the end of the event loop's turn, as replies are);
 - ``game`` (``"package.module:Class"``): the game the server runs for its matches, at
   ``tick_rate`` (1..60, default 20) ticks a second, its ``init`` given ``params`` (a JSON
   object); such a mode's results come from the game only (``results`` is ``server``);
@@ -45,6 +48,7 @@ from typing import Any
 from server.mm_rules import MatchRules, by_count, parse_rules
 from server.setting_errors import SettingError, one_of
 
+PUSH_WINDOW_MAX_MS = 50  # a 20 Hz game's whole tick
 TICK_RATE_MIN, TICK_RATE_MAX = 1, 60  # as server.games.api (modes stay free of game code)
 DEFAULT_TICK_RATE = 20
 
@@ -90,6 +94,7 @@ class ModeSpec:
     create: bool = False  # players may start one with match.create
     create_params: tuple[str, ...] = ()  # the params keys a creator may set
     matchmaker: MatchRules | None = None  # None: matched by player count (mm_rules.py)
+    push_window_ms: int = 0  # match events may wait this long to share a socket write
 
     @property
     def match_rules(self) -> MatchRules:
@@ -164,6 +169,7 @@ def _mode(name: str, item: object, board_ids: Collection[str]) -> ModeSpec:
         raise SettingError(SETTING, "a JSON object", part=where, got=item)
     known = {"capacity", "start_when_full", "results", "result_wait_s", "boards"}
     known |= {"game", "tick_rate", "params", "create", "create_params", "matchmaker"}
+    known.add("push_window_ms")
     unknown = sorted(set(item) - known)
     if unknown:
         raise SettingError(SETTING, one_of(sorted(known)), part=f"{where}: fields", got=unknown[0])
@@ -206,12 +212,21 @@ def _mode(name: str, item: object, board_ids: Collection[str]) -> ModeSpec:
             SETTING, "a list of board ids, each once", part=f"{where}: boards", got=boards
         )
     _check_boards(name, tuple(boards), board_ids)
+    window = item.get("push_window_ms", spec.push_window_ms)
+    if not _is_int(window) or not 0 <= window <= PUSH_WINDOW_MAX_MS:
+        raise SettingError(
+            SETTING,
+            f"an integer 0..{PUSH_WINDOW_MAX_MS} (ms)",
+            part=f"{where}: push_window_ms",
+            got=window,
+        )
     return ModeSpec(
         capacity=capacity,
         start_when_full=start_when_full,
         results=Results(results),
         result_wait_s=float(wait),
         boards=tuple(boards),
+        push_window_ms=window,
         matchmaker=parse_rules(where, item["matchmaker"], capacity)
         if "matchmaker" in item
         else None,

@@ -165,7 +165,8 @@ class Settings:
         "",
         "ARENA_MODES",
         "Game modes: a JSON object of mode -> {capacity, start_when_full, results, "
-        "result_wait_s, boards, game, tick_rate, params, create}, or @path to a JSON file "
+        "result_wait_s, boards, game, tick_rate, params, create, matchmaker, "
+        "push_window_ms}, or @path to a JSON file "
         '(format in docs/protocol.md; "*" is every mode not named). Empty: the server-run '
         "games tictactoe and dots; every other mode has 8 seats, consensus results and "
         "feeds global and daily.",

@@ -19,7 +19,7 @@ from server.identity import Identity
 from server.protocol import FeedEntry, Frame, Message
 from server.room_exits import RoomExits
 from server.services import Services
-from server.services.matches import MatchService
+from server.services.match_feeds import MatchFeedReader
 from server.storage.pubsub import Subscriber
 
 COMMANDS = "arena:test:hub-taps:commands"  # the node's command channel: heard first
@@ -48,7 +48,7 @@ class Recorder:
         self.messages: list[Message] = []
         self.closing = False
 
-    def push(self, frame: Frame) -> None:
+    def push(self, frame: Frame, within_s: float = 0.0) -> None:
         self.messages.append(frame.message)
 
     def close(self, code: int, reason: str = "") -> None:
@@ -92,7 +92,7 @@ class Feeds:
     """The match service's feeds as the hub reads them; the next read can be held before
     it goes to Redis or after it came back, and the next tail read after it came back."""
 
-    def __init__(self, matches: MatchService) -> None:
+    def __init__(self, matches: MatchFeedReader) -> None:
         self._matches = matches
         self.reads = 0
         self._gates: dict[str, Gate] = {}
@@ -122,6 +122,9 @@ class Feeds:
         await self._at("tail")
         return tail
 
+    async def push_window_s(self, match_id: str) -> float:
+        return await self._matches.push_window_s(match_id)
+
 
 class Node:
     """One node's hub on its own pub/sub connection, with the match service beside it."""
@@ -130,7 +133,7 @@ class Node:
         self.services = services
         self.subscriber = subscriber
         self.sockets = Sockets()
-        self.feeds = Feeds(services.matches)
+        self.feeds = Feeds(services.match_feeds)
         self.hub = Hub(
             self.sockets,
             subscriber,

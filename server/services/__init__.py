@@ -12,6 +12,7 @@ from server.services.health import HealthService
 from server.services.hosted_matches import HostedMatches
 from server.services.leaderboards import LeaderboardService
 from server.services.lobbies import LobbyService
+from server.services.match_feeds import MatchFeedReader
 from server.services.match_host import MatchHost
 from server.services.match_life import MatchLifeService
 from server.services.matches import MatchService
@@ -38,6 +39,7 @@ class Services:
     leaderboards: LeaderboardService
     lobbies: LobbyService
     matches: MatchService
+    match_feeds: MatchFeedReader  # what the hub reads to carry a match's channel
     match_life: MatchLifeService  # presence pushes and abandoned ends
     hosted: HostedMatches  # server-run matches: create, join, input, listing
     host: MatchHost  # runs this node's server-run matches (started by the app)

@@ -29,7 +29,6 @@ from typing import Any
 from server.errors import (
     ArenaError,
     BadRequest,
-    FeedTrimmed,
     Forbidden,
     MatchEnded,
     NotFound,
@@ -388,13 +387,3 @@ class MatchService:
 
     async def may_read(self, match_id: str, player_id: str) -> bool:
         return bool(MATCH_ID.match(match_id)) and await self._store.may_read(match_id, player_id)
-
-    async def events_after(self, match_id: str, after: str) -> list[FeedEntry]:
-        """Up to FEED_LIMIT_MAX events after ``after`` (from the oldest kept if trimmed)."""
-        try:
-            return await self._store.feed_after(match_id, after, FEED_LIMIT_MAX)
-        except FeedTrimmed:
-            return await self._store.feed_after(match_id, None, FEED_LIMIT_MAX)
-
-    async def feed_tail(self, match_id: str) -> str:
-        return await self._store.feed_tail(match_id)
