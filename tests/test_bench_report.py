@@ -124,7 +124,7 @@ def test_each_row_has_its_ratio_and_verdict() -> None:
     assert "| 30% | 30% of the baseline | **yes** |" in text  # submits at exactly the aim
     assert "the lobby lock alone" in text
     assert "| 33% | 8,000/s | no |" in text
-    assert "**n/a** | 12.0 ms" in text  # open p99 not measured
+    assert "**n/a** | 12.0 ms, bare aiohttp WebSocket server | n/a |" in text  # not measured
     assert summary.table(Headlines()) == ""
 
 
@@ -154,6 +154,9 @@ def test_the_projection_shows_its_arithmetic() -> None:
     assert "`arena:{presence}:online`" in text
     assert "`arena:{matches}:running`" in text
     assert "this run: 30,000/s through one node" in text
+    unmeasured = projection.render(SOCKETS, RELAY, None, settings)
+    assert "| 12,000 |" in unmeasured  # no yardstick: no share of a core
+    assert "of a core)" not in unmeasured
 
 
 def test_the_summary_and_projection_come_before_the_sections() -> None:

@@ -125,7 +125,7 @@ def render(
         return f"{x:.1f} ({x / MASTERS:.1f})"
 
     def of_core(x: float) -> str:
-        return f"{_n(x)} ({_share(x, core)} of a core)"
+        return _n(x) if math.isnan(core) else f"{_n(x)} ({_share(x, core)} of a core)"
 
     machine_rows = [
         ("**players**", f"{NODES} × the per-node bound",
@@ -183,9 +183,8 @@ playing; one Redis core's ZADD/s, a round trip each, is the yardstick, so a comm
 inside a script costs less than its share shows):
 
 - `arena:{{presence}}:online` and every `arena:{{presence}}:live:*` (one hash tag, so one
-  master): {_n(g.presence_per_s)} commands/s from the heartbeats alone
-  ({_share(g.presence_per_s, core)} of a core; all connected, {_n(c.presence_per_s)},
-  {_share(c.presence_per_s, core)}), before any open, close or lookup.
+  master): {of_core(g.presence_per_s)} commands/s from the heartbeats alone (all
+  connected: {of_core(c.presence_per_s)}), before any open, close or lookup.
 - `arena:{{matches}}:running` (the running-match index, with its summaries and seen sets):
   about {_n(starts)} match starts/s and as many ends.
 - `arena:{{mm:MODE}}:queue` of a mode everyone plays: {_n(queue)} tickets/s if every player

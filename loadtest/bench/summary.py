@@ -159,7 +159,7 @@ def table(h: Headlines) -> str:
         met = {True: "**yes**", False: "no", None: "n/a"}[row.met]
         lines.append(
             f"| {row.measure} | **{_value(row.arena, row.unit)}** "
-            f"| {_value(row.baseline, row.unit)} ({row.baseline_name}) | {_ratio(row)} "
+            f"| {_value(row.baseline, row.unit)}, {row.baseline_name} | {_ratio(row)} "
             f"| {row.aim} | {met} |"
         )
     return "\n".join(lines) + "\n"
