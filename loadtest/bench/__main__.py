@@ -13,6 +13,7 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from loadtest.bench import (
     connections,
@@ -21,10 +22,14 @@ from loadtest.bench import (
     lobbies,
     locks,
     matchmaking,
+    projection,
     relay,
+    summary,
     sync,
 )
 from loadtest.bench.common import machine
+from loadtest.bench.summary import Headlines
+from server.settings import Settings
 
 BEGIN = "<!-- bench:start (make bench rewrites from here) -->"
 END = "<!-- bench:end -->"
@@ -47,34 +52,48 @@ def record(doc: Path, body: str) -> None:
     doc.write_text(f"{head}{BEGIN}\n{body}\n{END}{tail}")
 
 
+def compose(sections: list[str], headlines: Headlines) -> str:
+    """The summary of issue 19's figures first, the projection when its figures were
+    measured, then every section in the order run."""
+    top = [summary.table(headlines)]
+    if headlines.sockets is not None and headlines.relay is not None:
+        top.append(
+            projection.render(headlines.sockets, headlines.relay, headlines.boards, Settings())
+        )
+    return "\n".join([*(part for part in top if part), *sections])
+
+
 async def main_async(args: argparse.Namespace) -> str:
     sections = []
+    found: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="arena-bench-") as tmp:
         workdir = Path(tmp)
         if "leaderboards" in args.only:
-            sections.append(
-                await leaderboards.run(
-                    workdir, players=args.players, duration_s=args.duration, samples=args.samples
-                )
+            text, found["boards"] = await leaderboards.run(
+                workdir, players=args.players, duration_s=args.duration, samples=args.samples
             )
+            sections.append(text)
         if "locks" in args.only:
             sections.append(await locks.run(workdir, duration_s=min(args.duration, 5.0)))
         if "lobbies" in args.only:
-            sections.append(await lobbies.run(workdir, duration_s=min(args.duration, 5.0)))
+            text, found["lobbies"] = await lobbies.run(workdir, duration_s=min(args.duration, 5.0))
+            sections.append(text)
         if "sync" in args.only:
             sections.append(sync.run())
         if "matchmaking" in args.only:
             sections.append(await matchmaking.run(workdir))
         if "relay" in args.only:
-            sections.append(await relay.run(workdir))
+            text, found["relay"] = await relay.run(workdir)
+            sections.append(text)
         if "hosted" in args.only:
             sections.append(await hosted.run(workdir))
         if "connections" in args.only:
-            sections.append(await connections.run(workdir))
+            text, found["sockets"] = await connections.run(workdir)
+            sections.append(text)
     command = "make bench" if not args.command else args.command
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     header = f"Measured {now} with `{command}` on {machine()}.\n"
-    return header + "\n" + "\n".join(sections)
+    return header + "\n" + compose(sections, Headlines(**found))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -43,10 +43,11 @@ def pin_process(core: str, pid: int) -> None:
                        stdout=subprocess.DEVNULL)  # fmt: skip
 
 
-def start_redis(data_dir: Path) -> RedisProcess:
+def start_redis(data_dir: Path, core: str = LOAD_CORE) -> RedisProcess:
+    """A Redis without persistence, pinned to the generator's core unless told otherwise."""
     redis = RedisProcess(data_dir, appendonly=False).start()
     assert redis.process is not None
-    pin_process(LOAD_CORE, redis.process.pid)
+    pin_process(core, redis.process.pid)
     return redis
 
 

@@ -43,7 +43,8 @@ from loadtest.bench.connections_load import (
     bounded,
     hold,
 )
-from loadtest.bench.connections_report import render
+from loadtest.bench.connections_report import headline, render
+from loadtest.bench.summary import SocketsHeadline
 
 ARENA_ENV = {
     # Every login comes from one client IP: the per-IP login budget must not decide.
@@ -123,7 +124,7 @@ async def _measure(workdir: Path, limits: Limits) -> tuple[Target, Target, str]:
     return a, b, server_log
 
 
-async def run(workdir: Path) -> str:
+async def run(workdir: Path) -> tuple[str, SocketsHeadline]:
     limits = raise_open_files(OPEN_FILES)
     started = time.monotonic()
     collecting = gc.isenabled()
@@ -136,4 +137,4 @@ async def run(workdir: Path) -> str:
             gc.enable()
         if limits.now != limits.soft_before:
             resource.setrlimit(resource.RLIMIT_NOFILE, (limits.soft_before, limits.hard_before))
-    return render(a, b, server_log, limits, time.monotonic() - started)
+    return render(a, b, server_log, limits, time.monotonic() - started), headline(a, b)

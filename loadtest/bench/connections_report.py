@@ -4,6 +4,8 @@ figures mean and on anything that may have coloured them."""
 
 from __future__ import annotations
 
+import math
+
 from loadtest.bench.connections_host import OPEN_FILES, SOCKETS, Limits
 from loadtest.bench.connections_load import (
     BARE_IDLE_S,
@@ -17,6 +19,7 @@ from loadtest.bench.connections_load import (
     Phase,
     Target,
 )
+from loadtest.bench.summary import SocketsHeadline
 
 GENERATOR_BUSY = 0.8  # the generator's core this busy: it may be what limits a rate
 
@@ -100,6 +103,24 @@ def _limit_text(limits: Limits) -> str:
             f"{limits.now:,} for itself and the servers it starts (they inherit it)."
         )
     return f"The open-files limit (`RLIMIT_NOFILE`) was already {limits.now:,}."
+
+
+def headline(a: Target, b: Target) -> SocketsHeadline:
+    """The figures issue 19 sets aims for, and what the projection needs."""
+    return SocketsHeadline(
+        sockets=a.held,
+        kb_per_socket=a.kb_per_socket,
+        bare_kb_per_socket=b.kb_per_socket,
+        base_mb=a.rss_start_kb / 1024,
+        open_us=a.opens.server_cpu_s * 1e6 / max(a.opens.done, 1),
+        bare_open_us=b.opens.server_cpu_s * 1e6 / max(b.opens.done, 1),
+        close_us=a.drain_cpu_s * 1e6 / max(a.held, 1),
+        bare_close_us=b.drain_cpu_s * 1e6 / max(b.held, 1),
+        open_p99_ms=a.opens.p99_ms if a.opens.latencies_ms else math.nan,
+        bare_open_p99_ms=b.opens.p99_ms if b.opens.latencies_ms else math.nan,
+        redis_bytes_per_player=a.redis_bytes / max(a.held, 1),
+        idle_share=a.idle.server if a.idle is not None else math.nan,
+    )
 
 
 def render(a: Target, b: Target, server_log: str, limits: Limits, spent_s: float) -> str:

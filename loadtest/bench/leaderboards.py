@@ -31,6 +31,7 @@ from loadtest.bench.common import (
 )
 from loadtest.bench.flood import flood
 from loadtest.bench.relay_load import busy_since, core_jiffies, cpu_seconds, interrupts_since
+from loadtest.bench.summary import BoardHeadline
 from server.embedded_redis import RedisClusterProcesses, RedisProcess
 from server.storage import keys
 from server.storage.clients import open_mux
@@ -257,7 +258,9 @@ async def measure(
     }
 
 
-async def run(workdir: Path, *, players: int, duration_s: float, samples: int) -> str:
+async def run(
+    workdir: Path, *, players: int, duration_s: float, samples: int
+) -> tuple[str, BoardHeadline]:
     redis = start_redis(workdir / "redis-lb")
     cluster: RedisClusterProcesses | None = None
     try:
@@ -277,15 +280,11 @@ async def run(workdir: Path, *, players: int, duration_s: float, samples: int) -
         redis.stop()
         if cluster is not None:
             cluster.stop()
-    return render(
-        players,
-        duration_s,
-        figures["single"],
-        figures["cluster"],
-        per_entry,
-        players / fill_s,
-        copy_s,
+    single = figures["single"]
+    text = render(
+        players, duration_s, single, figures["cluster"], per_entry, players / fill_s, copy_s
     )
+    return text, BoardHeadline(single.submits_per_s, single.ceiling)
 
 
 def _ratio(a: float, b: float) -> str:

@@ -25,6 +25,7 @@ from client_sim.client import ArenaClient, guest_login
 from loadtest.bench.common import LOAD_CORE, ServerProcess, pin_self, redis_pids, start_redis
 from loadtest.bench.flood import flood
 from loadtest.bench.relay_load import cpu_seconds
+from loadtest.bench.summary import LobbyHeadline
 from server.embedded_redis import RedisProcess
 from server.storage.clients import open_mux
 from server.storage.lobbies import LobbyStore
@@ -143,7 +144,7 @@ async def _lock_work(redis: RedisProcess, duration_s: float) -> Metered:
     )
 
 
-async def run(workdir: Path, *, duration_s: float) -> str:
+async def run(workdir: Path, *, duration_s: float) -> tuple[str, LobbyHeadline]:
     redis = start_redis(workdir / "redis-lobbies")
     pin_self(LOAD_CORE)
     try:
@@ -153,6 +154,10 @@ async def run(workdir: Path, *, duration_s: float) -> str:
         lock = await asyncio.to_thread(uvloop.run, _lock_work(redis, duration_s))
     finally:
         redis.stop()
+    return _render(joins, lock), LobbyHeadline(joins.per_s / 2, lock.per_s)
+
+
+def _render(joins: Metered, lock: Metered) -> str:
     return f"""### Lobbies
 
 | measure | per second | client or server CPU, µs each | Redis CPU, µs each |

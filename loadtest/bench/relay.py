@@ -1,7 +1,8 @@
 """Room relay: matches of 8 players each sending a small event at 20 Hz through the whole
 server (match.send -> append and publish in Redis -> the hub -> every player's socket),
 stepped up until latency or delivery fails. Five targets under the same generator and the
-same steps: Arena on one Redis; the same with its metrics off (what recording them costs);
+same steps: Arena on one Redis, that Redis on the server's core (as issue 19 measured it:
+Redis counted on the server's side); the same with its metrics off (what recording them costs);
 Arena on a 3-master Redis Cluster; two Arena nodes on one Redis, each match's players split
 between them so that every event crosses nodes; and a bare aiohttp relay without Redis, the
 baseline.
@@ -26,6 +27,7 @@ import uvloop
 from client_sim.client import guest_login, ws_url
 from loadtest.bench.common import (
     LOAD_CORE,
+    SERVER_CORE,
     BaselineProcess,
     ServerProcess,
     pin_self,
@@ -42,7 +44,8 @@ from loadtest.bench.relay_load import (
     Seat,
     StepResult,
 )
-from loadtest.bench.relay_report import Climbed, render
+from loadtest.bench.relay_report import Climbed, headline, render
+from loadtest.bench.summary import RelayHeadline
 from server.embedded_redis import RedisClusterProcesses, RedisProcess
 
 # Five targets in `make bench`'s five minutes: the climb starts at 10 matches, and each
@@ -196,7 +199,7 @@ async def _measure(workdir: Path) -> dict[str, Climbed]:
     pin_self(LOAD_CORE)  # this thread: the generator's
     with contextlib.ExitStack() as stack:
         single, single_logs = _arena_nodes(
-            stack, workdir, "single", start_redis(workdir / "redis-relay"), 1
+            stack, workdir, "single", start_redis(workdir / "redis-relay", SERVER_CORE), 1
         )
         cluster, cluster_logs = _arena_nodes(
             stack, workdir, "cluster", start_cluster(workdir / "cluster-relay"), 1
@@ -243,7 +246,8 @@ async def _measure(workdir: Path) -> dict[str, Climbed]:
     }
 
 
-async def run(workdir: Path) -> str:
+async def run(workdir: Path) -> tuple[str, RelayHeadline]:
     # The generator gets a uvloop of its own in a thread: on the default loop it spends
     # about a fifth more per delivery, and it shares its core with Redis.
-    return render(await asyncio.to_thread(uvloop.run, _measure(workdir)))
+    climbed = await asyncio.to_thread(uvloop.run, _measure(workdir))
+    return render(climbed), headline(climbed)
