@@ -47,7 +47,7 @@ def climbed(single: list[StepResult], bare: list[StepResult]) -> dict[str, relay
     others = [step(40, server=0.5, redis=0.1), step(60, server=0.9, redis=0.2, passed=False)]
     return {
         "single": relay_report.Climbed(single, ""),
-        "metrics off": relay_report.Climbed(others, ""),
+        "window": relay_report.Climbed(others, ""),
         "cluster": relay_report.Climbed(others, ""),
         "two nodes": relay_report.Climbed(others, ""),
         "bare": relay_report.Climbed(bare, None),

@@ -34,7 +34,7 @@ class Climbed:
 
 NAMES = {
     "single": "Arena, one node, one Redis on the server's core",
-    "metrics off": "Arena, one node, one Redis, metrics off",
+    "window": "Arena, one node, one Redis on the server's core, push window 10 ms",
     "cluster": "Arena, one node, 3-master Redis Cluster",
     "two nodes": "Arena, two nodes, one Redis",
     "bare": "The bare relay",
@@ -211,8 +211,8 @@ def _summary(climbed: dict[str, Climbed]) -> str:
 
     versus = {
         "single": "reference",
-        "metrics off": f"with metrics on (and Redis on its core), one node makes "
-        f"{share('single', 'metrics off')} of it",
+        "window": f"{share('window', 'single')} of the same node without the window; "
+        f"{share('window', 'bare')} of the bare relay",
         "cluster": f"{share('cluster', 'single')} of one Redis (on the server's core)",
         "two nodes": f"{share('two nodes', 'single')} of one node (its Redis on its core)",
         "bare": f"Arena (one node, one Redis) is {share('single', 'bare')} of it (aim: 100%)",
@@ -259,21 +259,22 @@ on the machine fell on them alike.
 Where each ran: every server on core 0 (each target's servers stay up between its steps,
 holding their sockets idle); the generator and every Redis on core 1 (the cluster's three
 redis-servers share that core between them and with the generator), except the first
-target's Redis, which shares core 0 with its server, as issue 19 measured Arena: its
-ceiling counts Redis on the server's side. The other Arena targets' Redis is on core 1, so
-their ratios to the first compare layouts as well as what each changes. The two nodes share
-core 0, the CPU one node had alone, so their ratio is what crossing nodes costs, not what
-a second machine would add.
+two targets' Redis, each sharing core 0 with its server, as issue 19 measured Arena: their
+ceilings count Redis on the server's side. The cluster's and the two nodes' Redis is on
+core 1, so their ratios to the first compare layouts as well as what each changes. The
+two nodes share core 0, the CPU one node had alone, so their ratio is what crossing nodes
+costs, not what a second machine would add.
 
 {NAMES["single"]} (`match.send` without rid: Lua append + publish, the hub, each socket's
 outbox):
 
 {_table(climbed["single"].results, "core 0 (server + Redis) / core 1 (generator)")}
 
-{NAMES["metrics off"]} (`ARENA_METRICS=0`: no op counts, latency histograms or fan-out
-lag recorded; the node above records them all, as a node does by default):
+{NAMES["window"]} (the bench's mode with `push_window_ms: 10` in `ARENA_MODES`: a match's
+pushes wait up to 10 ms on each socket, so that the frames of several event-loop turns
+leave in one write; the latencies include that wait):
 
-{_table(climbed["metrics off"].results)}
+{_table(climbed["window"].results, "core 0 (server + Redis) / core 1 (generator)")}
 
 {NAMES["cluster"]} (`redis+cluster://`: each match's keys and channel on the shard owning
 its slot, `SPUBLISH`/`SSUBSCRIBE`; the node holds a connection and a subscriber per master):
