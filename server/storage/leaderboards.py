@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from server.storage import keys
+from server.storage.command_keys import CrossSlot
 from server.storage.connection import client_values, text, translate_redis_errors
 from server.storage.mux import Arg
 from server.storage.scripts import Scripts
@@ -34,6 +35,22 @@ class Submitted:
     score: int
     rank: int
     improved: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Limited:
+    """A player's submit the rate limit refused: nothing was applied."""
+
+    retry_after_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitLimit:
+    """The per-player rate limit a player's own submit is counted against first."""
+
+    action: str
+    interval_ms: float  # 1000 / rate per second
+    burst: int
 
 
 def _board_keys(board_id: str, period_id: str) -> list[str]:
@@ -66,9 +83,20 @@ def _entries(reply: Sequence[Any]) -> list[Entry]:
     ]
 
 
+def _submitted(reply: Sequence[Any]) -> Submitted | Limited | None:
+    if reply[0] == 1:
+        return Submitted(score=int(reply[1]), rank=int(reply[2]), improved=bool(reply[3]))
+    if reply[0] == 2:
+        return Limited(int(reply[1]))
+    return None
+
+
 class LeaderboardStore:
     def __init__(self, scripts: Scripts) -> None:
         self._scripts = scripts
+        # Whether a submit's rate key may go in the board's script: False once a cluster
+        # refused the two slots together.
+        self._rate_joined = True
 
     @client_values
     async def submit(
@@ -85,21 +113,41 @@ class LeaderboardStore:
         score_max: int,
         once: str | None = None,
         now_ms: int = 0,
-    ) -> Submitted | None:
+        limit: SubmitLimit | None = None,
+    ) -> Submitted | Limited | None:
         """Apply the operator atomically; None when the result would leave the score range.
 
         With ``once``, a score with the same once-id is applied at most once per board
         period (a redone match result); a repeat returns the standing unchanged.
+
+        With ``limit``, the attempt is first counted against the player's rate limit
+        (``Limited``: refused, nothing applied): in the same script on one Redis; on a
+        cluster, where the player's rate key and the board are in different slots, the
+        rate script first, then the submit.
         """
         board_keys = [*_board_keys(board_id, period_id), keys.board_arrivals(board_id, period_id)]
         args: list[Arg] = [player_id, score, order, operator, name, expire_at_ms, score_max]
         if once is not None:
             board_keys.append(keys.board_applied(board_id, period_id))
-            args += [once, now_ms]
-        reply = await self._scripts.lb_submit(keys=board_keys, args=args)
-        if reply[0] == 0:
-            return None
-        return Submitted(score=int(reply[1]), rank=int(reply[2]), improved=bool(reply[3]))
+            args += ["once", once, now_ms]
+        elif limit is not None:
+            rate_key = keys.rate_limit(limit.action, player_id)
+            if self._rate_joined:
+                try:
+                    reply = await self._scripts.lb_submit(
+                        keys=[*board_keys, rate_key],
+                        args=[*args, "limit", limit.interval_ms, limit.burst],
+                    )
+                except CrossSlot:  # a cluster: refused before anything was sent
+                    self._rate_joined = False
+                else:
+                    return _submitted(reply)
+            allowed, retry_after_ms = await self._scripts.rate_limit(
+                keys=[rate_key], args=[limit.interval_ms, limit.burst, 1]
+            )
+            if not allowed:
+                return Limited(int(retry_after_ms))
+        return _submitted(await self._scripts.lb_submit(keys=board_keys, args=args))
 
     @client_values
     async def top(
