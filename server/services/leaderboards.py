@@ -70,6 +70,9 @@ class LeaderboardService:
         self._boards = {board.id: board for board in boards}
         self._watch = watch
         self._clock = clock
+        # A configured board's current period, kept for the UTC day it was worked out on
+        # (every period starts at a UTC midnight): (day, period) by board id.
+        self._periods: dict[str, tuple[int, BoardPeriod]] = {}
         try:
             limit = rate_limiter.limit(SUBMIT)
         except KeyError:  # no limit on submits
@@ -113,18 +116,18 @@ class LeaderboardService:
             await self._rate_limiter.check(SUBMIT, player_id)
             if board is not None and board.writers is Writers.SERVER:
                 raise Forbidden(f"board {board_id!r} takes scores from the game server only")
-            return await self._record(player_id, name, board_id, score)  # refuses the rest
-        return await self._record(player_id, name, board_id, score, limit=limit)
+            return await self._record(player_id, name, self._board(board_id), score)
+        return await self._record(player_id, name, board, score, limit=limit)
 
     async def record(self, player_id: str, board_id: str, score: object) -> Submitted:
         """A trusted game server's submit: no rate limit; the player must exist. A rating
         board takes ratings only, from the results worker."""
         if rating_board_for(board_id) is not None:
             raise Forbidden(f"board {board_id[:48]!r} shows ratings; results move them")
-        self._board(board_id)
+        board = self._board(board_id)
         score = validate_score(score)
         profile = await self._profiles.get(player_id)
-        return await self._record(player_id, profile.name, board_id, score)
+        return await self._record(player_id, profile.name, board, score)
 
     async def record_once(
         self, player_id: str, name: str, board_id: str, score: int, *, once: str, at_s: float
@@ -132,13 +135,25 @@ class LeaderboardService:
         """A match result's score, on the board period current at ``at_s`` (when the match
         ended, however late the job runs): applied at most once per ``once`` id (a redone
         job changes nothing and gets the standing as it is)."""
-        return await self._record(player_id, name, board_id, score, once=once, at_s=at_s)
+        board = self._board(board_id)
+        return await self._record(player_id, name, board, score, once=once, at_s=at_s)
+
+    def _current(self, board: BoardSpec, now_s: float) -> BoardPeriod:
+        """``current(board, now_s)``, worked out once a UTC day for a configured board."""
+        day = int(now_s // 86400)
+        kept = self._periods.get(board.id)
+        if kept is not None and kept[0] == day and kept[1].board is board:
+            return kept[1]
+        at = current(board, now_s)
+        if self._boards.get(board.id) is board:  # not a rating board: their names are many
+            self._periods[board.id] = (day, at)
+        return at
 
     async def _record(
         self,
         player_id: str,
         name: str,
-        board_id: str,
+        board: BoardSpec,
         score: int,
         *,
         once: str | None = None,
@@ -147,10 +162,9 @@ class LeaderboardService:
     ) -> Submitted:
         """Apply a score under the board's operator, in one script (``limit``: after
         counting the attempt against the player's rate limit)."""
-        board = self._board(board_id)
         score = validate_score(score)
         now = self._clock()
-        at = current(board, now if at_s is None else at_s)
+        at = self._current(board, now if at_s is None else at_s)
         result = await self._store.submit(
             board.id,
             at.period_id,

@@ -53,6 +53,9 @@ class SubmitLimit:
     burst: int
 
 
+SUBMIT_KEYS_KEPT = 1024
+
+
 def _board_keys(board_id: str, period_id: str) -> list[str]:
     return [
         keys.board_scores(board_id, period_id),
@@ -83,20 +86,27 @@ def _entries(reply: Sequence[Any]) -> list[Entry]:
     ]
 
 
-def _submitted(reply: Sequence[Any]) -> Submitted | Limited | None:
+def _submitted(reply: Sequence[Any]) -> Submitted | None:
     if reply[0] == 1:
         return Submitted(score=int(reply[1]), rank=int(reply[2]), improved=bool(reply[3]))
-    if reply[0] == 2:
-        return Limited(int(reply[1]))
     return None
 
 
 class LeaderboardStore:
     def __init__(self, scripts: Scripts) -> None:
         self._scripts = scripts
-        # Whether a submit's rate key may go in the board's script: False once a cluster
-        # refused the two slots together.
-        self._rate_joined = True
+        # Whether Redis is one Redis (a submit's rate key may go in the board's script) or
+        # a cluster; None until a submit's script has said.
+        self._one_redis: bool | None = None
+        # The keys a submit touches, by board period (not to be changed: shared).
+        self._submit_keys: dict[tuple[str, str], list[str]] = {}
+
+    def _keep_submit_keys(self, board_id: str, period_id: str) -> list[str]:
+        if len(self._submit_keys) >= SUBMIT_KEYS_KEPT:  # old periods' go now and then
+            self._submit_keys.clear()
+        found = [*_board_keys(board_id, period_id), keys.board_arrivals(board_id, period_id)]
+        self._submit_keys[board_id, period_id] = found
+        return found
 
     @client_values
     async def submit(
@@ -121,33 +131,47 @@ class LeaderboardStore:
         period (a redone match result); a repeat returns the standing unchanged.
 
         With ``limit``, the attempt is first counted against the player's rate limit
-        (``Limited``: refused, nothing applied): in the same script on one Redis; on a
-        cluster, where the player's rate key and the board are in different slots, the
-        rate script first, then the submit.
+        (``Limited``: refused, nothing applied). On one Redis that is done in the submit's
+        own script, one round trip. On a cluster the player's rate key and the board are
+        in different slots: the rate script runs first, then the submit. Which of the two
+        Redis is, the first applied submit's script says (until then, the two scripts).
         """
-        board_keys = [*_board_keys(board_id, period_id), keys.board_arrivals(board_id, period_id)]
+        board_keys = self._submit_keys.get((board_id, period_id))
+        if board_keys is None:
+            board_keys = self._keep_submit_keys(board_id, period_id)
         args: list[Arg] = [player_id, score, order, operator, name, expire_at_ms, score_max]
         if once is not None:
-            board_keys.append(keys.board_applied(board_id, period_id))
+            board_keys = [*board_keys, keys.board_applied(board_id, period_id)]
             args += ["once", once, now_ms]
         elif limit is not None:
             rate_key = keys.rate_limit(limit.action, player_id)
-            if self._rate_joined:
+            rate_args: list[Arg] = [limit.interval_ms, limit.burst]
+            if self._one_redis:
                 try:
                     reply = await self._scripts.lb_submit(
-                        keys=[*board_keys, rate_key],
-                        args=[*args, "limit", limit.interval_ms, limit.burst],
+                        keys=[*board_keys, rate_key], args=[*args, "limit", *rate_args]
                     )
-                except CrossSlot:  # a cluster: refused before anything was sent
-                    self._rate_joined = False
+                except CrossSlot:  # a cluster after all: refused before it was sent
+                    self._one_redis = False
                 else:
-                    return _submitted(reply)
-            allowed, retry_after_ms = await self._scripts.rate_limit(
-                keys=[rate_key], args=[limit.interval_ms, limit.burst, 1]
-            )
+                    if reply[0] != 2:
+                        return _submitted(reply)
+                    return await self._refused(rate_key, rate_args)
+            allowed, _ = await self._scripts.rate_limit(keys=[rate_key], args=[*rate_args, 1])
             if not allowed:
-                return Limited(int(retry_after_ms))
+                return await self._refused(rate_key, rate_args)
+            if self._one_redis is None:
+                reply = await self._scripts.lb_submit(keys=board_keys, args=[*args, "ask"])
+                if len(reply) > 4:
+                    self._one_redis = reply[4] == 0
+                return _submitted(reply)
         return _submitted(await self._scripts.lb_submit(keys=board_keys, args=args))
+
+    async def _refused(self, rate_key: str, rate_args: list[Arg]) -> Limited:
+        """A refused attempt's wait, asked of the rate script without counting (refusals
+        are rare; the submit's script answers only that it refused)."""
+        _, retry_after_ms = await self._scripts.rate_limit(keys=[rate_key], args=[*rate_args, 0])
+        return Limited(max(1, int(retry_after_ms)))  # the wait may have just run out
 
     @client_values
     async def top(

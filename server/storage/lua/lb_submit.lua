@@ -18,17 +18,19 @@
 -- ARGV[5]  the player's display name (stored if the board period does not know them yet)
 -- ARGV[6]  expire-at in ms since the epoch (0: never)
 -- ARGV[7]  the largest absolute score that may be stored
--- ARGV[8]  optional, with KEYS[5]: 'once' | 'limit'
+-- ARGV[8]  optional: 'once' | 'limit' (with KEYS[5]); or 'ask' (no KEYS[5]): an applied
+--          reply then says in a fifth element whether Redis runs as a cluster (1) or not (0)
 -- ARGV[9]  'once': this score's once-id (a match result's "match:player");
 --          'limit': the emission interval in ms (1000 / rate per second)
 -- ARGV[10] 'once': now, ms (applied ids are kept 7 days); 'limit': the burst
 -- Returns  {1, stored_score, rank (1-based), improved (0|1)}, or {0} when the result is out of range;
 --          a once-id already applied changes nothing and returns the standing as it is;
---          {2, retry_after_ms} when the rate limit refuses it (nothing else done)
+--          {2} when the rate limit refuses it (nothing else done; rate_limit.lua with
+--          ARGV[3] '0' tells the wait)
 -- include: gcra
 if ARGV[8] == 'limit' then
   local wait = gcra(KEYS[5], tonumber(ARGV[9]), tonumber(ARGV[10]), true)
-  if wait > 0 then return {2, wait} end
+  if wait > 0 then return {2} end
 end
 local applied = ARGV[8] == 'once' and KEYS[5] or nil -- nil: not a once-only result
 local player = ARGV[1]
@@ -109,5 +111,9 @@ if expire_at > 0 and (redis.call('PTTL', KEYS[1]) == -1 or (applied and redis.ca
   expire_at = math.max(expire_at, tonumber(t[1]) * 1000 + 60000)
   local last = applied and 5 or 4
   for i = 1, last do redis.call('PEXPIREAT', KEYS[i], string.format('%d', expire_at)) end
+end
+if ARGV[8] == 'ask' then
+  local cluster = string.find(redis.call('INFO', 'cluster'), 'cluster_enabled:1', 1, true)
+  return {1, new_score, rank + 1, improved, cluster and 1 or 0}
 end
 return {1, new_score, rank + 1, improved}
