@@ -194,14 +194,22 @@ async def submit_round(
     redis: RedisProcess | RedisClusterProcesses,
     seconds: float,
     into: Submits,
+    round_no: int,
 ) -> None:
-    """One round of lb.submit under the flood, with the CPU each party spent meanwhile."""
+    """One round of lb.submit under the flood, with the CPU each party spent meanwhile.
+    Each round logs in devices of its own: a device logged in by an earlier round would
+    need the secret its first login was given."""
     assert server.process is not None
     pids = redis_pids(redis)
     server0, redis0, wall0 = cpu_seconds(server.process.pid), cpu_seconds(*pids), time.monotonic()
     own0, cores0 = time.process_time(), core_jiffies()
     rate, errors = await flood(
-        server.url, sockets=SOCKETS, window=WINDOW, duration_s=seconds, make_request=submit_request
+        server.url,
+        sockets=SOCKETS,
+        window=WINDOW,
+        duration_s=seconds,
+        make_request=submit_request,
+        name_prefix=f"submit{round_no}",
     )
     wall = time.monotonic() - wall0
     cores = (SERVER_CORE, LOAD_CORE)
@@ -234,9 +242,11 @@ async def measure(
         for name, server in servers.items():
             server.start(workdir / f"server-lb-{name}.log")
         pin_self(LOAD_CORE)
-        for _ in range(ROUNDS):
+        for round_no in range(ROUNDS):
             for name, server in servers.items():
-                await submit_round(server, targets[name], duration_s / ROUNDS, submits[name])
+                await submit_round(
+                    server, targets[name], duration_s / ROUNDS, submits[name], round_no
+                )
         lat = {name: await latencies(s.url, players, samples) for name, s in servers.items()}
     finally:
         for server in servers.values():

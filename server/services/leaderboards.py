@@ -15,7 +15,7 @@ from server.boards import (
     current,
     resolve,
 )
-from server.errors import BadRequest, Forbidden, NotRanked, UnknownBoard
+from server.errors import BadRequest, Forbidden, NotRanked, RateLimited, UnknownBoard
 from server.protocol import Format
 from server.services.cache import ReadThroughCache
 from server.services.profiles import ProfileService
@@ -23,9 +23,11 @@ from server.services.ratelimits import RateLimiter
 from server.services.ratings import rating_board_for
 from server.services.top_pages import CACHE_PAGE, BoardSizes, SplitPages, join, pack_page
 from server.services.watch import TOP_RANKS, WatchFeed
-from server.storage.leaderboards import Entry, LeaderboardStore, Submitted
+from server.storage.leaderboards import Entry, LeaderboardStore, Limited, SubmitLimit, Submitted
 
 Clock = Callable[[], float]
+
+SUBMIT = "lb.submit"  # the rate-limited action
 
 TOP_LIMIT_MAX = 100
 AROUND_RADIUS_MAX = 50
@@ -68,6 +70,15 @@ class LeaderboardService:
         self._boards = {board.id: board for board in boards}
         self._watch = watch
         self._clock = clock
+        # A configured board's current period, kept for the UTC day it was worked out on
+        # (every period starts at a UTC midnight): (day, period) by board id.
+        self._periods: dict[str, tuple[int, BoardPeriod]] = {}
+        try:
+            limit = rate_limiter.limit(SUBMIT)
+        except KeyError:  # no limit on submits
+            self._submit_limit: SubmitLimit | None = None
+        else:
+            self._submit_limit = SubmitLimit(SUBMIT, 1000.0 / limit.per_s, limit.burst)
 
     @property
     def boards(self) -> list[BoardSpec]:
@@ -91,21 +102,32 @@ class LeaderboardService:
 
     async def submit(self, player_id: str, name: str, board_id: str, score: int) -> Submitted:
         """A player's own submit: rate-limited per player (every attempt counts); refused
-        on a board only the server writes."""
-        await self._rate_limiter.check("lb.submit", player_id)
-        if self._board(board_id).writers is Writers.SERVER:
-            raise Forbidden(f"board {board_id!r} takes scores from the game server only")
-        return await self._record(player_id, name, board_id, score)
+        on a board only the server writes. The attempt is counted in the submit's own
+        script (one round trip), or on its own first when the submit goes no further."""
+        board = self._boards.get(board_id) or rating_board_for(board_id)
+        limit = self._submit_limit
+        if (
+            board is None
+            or board.writers is Writers.SERVER
+            or limit is None
+            or type(score) is not int
+            or not SCORE_MIN <= score <= SCORE_MAX
+        ):
+            await self._rate_limiter.check(SUBMIT, player_id)
+            if board is not None and board.writers is Writers.SERVER:
+                raise Forbidden(f"board {board_id!r} takes scores from the game server only")
+            return await self._record(player_id, name, self._board(board_id), score)
+        return await self._record(player_id, name, board, score, limit=limit)
 
     async def record(self, player_id: str, board_id: str, score: object) -> Submitted:
         """A trusted game server's submit: no rate limit; the player must exist. A rating
         board takes ratings only, from the results worker."""
         if rating_board_for(board_id) is not None:
             raise Forbidden(f"board {board_id[:48]!r} shows ratings; results move them")
-        self._board(board_id)
+        board = self._board(board_id)
         score = validate_score(score)
         profile = await self._profiles.get(player_id)
-        return await self._record(player_id, profile.name, board_id, score)
+        return await self._record(player_id, profile.name, board, score)
 
     async def record_once(
         self, player_id: str, name: str, board_id: str, score: int, *, once: str, at_s: float
@@ -113,23 +135,36 @@ class LeaderboardService:
         """A match result's score, on the board period current at ``at_s`` (when the match
         ended, however late the job runs): applied at most once per ``once`` id (a redone
         job changes nothing and gets the standing as it is)."""
-        return await self._record(player_id, name, board_id, score, once=once, at_s=at_s)
+        board = self._board(board_id)
+        return await self._record(player_id, name, board, score, once=once, at_s=at_s)
+
+    def _current(self, board: BoardSpec, now_s: float) -> BoardPeriod:
+        """``current(board, now_s)``, worked out once a UTC day for a configured board."""
+        day = int(now_s // 86400)
+        kept = self._periods.get(board.id)
+        if kept is not None and kept[0] == day and kept[1].board is board:
+            return kept[1]
+        at = current(board, now_s)
+        if self._boards.get(board.id) is board:  # not a rating board: their names are many
+            self._periods[board.id] = (day, at)
+        return at
 
     async def _record(
         self,
         player_id: str,
         name: str,
-        board_id: str,
+        board: BoardSpec,
         score: int,
         *,
         once: str | None = None,
         at_s: float | None = None,
+        limit: SubmitLimit | None = None,
     ) -> Submitted:
-        """Apply a score under the board's operator, in one script."""
-        board = self._board(board_id)
+        """Apply a score under the board's operator, in one script (``limit``: after
+        counting the attempt against the player's rate limit)."""
         score = validate_score(score)
         now = self._clock()
-        at = current(board, now if at_s is None else at_s)
+        at = self._current(board, now if at_s is None else at_s)
         result = await self._store.submit(
             board.id,
             at.period_id,
@@ -142,7 +177,14 @@ class LeaderboardService:
             score_max=SCORE_MAX,
             once=once,
             now_ms=int(now * 1000),
+            limit=limit,
         )
+        if isinstance(result, Limited):
+            self._rate_limiter.refusals[SUBMIT] += 1
+            raise RateLimited(
+                f"too many {SUBMIT} attempts; retry in {result.retry_after_ms} ms",
+                retry_after_ms=result.retry_after_ms,
+            )
         if result is None:
             raise BadRequest(f"score: the total would leave {SCORE_MIN}..{SCORE_MAX}")
         if result.improved and result.rank <= TOP_RANKS:  # rare: no cost on most submits

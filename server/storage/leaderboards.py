@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from server.storage import keys
+from server.storage.command_keys import CrossSlot
 from server.storage.connection import client_values, text, translate_redis_errors
 from server.storage.mux import Arg
 from server.storage.scripts import Scripts
@@ -34,6 +35,25 @@ class Submitted:
     score: int
     rank: int
     improved: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Limited:
+    """A player's submit the rate limit refused: nothing was applied."""
+
+    retry_after_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitLimit:
+    """The per-player rate limit a player's own submit is counted against first."""
+
+    action: str
+    interval_ms: float  # 1000 / rate per second
+    burst: int
+
+
+SUBMIT_KEYS_KEPT = 1024
 
 
 def _board_keys(board_id: str, period_id: str) -> list[str]:
@@ -66,9 +86,27 @@ def _entries(reply: Sequence[Any]) -> list[Entry]:
     ]
 
 
+def _submitted(reply: Sequence[Any]) -> Submitted | None:
+    if reply[0] == 1:
+        return Submitted(score=int(reply[1]), rank=int(reply[2]), improved=bool(reply[3]))
+    return None
+
+
 class LeaderboardStore:
     def __init__(self, scripts: Scripts) -> None:
         self._scripts = scripts
+        # Whether Redis is one Redis (a submit's rate key may go in the board's script) or
+        # a cluster; None until a submit's script has said.
+        self._one_redis: bool | None = None
+        # The keys a submit touches, by board period (not to be changed: shared).
+        self._submit_keys: dict[tuple[str, str], list[str]] = {}
+
+    def _keep_submit_keys(self, board_id: str, period_id: str) -> list[str]:
+        if len(self._submit_keys) >= SUBMIT_KEYS_KEPT:  # old periods' go now and then
+            self._submit_keys.clear()
+        found = [*_board_keys(board_id, period_id), keys.board_arrivals(board_id, period_id)]
+        self._submit_keys[board_id, period_id] = found
+        return found
 
     @client_values
     async def submit(
@@ -85,21 +123,55 @@ class LeaderboardStore:
         score_max: int,
         once: str | None = None,
         now_ms: int = 0,
-    ) -> Submitted | None:
+        limit: SubmitLimit | None = None,
+    ) -> Submitted | Limited | None:
         """Apply the operator atomically; None when the result would leave the score range.
 
         With ``once``, a score with the same once-id is applied at most once per board
         period (a redone match result); a repeat returns the standing unchanged.
+
+        With ``limit``, the attempt is first counted against the player's rate limit
+        (``Limited``: refused, nothing applied). On one Redis that is done in the submit's
+        own script, one round trip. On a cluster the player's rate key and the board are
+        in different slots: the rate script runs first, then the submit. Which of the two
+        Redis is, the first applied submit's script says (until then, the two scripts).
         """
-        board_keys = [*_board_keys(board_id, period_id), keys.board_arrivals(board_id, period_id)]
+        board_keys = self._submit_keys.get((board_id, period_id))
+        if board_keys is None:
+            board_keys = self._keep_submit_keys(board_id, period_id)
         args: list[Arg] = [player_id, score, order, operator, name, expire_at_ms, score_max]
         if once is not None:
-            board_keys.append(keys.board_applied(board_id, period_id))
-            args += [once, now_ms]
-        reply = await self._scripts.lb_submit(keys=board_keys, args=args)
-        if reply[0] == 0:
-            return None
-        return Submitted(score=int(reply[1]), rank=int(reply[2]), improved=bool(reply[3]))
+            board_keys = [*board_keys, keys.board_applied(board_id, period_id)]
+            args += ["once", once, now_ms]
+        elif limit is not None:
+            rate_key = keys.rate_limit(limit.action, player_id)
+            rate_args: list[Arg] = [limit.interval_ms, limit.burst]
+            if self._one_redis:
+                try:
+                    reply = await self._scripts.lb_submit(
+                        keys=[*board_keys, rate_key], args=[*args, "limit", *rate_args]
+                    )
+                except CrossSlot:  # a cluster after all: refused before it was sent
+                    self._one_redis = False
+                else:
+                    if reply[0] != 2:
+                        return _submitted(reply)
+                    return await self._refused(rate_key, rate_args)
+            allowed, _ = await self._scripts.rate_limit(keys=[rate_key], args=[*rate_args, 1])
+            if not allowed:
+                return await self._refused(rate_key, rate_args)
+            if self._one_redis is None:
+                reply = await self._scripts.lb_submit(keys=board_keys, args=[*args, "ask"])
+                if len(reply) > 4:
+                    self._one_redis = reply[4] == 0
+                return _submitted(reply)
+        return _submitted(await self._scripts.lb_submit(keys=board_keys, args=args))
+
+    async def _refused(self, rate_key: str, rate_args: list[Arg]) -> Limited:
+        """A refused attempt's wait, asked of the rate script without counting (refusals
+        are rare; the submit's script answers only that it refused)."""
+        _, retry_after_ms = await self._scripts.rate_limit(keys=[rate_key], args=[*rate_args, 0])
+        return Limited(max(1, int(retry_after_ms)))  # the wait may have just run out
 
     @client_values
     async def top(

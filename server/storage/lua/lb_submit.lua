@@ -6,7 +6,11 @@
 -- KEYS[2]  members  (hash: player_id -> member)
 -- KEYS[3]  names    (hash: player_id -> display name)
 -- KEYS[4]  arrivals (string: counter)
--- KEYS[5]  optional: applied (zset: once-id -> ms), for results that must count once
+-- KEYS[5]  optional, what ARGV[8] says it is:
+--            'once':  applied (zset: once-id -> ms), for results that must count once
+--            'limit': the player's rate state (string: GCRA's TAT in ms, lib/gcra.lua),
+--                     counted before anything else (a player's own submit, one round trip);
+--                     on one Redis only (on a cluster it is in another slot than the board)
 -- ARGV[1]  player_id
 -- ARGV[2]  score (integer; for 'incr' the amount to add)
 -- ARGV[3]  order: 'desc' | 'asc'
@@ -14,10 +18,21 @@
 -- ARGV[5]  the player's display name (stored if the board period does not know them yet)
 -- ARGV[6]  expire-at in ms since the epoch (0: never)
 -- ARGV[7]  the largest absolute score that may be stored
--- ARGV[8]  with KEYS[5]: this score's once-id (a match result's "match:player")
--- ARGV[9]  with KEYS[5]: now, ms (applied ids are kept 7 days)
+-- ARGV[8]  optional: 'once' | 'limit' (with KEYS[5]); or 'ask' (no KEYS[5]): an applied
+--          reply then says in a fifth element whether Redis runs as a cluster (1) or not (0)
+-- ARGV[9]  'once': this score's once-id (a match result's "match:player");
+--          'limit': the emission interval in ms (1000 / rate per second)
+-- ARGV[10] 'once': now, ms (applied ids are kept 7 days); 'limit': the burst
 -- Returns  {1, stored_score, rank (1-based), improved (0|1)}, or {0} when the result is out of range;
---          a once-id already applied changes nothing and returns the standing as it is
+--          a once-id already applied changes nothing and returns the standing as it is;
+--          {2} when the rate limit refuses it (nothing else done; rate_limit.lua with
+--          ARGV[3] '0' tells the wait)
+-- include: gcra
+if ARGV[8] == 'limit' then
+  local wait = gcra(KEYS[5], tonumber(ARGV[9]), tonumber(ARGV[10]), true)
+  if wait > 0 then return {2} end
+end
+local applied = ARGV[8] == 'once' and KEYS[5] or nil -- nil: not a once-only result
 local player = ARGV[1]
 local score = tonumber(ARGV[2])
 local desc = ARGV[3] == 'desc'
@@ -29,8 +44,8 @@ if old_member then
   old_score = tonumber(redis.call('ZSCORE', KEYS[1], old_member))
 end
 
-if KEYS[5] then
-  if redis.call('ZSCORE', KEYS[5], ARGV[8]) then
+if applied then
+  if redis.call('ZSCORE', applied, ARGV[9]) then
     if not old_member then return {1, 0, 0, 0} end -- applied, then the period rolled over
     local at
     if desc then at = redis.call('ZREVRANK', KEYS[1], old_member)
@@ -46,10 +61,10 @@ end
 if math.abs(new_score) > tonumber(ARGV[7]) then
   return {0}
 end
-if KEYS[5] then
-  local now = tonumber(ARGV[9])
-  redis.call('ZADD', KEYS[5], now, ARGV[8])
-  redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now - 7 * 86400000)
+if applied then
+  local now = tonumber(ARGV[10])
+  redis.call('ZADD', applied, now, ARGV[9])
+  redis.call('ZREMRANGEBYSCORE', applied, '-inf', now - 7 * 86400000)
 end
 
 local function better(a, b)
@@ -90,9 +105,15 @@ else rank = redis.call('ZRANK', KEYS[1], member) end
 -- clock runs behind Redis's at a period boundary would delete the board mid-script), and
 -- never not at all: such a write still expires, a minute from now.
 local expire_at = tonumber(ARGV[6])
-if expire_at > 0 and (redis.call('PTTL', KEYS[1]) == -1 or (KEYS[5] and redis.call('PTTL', KEYS[5]) == -1)) then
+-- The board period's keys only: a rate state keeps its own expiry.
+if expire_at > 0 and (redis.call('PTTL', KEYS[1]) == -1 or (applied and redis.call('PTTL', applied) == -1)) then
   local t = redis.call('TIME')
   expire_at = math.max(expire_at, tonumber(t[1]) * 1000 + 60000)
-  for i = 1, #KEYS do redis.call('PEXPIREAT', KEYS[i], string.format('%d', expire_at)) end
+  local last = applied and 5 or 4
+  for i = 1, last do redis.call('PEXPIREAT', KEYS[i], string.format('%d', expire_at)) end
+end
+if ARGV[8] == 'ask' then
+  local cluster = string.find(redis.call('INFO', 'cluster'), 'cluster_enabled:1', 1, true)
+  return {1, new_score, rank + 1, improved, cluster and 1 or 0}
 end
 return {1, new_score, rank + 1, improved}
