@@ -25,6 +25,7 @@ from server.hub import Hub
 from server.hub_out import HubPushes
 from server.metrics import Metrics
 from server.redelivery import Redelivery
+from server.redis_urls import is_cluster
 from server.room_exits import RoomExits
 from server.services import Services
 from server.services.activity import ActivityFeed
@@ -213,7 +214,7 @@ def build_services(
     # The rating boards of the modes ARENA_MODES names are listed and renamed with the
     # others (any other mode's is still readable: LeaderboardService knows them all).
     board_specs = (*board_specs, *(rating_board(mode) for mode in modes.modes))
-    board_store = LeaderboardStore(scripts)
+    board_store = LeaderboardStore(scripts, one_redis=not is_cluster(settings.redis_url))
     profiles = ProfileService(
         PlayerStore(mux),
         profile_cache,

@@ -93,11 +93,11 @@ def _submitted(reply: Sequence[Any]) -> Submitted | None:
 
 
 class LeaderboardStore:
-    def __init__(self, scripts: Scripts) -> None:
+    def __init__(self, scripts: Scripts, *, one_redis: bool) -> None:
         self._scripts = scripts
-        # Whether Redis is one Redis (a submit's rate key may go in the board's script) or
-        # a cluster; None until a submit's script has said.
-        self._one_redis: bool | None = None
+        # One Redis: a submit's rate key may go in the board's script; a cluster holds them
+        # in different slots.
+        self._one_redis = one_redis
         # The keys a submit touches, by board period (not to be changed: shared).
         self._submit_keys: dict[tuple[str, str], list[str]] = {}
 
@@ -133,8 +133,7 @@ class LeaderboardStore:
         With ``limit``, the attempt is first counted against the player's rate limit
         (``Limited``: refused, nothing applied). On one Redis that is done in the submit's
         own script, one round trip. On a cluster the player's rate key and the board are
-        in different slots: the rate script runs first, then the submit. Which of the two
-        Redis is, the first applied submit's script says (until then, the two scripts).
+        in different slots: the rate script runs first, then the submit.
         """
         board_keys = self._submit_keys.get((board_id, period_id))
         if board_keys is None:
@@ -160,11 +159,6 @@ class LeaderboardStore:
             allowed, _ = await self._scripts.rate_limit(keys=[rate_key], args=[*rate_args, 1])
             if not allowed:
                 return await self._refused(rate_key, rate_args)
-            if self._one_redis is None:
-                reply = await self._scripts.lb_submit(keys=board_keys, args=[*args, "ask"])
-                if len(reply) > 4:
-                    self._one_redis = reply[4] == 0
-                return _submitted(reply)
         return _submitted(await self._scripts.lb_submit(keys=board_keys, args=args))
 
     async def _refused(self, rate_key: str, rate_args: list[Arg]) -> Limited:

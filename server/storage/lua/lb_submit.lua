@@ -18,8 +18,7 @@
 -- ARGV[5]  the player's display name (stored if the board period does not know them yet)
 -- ARGV[6]  expire-at in ms since the epoch (0: never)
 -- ARGV[7]  the largest absolute score that may be stored
--- ARGV[8]  optional: 'once' | 'limit' (with KEYS[5]); or 'ask' (no KEYS[5]): an applied
---          reply then says in a fifth element whether Redis runs as a cluster (1) or not (0)
+-- ARGV[8]  optional: 'once' | 'limit' (with KEYS[5])
 -- ARGV[9]  'once': this score's once-id (a match result's "match:player");
 --          'limit': the emission interval in ms (1000 / rate per second)
 -- ARGV[10] 'once': now, ms (applied ids are kept 7 days); 'limit': the burst
@@ -111,9 +110,5 @@ if expire_at > 0 and (redis.call('PTTL', KEYS[1]) == -1 or (applied and redis.ca
   expire_at = math.max(expire_at, tonumber(t[1]) * 1000 + 60000)
   local last = applied and 5 or 4
   for i = 1, last do redis.call('PEXPIREAT', KEYS[i], string.format('%d', expire_at)) end
-end
-if ARGV[8] == 'ask' then
-  local cluster = string.find(redis.call('INFO', 'cluster'), 'cluster_enabled:1', 1, true)
-  return {1, new_score, rank + 1, improved, cluster and 1 or 0}
 end
 return {1, new_score, rank + 1, improved}
