@@ -110,7 +110,9 @@ class Hub:
         # Told each live match event's publish time (ms) once delivered: the metrics.
         self._fanout_lag = fanout_lag
         self._listeners: dict[str, dict[str, Listener]] = {}  # channel -> conn_id -> conn
-        self._channels_of: dict[str, set[str]] = {}  # conn_id -> channels
+        # conn_id -> channels: a tuple, as a socket follows a few (its player's, a lobby,
+        # a room, a match) and a set costs four times the memory of a one-channel tuple.
+        self._channels_of: dict[str, tuple[str, ...]] = {}
         self._taps: dict[str, MatchTap] = {}  # match channel -> tap
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -122,7 +124,9 @@ class Hub:
             listeners = self._listeners[channel] = {}
         # Registered before any await, so a socket closing meanwhile is forgotten cleanly.
         listeners[conn.conn_id] = conn
-        self._channels_of.setdefault(conn.conn_id, set()).add(channel)
+        followed = self._channels_of.get(conn.conn_id, ())
+        if channel not in followed:
+            self._channels_of[conn.conn_id] = (*followed, channel)
         if first:
             await self._subscriber.subscribe(channel)
 
@@ -137,7 +141,13 @@ class Hub:
 
     async def unlisten(self, channel: str, conn: Listener) -> None:
         """Stop delivering to ``conn``; unsubscribes when no local listener is left."""
-        self._channels_of.get(conn.conn_id, set()).discard(channel)
+        followed = self._channels_of.get(conn.conn_id)
+        if followed is not None and channel in followed:
+            rest = tuple(c for c in followed if c != channel)
+            if rest:
+                self._channels_of[conn.conn_id] = rest
+            else:
+                del self._channels_of[conn.conn_id]
         listeners = self._listeners.get(channel)
         if listeners is None:
             return
@@ -149,7 +159,7 @@ class Hub:
 
     async def forget(self, conn: Listener) -> None:
         """A socket closed: drop it from every channel it listened to."""
-        for channel in list(self._channels_of.pop(conn.conn_id, ())):
+        for channel in self._channels_of.pop(conn.conn_id, ()):
             await self.unlisten(channel, conn)
 
     def listening(self, channel: str) -> int:
