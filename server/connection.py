@@ -174,6 +174,13 @@ class Connection:
             self._handling = False
         self._flusher.mark(self)
 
+    def closed_already(self) -> None:
+        """The socket closed without a closing handshake of ours to wait for (the peer
+        left, or answered one): nothing more goes out on it, and no task is made to close
+        it again. A code set before (a close of ours) is kept."""
+        if self._close_code is None:
+            self._close_code = CloseCode.NORMAL
+
     async def _close(self) -> None:
         """The closing handshake, bounded: a peer that reads nothing cannot hold it open."""
         assert self._close_code is not None
