@@ -77,6 +77,29 @@ class Flusher:
 class Connection:
     """A player's socket on this node."""
 
+    # Thousands per node: no per-instance dict.
+    __slots__ = (
+        "_close_code",
+        "_close_reason",
+        "_close_timeout_s",
+        "_closer",
+        "_flusher",
+        "_handled",
+        "_handling",
+        "_outbox",
+        "_outbox_bytes",
+        "_transport",
+        "claimed",
+        "conn_id",
+        "flood_gate",
+        "identity",
+        "player_id",
+        "push_format",
+        "session_hash",
+        "session_touched",
+        "ws",
+    )
+
     def __init__(
         self,
         ws: web.WebSocketResponse,

@@ -175,11 +175,11 @@ class SocketEndpoint:
         else ``?token=`` (kept for old clients, on this route only)."""
         # The query is parsed (and kept on the request, for the socket's life) only if
         # there is one: a client with a header sends none.
-        ticket = request.query.get("ticket") if request.query_string else None
+        ticket = request.query.get("ticket") if request.rel_url.raw_query_string else None
         if ticket is not None:
             return await self._services.sessions.authenticate_ticket(ticket)
         token = bearer_header(request)
-        if token is None and request.query_string:
+        if token is None and request.rel_url.raw_query_string:
             token = request.query.get("token")
         return await self._services.sessions.authenticate(token)
 
@@ -202,7 +202,7 @@ class SocketEndpoint:
             flusher=self._registry.flusher,
             close_timeout_s=settings.shutdown_grace_s,
         )
-        if request.query_string and request.query.get("format") == "json":
+        if request.rel_url.raw_query_string and request.query.get("format") == "json":
             conn.push_format = Format.JSON  # a browser's pushes are text from the first one
         self._registry.add(conn)
         logs.conn_id.set(conn.conn_id)  # on every log line of this socket from here
