@@ -228,8 +228,7 @@ class SocketEndpoint:
         # this socket, and the read would not show it either.
         await hub.until_subscribed(channel, within_s=self._settings.redis_timeout_s)
         await services.lobbies.renew_seats([conn.player_id])  # back within the grace
-        profile = await services.profiles.get(session.player_id)
-        conn.identity.name = profile.name
+        conn.identity.name = await services.profiles.name_of(session.player_id)
         await self._rejoin(conn, hub, services, online_since=online_since)
         return True
 

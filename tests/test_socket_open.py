@@ -19,7 +19,7 @@ from aiohttp import web
 
 from client_sim.client import ArenaClient
 from server.app import create_app
-from server.appkeys import HUB, SERVICES, SUBSCRIBER
+from server.appkeys import HUB, REGISTRY, SERVICES, SUBSCRIBER
 from server.embedded_redis import RedisProcess
 from server.protocol import CloseCode, Message
 from server.services import Services
@@ -205,5 +205,42 @@ async def test_a_revocation_while_the_socket_opens_closes_it_as_revoked(
     client = await ArenaClient.connect(base, alice.token)
     try:
         assert await client.wait_closed() == CloseCode.SESSION_REVOKED
+    finally:
+        await client.close()
+
+
+async def test_a_timed_ban_while_the_socket_opens_closes_it_as_banned(
+    serve: Callable[..., Awaitable[Served]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    base, app = await serve()
+    services = app[SERVICES]
+    mallory = await login(base, "mallory")
+    run_once_before_claim(
+        services, monkeypatch, lambda: services.sessions.ban(mallory.player_id, 3600)
+    )
+    client = await ArenaClient.connect(base, mallory.token)
+    try:
+        assert await client.wait_closed() == CloseCode.BANNED
+    finally:
+        await client.close()
+
+
+async def test_a_socket_opening_reads_its_players_name_once_not_through_the_cache(
+    serve: Callable[..., Awaitable[Served]],
+) -> None:
+    """Each socket reads its own player's name once, fresh from a login that emptied the
+    profile cache's copy: a read of the name, not the cache's lookup, lock and fill."""
+    base, app = await serve()
+    alice = await login(base, "alice")
+    before = app[SERVICES].cache_stats.node_counts()
+    client = await ArenaClient.connect(base, alice.token)
+    try:
+        (conn,) = app[REGISTRY].all()
+
+        async def named() -> bool:
+            return conn.identity.name == "alice"
+
+        await eventually(named, within_s=5)
+        assert app[SERVICES].cache_stats.node_counts() == before
     finally:
         await client.close()
