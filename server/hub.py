@@ -135,7 +135,9 @@ class Hub:
         then on its pushes reach the listeners, so state read after cannot miss one.
         Unavailable when not confirmed within ``within_s`` (pub/sub down or refused)."""
         try:
-            await asyncio.wait_for(self._subscriber.until_subscribed(channel), within_s)
+            # A timeout scope, not wait_for: no task of its own per socket opening.
+            async with asyncio.timeout(within_s):
+                await self._subscriber.until_subscribed(channel)
         except TimeoutError:
             raise Unavailable("this node cannot hear its players' channels now") from None
 

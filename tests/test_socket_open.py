@@ -244,3 +244,33 @@ async def test_a_socket_opening_reads_its_players_name_once_not_through_the_cach
         assert app[SERVICES].cache_stats.node_counts() == before
     finally:
         await client.close()
+
+
+async def test_a_socket_waits_for_its_channel_in_its_own_task(
+    serve: Callable[..., Awaitable[Served]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The wait for the player's channel to be confirmed is bounded by a timeout scope in
+    the socket's own task, not by a task made for it per socket opening (wait_for's)."""
+    base, app = await serve()
+    subscriber = app[SUBSCRIBER]
+    confirmed = subscriber.until_subscribed
+    waited_in: list[str] = []
+
+    async def recording(channel: str) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        waited_in.append(task.get_coro().__name__)  # type: ignore[union-attr]
+        await confirmed(channel)
+
+    monkeypatch.setattr(subscriber, "until_subscribed", recording)
+    alice = await login(base, "alice")
+    client = await ArenaClient.connect(base, alice.token)
+    try:
+
+        async def waited() -> bool:
+            return bool(waited_in)
+
+        await eventually(waited, within_s=5)
+        assert "recording" not in waited_in
+    finally:
+        await client.close()
