@@ -136,7 +136,7 @@ class SocketEndpoint:
             # still use it.
             if not ws.can_prepare(request).ok:
                 raise BadRequest("not a WebSocket upgrade request")
-            # Refused with 401 before the upgrade (the error middleware renders it).
+            # Refused with 401 before the upgrade (request_log_middleware renders it).
             session = await self._session(request)
             await ws.prepare(request)
             transport = request.transport
