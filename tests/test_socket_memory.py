@@ -11,12 +11,14 @@ from collections.abc import AsyncIterator
 import aiohttp
 import msgpack
 import pytest
+import redis as redis_sync
 from aiohttp import web
 
 from server.app import create_app
 from server.appkeys import REGISTRY
 from server.connection import Connection
 from server.embedded_redis import RedisProcess
+from server.storage import keys
 from server.transport import ArenaRunner
 from tests.conftest import settings_for_test
 from tests.helpers import eventually, login
@@ -86,3 +88,27 @@ async def test_a_dropped_socket_ends_without_a_closing_task(
     await eventually(ended, within_s=5)
     assert conn.close_code == 1000
     assert conn._closer is None  # the closing task it would have made
+
+
+async def test_a_crowd_dropping_at_once_does_not_load_the_release_script_per_socket(
+    node: tuple[web.Application, str], redis_client: redis_sync.Redis
+) -> None:
+    """The release's first use on a node used to be a crowd dropping at once: each release
+    failed NOSCRIPT, loaded the script and ran it again. The first claim loads it."""
+    app, base = node
+    redis_client.script_flush()
+    players = [await login(base) for _ in range(20)]
+    http = aiohttp.ClientSession()
+    sockets = [await raw_socket(http, base, p.token) for p in players]
+    for ws in sockets:
+        await _pinged(ws)
+    redis_client.config_resetstat()
+    await http.close()  # every connection goes at once
+
+    async def released() -> bool:
+        return len(app[REGISTRY]) == 0 and redis_client.zcard(keys.presence()) == 0
+
+    await eventually(released, within_s=10)
+    stats = redis_client.info("commandstats")
+    assert "cmdstat_script|load" not in stats
+    assert stats["cmdstat_evalsha"]["calls"] == 20  # one release each

@@ -7,7 +7,7 @@ import asyncio
 from server.storage import keys
 from server.storage.connection import text, translate_redis_errors
 from server.storage.mux import Commands
-from server.storage.scripts import Scripts
+from server.storage.scripts import Scripts, source
 from server.storage.socket_commands import SocketRef
 
 HEARTBEAT_CHUNK = 1000  # keys per script call, so one call never blocks Redis for long
@@ -17,6 +17,8 @@ class PresenceStore:
     def __init__(self, mux: Commands, scripts: Scripts) -> None:
         self._mux = mux
         self._scripts = scripts
+        # Whether this node loaded the release script into Redis (see claim_live_socket).
+        self._release_loaded = False
 
     @staticmethod
     def player_channel(player_id: str) -> str:
@@ -32,6 +34,12 @@ class PresenceStore:
         Returns the socket it displaced, if any, so the caller can end it, and the
         moment of the claim (what orders the player's ``match.presence``).
         """
+        if not self._release_loaded:
+            # Scripts load on their first NOSCRIPT, once per caller: a crowd dropping at
+            # once, the release's first use on this node, would each fail, load it and
+            # run it again (three round trips a socket). Loaded with the first claim.
+            self._release_loaded = True
+            await self._mux.execute("SCRIPT", "LOAD", source("release_live_socket"))
         previous, moment = await self._scripts.claim_live_socket(
             keys=[keys.live_socket(player_id), keys.presence()],
             args=[ref.encode(), until_ms, player_id],
