@@ -7,13 +7,15 @@ import asyncio
 from server.storage import keys
 from server.storage.connection import text, translate_redis_errors
 from server.storage.mux import Commands
-from server.storage.scripts import Scripts, source
+from server.storage.scripts import Scripts
 from server.storage.socket_commands import SocketRef
 
 HEARTBEAT_CHUNK = 1000  # keys per script call, so one call never blocks Redis for long
 
 
 class PresenceStore:
+    _NOBODY = "-"  # a node id no node has: its socket is nobody's live one
+
     def __init__(self, mux: Commands, scripts: Scripts) -> None:
         self._mux = mux
         self._scripts = scripts
@@ -37,9 +39,10 @@ class PresenceStore:
         if not self._release_loaded:
             # Scripts load on their first NOSCRIPT, once per caller: a crowd dropping at
             # once, the release's first use on this node, would each fail, load it and
-            # run it again (three round trips a socket). Loaded with the first claim.
+            # run it again (three round trips a socket). So the first claim runs it once
+            # first, as a release of a socket no claim names (it changes nothing).
             self._release_loaded = True
-            await self._mux.execute("SCRIPT", "LOAD", source("release_live_socket"))
+            await self.release_live_socket(player_id, SocketRef(self._NOBODY, ""))
         previous, moment = await self._scripts.claim_live_socket(
             keys=[keys.live_socket(player_id), keys.presence()],
             args=[ref.encode(), until_ms, player_id],
