@@ -105,6 +105,29 @@ class Flusher:
 class Connection:
     """A player's socket on this node."""
 
+    # Thousands per node: no per-instance dict.
+    __slots__ = (
+        "_close_code",
+        "_close_reason",
+        "_close_timeout_s",
+        "_closer",
+        "_flusher",
+        "_handled",
+        "_handling",
+        "_outbox",
+        "_outbox_bytes",
+        "_transport",
+        "claimed",
+        "conn_id",
+        "flood_gate",
+        "identity",
+        "player_id",
+        "push_format",
+        "session_hash",
+        "session_touched",
+        "ws",
+    )
+
     def __init__(
         self,
         ws: web.WebSocketResponse,
@@ -210,6 +233,13 @@ class Connection:
         if now:
             self._handling = False
         self._flusher.mark(self)
+
+    def closed_already(self) -> None:
+        """The socket closed without a closing handshake of ours to wait for (the peer
+        left, or answered one): nothing more goes out on it, and no task is made to close
+        it again. A code set before (a close of ours) is kept."""
+        if self._close_code is None:
+            self._close_code = CloseCode.NORMAL
 
     async def _close(self) -> None:
         """The closing handshake, bounded: a peer that reads nothing cannot hold it open."""

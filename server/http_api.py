@@ -43,13 +43,20 @@ async def request_log_middleware(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
     """Give the request an id (the client's X-Request-Id if sane), put it on every log line
-    of the request, echo it back, and log one line when it is answered. Paths are logged
-    without their query string: a browser's socket URL carries its token there."""
+    of the request, echo it back, render any failure (``_failure``), and log one line when
+    it is answered. Paths are logged without their query string: a browser's socket URL
+    carries its token there.
+
+    One coroutine does all of it: a socket's request stays suspended in every middleware
+    for the socket's whole life, so each one more is memory held per socket."""
     given = request.headers.get("X-Request-Id", "")
     request_id = given if REQUEST_ID.match(given) else secrets.token_hex(6)
     logs.request_id.set(request_id)
     started = time.perf_counter()
-    response = await handler(request)
+    try:
+        response = await handler(request)
+    except (ArenaError, web.HTTPException, Exception) as exc:
+        response = _failure(request, exc)
     if not response.prepared:
         response.headers["X-Request-Id"] = request_id
     level = logging.DEBUG if request.path in QUIET_PATHS else logging.INFO
@@ -65,13 +72,18 @@ async def request_log_middleware(
 
 
 @web.middleware
-async def error_middleware(
+def error_middleware(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-) -> web.StreamResponse:
-    """Every HTTP failure leaves as ``{"error": {"code", "message"}}`` with a fitting status."""
-    try:
-        return await handler(request)
-    except ArenaError as exc:
+) -> Awaitable[web.StreamResponse]:
+    """Failures are rendered by ``request_log_middleware`` now; this passes the handler's
+    coroutine through without a coroutine (a frame held per socket) of its own."""
+    return handler(request)
+
+
+def _failure(request: web.Request, exc: Exception) -> web.StreamResponse:
+    """Every HTTP failure leaves as ``{"error": {"code", "message"}}`` with a fitting status
+    (a redirect, or any HTTPException under 400, is raised on)."""
+    if isinstance(exc, ArenaError):
         headers = {}
         if exc.retry_after_ms is not None:
             headers["Retry-After"] = str(max(1, -(-exc.retry_after_ms // 1000)))
@@ -80,9 +92,9 @@ async def error_middleware(
             status=exc.http_status,
             headers=headers,
         )
-    except web.HTTPException as exc:
+    if isinstance(exc, web.HTTPException):
         if exc.status < 400:
-            raise
+            raise exc
         code = {
             404: ErrorCode.NOT_FOUND,
             415: ErrorCode.UNSUPPORTED_MEDIA_TYPE,
@@ -90,9 +102,8 @@ async def error_middleware(
             413: ErrorCode.BAD_REQUEST,
         }.get(exc.status, ErrorCode.BAD_REQUEST)
         return web.json_response(error_body(code, exc.reason), status=exc.status)
-    except Exception:
-        log.exception("HTTP %s %s failed", request.method, request.path)
-        return web.json_response(error_body(ErrorCode.INTERNAL, "internal error"), status=500)
+    log.exception("HTTP %s %s failed", request.method, request.path, exc_info=exc)
+    return web.json_response(error_body(ErrorCode.INTERNAL, "internal error"), status=500)
 
 
 async def guest_login(request: web.Request) -> web.Response:

@@ -145,7 +145,9 @@ class Hub:
         # Told each live match event's publish time (ms) once delivered: the metrics.
         self._fanout_lag = fanout_lag
         self._listeners: dict[str, dict[str, Listener]] = {}  # channel -> conn_id -> conn
-        self._channels_of: dict[str, set[str]] = {}  # conn_id -> channels
+        # conn_id -> channels: a tuple, as a socket follows a few (its player's, a lobby,
+        # a room, a match) and a set costs four times the memory of a one-channel tuple.
+        self._channels_of: dict[str, tuple[str, ...]] = {}
         self._taps: dict[str, MatchTap] = {}  # match channel -> tap
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -157,7 +159,9 @@ class Hub:
             listeners = self._listeners[channel] = {}
         # Registered before any await, so a socket closing meanwhile is forgotten cleanly.
         listeners[conn.conn_id] = conn
-        self._channels_of.setdefault(conn.conn_id, set()).add(channel)
+        followed = self._channels_of.get(conn.conn_id, ())
+        if channel not in followed:
+            self._channels_of[conn.conn_id] = (*followed, channel)
         if first:
             await self._subscriber.subscribe(channel)
 
@@ -166,13 +170,21 @@ class Hub:
         then on its pushes reach the listeners, so state read after cannot miss one.
         Unavailable when not confirmed within ``within_s`` (pub/sub down or refused)."""
         try:
-            await asyncio.wait_for(self._subscriber.until_subscribed(channel), within_s)
+            # A timeout scope, not wait_for: no task of its own per socket opening.
+            async with asyncio.timeout(within_s):
+                await self._subscriber.until_subscribed(channel)
         except TimeoutError:
             raise Unavailable("this node cannot hear its players' channels now") from None
 
     async def unlisten(self, channel: str, conn: Listener) -> None:
         """Stop delivering to ``conn``; unsubscribes when no local listener is left."""
-        self._channels_of.get(conn.conn_id, set()).discard(channel)
+        followed = self._channels_of.get(conn.conn_id)
+        if followed is not None and channel in followed:
+            rest = tuple(c for c in followed if c != channel)
+            if rest:
+                self._channels_of[conn.conn_id] = rest
+            else:
+                del self._channels_of[conn.conn_id]
         listeners = self._listeners.get(channel)
         if listeners is None:
             return
@@ -184,7 +196,7 @@ class Hub:
 
     async def forget(self, conn: Listener) -> None:
         """A socket closed: drop it from every channel it listened to."""
-        for channel in list(self._channels_of.pop(conn.conn_id, ())):
+        for channel in self._channels_of.pop(conn.conn_id, ()):
             await self.unlisten(channel, conn)
 
     def listening(self, channel: str) -> int:

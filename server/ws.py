@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import contextvars
 import logging
@@ -62,20 +63,28 @@ def _drop_tracebacks(exc: BaseException | None) -> None:
 class HubChannels:
     """One socket's subscriptions through the node's hub (``OpContext.channels``)."""
 
+    __slots__ = ("_conn", "_hub", "_joined")
+
     def __init__(self, hub: Hub, conn: Connection) -> None:
         self._hub = hub
         self._conn = conn
-        self._joined: set[str] = set()
+        # Made on the first join: most sockets join nothing, and there are thousands.
+        self._joined: set[str] | None = None
 
     async def join(self, channel: str) -> None:
+        if self._joined is None:
+            self._joined = set()
         self._joined.add(channel)
         await self._hub.listen(channel, self._conn)
 
     async def leave(self, channel: str) -> None:
-        self._joined.discard(channel)
+        if self._joined is not None:
+            self._joined.discard(channel)
         await self._hub.unlisten(channel, self._conn)
 
     def joined(self) -> set[str]:
+        if not self._joined:
+            return set()
         # The hub may have taken the socket out of a room meanwhile (its lobby closed).
         return self._joined & self._hub.following(self._conn)
 
@@ -105,14 +114,56 @@ class SocketEndpoint:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """At most ARENA_MAX_SOCKETS_PER_IP sockets per client address on this node:
         one more is refused before the upgrade (429 TOO_MANY_SOCKETS), before any Redis
-        work. Counted from the handshake on, so a burst of handshakes cannot overshoot."""
+        work. Counted from the handshake on, so a burst of handshakes cannot overshoot.
+
+        One coroutine from the upgrade to the close, read loop included: it stays
+        suspended for the socket's whole life, and each frame more is held per socket."""
         address = self._address_of(request)
         cap = self._settings.max_sockets_per_ip
         if self._per_address[address] >= cap:
             raise TooManySockets(f"this address holds {cap} sockets on this node already")
         self._per_address[address] += 1
         try:
-            return await self._open(request)
+            ws = web.WebSocketResponse(
+                max_msg_size=self._settings.max_frame_bytes,
+                heartbeat=self._settings.heartbeat_s,
+                autoping=True,
+                # Game frames are small and many: deflate would cost more CPU than it saves.
+                compress=False,
+            )
+            # A request that cannot upgrade (a proxy that drops the Upgrade header) is
+            # refused before its single-use ticket is spent, so the client's next try can
+            # still use it.
+            if not ws.can_prepare(request).ok:
+                raise BadRequest("not a WebSocket upgrade request")
+            # Refused with 401 before the upgrade (request_log_middleware renders it).
+            session = await self._session(request)
+            await ws.prepare(request)
+            transport = request.transport
+            if transport is None:  # the peer left during the upgrade
+                return ws
+            conn = self._connection(request, ws, transport, session)
+            try:
+                if await self._claim(conn, session):
+                    channels = HubChannels(self._hub, conn)
+                    ctx = OpContext(self._services, conn.identity, session.token_hash, channels)
+                    while not conn.closing:  # the read loop
+                        msg = await ws.receive()
+                        if msg.type is WSMsgType.BINARY:
+                            fmt = Format.MSGPACK
+                        elif msg.type is WSMsgType.TEXT:
+                            fmt = Format.JSON
+                        else:
+                            # CLOSE, CLOSING, CLOSED or ERROR (aiohttp already closed an
+                            # oversized frame with 1009): the socket is done.
+                            break
+                        await self._request(conn, ctx, msg.data, fmt)
+            except ArenaError as exc:  # Redis gone while opening: tell the client why, then close
+                conn.reply(failure(None, exc.code, exc.message, exc.retry_after_ms), Format.MSGPACK)
+                conn.close(CloseCode.INTERNAL_ERROR, exc.code)
+            finally:
+                await self._closed(conn, session)
+            return ws
         finally:
             self._per_address[address] -= 1
             if not self._per_address[address]:
@@ -122,94 +173,94 @@ class SocketEndpoint:
         """Who opens ``/v1/ws``: ``?ticket=`` (single use, from POST /v1/ws/ticket: what
         browsers send, as they cannot set socket headers), else the Authorization header,
         else ``?token=`` (kept for old clients, on this route only)."""
-        ticket = request.query.get("ticket")
+        # The query is parsed (and kept on the request, for the socket's life) only if
+        # there is one: a client with a header sends none.
+        ticket = request.query.get("ticket") if request.rel_url.raw_query_string else None
         if ticket is not None:
             return await self._services.sessions.authenticate_ticket(ticket)
-        token = bearer_header(request) or request.query.get("token")
+        token = bearer_header(request)
+        if token is None and request.rel_url.raw_query_string:
+            token = request.query.get("token")
         return await self._services.sessions.authenticate(token)
 
-    async def _open(self, request: web.Request) -> web.StreamResponse:
-        services, hub = self._services, self._hub
-        ws = web.WebSocketResponse(
-            max_msg_size=self._settings.max_frame_bytes,
-            heartbeat=self._settings.heartbeat_s,
-            autoping=True,
-            # Game frames are small and many: deflate would cost more CPU than it saves.
-            compress=False,
-        )
-        # A request that cannot upgrade (a proxy that drops the Upgrade header) is refused
-        # before its single-use ticket is spent, so the client's next try can still use it.
-        if not ws.can_prepare(request).ok:
-            raise BadRequest("not a WebSocket upgrade request")
-        # Refused with 401 before the upgrade (the error middleware renders it).
-        session = await self._session(request)
-        await ws.prepare(request)
-        transport = request.transport
-        if transport is None:  # the peer left during the upgrade
-            return ws
+    def _connection(
+        self,
+        request: web.Request,
+        ws: web.WebSocketResponse,
+        transport: asyncio.Transport,
+        session: Session,
+    ) -> Connection:
+        """The socket, upgraded, registered on this node."""
+        settings = self._settings
         conn = Connection(
             ws,
             transport,
             identity=Identity(session.player_id, "", spectator=session.spectator),
             session_hash=session.token_hash,
-            outbox_bytes=self._settings.outbox_bytes,
-            flood_gate=FloodGate(self._settings.msg_rate_burst, self._settings.msg_rate_per_s),
+            outbox_bytes=settings.outbox_bytes,
+            flood_gate=FloodGate(settings.msg_rate_burst, settings.msg_rate_per_s),
             flusher=self._registry.flusher,
-            close_timeout_s=self._settings.shutdown_grace_s,
+            close_timeout_s=settings.shutdown_grace_s,
         )
-        if request.query.get("format") == "json":
+        if request.rel_url.raw_query_string and request.query.get("format") == "json":
             conn.push_format = Format.JSON  # a browser's pushes are text from the first one
         self._registry.add(conn)
         logs.conn_id.set(conn.conn_id)  # on every log line of this socket from here
         log.info("socket opened for %s %s", session.role, conn.player_id)
-        try:
-            if not session.spectator:  # a dashboard is nobody's presence and holds no seat
-                online_since = await services.presence.socket_opened(conn.player_id, conn.conn_id)
-                conn.claimed = True
-                if await self._ended_while_opening(conn, services, session):
-                    return ws
-                channel = services.presence.player_channel(conn.player_id)
-                await hub.listen(channel, conn)
-                # What is read below must not predate the subscription: a push published
-                # before Redis confirmed it (a lobby change, a match start, a note) would
-                # be lost for this socket, and the read would not show it either.
-                await hub.until_subscribed(channel, within_s=self._settings.redis_timeout_s)
-                await services.lobbies.renew_seats([conn.player_id])  # back within the grace
-                profile = await services.profiles.get(session.player_id)
-                conn.identity.name = profile.name
-                await self._rejoin(conn, hub, services, online_since=online_since)
-            else:  # one socket per spectator session: this one replaces an earlier one
-                await services.presence.spectator_socket_opened(conn.player_id, conn.conn_id)
-                if await self._ended_while_opening(conn, services, session):
-                    return ws
-            ctx = OpContext(services, conn.identity, session.token_hash, HubChannels(hub, conn))
-            await self._read_loop(conn, ctx)
-        except ArenaError as exc:  # Redis gone while opening: tell the client why, then close
-            conn.reply(failure(None, exc.code, exc.message, exc.retry_after_ms), Format.MSGPACK)
-            conn.close(CloseCode.INTERNAL_ERROR, exc.code)
-        finally:
-            self._registry.remove(conn)
-            await hub.forget(conn)
+        return conn
+
+    async def _claim(self, conn: Connection, session: Session) -> bool:
+        """Make the socket its player's (or spectator session's) live one, and catch its
+        player up; False when a ban or revocation ended it meanwhile."""
+        services, hub = self._services, self._hub
+        if session.spectator:  # one socket per spectator session: this one replaces any other
+            await services.presence.spectator_socket_opened(conn.player_id, conn.conn_id)
+            return not await self._ended_while_opening(conn, services, session)
+        # A dashboard is nobody's presence and holds no seat; a player is both.
+        online_since = await services.presence.socket_opened(conn.player_id, conn.conn_id)
+        conn.claimed = True
+        if await self._ended_while_opening(conn, services, session):
+            return False
+        channel = services.presence.player_channel(conn.player_id)
+        await hub.listen(channel, conn)
+        # What is read below must not predate the subscription: a push published before
+        # Redis confirmed it (a lobby change, a match start, a note) would be lost for
+        # this socket, and the read would not show it either.
+        await hub.until_subscribed(channel, within_s=self._settings.redis_timeout_s)
+        await services.lobbies.renew_seats([conn.player_id])  # back within the grace
+        conn.identity.name = await services.profiles.name_of(session.player_id)
+        await self._rejoin(conn, hub, services, online_since=online_since)
+        return True
+
+    async def _closed(self, conn: Connection, session: Session) -> None:
+        """The socket is done: forget it here, finish its closing handshake, release it."""
+        services = self._services
+        self._registry.remove(conn)
+        await self._hub.forget(conn)
+        ws = conn.ws
+        if ws.closed:
+            # Closed already (the peer left, or answered a close): no handshake to make.
+            conn.closed_already()
+        else:
             conn.close(CloseCode.NORMAL)
             # Give the closing handshake time to get through what is still buffered,
             # so the client can read its close code; then aiohttp drops the connection.
             await conn.wait_closed(within_s=self._settings.shutdown_grace_s)
-            _drop_tracebacks(ws.exception())
-            try:
-                # The seat lease is no longer renewed from here: it lapses after the grace.
-                if not session.spectator:
-                    # Their match is seen before they count as gone: see match_life.
-                    await services.match_life.player_leaving(conn.player_id)
-                    gone = await services.presence.socket_closed(conn.player_id, conn.conn_id)
-                    if gone is not None:
-                        # Their live socket (not one replaced): they are gone; their match hears.
-                        await services.match_life.player_gone(conn.player_id, gone)
-                else:
-                    await services.presence.spectator_socket_closed(conn.player_id, conn.conn_id)
-            except ArenaError:
-                log.warning("could not release the socket: Redis unavailable")
-            log.info("socket closed for %s (code %s)", conn.player_id, conn.close_code)
-        return ws
+        _drop_tracebacks(ws.exception())
+        try:
+            # The seat lease is no longer renewed from here: it lapses after the grace.
+            if not session.spectator:
+                # Their match is seen before they count as gone: see match_life.
+                await services.match_life.player_leaving(conn.player_id)
+                gone = await services.presence.socket_closed(conn.player_id, conn.conn_id)
+                if gone is not None:
+                    # Their live socket (not one replaced): they are gone; their match hears.
+                    await services.match_life.player_gone(conn.player_id, gone)
+            else:
+                await services.presence.spectator_socket_closed(conn.player_id, conn.conn_id)
+        except ArenaError:
+            log.warning("could not release the socket: Redis unavailable")
+        log.info("socket closed for %s (code %s)", conn.player_id, conn.close_code)
 
     async def _ended_while_opening(
         self, conn: Connection, services: Services, session: Session
@@ -248,26 +299,18 @@ class SocketEndpoint:
         for note in await services.notifications.pending(conn.player_id):
             conn.push(Frame(packed=note.push))
 
-    async def _read_loop(self, conn: Connection, ctx: OpContext) -> None:
-        ws = conn.ws
-        while not conn.closing:
-            msg = await ws.receive()
-            if msg.type is WSMsgType.BINARY:
-                fmt = Format.MSGPACK
-            elif msg.type is WSMsgType.TEXT:
-                fmt = Format.JSON
-            else:
-                # CLOSE, CLOSING, CLOSED or ERROR (aiohttp already closed an oversized
-                # frame with 1009): the socket is done.
-                return
-            conn.push_format = fmt
-            # A close meanwhile (the node draining) waits for this request's reply.
-            conn.request_started()
-            try:
-                await self._dispatch(conn, ctx, msg.data, fmt)
-            finally:
-                conn.request_done()
-            await self._keep_session_alive(conn, ctx)
+    async def _request(
+        self, conn: Connection, ctx: OpContext, data: bytes | str, fmt: Format
+    ) -> None:
+        """One frame the client sent: its reply, then the session's expiry slid."""
+        conn.push_format = fmt
+        # A close meanwhile (the node draining) waits for this request's reply.
+        conn.request_started()
+        try:
+            await self._dispatch(conn, ctx, data, fmt)
+        finally:
+            conn.request_done()
+        await self._keep_session_alive(conn, ctx)
 
     async def _dispatch(
         self, conn: Connection, ctx: OpContext, data: bytes | str, fmt: Format

@@ -58,3 +58,51 @@ async def test_a_peer_that_hangs_up_at_once_is_retried_with_backoff() -> None:
         task.cancel()
         server.close()
         await server.wait_closed()
+
+
+class _CountedWrites:
+    """The subscriber's transport, counting its writes (each one a system call)."""
+
+    def __init__(self, transport: asyncio.Transport) -> None:
+        self._transport = transport
+        self.writes = 0
+
+    def write(self, data: bytes) -> None:
+        self.writes += 1
+        self._transport.write(data)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._transport, name)
+
+
+async def test_the_subscriptions_changed_in_one_turn_leave_in_one_write(tmp_path: Path) -> None:
+    """A crowd dropping at once unsubscribes thousands of channels: one write per loop
+    turn, not one per channel; Redis still gets each (un)subscribe, in order."""
+    with RedisProcess(tmp_path, appendonly=False) as redis:
+        subscriber = Subscriber(f"redis://127.0.0.1:{redis.port}/0")
+        old = [f"arena:test:old{i}" for i in range(30)]
+        for channel in old:
+            await subscriber.subscribe(channel)
+        task = asyncio.create_task(subscriber.run(lambda c, p: None))
+        publisher = redis_sync.Redis(port=redis.port)
+        try:
+            for channel in old:
+                await asyncio.wait_for(subscriber.until_subscribed(channel), 5)
+            counted = _CountedWrites(subscriber._transport)  # type: ignore[arg-type]
+            subscriber._transport = counted  # type: ignore[assignment]
+            new = [f"arena:test:new{i}" for i in range(5)]
+            for channel in old:
+                await subscriber.unsubscribe(channel)
+            for channel in new:
+                await subscriber.subscribe(channel)
+            await subscriber.subscribe(old[0])  # dropped and taken again in the same turn
+            for channel in [*new, old[0]]:
+                await asyncio.wait_for(subscriber.until_subscribed(channel), 5)
+            assert counted.writes == 1
+            assert publisher.spublish(old[1], b"x") == 0  # gone from Redis
+            assert publisher.spublish(old[0], b"x") == 1  # the later subscribe won
+            assert publisher.spublish(new[0], b"x") == 1
+        finally:
+            publisher.close()
+            subscriber.stopping.set()
+            task.cancel()

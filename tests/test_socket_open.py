@@ -19,7 +19,7 @@ from aiohttp import web
 
 from client_sim.client import ArenaClient
 from server.app import create_app
-from server.appkeys import HUB, SERVICES, SUBSCRIBER
+from server.appkeys import HUB, REGISTRY, SERVICES, SUBSCRIBER
 from server.embedded_redis import RedisProcess
 from server.protocol import CloseCode, Message
 from server.services import Services
@@ -205,5 +205,72 @@ async def test_a_revocation_while_the_socket_opens_closes_it_as_revoked(
     client = await ArenaClient.connect(base, alice.token)
     try:
         assert await client.wait_closed() == CloseCode.SESSION_REVOKED
+    finally:
+        await client.close()
+
+
+async def test_a_timed_ban_while_the_socket_opens_closes_it_as_banned(
+    serve: Callable[..., Awaitable[Served]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    base, app = await serve()
+    services = app[SERVICES]
+    mallory = await login(base, "mallory")
+    run_once_before_claim(
+        services, monkeypatch, lambda: services.sessions.ban(mallory.player_id, 3600)
+    )
+    client = await ArenaClient.connect(base, mallory.token)
+    try:
+        assert await client.wait_closed() == CloseCode.BANNED
+    finally:
+        await client.close()
+
+
+async def test_a_socket_opening_reads_its_players_name_once_not_through_the_cache(
+    serve: Callable[..., Awaitable[Served]],
+) -> None:
+    """Each socket reads its own player's name once, fresh from a login that emptied the
+    profile cache's copy: a read of the name, not the cache's lookup, lock and fill."""
+    base, app = await serve()
+    alice = await login(base, "alice")
+    before = app[SERVICES].cache_stats.node_counts()
+    client = await ArenaClient.connect(base, alice.token)
+    try:
+        (conn,) = app[REGISTRY].all()
+
+        async def named() -> bool:
+            return conn.identity.name == "alice"
+
+        await eventually(named, within_s=5)
+        assert app[SERVICES].cache_stats.node_counts() == before
+    finally:
+        await client.close()
+
+
+async def test_a_socket_waits_for_its_channel_in_its_own_task(
+    serve: Callable[..., Awaitable[Served]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The wait for the player's channel to be confirmed is bounded by a timeout scope in
+    the socket's own task, not by a task made for it per socket opening (wait_for's)."""
+    base, app = await serve()
+    subscriber = app[SUBSCRIBER]
+    confirmed = subscriber.until_subscribed
+    waited_in: list[str] = []
+
+    async def recording(channel: str) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        waited_in.append(task.get_coro().__name__)  # type: ignore[union-attr]
+        await confirmed(channel)
+
+    monkeypatch.setattr(subscriber, "until_subscribed", recording)
+    alice = await login(base, "alice")
+    client = await ArenaClient.connect(base, alice.token)
+    try:
+
+        async def waited() -> bool:
+            return bool(waited_in)
+
+        await eventually(waited, within_s=5)
+        assert "recording" not in waited_in
     finally:
         await client.close()

@@ -57,3 +57,12 @@ class ProfileService:
         if not fields:
             raise NotFound(f"no player {player_id[:64]!r}")
         return Profile(player_id, fields.get("name", ""), int(fields.get("created_ms", 0)))
+
+    async def name_of(self, player_id: str) -> str:
+        """The player's name as it is now, one read, not through the cache (a socket
+        opening: each reads its own player once, and a fresh login has just emptied the
+        cache's copy); NotFound for an unknown player."""
+        name = await self._store.name_of(player_id)
+        if name is None:
+            raise NotFound(f"no player {player_id[:64]!r}")
+        return name

@@ -374,14 +374,11 @@ class SessionService:
         socket opened would have ended it (None: neither did). Both write first (the ban,
         the sessions deleted) and then look for the live socket: one that looked before
         the claim is seen here."""
-        if not session.spectator:
-            try:
-                await self._refuse_banned(session.player_id)
-            except Banned:
-                return SocketEnd.BANNED
-        if await self._store.read_session(session.token_hash) is None:
-            return SocketEnd.REVOKED
-        return None
+        player = None if session.spectator else session.player_id  # nobody bans a spectator
+        banned_until, alive = await self._store.ban_and_life(player, session.token_hash)
+        if banned_until is not None and (banned_until == 0 or banned_until > _now_ms()):
+            return SocketEnd.BANNED  # as _refuse_banned judges: 0 until lifted, else until then
+        return None if alive else SocketEnd.REVOKED
 
     async def ban(self, player_id: str, duration_s: int | None) -> int | None:
         """Ban the player (``duration_s`` None: until unbanned): logins refused, every

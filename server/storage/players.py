@@ -35,3 +35,9 @@ class PlayerStore:
     async def profile(self, player_id: str) -> dict[str, str] | None:
         fields = pairs(await self._mux.execute("HGETALL", keys.player(player_id)))
         return fields or None
+
+    @translate_redis_errors
+    async def name_of(self, player_id: str) -> str | None:
+        """The player's name, read as it is now (None: no such player)."""
+        name = await self._mux.execute("HGET", keys.player(player_id), "name")
+        return None if name is None else text(name)

@@ -14,9 +14,13 @@ HEARTBEAT_CHUNK = 1000  # keys per script call, so one call never blocks Redis f
 
 
 class PresenceStore:
+    _NOBODY = "-"  # a node id no node has: its socket is nobody's live one
+
     def __init__(self, mux: Commands, scripts: Scripts) -> None:
         self._mux = mux
         self._scripts = scripts
+        # Whether this node loaded the release script into Redis (see claim_live_socket).
+        self._release_loaded = False
 
     @staticmethod
     def player_channel(player_id: str) -> str:
@@ -32,6 +36,13 @@ class PresenceStore:
         Returns the socket it displaced, if any, so the caller can end it, and the
         moment of the claim (what orders the player's ``match.presence``).
         """
+        if not self._release_loaded:
+            # Scripts load on their first NOSCRIPT, once per caller: a crowd dropping at
+            # once, the release's first use on this node, would each fail, load it and
+            # run it again (three round trips a socket). So the first claim runs it once
+            # first, as a release of a socket no claim names (it changes nothing).
+            self._release_loaded = True
+            await self.release_live_socket(player_id, SocketRef(self._NOBODY, ""))
         previous, moment = await self._scripts.claim_live_socket(
             keys=[keys.live_socket(player_id), keys.presence()],
             args=[ref.encode(), until_ms, player_id],

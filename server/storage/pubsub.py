@@ -124,6 +124,9 @@ class Subscriber:
         self._unconfirmed: dict[str, int] = {}
         self._confirm_waiters: dict[str, list[asyncio.Future[None]]] = {}
         self._transport: asyncio.Transport | None = None
+        # (Un)subscribes waiting for the end of the event-loop turn, and their connection.
+        self._out: list[bytes] = []
+        self._out_for: asyncio.Transport | None = None
         self._last_heard = 0.0
         self._changed = asyncio.Event()
         self.connected = asyncio.Event()
@@ -156,9 +159,8 @@ class Subscriber:
         self._channels.discard(channel)
         self._confirmed.discard(channel)
         # A connection just lost (not yet noticed by ``run``) is closed: nothing to tell it.
-        transport = self._transport
-        if self.connected.is_set() and transport is not None and not transport.is_closing():
-            transport.write(pack(("SUNSUBSCRIBE", channel)))
+        if self.connected.is_set():
+            self._queue(pack(("SUNSUBSCRIBE", channel)))
 
     def _send_subscribe(self, channels: list[str]) -> None:
         if self._transport is None or self._transport.is_closing() or not channels:
@@ -166,7 +168,28 @@ class Subscriber:
         for channel in channels:
             self._unconfirmed[channel] = self._unconfirmed.get(channel, 0) + 1
         # One command per channel: on a cluster, one SSUBSCRIBE's channels must share a slot.
-        self._transport.write(b"".join(pack(("SSUBSCRIBE", channel)) for channel in channels))
+        self._queue(b"".join(pack(("SSUBSCRIBE", channel)) for channel in channels))
+
+    def _queue(self, command: bytes) -> None:
+        """Send ``command`` at the end of this event-loop turn, with every other (un)subscribe
+        of the turn in one write: sockets open and close by the thousand at once (a crowd
+        dropping), and a system call each would cost more than the command itself. Queued
+        for the current connection only: a new one subscribes every channel by itself."""
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            return
+        if self._out_for is not transport:
+            self._out_for, self._out = transport, []
+        self._out.append(command)
+        if len(self._out) == 1:
+            asyncio.get_running_loop().call_soon(self._write_out)
+
+    def _write_out(self) -> None:
+        out, transport = self._out, self._out_for
+        self._out, self._out_for = [], None
+        current = self._transport
+        if out and current is not None and transport is current and not current.is_closing():
+            current.write(b"".join(out))
 
     async def until_subscribed(self, channel: str) -> None:
         """Return once Redis has confirmed the subscription on the current connection: from

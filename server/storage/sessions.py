@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from server.storage import keys
 from server.storage.connection import text, translate_redis_errors
-from server.storage.mux import Commands
+from server.storage.mux import Arg, Commands
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +54,18 @@ class SessionStore:
         return StoredSession(
             text(player_id), int(created_ms or 0), int(ttl_ms), text(role or b"player")
         )
+
+    @translate_redis_errors
+    async def ban_and_life(self, player_id: str | None, token_hash: str) -> tuple[int | None, bool]:
+        """In one round trip: until when the player is banned (ms; 0: until lifted; None:
+        not banned, or no ``player_id``) and whether the session lives (``read_session``
+        would find it: it exists with its expiry)."""
+        commands: list[tuple[Arg, ...]] = [("PTTL", keys.session(token_hash))]
+        if player_id is not None:
+            commands.append(("GET", keys.player_ban(player_id)))
+        ttl_ms, *ban = await self._mux.pipeline(*commands)
+        until = ban[0] if ban else None
+        return (None if until is None else int(until)), ttl_ms >= 0
 
     @translate_redis_errors
     async def touch_sessions(self, token_hashes: list[str], ttl_s: int) -> list[bool]:
