@@ -116,6 +116,7 @@ class Connection:
         "_handling",
         "_outbox",
         "_outbox_bytes",
+        "_queued",
         "_transport",
         "claimed",
         "conn_id",

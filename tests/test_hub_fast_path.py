@@ -7,8 +7,8 @@ from __future__ import annotations
 import msgpack
 import pytest
 
-from server.hub import event_of, trailing_id
 from server.protocol import Preencoded, Push, packed_head, with_id
+from server.push_bytes import event_of, trailing_id
 
 IDS = ["0-1", "1733198400000-0", "1733198400000-18446744073709551615", "9" * 20 + "-" + "9" * 10]
 DATA = [
