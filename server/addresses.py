@@ -8,11 +8,14 @@ IPv6 address by its /64. IPv4 counts whole; an IPv4-mapped IPv6 address
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 
 IPV6_BUCKET_PREFIX = 64
 
 
+# Every socket open and rate-limited request asks; a crowd comes from few addresses.
+@functools.lru_cache(maxsize=4096)
 def address_bucket(address: str) -> str:
     """The subject a per-address limit counts ``address`` under.
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import math
 import os
 import re
@@ -315,7 +316,8 @@ class Settings:
         return parser
 
     def trusted_proxy_set(self) -> frozenset[str]:
-        return frozenset(p.strip() for p in self.trusted_proxies.split(",") if p.strip())
+        # Asked on every request: parsed once (Settings is frozen).
+        return _proxy_set(self.trusted_proxies)
 
     def validated(self) -> Settings:
         """This, once every check (settings_checks.py) passed; else SettingError."""
@@ -385,3 +387,8 @@ def _convert(f: dataclasses.Field[Any], raw: str) -> Any:
     except ValueError:
         accepts = "a whole number" if kind is int else "a number"
         raise SettingError(f.metadata["env"], accepts, got=raw) from None
+
+
+@functools.lru_cache(maxsize=8)
+def _proxy_set(trusted_proxies: str) -> frozenset[str]:
+    return frozenset(p.strip() for p in trusted_proxies.split(",") if p.strip())
