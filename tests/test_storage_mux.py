@@ -70,6 +70,21 @@ async def test_a_redis_restart_fails_fast_then_recovers_with_scripts_reloaded(
         await mux.aclose()
 
 
+async def test_callers_meeting_noscript_together_share_one_script_load(
+    own_redis: RedisProcess,
+) -> None:
+    mux = RedisMux(own_redis.url)
+    sha = mux.register_script("return ARGV[1] .. '?'")
+    try:
+        replies = await asyncio.gather(*(mux.evalsha(sha, [], [str(i)]) for i in range(200)))
+        assert replies == [f"{i}?".encode() for i in range(200)]
+        stats = redis.Redis.from_url(own_redis.url).info("commandstats")
+        assert stats["cmdstat_script|load"]["calls"] == 1  # not one per caller
+        assert stats["cmdstat_evalsha"]["calls"] == 400  # each: NOSCRIPT, then its run
+    finally:
+        await mux.aclose()
+
+
 async def test_passwords_and_databases_from_the_url(tmp_path: Path) -> None:
     auth = RedisProcess(tmp_path / "auth", appendonly=False, extra_args=["--requirepass", "s3cret"])
     with auth:

@@ -106,6 +106,8 @@ class RedisMux(MuxLink):
             max_pending=max_pending,
         )
         self._scripts: dict[str, bytes] = {}  # sha -> source, for NOSCRIPT
+        # SCRIPT LOADs under way, by sha: callers that meet NOSCRIPT together share one.
+        self._loading: dict[str, asyncio.Future[Any]] = {}
 
     async def aclose(self) -> None:
         self._closed = True
@@ -264,5 +266,20 @@ class RedisMux(MuxLink):
         except CommandError as exc:
             if not str(exc).startswith("NOSCRIPT"):
                 raise
-            await self.execute("SCRIPT", "LOAD", self._scripts[sha])
+            await self._load(sha)
             return await self.execute("EVALSHA", sha, len(keys), *keys, *args)
+
+    async def _load(self, sha: str) -> None:
+        """Load a script Redis does not know (first use, or Redis restarted): once, however
+        many callers met NOSCRIPT at the same time (a crowd's first closes, say)."""
+        loading = self._loading.get(sha)
+        if loading is None:
+            loading = asyncio.ensure_future(self.execute("SCRIPT", "LOAD", self._scripts[sha]))
+            self._loading[sha] = loading
+            loading.add_done_callback(lambda done: self._loaded(sha, done))
+        await asyncio.shield(loading)
+
+    def _loaded(self, sha: str, done: asyncio.Future[Any]) -> None:
+        self._loading.pop(sha, None)
+        if not done.cancelled():
+            done.exception()  # each waiter raised it; none left must not leave it unread
