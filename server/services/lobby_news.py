@@ -5,6 +5,7 @@ they are) and to watchers."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from enum import StrEnum
 from typing import Any
 
@@ -57,10 +58,12 @@ class LobbyNews:
         self._watch = watch
         self._pushes = pushes
 
-    async def after_change(self, lobby: LobbyRecord) -> None:
+    async def after_change(self, lobby: LobbyRecord, left: Sequence[str] = ()) -> None:
         """What follows any change: the open-lobby index, and the pushes (a start stores
         the match, then frees every seat and tells everyone). Idempotent: a change that
-        stopped half-way is finished by running this again."""
+        stopped half-way is finished by running this again. ``left``: players whose
+        seats the change freed; their leases go with the index (a lease left behind by a
+        change that stops first finds no seat when it lapses, and goes then)."""
         store = self._store
         await store.confirm_held()
         members = [m.player_id for m in lobby.members]
@@ -69,13 +72,13 @@ class LobbyNews:
             # the lock a full TTL more): nothing of this change waits between them.
             wire = lobby_wire(lobby)
             await asyncio.gather(
-                store.index(lobby),
+                store.index(lobby, left),
                 self._pushes.to_players(members, Tell(Push.LOBBY_UPDATED, {"lobby": wire})),
                 self.tell_watchers(lobby, wire),
             )
             return
         # A start: the index, then the match stored, each seat freed, everyone told.
-        await store.index(lobby)
+        await store.index(lobby, left)
         await store.confirm_held()
         # Before the pushes: each player's socket follows the match before they can send.
         await self._matches.start(lobby.match_id, lobby.lobby_id, lobby.mode, members)

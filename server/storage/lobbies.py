@@ -4,7 +4,7 @@ player, open-lobby indexes."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -225,8 +225,9 @@ class LobbyStore:
         return int(await self._mux.execute("ZCARD", keys.open_lobbies(None)))
 
     @translate_redis_errors
-    async def index(self, lobby: LobbyRecord) -> None:
-        """List the lobby (fullest first) while it is open, public and has a free seat."""
+    async def index(self, lobby: LobbyRecord, drop_leases: Sequence[str] = ()) -> None:
+        """List the lobby (fullest first) while it is open, public and has a free seat.
+        ``drop_leases``: seat leases to drop in the same write (seats freed just before)."""
         listed = lobby.status == "open" and not lobby.private
         listed = listed and len(lobby.members) < lobby.capacity
         commands: list[tuple[Any, ...]] = []
@@ -235,6 +236,8 @@ class LobbyStore:
                 commands.append(("ZADD", key, len(lobby.members), lobby.lobby_id))
             else:
                 commands.append(("ZREM", key, lobby.lobby_id))
+        if drop_leases:
+            commands.append(("ZREM", keys.seat_leases(), *drop_leases))
         await self._mux.pipeline(*commands)
 
     @translate_redis_errors
