@@ -35,7 +35,7 @@ class Sent:
             self.names.append(f"script {self._by_sha.get(sha, sha)}")
             return await evalsha(sha, keys, args)
 
-        async def counted_pipeline(*commands: tuple[Any, ...]) -> list[Any]:
+        async def counted_pipeline(*commands: tuple[Any, ...]) -> Any:
             self.names.extend(str(c[0]) for c in commands)
             return await pipeline(*commands)
 
