@@ -8,6 +8,7 @@ import asyncio
 import signal
 import time
 from pathlib import Path
+from typing import Any
 
 import msgpack
 import pytest
@@ -207,11 +208,19 @@ async def test_a_seat_key_always_has_a_ttl_even_when_its_lease_was_never_written
         )
         assert redis_client.pttl(keys.player_lobby("owner")) > 0
 
-        # The seat is taken, then the lease cannot be written: the key is left behind.
-        async def unavailable(*_: object) -> None:
+        # The seat is taken, then the lease cannot be written (its command, in the same
+        # write as the seat's, fails: another master of a cluster, say): the key is left
+        # behind.
+        mux = store._mux
+        pipeline = mux.pipeline
+
+        async def lease_fails(*commands: tuple[Any, ...]) -> list[Any]:
+            if not any(c[0] == "ZADD" and c[1] == keys.seat_leases() for c in commands):
+                return await pipeline(*commands)
+            await pipeline(*(c for c in commands if c[1] != keys.seat_leases()))
             raise Unavailable("injected: the lease step fails")
 
-        monkeypatch.setattr(store, "lease_seat", unavailable)
+        monkeypatch.setattr(mux, "pipeline", lease_fails)
         with pytest.raises(Unavailable):
             await lobbies.join("bob", "bob", lobby.lobby_id)
         assert redis_client.get(keys.player_lobby("bob")) == lobby.lobby_id.encode()

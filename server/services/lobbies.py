@@ -17,8 +17,9 @@
 - Everything a change implies (the index of open lobbies, the pushes) happens
   before the lock is released, so pushes leave in the order the changes happened.
 - The lock is renewed while a change runs, and the change confirms it still holds
-  it before each step after the write (the index, the match start, each push):
-  a change that lost its lock stops with LOCK_TIMEOUT and pushes nothing more. Its
+  it before each step after the write (the index and the pushes, sent together; a
+  start confirms before the index, the match start and each push): a change that
+  lost its lock stops with LOCK_TIMEOUT and pushes nothing more. Its
   write may stand: the same request sent again finishes what followed it (a member
   joining again, a ready again, a quick-join again; a started lobby keeps its
   members' seats until its match stands, which is how a retry recognises it).

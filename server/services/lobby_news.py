@@ -5,6 +5,7 @@ they are) and to watchers."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from enum import StrEnum
 from typing import Any
 
@@ -57,36 +58,47 @@ class LobbyNews:
         self._watch = watch
         self._pushes = pushes
 
-    async def after_change(self, lobby: LobbyRecord) -> None:
+    async def after_change(self, lobby: LobbyRecord, left: Sequence[str] = ()) -> None:
         """What follows any change: the open-lobby index, and the pushes (a start stores
         the match, then frees every seat and tells everyone). Idempotent: a change that
-        stopped half-way is finished by running this again."""
+        stopped half-way is finished by running this again. ``left``: players whose
+        seats the change freed; their leases go with the index (a lease left behind by a
+        change that stops first finds no seat when it lapses, and goes then)."""
         store = self._store
         await store.confirm_held()
-        await store.index(lobby)
         members = [m.player_id for m in lobby.members]
-        if lobby.status == "started":
-            await store.confirm_held()
-            # Before the pushes: each player's socket follows the match before they can send.
-            await self._matches.start(lobby.match_id, lobby.lobby_id, lobby.mode, members)
-            # Only once the match stands (start is idempotent): a start that stops before
-            # this keeps the seats, so a member's retry (join, ready) finds it and finishes it.
-            await free_seats(store, lobby.lobby_id, members)
+        if lobby.status != "started":
+            # The index and the pushes in one write, right after the confirm (which gave
+            # the lock a full TTL more): nothing of this change waits between them.
+            wire = lobby_wire(lobby)
+            await asyncio.gather(
+                store.index(lobby, left),
+                self._pushes.to_players(members, Tell(Push.LOBBY_UPDATED, {"lobby": wire})),
+                self.tell_watchers(lobby, wire),
+            )
+            return
+        # A start: the index, then the match stored, each seat freed, everyone told.
+        await store.index(lobby, left)
+        await store.confirm_held()
+        # Before the pushes: each player's socket follows the match before they can send.
+        await self._matches.start(lobby.match_id, lobby.lobby_id, lobby.mode, members)
+        # Only once the match stands (start is idempotent): a start that stops before
+        # this keeps the seats, so a member's retry (join, ready) finds it and finishes it.
+        await free_seats(store, lobby.lobby_id, members)
         await store.confirm_held()
         updated = Tell(Push.LOBBY_UPDATED, {"lobby": lobby_wire(lobby)})
         # Together (one write, one round trip): the lock is held meanwhile.
         await asyncio.gather(self._pushes.to_players(members, updated), self.tell_watchers(lobby))
-        if lobby.status == "started":
-            await store.confirm_held()
-            started = match_started(
-                lobby.match_id,
-                lobby.lobby_id,
-                lobby.mode,
-                members,
-                authoritative=self._matches.authoritative(lobby.mode),
-            )
-            await self._pushes.to_players(members, started)
-            await self._matches.told_started(lobby.match_id, lobby.mode)
+        await store.confirm_held()
+        started = match_started(
+            lobby.match_id,
+            lobby.lobby_id,
+            lobby.mode,
+            members,
+            authoritative=self._matches.authoritative(lobby.mode),
+        )
+        await self._pushes.to_players(members, started)
+        await self._matches.told_started(lobby.match_id, lobby.mode)
 
     async def tell_removed(self, player_id: str, lobby_id: str, why: Removal) -> None:
         """Tell a player the server took them out of the lobby (``lobby.closed`` to them
@@ -109,10 +121,12 @@ class LobbyNews:
             self._pushes.to_players(members, closed, keep=True), self.tell_watchers(lobby)
         )
 
-    async def tell_watchers(self, lobby: LobbyRecord) -> None:
+    async def tell_watchers(self, lobby: LobbyRecord, wire: dict[str, Any] | None = None) -> None:
+        """``wire``: the lobby's ``lobby_wire``, when the caller made it already."""
         # A private lobby's id is its invitation: watchers (anyone may spectate) never see it.
         if not lobby.private:
-            await self._watch.lobby({**lobby_wire(lobby), "status": lobby.status})
+            shape = lobby_wire(lobby) if wire is None else wire
+            await self._watch.lobby({**shape, "status": lobby.status})
 
     async def closed_lately(self, player_id: str) -> list[Tell]:
         """The ``lobby.closed`` pushes kept for the player in the last minute, oldest first."""

@@ -46,10 +46,10 @@ async def take_out(
             lobby.owner = lobby.members[0].player_id  # the longest-seated takes over
         start_if_all_ready(lobby)  # those left may all be ready
         await store.write(lease, lobby)
-        await free_seats(store, lobby_id, [player_id])
+        await store.free_seats(lobby_id, [player_id])  # its lease goes with the index
         if removed is not None:
             await news.tell_removed(player_id, lobby_id, removed)
-        await news.after_change(lobby)
+        await news.after_change(lobby, left=[player_id])
 
 
 async def close_for_all(

@@ -58,9 +58,9 @@ async def take_seat(store: LobbyStore, player_id: str, lobby_id: str, lease_ms: 
     not really in (a node died between taking a seat and writing the lobby, or
     before freeing the seats of a started match) is given back first."""
     ttl_ms = seat_key_ttl_ms(lease_ms)
-    elsewhere = await store.take_seat(player_id, lobby_id, ttl_ms)
+    # Taken and leased in one write.
+    elsewhere = await store.take_seat(player_id, lobby_id, ttl_ms, now_ms() + lease_ms)
     if elsewhere is None:
-        await store.lease_seat(player_id, now_ms() + lease_ms, ttl_ms)
         return
     if sits_in(await store.read(elsewhere), player_id):
         raise AlreadyInLobby(f"already in lobby {elsewhere}")

@@ -4,7 +4,7 @@ player, open-lobby indexes."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -101,8 +101,13 @@ class LobbyStore:
     async def holding(self, lobby_id: str, *, wait_s: float) -> AsyncIterator[Lease]:
         """Hold the lobby's lock for the block (renewed while it runs; LOCK_TIMEOUT after
         ``wait_s``): its lease goes to ``write``, and ``confirm_held`` confirms it."""
+        # The lobby's hash is read with the acquire: the change's first ``read`` of it
+        # costs no round trip (nobody else writes it while the lock is held).
         async with self._locks.hold(
-            keys.lobby_resource(lobby_id), ttl_ms=LOCK_TTL_MS, wait_s=wait_s
+            keys.lobby_resource(lobby_id),
+            ttl_ms=LOCK_TTL_MS,
+            wait_s=wait_s,
+            reading=keys.lobby(lobby_id),
         ) as lease:
             held = self._held.set(lease)
             try:
@@ -128,6 +133,15 @@ class LobbyStore:
 
     @translate_redis_errors
     async def read(self, lobby_id: str) -> LobbyRecord | None:
+        lease = self._held.get()
+        if (
+            lease is not None
+            and lease.state.read is not None
+            and lease.resource == keys.lobby_resource(lobby_id)
+        ):
+            # Under the lobby's lock, its first read: as the acquire read it.
+            raw, lease.state.read = lease.state.read, None
+            return LobbyRecord.parse(raw)
         return LobbyRecord.parse(await self._mux.execute("HGETALL", keys.lobby(lobby_id)))
 
     @translate_redis_errors
@@ -150,28 +164,47 @@ class LobbyStore:
     async def _expire(self, lobby_id: str) -> None:
         # The lobby's chat room ended with it (closed, or its match started): its log
         # goes soon too (LT: never lengthened; another slot on a cluster, so apart).
-        await asyncio.gather(
-            self._mux.execute("EXPIRE", keys.lobby(lobby_id), CLOSED_TTL_S),
-            self._mux.execute("EXPIRE", keys.chat_log(f"lobby:{lobby_id}"), ROOM_ENDED_TTL_S, "LT"),
+        await self._mux.pipeline(
+            ("EXPIRE", keys.lobby(lobby_id), CLOSED_TTL_S),
+            ("EXPIRE", keys.chat_log(f"lobby:{lobby_id}"), ROOM_ENDED_TTL_S, "LT"),
         )
 
     # --- seats: one lobby per player ------------------------------------------------
 
     @translate_redis_errors
-    async def take_seat(self, player_id: str, lobby_id: str, ttl_ms: int) -> str | None:
+    async def take_seat(
+        self, player_id: str, lobby_id: str, ttl_ms: int, until_ms: int | None = None
+    ) -> str | None:
         """Seat the player in ``lobby_id`` unless they sit elsewhere; returns where they sit
         if it is not here (``SET NX GET``: two joins racing on two nodes cannot both win).
         The seat key lives ``ttl_ms`` unless renewed with its lease (``lease_seat``,
-        ``renew_seats``): one left behind (its lease never written) goes by itself."""
-        held = await self._mux.execute(
-            "SET", keys.player_lobby(player_id), lobby_id, "NX", "GET", "PX", ttl_ms
-        )
-        if held is None or text(held) == lobby_id:
+        ``renew_seats``): one left behind (its lease never written) goes by itself.
+        ``until_ms``: lease the seat too, in the same write (``lease_seat``'s commands
+        after the SET). A player found seated elsewhere has that seat's lease and key
+        renewed by it, as their node's heartbeat would: they are connected."""
+        seat = keys.player_lobby(player_id)
+        take = ("SET", seat, lobby_id, "NX", "GET", "PX", ttl_ms)
+        if until_ms is None:
+            held = await self._mux.execute(*take)
+        else:
+            held, _ = await self._mux.pipeline(
+                take, ("ZADD", keys.seat_leases(), until_ms, player_id)
+            )
+        if held is None:
+            return None
+        if text(held) == lobby_id:
+            if until_ms is not None:  # seated here already (SET NX kept the key's TTL)
+                await self._mux.execute("PEXPIRE", seat, ttl_ms)
             return None
         return text(held)
 
     @translate_redis_errors
     async def free_seats(self, lobby_id: str, player_ids: list[str]) -> None:
+        if len(player_ids) == 1:  # a leave: no task for one script
+            await self._scripts.delete_if_equal(
+                keys=[keys.player_lobby(player_ids[0])], args=[lobby_id]
+            )
+            return
         await asyncio.gather(
             *(
                 self._scripts.delete_if_equal(keys=[keys.player_lobby(p)], args=[lobby_id])
@@ -192,8 +225,9 @@ class LobbyStore:
         return int(await self._mux.execute("ZCARD", keys.open_lobbies(None)))
 
     @translate_redis_errors
-    async def index(self, lobby: LobbyRecord) -> None:
-        """List the lobby (fullest first) while it is open, public and has a free seat."""
+    async def index(self, lobby: LobbyRecord, drop_leases: Sequence[str] = ()) -> None:
+        """List the lobby (fullest first) while it is open, public and has a free seat.
+        ``drop_leases``: seat leases to drop in the same write (seats freed just before)."""
         listed = lobby.status == "open" and not lobby.private
         listed = listed and len(lobby.members) < lobby.capacity
         commands: list[tuple[Any, ...]] = []
@@ -202,6 +236,8 @@ class LobbyStore:
                 commands.append(("ZADD", key, len(lobby.members), lobby.lobby_id))
             else:
                 commands.append(("ZREM", key, lobby.lobby_id))
+        if drop_leases:
+            commands.append(("ZREM", keys.seat_leases(), *drop_leases))
         await self._mux.pipeline(*commands)
 
     @translate_redis_errors

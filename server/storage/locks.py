@@ -31,6 +31,7 @@ import secrets
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from server.errors import ArenaError, LockTimeout
 from server.storage import keys
@@ -49,9 +50,11 @@ log = logging.getLogger(__name__)
 
 @dataclass(slots=True)
 class LeaseState:
-    """Whether the holder found its lock lost (a renewal or a confirm was refused)."""
+    """Whether the holder found its lock lost (a renewal or a confirm was refused); and
+    the guarded hash as the acquire read it (``hold``'s ``reading``), until taken."""
 
     lost: bool = False
+    read: list[Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,26 +73,36 @@ class Locks:
         self.counts: dict[str, float] = {"waits": 0, "timeouts": 0, "wait_s": 0.0}
 
     @translate_redis_errors
-    async def try_acquire(self, resource: str, ttl_ms: int) -> tuple[Lease | None, int]:
-        """One attempt: the lease, or None and the ms until the current holder's TTL ends."""
+    async def try_acquire(
+        self, resource: str, ttl_ms: int, reading: str | None = None
+    ) -> tuple[Lease | None, int]:
+        """One attempt: the lease, or None and the ms until the current holder's TTL ends.
+        ``reading``: a hash the lock guards (same hash tag), read in the same script once
+        the lock is taken; the lease's ``state.read`` holds its HGETALL."""
         token = secrets.token_hex(16)
-        taken, value = await self._scripts.lock_acquire(
-            keys=[keys.lock(resource), keys.lock_fence(resource)],
-            args=[token, ttl_ms, FENCE_TTL_MS],
-        )
-        if taken:
-            return Lease(resource, token, int(value), ttl_ms), 0
-        return None, max(0, int(value))
+        lock_keys = [keys.lock(resource), keys.lock_fence(resource)]
+        if reading is not None:
+            lock_keys.append(reading)
+        reply = await self._scripts.lock_acquire(keys=lock_keys, args=[token, ttl_ms, FENCE_TTL_MS])
+        if reply[0]:
+            lease = Lease(resource, token, int(reply[1]), ttl_ms)
+            if reading is not None:
+                lease.state.read = reply[2]
+            return lease, 0
+        return None, max(0, int(reply[1]))
 
-    async def acquire(self, resource: str, *, ttl_ms: int, wait_s: float) -> Lease:
-        """Retry with jittered backoff until ``wait_s``; LockTimeout after."""
+    async def acquire(
+        self, resource: str, *, ttl_ms: int, wait_s: float, reading: str | None = None
+    ) -> Lease:
+        """Retry with jittered backoff until ``wait_s``; LockTimeout after. ``reading``:
+        see ``try_acquire``."""
         loop = asyncio.get_running_loop()
         started = loop.time()
         deadline = started + wait_s
         backoff = 0.002
         waited = False
         while True:
-            lease, holder_left_ms = await self.try_acquire(resource, ttl_ms)
+            lease, holder_left_ms = await self.try_acquire(resource, ttl_ms, reading)
             if lease is not None:
                 if waited:
                     self.counts["wait_s"] += loop.time() - started
@@ -136,28 +149,18 @@ class Locks:
             lease.state.lost = True
             raise _lost(lease)
 
-    async def _keep_renewed(self, lease: Lease) -> None:
-        """While the holder runs: extend the lock every third of its TTL; stop once lost."""
-        every_s = lease.ttl_ms / 1000 / RENEWALS_PER_TTL
-        while not lease.state.lost:
-            await asyncio.sleep(every_s)
-            try:
-                await self.confirm(lease)
-            except LockTimeout:
-                log.warning("lost the lock on %s while holding it", lease.resource)
-                return
-            except ArenaError as exc:  # Redis away: try again; the next confirm decides
-                log.info("could not renew the lock on %s: %s", lease.resource, exc.code)
-
     @asynccontextmanager
-    async def hold(self, resource: str, *, ttl_ms: int, wait_s: float) -> AsyncIterator[Lease]:
-        """Hold the lock for the block, renewed while it runs; released after it."""
-        lease = await self.acquire(resource, ttl_ms=ttl_ms, wait_s=wait_s)
-        renewal = asyncio.create_task(self._keep_renewed(lease), name=f"renew {resource}")
+    async def hold(
+        self, resource: str, *, ttl_ms: int, wait_s: float, reading: str | None = None
+    ) -> AsyncIterator[Lease]:
+        """Hold the lock for the block, renewed while it runs; released after it.
+        ``reading``: a hash it guards, read with the acquire (``lease.state.read``)."""
+        lease = await self.acquire(resource, ttl_ms=ttl_ms, wait_s=wait_s, reading=reading)
+        renewal = _Renewal(self, lease)
         try:
             yield lease
         finally:
-            renewal.cancel()
+            renewal.stop()
             try:
                 await self.release(lease)
             except ArenaError as exc:
@@ -179,6 +182,48 @@ class Locks:
         return bool(
             await self._scripts.fenced_write(keys=[key, keys.lock_fence(lease.resource)], args=args)
         )
+
+
+class _Renewal:
+    """Extends a held lock every third of its TTL while the holder runs, and stops once
+    it is lost or the holder is done. A timer, not a task, waits between renewals: most
+    holds end long before the first one is due, and cost no task at all."""
+
+    __slots__ = ("_every_s", "_lease", "_locks", "_task", "_timer")
+
+    def __init__(self, locks: Locks, lease: Lease) -> None:
+        self._locks = locks
+        self._lease = lease
+        self._every_s = lease.ttl_ms / 1000 / RENEWALS_PER_TTL
+        self._task: asyncio.Task[None] | None = None
+        self._timer: asyncio.TimerHandle | None = asyncio.get_running_loop().call_later(
+            self._every_s, self._due
+        )
+
+    def _due(self) -> None:
+        self._timer = None
+        self._task = asyncio.create_task(self._run(), name=f"renew {self._lease.resource}")
+
+    async def _run(self) -> None:
+        lease = self._lease
+        try:
+            await self._locks.confirm(lease)
+        except LockTimeout:
+            log.warning("lost the lock on %s while holding it", lease.resource)
+            return
+        except ArenaError as exc:  # Redis away: try again; the next confirm decides
+            log.info("could not renew the lock on %s: %s", lease.resource, exc.code)
+        if not lease.state.lost:
+            self._task = None
+            self._timer = asyncio.get_running_loop().call_later(self._every_s, self._due)
+
+    def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
 
 
 def _lost(lease: Lease) -> LockTimeout:
