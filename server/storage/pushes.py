@@ -3,7 +3,6 @@ beside a player when they must not be lost to a pub/sub gap."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Collection
 
 from server.storage import keys
@@ -31,9 +30,11 @@ class PushStore:
 
     @translate_redis_errors
     async def to_players(self, player_ids: Collection[str], payload: bytes) -> None:
-        await asyncio.gather(
-            *(self._mux.execute("SPUBLISH", keys.player_channel(p), payload) for p in player_ids)
-        )
+        # One pipeline, not a task per player: a lobby's change tells every seat.
+        if player_ids:
+            await self._mux.pipeline(
+                *(("SPUBLISH", keys.player_channel(p), payload) for p in player_ids)
+            )
 
     @translate_redis_errors
     async def to_watchers(self, payload: bytes) -> None:
@@ -42,14 +43,17 @@ class PushStore:
     @translate_redis_errors
     async def keep(self, player_ids: Collection[str], payload: bytes) -> None:
         """Keep a push a minute beside each player (the last few), for a node that missed it."""
-        await asyncio.gather(
+        if not player_ids:
+            return
+        await self._mux.pipeline(
             *(
-                self._mux.pipeline(
+                command
+                for p in player_ids
+                for command in (
                     ("RPUSH", keys.player_kept_pushes(p), payload),
                     ("LTRIM", keys.player_kept_pushes(p), -KEPT_PUSHES, -1),
                     ("PEXPIRE", keys.player_kept_pushes(p), KEPT_PUSH_TTL_MS),
                 )
-                for p in player_ids
             )
         )
 
