@@ -111,6 +111,7 @@ class Connection:
         "_close_reason",
         "_close_timeout_s",
         "_closer",
+        "_ended",
         "_flusher",
         "_handled",
         "_handling",
@@ -160,6 +161,7 @@ class Connection:
         self._close_code: int | None = None
         self._close_reason = ""
         self._closer: asyncio.Task[None] | None = None
+        self._ended = False  # closed without our handshake (closed_already)
         self._close_timeout_s = close_timeout_s
         # A request is being handled: a close waits for its reply (see request_done).
         self._handling = False
@@ -220,6 +222,8 @@ class Connection:
             if not self._transport.is_closing():
                 self._transport.write(data)
         if self._close_code is not None and self._closer is None and not self._handling:
+            if self._ended:  # closed already: no handshake of ours to run
+                return
             self._closer = asyncio.create_task(self._close(), name=f"ws-close-{self.conn_id}")
 
     def close(self, code: int, reason: str = "", *, now: bool = False) -> None:
@@ -239,6 +243,7 @@ class Connection:
         """The socket closed without a closing handshake of ours to wait for (the peer
         left, or answered one): nothing more goes out on it, and no task is made to close
         it again. A code set before (a close of ours) is kept."""
+        self._ended = True  # a flush still due (a push window's timer) makes no task
         if self._close_code is None:
             self._close_code = CloseCode.NORMAL
 

@@ -14,6 +14,7 @@ import redis as redis_sync
 
 from server.embedded_redis import RedisProcess
 from server.services import Services
+from server.services.lobby_news import Removal
 from server.storage import keys
 from server.storage.scripts import source
 from tests.test_lobby_lease import PausingStore, open_services
@@ -115,3 +116,29 @@ async def test_a_held_lock_costs_no_task_until_a_renewal_is_due(
         await asyncio.sleep(0.5)
         await services.locks.confirm(lease)
     assert len(asyncio.all_tasks()) == before
+
+
+async def test_a_kicked_player_who_sits_down_elsewhere_at_once_keeps_the_new_seats_lease(
+    lobby_services: tuple[Services, PausingStore, Any],
+    redis_client: redis_sync.Redis,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A kick tells the player before the lobby's index is written: a client that joins
+    another lobby the moment it hears must not lose that seat's lease to the kick's index
+    (the lease is what frees the seat once the player is gone)."""
+    services, _, _ = lobby_services
+    lobbies = services.lobbies
+    first = await lobbies.create("owner", "olga", mode="ffa", capacity=4, name=None, private=False)
+    other = await lobbies.create("anna", "anna", mode="ffa", capacity=4, name=None, private=False)
+    await lobbies.join("bob", "bob", first.lobby_id)
+    news = lobbies._news
+    tell_removed = news.tell_removed
+
+    async def heard_and_rejoined(player_id: str, lobby_id: str, why: Removal) -> None:
+        await tell_removed(player_id, lobby_id, why)
+        await lobbies.join("bob", "bob", other.lobby_id)  # the client, at once
+
+    monkeypatch.setattr(news, "tell_removed", heard_and_rejoined)
+    assert await lobbies.remove("bob", Removal.KICKED) == first.lobby_id
+    assert redis_client.get(keys.player_lobby("bob")) == other.lobby_id.encode()
+    assert redis_client.zscore(keys.seat_leases(), "bob") is not None

@@ -46,10 +46,15 @@ async def take_out(
             lobby.owner = lobby.members[0].player_id  # the longest-seated takes over
         start_if_all_ready(lobby)  # those left may all be ready
         await store.write(lease, lobby)
-        await store.free_seats(lobby_id, [player_id])  # its lease goes with the index
-        if removed is not None:
-            await news.tell_removed(player_id, lobby_id, removed)
-        await news.after_change(lobby, left=[player_id])
+        if removed is None:
+            await store.free_seats(lobby_id, [player_id])  # its lease goes with the index
+            await news.after_change(lobby, left=[player_id])
+            return
+        # Told before the index: the lease goes with the seat, or a player who heard and
+        # at once sat down elsewhere would lose that new seat's lease to this change.
+        await free_seats(store, lobby_id, [player_id])
+        await news.tell_removed(player_id, lobby_id, removed)
+        await news.after_change(lobby)
 
 
 async def close_for_all(
