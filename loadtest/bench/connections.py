@@ -39,6 +39,7 @@ from loadtest.bench.connections_load import (
     HEARTBEAT_S,
     IDLE_S,
     IN_FLIGHT,
+    LATE_OPENS,
     Target,
     bounded,
     hold,
@@ -81,13 +82,18 @@ async def arena(workdir: Path, sockets: int) -> tuple[Target, str]:
                         tokens[i] = reply["token"]
 
                 target.login = await bounded(sockets, IN_FLIGHT, login, pids)
+                # The players of the late opens, logged in now but not counted as logins.
+                tokens += [""] * LATE_OPENS
+                await bounded(LATE_OPENS, IN_FLIGHT, lambda i: login(sockets + i), pids)
             await asyncio.sleep(0.2)  # the server sees the keep-alive connections go
             target.rss_logged_in_kb = rss_kb(pids["server"])
-            logged_in = [t for t in tokens if t]
+            logged_in = [t for t in tokens[:sockets] if t]
+            late = [t for t in tokens[sockets:] if t]
             target.sockets = len(logged_in)
             await hold(
-                target, server.url, pids, "/v1/ws", logged_in, idle_s=IDLE_S, redis_url=redis.url
-            )
+                target, server.url, pids, "/v1/ws", logged_in,
+                late_tokens=late, idle_s=IDLE_S, redis_url=redis.url,
+            )  # fmt: skip
             target.overflows = listen_overflows() - overflows0
             t0 = time.monotonic()
         finally:

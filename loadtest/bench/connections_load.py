@@ -31,6 +31,9 @@ QUIET = 0.02  # a server this busy (share of a core) or less is idle
 PRESENCE_S = 5.0  # Arena's upkeep interval (ARENA_PRESENCE_INTERVAL, default)
 DRAIN_LIMIT_S = 15.0
 PING_SAMPLES = 1_000
+# Opens one at a time with every socket held: what a player meets joining a full node, with
+# no queue of other opens before theirs (the burst's p50 is its queue: in flight / rate).
+LATE_OPENS = 300
 HEARTBEAT_S = 600.0  # WebSocket pings: none during the run, on either server
 
 
@@ -171,6 +174,7 @@ class Target:
     idle: Idle | None = None
     pings: Phase = field(default_factory=Phase)
     sweep: Phase = field(default_factory=Phase)
+    late: Phase = field(default_factory=Phase)  # LATE_OPENS, one at a time, all others held
     drain_s: float = 0.0  # the server busy with the sockets' ends after the clients left
     drain_cpu_s: float = 0.0
     stop_s: float = 0.0
@@ -179,6 +183,11 @@ class Target:
     @property
     def held(self) -> int:
         return self.sweep.done
+
+    @property
+    def dropped(self) -> int:
+        """The sockets open when the clients left at once: those held and the late ones."""
+        return self.held + self.late.done
 
     @property
     def kb_per_socket(self) -> float:
@@ -192,21 +201,31 @@ async def hold(
     ws_path: str,
     tokens: list[str] | None,
     *,
+    late_tokens: list[str] | None = None,
     idle_s: float,
     redis_url: str | None = None,
 ) -> None:
     """Open ``target.sockets`` sockets (with ``tokens`` if given), hold them idle, ping
-    them, then close them all; fills ``target`` in."""
+    them, open LATE_OPENS more one at a time (with ``late_tokens`` if given), then close
+    them all; fills ``target`` in."""
     sockets: list[aiohttp.ClientWebSocketResponse | None] = [None] * target.sockets
     own0 = rss_kb("self")
     connector = aiohttp.TCPConnector(limit=0, force_close=True)
     async with aiohttp.ClientSession(connector=connector) as http:
 
-        async def open_one(i: int) -> None:
-            headers = {"Authorization": f"Bearer {tokens[i]}"} if tokens else {}
-            sockets[i] = await http.ws_connect(
+        async def connect(token: str | None) -> aiohttp.ClientWebSocketResponse:
+            headers = {"Authorization": f"Bearer {token}"} if token else {}
+            return await http.ws_connect(
                 url + ws_path, headers=headers, autoping=True, compress=0, max_msg_size=0
             )
+
+        async def open_one(i: int) -> None:
+            sockets[i] = await connect(tokens[i] if tokens else None)
+
+        late: list[aiohttp.ClientWebSocketResponse] = []  # held with the rest until the end
+
+        async def open_late(i: int) -> None:
+            late.append(await connect(late_tokens[i] if late_tokens else None))
 
         target.opens = await bounded(target.sockets, IN_FLIGHT, open_one, pids)
         gc.collect()  # the generator's garbage, out of the timed phases
@@ -226,6 +245,8 @@ async def hold(
         target.sweep = await bounded(
             len(live), IN_FLIGHT, lambda i: ping(live[i], next(rids)), pids
         )
+        count = len(late_tokens) if late_tokens is not None else LATE_OPENS
+        target.late = await bounded(count, 1, open_late, pids)
     # Closing the session dropped every socket's connection at once.
     target.drain_s, target.drain_cpu_s = await until_quiet(pids["server"])
 

@@ -13,6 +13,7 @@ from loadtest.bench.connections_load import (
     HEARTBEAT_S,
     IDLE_S,
     IN_FLIGHT,
+    LATE_OPENS,
     PHASE_LIMIT_S,
     PING_SAMPLES,
     PRESENCE_S,
@@ -114,10 +115,12 @@ def headline(a: Target, b: Target) -> SocketsHeadline:
         base_mb=a.rss_start_kb / 1024,
         open_us=a.opens.server_cpu_s * 1e6 / max(a.opens.done, 1),
         bare_open_us=b.opens.server_cpu_s * 1e6 / max(b.opens.done, 1),
-        close_us=a.drain_cpu_s * 1e6 / max(a.held, 1),
-        bare_close_us=b.drain_cpu_s * 1e6 / max(b.held, 1),
+        close_us=a.drain_cpu_s * 1e6 / max(a.dropped, 1),
+        bare_close_us=b.drain_cpu_s * 1e6 / max(b.dropped, 1),
         open_p99_ms=a.opens.p99_ms if a.opens.latencies_ms else math.nan,
         bare_open_p99_ms=b.opens.p99_ms if b.opens.latencies_ms else math.nan,
+        late_open_p99_ms=a.late.p99_ms if a.late.latencies_ms else math.nan,
+        bare_late_open_p99_ms=b.late.p99_ms if b.late.latencies_ms else math.nan,
         redis_bytes_per_player=a.redis_bytes / max(a.held, 1),
         idle_share=a.idle.server if a.idle is not None else math.nan,
     )
@@ -149,13 +152,15 @@ def render(a: Target, b: Target, server_log: str, limits: Limits, spent_s: float
         ("players in/s, login then open", f"{per_player:,.0f}", "-"),
         ("login p50 / p99 ms", _ms(login), "-"),
         ("open p50 / p99 ms", _ms(opens), _ms(b.opens)),
+        (f"open p50 / p99 / max ms, {a.late.tried:,} more one at a time with every socket "
+         "held (no queue of opens)", f"**{_ms(a.late, True)}**", _ms(b.late, True)),
         (f"`ping` round trip p50 / p99 / max ms ({PING_SAMPLES:,} sockets, one at a time, "
          "all held)", f"**{_ms(a.pings, True)}**", _ms(b.pings, True)),
         ("server CPU idle with every socket open (share of a core)",
          f"**{a.idle.server:.1%}** (Redis {a.idle.redis:.1%})", f"{b.idle.server:.1%}"),
         ("after the clients left: server busy for (s) / its CPU per socket closed",
-         f"{a.drain_s:.1f} / {a.drain_cpu_s * 1e6 / max(a.held, 1):.0f} µs",
-         f"{b.drain_s:.1f} / {b.drain_cpu_s * 1e6 / max(b.held, 1):.0f} µs"),
+         f"{a.drain_s:.1f} / {a.drain_cpu_s * 1e6 / max(a.dropped, 1):.0f} µs",
+         f"{b.drain_s:.1f} / {b.drain_cpu_s * 1e6 / max(b.dropped, 1):.0f} µs"),
     ]  # fmt: skip
     table = "\n".join(
         ["| measure | Arena | bare aiohttp |", "|---|---|---|"]
@@ -193,7 +198,10 @@ Redis share core 1. Arena: every player logs in (`POST /v1/auth/guest`), then op
 `GET /v1/ws` with its token; logins and opens are timed as two phases, {IN_FLIGHT} at a
 time. The server is then left idle ({IDLE_S:.0f} s; the bare one, which has no periodic
 work, {BARE_IDLE_S:.0f} s), {PING_SAMPLES:,} sockets spread over the lot ping one after
-another, and every socket pings once: those that answer are the sockets held. Last, the
+another, and every socket pings once: those that answer are the sockets held. Then
+{LATE_OPENS} more sockets open one at a time (a player joining a full node, with no other
+open ahead of theirs: an open's latency {IN_FLIGHT} at a time is mostly its wait behind the
+others, {IN_FLIGHT} ÷ the rate at p50). Last, the
 generator drops every connection at once and the server's CPU is watched until it is
 quiet. WebSocket heartbeats are {HEARTBEAT_S:.0f} s on both servers, so none fall in the
 run, which took {spent_s:.0f} s.

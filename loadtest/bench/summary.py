@@ -40,8 +40,10 @@ class SocketsHeadline:
     bare_open_us: float
     close_us: float  # server CPU per socket closed after the mass drop
     bare_close_us: float
-    open_p99_ms: float
+    open_p99_ms: float  # 100 in flight: mostly the wait behind the other opens
     bare_open_p99_ms: float
+    late_open_p99_ms: float  # one at a time, every socket held
+    bare_late_open_p99_ms: float
     redis_bytes_per_player: float
     idle_share: float  # the server's CPU, as a share of a core, idle with every socket open
 
@@ -109,8 +111,12 @@ def rows(h: Headlines) -> list[Row]:
             Row("server CPU per socket closed, after every client dropped at once",
                 s.close_us, s.bare_close_us, bare, "µs", "under 100 µs",
                 _met(s.close_us, s.close_us < 100), True),
-            Row(f"open p99 at {s.sockets:,} sockets", s.open_p99_ms, s.bare_open_p99_ms, bare,
-                "ms", "under 50 ms", _met(s.open_p99_ms, s.open_p99_ms < 50), True),
+            Row(f"open p99 at {s.sockets:,} sockets, 100 opening at once", s.open_p99_ms,
+                s.bare_open_p99_ms, bare, "ms", "under 50 ms",
+                _met(s.open_p99_ms, s.open_p99_ms < 50), True),
+            Row(f"open p99 with {s.sockets:,} sockets held, one opening at a time",
+                s.late_open_p99_ms, s.bare_late_open_p99_ms, bare, "ms", "under 50 ms",
+                _met(s.late_open_p99_ms, s.late_open_p99_ms < 50), True),
         ]  # fmt: skip
     if (b := h.boards) is not None:
         share = b.submits_per_s / b.zadd_per_s if b.zadd_per_s else math.nan
