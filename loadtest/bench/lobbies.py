@@ -4,10 +4,11 @@ own work measured apart, against the same Redis, in CPU per request.
 Every lobby change holds its lobby's lock, and the server has no way to run one without
 it (a lobby could overfill). So the lock is not switched off; its work is done alone,
 exactly as a change does it (``LobbyStore.holding``: acquire with its fencing number,
-the renewal task started and cancelled, two ``confirm_held``, release), by the same
-pipelined client on a uvloop as the server's, and metered in CPU: the client's (one
-thread's CPU time) and Redis's (its process's). Set beside the server's and Redis's CPU
-per join or leave under load, it says which share of a request's CPU the lock takes.
+the renewal timer set and cancelled, one ``confirm_held`` before the index and the
+pushes, release), by the same pipelined client on a uvloop as the server's, and
+metered in CPU: the client's (one thread's CPU time) and Redis's (its process's). Set
+beside the server's and Redis's CPU per join or leave under load, it says which share of
+a request's CPU the lock takes.
 """
 
 from __future__ import annotations
@@ -124,8 +125,7 @@ async def _lock_work(redis: RedisProcess, duration_s: float) -> Metered:
             nonlocal holds
             while time.monotonic() < stop_at:
                 async with store.holding(lobby_id, wait_s=1.0):
-                    await store.confirm_held()  # before the index
-                    await store.confirm_held()  # before the pushes
+                    await store.confirm_held()  # before the index and the pushes
                 holds += 1
 
         # A short warm-up (connections, scripts loaded), then the metered run.
@@ -166,8 +166,8 @@ def _render(joins: Metered, lock: Metered) -> str:
 on a lobby of its own): lock + fenced write + rate limit + pushes | **{joins.per_s / 2:,.0f}** \
 joins ({joins.per_s:,.0f} requests) | {joins.client_us:.0f} per request | \
 {joins.redis_us:.0f} per request |
-| the lobby lock's part of one request, alone against the same Redis (acquire, two \
-confirms, release; {SOCKETS} tasks, same client on uvloop) | {lock.per_s:,.0f} holds | \
+| the lobby lock's part of one request, alone against the same Redis (acquire, one \
+confirm, release; {SOCKETS} tasks, same client on uvloop) | {lock.per_s:,.0f} holds | \
 {lock.client_us:.0f} per hold | {lock.redis_us:.0f} per hold |
 | the lock's share of a request's CPU | | **{lock.client_us / joins.client_us:.0%}** \
 of the server's | **{lock.redis_us / joins.redis_us:.0%}** of Redis's |
