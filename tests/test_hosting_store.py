@@ -24,7 +24,8 @@ from server.storage.connection import text
 from server.storage.feeds import Feeds
 from server.storage.hosting import HostStore
 from server.storage.hosting_records import Claim, Fenced, HostRecord, Refusal, Snapshot, Steps
-from server.storage.matches import INPUT_BACKLOG, JOIN_BACKLOG, MatchRecord, MatchStore
+from server.storage.match_record import MatchRecord
+from server.storage.matches import INPUT_BACKLOG, JOIN_BACKLOG, MatchStore
 from server.storage.mux import Commands, RedisMux
 from server.storage.scripts import Scripts
 

@@ -31,7 +31,8 @@ from server.errors import ArenaError, MatchEnded
 from server.modes import ModeBook, Results
 from server.protocol import Push, Tell
 from server.storage.consensus import ConsensusStore
-from server.storage.matches import MatchRecord, MatchStore
+from server.storage.match_record import MatchRecord
+from server.storage.matches import MatchStore
 
 log = logging.getLogger(__name__)
 

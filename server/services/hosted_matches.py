@@ -43,7 +43,8 @@ from server.services.presence import PresenceService
 from server.services.ratelimits import RateLimiter
 from server.storage.host_nodes import HostNodes
 from server.storage.hosting import HostStore
-from server.storage.matches import MatchRecord, MatchStore
+from server.storage.match_record import MatchRecord
+from server.storage.matches import MatchStore
 
 log = logging.getLogger(__name__)
 

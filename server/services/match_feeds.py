@@ -32,7 +32,7 @@ class MatchFeedReader:
     async def push_window_s(self, match_id: str) -> float:
         """How long the match's events may wait to share a socket write (its mode's
         ``push_window_ms``); 0: written at the end of the event loop's turn."""
-        match = await self._store.read(match_id)
-        if match is None:
+        mode = await self._store.mode_of(match_id)  # one field: a tap is made per match
+        if mode is None:
             return 0.0
-        return self._modes.spec_for(match.mode).push_window_ms / 1000
+        return self._modes.spec_for(mode).push_window_ms / 1000

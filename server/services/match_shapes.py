@@ -11,7 +11,7 @@ from server.boards import SCORE_MAX, SCORE_MIN
 from server.errors import BadRequest, NotInMatch
 from server.json_limits import json_safe
 from server.protocol import Push, Tell, packed
-from server.storage.matches import MatchRecord
+from server.storage.match_record import MatchRecord
 
 MATCH_ID = re.compile(r"^[0-9a-f]{16}$")
 SCORES_MAX = 64

@@ -52,7 +52,8 @@ from server.services.presence import PresenceService
 from server.services.ratelimits import RateLimiter
 from server.services.watch import WatchFeed
 from server.storage.consensus import ConsensusStore
-from server.storage.matches import MatchRecord, MatchStore
+from server.storage.match_record import MatchRecord
+from server.storage.matches import MatchStore
 from server.storage.queue import TaskQueue
 
 log = logging.getLogger(__name__)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import msgpack
@@ -18,6 +17,7 @@ from server.settings import RateLimit
 from server.storage import keys
 from server.storage.connection import text, translate_redis_errors
 from server.storage.feeds import ROOM_ENDED_TTL_S, Feeds
+from server.storage.match_record import MatchRecord
 from server.storage.mux import Commands
 from server.storage.running import RunningIndex, RunningSummary
 from server.storage.scripts import Scripts
@@ -38,53 +38,6 @@ JOIN_BACKLOG = 2_000
 # Past this many, inputs themselves are refused (RATE_LIMITED): the host is far behind, or
 # no node hosts the match yet; what was acknowledged stays below INPUT_KEEP, never trimmed.
 INPUT_BACKLOG = 5_000
-
-
-@dataclass(frozen=True, slots=True)
-class MatchRecord:
-    match_id: str
-    lobby_id: str
-    mode: str
-    roster: list[str]  # everyone who started it, in lobby order
-    state: str  # running | ended
-    started_ms: int
-    ended_ms: int = 0
-    result: dict[str, int] | None = None
-    applied: bool = False  # the result reached the leaderboards
-    hosted: bool = False  # a server-run game's: players send inputs, not events
-    # Team modes (the matchmaker sets them): who played together; None: free-for-all.
-    teams: list[list[str]] | None = None
-
-    def fields(self) -> dict[str, Any]:
-        return {
-            "match_id": self.match_id,
-            "lobby_id": self.lobby_id,
-            "mode": self.mode,
-            "roster": ",".join(self.roster),
-            "state": self.state,
-            "started_ms": self.started_ms,
-            "hosted": int(self.hosted),
-        } | ({} if self.teams is None else {"teams": msgpack.packb(self.teams)})
-
-    @classmethod
-    def parse(cls, raw: list[bytes]) -> MatchRecord | None:
-        if not raw:
-            return None
-        flat = {text(raw[i]): raw[i + 1] for i in range(0, len(raw), 2)}
-        result, teams = flat.get("result"), flat.get("teams")
-        return cls(
-            match_id=text(flat["match_id"]),
-            lobby_id=text(flat["lobby_id"]),
-            mode=text(flat["mode"]),
-            roster=text(flat["roster"]).split(","),
-            state=text(flat["state"]),
-            started_ms=int(flat["started_ms"]),
-            ended_ms=int(flat.get("ended_ms", 0)),
-            result=None if result is None else dict(msgpack.unpackb(result)),
-            applied=flat.get("applied") == b"1",
-            hosted=flat.get("hosted") == b"1",
-            teams=None if teams is None else msgpack.unpackb(teams),
-        )
 
 
 def sent_or_refused(reply: list[Any], too_many: str, wrong_kind: str) -> str:
@@ -216,6 +169,11 @@ class MatchStore:
     @translate_redis_errors
     async def read(self, match_id: str) -> MatchRecord | None:
         return MatchRecord.parse(await self._mux.execute("HGETALL", keys.match(match_id)))
+
+    @translate_redis_errors
+    async def mode_of(self, match_id: str) -> str | None:
+        raw = await self._mux.execute("HGET", keys.match(match_id), "mode")
+        return None if raw is None else text(raw)
 
     @translate_redis_errors
     async def may_read(self, match_id: str, player_id: str) -> bool:
