@@ -10,7 +10,10 @@ from server.storage.mux import Commands
 from server.storage.scripts import Scripts
 from server.storage.socket_commands import SocketRef
 
-HEARTBEAT_CHUNK = 1000  # keys per script call, so one call never blocks Redis for long
+# Players per heartbeat script call, so one call never blocks Redis for long; presence_stamp
+# passes a chunk's stamps to one ZADD (twice this many arguments), well within Lua's stack
+# (8,000).
+HEARTBEAT_CHUNK = 1000
 
 
 class PresenceStore:
