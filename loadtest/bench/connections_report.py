@@ -123,6 +123,7 @@ def headline(a: Target, b: Target) -> SocketsHeadline:
         bare_late_open_p99_ms=b.late.p99_ms if b.late.latencies_ms else math.nan,
         redis_bytes_per_player=a.redis_bytes / max(a.held, 1),
         idle_share=a.idle.server if a.idle is not None else math.nan,
+        redis_idle_share=a.idle.redis if a.idle is not None else math.nan,
     )
 
 

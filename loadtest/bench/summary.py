@@ -46,6 +46,7 @@ class SocketsHeadline:
     bare_late_open_p99_ms: float
     redis_bytes_per_player: float
     idle_share: float  # the server's CPU, as a share of a core, idle with every socket open
+    redis_idle_share: float  # Redis's meanwhile (the presence heartbeat, mostly)
 
 
 @dataclass(frozen=True, slots=True)
