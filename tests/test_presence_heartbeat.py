@@ -42,7 +42,13 @@ async def test_claims_are_kept_restored_and_never_taken_over(
         claim = keys.live_socket(player)
         assert redis_client.get(claim) == mine[player].encode().encode()
         assert redis_client.pttl(claim) > 1_000  # renewed to the heartbeat's TTL
-    assert redis_client.get(keys.live_socket("taken")) == theirs.encode()  # not ours
+    # Not ours: neither changed nor kept alive (should its node be gone, it must lapse, and
+    # this node's displaced socket, still open, then gets its claim back).
+    assert redis_client.get(keys.live_socket("taken")) == theirs.encode()
+    assert 0 < redis_client.pttl(keys.live_socket("taken")) <= 1_000
+    redis_client.delete(keys.live_socket("taken"))  # it lapsed
+    await store.heartbeat("node-a", mine, now_ms=0, until_ms=TTL_MS)
+    assert redis_client.get(keys.live_socket("taken")) == mine["taken"].encode().encode()
 
 
 async def test_a_chunk_past_lua_limits_is_stamped_and_only_lapsed_players_come_back(
@@ -63,3 +69,6 @@ async def test_a_chunk_past_lua_limits_is_stamped_and_only_lapsed_players_come_b
     scores = redis_client.zmscore(online, players)
     assert scores == [TTL_MS] * len(players)
     assert redis_client.zcard(online) == len(players)
+    # And every claim, none of which existed, restored across both chunks.
+    claims = redis_client.mget([keys.live_socket(p) for p in players])
+    assert claims == [sockets[p].encode().encode() for p in players]

@@ -7,7 +7,7 @@
 -- (server/storage/presence.py: HEARTBEAT_CHUNK).
 -- KEYS[1]  the presence sorted set (player id -> online until, ms; or -(lease end))
 -- ARGV[1]  online until, ms
--- ARGV[2..] the node's player ids
+-- ARGV[2..] the node's player ids, each once
 -- Returns  {the moment (Redis TIME in microseconds: what orders the players' match.presence
 --          announcements), the player ids brought back}
 -- include: moment
