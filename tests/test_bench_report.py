@@ -151,7 +151,7 @@ def test_the_projection_shows_its_arithmetic() -> None:
     g, c = p.playing, p.connected
     assert math.isclose(g.players, 16 * 937.5)
     assert math.isclose(c.players, 16 * p.per_node_memory)
-    assert math.isclose(g.presence_per_s, 15_000 * 1 / settings.presence_interval_s)
+    assert math.isclose(g.presence_per_s, 15_000 * 4 / settings.presence_interval_s)
     # Measured idle: 2% of a core for 15,000 players, so 2% of a core for these 15,000.
     assert math.isclose(g.idle_redis_cores, 0.02)
     assert math.isclose(c.idle_redis_cores, c.players * 0.02 / 15_000)
@@ -165,14 +165,15 @@ def test_the_projection_shows_its_arithmetic() -> None:
     assert "| **players** | 16 × the per-node bound | **2,618,819** | **15,000** |" in text
     assert "N = all playing (the relay's CPU bounds)" in text
     assert "| 75% × 1 s ÷ (160 × 5.00 µs) | 938 |" in text
-    assert "| 3,000 (3% of a core) |" in text
-    assert "| N × 2.0% ÷ 15,000 | 3.5 | 0.0 |" in text
+    assert "| 12,000 (12% of a core) |" in text
+    assert "| N × 2.0% ÷ 15,000 | 3.49 | 0.02 |" in text
+    assert "the all-connected figure is out of reach" in text  # 3.49 cores on one slot
     assert "| 3.6 (1.2) |" in text
     assert "`arena:{presence}:online`" in text
     assert "`arena:{matches}:running`" in text
     assert "this run: 30,000/s through one node" in text
     unmeasured = projection.render(SOCKETS, RELAY, None, settings)
-    assert "| 3,000 |" in unmeasured  # no yardstick: no share of a core
+    assert "| 12,000 |" in unmeasured  # no yardstick: no share of a core
     assert "of a core)" not in unmeasured
 
 

@@ -27,6 +27,7 @@ import uvloop
 
 from loadtest.bench.common import LOAD_CORE, BaselineProcess, ServerProcess, pin_self, start_redis
 from loadtest.bench.connections_host import (
+    LATE_OPENS,
     OPEN_FILES,
     Limits,
     listen_overflows,
@@ -39,7 +40,6 @@ from loadtest.bench.connections_load import (
     HEARTBEAT_S,
     IDLE_S,
     IN_FLIGHT,
-    LATE_OPENS,
     Target,
     bounded,
     hold,
@@ -73,26 +73,30 @@ async def arena(workdir: Path, sockets: int) -> tuple[Target, str]:
             overflows0 = listen_overflows()
             async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
 
-                async def login(i: int) -> None:
+                async def login(i: int, into: list[str]) -> None:
                     body = {"device_id": f"bench-connections-{i:06d}", "name": f"b{i}"}
                     async with http.post(login_url, json=body) as resp:
                         reply = await resp.json()
                         if resp.status != 200:
                             raise ValueError(f"login refused ({resp.status}): {reply}")
-                        tokens[i] = reply["token"]
+                        into[i - (sockets if into is late else 0)] = reply["token"]
 
-                target.login = await bounded(sockets, IN_FLIGHT, login, pids)
-                # The players of the late opens, logged in now but not counted as logins.
-                tokens += [""] * LATE_OPENS
-                await bounded(LATE_OPENS, IN_FLIGHT, lambda i: login(sockets + i), pids)
-            await asyncio.sleep(0.2)  # the server sees the keep-alive connections go
-            target.rss_logged_in_kb = rss_kb(pids["server"])
-            logged_in = [t for t in tokens[:sockets] if t]
-            late = [t for t in tokens[sockets:] if t]
+                late = [""] * LATE_OPENS
+                target.login = await bounded(sockets, IN_FLIGHT, lambda i: login(i, tokens), pids)
+                await asyncio.sleep(0.2)  # the server sees the keep-alive connections go
+                target.rss_logged_in_kb = rss_kb(pids["server"])
+                # The late openers' logins: untimed, and their Redis bytes kept out of the
+                # per-player figure (the baseline takes them in).
+                before_late = await used_memory(redis.url)
+                target.late_logins = await bounded(
+                    LATE_OPENS, IN_FLIGHT, lambda i: login(sockets + i, late), pids
+                )
+                target.redis_bytes += await used_memory(redis.url) - before_late
+            logged_in = [t for t in tokens if t]
             target.sockets = len(logged_in)
             await hold(
                 target, server.url, pids, "/v1/ws", logged_in,
-                late_tokens=late, idle_s=IDLE_S, redis_url=redis.url,
+                late_tokens=[t for t in late if t], idle_s=IDLE_S, redis_url=redis.url,
             )  # fmt: skip
             target.overflows = listen_overflows() - overflows0
             t0 = time.monotonic()

@@ -18,7 +18,11 @@ import aiohttp
 import msgpack
 
 from loadtest.bench.common import LOAD_CORE, SERVER_CORE, percentile
-from loadtest.bench.connections_host import rss_kb, used_memory
+
+# LATE_OPENS: opens one at a time with every socket held: what a player meets joining a
+# full node, with no queue of other opens before theirs (the burst's p50 is its queue:
+# in flight / rate).
+from loadtest.bench.connections_host import LATE_OPENS, rss_kb, used_memory
 from loadtest.bench.relay_load import busy_since, core_jiffies, cpu_seconds
 
 IN_FLIGHT = 100  # logins or opens at once; the listen backlog is aiohttp's 128
@@ -31,9 +35,6 @@ QUIET = 0.02  # a server this busy (share of a core) or less is idle
 PRESENCE_S = 5.0  # Arena's upkeep interval (ARENA_PRESENCE_INTERVAL, default)
 DRAIN_LIMIT_S = 15.0
 PING_SAMPLES = 1_000
-# Opens one at a time with every socket held: what a player meets joining a full node, with
-# no queue of other opens before theirs (the burst's p50 is its queue: in flight / rate).
-LATE_OPENS = 300
 HEARTBEAT_S = 600.0  # WebSocket pings: none during the run, on either server
 
 
@@ -174,6 +175,7 @@ class Target:
     idle: Idle | None = None
     pings: Phase = field(default_factory=Phase)
     sweep: Phase = field(default_factory=Phase)
+    late_logins: Phase | None = None  # Arena: the late openers', apart from the others
     late: Phase = field(default_factory=Phase)  # LATE_OPENS, one at a time, all others held
     drain_s: float = 0.0  # the server busy with the sockets' ends after the clients left
     drain_cpu_s: float = 0.0

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import math
 
-from loadtest.bench.connections_host import OPEN_FILES, SOCKETS, Limits
+from loadtest.bench.connections_host import LATE_OPENS, OPEN_FILES, SOCKETS, Limits
 from loadtest.bench.connections_load import (
     BARE_IDLE_S,
     CPU_SLICE_S,
     HEARTBEAT_S,
     IDLE_S,
     IN_FLIGHT,
-    LATE_OPENS,
     PHASE_LIMIT_S,
     PING_SAMPLES,
     PRESENCE_S,
@@ -46,6 +45,8 @@ def _notes(a: Target, b: Target, server_log: str, limits: Limits) -> list[str]:
             ("opens", t.opens, t.sockets),
             ("sample pings", t.pings, 0),
             ("final pings", t.sweep, t.opens.done),
+            ("late logins", t.late_logins, LATE_OPENS),
+            ("late opens", t.late, t.late_logins.done if t.late_logins else LATE_OPENS),
         ):
             if phase is not None and phase.errors:
                 notes.append(
@@ -153,7 +154,7 @@ def render(a: Target, b: Target, server_log: str, limits: Limits, spent_s: float
         ("players in/s, login then open", f"{per_player:,.0f}", "-"),
         ("login p50 / p99 ms", _ms(login), "-"),
         ("open p50 / p99 ms", _ms(opens), _ms(b.opens)),
-        (f"open p50 / p99 / max ms, {a.late.tried:,} more one at a time with every socket "
+        (f"open p50 / p99 / max ms, {a.late.done:,} more one at a time with every socket "
          "held (no queue of opens)", f"**{_ms(a.late, True)}**", _ms(b.late, True)),
         (f"`ping` round trip p50 / p99 / max ms ({PING_SAMPLES:,} sockets, one at a time, "
          "all held)", f"**{_ms(a.pings, True)}**", _ms(b.pings, True)),

@@ -20,10 +20,10 @@ MEMORY_SHARE = 0.8  # of the machine's memory for the nodes' processes: the rest
 CPU_SHARE = 0.75  # of a node's core for the relay: the rest for upkeep, opens, bursts
 MASTERS = 3
 MATCH_S = 300.0  # assumed: a match lasts five minutes, then its players queue again
-# Redis commands per player per presence heartbeat: refresh_live_sockets.lua (PEXPIRE on
-# the live-socket key); presence_stamp.lua adds two (ZMSCORE, ZADD) per chunk of players
-# (server/storage/presence.py: HEARTBEAT_CHUNK), nothing per player.
-PRESENCE_COMMANDS = 1
+# Redis operations per player per presence heartbeat: refresh_live_sockets.lua (GET, then
+# PEXPIRE on the live-socket key) and presence_stamp.lua (the player's member of one
+# ZMSCORE and of one ZADD over a chunk of players: two commands a chunk, not two a player).
+PRESENCE_OPERATIONS = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +31,7 @@ class Load:
     """What Redis absorbs per second with ``players`` on the machine."""
 
     players: float
-    presence_per_s: float  # commands/s, all on the {presence} slot
+    presence_per_s: float  # operations/s, all on the {presence} slot
     idle_redis_cores: float  # Redis CPU for connected players, from the idle measure
     sessions_per_s: float  # EXPIREs/s, spread over slots
     relay_calls_per_s: float  # match.send script calls/s, spread by match
@@ -54,7 +54,7 @@ def _load(
     deliveries = players * r.hz * r.seats
     return Load(
         players=players,
-        presence_per_s=players * PRESENCE_COMMANDS / presence_s,
+        presence_per_s=players * PRESENCE_OPERATIONS / presence_s,
         idle_redis_cores=players * s.redis_idle_share / s.sockets if s.sockets else math.nan,
         sessions_per_s=players / session_s,
         relay_calls_per_s=players * r.hz,
@@ -82,6 +82,16 @@ def project(s: SocketsHeadline, r: RelayHeadline, settings: Settings) -> Project
             every,
             settings.session_touch_interval_s,
         ),
+    )
+
+
+def _beyond_one_core(cores: float) -> str:
+    if math.isnan(cores) or cores <= 1.0:
+        return ""
+    return (
+        " One slot is one master's one thread: **the all-connected figure is out of reach** "
+        "until presence is spread over several slots (per-node liveness, or the online set "
+        "sharded by player)."
     )
 
 
@@ -133,12 +143,12 @@ def render(
     machine_rows = [
         ("**players**", f"{NODES} × the per-node bound",
          f"**{_n(c.players)}**", f"**{_n(g.players)}**"),
-        ("Redis: presence commands/s, all on one slot",
-         f"N × {PRESENCE_COMMANDS} ÷ {every:g} s",
+        ("Redis: presence operations/s, all on one slot",
+         f"N × {PRESENCE_OPERATIONS} ÷ {every:g} s",
          of_core(c.presence_per_s), of_core(g.presence_per_s)),
         ("Redis: CPU for connected players (heartbeat and upkeep, measured idle), cores",
          f"N × {s.redis_idle_share:.1%} ÷ {s.sockets:,}",
-         f"{c.idle_redis_cores:.1f}", f"{g.idle_redis_cores:.1f}"),
+         f"{c.idle_redis_cores:.2f}", f"{g.idle_redis_cores:.2f}"),
         ("Redis: session refreshes (EXPIRE/s), spread over slots",
          f"N ÷ {session_idle_s:g} s idle, N ÷ {settings.session_touch_interval_s:g} s playing",
          _n(c.sessions_per_s), _n(g.sessions_per_s)),
@@ -173,9 +183,9 @@ open; idle, {s.idle_share:.1%} of a core for {s.sockets:,} sockets; relay CPU pe
 {r.server_us:.2f} µs in the server and {r.redis_us:.2f} µs in Redis (at {r.at_matches}
 matches); {s.redis_bytes_per_player:,.0f} bytes of Redis per player; one Redis core:
 {core_text}. From the code (`server/settings.py` defaults, `server/upkeep.py`): a presence
-heartbeat every {every:g} s with {PRESENCE_COMMANDS} command per player
-(`refresh_live_sockets.lua`: PEXPIRE; `presence_stamp.lua`: ZMSCORE and ZADD once per
-chunk of players); a session
+heartbeat every {every:g} s with {PRESENCE_OPERATIONS} operations per player
+(`refresh_live_sockets.lua`: GET, PEXPIRE; `presence_stamp.lua`: a member of one ZMSCORE
+and of one ZADD per chunk of players); a session
 refreshed at most every {settings.session_touch_interval_s:g} s while its player is active,
 every {settings.session_ttl_s / 3:g} s (a third of its TTL) while idle. Assumed: one node per
 core; the nodes get {MEMORY_SHARE:.0%} of the memory (the kernel's socket buffers are not in
@@ -190,11 +200,11 @@ playing; one Redis core's ZADD/s, a round trip each, is the yardstick, so a comm
 inside a script costs less than its share shows):
 
 - `arena:{{presence}}:online` and every `arena:{{presence}}:live:*` (one hash tag, so one
-  master): {of_core(g.presence_per_s)} commands/s from the heartbeats alone (all
+  master): {of_core(g.presence_per_s)} operations/s from the heartbeats alone (all
   connected: {of_core(c.presence_per_s)}), before any open, close or lookup. Measured
   rather than counted, Redis spent {s.redis_idle_share:.1%} of a core on {s.sockets:,}
-  idle players (the heartbeat, mostly): {c.idle_redis_cores:.1f} cores' worth all
-  connected, nearly all of it on this one slot.
+  idle players (the heartbeat, mostly): {c.idle_redis_cores:.2f} cores' worth all
+  connected, nearly all of it on this one slot.{_beyond_one_core(c.idle_redis_cores)}
 - `arena:{{matches}}:running` (the running-match index, with its summaries and seen sets):
   about {_n(starts)} match starts/s and as many ends.
 - `arena:{{mm:MODE}}:queue` of a mode everyone plays: {_n(queue)} tickets/s if every player
