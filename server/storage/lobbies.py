@@ -269,11 +269,11 @@ class LobbyStore:
         and their seat keys' lives (a player without a seat has no key to renew)."""
         for start in range(0, len(player_ids), 1000):
             chunk = player_ids[start : start + 1000]
-            await asyncio.gather(
-                self._mux.execute(
-                    "ZADD", keys.seat_leases(), "XX", *(x for p in chunk for x in (until_ms, p))
-                ),
-                *(self._mux.execute("PEXPIRE", keys.player_lobby(p), ttl_ms) for p in chunk),
+            # One pipeline, not a command (and a task) a player: this runs for every
+            # connected player every heartbeat.
+            await self._mux.pipeline(
+                ("ZADD", keys.seat_leases(), "XX", *(x for p in chunk for x in (until_ms, p))),
+                *(("PEXPIRE", keys.player_lobby(p), ttl_ms) for p in chunk),
             )
 
     @translate_redis_errors
