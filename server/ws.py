@@ -168,6 +168,9 @@ class SocketEndpoint:
                 if await self._claim(conn, session):
                     channels = HubChannels(self._hub, conn)
                     ctx = OpContext(self._services, conn.identity, session.token_hash, channels)
+                    # Not held for the socket's life (about 200 bytes): the connection has
+                    # what is read of it from here (its hash, player, spectator flag).
+                    del session
                     while not conn.closing:  # the read loop
                         msg = await ws.receive()
                         if msg.type is WSMsgType.BINARY:
@@ -179,11 +182,12 @@ class SocketEndpoint:
                             # oversized frame with 1009): the socket is done.
                             break
                         await self._request(conn, ctx, msg.data, fmt)
+                        del msg  # not held while the socket waits for its next frame
             except ArenaError as exc:  # Redis gone while opening: tell the client why, then close
                 conn.reply(failure(None, exc.code, exc.message, exc.retry_after_ms), Format.MSGPACK)
                 conn.close(CloseCode.INTERNAL_ERROR, exc.code)
             finally:
-                await self._closed(conn, session)
+                await self._closed(conn)
             return ws
         finally:
             self._per_address[address] -= 1
@@ -253,7 +257,7 @@ class SocketEndpoint:
         await self._rejoin(conn, hub, services, online_since=online_since)
         return True
 
-    async def _closed(self, conn: Connection, session: Session) -> None:
+    async def _closed(self, conn: Connection) -> None:
         """The socket is done: forget it here, finish its closing handshake, release it."""
         services = self._services
         self._registry.remove(conn)
@@ -270,7 +274,7 @@ class SocketEndpoint:
         _drop_tracebacks(ws.exception())
         try:
             # The seat lease is no longer renewed from here: it lapses after the grace.
-            if not session.spectator:
+            if not conn.identity.spectator:
                 # Their match is seen before they count as gone: see match_life.
                 await services.match_life.player_leaving(conn.player_id)
                 gone = await services.presence.socket_closed(conn.player_id, conn.conn_id)

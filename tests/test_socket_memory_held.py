@@ -4,6 +4,7 @@ headers (server/ws.py): memory per idle socket, held to by structure, not by siz
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -16,6 +17,7 @@ from server.app import create_app
 from server.appkeys import REGISTRY
 from server.connection import Connection
 from server.embedded_redis import RedisProcess
+from server.services.sessions import Session
 from server.transport import ArenaRunner, HeaderDeadline
 from tests.conftest import settings_for_test
 from tests.helpers import login
@@ -54,7 +56,8 @@ async def test_an_upgraded_connection_keeps_no_http_parser_and_its_socket_works(
 ) -> None:
     """Once the upgrade is accepted, the connection's HTTP parser and request queue go;
     the socket still reads, answers and closes with its handshake, and the connection
-    stays served (a second socket on the node is unaffected)."""
+    stays served (a second socket on the node is unaffected). Its session object is not
+    held either."""
     app, base = node
     players = [await login(base) for _ in range(2)]
     async with aiohttp.ClientSession() as http:
@@ -73,6 +76,10 @@ async def test_an_upgraded_connection_keeps_no_http_parser_and_its_socket_works(
             assert len(protocol._messages) == 0
             assert protocol._messages.maxlen == 0  # the shared one: keeps nothing
             assert not conn.ws.headers  # sent with the 101, then dropped
+        gc.collect()
+        ids = {p.player_id for p in players}
+        held = [o for o in gc.get_objects() if isinstance(o, Session) and o.player_id in ids]
+        assert held == []  # what the socket needs of it, its connection has
         await first.close()
         assert first.close_code == 1000
         await _pinged(second, 9)
