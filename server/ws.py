@@ -10,10 +10,9 @@ import time
 from collections.abc import Callable
 
 from aiohttp import WSMsgType, web
-from multidict import CIMultiDict, CIMultiDictProxy
 
 from server import logs
-from server.connection import Connection, FloodGate, SocketRegistry
+from server.connection import SENT_HEADERS, Connection, FloodGate, SocketRegistry, UpgradeCheck
 from server.errors import (
     ArenaError,
     BadRequest,
@@ -45,8 +44,6 @@ from server.settings import Settings
 
 log = logging.getLogger(__name__)
 
-_SENT_HEADERS = CIMultiDictProxy(CIMultiDict[str]())
-
 
 def _drop_tracebacks(exc: BaseException | None) -> None:
     """Cut a closed socket's stored error (``ws.exception()``) from its tracebacks.
@@ -61,19 +58,6 @@ def _drop_tracebacks(exc: BaseException | None) -> None:
         seen.add(id(exc))
         exc.__traceback__ = None
         exc = exc.__context__
-
-
-class _UpgradeCheck(web.WebSocketResponse):
-    """Only asks whether a request can upgrade (``can_prepare``), then goes; never prepared.
-
-    A class of its own, and each socket's response made only once its session is known
-    and prepared at once, for CPython 3.11's shared attribute keys: a class's instances
-    share one table of up to 30 attribute names, and each instance made shrinks what is
-    left of it. A ``WebSocketResponse`` sets 29 names by its first ``receive``; made
-    before the session's await, a hundred sockets opening at once used the table up
-    before the first had set them all, and every socket's response then got a dict of
-    its own (832 to 1,584 bytes a socket). Made and prepared with no await between, the
-    first response sets all its names before another is made, as the bare server's do."""
 
 
 class HubChannels:
@@ -143,11 +127,11 @@ class SocketEndpoint:
             # A request that cannot upgrade (a proxy that drops the Upgrade header) is
             # refused before its single-use ticket is spent, so the client's next try can
             # still use it.
-            if not _UpgradeCheck(compress=False).can_prepare(request).ok:
+            if not UpgradeCheck(compress=False).can_prepare(request).ok:
                 raise BadRequest("not a WebSocket upgrade request")
             # Refused with 401 before the upgrade (request_log_middleware renders it).
             session = await self._session(request)
-            # Made here, with no await before it is prepared: see _UpgradeCheck.
+            # Made here, with no await before it is prepared: see UpgradeCheck.
             ws = web.WebSocketResponse(
                 max_msg_size=self._settings.max_frame_bytes,
                 heartbeat=self._settings.heartbeat_s,
@@ -156,10 +140,9 @@ class SocketEndpoint:
                 compress=False,
             )
             await ws.prepare(request)
-            # The 101's headers are on the wire: nothing reads them again, and held for the
-            # socket's life they cost about 800 bytes (the common headers' slots, values
-            # and serialised names). An empty, read-only stand-in: a write would fail.
-            ws._headers = _SENT_HEADERS  # type: ignore[assignment]
+            # The 101's headers are sent: nothing reads them again, and held for the socket's
+            # life they cost about 1 KB. An empty, read-only stand-in (a write would fail).
+            ws._headers = SENT_HEADERS  # type: ignore[assignment]
             transport = request.transport
             if transport is None:  # the peer left during the upgrade
                 return ws
