@@ -1,10 +1,13 @@
-"""What an idle socket's connection no longer holds once its WebSocket upgrade is accepted
-(server/transport.py ``HeaderDeadline.set_parser``), and that its response keeps no
-headers (server/ws.py): memory per idle socket, held to by structure, not by size."""
+"""What an idle socket no longer holds: its connection's HTTP parser and request queue once
+its upgrade is accepted (server/transport.py ``HeaderDeadline.set_parser``), its response's
+headers, its session object, a middleware's coroutine (server/ws.py): memory per idle
+socket, held to by structure, not by size."""
 
 from __future__ import annotations
 
 import gc
+import logging
+import types
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -83,3 +86,52 @@ async def test_an_upgraded_connection_keeps_no_http_parser_and_its_socket_works(
         await first.close()
         assert first.close_code == 1000
         await _pinged(second, 9)
+
+
+def _coroutines() -> int:
+    return sum(isinstance(o, types.CoroutineType) for o in gc.get_objects())
+
+
+async def test_an_idle_socket_waits_in_no_middleware_coroutine(
+    node: tuple[web.Application, str],
+) -> None:
+    """The socket endpoint answers for itself (http_api.answers_itself): a socket's request
+    is suspended in aiohttp's coroutines (the connection's, the request's, the app's and
+    its middleware wrapper), the endpoint's and its read, and none of Arena's middlewares."""
+    app, base = node
+    players = [await login(base) for _ in range(2)]
+    async with aiohttp.ClientSession() as http:
+        first = await raw_socket(http, base, players[0].token)
+        await _pinged(first)
+        gc.collect()
+        one = _coroutines()
+        second = await raw_socket(http, base, players[1].token)
+        await _pinged(second)
+        gc.collect()
+        assert len(app[REGISTRY]) == 2
+        assert _coroutines() - one <= 6
+
+
+async def test_a_refused_socket_is_rendered_named_and_logged_as_any_request(
+    node: tuple[web.Application, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """What request_log_middleware did for the socket endpoint, it does itself: the
+    failure's JSON body and status, the request's id echoed, one line when answered."""
+    _, base = node
+    caplog.set_level(logging.INFO, logger="server.http_api")
+    async with aiohttp.ClientSession() as http:
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await http.ws_connect(
+                base + "/v1/ws",
+                headers={"Authorization": "Bearer not-a-token", "X-Request-Id": "req-401"},
+            )
+        assert refused.value.status == 401
+        assert refused.value.headers is not None
+        assert refused.value.headers["X-Request-Id"] == "req-401"
+        async with http.get(base + "/v1/ws", headers={"Authorization": "Bearer x"}) as resp:
+            assert resp.status == 400  # not an upgrade: refused before the session is read
+            assert (await resp.json())["error"]["code"] == "BAD_REQUEST"
+            assert resp.headers["X-Request-Id"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "server.http_api"]
+    assert any(line.startswith("HTTP GET /v1/ws 401 ") for line in lines)
+    assert any(line.startswith("HTTP GET /v1/ws 400 ") for line in lines)
