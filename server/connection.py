@@ -27,6 +27,7 @@ import secrets
 import time
 
 from aiohttp import web
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from server.identity import Identity
 from server.protocol import CloseCode, Format, Frame, Message, encode, ws_frame
@@ -36,6 +37,24 @@ log = logging.getLogger(__name__)
 # Frames that wait for their window (a mode's push_window_ms) are written at once past this
 # many bytes queued on the socket: the window saves system calls, not memory.
 WINDOW_BYTES_MAX = 64 * 1024
+
+
+# A socket's response headers once sent with its 101 (server/ws.py): empty, read-only.
+SENT_HEADERS = CIMultiDictProxy(CIMultiDict[str]())
+
+
+class UpgradeCheck(web.WebSocketResponse):
+    """Only asks whether a request can upgrade (``can_prepare``), then goes; never prepared.
+
+    A class of its own, and each socket's response made only once its session is known
+    and prepared at once, for CPython 3.11's shared attribute keys: a class's instances
+    share one table of up to 30 attribute names, and each instance made shrinks what is
+    left of it. A ``WebSocketResponse`` sets 29 names by its first ``receive``; made
+    before the session's await (server/ws.py), a hundred sockets opening at once used
+    the table up before the first had set them all, and every socket's response then got
+    a dict of its own (832 to 1,584 bytes a socket). Made and prepared with no await
+    between, the first response sets all its names before another is made, as the bare
+    server's do."""
 
 
 class FloodGate:

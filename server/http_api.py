@@ -11,7 +11,7 @@ import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 
@@ -36,29 +36,58 @@ log = logging.getLogger(__name__)
 
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})  # probes: logged at DEBUG only
+_Handler = TypeVar("_Handler", bound=Callable[..., Any])
+
+
+# Handlers that answer for themselves (``answers_itself``): see request_log_middleware.
+_ANSWER_THEMSELVES: set[Callable[..., Any]] = set()
+
+
+def answers_itself(handler: _Handler) -> _Handler:
+    """Mark a route's handler that renders its own failures (``failure_response``) and
+    logs its own line (``answered``): ``request_log_middleware`` only names its request."""
+    _ANSWER_THEMSELVES.add(handler)
+    return handler
 
 
 @web.middleware
-async def request_log_middleware(
+def request_log_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> Awaitable[web.StreamResponse]:
+    """Give the request an id (the client's X-Request-Id if sane), put it on every log line
+    of the request, echo it back, render any failure (``failure_response``), and log one
+    line when it is answered. Paths are logged without their query string: a browser's
+    socket URL carries its token there.
+
+    A socket's request stays suspended in every middleware for the socket's whole life,
+    so each coroutine more is memory held per socket: the socket endpoint answers for
+    itself (``answers_itself``), and for it this middleware only names the request and
+    passes the handler's coroutine through, as ``error_middleware`` does."""
+    given = request.headers.get("X-Request-Id", "")
+    logs.request_id.set(given if REQUEST_ID.match(given) else secrets.token_hex(6))
+    route_handler = request.match_info.handler
+    if getattr(route_handler, "__func__", route_handler) in _ANSWER_THEMSELVES:
+        return handler(request)
+    return _answer(request, handler)
+
+
+async def _answer(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
-    """Give the request an id (the client's X-Request-Id if sane), put it on every log line
-    of the request, echo it back, render any failure (``_failure``), and log one line when
-    it is answered. Paths are logged without their query string: a browser's socket URL
-    carries its token there.
-
-    One coroutine does all of it: a socket's request stays suspended in every middleware
-    for the socket's whole life, so each one more is memory held per socket."""
-    given = request.headers.get("X-Request-Id", "")
-    request_id = given if REQUEST_ID.match(given) else secrets.token_hex(6)
-    logs.request_id.set(request_id)
     started = time.perf_counter()
     try:
         response = await handler(request)
     except (ArenaError, web.HTTPException, Exception) as exc:
-        response = _failure(request, exc)
+        response = failure_response(request, exc)
+    return answered(request, response, started)
+
+
+def answered(
+    request: web.Request, response: web.StreamResponse, started: float
+) -> web.StreamResponse:
+    """Echo the request's id on a reply not sent yet, and log the request's line."""
     if not response.prepared:
-        response.headers["X-Request-Id"] = request_id
+        response.headers["X-Request-Id"] = logs.request_id.get()
     level = logging.DEBUG if request.path in QUIET_PATHS else logging.INFO
     log.log(
         level,
@@ -75,12 +104,12 @@ async def request_log_middleware(
 def error_middleware(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> Awaitable[web.StreamResponse]:
-    """Failures are rendered by ``request_log_middleware`` now; this passes the handler's
+    """Failures are rendered by ``request_log_middleware``; this passes the handler's
     coroutine through without a coroutine (a frame held per socket) of its own."""
     return handler(request)
 
 
-def _failure(request: web.Request, exc: Exception) -> web.StreamResponse:
+def failure_response(request: web.Request, exc: Exception) -> web.StreamResponse:
     """Every HTTP failure leaves as ``{"error": {"code", "message"}}`` with a fitting status
     (a redirect, or any HTTPException under 400, is raised on)."""
     if isinstance(exc, ArenaError):

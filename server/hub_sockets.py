@@ -1,5 +1,6 @@
-"""The sockets as the hub sees them, and what a socket command does to one held here:
-rename it, or end it with the push and close code its reason calls for."""
+"""The sockets as the hub sees them, one socket's channels through it (``HubChannels``),
+and what a socket command does to one held here: rename it, or end it with the push and
+close code its reason calls for."""
 
 from __future__ import annotations
 
@@ -48,6 +49,45 @@ class Sockets(Protocol):
     closed is no longer there."""
 
     def get(self, conn_id: str) -> Listener | None: ...
+
+
+class Following(Protocol):
+    """What a socket's channels need of the hub (``Hub`` is one)."""
+
+    async def listen(self, channel: str, conn: Listener) -> None: ...
+
+    async def unlisten(self, channel: str, conn: Listener) -> None: ...
+
+    def following(self, conn: Listener) -> set[str]: ...
+
+
+class HubChannels:
+    """One socket's subscriptions through the node's hub (``OpContext.channels``)."""
+
+    __slots__ = ("_conn", "_hub", "_joined")
+
+    def __init__(self, hub: Following, conn: Listener) -> None:
+        self._hub = hub
+        self._conn = conn
+        # Made on the first join: most sockets join nothing, and there are thousands.
+        self._joined: set[str] | None = None
+
+    async def join(self, channel: str) -> None:
+        if self._joined is None:
+            self._joined = set()
+        self._joined.add(channel)
+        await self._hub.listen(channel, self._conn)
+
+    async def leave(self, channel: str) -> None:
+        if self._joined is not None:
+            self._joined.discard(channel)
+        await self._hub.unlisten(channel, self._conn)
+
+    def joined(self) -> set[str]:
+        if not self._joined:
+            return set()
+        # The hub may have taken the socket out of a room meanwhile (its lobby closed).
+        return self._joined & self._hub.following(self._conn)
 
 
 def end_socket(registry: Sockets, conn_id: str, end: SocketEnd) -> None:

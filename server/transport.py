@@ -13,14 +13,16 @@ for a request it cannot parse) get Arena's headers here too.
 It hooks in where aiohttp makes the protocol of each connection: a ``Server`` (the
 protocol factory) that makes ``HeaderDeadline`` handlers, set up by ``ArenaRunner``.
 It reads three private attributes of aiohttp's ``RequestHandler`` (``_request_count``,
-``_waiter``, ``_upgraded``), clears a fourth (``_data_received_cb``) and reads the
-``Server``'s ``_kwargs``; tests/test_socket_caps.py fails if an aiohttp upgrade changes
-them.
+``_waiter``, ``_upgraded``), clears a fourth (``_data_received_cb``), drops two more
+once a WebSocket upgrade is accepted (``_parser``, ``_messages``: memory held per idle
+socket) and reads the ``Server``'s ``_kwargs``; tests/test_socket_caps.py and
+tests/test_socket_memory_held.py fail if an aiohttp upgrade changes them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 from collections.abc import Callable
@@ -36,6 +38,8 @@ from server.settings import Settings
 log = logging.getLogger(__name__)
 
 KEEPALIVE_TIMEOUT_S = 75.0  # aiohttp's run_app default: an idle kept-alive connection
+# An upgraded connection's queue of parsed requests: nothing parses a request on it again.
+_NO_MESSAGES: collections.deque[Any] = collections.deque(maxlen=0)
 
 
 class HeaderDeadline(RequestHandler):
@@ -60,6 +64,16 @@ class HeaderDeadline(RequestHandler):
         if self._request_count > self._requests_seen:  # its headers are in: parsed
             self._requests_seen = self._request_count
             self._disarm()
+
+    def set_parser(self, parser: Any, data_received_cb: Callable[[], None] | None = None) -> None:
+        """A WebSocket's upgrade was accepted: its frames' parser takes every byte from now
+        on. The connection's HTTP parser (about 760 bytes) and its queue of parsed requests
+        (a deque's 624-byte block) are never used again, yet aiohttp keeps them for the
+        socket's life: the parser goes (aiohttp's own ``connection_lost`` drops it too), and
+        the queue becomes one shared empty one that keeps nothing put in it."""
+        super().set_parser(parser, data_received_cb)
+        self._parser = None
+        self._messages = _NO_MESSAGES
 
     def connection_lost(self, exc: BaseException | None) -> None:
         self._disarm()

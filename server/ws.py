@@ -12,7 +12,7 @@ from collections.abc import Callable
 from aiohttp import WSMsgType, web
 
 from server import logs
-from server.connection import Connection, FloodGate, SocketRegistry
+from server.connection import SENT_HEADERS, Connection, FloodGate, SocketRegistry, UpgradeCheck
 from server.errors import (
     ArenaError,
     BadRequest,
@@ -22,9 +22,10 @@ from server.errors import (
     UnknownOp,
 )
 from server.handlers import HANDLERS, SPECTATOR_OPS, OpContext, Request
+from server.http_api import answered, answers_itself, failure_response
 from server.http_common import bearer_header
 from server.hub import Hub
-from server.hub_sockets import end_socket
+from server.hub_sockets import HubChannels, end_socket
 from server.identity import Identity
 from server.metrics import OK, OpMeter
 from server.protocol import (
@@ -60,35 +61,6 @@ def _drop_tracebacks(exc: BaseException | None) -> None:
         exc = exc.__context__
 
 
-class HubChannels:
-    """One socket's subscriptions through the node's hub (``OpContext.channels``)."""
-
-    __slots__ = ("_conn", "_hub", "_joined")
-
-    def __init__(self, hub: Hub, conn: Connection) -> None:
-        self._hub = hub
-        self._conn = conn
-        # Made on the first join: most sockets join nothing, and there are thousands.
-        self._joined: set[str] | None = None
-
-    async def join(self, channel: str) -> None:
-        if self._joined is None:
-            self._joined = set()
-        self._joined.add(channel)
-        await self._hub.listen(channel, self._conn)
-
-    async def leave(self, channel: str) -> None:
-        if self._joined is not None:
-            self._joined.discard(channel)
-        await self._hub.unlisten(channel, self._conn)
-
-    def joined(self) -> set[str]:
-        if not self._joined:
-            return set()
-        # The hub may have taken the socket out of a room meanwhile (its lobby closed).
-        return self._joined & self._hub.following(self._conn)
-
-
 class SocketEndpoint:
     """``GET /v1/ws``: one instance per app, one ``handle`` call per socket."""
 
@@ -111,42 +83,30 @@ class SocketEndpoint:
         # Sockets open or opening per client address, on this node.
         self._per_address: collections.Counter[str] = collections.Counter()
 
+    @answers_itself
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        """At most ARENA_MAX_SOCKETS_PER_IP sockets per client address on this node:
-        one more is refused before the upgrade (429 TOO_MANY_SOCKETS), before any Redis
-        work. Counted from the handshake on, so a burst of handshakes cannot overshoot.
-
-        One coroutine from the upgrade to the close, read loop included: it stays
-        suspended for the socket's whole life, and each frame more is held per socket."""
-        address = self._address_of(request)
-        cap = self._settings.max_sockets_per_ip
-        if self._per_address[address] >= cap:
-            raise TooManySockets(f"this address holds {cap} sockets on this node already")
-        self._per_address[address] += 1
+        """One coroutine from the upgrade to the close, read loop included: it stays
+        suspended for the socket's whole life, and each frame more is held per socket. So
+        it renders its own failures and logs its own line (``answers_itself``): no
+        middleware's coroutine waits on it."""
+        started = time.perf_counter()
         try:
-            ws = web.WebSocketResponse(
-                max_msg_size=self._settings.max_frame_bytes,
-                heartbeat=self._settings.heartbeat_s,
-                autoping=True,
-                # Game frames are small and many: deflate would cost more CPU than it saves.
-                compress=False,
-            )
-            # A request that cannot upgrade (a proxy that drops the Upgrade header) is
-            # refused before its single-use ticket is spent, so the client's next try can
-            # still use it.
-            if not ws.can_prepare(request).ok:
-                raise BadRequest("not a WebSocket upgrade request")
-            # Refused with 401 before the upgrade (request_log_middleware renders it).
-            session = await self._session(request)
-            await ws.prepare(request)
+            address = self._address_of(request)
+            ws, session = await self._upgrade(request, address)
+        except Exception as exc:  # refused before the upgrade (401, 429, 400)
+            return answered(request, failure_response(request, exc), started)
+        try:
             transport = request.transport
             if transport is None:  # the peer left during the upgrade
-                return ws
+                return answered(request, ws, started)
             conn = self._connection(request, ws, transport, session)
             try:
                 if await self._claim(conn, session):
                     channels = HubChannels(self._hub, conn)
                     ctx = OpContext(self._services, conn.identity, session.token_hash, channels)
+                    # Not held for the socket's life (about 200 bytes): the connection has
+                    # what is read of it from here (its hash, player, spectator flag).
+                    del session
                     while not conn.closing:  # the read loop
                         msg = await ws.receive()
                         if msg.type is WSMsgType.BINARY:
@@ -158,16 +118,57 @@ class SocketEndpoint:
                             # oversized frame with 1009): the socket is done.
                             break
                         await self._request(conn, ctx, msg.data, fmt)
+                        del msg  # not held while the socket waits for its next frame
             except ArenaError as exc:  # Redis gone while opening: tell the client why, then close
                 conn.reply(failure(None, exc.code, exc.message, exc.retry_after_ms), Format.MSGPACK)
                 conn.close(CloseCode.INTERNAL_ERROR, exc.code)
             finally:
-                await self._closed(conn, session)
-            return ws
+                await self._closed(conn)
+        except Exception as exc:  # a bug: rendered as request_log_middleware renders any
+            return answered(request, failure_response(request, exc), started)
         finally:
-            self._per_address[address] -= 1
-            if not self._per_address[address]:
-                del self._per_address[address]
+            self._uncount(address)
+        return answered(request, ws, started)
+
+    async def _upgrade(
+        self, request: web.Request, address: str
+    ) -> tuple[web.WebSocketResponse, Session]:
+        """The socket upgraded, and its session. At most ARENA_MAX_SOCKETS_PER_IP sockets
+        per client address on this node: one more is refused before the upgrade (429
+        TOO_MANY_SOCKETS), before any Redis work. Counted from the handshake on (until
+        ``_uncount``), so a burst of handshakes cannot overshoot."""
+        cap = self._settings.max_sockets_per_ip
+        if self._per_address[address] >= cap:
+            raise TooManySockets(f"this address holds {cap} sockets on this node already")
+        self._per_address[address] += 1
+        try:
+            # A request that cannot upgrade (a proxy that drops the Upgrade header) is
+            # refused before its single-use ticket is spent, so the client's next try can
+            # still use it.
+            if not UpgradeCheck(compress=False).can_prepare(request).ok:
+                raise BadRequest("not a WebSocket upgrade request")
+            session = await self._session(request)  # refused with 401 before the upgrade
+            # Made here, with no await before it is prepared: see UpgradeCheck.
+            ws = web.WebSocketResponse(
+                max_msg_size=self._settings.max_frame_bytes,
+                heartbeat=self._settings.heartbeat_s,
+                autoping=True,
+                # Game frames are small and many: deflate would cost more CPU than it saves.
+                compress=False,
+            )
+            await ws.prepare(request)
+        except BaseException:
+            self._uncount(address)
+            raise
+        # The 101's headers are sent: nothing reads them again, and held for the socket's
+        # life they cost about 1 KB. An empty, read-only stand-in (a write would fail).
+        ws._headers = SENT_HEADERS  # type: ignore[assignment]
+        return ws, session
+
+    def _uncount(self, address: str) -> None:
+        self._per_address[address] -= 1
+        if not self._per_address[address]:
+            del self._per_address[address]
 
     async def _session(self, request: web.Request) -> Session:
         """Who opens ``/v1/ws``: ``?ticket=`` (single use, from POST /v1/ws/ticket: what
@@ -232,7 +233,7 @@ class SocketEndpoint:
         await self._rejoin(conn, hub, services, online_since=online_since)
         return True
 
-    async def _closed(self, conn: Connection, session: Session) -> None:
+    async def _closed(self, conn: Connection) -> None:
         """The socket is done: forget it here, finish its closing handshake, release it."""
         services = self._services
         self._registry.remove(conn)
@@ -249,7 +250,7 @@ class SocketEndpoint:
         _drop_tracebacks(ws.exception())
         try:
             # The seat lease is no longer renewed from here: it lapses after the grace.
-            if not session.spectator:
+            if not conn.identity.spectator:
                 # Their match is seen before they count as gone: see match_life.
                 await services.match_life.player_leaving(conn.player_id)
                 gone = await services.presence.socket_closed(conn.player_id, conn.conn_id)
