@@ -55,6 +55,7 @@ from server.services.sessions import SessionService
 from server.services.stats import StatsService
 from server.services.watch import WatchFeed
 from server.settings import Settings
+from server.socket_releases import SocketReleases
 from server.storage.accounts import AccountStore
 from server.storage.cache import CacheStore
 from server.storage.clients import BlockingClient, open_mux, open_redis, open_subscriber
@@ -135,6 +136,7 @@ def build_node(settings: Settings, *, clock: Clock = time.time) -> Node:
         services,
         hub,
         metrics.ops if settings.metrics else None,
+        releases=SocketReleases(services.match_life.sockets_closed),
         address_of=http_common.address_key,
     )
     return Node(

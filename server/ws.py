@@ -42,6 +42,7 @@ from server.protocol import (
 from server.services import Services
 from server.services.sessions import Session
 from server.settings import Settings
+from server.socket_releases import SocketReleases
 
 log = logging.getLogger(__name__)
 
@@ -72,12 +73,14 @@ class SocketEndpoint:
         hub: Hub,
         ops: OpMeter | None = None,
         *,
+        releases: SocketReleases,
         address_of: Callable[[web.Request], str] = lambda request: request.remote or "",
     ) -> None:
         self._settings = settings
         self._registry = registry
         self._services = services
         self._hub = hub
+        self._releases = releases  # closed players' sockets, released a turn's worth at once
         self._ops = ops  # None: metrics off
         self._address_of = address_of  # what per-address caps count by
         # Sockets open or opening per client address, on this node.
@@ -251,12 +254,8 @@ class SocketEndpoint:
         try:
             # The seat lease is no longer renewed from here: it lapses after the grace.
             if not conn.identity.spectator:
-                # Their match is seen before they count as gone: see match_life.
-                await services.match_life.player_leaving(conn.player_id)
-                gone = await services.presence.socket_closed(conn.player_id, conn.conn_id)
-                if gone is not None:
-                    # Their live socket (not one replaced): they are gone; their match hears.
-                    await services.match_life.player_gone(conn.player_id, gone)
+                # With every socket closed this turn: MatchLifeService.sockets_closed.
+                await self._releases.release(conn.player_id, conn.conn_id)
             else:
                 await services.presence.spectator_socket_closed(conn.player_id, conn.conn_id)
         except ArenaError:

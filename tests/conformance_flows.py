@@ -289,10 +289,9 @@ async def _match_life(nodes: Nodes, ann: Player, bob: Player) -> None:
     stamped = int(time.time() * 1000) + STAMP_MS
     match_id = secrets.token_hex(8)
     await s.matches.start(match_id, "l" + secrets.token_hex(5), "duel", [bob.id, ghost.id])
-    await life.player_leaving(bob.id)
-    gone = await s.presence.socket_closed(bob.id, bob.conn)
-    assert gone is not None
-    await life.player_gone(bob.id, gone)
+    ann_online = (await s.presence.lookup([ann.id]))[1][ann.id]
+    await life.sockets_closed([(bob.id, bob.conn), (ann.id, "not-ann's-live-socket")])
+    assert (await s.presence.lookup([bob.id, ann.id]))[1] == {bob.id: False, ann.id: ann_online}
     bob.conn = "c1b"
     back = await s.presence.socket_opened(bob.id, bob.conn)
     assert back is not None
@@ -302,8 +301,7 @@ async def _match_life(nodes: Nodes, ann: Player, bob: Player) -> None:
     await life.players_back({})
     await s.matches.feed(bob.id, match_id, None, 50)
     # Bob leaves for good; an abandon delay later the match ends with nobody in it.
-    gone = await s.presence.socket_closed(bob.id, bob.conn)
-    assert gone is not None
+    gone = (await s.presence.sockets_closed([(bob.id, bob.conn)]))[bob.id]
     await life.player_gone(bob.id, gone)
     nodes.clock.offset_s += 600
     assert await life.end_abandoned() == [match_id]

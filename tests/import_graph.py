@@ -4,7 +4,8 @@
 The layers, top to bottom (a module may import its own layer and those below):
 
     entry       processes and the composition root: __main__, nodes, app, compose, worker
-    transport   sockets and HTTP: ws, connection, hub, http_*, upkeep, redelivery
+    transport   sockets and HTTP: ws, connection, hub, http_*, upkeep, redelivery,
+                socket_releases
     handlers    one small function per op; and schema, the protocol as data
     services    the game's rules
     storage     the only code that speaks Redis
@@ -42,6 +43,7 @@ TRANSPORT = {
     "hub_out",
     "hub_sockets",
     "room_exits",
+    "socket_releases",
     "upkeep",
     "redelivery",
     "app_metrics",

@@ -79,10 +79,7 @@ class Life:
 
     async def close(self, life: MatchLifeService, player_id: str) -> None:
         """What a node does when a player's live socket closes."""
-        await life.player_leaving(player_id)
-        gone = await self.services.presence.socket_closed(player_id, self.conns[player_id])
-        if gone is not None:
-            await life.player_gone(player_id, gone)
+        await life.sockets_closed([(player_id, self.conns[player_id])])
 
     async def feed(self, match_id: str) -> list[dict[str, Any]]:
         entries = await self.services.match_life._store.feed_after(match_id, None, 100)
@@ -280,8 +277,7 @@ async def test_a_release_announced_after_a_later_return_does_not_leave_the_playe
     announcements crossing: the feed never ends on the older one."""
     match_id, (player, _) = await life.start(2)
     on_a, on_b = life.conns[player], "another-conn"
-    released = await life.services.presence.socket_closed(player, on_a)  # node a: gone...
-    assert released is not None
+    released = (await life.services.presence.sockets_closed([(player, on_a)]))[player]  # a
     back = await life.services.presence.socket_opened(player, on_b)  # ...node b: back
     assert back is not None
     assert int(back) > int(released)
@@ -290,7 +286,6 @@ async def test_a_release_announced_after_a_later_return_does_not_leave_the_playe
     await life.services.match_life.player_gone(player, released)
     assert await life.presence_feed(match_id) == [(player, True)]
     # Later changes are announced as usual, in order.
-    gone = await life.services.presence.socket_closed(player, on_b)
-    assert gone is not None
+    gone = (await life.services.presence.sockets_closed([(player, on_b)]))[player]
     await life.services.match_life.player_gone(player, gone)
     assert await life.presence_feed(match_id) == [(player, True), (player, False)]

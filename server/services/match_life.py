@@ -114,12 +114,28 @@ class MatchLifeService:
                 failed[player_id] = moments[player_id]
         return failed
 
-    async def player_leaving(self, player_id: str) -> None:
-        """A player's socket is about to be released: their match is seen now, before
-        they count as gone, so no check can take them for long gone meanwhile."""
-        match_id = await self._store.current_of(player_id)
-        if match_id is not None:
-            await self._store.index.seen([match_id], self._now_ms())
+    async def sockets_closed(self, closed: list[tuple[str, str]]) -> None:
+        """Players' sockets closed on this node (player, socket id), released together
+        (a mass drop is thousands at once). Their matches are seen first, before they
+        count as gone, so no check can take them for long gone meanwhile; then those
+        whose live socket it was are gone, and their matches hear it."""
+        matches = await self._store.current_of_many([player_id for player_id, _ in closed])
+        leaving = sorted({match_id for match_id in matches if match_id is not None})
+        if leaving:
+            await self._store.index.seen(leaving, self._now_ms())
+        gone = await self._presence.sockets_closed(closed)
+        if gone:
+            await self._players_gone(gone)
+
+    async def _players_gone(self, moments: dict[str, str]) -> None:
+        """``player_gone`` for many (player -> moment): one read of their matches."""
+        players = list(moments)
+        matches = await self._store.current_of_many(players)
+        telling = [(p, m) for p, m in zip(players, matches, strict=True) if m is not None]
+        if not telling:
+            return
+        await asyncio.gather(*(self._announce(p, m, moments[p], online=False) for p, m in telling))
+        await self._store.index.seen(sorted({m for _, m in telling}), self._now_ms())
 
     async def player_gone(self, player_id: str, moment: str) -> None:
         """A player's live socket closed (or their node died) at ``moment`` (from the

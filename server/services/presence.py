@@ -98,10 +98,18 @@ class PresenceService:
     async def spectator_socket_closed(self, spectator_id: str, conn_id: str) -> None:
         await self._store.release_spectator_socket(spectator_id, SocketRef(self.node_id, conn_id))
 
-    async def socket_closed(self, player_id: str, conn_id: str) -> str | None:
-        """The moment it was released when this was the player's live socket (not one
-        already replaced): what orders their ``match.presence``."""
-        return await self._store.release_live_socket(player_id, SocketRef(self.node_id, conn_id))
+    async def sockets_closed(self, closed: list[tuple[str, str]]) -> dict[str, str]:
+        """Release these closed sockets of this node (player, socket id): the players
+        whose live socket it was (not one already replaced), each with the moment of its
+        release (what orders their ``match.presence``)."""
+        moments = await self._store.release_live_sockets(
+            [(player_id, SocketRef(self.node_id, conn_id)) for player_id, conn_id in closed]
+        )
+        return {
+            player_id: moment
+            for (player_id, _), moment in zip(closed, moments, strict=True)
+            if moment is not None
+        }
 
     def player_channel(self, player_id: str) -> str:
         """The channel a player's pushes travel on, to whichever node holds their socket."""

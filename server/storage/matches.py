@@ -191,6 +191,15 @@ class MatchStore:
         return None if raw is None else text(raw)
 
     @translate_redis_errors
+    async def current_of_many(self, player_ids: list[str]) -> list[str | None]:
+        """Each player's running match, in one pipeline (their pointers lie in different
+        slots: a cluster's client splits it by master)."""
+        if not player_ids:
+            return []
+        raws = await self._mux.pipeline(*(("GET", keys.player_match(p)) for p in player_ids))
+        return [None if raw is None else text(raw) for raw in raws]
+
+    @translate_redis_errors
     async def forget_current(self, player_ids: list[str], match_id: str) -> None:
         """Clear the players' pointers if they still point at this match."""
         await asyncio.gather(

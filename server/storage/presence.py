@@ -10,9 +10,9 @@ from server.storage.mux import Commands
 from server.storage.scripts import Scripts
 from server.storage.socket_commands import SocketRef
 
-# Players per heartbeat script call, so one call never blocks Redis for long; presence_stamp
-# passes a chunk's stamps to one ZADD (twice this many arguments), well within Lua's stack
-# (8,000).
+# Players per heartbeat or release script call, so one call never blocks Redis for long;
+# presence_stamp passes a chunk's stamps to one ZADD (twice this many arguments), well
+# within Lua's stack (8,000).
 HEARTBEAT_CHUNK = 1000
 
 
@@ -45,7 +45,7 @@ class PresenceStore:
             # run it again (three round trips a socket). So the first claim runs it once
             # first, as a release of a socket no claim names (it changes nothing).
             self._release_loaded = True
-            await self.release_live_socket(player_id, SocketRef(self._NOBODY, ""))
+            await self.release_live_sockets([(player_id, SocketRef(self._NOBODY, ""))])
         previous, moment = await self._scripts.claim_live_socket(
             keys=[keys.live_socket(player_id), keys.presence()],
             args=[ref.encode(), until_ms, player_id],
@@ -83,13 +83,19 @@ class PresenceStore:
         )
 
     @translate_redis_errors
-    async def release_live_socket(self, player_id: str, ref: SocketRef) -> str | None:
-        """Forget the live socket and mark the player offline, unless a newer socket holds
-        them: the moment of the release (what orders their ``match.presence``), or None."""
-        released = await self._scripts.release_live_socket(
-            keys=[keys.live_socket(player_id), keys.presence()], args=[ref.encode(), player_id]
-        )
-        return None if released == 0 else text(released)
+    async def release_live_sockets(self, claims: list[tuple[str, SocketRef]]) -> list[str | None]:
+        """Forget these sockets' claims (player, socket) and mark their players offline,
+        each unless a newer socket holds the player: for each, the moment of its release
+        (what orders the player's ``match.presence``), or None."""
+        moments: list[str | None] = []
+        for i in range(0, len(claims), HEARTBEAT_CHUNK):
+            chunk = claims[i : i + HEARTBEAT_CHUNK]
+            moment, released = await self._scripts.release_live_sockets(
+                keys=[*(keys.live_socket(p) for p, _ in chunk), keys.presence()],
+                args=[*(ref.encode() for _, ref in chunk), *(p for p, _ in chunk)],
+            )
+            moments += [text(moment) if r == 1 else None for r in released]
+        return moments
 
     @translate_redis_errors
     async def live_socket(self, player_id: str) -> SocketRef | None:

@@ -84,7 +84,7 @@ class Scripts:
 
     rate_limit: Script
     claim_live_socket: Script
-    release_live_socket: Script
+    release_live_sockets: Script
     refresh_live_sockets: Script
     cache_lookup: Script
     cache_fill: Script
