@@ -94,7 +94,8 @@ async def test_a_crowd_dropping_at_once_does_not_load_the_release_script_per_soc
     node: tuple[web.Application, str], redis_client: redis_sync.Redis
 ) -> None:
     """The release's first use on a node used to be a crowd dropping at once: each release
-    failed NOSCRIPT, loaded the script and ran it again. The first claim loads it."""
+    failed NOSCRIPT, loaded the script and ran it again. The first claim loads it, and the
+    crowd's releases go together."""
     app, base = node
     redis_client.script_flush()
     players = [await login(base) for _ in range(20)]
@@ -111,4 +112,7 @@ async def test_a_crowd_dropping_at_once_does_not_load_the_release_script_per_soc
     await eventually(released, within_s=10)
     stats = redis_client.info("commandstats")
     assert "cmdstat_script|load" not in stats
-    assert stats["cmdstat_evalsha"]["calls"] == 20  # one release each
+    # Released together (server/socket_releases.py): not a script call each; all 20 in one
+    # call when their closes reach the release in one turn of the loop, as they nearly
+    # always do.
+    assert stats["cmdstat_evalsha"]["calls"] < 20
