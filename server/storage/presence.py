@@ -118,25 +118,26 @@ class PresenceStore:
         they had gone), each with the moment (what orders their ``match.presence``)."""
         ttl_ms = until_ms - now_ms
         players = list(sockets)
-        back: dict[str, str] = {}
-        await self._mux.execute("ZADD", keys.nodes(), until_ms, node_id)
-        # A chunk at a time, each awaited: the event loop serves sockets between chunks,
-        # where building and sending every chunk at once would stall it for all of them
-        # (tens of ms at 15,000 sockets, a second at 150,000).
-        for i in range(0, len(players), HEARTBEAT_CHUNK):
-            chunk = players[i : i + HEARTBEAT_CHUNK]
-            _, (moment, brought) = await asyncio.gather(
+        chunks = [players[i : i + HEARTBEAT_CHUNK] for i in range(0, len(players), HEARTBEAT_CHUNK)]
+        # Issued together, these leave in one write (the client pipelines by itself).
+        replies = await asyncio.gather(
+            self._mux.execute("ZADD", keys.nodes(), until_ms, node_id),
+            *(
                 self._scripts.refresh_live_sockets(
                     keys=[keys.live_socket(p) for p in chunk],
                     args=[ttl_ms, *(sockets[p].encode() for p in chunk)],
-                ),
-                self._scripts.presence_stamp(keys=[keys.presence()], args=[until_ms, *chunk]),
-            )
-            back.update((text(p), text(moment)) for p in brought)
+                )
+                for chunk in chunks
+            ),
+            *(
+                self._scripts.presence_stamp(keys=[keys.presence()], args=[until_ms, *chunk])
+                for chunk in chunks
+            ),
+        )
         # Lapsed players are not trimmed here but leased by ``lease_lapsed``: their
         # matches are told they are gone, once.
         await self._mux.execute("ZREMRANGEBYSCORE", keys.nodes(), "-inf", now_ms)
-        return back
+        return {text(p): text(moment) for moment, back in replies[1 + len(chunks) :] for p in back}
 
     @translate_redis_errors
     async def lease_lapsed(
