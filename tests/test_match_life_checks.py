@@ -289,3 +289,38 @@ async def test_a_release_announced_after_a_later_return_does_not_leave_the_playe
     gone = (await life.services.presence.sockets_closed([(player, on_b)]))[player]
     await life.services.match_life.player_gone(player, gone)
     assert await life.presence_feed(match_id) == [(player, True), (player, False)]
+
+
+async def test_sockets_closed_together_are_released_when_their_matches_cannot_be_marked(
+    life: Life, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A mass drop's batch: the matches' seen marks fail and one announcement fails, yet
+    every socket is released and every other match hears its player went. Only the
+    release's own failure reaches the sockets (their handlers log it)."""
+    first, (a, b) = await life.start(2)
+    second, (c, _) = await life.start(2)
+    service = life.services.match_life
+
+    async def seen_fails(*_: Any, **__: Any) -> None:
+        raise Unavailable("injected: the seen marks fail")
+
+    announce = service._announce
+
+    async def fails_for_b(player_id: str, match_id: str, moment: str, *, online: bool) -> None:
+        if player_id == b:
+            raise Unavailable("injected: b's announcement fails")
+        await announce(player_id, match_id, moment, online=online)
+
+    monkeypatch.setattr(service._store.index, "seen", seen_fails)
+    monkeypatch.setattr(service, "_announce", fails_for_b)
+    await service.sockets_closed([(p, life.conns[p]) for p in (a, b, c)])
+    assert (await life.services.presence.lookup([a, b, c]))[1] == {a: False, b: False, c: False}
+    assert await life.presence_feed(first) == [(a, False)]
+    assert await life.presence_feed(second) == [(c, False)]
+
+    async def release_fails(*_: Any) -> dict[str, str]:
+        raise Unavailable("injected: Redis is away")
+
+    monkeypatch.setattr(life.services.presence, "sockets_closed", release_fails)
+    with pytest.raises(Unavailable):
+        await service.sockets_closed([(b, life.conns[b])])

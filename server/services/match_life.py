@@ -36,6 +36,7 @@ import logging
 import time
 from collections.abc import Callable
 
+from server.errors import ArenaError
 from server.protocol import Push, Tell
 from server.services.match_shapes import match_wire
 from server.services.presence import PresenceService, Standing
@@ -118,24 +119,47 @@ class MatchLifeService:
         """Players' sockets closed on this node (player, socket id), released together
         (a mass drop is thousands at once). Their matches are seen first, before they
         count as gone, so no check can take them for long gone meanwhile; then those
-        whose live socket it was are gone, and their matches hear it."""
-        matches = await self._store.current_of_many([player_id for player_id, _ in closed])
-        leaving = sorted({match_id for match_id in matches if match_id is not None})
-        if leaving:
-            await self._store.index.seen(leaving, self._now_ms())
+        whose live socket it was are gone, and their matches hear it. Only a failed
+        release is raised (to every socket of the batch); the rest is logged."""
+        players = [player_id for player_id, _ in closed]
+        matches: dict[str, str | None] | None = None
+        try:
+            found = await self._store.current_of_many(players)
+            matches = dict(zip(players, found, strict=True))
+            leaving = sorted({match_id for match_id in found if match_id is not None})
+            if leaving:
+                await self._store.index.seen(leaving, self._now_ms())
+        except ArenaError as exc:  # a departure not marked is allowed for (see ``_check``)
+            log.warning("could not mark %d departures' matches seen: %s", len(closed), exc.message)
         gone = await self._presence.sockets_closed(closed)
         if gone:
-            await self._players_gone(gone)
+            await self._players_gone(gone, matches)
 
-    async def _players_gone(self, moments: dict[str, str]) -> None:
-        """``player_gone`` for many (player -> moment): one read of their matches."""
-        players = list(moments)
-        matches = await self._store.current_of_many(players)
-        telling = [(p, m) for p, m in zip(players, matches, strict=True) if m is not None]
-        if not telling:
-            return
-        await asyncio.gather(*(self._announce(p, m, moments[p], online=False) for p, m in telling))
-        await self._store.index.seen(sorted({m for _, m in telling}), self._now_ms())
+    async def _players_gone(
+        self, moments: dict[str, str], matches: dict[str, str | None] | None
+    ) -> None:
+        """``player_gone`` for many (player -> moment), their matches read already unless
+        ``matches`` is None. Never raised: they are released, so a lapse will not tell
+        their matches either; a failure is logged, player by player."""
+        try:
+            if matches is None:
+                found = await self._store.current_of_many(list(moments))
+                matches = dict(zip(moments, found, strict=True))
+            telling = [(p, m) for p in moments if (m := matches.get(p)) is not None]
+            if not telling:
+                return
+            outcomes = await asyncio.gather(
+                *(self._announce(p, m, moments[p], online=False) for p, m in telling),
+                return_exceptions=True,
+            )
+            for (player_id, match_id), outcome in zip(telling, outcomes, strict=True):
+                if isinstance(outcome, BaseException):
+                    log.warning("could not tell match %s %s went: %r", match_id, player_id, outcome)
+            await self._store.index.seen(sorted({m for _, m in telling}), self._now_ms())
+        except ArenaError as exc:
+            log.warning(
+                "could not tell %d departed players' matches: %s", len(moments), exc.message
+            )
 
     async def player_gone(self, player_id: str, moment: str) -> None:
         """A player's live socket closed (or their node died) at ``moment`` (from the

@@ -40,10 +40,11 @@ class PresenceStore:
         moment of the claim (what orders the player's ``match.presence``).
         """
         if not self._release_loaded:
-            # Scripts load on their first NOSCRIPT, once per caller: a crowd dropping at
-            # once, the release's first use on this node, would each fail, load it and
-            # run it again (three round trips a socket). So the first claim runs it once
-            # first, as a release of a socket no claim names (it changes nothing).
+            # Scripts load on their first NOSCRIPT: the release's first use on a node is
+            # often a crowd dropping at once, and Redis may have been restarted since the
+            # node loaded its scripts. Their releases go in batches, so that would cost
+            # each batch a failed call and a load; the first claim runs the release once
+            # first instead, for a socket no claim names (it changes nothing).
             self._release_loaded = True
             await self.release_live_sockets([(player_id, SocketRef(self._NOBODY, ""))])
         previous, moment = await self._scripts.claim_live_socket(
