@@ -220,6 +220,7 @@ def _hub_and_upkeep(node: Node) -> CleanupContext:
             await asyncio.wait_for(subscriber.until_subscribed(channel), settings.redis_timeout_s)
         async with every(settings.presence_interval_s, node.upkeep.tick, name="upkeep"):
             yield
+        await node.endpoint.releases_settled()
         await stop(task, subscriber.stopping)
         await node.redelivery.aclose()
         await hub.aclose()

@@ -26,6 +26,12 @@ class SocketReleases:
         self._waiters: list[asyncio.Future[None]] = []
         self._running: set[asyncio.Task[None]] = set()
 
+    async def settled(self) -> None:
+        """Once every release under way is done (at shutdown, before Redis goes): one
+        whose socket's handler was cancelled still runs to its end."""
+        while self._running:
+            await asyncio.gather(*self._running, return_exceptions=True)
+
     async def release(self, player_id: str, conn_id: str) -> None:
         """Release a closed socket of ``player_id`` (with those closed in the same turn);
         raises what the release raised."""

@@ -86,6 +86,9 @@ class SocketEndpoint:
         # Sockets open or opening per client address, on this node.
         self._per_address: collections.Counter[str] = collections.Counter()
 
+    async def releases_settled(self) -> None:
+        await self._releases.settled()  # at shutdown: closed sockets released before Redis goes
+
     @answers_itself
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """One coroutine from the upgrade to the close, read loop included: it stays

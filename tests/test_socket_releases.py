@@ -62,3 +62,24 @@ async def test_a_cancelled_waiter_does_not_stop_the_others_release() -> None:
     with pytest.raises(asyncio.CancelledError):
         await first
     assert released == [("a", "c"), ("b", "c")]
+
+
+async def test_settled_waits_for_a_release_whose_waiter_was_cancelled() -> None:
+    gate = asyncio.Event()
+    released: list[tuple[str, str]] = []
+
+    async def release(closed: list[tuple[str, str]]) -> None:
+        await gate.wait()
+        released.extend(closed)
+
+    releases = SocketReleases(release)
+    waiter = asyncio.create_task(releases.release("a", "c"))
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    waiter.cancel()  # the socket's handler, cancelled at shutdown
+    settled = asyncio.create_task(releases.settled())
+    await asyncio.sleep(0)
+    assert not settled.done()
+    gate.set()
+    await settled
+    assert released == [("a", "c")]
