@@ -18,6 +18,7 @@ from aiohttp import web
 from server.app import create_app
 from server.embedded_redis import RedisClusterProcesses, RedisProcess
 from server.settings import Settings
+from server.transport import ArenaRunner
 from tests import contract
 from tests.nodes import NodeProcess
 
@@ -120,3 +121,19 @@ def spawn_node(
     yield spawn
     for node in nodes:
         node.kill()
+
+
+@pytest.fixture
+async def app_node(redis_server: RedisProcess) -> AsyncIterator[tuple[web.Application, str]]:
+    """A node's app served in the test's own process (its objects inspectable), and its
+    URL."""
+    settings = settings_for_test(redis_url=redis_server.url)
+    app = create_app(settings)
+    runner = ArenaRunner(app, header_timeout_s=settings.header_timeout_s)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    host, port = runner.addresses[0][:2]
+    try:
+        yield app, f"http://{host}:{port}"
+    finally:
+        await runner.cleanup()

@@ -8,7 +8,6 @@ from __future__ import annotations
 import gc
 import logging
 import types
-from collections.abc import AsyncIterator
 
 import aiohttp
 import msgpack
@@ -16,29 +15,12 @@ import pytest
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
-from server.app import create_app
 from server.appkeys import REGISTRY
 from server.connection import Connection
-from server.embedded_redis import RedisProcess
 from server.services.sessions import Session
-from server.transport import ArenaRunner, HeaderDeadline
-from tests.conftest import settings_for_test
+from server.transport import HeaderDeadline
 from tests.helpers import login
 from tests.test_ws import raw_socket
-
-
-@pytest.fixture
-async def node(redis_server: RedisProcess) -> AsyncIterator[tuple[web.Application, str]]:
-    settings = settings_for_test(redis_url=redis_server.url)
-    app = create_app(settings)
-    runner = ArenaRunner(app, header_timeout_s=settings.header_timeout_s)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    host, port = runner.addresses[0][:2]
-    try:
-        yield app, f"http://{host}:{port}"
-    finally:
-        await runner.cleanup()
 
 
 async def _pinged(ws: aiohttp.ClientWebSocketResponse, rid: int = 1) -> None:
@@ -55,13 +37,13 @@ def test_aiohttp_still_has_what_the_transport_drops() -> None:
 
 
 async def test_an_upgraded_connection_keeps_no_http_parser_and_its_socket_works(
-    node: tuple[web.Application, str],
+    app_node: tuple[web.Application, str],
 ) -> None:
     """Once the upgrade is accepted, the connection's HTTP parser and request queue go;
     the socket still reads, answers and closes with its handshake, and the connection
     stays served (a second socket on the node is unaffected). Its session object is not
     held either."""
-    app, base = node
+    app, base = app_node
     players = [await login(base) for _ in range(2)]
     async with aiohttp.ClientSession() as http:
         first = await raw_socket(http, base, players[0].token)
@@ -93,12 +75,12 @@ def _coroutines() -> int:
 
 
 async def test_an_idle_socket_waits_in_no_middleware_coroutine(
-    node: tuple[web.Application, str],
+    app_node: tuple[web.Application, str],
 ) -> None:
     """The socket endpoint answers for itself (http_api.answers_itself): a socket's request
     is suspended in aiohttp's coroutines (the connection's, the request's, the app's and
     its middleware wrapper), the endpoint's and its read, and none of Arena's middlewares."""
-    app, base = node
+    app, base = app_node
     players = [await login(base) for _ in range(2)]
     async with aiohttp.ClientSession() as http:
         first = await raw_socket(http, base, players[0].token)
@@ -113,11 +95,11 @@ async def test_an_idle_socket_waits_in_no_middleware_coroutine(
 
 
 async def test_a_refused_socket_is_rendered_named_and_logged_as_any_request(
-    node: tuple[web.Application, str], caplog: pytest.LogCaptureFixture
+    app_node: tuple[web.Application, str], caplog: pytest.LogCaptureFixture
 ) -> None:
     """What request_log_middleware did for the socket endpoint, it does itself: the
     failure's JSON body and status, the request's id echoed, one line when answered."""
-    _, base = node
+    _, base = app_node
     caplog.set_level(logging.INFO, logger="server.http_api")
     async with aiohttp.ClientSession() as http:
         with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
