@@ -23,6 +23,7 @@ from server.appkeys import HUB, REGISTRY, SERVICES, SUBSCRIBER
 from server.embedded_redis import RedisProcess
 from server.protocol import CloseCode, Message
 from server.services import Services
+from server.services.sessions import Session
 from server.storage.pubsub import Subscriptions
 from tests.conftest import settings_for_test
 from tests.helpers import eventually, login
@@ -194,33 +195,27 @@ async def test_a_ban_while_the_socket_opens_closes_it_as_banned(
         await client.close()
 
 
-async def test_a_revocation_while_the_socket_opens_closes_it_as_revoked(
-    serve: Callable[..., Awaitable[Served]], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    base, app = await serve()
-    services = app[SERVICES]
-    alice = await login(base, "alice")
-    session = await services.sessions.authenticate(alice.token)
-    run_once_before_claim(services, monkeypatch, lambda: services.sessions.revoke_all(session))
-    client = await ArenaClient.connect(base, alice.token)
-    try:
-        assert await client.wait_closed() == CloseCode.SESSION_REVOKED
-    finally:
-        await client.close()
+# What can end a session while its socket opens, and the close code the socket must get.
+ENDS_WHILE_OPENING: dict[str, tuple[Callable[[Services, Session], Awaitable[Any]], int]] = {
+    "revoked": (lambda s, session: s.sessions.revoke_all(session), CloseCode.SESSION_REVOKED),
+    "banned": (lambda s, session: s.sessions.ban(session.player_id, 3600), CloseCode.BANNED),
+}
 
 
-async def test_a_timed_ban_while_the_socket_opens_closes_it_as_banned(
-    serve: Callable[..., Awaitable[Served]], monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("end", list(ENDS_WHILE_OPENING))
+async def test_a_session_ended_while_its_socket_opens_closes_it_with_the_ends_code(
+    serve: Callable[..., Awaitable[Served]], monkeypatch: pytest.MonkeyPatch, end: str
 ) -> None:
+    """A revocation or a timed ban landing between the authentication and the claim."""
+    action, code = ENDS_WHILE_OPENING[end]
     base, app = await serve()
     services = app[SERVICES]
-    mallory = await login(base, "mallory")
-    run_once_before_claim(
-        services, monkeypatch, lambda: services.sessions.ban(mallory.player_id, 3600)
-    )
-    client = await ArenaClient.connect(base, mallory.token)
+    player = await login(base, "alice")
+    session = await services.sessions.authenticate(player.token)
+    run_once_before_claim(services, monkeypatch, lambda: action(services, session))
+    client = await ArenaClient.connect(base, player.token)
     try:
-        assert await client.wait_closed() == CloseCode.BANNED
+        assert await client.wait_closed() == code
     finally:
         await client.close()
 
